@@ -1,0 +1,804 @@
+"""``credledger``: the command line (click). Parse, call, render; nothing else.
+
+Exit codes (DESIGN §8), mapped in one place (:class:`_Group`): 0 ok; 1 verification failed or
+the answer is "not valid"; 2 usage error; 3 any other error (refused event, missing store, bad
+key file). Data goes to stdout (``--json``: one JSON object); messages and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from ledger.errors import EncodingError, LedgerError, NotFoundError, VerificationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_DIR = "./credledger-data"
+MAX_BATCH_LINE = 70_000
+MAX_BATCH_LINES = 1_000_000
+CREDENTIAL_TYPE = "credential-ledger/credential@v1"
+
+
+class Failure(click.ClickException):
+    """A one-line error with the exit code of DESIGN §8."""
+
+    def __init__(self, message: str, code: int = 3) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"credledger: error: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    """Turns the package's errors (and the few OS errors that reach us) into exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VerificationError as exc:
+            raise Failure(str(exc), 1) from None
+        except LedgerError as exc:
+            raise Failure(str(exc), 3) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise Failure(f"{where}{(exc.strerror or str(exc)).lower()}", 3) from None
+        except MemoryError:
+            raise Failure("out of memory", 3) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            raise Failure("interrupted; nothing partial was written", 130) from None
+        except Exception as exc:  # a bug: still one line, never a traceback, unless debugging
+            if os.environ.get("CREDLEDGER_DEBUG"):
+                raise
+            raise Failure(f"internal error ({exc.__class__.__name__}: {exc}); "
+                          "set CREDLEDGER_DEBUG=1 for a traceback", 3) from None
+
+
+def _json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
+
+
+def _emit(as_json: bool, data: dict[str, Any], human: str) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=False))
+    else:
+        click.echo(human)
+
+
+def _store_dir(ctx: click.Context) -> Path:
+    return Path(ctx.obj["dir"])
+
+
+def _open(ctx: click.Context) -> Any:
+    from ledger.log import Ledger
+
+    return Ledger.open(_store_dir(ctx))
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.option("--dir", "store_dir", envvar="CREDLEDGER_DIR", default=DEFAULT_DIR,
+              show_default=True, metavar="DIR",
+              help="The ledger store directory (or set CREDLEDGER_DIR).")
+@click.version_option(package_name="credential-ledger", prog_name="credledger")
+@click.pass_context
+def cli(ctx: click.Context, store_dir: str) -> None:
+    """credential-ledger: micro-credentials in an append-only Merkle log, checkable offline.
+
+    \b
+    Example (the whole story, narrated, on a fresh temporary store):
+      credledger demo
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["dir"] = store_dir
+
+
+def main() -> None:
+    cli(prog_name="credledger")
+
+
+# ------------------------------------------------------------------------------- set-up
+
+
+@cli.command()
+@click.option("--origin", required=True, help="The log's name, e.g. example.org/credentials.")
+@_json_option
+@click.pass_context
+def init(ctx: click.Context, origin: str, as_json: bool) -> None:
+    """Create the store, the log key and the registry key; print their verifier keys.
+
+    The keys are written to DIR/keys/log.key and DIR/keys/registry.key (mode 0600).
+    Publish the log verifier key: verifiers and auditors trust it.
+
+    \b
+    Example:
+      credledger --dir ./ledger init --origin example.org/credentials
+    """
+    from ledger.log import Ledger
+
+    _check_origin(origin)
+    ledger, log_signer, registry = Ledger.create(_store_dir(ctx), origin)
+    with ledger:
+        data = {"dir": str(_store_dir(ctx)), "origin": origin,
+                "log_vkey": str(log_signer.verifier()),
+                "registry_vkey": str(registry.verifier())}
+    _emit(as_json, data,
+          f"created ledger {origin!r} in {data['dir']}\n"
+          f"log verifier key (publish it; verifiers trust it):\n  {data['log_vkey']}\n"
+          f"registry verifier key:\n  {data['registry_vkey']}")
+
+
+def _check_origin(origin: str) -> None:
+    if not origin or len(origin) > 256 or any(c.isspace() or c == "+" for c in origin) or (
+        not origin.isprintable()
+    ):
+        raise Failure("--origin: want a non-empty name without spaces or '+', "
+                      "e.g. example.org/credentials", 2)
+
+
+@cli.group(cls=_Group)
+def key() -> None:
+    """Make and inspect Ed25519 key files."""
+
+
+@key.command("new")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", default=None, help="The key's name (default: the file name's stem).")
+@_json_option
+def key_new(file: str, name: str | None, as_json: bool) -> None:
+    """Make an Ed25519 key file (mode 0600) and print its verifier key.
+
+    \b
+    Example:
+      credledger key new uni.key --name uni.example
+    """
+    from ledger.events import key_id
+    from ledger.keys import write_signer
+    from ledger.note import Signer
+
+    name = name or Path(file).stem
+    if not name or any(c.isspace() or c == "+" for c in name) or not name.isprintable():
+        raise Failure("--name: want a name without spaces or '+'", 2)
+    signer = Signer.generate(name)
+    write_signer(file, signer)
+    vkey = str(signer.verifier())
+    _emit(as_json, {"file": file, "vkey": vkey, "key_id": key_id(signer.public_key)},
+          f"{vkey}\n(key id {key_id(signer.public_key)}; the private key is in {file}, mode 0600)")
+
+
+@key.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_json_option
+def key_show(file: str, as_json: bool) -> None:
+    """Print the verifier key of a key file (never the private key).
+
+    \b
+    Example:
+      credledger key show uni.key
+    """
+    from ledger.events import key_id
+    from ledger.keys import read_signer
+
+    signer = read_signer(file)
+    vkey = str(signer.verifier())
+    _emit(as_json, {"vkey": vkey, "key_id": key_id(signer.public_key)}, vkey)
+
+
+# ------------------------------------------------------------------------------- issuers
+
+
+@cli.group(cls=_Group)
+def issuer() -> None:
+    """Register issuers and manage their keys."""
+
+
+def _parse_vkey(text: str) -> Any:
+    from ledger.note import parse_verifier
+
+    return parse_verifier(text.strip())
+
+
+@issuer.command("add")
+@click.argument("issuer_id", metavar="ISSUER")
+@click.option("--key", "vkey", required=True, metavar="VKEY",
+              help="The issuer's verifier key (from 'credledger key new').")
+@click.option("--name", default="", help="The issuer's display name.")
+@click.option("--url", default="", help="The issuer's web address.")
+@click.option("--registry-key", type=click.Path(dir_okay=False), default=None,
+              help="The registry key file (default: DIR/keys/registry.key).")
+@_json_option
+@click.pass_context
+def issuer_add(ctx: click.Context, issuer_id: str, vkey: str, name: str, url: str,
+               registry_key: str | None, as_json: bool) -> None:
+    """Register an issuer with its public key (signed by the registry key).
+
+    \b
+    Example:
+      credledger issuer add uni --key "$(credledger key show uni.key)" --name "Example University"
+    """
+    from ledger.events import REGISTER_ISSUER, make_statement
+
+    verifier = _parse_vkey(vkey)
+    with _open(ctx) as ledger:
+        reg = _read_key(registry_key) if registry_key else ledger.registry_signer()
+        st = make_statement(REGISTER_ISSUER, issuer_id, _now(), name, url, verifier.public_key)
+        res = _append(ledger, [_sign(st, reg)])
+    _report(as_json, res, f"registered issuer {issuer_id!r}")
+
+
+@issuer.command("rotate")
+@click.argument("issuer_id", metavar="ISSUER")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
+              help="A current key file of the issuer (signs the rotation).")
+@click.option("--new-key", "new_key_file", required=True, type=click.Path(dir_okay=False),
+              help="The new key file (make it with 'credledger key new').")
+@_json_option
+@click.pass_context
+def issuer_rotate(ctx: click.Context, issuer_id: str, key_file: str, new_key_file: str,
+                  as_json: bool) -> None:
+    """Replace an issuer's key with a new one (signed by the current key).
+
+    Credentials signed with the old key stay valid; the old key can sign nothing more.
+
+    \b
+    Example:
+      credledger key new uni-2027.key --name uni.example
+      credledger issuer rotate uni --key uni.key --new-key uni-2027.key
+    """
+    from ledger.events import ROTATE_KEY, make_statement
+
+    signer = _read_key(key_file)
+    new = _read_key(new_key_file)
+    with _open(ctx) as ledger:
+        st = make_statement(ROTATE_KEY, issuer_id, _now(), new.public_key)
+        res = _append(ledger, [_sign(st, signer)])
+    _report(as_json, res, f"rotated the key of {issuer_id!r}")
+
+
+@issuer.command("revoke-key")
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("key_ref", metavar="KEY_ID")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None,
+              help="An active key file of the issuer (default: the registry key revokes).")
+@click.option("--reason", default="", help="Why the key is revoked.")
+@_json_option
+@click.pass_context
+def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file: str | None,
+                      reason: str, as_json: bool) -> None:
+    """Revoke one of an issuer's keys (KEY_ID: 16 hex digits, or the verifier key).
+
+    Credentials issued before the revocation stay valid: the log proves they came first.
+
+    \b
+    Example:
+      credledger issuer revoke-key uni 1f2e3d4c5b6a7988 --reason "laptop stolen"
+    """
+    from ledger.events import REVOKE_KEY, key_id, make_statement
+
+    kid = key_ref.strip()
+    if "+" in kid:
+        kid = key_id(_parse_vkey(kid).public_key)
+    with _open(ctx) as ledger:
+        signer = _read_key(key_file) if key_file else ledger.registry_signer()
+        st = make_statement(REVOKE_KEY, issuer_id, _now(), kid, reason)
+        res = _append(ledger, [_sign(st, signer)])
+    _report(as_json, res, f"revoked key {kid} of {issuer_id!r}")
+
+
+@issuer.command("retire")
+@click.argument("issuer_id", metavar="ISSUER")
+@click.option("--reason", default="", help="Why the issuer is retired.")
+@_json_option
+@click.pass_context
+def issuer_retire(ctx: click.Context, issuer_id: str, reason: str, as_json: bool) -> None:
+    """Retire an issuer (signed by the registry key): it can sign nothing more.
+
+    \b
+    Example:
+      credledger issuer retire oldschool --reason "merged into uni"
+    """
+    from ledger.events import RETIRE_ISSUER, make_statement
+
+    with _open(ctx) as ledger:
+        st = make_statement(RETIRE_ISSUER, issuer_id, _now(), reason)
+        res = _append(ledger, [_sign(st, ledger.registry_signer())])
+    _report(as_json, res, f"retired issuer {issuer_id!r}")
+
+
+# ------------------------------------------------------------------------------- credentials
+
+
+def _now() -> int:
+    from ledger.log import now_ms
+
+    return now_ms()
+
+
+def _read_key(path: str) -> Any:
+    from ledger.keys import read_signer
+
+    return read_signer(path)
+
+
+def _sign(st: Any, signer: Any) -> Any:
+    from ledger.events import sign_statement
+
+    return sign_statement(st, signer.seed)
+
+
+def _append(ledger: Any, items: list[Any], progress: Any = None) -> Any:
+    return ledger.append(items, progress=progress)
+
+
+def _report(as_json: bool, res: Any, what: str) -> None:
+    data = {"first_index": res.first, "count": res.count, "size": res.size,
+            "root": res.root.hex()}
+    where = (f"entry {res.first}" if res.count == 1
+             else f"entries {res.first}..{res.first + res.count - 1}")
+    _emit(as_json, data, f"{what}: {where}; the log now has {res.size} entries")
+
+
+def _parse_date(value: str | None, where: str) -> int | None:
+    """``YYYY-MM-DD`` -> UTC ms of the end of that day (valid through the whole day)."""
+    if value is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise EncodingError(f"{where}: want a date YYYY-MM-DD, got {str(value)[:40]!r}")
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    return int(end.timestamp() * 1000)
+
+
+def _file_digest(path: str) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
+
+
+def _safe_name(cred_id: str) -> str:
+    return cred_id.replace("/", "_") + ".json"
+
+
+def _holder_document(*, origin: str, issuer_id: str, cred_id: str, subject: str, salt: bytes,
+                     title: str, expires: str | None, parts: list[str],
+                     document: bytes | None) -> dict[str, Any]:
+    return {"type": CREDENTIAL_TYPE, "origin": origin, "issuer": issuer_id, "id": cred_id,
+            "subject": subject, "salt": salt.hex(), "title": title, "expires": expires,
+            "parts": parts, "document_sha256": None if document is None else document.hex()}
+
+
+def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a holder document (it holds the salt, a secret) with mode 0600, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@cli.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cred_id", metavar="CRED_ID", required=False)
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
+              help="An active key file of the issuer.")
+@click.option("--subject", help="Who the credential is for (only a salted hash enters the log).")
+@click.option("--title", help="What the credential certifies.")
+@click.option("--expires", metavar="YYYY-MM-DD", help="Last day the credential is valid.")
+@click.option("--part", "parts", multiple=True, metavar="CRED_ID",
+              help="A credential this one stacks (repeatable).")
+@click.option("--document", "document_file", type=click.Path(dir_okay=False, exists=True),
+              help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to.")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
+              help="A JSONL file: one credential a line, all issued in one atomic commit.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
+              show_default=True, help="Where the holders' credential documents are written.")
+@_json_option
+@click.pass_context
+def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str,
+          subject: str | None, title: str | None, expires: str | None, parts: tuple[str, ...],
+          document_file: str | None, batch_file: str | None, out_dir: str, as_json: bool) -> None:
+    """Issue one credential, or a whole cohort from a JSONL file in one atomic commit.
+
+    Each holder's credential document (with the secret salt of its subject commitment) is
+    written to OUT/<CRED_ID>.json, mode 0600: hand it to the holder.
+
+    \b
+    A batch line: {"id": "c-1", "subject": "Ada Lovelace", "title": "Python 101",
+                   "expires": "2028-06-30", "parts": ["m-1", "m-2"], "document": "<sha256 hex>"}
+    (expires, parts and document are optional). All lines or none are issued.
+
+    \b
+    Examples:
+      credledger issue uni c-1 --key uni.key --subject "Ada Lovelace" --title "Python 101"
+      credledger issue uni --key uni.key --batch cohort-2026.jsonl
+    """
+    from ledger.events import ISSUE, make_statement, subject_commitment
+
+    signer = _read_key(key_file)
+    if batch_file is not None:
+        if cred_id is not None or subject or title or expires or parts or document_file:
+            raise Failure("--batch takes the credentials from the file: give no CRED_ID, "
+                          "--subject, --title, --expires, --part or --document", 2)
+        rows = list(_read_batch(batch_file))
+    else:
+        if cred_id is None or subject is None or title is None:
+            raise Failure("give CRED_ID, --subject and --title (or --batch FILE)", 2)
+        digest = _file_digest(document_file) if document_file else None
+        rows = [(0, {"id": cred_id, "subject": subject, "title": title, "expires": expires,
+                     "parts": list(parts), "document": digest.hex() if digest else None})]
+    now = _now()
+    items, docs = [], []
+    with _open(ctx) as ledger:
+        for line, row in rows:
+            where = f"{batch_file}:{line}: " if batch_file else ""
+            try:
+                exp = _parse_date(row.get("expires"), "expires")
+                doc_hex = row.get("document")
+                document = _parse_digest(doc_hex) if doc_hex is not None else None
+                salt = secrets.token_bytes(32)
+                subj = row["subject"]
+                st = make_statement(ISSUE, issuer_id, now, row["id"],
+                                    subject_commitment(salt, subj), row["title"], exp, document,
+                                    list(row.get("parts") or []))
+            except LedgerError as exc:
+                raise EncodingError(f"{where}{exc}") from None
+            items.append(_sign(st, signer))
+            docs.append(_holder_document(origin=ledger.origin, issuer_id=issuer_id,
+                                         cred_id=row["id"], subject=subj, salt=salt,
+                                         title=row["title"], expires=row.get("expires"),
+                                         parts=list(row.get("parts") or []), document=document))
+        if len(items) > 1 and not as_json:
+            with click.progressbar(length=len(items), label="issuing", file=sys.stderr) as bar:
+                done = [0]
+
+                def progress(n: int) -> None:
+                    bar.update(n - done[0])
+                    done[0] = n
+                res = _append(ledger, items, progress)
+        else:
+            res = _append(ledger, items)
+    out = Path(out_dir)
+    for doc in docs:
+        _write_private_json(out / issuer_id / _safe_name(doc["id"]), doc)
+    _report(as_json, res, f"issued {len(items)} credential{'s' if len(items) > 1 else ''} "
+            f"(holder documents in {out / issuer_id})")
+
+
+def _parse_digest(value: Any) -> bytes:
+    if not isinstance(value, str) or len(value) != 64:
+        raise EncodingError("document: want a SHA-256 digest as 64 hex digits")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise EncodingError("document: want a SHA-256 digest as 64 hex digits") from None
+
+
+_BATCH_FIELDS = {"id", "subject", "title", "expires", "parts", "document"}
+
+
+def _read_batch(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; a clear error for any bad line."""
+    seen: set[str] = set()
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise EncodingError(f"{path}: no such file") from None
+    with f:
+        n = 0
+        for n, raw in enumerate(f, 1):
+            if n > MAX_BATCH_LINES:
+                raise EncodingError(f"{path}: more than {MAX_BATCH_LINES} lines")
+            if len(raw) > MAX_BATCH_LINE:
+                raise EncodingError(f"{path}:{n}: line longer than {MAX_BATCH_LINE} bytes")
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                msg = exc.args[0] if isinstance(exc, ValueError) and exc.args else "not UTF-8"
+                raise EncodingError(f"{path}:{n}: not a JSON object ({str(msg)[:80]})") from None
+            if not isinstance(obj, dict):
+                raise EncodingError(f"{path}:{n}: want a JSON object, got {type(obj).__name__}")
+            extra = set(obj) - _BATCH_FIELDS
+            if extra:
+                raise EncodingError(f"{path}:{n}: unknown field {sorted(extra)[0]!r}")
+            for field in ("id", "subject", "title"):
+                if not isinstance(obj.get(field), str):
+                    raise EncodingError(f"{path}:{n}: {field!r} must be a string")
+            if obj.get("parts") is not None and not isinstance(obj["parts"], list):
+                raise EncodingError(f"{path}:{n}: 'parts' must be a list of credential ids")
+            if obj["id"] in seen:
+                raise EncodingError(f"{path}:{n}: credential id {obj['id']!r} appears twice")
+            seen.add(obj["id"])
+            yield n, obj
+        if not seen:
+            raise EncodingError(f"{path}: no credentials in the file")
+
+
+def _status_command(kind: str, verb: str) -> Callable[..., None]:
+    @click.argument("issuer_id", metavar="ISSUER")
+    @click.argument("cred_id", metavar="CRED_ID")
+    @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
+                  help="An active key file of the credential's issuer.")
+    @click.option("--reason", default="", help=f"Why the credential is {verb}.")
+    @_json_option
+    @click.pass_context
+    def command(ctx: click.Context, issuer_id: str, cred_id: str, key_file: str, reason: str,
+                as_json: bool) -> None:
+        from ledger.events import CRED, CredRecord, make_statement
+
+        signer = _read_key(key_file)
+        with _open(ctx) as ledger:
+            rec = ledger.record(CRED, issuer_id, cred_id)
+            # A status statement must be newer than the last one about the credential.
+            t = max(_now(), rec.last_time + 1 if isinstance(rec, CredRecord) else 0)
+            st = make_statement(kind, issuer_id, t, cred_id, reason)
+            res = _append(ledger, [_sign(st, signer)])
+        _report(as_json, res, f"{verb} {issuer_id}/{cred_id}")
+    return command
+
+
+def _add_status_commands() -> None:
+    from ledger.events import REINSTATE, REVOKE, SUSPEND
+
+    docs = {
+        REVOKE: ("revoked", "Revoke a credential (final), signed by its issuer.",
+                 'credledger revoke uni c-1 --key uni.key --reason "academic misconduct"'),
+        SUSPEND: ("suspended", "Suspend a credential (reversible), signed by its issuer.",
+                  'credledger suspend uni c-1 --key uni.key --reason "under review"'),
+        REINSTATE: ("reinstated", "Reinstate a suspended credential, signed by its issuer.",
+                    'credledger reinstate uni c-1 --key uni.key --reason "review cleared"'),
+    }
+    for kind, (verb, summary, example) in docs.items():
+        fn = _status_command(kind, verb)
+        fn.__doc__ = f"{summary}\n\n\b\nExample:\n  {example}\n"
+        cli.command(kind)(fn)
+
+
+_add_status_commands()
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+@cli.command()
+@_json_option
+@click.pass_context
+def checkpoint(ctx: click.Context, as_json: bool) -> None:
+    """Sign, store and print a checkpoint (C2SP signed note) of the current tree.
+
+    Prints exactly the note on stdout. Every checkpoint ever signed is kept.
+
+    \b
+    Example:
+      credledger checkpoint > checkpoint.txt
+    """
+    from ledger.note import parse_checkpoint, parse_note
+
+    with _open(ctx) as ledger:
+        note = ledger.checkpoint()
+    if as_json:
+        cp = parse_checkpoint(parse_note(note).text)
+        _emit(True, {"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": note}, "")
+    else:
+        click.echo(note, nl=False)
+
+
+@cli.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cred_id", metavar="CRED_ID", required=False)
+@_json_option
+@click.pass_context
+def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: bool) -> None:
+    """What the ledger says now about a credential (or, without CRED_ID, an issuer).
+
+    \b
+    Examples:
+      credledger status uni c-1
+      credledger status uni --json
+    """
+    from ledger.events import CRED, ISSUER, CredRecord, IssuerRecord, decode_statement
+    from ledger.log import describe
+
+    with _open(ctx) as ledger:
+        head = ledger.head()
+        if cred_id is None:
+            rec = ledger.record(ISSUER, issuer_id)
+            if not isinstance(rec, IssuerRecord):
+                raise NotFoundError(f"issuer {issuer_id!r} is not registered")
+            data = describe(rec)
+            human = (f"issuer {issuer_id} ({rec.name or 'no name'}): registered at entry "
+                     f"{rec.registered_at}" +
+                     (f", retired at entry {rec.retired_at}" if rec.retired_at is not None else ""))
+        else:
+            rec = ledger.record(CRED, issuer_id, cred_id)
+            if not isinstance(rec, CredRecord):
+                raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_id!r}")
+            entries = ledger.cred_entries(issuer_id, cred_id)
+            issued = ledger.entry(rec.issued_index)
+            st = decode_statement(issued.statement)
+            data = describe(rec)
+            data.update({"title": st.fields[2], "expires": _date(st.fields[3]),
+                         "parts": st.fields[5], "entries": entries,
+                         "issued_time": _iso(issued.time)})
+            human = f"{issuer_id}/{cred_id}: {rec.state.upper()} — {st.fields[2]!r}, issued at " \
+                    f"entry {rec.issued_index} ({_iso(issued.time)})"
+            if rec.changed_index is not None:
+                changed = ledger.entry(rec.changed_index)
+                data["changed_time"] = _iso(changed.time)
+                human += f"; {rec.state} at entry {rec.changed_index} ({_iso(changed.time)})"
+                if rec.reason:
+                    human += f": {rec.reason}"
+        data["tree_size"] = head.size
+    _emit(as_json, data, human)
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[
+        :-4] + "Z"
+
+
+def _date(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return (dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc) - dt.timedelta(days=1)).date(
+    ).isoformat()
+
+
+@cli.command()
+@click.argument("index", type=click.IntRange(min=0))
+@click.option("--raw", is_flag=True, help="Write the exact leaf bytes (msgpack) to stdout.")
+@_json_option
+@click.pass_context
+def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
+    """Show one entry (--raw: the exact leaf bytes, whose leaf hash the tree holds).
+
+    \b
+    Examples:
+      credledger entry 0
+      credledger entry 42 --raw > entry-42.bin
+    """
+    from ledger.events import decode_entry, decode_statement, key_id
+    from ledger.merkle import leaf_hash
+
+    with _open(ctx) as ledger:
+        data = ledger.entry_bytes(index)
+    if raw:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    e = decode_entry(data)
+    st = decode_statement(e.statement)
+    fields = [f.hex() if isinstance(f, bytes) else f for f in st.fields]
+    out = {"index": e.index, "time": _iso(e.time), "leaf_hash": leaf_hash(data).hex(),
+           "prev_root": e.prev_root.hex(), "state_root": e.state_root.hex(),
+           "kind": st.kind, "issuer": st.issuer, "statement_time": _iso(st.time),
+           "fields": fields, "signer_key_id": key_id(e.signer), "size_bytes": len(data)}
+    human = "\n".join(f"{k:15} {v}" for k, v in out.items())
+    _emit(as_json, out, human)
+
+
+@cli.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cred_id", metavar="CRED_ID")
+@click.option("--size", type=click.IntRange(min=1), default=None,
+              help="Prove against the stored checkpoint of this size (default: the latest).")
+@click.option("--format", "fmt", type=click.Choice(["tlog-proof"]), default="tlog-proof",
+              show_default=True, help="tlog-proof: C2SP c2sp.org/tlog-proof@v1 text.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of stdout.")
+@click.pass_context
+def prove(ctx: click.Context, issuer_id: str, cred_id: str, size: int | None, fmt: str,
+          output: str | None) -> None:
+    """Write an offline proof for a credential's issuance entry against a checkpoint.
+
+    The tlog-proof's extra data is the exact entry bytes, so the proof stands alone.
+
+    \b
+    Example:
+      credledger prove uni c-1 --format tlog-proof -o c-1.tlog-proof
+    """
+    from ledger.events import CRED, CredRecord
+    from ledger.note import parse_checkpoint, parse_note
+
+    with _open(ctx) as ledger:
+        note = ledger.checkpoint_note(size)
+        cp = parse_checkpoint(parse_note(note).text)
+        rec = ledger.record(CRED, issuer_id, cred_id)
+        if not isinstance(rec, CredRecord):
+            raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_id!r}")
+        if rec.issued_index >= cp.size:
+            raise NotFoundError(f"{issuer_id}/{cred_id} was issued at entry {rec.issued_index}, "
+                                f"after the checkpoint of size {cp.size}; "
+                                "run 'credledger checkpoint' first")
+        proof = ledger.inclusion_proof(rec.issued_index, cp.size)
+        data = ledger.entry_bytes(rec.issued_index)
+    from ledger.tlogproof import TlogProof
+
+    _write_out(output, TlogProof(rec.issued_index, tuple(proof), note, data).format())
+
+
+def _write_out(output: str | None, text: str) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    tmp = output + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, output)
+    click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("old_size", type=click.IntRange(min=0))
+@click.argument("new_size", type=click.IntRange(min=0), required=False)
+@_json_option
+@click.pass_context
+def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json: bool) -> None:
+    """Print the RFC 9162 consistency proof between two tree sizes, one base64 hash a line.
+
+    NEW_SIZE defaults to the latest checkpoint's size.
+
+    \b
+    Example:
+      credledger consistency 1000 1510
+    """
+    from ledger.note import parse_checkpoint, parse_note
+
+    with _open(ctx) as ledger:
+        if new_size is None:
+            new_size = parse_checkpoint(parse_note(ledger.checkpoint_note()).text).size
+        if old_size > new_size:
+            raise Failure(f"OLD_SIZE {old_size} is larger than NEW_SIZE {new_size}", 2)
+        proof = ledger.consistency_proof(old_size, new_size)
+        roots = (ledger.root_at(old_size), ledger.root_at(new_size))
+    if as_json:
+        _emit(True, {"size1": old_size, "size2": new_size, "root1": _b64(roots[0]),
+                     "root2": _b64(roots[1]), "proof": [_b64(h) for h in proof]}, "")
+    else:
+        click.echo("".join(_b64(h) + "\n" for h in proof), nl=False)
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False), default=None,
+              help="Build the demo store here and keep it (default: a temporary directory).")
+def demo(keep: str | None) -> None:
+    """Tell the whole story on a fresh store, narrated: issuer, holder, verifier, auditor.
+
+    \b
+    Example:
+      credledger demo
+    """
+    from ledger.demo import run_demo
+
+    run_demo(keep)

@@ -1,0 +1,509 @@
+"""Statements, entries and status records: their canonical msgpack encoding and validation.
+
+Every value here is one msgpack array with a fixed field order (docs/FORMAT.md lists each field):
+no maps, no floats, integers for times (UTC milliseconds since the Unix epoch), ``bin`` for bytes,
+UTF-8 ``str`` for text. Decoding is strict: bytes that do not re-encode to exactly themselves are
+refused, so one value has exactly one encoding and its hash is well defined (DESIGN §2).
+
+* A **statement** is what someone with authority says (DESIGN §4): it is signed with Ed25519 over
+  ``SIGN_CONTEXT || statement_bytes``.
+* An **entry** is what the log sequences: a statement with its signer and signature, plus the
+  entry's own index, the sequencing time, ``prev_root`` (the log root of everything before it: the
+  hash chain) and ``state_root`` (the status-map root after applying it). The leaf hash of an
+  entry is ``SHA-256(0x00 || entry_bytes)`` (RFC 9162 §2.1.1).
+* A **record** is a value in the status map (DESIGN §3), keyed by :func:`map_key`.
+
+This module has no I/O and does not import lmdb: it is part of the offline verifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgpack
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger.errors import EncodingError, SignatureError
+
+ENTRY_VERSION: Final = 1
+MAX_ENTRY_SIZE: Final = 65_535
+"""Largest entry in bytes (the C2SP tlog-tiles entry-bundle limit)."""
+
+SIGN_CONTEXT: Final = b"credential-ledger/v1 statement\n"
+"""Prefix of every statement signature's message: a statement signature can never be mistaken
+for a signed note (which starts with an origin line) or anything else a key might sign."""
+
+# Statement kinds and who signs them (DESIGN §4).
+REGISTER_ISSUER: Final = "register-issuer"  # registry key
+RETIRE_ISSUER: Final = "retire-issuer"  # registry key
+ROTATE_KEY: Final = "rotate-key"  # an active key of the issuer
+REVOKE_KEY: Final = "revoke-key"  # the registry key or an active key of the issuer
+ISSUE: Final = "issue"  # an active key of the issuer
+REVOKE: Final = "revoke"  # an active key of the issuer
+SUSPEND: Final = "suspend"  # an active key of the issuer
+REINSTATE: Final = "reinstate"  # an active key of the issuer
+STATUS_KINDS: Final = (REVOKE, SUSPEND, REINSTATE)
+KINDS: Final = (
+    REGISTER_ISSUER, RETIRE_ISSUER, ROTATE_KEY, REVOKE_KEY, ISSUE, REVOKE, SUSPEND, REINSTATE,
+)
+
+# Status-map record kinds (the first element of a map key and of a record).
+CRED: Final = "cred"
+KEY: Final = "key"
+ISSUER: Final = "issuer"
+
+# Credential states.
+ISSUED: Final = "issued"
+SUSPENDED: Final = "suspended"
+REVOKED: Final = "revoked"
+CRED_STATES: Final = (ISSUED, SUSPENDED, REVOKED)
+
+# Why a key stopped being active.
+KEY_ROTATED: Final = "rotated"
+KEY_REVOKED: Final = "revoked"
+
+MAX_ID_LEN: Final = 256
+MAX_TEXT_LEN: Final = 4096
+MAX_PARTS: Final = 256
+_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*\Z")
+_MAX_TIME: Final = (1 << 63) - 1
+
+
+# --------------------------------------------------------------------------------------------
+# Canonical msgpack
+
+
+def pack(value: Any) -> bytes:
+    """The canonical encoding of ``value`` (arrays, ints, str, bytes, None, bool only)."""
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack_array(data: bytes, what: str) -> list[Any]:
+    """Strictly decode one canonical msgpack array; :class:`EncodingError` for anything else.
+
+    Strict means: exactly one value, an array, no maps, no floats, no extension types, valid
+    UTF-8 for strings, and the value re-encodes to exactly ``data``.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise EncodingError(f"{what}: want bytes, got {type(data).__name__}")
+    data = bytes(data)
+    try:
+        value = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
+            msgpack.StackError, UnicodeDecodeError) as exc:
+        raise EncodingError(f"{what}: not one msgpack value ({exc.__class__.__name__})") from None
+    except Exception as exc:  # msgpack raises a few plain Exceptions on truncated input
+        raise EncodingError(f"{what}: not one msgpack value ({exc.__class__.__name__})") from None
+    if not isinstance(value, list):
+        raise EncodingError(f"{what}: want a msgpack array, got {type(value).__name__}")
+    _check_plain(value, what)
+    if pack(value) != data:
+        raise EncodingError(f"{what}: not canonical msgpack (does not re-encode identically)")
+    return value
+
+
+def _check_plain(value: Any, what: str) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _check_plain(item, what)
+    elif value is None or isinstance(value, (bool, int, str, bytes)):
+        return
+    else:
+        raise EncodingError(f"{what}: {type(value).__name__} is not allowed in canonical values")
+
+
+# --------------------------------------------------------------------------------------------
+# Field checks shared by statements and records
+
+
+def check_id(value: Any, field: str) -> str:
+    """An issuer or credential id: 1 to 256 ASCII characters from ``[A-Za-z0-9._:@+-]``."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LEN or not _ID_RE.match(value):
+        raise EncodingError(
+            f"{field}: want 1 to {MAX_ID_LEN} characters of [A-Za-z0-9._:@+-] starting with a "
+            f"letter or digit, got {_show(value)}"
+        )
+    return value
+
+
+def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise EncodingError(f"{field}: want text, got {type(value).__name__}")
+    if len(value) > max_len:
+        raise EncodingError(f"{field}: at most {max_len} characters, got {len(value)}")
+    if not empty and not value.strip():
+        raise EncodingError(f"{field}: must not be empty")
+    if any(ord(c) < 0x20 and c not in "\t" or ord(c) == 0x7F for c in value):
+        raise EncodingError(f"{field}: control characters are not allowed")
+    return value
+
+
+def check_bytes(value: Any, field: str, size: int) -> bytes:
+    if not isinstance(value, bytes) or len(value) != size:
+        got = f"{len(value)} bytes" if isinstance(value, bytes) else type(value).__name__
+        raise EncodingError(f"{field}: want {size} bytes, got {got}")
+    return value
+
+
+def check_time(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_TIME:
+        raise EncodingError(f"{field}: want a non-negative integer of milliseconds, got {_show(value)}")
+    return value
+
+
+def check_index(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << 63):
+        raise EncodingError(f"{field}: want a non-negative integer index, got {_show(value)}")
+    return value
+
+
+def _opt(value: Any, check: Any, *args: Any) -> Any:
+    return None if value is None else check(value, *args)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields(items: list[Any], n: int, what: str) -> list[Any]:
+    if len(items) != n:
+        raise EncodingError(f"{what}: want {n} fields, got {len(items)}")
+    return items
+
+
+# --------------------------------------------------------------------------------------------
+# Keys
+
+
+def key_id(public_key: bytes) -> str:
+    """The ledger's id of an Ed25519 public key: hex of the first 8 bytes of its SHA-256."""
+    return hashlib.sha256(public_key).digest()[:8].hex()
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """Raise :class:`SignatureError` unless ``signature`` is ``public_key``'s over ``message``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        raise SignatureError(
+            f"statement signature does not verify with key {key_id(public_key)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Statements
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A decoded statement. ``fields`` holds the kind-specific fields after the common three.
+
+    Layout: ``[kind, issuer, time, *fields]``; the fields per kind are (docs/FORMAT.md):
+
+    ========================  ===================================================================
+    register-issuer           name (str), url (str), public_key (bin 32)
+    retire-issuer             reason (str)
+    rotate-key                new_public_key (bin 32)
+    revoke-key                key_id (str, 16 hex), reason (str)
+    issue                     cred_id (str), subject (bin 32), title (str), expires (int|nil),
+                              document (bin 32|nil), parts (array of str)
+    revoke/suspend/reinstate  cred_id (str), reason (str)
+    ========================  ===================================================================
+    """
+
+    kind: str
+    issuer: str
+    time: int
+    fields: tuple[Any, ...]
+
+    def encode(self) -> bytes:
+        return pack([self.kind, self.issuer, self.time, *self.fields])
+
+    # Convenience accessors, valid for the kinds that have the field.
+    @property
+    def cred_id(self) -> str:
+        if self.kind == ISSUE or self.kind in STATUS_KINDS:
+            return str(self.fields[0])
+        raise AttributeError(f"{self.kind} statements have no credential id")
+
+    @property
+    def reason(self) -> str:
+        if self.kind in STATUS_KINDS:
+            return str(self.fields[1])
+        if self.kind == REVOKE_KEY:
+            return str(self.fields[1])
+        if self.kind == RETIRE_ISSUER:
+            return str(self.fields[0])
+        return ""
+
+
+_STATEMENT_FIELDS: Final = {
+    REGISTER_ISSUER: 3, RETIRE_ISSUER: 1, ROTATE_KEY: 1, REVOKE_KEY: 2, ISSUE: 6,
+    REVOKE: 2, SUSPEND: 2, REINSTATE: 2,
+}
+
+
+def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
+    _fields(fields, _STATEMENT_FIELDS[kind], f"{kind} statement")
+    if kind == REGISTER_ISSUER:
+        name, url, pub = fields
+        return (check_text(name, "name", max_len=256), check_text(url, "url", max_len=2048),
+                check_bytes(pub, "public key", 32))
+    if kind == RETIRE_ISSUER:
+        return (check_text(fields[0], "reason", max_len=1024),)
+    if kind == ROTATE_KEY:
+        return (check_bytes(fields[0], "new public key", 32),)
+    if kind == REVOKE_KEY:
+        kid = fields[0]
+        if not isinstance(kid, str) or not re.fullmatch(r"[0-9a-f]{16}", kid):
+            raise EncodingError(f"key id: want 16 lowercase hex digits, got {_show(kid)}")
+        return (kid, check_text(fields[1], "reason", max_len=1024))
+    if kind == ISSUE:
+        cred, subject, title, expires, document, parts = fields
+        if not isinstance(parts, list) or len(parts) > MAX_PARTS:
+            raise EncodingError(f"parts: want an array of at most {MAX_PARTS} credential ids")
+        checked_parts = tuple(check_id(p, "part") for p in parts)
+        if len(set(checked_parts)) != len(checked_parts):
+            raise EncodingError("parts: the same credential is listed twice")
+        cred = check_id(cred, "credential id")
+        if cred in checked_parts:
+            raise EncodingError("parts: a credential cannot be a part of itself")
+        return (cred, check_bytes(subject, "subject commitment", 32),
+                check_text(title, "title", empty=False),
+                _opt(expires, check_time, "expires"), _opt(document, check_bytes, "document", 32),
+                list(checked_parts))
+    # revoke, suspend, reinstate
+    return (check_id(fields[0], "credential id"), check_text(fields[1], "reason", max_len=1024))
+
+
+def make_statement(kind: str, issuer: str, time: int, *fields: Any) -> Statement:
+    """Build and validate a statement (raises :class:`EncodingError` naming the bad field)."""
+    if kind not in _STATEMENT_FIELDS:
+        raise EncodingError(f"statement kind: want one of {', '.join(KINDS)}, got {_show(kind)}")
+    validated = _validate_fields(kind, list(fields))
+    st = Statement(kind, check_id(issuer, "issuer id"), check_time(time, "time"), validated)
+    if len(st.encode()) > MAX_ENTRY_SIZE - 256:
+        raise EncodingError(
+            f"statement is {len(st.encode())} bytes; an entry holds at most {MAX_ENTRY_SIZE}"
+        )
+    return st
+
+
+def decode_statement(data: bytes) -> Statement:
+    """Strictly decode statement bytes (canonical msgpack, every field valid)."""
+    items = unpack_array(data, "statement")
+    if len(items) < 3:
+        raise EncodingError(f"statement: want at least 3 fields, got {len(items)}")
+    kind = items[0]
+    if kind not in _STATEMENT_FIELDS:
+        raise EncodingError(f"statement kind: want one of {', '.join(KINDS)}, got {_show(kind)}")
+    return Statement(kind, check_id(items[1], "issuer id"), check_time(items[2], "time"),
+                     _validate_fields(kind, items[3:]))
+
+
+def signing_message(statement_bytes: bytes) -> bytes:
+    """What a statement's Ed25519 signature covers: the context string, then the bytes."""
+    return SIGN_CONTEXT + statement_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SignedStatement:
+    """A statement as submitted to the log: exact bytes, signer public key, signature."""
+
+    statement: bytes
+    signer: bytes
+    signature: bytes
+
+    def verify(self) -> Statement:
+        """Decode the statement and check the signature over it; return the statement."""
+        st = decode_statement(self.statement)
+        check_bytes(self.signer, "signer", 32)
+        check_bytes(self.signature, "signature", 64)
+        verify_signature(self.signer, signing_message(self.statement), self.signature)
+        return st
+
+
+def sign_statement(st: Statement, seed: bytes) -> SignedStatement:
+    """Sign ``st`` with the Ed25519 private key ``seed`` (32 bytes)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    priv = Ed25519PrivateKey.from_private_bytes(seed)
+    data = st.encode()
+    pub = priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return SignedStatement(data, pub, priv.sign(signing_message(data)))
+
+
+# --------------------------------------------------------------------------------------------
+# Entries
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry: ``[version, index, time, prev_root, state_root, statement, signer, signature]``."""
+
+    index: int
+    time: int
+    prev_root: bytes
+    state_root: bytes
+    statement: bytes
+    signer: bytes
+    signature: bytes
+
+    def encode(self) -> bytes:
+        data = pack([ENTRY_VERSION, self.index, self.time, self.prev_root, self.state_root,
+                     self.statement, self.signer, self.signature])
+        if len(data) > MAX_ENTRY_SIZE:
+            raise EncodingError(f"entry is {len(data)} bytes; at most {MAX_ENTRY_SIZE} allowed")
+        return data
+
+    def signed(self) -> SignedStatement:
+        return SignedStatement(self.statement, self.signer, self.signature)
+
+
+def decode_entry(data: bytes) -> Entry:
+    """Strictly decode entry bytes (the statement inside is checked by :func:`decode_statement`)."""
+    if len(data) > MAX_ENTRY_SIZE:
+        raise EncodingError(f"entry is {len(data)} bytes; at most {MAX_ENTRY_SIZE} allowed")
+    items = _fields(unpack_array(data, "entry"), 8, "entry")
+    version, index, time, prev_root, state_root, statement, signer, signature = items
+    if version != ENTRY_VERSION or isinstance(version, bool):
+        raise EncodingError(f"entry version: want {ENTRY_VERSION}, got {_show(version)}")
+    if not isinstance(statement, bytes):
+        raise EncodingError("entry statement: want bin")
+    decode_statement(statement)
+    return Entry(check_index(index, "entry index"), check_time(time, "entry time"),
+                 check_bytes(prev_root, "prev_root", 32), check_bytes(state_root, "state_root", 32),
+                 statement, check_bytes(signer, "signer", 32), check_bytes(signature, "signature", 64))
+
+
+# --------------------------------------------------------------------------------------------
+# Status-map keys and records (DESIGN §3)
+
+
+def map_key(kind: str, issuer: str, ident: str = "") -> bytes:
+    """``SHA-256(canonical msgpack of [kind, issuer_id, id])``: the status map's 256-bit key."""
+    return hashlib.sha256(pack([kind, issuer, ident])).digest()
+
+
+def record_hash(record: bytes) -> bytes:
+    """The value hash ``V = SHA-256(record)`` stored in the map for a record."""
+    return hashlib.sha256(record).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class CredRecord:
+    """``["cred", issuer, cred_id, state, issued_index, changed_index|nil, reason, last_time]``.
+
+    ``changed_index`` is the index of the entry that set the current state (nil while it is the
+    original issuance); ``last_time`` is the signer's time of the newest statement about the
+    credential: a status statement must be newer (this refuses replays of an old suspension).
+    """
+
+    issuer: str
+    cred_id: str
+    state: str
+    issued_index: int
+    changed_index: int | None
+    reason: str
+    last_time: int
+
+    def key(self) -> bytes:
+        return map_key(CRED, self.issuer, self.cred_id)
+
+    def encode(self) -> bytes:
+        return pack([CRED, self.issuer, self.cred_id, self.state, self.issued_index,
+                     self.changed_index, self.reason, self.last_time])
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """``["key", issuer, key_id, public_key, active_from, ended_at|nil, end, reason]``.
+
+    The key may sign for its issuer at indexes ``active_from <= i < ended_at``; ``end`` is
+    ``"rotated"`` or ``"revoked"`` once it ended, ``""`` before.
+    """
+
+    issuer: str
+    key_id: str
+    public_key: bytes
+    active_from: int
+    ended_at: int | None
+    end: str
+    reason: str
+
+    def key(self) -> bytes:
+        return map_key(KEY, self.issuer, self.key_id)
+
+    def encode(self) -> bytes:
+        return pack([KEY, self.issuer, self.key_id, self.public_key, self.active_from,
+                     self.ended_at, self.end, self.reason])
+
+    def active_at(self, index: int) -> bool:
+        return self.active_from <= index and (self.ended_at is None or index < self.ended_at)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerRecord:
+    """``["issuer", issuer, name, url, registered_at, retired_at|nil, reason]``."""
+
+    issuer: str
+    name: str
+    url: str
+    registered_at: int
+    retired_at: int | None
+    reason: str
+
+    def key(self) -> bytes:
+        return map_key(ISSUER, self.issuer, "")
+
+    def encode(self) -> bytes:
+        return pack([ISSUER, self.issuer, self.name, self.url, self.registered_at,
+                     self.retired_at, self.reason])
+
+
+Record = CredRecord | KeyRecord | IssuerRecord
+
+
+def decode_record(data: bytes) -> Record:
+    """Strictly decode a status-map record."""
+    items = unpack_array(data, "record")
+    if not items:
+        raise EncodingError("record: empty")
+    kind = items[0]
+    if kind == CRED:
+        _, issuer, cred, state, issued, changed, reason, last = _fields(items, 8, "cred record")
+        if state not in CRED_STATES:
+            raise EncodingError(f"cred record state: got {_show(state)}")
+        return CredRecord(check_id(issuer, "issuer id"), check_id(cred, "credential id"), state,
+                          check_index(issued, "issued_index"),
+                          _opt(changed, check_index, "changed_index"),
+                          check_text(reason, "reason", max_len=1024), check_time(last, "last_time"))
+    if kind == KEY:
+        _, issuer, kid, pub, start, ended, end, reason = _fields(items, 8, "key record")
+        if end not in ("", KEY_ROTATED, KEY_REVOKED) or (end == "") != (ended is None):
+            raise EncodingError(f"key record end: got {_show(end)}")
+        pub = check_bytes(pub, "public key", 32)
+        if kid != key_id(pub):
+            raise EncodingError("key record: key id does not match the public key")
+        return KeyRecord(check_id(issuer, "issuer id"), kid, pub, check_index(start, "active_from"),
+                         _opt(ended, check_index, "ended_at"), end,
+                         check_text(reason, "reason", max_len=1024))
+    if kind == ISSUER:
+        _, issuer, name, url, reg, retired, reason = _fields(items, 7, "issuer record")
+        return IssuerRecord(check_id(issuer, "issuer id"), check_text(name, "name", max_len=256),
+                            check_text(url, "url", max_len=2048), check_index(reg, "registered_at"),
+                            _opt(retired, check_index, "retired_at"),
+                            check_text(reason, "reason", max_len=1024))
+    raise EncodingError(f"record kind: want cred, key or issuer, got {_show(kind)}")
+
+
+def subject_commitment(salt: bytes, subject: str) -> bytes:
+    """``SHA-256(salt || subject)``: how a credential names its holder without personal data."""
+    check_bytes(salt, "salt", 32)
+    return hashlib.sha256(salt + subject.encode("utf-8")).digest()

@@ -1,0 +1,595 @@
+"""The Ledger: append (verify, authorise, sequence, hash, map, commit), checkpoint, prove.
+
+Appending a batch:
+
+1. decode every statement and check its signature, outside any lock (both cores for big batches);
+2. in one LMDB write transaction: read the head, then for each statement apply the rules of
+   DESIGN §4 against the current status records (plus those changed earlier in the batch),
+   update the status map, build the entry (index, time, ``prev_root``, ``state_root``), hash it
+   into the Merkle tree, and index it;
+3. commit: entries, tree nodes, map nodes, records, indexes and the new head land together, or
+   nothing does. A refused statement refuses the whole batch.
+
+The clock is injected (``clock``: a callable returning UTC milliseconds); nothing deeper reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import time as _time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger import merkle, smt
+from ledger.errors import (
+    EncodingError,
+    LedgerError,
+    NotFoundError,
+    RefusedError,
+    SignatureError,
+    StoreCorruptError,
+)
+from ledger.events import (
+    CRED,
+    ISSUE,
+    ISSUED,
+    ISSUER,
+    KEY,
+    KEY_REVOKED,
+    KEY_ROTATED,
+    REGISTER_ISSUER,
+    REINSTATE,
+    RETIRE_ISSUER,
+    REVOKE,
+    REVOKE_KEY,
+    REVOKED,
+    ROTATE_KEY,
+    SUSPEND,
+    SUSPENDED,
+    CredRecord,
+    Entry,
+    IssuerRecord,
+    KeyRecord,
+    Record,
+    SignedStatement,
+    Statement,
+    decode_entry,
+    decode_record,
+    key_id,
+    map_key,
+    pack,
+    record_hash,
+    unpack_array,
+)
+from ledger.keys import read_signer, write_signer
+from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
+from ledger.store import Store, Txn, u64
+
+PARALLEL_THRESHOLD = 2048
+"""Batches at least this large have their signatures checked on every core."""
+
+Progress = Callable[[int], None]
+
+
+def now_ms() -> int:
+    return int(_time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The store's head: ``[size, root, state_root, last_time]`` in ``meta/head``."""
+
+    size: int
+    root: bytes
+    state_root: bytes
+    last_time: int
+
+    def encode(self) -> bytes:
+        return pack([self.size, self.root, self.state_root, self.last_time])
+
+    @staticmethod
+    def decode(data: bytes) -> Head:
+        try:
+            size, root, state_root, last_time = unpack_array(data, "head")
+        except (EncodingError, ValueError):
+            raise StoreCorruptError("the store's head record is damaged") from None
+        return Head(size, root, state_root, last_time)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What an append committed: entries ``[first, first + count)``; the tree is now ``size``."""
+
+    first: int
+    count: int
+    size: int
+    root: bytes
+
+
+def cred_index_prefix(issuer: str, cred_id: str) -> bytes:
+    return pack([issuer, cred_id])
+
+
+def verify_statements(items: Sequence[SignedStatement]) -> list[Statement]:
+    """Decode and signature-check every item; errors name the batch item (1-based)."""
+    out = []
+    for n, item in enumerate(items, 1):
+        try:
+            out.append(item.verify())
+        except LedgerError as exc:
+            raise _refusal(exc, n, len(items)) from None
+    return out
+
+
+def _verify_chunk(args: tuple[int, list[tuple[bytes, bytes, bytes]], int]) -> list[Statement] | str:
+    offset, chunk, total = args
+    try:
+        out = []
+        for n, (a, b, c) in enumerate(chunk, offset + 1):
+            try:
+                out.append(SignedStatement(a, b, c).verify())
+            except LedgerError as exc:
+                raise _refusal(exc, n, total) from None
+        return out
+    except RefusedError as exc:
+        return f"{exc.rule}\x00{exc.detail}"
+
+
+def _refusal(exc: LedgerError, n: int, total: int) -> RefusedError:
+    where = f"batch item {n}: " if total > 1 else ""
+    if isinstance(exc, RefusedError):
+        return exc
+    rule = "bad-signature" if isinstance(exc, SignatureError) else "malformed-statement"
+    return RefusedError(rule, where + str(exc))
+
+
+def verify_statements_parallel(items: Sequence[SignedStatement]) -> list[Statement]:
+    """:func:`verify_statements` spread over the machine's cores for big batches."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_THRESHOLD or workers < 2:
+        return verify_statements(items)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = -(-len(items) // workers)
+    chunks = [(i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]], len(items))
+              for i in range(0, len(items), step)]
+    # forkserver: the workers never inherit an open LMDB environment (LMDB forbids use after fork).
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=ctx) as pool:
+        futures = [pool.submit(_verify_chunk, c) for c in chunks[1:]]
+        results = [_verify_chunk(chunks[0])] + [f.result() for f in futures]
+    out: list[Statement] = []
+    for r in results:
+        if isinstance(r, str):
+            rule, detail = r.split("\x00", 1)
+            raise RefusedError(rule, detail)
+        out.extend(r)
+    return out
+
+
+class _State:
+    """Status records as of the write transaction, plus those changed earlier in the batch."""
+
+    def __init__(self, txn: Txn) -> None:
+        self.txn = txn
+        self.changed: dict[bytes, Record] = {}
+
+    def get(self, kind: str, issuer: str, ident: str = "") -> Record | None:
+        k = map_key(kind, issuer, ident)
+        if k in self.changed:
+            return self.changed[k]
+        vh = self.txn.get("status", k)
+        if vh is None:
+            return None
+        data = self.txn.get("records", vh)
+        if data is None:
+            raise StoreCorruptError(f"status record {vh.hex()} is missing")
+        return decode_record(data)
+
+    def cred(self, issuer: str, cred_id: str) -> CredRecord | None:
+        r = self.get(CRED, issuer, cred_id)
+        assert r is None or isinstance(r, CredRecord)
+        return r
+
+    def key(self, issuer: str, kid: str) -> KeyRecord | None:
+        r = self.get(KEY, issuer, kid)
+        assert r is None or isinstance(r, KeyRecord)
+        return r
+
+    def issuer(self, issuer: str) -> IssuerRecord | None:
+        r = self.get(ISSUER, issuer)
+        assert r is None or isinstance(r, IssuerRecord)
+        return r
+
+
+def apply_rules(state: _State, st: Statement, signer: bytes, index: int,
+                registry: bytes) -> list[Record]:
+    """Check ``st`` (signed by ``signer``, to be entry ``index``) against DESIGN §4.
+
+    Returns the status records it creates or changes; raises :class:`RefusedError` naming the
+    rule it breaks. Shared by the append path and the auditor's replay.
+    """
+    kind, issuer = st.kind, st.issuer
+    if kind == REGISTER_ISSUER:
+        if signer != registry:
+            raise RefusedError("wrong-signer", "issuer registrations must be signed by the registry key")
+        if state.issuer(issuer) is not None:
+            raise RefusedError("issuer-exists", f"issuer {issuer!r} is already registered")
+        name, url, pub = st.fields
+        if pub == registry:
+            raise RefusedError("wrong-signer", "an issuer cannot use the registry key")
+        return [IssuerRecord(issuer, name, url, index, None, ""),
+                KeyRecord(issuer, key_id(pub), pub, index, None, "", "")]
+
+    rec = state.issuer(issuer)
+    if rec is None:
+        raise RefusedError("unknown-issuer", f"issuer {issuer!r} is not registered")
+    if rec.retired_at is not None:
+        raise RefusedError("issuer-retired", f"issuer {issuer!r} was retired at index {rec.retired_at}")
+
+    if kind == RETIRE_ISSUER:
+        if signer != registry:
+            raise RefusedError("wrong-signer", "only the registry key may retire an issuer")
+        return [IssuerRecord(issuer, rec.name, rec.url, rec.registered_at, index, st.fields[0])]
+
+    if kind == REVOKE_KEY and signer == registry:
+        signing = None
+    else:
+        signing = _active_key(state, issuer, signer)
+
+    if kind == REVOKE_KEY:
+        kid, reason = st.fields
+        target = state.key(issuer, kid)
+        if target is None:
+            raise RefusedError("unknown-key", f"issuer {issuer!r} has no key {kid}")
+        if target.ended_at is not None:
+            raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} already "
+                               f"ended at index {target.ended_at} ({target.end})")
+        return [KeyRecord(issuer, kid, target.public_key, target.active_from, index, KEY_REVOKED,
+                          reason)]
+
+    if kind == ROTATE_KEY:
+        assert signing is not None
+        (new_pub,) = st.fields
+        if new_pub == registry:
+            raise RefusedError("wrong-signer", "an issuer cannot use the registry key")
+        if state.key(issuer, key_id(new_pub)) is not None:
+            raise RefusedError("key-exists", f"key {key_id(new_pub)} was already used by {issuer!r}")
+        return [KeyRecord(issuer, signing.key_id, signing.public_key, signing.active_from, index,
+                          KEY_ROTATED, ""),
+                KeyRecord(issuer, key_id(new_pub), new_pub, index, None, "", "")]
+
+    cred_id = st.fields[0]
+    cred = state.cred(issuer, cred_id)
+    if kind == ISSUE:
+        if cred is not None:
+            raise RefusedError("duplicate-credential", f"issuer {issuer!r} already issued "
+                               f"{cred_id!r} (entry {cred.issued_index})")
+        for part in st.fields[5]:
+            prec = state.cred(issuer, part)
+            if prec is None:
+                raise RefusedError("unknown-part", f"part {part!r} was never issued by {issuer!r}")
+            if prec.state == REVOKED:
+                raise RefusedError("revoked-part", f"part {part!r} was revoked at index "
+                                   f"{prec.changed_index}")
+        return [CredRecord(issuer, cred_id, ISSUED, index, None, "", st.time)]
+
+    # revoke, suspend, reinstate
+    if cred is None:
+        raise RefusedError("unknown-credential", f"issuer {issuer!r} never issued {cred_id!r}")
+    if cred.state == REVOKED:
+        raise RefusedError("already-revoked", f"{issuer}/{cred_id} was revoked at index "
+                           f"{cred.changed_index}; revocation is final")
+    if kind == SUSPEND and cred.state == SUSPENDED:
+        raise RefusedError("already-suspended", f"{issuer}/{cred_id} is already suspended")
+    if kind == REINSTATE and cred.state != SUSPENDED:
+        raise RefusedError("not-suspended", f"{issuer}/{cred_id} is not suspended")
+    if st.time <= cred.last_time:
+        raise RefusedError("stale-statement", f"statement time {st.time} is not after the last "
+                           f"statement about {issuer}/{cred_id} ({cred.last_time})")
+    new_state = {REVOKE: REVOKED, SUSPEND: SUSPENDED, REINSTATE: ISSUED}[kind]
+    return [CredRecord(issuer, cred_id, new_state, cred.issued_index, index, st.fields[1], st.time)]
+
+
+def _active_key(state: _State, issuer: str, signer: bytes) -> KeyRecord:
+    kid = key_id(signer)
+    key = state.key(issuer, kid)
+    if key is None or key.public_key != signer:
+        raise RefusedError("wrong-signer", f"key {kid} is not a key of issuer {issuer!r}")
+    if key.ended_at is not None:
+        raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} {key.end} at "
+                           f"index {key.ended_at}")
+    return key
+
+
+class Ledger:
+    """One ledger store. Open with :meth:`open` or create with :meth:`create`."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], int] = now_ms) -> None:
+        self.store = store
+        self.clock = clock
+        meta = store.read(lambda t: (t.get("meta", b"origin"), t.get("meta", b"registry")))
+        if meta[0] is None or meta[1] is None:
+            raise StoreCorruptError(f"{store.path}: the store has no origin or registry key")
+        self.origin = meta[0].decode("utf-8")
+        self.registry = meta[1]
+
+    # ---------------------------------------------------------------- life cycle
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], origin: str, *,
+               clock: Callable[[], int] = now_ms) -> tuple[Ledger, Signer, Signer]:
+        """Create a store with a new log key and registry key (kept in ``path/keys``, 0600)."""
+        log_signer = Signer.generate(origin)
+        registry = Signer.generate(origin + "/registry")
+        store = Store(path, create=True)
+        keys = Path(path) / "keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        write_signer(keys / "log.key", log_signer)
+        write_signer(keys / "registry.key", registry)
+
+        def init(txn: Txn) -> None:
+            txn.put("meta", b"format", b"credential-ledger/v1")
+            txn.put("meta", b"origin", origin.encode("utf-8"))
+            txn.put("meta", b"registry", registry.public_key)
+            txn.put("meta", b"log_vkey", str(log_signer.verifier()).encode())
+            txn.put("meta", b"head", Head(0, merkle.EMPTY_ROOT, smt.EMPTY, 0).encode())
+
+        store.write(init)
+        return cls(store, clock=clock), log_signer, registry
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, clock: Callable[[], int] = now_ms) -> Ledger:
+        """Open an existing store and check its head against its contents."""
+        ledger = cls(Store(path), clock=clock)
+        ledger.self_check()
+        return ledger
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def key_path(self, name: str) -> Path:
+        return self.store.path / "keys" / name
+
+    def log_signer(self) -> Signer:
+        return read_signer(self.key_path("log.key"))
+
+    def registry_signer(self) -> Signer:
+        return read_signer(self.key_path("registry.key"))
+
+    def log_vkey(self) -> str:
+        v = self.store.read(lambda t: t.get("meta", b"log_vkey"))
+        assert v is not None
+        return v.decode()
+
+    # ---------------------------------------------------------------- reading
+
+    def head(self) -> Head:
+        return self.store.read(_read_head)
+
+    def self_check(self) -> None:
+        """Check that the head's size and root match the stored tree and last entry."""
+        def check(txn: Txn) -> None:
+            head = _read_head(txn)
+            if head.size == 0:
+                if head.root != merkle.EMPTY_ROOT or txn.entry(0) is not None:
+                    raise StoreCorruptError("empty store's head does not match its contents")
+                return
+            root = _root_at(txn, head.size)
+            if root != head.root:
+                raise StoreCorruptError(f"head root {head.root.hex()} does not match the tree "
+                                        f"({root.hex()}) at size {head.size}")
+            last = txn.entry(head.size - 1)
+            if last is None or txn.entry(head.size) is not None:
+                raise StoreCorruptError(f"entries do not end at the head size {head.size}")
+            if merkle.leaf_hash(last) != txn.tree_node(0, head.size - 1):
+                raise StoreCorruptError(f"entry {head.size - 1} does not match its leaf hash")
+            entry = decode_entry(last)
+            if entry.index != head.size - 1 or entry.state_root != head.state_root:
+                raise StoreCorruptError(f"entry {head.size - 1} does not match the head")
+        try:
+            self.store.read(check)
+        except EncodingError as exc:
+            raise StoreCorruptError(f"self-check failed: {exc}") from None
+
+    def entry_bytes(self, index: int) -> bytes:
+        data = self.store.read(lambda t: t.entry(index))
+        if data is None:
+            raise NotFoundError(f"no entry {index} (the log has {self.head().size} entries)")
+        return data
+
+    def entry(self, index: int) -> Entry:
+        return decode_entry(self.entry_bytes(index))
+
+    def record(self, kind: str, issuer: str, ident: str = "") -> Record | None:
+        return self.store.read(lambda t: _State(t).get(kind, issuer, ident))
+
+    def cred_entries(self, issuer: str, cred_id: str) -> list[int]:
+        """Indexes of every entry about a credential, oldest first."""
+        prefix = cred_index_prefix(issuer, cred_id)
+        return self.store.read(
+            lambda t: [int.from_bytes(k[len(prefix):], "big") for k, _ in t.prefix("creds", prefix)]
+        )
+
+    def root_at(self, size: int) -> bytes:
+        self._check_size(size)
+        return self.store.read(lambda t: _root_at(t, size))
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise NotFoundError(f"entry {index} is not in a tree of size {size}")
+        return self.store.read(
+            lambda t: merkle.proof_hashes(merkle.inclusion_path(index, size), t.tree_node))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        self._check_size(size2)
+        if not 0 <= size1 <= size2:
+            raise NotFoundError(f"no consistency proof from size {size1} to size {size2}")
+        if size1 == 0 or size1 == size2:
+            return []
+        return self.store.read(
+            lambda t: merkle.proof_hashes(merkle.consistency_path(size1, size2), t.tree_node))
+
+    def _check_size(self, size: int) -> None:
+        current = self.head().size
+        if not 0 <= size <= current:
+            raise NotFoundError(f"no tree of size {size} (the log has {current} entries)")
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        return self.store.read(
+            lambda t: [(int.from_bytes(k, "big"), v.decode()) for k, v in t.items("checkpoints")])
+
+    def checkpoint_note(self, size: int | None = None) -> str:
+        """The stored checkpoint of ``size``, or the latest one."""
+        def get(t: Txn) -> bytes | None:
+            if size is None:
+                last = t.last("checkpoints")
+                return None if last is None else last[1]
+            return t.get("checkpoints", u64(size))
+        note = self.store.read(get)
+        if note is None:
+            raise NotFoundError("no checkpoint has been signed yet; run 'credledger checkpoint'"
+                                if size is None else f"no checkpoint of size {size} was signed")
+        return note.decode()
+
+    def map_proof(self, key: bytes, root: bytes) -> tuple[smt.MapProof, bytes | None]:
+        """The status-map proof for ``key`` against ``root`` and the proven record bytes."""
+        def prove(t: Txn) -> tuple[smt.MapProof, bytes | None]:
+            proof = smt.SparseMap(t.map_node, root).prove(key, root)
+            value = proof.value()
+            return proof, None if value is None else t.get("records", value)
+        return self.store.read(prove)
+
+    # ---------------------------------------------------------------- writing
+
+    def append(self, items: Sequence[SignedStatement], *,
+               progress: Progress | None = None) -> Appended:
+        """Verify, authorise and sequence ``items`` as one atomic, durable batch."""
+        if not items:
+            raise RefusedError("empty-batch", "nothing to append")
+        statements = verify_statements_parallel(items)
+        total = len(items)
+        now = self.clock()
+
+        def write(txn: Txn) -> Appended:
+            head = _read_head(txn)
+            t = max(now, head.last_time)
+            state = _State(txn)
+            smap = smt.SparseMap(txn.map_node, head.state_root)
+            cr = merkle.CompactRange(
+                head.size, [txn.tree_node(lv, ix) for lv, ix in
+                            merkle.CompactRange.frontier_ids(head.size)])
+            records: dict[bytes, bytes] = {}
+            status: dict[bytes, bytes] = {}
+
+            def put_tree(level: int, index: int, h: bytes) -> None:
+                txn.put("tree", bytes((level,)) + u64(index), h)
+
+            for n, (st, item) in enumerate(zip(statements, items, strict=True)):
+                index = head.size + n
+                try:
+                    changes = apply_rules(state, st, item.signer, index, self.registry)
+                except RefusedError as exc:
+                    if total > 1:
+                        raise RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}") from None
+                    raise
+                for rec in changes:
+                    data = rec.encode()
+                    vh = record_hash(data)
+                    k = rec.key()
+                    smap.set(k, vh)
+                    state.changed[k] = rec
+                    records[vh] = data
+                    status[k] = vh
+                entry = Entry(index, t, cr.root(), smap.root, item.statement, item.signer,
+                              item.signature)
+                try:
+                    data = entry.encode()
+                except EncodingError as exc:
+                    raise RefusedError("entry-too-large", f"batch item {n + 1}: {exc}") from None
+                cr.append(merkle.leaf_hash(data), put_tree)
+                txn.put("entries", u64(index), data, append=True)
+                if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
+                    txn.put("creds", cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b"")
+                if progress is not None:
+                    progress(n + 1)
+            for h, node in smap.new_nodes().items():
+                txn.put_new("nodes", h, node)
+            # Only the final version of each record is reachable from the batch's last root.
+            for vh in set(status.values()):
+                txn.put_new("records", vh, records[vh])
+            for k, vh in status.items():
+                txn.put("status", k, vh)
+            new_head = Head(cr.size, cr.root(), smap.root, t)
+            txn.put("meta", b"head", new_head.encode())
+            return Appended(head.size, total, new_head.size, new_head.root)
+
+        return self.store.write(write)
+
+    def checkpoint(self, signer: Signer | None = None) -> str:
+        """Sign, store and return a checkpoint of the current tree.
+
+        If the newest stored checkpoint already has the current size, it is returned unchanged.
+        Before signing, the new root is checked against the newest earlier checkpoint: the ledger
+        never signs two inconsistent checkpoints.
+        """
+        signer = signer or self.log_signer()
+        if signer.name != self.origin:
+            raise LedgerError(f"the log key is named {signer.name!r}, want the origin {self.origin!r}")
+
+        def write(txn: Txn) -> str:
+            head = _read_head(txn)
+            last = txn.last("checkpoints")
+            if last is not None:
+                old = parse_checkpoint(parse_note(last[1]).text)
+                if old.size == head.size:
+                    return last[1].decode()
+                if old.size > head.size or _root_at(txn, old.size) != old.root:
+                    raise StoreCorruptError(
+                        f"the tree no longer matches the checkpoint of size {old.size}; "
+                        "refusing to sign an inconsistent checkpoint")
+            note = sign_checkpoint(Checkpoint(self.origin, head.size, head.root), signer)
+            txn.put("checkpoints", u64(head.size), note.encode())
+            return note
+
+        return self.store.write(write)
+
+
+def _read_head(txn: Txn) -> Head:
+    data = txn.get("meta", b"head")
+    if data is None:
+        raise StoreCorruptError("the store has no head record")
+    return Head.decode(data)
+
+
+def _root_at(txn: Txn, size: int) -> bytes:
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    return merkle.fold_range([txn.tree_node(lv, ix) for lv, ix in merkle.range_nodes(0, size)])
+
+
+def describe(record: Record | None) -> dict[str, Any]:
+    """A JSON-ready view of a status record."""
+    if record is None:
+        return {}
+    if isinstance(record, CredRecord):
+        return {"kind": "credential", "issuer": record.issuer, "id": record.cred_id,
+                "state": record.state, "issued_index": record.issued_index,
+                "changed_index": record.changed_index, "reason": record.reason}
+    if isinstance(record, KeyRecord):
+        return {"kind": "key", "issuer": record.issuer, "key_id": record.key_id,
+                "active_from": record.active_from, "ended_at": record.ended_at,
+                "end": record.end, "reason": record.reason}
+    return {"kind": "issuer", "issuer": record.issuer, "name": record.name, "url": record.url,
+            "registered_at": record.registered_at, "retired_at": record.retired_at,
+            "reason": record.reason}

@@ -1,0 +1,226 @@
+"""LMDB storage: the only module that imports lmdb (DESIGN §9).
+
+Layout: one LMDB environment in the store directory, named databases only, integers as 8-byte
+big-endian keys so byte order is numeric order:
+
+=============  ==========================================  ==================================
+database       key                                         value
+=============  ==========================================  ==================================
+meta           ``origin``, ``registry``, ``head``,           see docs/FORMAT.md
+               ``log_vkey``, ``format``
+entries        index (u64)                                 entry bytes
+tree           level (u8) || index (u64)                   32-byte perfect-subtree hash
+nodes          node hash (32)                              65-byte status-map node
+records        value hash (32)                             status record bytes
+status         map key (32)                                current value hash (32)
+creds          msgpack([issuer, cred_id]) || index (u64)   empty: the entries about a credential
+checkpoints    size (u64)                                  signed checkpoint note (UTF-8)
+=============  ==========================================  ==================================
+
+Durability contract: :meth:`Store.write` returns only after LMDB committed the transaction with
+``sync`` on, so once it returns the batch survives a crash or power loss; if it raises, nothing of
+the batch is visible. Every change a batch makes is in that one transaction.
+
+Growth: the map starts small and doubles when LMDB reports it full, up to a cap
+(``CREDLEDGER_MAX_MAP_SIZE`` bytes, default 1 TiB); at the cap, or when the disk is full,
+:class:`StoreFullError` is raised and nothing is written. Several processes may append to one
+store: LMDB's write lock serialises them, and readers never block. LMDB needs a local file system
+(its lock file relies on shared memory): do not put a store on NFS or SMB.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import lmdb
+
+from ledger.errors import StoreCorruptError, StoreError, StoreExistsError, StoreFullError
+from ledger.errors import StoreNotFoundError
+
+T = TypeVar("T")
+
+_U64 = struct.Struct(">Q")
+DB_NAMES = ("meta", "entries", "tree", "nodes", "records", "status", "creds", "checkpoints")
+INITIAL_MAP_SIZE = 64 << 20
+DEFAULT_MAX_MAP_SIZE = 1 << 40
+DATA_FILE = "data.mdb"
+
+
+def u64(n: int) -> bytes:
+    return _U64.pack(n)
+
+
+def from_u64(b: bytes) -> int:
+    return int(_U64.unpack(b)[0])
+
+
+def tree_key(level: int, index: int) -> bytes:
+    return bytes((level,)) + _U64.pack(index)
+
+
+def max_map_size() -> int:
+    raw = os.environ.get("CREDLEDGER_MAX_MAP_SIZE", "")
+    if not raw:
+        return DEFAULT_MAX_MAP_SIZE
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StoreError(f"CREDLEDGER_MAX_MAP_SIZE: want a number of bytes, got {raw!r}") from None
+    return max(value, 1 << 20)
+
+
+class Txn:
+    """A read or write transaction over the named databases, with typed helpers."""
+
+    __slots__ = ("_txn", "_dbs")
+
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        self._txn = txn
+        self._dbs = dbs
+
+    def get(self, db: str, key: bytes) -> bytes | None:
+        value = self._txn.get(key, db=self._dbs[db])
+        return None if value is None else bytes(value)
+
+    def put(self, db: str, key: bytes, value: bytes, *, append: bool = False) -> None:
+        self._txn.put(key, value, db=self._dbs[db], append=append)
+
+    def put_new(self, db: str, key: bytes, value: bytes) -> None:
+        """Put unless the key exists (content-addressed data: an existing key has this value)."""
+        self._txn.put(key, value, db=self._dbs[db], overwrite=False)
+
+    def prefix(self, db: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Items whose key starts with ``prefix``, in key order."""
+        with self._txn.cursor(db=self._dbs[db]) as cur:
+            if not cur.set_range(prefix):
+                return
+            for key, value in cur:
+                if not bytes(key).startswith(prefix):
+                    return
+                yield bytes(key), bytes(value)
+
+    def last(self, db: str) -> tuple[bytes, bytes] | None:
+        with self._txn.cursor(db=self._dbs[db]) as cur:
+            if not cur.last():
+                return None
+            return bytes(cur.key()), bytes(cur.value())
+
+    def items(self, db: str, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        with self._txn.cursor(db=self._dbs[db]) as cur:
+            if not cur.set_range(start):
+                return
+            for key, value in cur:
+                yield bytes(key), bytes(value)
+
+    # Typed shortcuts used on hot paths.
+    def entry(self, index: int) -> bytes | None:
+        return self.get("entries", _U64.pack(index))
+
+    def tree_node(self, level: int, index: int) -> bytes:
+        value = self._txn.get(bytes((level,)) + _U64.pack(index), db=self._dbs["tree"])
+        if value is None:
+            raise StoreCorruptError(f"tree node ({level}, {index}) is missing")
+        return bytes(value)
+
+    def map_node(self, node_hash: bytes) -> bytes | None:
+        return self.get("nodes", node_hash)
+
+
+class Store:
+    """An LMDB environment holding one ledger. Not to be shared across ``fork()``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+        self.path = Path(path)
+        data = self.path / DATA_FILE
+        if create:
+            if data.exists():
+                raise StoreExistsError(f"a ledger store already exists in {self.path}")
+            self.path.mkdir(parents=True, exist_ok=True)
+        elif not data.is_file():
+            raise StoreNotFoundError(
+                f"no ledger store in {self.path} (run 'credledger init' or set --dir/CREDLEDGER_DIR)"
+            )
+        self._max = max_map_size()
+        size = INITIAL_MAP_SIZE
+        if data.exists():
+            size = max(size, data.stat().st_size)
+        try:
+            self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
+                                 subdir=True, create=create, sync=True, metasync=True,
+                                 readahead=False, meminit=False, max_readers=254)
+            self._dbs = {name: self.env.open_db(name.encode()) for name in DB_NAMES}
+        except lmdb.Error as exc:
+            raise _store_error(exc, f"cannot open the store in {self.path}") from None
+
+    def close(self) -> None:
+        self.env.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read(self, fn: Callable[[Txn], T]) -> T:
+        """Run ``fn`` in a read transaction (a consistent snapshot; never blocks writers)."""
+        for _ in range(3):
+            try:
+                with self.env.begin(write=False, buffers=True) as txn:
+                    return fn(Txn(txn, self._dbs))
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)  # another process grew the map: adopt its size
+            except lmdb.Error as exc:
+                raise _store_error(exc, "read failed") from None
+        raise StoreError("read failed: the map kept being resized by another process")
+
+    def write(self, fn: Callable[[Txn], T]) -> T:
+        """Run ``fn`` in one write transaction and commit it durably.
+
+        ``fn`` may be called again from the start (after the map has grown), so it must derive
+        everything it writes from what it reads in the transaction. Either all of its writes
+        are committed or none are.
+        """
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    return fn(Txn(txn, self._dbs))
+            except lmdb.MapFullError:
+                self._grow()
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)
+            except lmdb.Error as exc:
+                raise _store_error(exc, "write failed; nothing was written") from None
+
+    def _grow(self) -> None:
+        current = self.env.info()["map_size"]
+        if current >= self._max:
+            raise StoreFullError(
+                f"the store reached its size cap of {self._max} bytes "
+                "(CREDLEDGER_MAX_MAP_SIZE); nothing was written"
+            )
+        try:
+            self.env.set_mapsize(min(current * 2, self._max))
+        except lmdb.Error as exc:
+            raise _store_error(exc, "cannot grow the store; nothing was written") from None
+
+    def data_size(self) -> int:
+        """Bytes of the data file in use (pages in use times page size)."""
+        info = self.env.info()
+        stat = self.env.stat()
+        return int((info["last_pgno"] + 1) * stat["psize"])
+
+
+def _store_error(exc: lmdb.Error, what: str) -> StoreError:
+    if isinstance(exc, lmdb.DiskError) or getattr(exc, "errno", None) == errno.ENOSPC or (
+        "No space left" in str(exc)
+    ):
+        return StoreFullError(f"{what}: the disk is full")
+    if isinstance(exc, (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError,
+                        lmdb.VersionMismatchError, lmdb.BadRslotError)):
+        return StoreCorruptError(f"{what}: the LMDB file is damaged ({exc.__class__.__name__})")
+    return StoreError(f"{what}: {str(exc).strip() or exc.__class__.__name__}")
