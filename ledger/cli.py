@@ -708,42 +708,157 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("issuer_id", metavar="ISSUER")
-@click.argument("cred_id", metavar="CRED_ID")
-@click.option("--size", type=click.IntRange(min=1), default=None,
+@click.argument("cred_ids", metavar="CRED_ID...", nargs=-1, required=True)
+@click.option("--with", "others", multiple=True, metavar="ISSUER/CRED_ID",
+              help="Add another issuer's credential to the bundle (repeatable).")
+@click.option("--size", type=click.IntRange(min=0), default=None,
               help="Prove against the stored checkpoint of this size (default: the latest).")
-@click.option("--format", "fmt", type=click.Choice(["tlog-proof"]), default="tlog-proof",
-              show_default=True, help="tlog-proof: C2SP c2sp.org/tlog-proof@v1 text.")
+@click.option("--format", "fmt", type=click.Choice(["bundle", "tlog-proof"]), default="bundle",
+              show_default=True,
+              help="bundle: status and authenticity (JSON); tlog-proof: C2SP inclusion proof "
+                   "of the issuance entry.")
+@click.option("--document", "documents", multiple=True, type=click.Path(dir_okay=False),
+              help="Embed the holder's credential document (from 'issue'), so the verifier "
+                   "also checks the subject (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of stdout.")
 @click.pass_context
-def prove(ctx: click.Context, issuer_id: str, cred_id: str, size: int | None, fmt: str,
-          output: str | None) -> None:
-    """Write an offline proof for a credential's issuance entry against a checkpoint.
+def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others: tuple[str, ...],
+          size: int | None, fmt: str, documents: tuple[str, ...], output: str | None) -> None:
+    """Write an offline proof for credentials against a stored checkpoint.
 
-    The tlog-proof's extra data is the exact entry bytes, so the proof stands alone.
+    A bundle proves authenticity and status (valid, revoked, suspended, or never issued) as
+    of the checkpoint; several credentials (a stack) share one checkpoint, and the parts of a
+    stacked credential are included. A tlog-proof proves only that the issuance entry is in
+    the log; its extra data is the exact entry bytes.
 
     \b
-    Example:
-      credledger prove uni c-1 --format tlog-proof -o c-1.tlog-proof
+    Examples:
+      credledger prove uni cs-001 -o cs-001.bundle.json
+      credledger prove uni cs-001 cs-002 --with other/x-9 --document cs-001.json -o stack.json
+      credledger prove uni cs-001 --size 14 -o old.json
+      credledger prove uni cs-001 --format tlog-proof -o cs-001.tlog-proof
     """
-    from ledger.events import CRED, CredRecord
+    from ledger.events import CRED, CredRecord, check_id
     from ledger.note import parse_checkpoint, parse_note
 
+    creds = [(check_id(issuer_id, "issuer"), check_id(c, "credential id")) for c in cred_ids]
+    for other in others:
+        issuer, sep, cred = other.partition("/")
+        if not sep:
+            raise Failure(f"--with: want ISSUER/CRED_ID, got {other!r}", 2)
+        creds.append((check_id(issuer, "issuer"), check_id(cred, "credential id")))
     with _open(ctx) as ledger:
+        if fmt == "bundle":
+            from ledger.bundle import build_bundle, dump_bundle
+            from ledger.verify import parse_holder_document
+
+            docs = [parse_holder_document(Path(d).read_bytes()) for d in documents]
+            _write_out(output, dump_bundle(build_bundle(ledger, creds, size=size,
+                                                        documents=docs)))
+            return
+        if len(creds) != 1 or documents:
+            raise Failure("--format tlog-proof proves one credential, without documents", 2)
         note = ledger.checkpoint_note(size)
         cp = parse_checkpoint(parse_note(note).text)
-        rec = ledger.record(CRED, issuer_id, cred_id)
+        rec = ledger.record(CRED, issuer_id, cred_ids[0])
         if not isinstance(rec, CredRecord):
-            raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_id!r}")
+            raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_ids[0]!r}")
         if rec.issued_index >= cp.size:
-            raise NotFoundError(f"{issuer_id}/{cred_id} was issued at entry {rec.issued_index}, "
-                                f"after the checkpoint of size {cp.size}; "
+            raise NotFoundError(f"{issuer_id}/{cred_ids[0]} was issued at entry "
+                                f"{rec.issued_index}, after the checkpoint of size {cp.size}; "
                                 "run 'credledger checkpoint' first")
         proof = ledger.inclusion_proof(rec.issued_index, cp.size)
         data = ledger.entry_bytes(rec.issued_index)
     from ledger.tlogproof import TlogProof
 
     _write_out(output, TlogProof(rec.issued_index, tuple(proof), note, data).format())
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--log-key", "log_key", metavar="VKEY", default=None,
+              help="Trust the log's verifier key (as printed by 'credledger init').")
+@click.option("--root", metavar="HEX", default=None,
+              help="Trust a published root hash (hex); needs --size.")
+@click.option("--size", type=click.IntRange(min=0), default=None,
+              help="The tree size of the trusted --root.")
+@click.option("--document", "documents", multiple=True, type=click.Path(dir_okay=False),
+              help="A holder's credential document to check against the log (repeatable).")
+@click.option("--at", "at", metavar="YYYY-MM-DD", default=None,
+              help="Judge expiry at the start of this day (UTC) instead of now.")
+@_json_option
+def verify(file: str, log_key: str | None, root: str | None, size: int | None,
+           documents: tuple[str, ...], at: str | None, as_json: bool) -> None:
+    """Check a proof bundle offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
+
+    Exit 0 only when every credential in the bundle is VALID; 1 otherwise (including a
+    bundle that fails any check); 2 for usage errors; 3 for an unreadable file.
+
+    \b
+    Examples:
+      credledger verify cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
+      credledger verify cs-001.bundle.json --root 60dd97...f573 --size 17
+    """
+    from ledger.verify import INVALID, parse_holder_document, verify_bundle
+
+    if (log_key is None) == (root is None) or (root is None) != (size is None):
+        raise Failure("give --log-key VKEY, or --root HEX with --size N", 2)
+    trusted_root = None
+    if root is not None:
+        try:
+            trusted_root = bytes.fromhex(root)
+        except ValueError:
+            trusted_root = None
+        if trusted_root is None or len(trusted_root) != 32:
+            raise Failure("--root: want a SHA-256 root as 64 hex digits", 2)
+    verifier = _parse_vkey(log_key) if log_key is not None else None
+    if at is not None:
+        try:
+            when = dt.datetime.combine(dt.date.fromisoformat(at), dt.time(),
+                                       tzinfo=dt.timezone.utc)
+        except ValueError:
+            raise Failure(f"--at: want a date YYYY-MM-DD, got {at!r}", 2) from None
+        at_ms = int(when.timestamp() * 1000)
+    else:
+        at_ms = _now()
+    data = _read_input(file)
+    docs = tuple(parse_holder_document(_read_input(d)) for d in documents)
+    try:
+        verdict = verify_bundle(data, log_key=verifier, root=trusted_root, size=size, at=at_ms,
+                                documents=docs)
+    except LedgerError as exc:
+        if as_json:
+            click.echo(json.dumps({"valid": False, "answer": INVALID, "reason": str(exc)}))
+        else:
+            click.echo(f"INVALID    {exc}")
+        raise Failure(f"the bundle does not verify: {exc}", 1) from None
+    if as_json:
+        click.echo(json.dumps(verdict.as_dict(), indent=2))
+    else:
+        for answer in verdict.credentials:
+            click.echo(answer.describe())
+        cp = verdict.checkpoint
+        click.echo(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
+                   f"trusted by {verdict.trusted_by}")
+    if not verdict.valid:
+        ctx = click.get_current_context()
+        ctx.exit(1)
+
+
+def _read_input(path: str) -> bytes:
+    from ledger.verify import MAX_BUNDLE_SIZE
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BUNDLE_SIZE + 1)
+    except FileNotFoundError:
+        raise Failure(f"{path}: no such file", 3) from None
+    except IsADirectoryError:
+        raise Failure(f"{path}: is a directory", 3) from None
+    if len(data) > MAX_BUNDLE_SIZE:
+        raise Failure(f"{path}: larger than {MAX_BUNDLE_SIZE} bytes; not a bundle", 1)
+    return data
 
 
 def _write_out(output: str | None, text: str) -> None:

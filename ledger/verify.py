@@ -1,0 +1,522 @@
+"""The offline verifier: proof bundles checked against a trusted root or log key.
+
+A verifier (an employer, an admissions office) holds either the log's verifier key or a published
+``(size, root)``, and a bundle file from a holder. :func:`verify_bundle` answers, for every
+credential in the bundle, one of VALID, REVOKED, SUSPENDED, EXPIRED or NOT FOUND, **as of the
+bundle's checkpoint**; any check that fails raises :class:`~ledger.errors.VerificationError`
+naming the check (the CLI reports it as INVALID). Nothing here touches the network or lmdb.
+
+Why the answer can be trusted (docs/FORMAT.md has the bytes):
+
+1. the checkpoint is signed by the log key, or names exactly the trusted size and root;
+2. every entry in the bundle is proven in that tree by an RFC 9162 inclusion proof;
+3. the tree's last entry carries ``state_root``, the status map's root after every entry of the
+   tree, so the status-map proofs (DESIGN §3) prove each credential's, key's and issuer's record
+   as of the checkpoint, including the *absence* of a revocation and of a never-issued id;
+4. the credential's issuance entry is signed by a key that the map proves was active for its
+   issuer at the issuance index; a later status change is proven by its own entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ledger import merkle, smt
+from ledger.errors import (
+    EncodingError,
+    LedgerError,
+    ProofError,
+    SignatureError,
+    VerificationError,
+)
+from ledger.events import (
+    CRED,
+    ISSUE,
+    ISSUED,
+    ISSUER,
+    KEY,
+    REGISTER_ISSUER,
+    REINSTATE,
+    REVOKE,
+    REVOKED,
+    ROTATE_KEY,
+    SUSPEND,
+    SUSPENDED,
+    CredRecord,
+    Entry,
+    IssuerRecord,
+    KeyRecord,
+    Statement,
+    check_id,
+    decode_entry,
+    decode_record,
+    decode_statement,
+    key_id,
+    map_key,
+    record_hash,
+    subject_commitment,
+)
+from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
+
+BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"
+CREDENTIAL_FORMAT: Final = "credential-ledger/credential@v1"
+MAX_BUNDLE_SIZE: Final = 16 << 20
+MAX_ENTRIES: Final = 4096
+MAX_MAP_PROOFS: Final = 4096
+MAX_CREDENTIALS: Final = 1024
+MAX_PATH: Final = 64
+
+VALID: Final = "VALID"
+REVOKED_ANSWER: Final = "REVOKED"
+SUSPENDED_ANSWER: Final = "SUSPENDED"
+EXPIRED: Final = "EXPIRED"
+NOT_FOUND: Final = "NOT FOUND"
+INVALID: Final = "INVALID"
+
+
+class BundleError(VerificationError):
+    """The bundle fails a check; the message names the check."""
+
+
+# ---------------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialAnswer:
+    """What the bundle proves about one credential, as of its checkpoint."""
+
+    issuer: str
+    cred_id: str
+    answer: str
+    title: str = ""
+    issued_index: int | None = None
+    issued_time: int | None = None
+    expires: int | None = None
+    changed_index: int | None = None
+    changed_time: int | None = None
+    reason: str = ""
+    parts: tuple[str, ...] = ()
+    subject: str | None = None  # set when a holder document was checked against the commitment
+    key_id: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"issuer": self.issuer, "id": self.cred_id, "answer": self.answer,
+                "title": self.title, "issued_index": self.issued_index,
+                "issued_time": _iso(self.issued_time), "expires": _iso(self.expires),
+                "changed_index": self.changed_index, "changed_time": _iso(self.changed_time),
+                "reason": self.reason, "parts": list(self.parts), "subject": self.subject,
+                "key_id": self.key_id}
+
+    def describe(self) -> str:
+        name = f"{self.issuer}/{self.cred_id}"
+        if self.answer == NOT_FOUND:
+            return f"NOT FOUND  {name}: never issued as of this checkpoint (absence proven)"
+        text = f"{self.answer:<10} {name} {self.title!r}, issued at entry {self.issued_index} " \
+               f"({_iso(self.issued_time)})"
+        if self.answer in (REVOKED_ANSWER, SUSPENDED_ANSWER):
+            text += f"; {self.answer.lower()} at entry {self.changed_index} " \
+                    f"({_iso(self.changed_time)})"
+            if self.reason:
+                text += f": {self.reason}"
+        if self.expires is not None:
+            last_day = _iso(self.expires - 1)
+            text += f"; {'expired after' if self.answer == EXPIRED else 'valid through'} " \
+                    f"{(last_day or '')[:10]}"
+        if self.parts:
+            text += f"; stacks {', '.join(self.parts)}"
+        if self.subject is not None:
+            text += f"; holder {self.subject!r} matches the commitment"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    checkpoint: Checkpoint
+    credentials: tuple[CredentialAnswer, ...]
+    trusted_by: str
+    at: int
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.credentials) and all(c.answer == VALID for c in self.credentials)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "answer": VALID if self.valid else self.worst(),
+                "checkpoint": {"origin": self.checkpoint.origin, "size": self.checkpoint.size,
+                               "root": self.checkpoint.root.hex()},
+                "trusted_by": self.trusted_by, "at": _iso(self.at),
+                "credentials": [c.as_dict() for c in self.credentials]}
+
+    def worst(self) -> str:
+        order = [REVOKED_ANSWER, NOT_FOUND, SUSPENDED_ANSWER, EXPIRED, VALID]
+        answers = {c.answer for c in self.credentials}
+        return next((a for a in order if a in answers), NOT_FOUND)
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{ms} ms"
+
+
+# ---------------------------------------------------------------------------------- parsing
+
+
+def _b64(value: Any, what: str, size: int | None = None) -> bytes:
+    if not isinstance(value, str) or len(value) > 4 * (1 << 16):
+        raise EncodingError(f"bundle: {what}: want base64 text")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise EncodingError(f"bundle: {what}: not base64") from None
+    if base64.b64encode(raw).decode() != value:
+        raise EncodingError(f"bundle: {what}: not canonical base64")
+    if size is not None and len(raw) != size:
+        raise EncodingError(f"bundle: {what}: want {size} bytes, got {len(raw)}")
+    return raw
+
+
+def _list(value: Any, what: str, limit: int) -> list[Any]:
+    if not isinstance(value, list):
+        raise EncodingError(f"bundle: {what}: want a list")
+    if len(value) > limit:
+        raise EncodingError(f"bundle: {what}: more than {limit} items")
+    return value
+
+
+def _obj(value: Any, what: str, keys: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise EncodingError(f"bundle: {what}: want an object")
+    missing = keys - set(value)
+    extra = set(value) - keys - optional
+    if missing or extra:
+        name = sorted(missing)[0] if missing else sorted(extra)[0]
+        raise EncodingError(f"bundle: {what}: {'missing' if missing else 'unknown'} field {name!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A parsed (not yet verified) proof bundle."""
+
+    checkpoint: str
+    entries: dict[int, tuple[bytes, tuple[bytes, ...]]]
+    proofs: dict[bytes, tuple[smt.MapProof, bytes | None]]
+    credentials: tuple[tuple[str, str], ...]
+    documents: tuple[dict[str, Any], ...] = field(default=())
+
+
+def parse_bundle(data: bytes | str) -> Bundle:
+    """Strictly parse bundle JSON, refusing oversize input before any hashing."""
+    if len(data) > MAX_BUNDLE_SIZE:
+        raise EncodingError(f"bundle: larger than {MAX_BUNDLE_SIZE} bytes")
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise EncodingError("bundle: not JSON") from None
+    doc = _obj(doc, "top level", {"format", "checkpoint", "entries", "map", "credentials"},
+               {"documents"})
+    if doc["format"] != BUNDLE_FORMAT:
+        raise EncodingError(f"bundle: format: want {BUNDLE_FORMAT!r}")
+    if not isinstance(doc["checkpoint"], str):
+        raise EncodingError("bundle: checkpoint: want the note text")
+    entries: dict[int, tuple[bytes, tuple[bytes, ...]]] = {}
+    for n, item in enumerate(_list(doc["entries"], "entries", MAX_ENTRIES)):
+        item = _obj(item, f"entries[{n}]", {"index", "entry", "proof"})
+        index = item["index"]
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 1 << 63:
+            raise EncodingError(f"bundle: entries[{n}].index: want a non-negative integer")
+        if index in entries:
+            raise EncodingError(f"bundle: entry {index} appears twice")
+        proof = tuple(_b64(h, f"entries[{n}].proof", 32)
+                      for h in _list(item["proof"], f"entries[{n}].proof", MAX_PATH))
+        entries[index] = (_b64(item["entry"], f"entries[{n}].entry"), proof)
+    proofs: dict[bytes, tuple[smt.MapProof, bytes | None]] = {}
+    for n, item in enumerate(_list(doc["map"], "map", MAX_MAP_PROOFS)):
+        item = _obj(item, f"map[{n}]", {"key", "leaf_key", "leaf_value", "siblings", "record"})
+        k = _b64(item["key"], f"map[{n}].key", 32)
+        if k in proofs:
+            raise EncodingError(f"bundle: map[{n}]: the same key appears twice")
+        siblings = tuple(_b64(h, f"map[{n}].siblings", 32)
+                         for h in _list(item["siblings"], f"map[{n}].siblings", 256))
+        leaf_key = None if item["leaf_key"] is None else _b64(item["leaf_key"], "leaf_key", 32)
+        leaf_value = (None if item["leaf_value"] is None
+                      else _b64(item["leaf_value"], "leaf_value", 32))
+        record = None if item["record"] is None else _b64(item["record"], f"map[{n}].record")
+        try:
+            proof = smt.MapProof(k, leaf_key, leaf_value, siblings)
+        except LedgerError as exc:
+            raise EncodingError(f"bundle: map[{n}]: {exc}") from None
+        proofs[k] = (proof, record)
+    creds = []
+    for n, item in enumerate(_list(doc["credentials"], "credentials", MAX_CREDENTIALS)):
+        item = _obj(item, f"credentials[{n}]", {"issuer", "id"})
+        creds.append((check_id(item["issuer"], "issuer"), check_id(item["id"], "credential id")))
+    if not creds:
+        raise EncodingError("bundle: credentials: empty")
+    docs = tuple(_holder_doc(d, n) for n, d in
+                 enumerate(_list(doc.get("documents", []), "documents", MAX_CREDENTIALS)))
+    return Bundle(doc["checkpoint"], entries, proofs, tuple(creds), docs)
+
+
+_DOC_FIELDS = {"type", "origin", "issuer", "id", "subject", "salt", "title", "expires", "parts",
+               "document_sha256"}
+
+
+def _holder_doc(doc: Any, n: int) -> dict[str, Any]:
+    doc = _obj(doc, f"documents[{n}]", _DOC_FIELDS)
+    if doc["type"] != CREDENTIAL_FORMAT:
+        raise EncodingError(f"bundle: documents[{n}].type: want {CREDENTIAL_FORMAT!r}")
+    for name in ("origin", "issuer", "id", "subject", "salt", "title"):
+        if not isinstance(doc[name], str):
+            raise EncodingError(f"bundle: documents[{n}].{name}: want text")
+    return doc
+
+
+def parse_holder_document(data: bytes | str) -> dict[str, Any]:
+    """Parse a holder's credential document (as written by ``credledger issue``)."""
+    if len(data) > 1 << 20:
+        raise EncodingError("credential document: larger than 1 MiB")
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise EncodingError("credential document: not JSON") from None
+    return _holder_doc(doc, 0)
+
+
+# ---------------------------------------------------------------------------------- checking
+
+
+class _Checker:
+    def __init__(self, bundle: Bundle, cp: Checkpoint) -> None:
+        self.bundle = bundle
+        self.cp = cp
+        self.entries: dict[int, Entry] = {}
+        if cp.size == 0:
+            self.state_root = smt.EMPTY
+        else:
+            last = self.entry(cp.size - 1, "the tree's last entry")
+            self.state_root = last.state_root
+
+    def entry(self, index: int, what: str) -> Entry:
+        """The bundle's entry ``index``, proven to be in the checkpointed tree."""
+        if index in self.entries:
+            return self.entries[index]
+        if not 0 <= index < self.cp.size:
+            raise BundleError(f"{what}: entry {index} is not in the tree of size {self.cp.size}")
+        if index not in self.bundle.entries:
+            raise BundleError(f"{what}: the bundle lacks entry {index}")
+        data, proof = self.bundle.entries[index]
+        try:
+            merkle.verify_inclusion(index, self.cp.size, merkle.leaf_hash(data), proof,
+                                    self.cp.root)
+        except VerificationError as exc:
+            raise BundleError(f"{what}: entry {index} inclusion proof fails: {exc}") from None
+        try:
+            entry = decode_entry(data)
+        except EncodingError as exc:
+            raise BundleError(f"{what}: entry {index} is malformed: {exc}") from None
+        if entry.index != index:
+            raise BundleError(f"{what}: entry at index {index} says it is entry {entry.index}")
+        self.entries[index] = entry
+        return entry
+
+    def record(self, kind: str, issuer: str, ident: str = "") -> bytes | None:
+        """The record the status map holds for the key, or None when absence is proven."""
+        k = map_key(kind, issuer, ident)
+        what = f"status of {kind} {issuer}{'/' + ident if ident else ''}"
+        if k not in self.bundle.proofs:
+            raise BundleError(f"{what}: the bundle lacks its status-map proof")
+        proof, record = self.bundle.proofs[k]
+        try:
+            value = smt.verify_proof(self.state_root, proof)
+        except VerificationError as exc:
+            raise BundleError(f"{what}: status-map proof fails: {exc}") from None
+        if value is None:
+            if record is not None:
+                raise BundleError(f"{what}: a record is given for an absent key")
+            return None
+        if record is None or record_hash(record) != value:
+            raise BundleError(f"{what}: the record does not match the proven value hash")
+        return record
+
+    def credential(self, issuer: str, cred_id: str, at: int,
+                   doc: dict[str, Any] | None) -> CredentialAnswer:
+        raw = self.record(CRED, issuer, cred_id)
+        if raw is None:
+            return CredentialAnswer(issuer, cred_id, NOT_FOUND)
+        rec = _decoded(raw, CredRecord, f"{issuer}/{cred_id}")
+        if (rec.issuer, rec.cred_id) != (issuer, cred_id):
+            raise BundleError(f"{issuer}/{cred_id}: the record names {rec.issuer}/{rec.cred_id}")
+        # The issuance: included, signed, and about this credential.
+        issued = self.entry(rec.issued_index, f"{issuer}/{cred_id} issuance")
+        st = self.statement(issued, f"{issuer}/{cred_id} issuance")
+        if st.kind != ISSUE or st.issuer != issuer or st.fields[0] != cred_id:
+            raise BundleError(f"{issuer}/{cred_id}: entry {rec.issued_index} is not its issuance")
+        # The signing key: a key of the issuer, active at the issuance index.
+        kid = key_id(issued.signer)
+        key = _decoded(self._need(KEY, issuer, kid), KeyRecord, f"key {kid}")
+        if key.issuer != issuer or key.public_key != issued.signer:
+            raise BundleError(f"{issuer}/{cred_id}: signed by key {kid}, not a key of {issuer}")
+        if not key.active_at(rec.issued_index):
+            raise BundleError(f"{issuer}/{cred_id}: key {kid} was not active at entry "
+                              f"{rec.issued_index}")
+        intro = self.statement(self.entry(key.active_from, f"key {kid} registration"),
+                               f"key {kid} registration")
+        if not ((intro.kind == REGISTER_ISSUER and intro.fields[2] == key.public_key) or
+                (intro.kind == ROTATE_KEY and intro.fields[0] == key.public_key)) or (
+                intro.issuer != issuer):
+            raise BundleError(f"key {kid}: entry {key.active_from} does not introduce it")
+        issuer_rec = _decoded(self._need(ISSUER, issuer), IssuerRecord, f"issuer {issuer}")
+        if issuer_rec.issuer != issuer:
+            raise BundleError(f"issuer {issuer}: the record names {issuer_rec.issuer}")
+        # The current status, proven by the entry that set it.
+        changed_time = None
+        if rec.changed_index is not None:
+            ch = self.entry(rec.changed_index, f"{issuer}/{cred_id} status change")
+            cst = self.statement(ch, f"{issuer}/{cred_id} status change")
+            want = {REVOKED: REVOKE, SUSPENDED: SUSPEND, ISSUED: REINSTATE}[rec.state]
+            if cst.kind != want or cst.issuer != issuer or cst.fields[0] != cred_id or (
+                    cst.fields[1] != rec.reason):
+                raise BundleError(f"{issuer}/{cred_id}: entry {rec.changed_index} does not "
+                                  f"{want} it")
+            changed_time = ch.time
+        elif rec.state != ISSUED:
+            raise BundleError(f"{issuer}/{cred_id}: state {rec.state} without a status entry")
+        expires = st.fields[3]
+        subject = _check_document(doc, st, self.cp) if doc is not None else None
+        if rec.state == REVOKED:
+            answer = REVOKED_ANSWER
+        elif rec.state == SUSPENDED:
+            answer = SUSPENDED_ANSWER
+        elif expires is not None and expires <= at:
+            answer = EXPIRED
+        else:
+            answer = VALID
+        return CredentialAnswer(
+            issuer, cred_id, answer, title=st.fields[2], issued_index=rec.issued_index,
+            issued_time=issued.time, expires=expires,
+            changed_index=rec.changed_index if rec.state != ISSUED else None,
+            changed_time=changed_time if rec.state != ISSUED else None,
+            reason=rec.reason if rec.state != ISSUED else "", parts=tuple(st.fields[5]),
+            subject=subject, key_id=kid)
+
+    def _need(self, kind: str, issuer: str, ident: str = "") -> bytes:
+        raw = self.record(kind, issuer, ident)
+        if raw is None:
+            raise BundleError(f"{kind} {issuer}{'/' + ident if ident else ''}: the map proves "
+                              "it does not exist")
+        return raw
+
+    @staticmethod
+    def statement(entry: Entry, what: str) -> Statement:
+        try:
+            return entry.signed().verify()
+        except SignatureError:
+            raise BundleError(f"{what}: the signature on entry {entry.index} does not "
+                              "verify") from None
+        except EncodingError as exc:
+            raise BundleError(f"{what}: entry {entry.index}: {exc}") from None
+
+
+def _decoded(raw: bytes, cls: type[Any], what: str) -> Any:
+    try:
+        rec = decode_record(raw)
+    except EncodingError as exc:
+        raise BundleError(f"{what}: malformed record: {exc}") from None
+    if not isinstance(rec, cls):
+        raise BundleError(f"{what}: the record is of the wrong kind")
+    return rec
+
+
+def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
+    """Check a holder document against the issuance statement; return the proven subject."""
+    name = f"{st.issuer}/{st.fields[0]}"
+    try:
+        salt = bytes.fromhex(doc["salt"])
+    except ValueError:
+        raise BundleError(f"{name}: the document's salt is not hex") from None
+    if len(salt) != 32:
+        raise BundleError(f"{name}: the document's salt is not 32 bytes")
+    if subject_commitment(salt, doc["subject"]) != st.fields[1]:
+        raise BundleError(f"{name}: the document's subject and salt do not match the commitment")
+    if doc["title"] != st.fields[2]:
+        raise BundleError(f"{name}: the document's title differs from the logged one")
+    if doc["origin"] != cp.origin:
+        raise BundleError(f"{name}: the document names log {doc['origin']!r}, not {cp.origin!r}")
+    if list(doc["parts"] or []) != list(st.fields[5]):
+        raise BundleError(f"{name}: the document's parts differ from the logged ones")
+    digest = st.fields[4]
+    if doc["document_sha256"] is not None or digest is not None:
+        if digest is None or doc["document_sha256"] != digest.hex():
+            raise BundleError(f"{name}: the document digest differs from the logged one")
+    return str(doc["subject"])
+
+
+def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
+                  root: bytes | None = None, size: int | None = None, at: int,
+                  documents: tuple[dict[str, Any], ...] = ()) -> Verdict:
+    """Verify a proof bundle and return what it proves about each credential.
+
+    Trust is ``log_key`` (the checkpoint must carry its valid signature) or a published
+    ``root`` and ``size`` (the bundle's checkpoint must be exactly that tree). ``at`` is the
+    time (UTC ms) against which expiry is judged. ``documents`` are holder documents to check
+    besides any inside the bundle.
+    """
+    # 1. Parse, with every size limit checked before any hashing.
+    bundle = parse_bundle(data)
+    # 2. Establish the trusted checkpoint.
+    if log_key is not None:
+        cp = open_checkpoint(bundle.checkpoint, log_key)
+        trusted_by = f"log key {log_key.name}+{log_key.key_id.hex()}"
+    elif root is not None and size is not None:
+        cp = parse_checkpoint(parse_note(bundle.checkpoint).text)
+        if cp.size != size or cp.root != root:
+            raise BundleError(f"the bundle is for the tree of size {cp.size} with root "
+                              f"{cp.root.hex()}; the trusted one has size {size}, root "
+                              f"{root.hex()}")
+        trusted_by = f"root {root.hex()} at size {size}"
+    else:
+        raise ProofError("give the log key, or a trusted root and size")
+    # 3. The tree's last entry gives the status-map root; 4. answer for every credential.
+    checker = _Checker(bundle, cp)
+    docs = {(d["issuer"], d["id"]): d for d in (*bundle.documents, *documents)}
+    answers = {}
+    for issuer, cred_id in _with_parts(bundle, checker):
+        answers[(issuer, cred_id)] = checker.credential(issuer, cred_id, at,
+                                                       docs.get((issuer, cred_id)))
+    for (issuer, cred_id), d in docs.items():
+        if (issuer, cred_id) not in answers:
+            raise BundleError(f"a document for {issuer}/{cred_id} is given, but the bundle "
+                              "does not prove that credential")
+    return Verdict(cp, tuple(answers.values()), trusted_by, at)
+
+
+def _with_parts(bundle: Bundle, checker: _Checker) -> Iterator[tuple[str, str]]:
+    """The bundle's credentials, then (transitively) the parts of stacked ones."""
+    seen: set[tuple[str, str]] = set()
+    queue = list(bundle.credentials)
+    while queue:
+        issuer, cred_id = queue.pop(0)
+        if (issuer, cred_id) in seen:
+            continue
+        seen.add((issuer, cred_id))
+        if len(seen) > MAX_CREDENTIALS:
+            raise BundleError(f"more than {MAX_CREDENTIALS} credentials in one stack")
+        yield issuer, cred_id
+        raw = checker.record(CRED, issuer, cred_id)
+        if raw is not None:
+            rec = _decoded(raw, CredRecord, f"{issuer}/{cred_id}")
+            st = checker.statement(checker.entry(rec.issued_index, "issuance"), "issuance")
+            if st.kind == ISSUE:
+                queue.extend((issuer, p) for p in st.fields[5])
