@@ -917,3 +917,35 @@ def demo(keep: str | None) -> None:
     from ledger.demo import run_demo
 
     run_demo(keep)
+
+
+@cli.command()
+@click.option("--log-key", "log_key", metavar="VKEY", default=None,
+              help="The log verifier key to trust (default: the one the store names).")
+@_json_option
+@click.pass_context
+def audit(ctx: click.Context, log_key: str | None, as_json: bool) -> None:
+    """Replay every entry and check everything: hashes, chain, signatures, rules, map, checkpoints.
+
+    Exits 1 at the first violation, naming the entry and the rule.
+
+    \b
+    Example:
+      credledger audit --log-key "example.org/credentials+1d5387d8+AdhtjU..."
+    """
+    from ledger.audit import audit_store
+
+    verifier = _parse_vkey(log_key) if log_key else None
+    with _open(ctx) as ledger:
+        size = ledger.head().size
+        if as_json or size < 1000:
+            report = audit_store(ledger, log_key=verifier)
+        else:
+            with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
+                report = audit_store(ledger, log_key=verifier, progress=bar.update)
+    data = report.as_dict()
+    _emit(as_json, data,
+          f"audit OK: {report.size} entries ({report.issuers} issuers, {report.credentials} "
+          f"credentials, {report.revocations} revocations, {report.suspensions} suspensions), "
+          f"{report.checkpoints} checkpoints checked; root {report.root.hex()}; "
+          f"{report.seconds:.2f} s ({report.rate:,.0f} entries/s)")

@@ -170,24 +170,19 @@ def verify_statements_parallel(items: Sequence[SignedStatement]) -> list[Stateme
     return out
 
 
-class _State:
-    """Status records as of the write transaction, plus those changed earlier in the batch."""
+class RecordState:
+    """Status records as the rules see them: a loader for committed records, plus those
+    changed earlier in the batch (or replay). ``load(map_key)`` returns a record or None."""
 
-    def __init__(self, txn: Txn) -> None:
-        self.txn = txn
+    def __init__(self, load: Callable[[bytes], Record | None]) -> None:
+        self.load = load
         self.changed: dict[bytes, Record] = {}
 
     def get(self, kind: str, issuer: str, ident: str = "") -> Record | None:
         k = map_key(kind, issuer, ident)
         if k in self.changed:
             return self.changed[k]
-        vh = self.txn.get("status", k)
-        if vh is None:
-            return None
-        data = self.txn.get("records", vh)
-        if data is None:
-            raise StoreCorruptError(f"status record {vh.hex()} is missing")
-        return decode_record(data)
+        return self.load(k)
 
     def cred(self, issuer: str, cred_id: str) -> CredRecord | None:
         r = self.get(CRED, issuer, cred_id)
@@ -205,7 +200,20 @@ class _State:
         return r
 
 
-def apply_rules(state: _State, st: Statement, signer: bytes, index: int,
+def store_loader(txn: Txn) -> Callable[[bytes], Record | None]:
+    """Load the current record for a map key from the store's ``status`` and ``records``."""
+    def load(k: bytes) -> Record | None:
+        vh = txn.get("status", k)
+        if vh is None:
+            return None
+        data = txn.get("records", vh)
+        if data is None:
+            raise StoreCorruptError(f"status record {vh.hex()} is missing")
+        return decode_record(data)
+    return load
+
+
+def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
                 registry: bytes) -> list[Record]:
     """Check ``st`` (signed by ``signer``, to be entry ``index``) against DESIGN §4.
 
@@ -294,7 +302,7 @@ def apply_rules(state: _State, st: Statement, signer: bytes, index: int,
     return [CredRecord(issuer, cred_id, new_state, cred.issued_index, index, st.fields[1], st.time)]
 
 
-def _active_key(state: _State, issuer: str, signer: bytes) -> KeyRecord:
+def _active_key(state: RecordState, issuer: str, signer: bytes) -> KeyRecord:
     kid = key_id(signer)
     key = state.key(issuer, kid)
     if key is None or key.public_key != signer:
@@ -411,7 +419,7 @@ class Ledger:
         return decode_entry(self.entry_bytes(index))
 
     def record(self, kind: str, issuer: str, ident: str = "") -> Record | None:
-        return self.store.read(lambda t: _State(t).get(kind, issuer, ident))
+        return self.store.read(lambda t: RecordState(store_loader(t)).get(kind, issuer, ident))
 
     def cred_entries(self, issuer: str, cred_id: str) -> list[int]:
         """Indexes of every entry about a credential, oldest first."""
@@ -484,7 +492,7 @@ class Ledger:
         def write(txn: Txn) -> Appended:
             head = _read_head(txn)
             t = max(now, head.last_time)
-            state = _State(txn)
+            state = RecordState(store_loader(txn))
             smap = smt.SparseMap(txn.map_node, head.state_root)
             cr = merkle.CompactRange(
                 head.size, [txn.tree_node(lv, ix) for lv, ix in

@@ -1,0 +1,318 @@
+"""The auditor: replay every entry and check everything, trusting nothing the operator says.
+
+For every entry, in order (DESIGN §2–§5):
+
+1. it decodes strictly and says it is entry ``i``; its time does not go backwards;
+2. ``prev_root`` is the root of the tree of the ``i`` entries before it (the hash chain);
+3. the statement's signature verifies (checked on every core, ahead of the replay);
+4. the statement obeys the rules of DESIGN §4 as of the entries before it (the same
+   :func:`ledger.log.apply_rules` the append path uses, over the replayed records);
+5. ``state_root`` is the root of the status map replayed from scratch after it.
+
+Then the replayed tree must match the store's head and tree nodes (or a tile source), every
+stored checkpoint must carry a valid log-key signature and the replayed root at its size, and
+consecutive checkpoints must be consistent. The first violation raises :class:`AuditError`
+naming the entry and the rule.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from ledger import merkle, smt
+from ledger.errors import EncodingError, LedgerError, RefusedError, VerificationError
+from ledger.events import (
+    ISSUE,
+    REGISTER_ISSUER,
+    REVOKE,
+    SUSPEND,
+    Entry,
+    Record,
+    SignedStatement,
+    Statement,
+    decode_entry,
+    record_hash,
+)
+from ledger.log import Ledger, RecordState, apply_rules
+from ledger.note import Verifier, open_checkpoint, parse_verifier
+from ledger.store import Txn, tree_key
+
+CHUNK = 2048
+"""Entries per signature-checking task."""
+
+COMPACT_EVERY = 16_384
+"""Replayed map nodes are pruned to those reachable from the current root this often."""
+
+
+class AuditError(VerificationError):
+    """A violation found by the audit: ``index`` (or None) and the ``rule`` broken."""
+
+    def __init__(self, index: int | None, rule: str, detail: str) -> None:
+        self.index = index
+        self.rule = rule
+        where = f"entry {index}: " if index is not None else ""
+        super().__init__(f"audit failed: {where}{rule}: {detail}")
+
+
+@dataclass(slots=True)
+class AuditReport:
+    size: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    state_root: bytes = smt.EMPTY
+    issuers: int = 0
+    credentials: int = 0
+    revocations: int = 0
+    suspensions: int = 0
+    checkpoints: int = 0
+    seconds: float = 0.0
+    roots: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.size / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": True, "entries": self.size, "root": self.root.hex(),
+                "state_root": self.state_root.hex(), "issuers": self.issuers,
+                "credentials": self.credentials, "revocations": self.revocations,
+                "suspensions": self.suspensions, "checkpoints": self.checkpoints,
+                "seconds": round(self.seconds, 3), "entries_per_second": round(self.rate)}
+
+
+class Replayer:
+    """Replays entries one by one from an empty log, keeping only what the checks need."""
+
+    def __init__(self, registry: bytes | None, *, want_roots: Iterable[int] = ()) -> None:
+        self.registry = registry
+        self.cr = merkle.CompactRange()
+        self.records: dict[bytes, Record] = {}
+        self.nodes: dict[bytes, bytes] = {}
+        self.smap = smt.SparseMap(self.nodes.get)
+        self.last_time = 0
+        self.want_roots = set(want_roots)
+        self.report = AuditReport()
+        if 0 in self.want_roots:
+            self.report.roots[0] = merkle.EMPTY_ROOT
+
+    def feed(self, data: bytes, st: Statement,
+             visit: Callable[[int, int, bytes], None] | None = None) -> Entry:
+        """Check and apply one entry whose signature was already verified as ``st``."""
+        i = self.cr.size
+        try:
+            entry = decode_entry(data)
+        except EncodingError as exc:
+            raise AuditError(i, "encoding", str(exc)) from None
+        if entry.index != i:
+            raise AuditError(i, "index", f"the entry says it is entry {entry.index}")
+        if entry.prev_root != self.cr.root():
+            raise AuditError(i, "prev_root", f"is {entry.prev_root.hex()}, the root of the "
+                             f"{i} entries before it is {self.cr.root().hex()}")
+        if entry.time < self.last_time:
+            raise AuditError(i, "time-order", f"time {entry.time} is before {self.last_time}")
+        if self.registry is None:
+            if st.kind != REGISTER_ISSUER:
+                raise AuditError(i, "registry", "the first entry must register an issuer")
+            self.registry = entry.signer  # trust on first use, when no registry key was given
+        try:
+            changes = apply_rules(RecordState(self.records.get), st, entry.signer, i,
+                                  self.registry)
+        except RefusedError as exc:
+            raise AuditError(i, f"rule {exc.rule}", exc.detail) from None
+        for rec in changes:
+            k = rec.key()
+            self.smap.set(k, record_hash(rec.encode()))
+            self.records[k] = rec
+        if self.smap.root != entry.state_root:
+            raise AuditError(i, "state_root", f"is {entry.state_root.hex()}, the replayed "
+                             f"status map's root is {self.smap.root.hex()}")
+        self.cr.append(merkle.leaf_hash(data), visit)
+        self.last_time = entry.time
+        self._count(st)
+        if self.cr.size % COMPACT_EVERY == 0:
+            self.nodes.update(self.smap.new_nodes())
+            self.smap = smt.SparseMap(self.nodes.get, self.smap.root)
+            if len(self.nodes) > 4 * len(self.records) + 1024:
+                self._prune()
+        if self.cr.size in self.want_roots:
+            self.report.roots[self.cr.size] = self.cr.root()
+        return entry
+
+    def _count(self, st: Statement) -> None:
+        r = self.report
+        if st.kind == REGISTER_ISSUER:
+            r.issuers += 1
+        elif st.kind == ISSUE:
+            r.credentials += 1
+        elif st.kind == REVOKE:
+            r.revocations += 1
+        elif st.kind == SUSPEND:
+            r.suspensions += 1
+
+    def _prune(self) -> None:
+        """Keep only the nodes reachable from the current root (old versions are not needed)."""
+        keep: dict[bytes, bytes] = {}
+        stack = [self.smap.root]
+        while stack:
+            h = stack.pop()
+            node = self.nodes.get(h)
+            if node is None or h in keep:
+                continue
+            keep[h] = node
+            if node[0] == 3:
+                stack.extend((node[1:33], node[33:65]))
+        self.nodes.clear()
+        self.nodes.update(keep)
+
+    def finish(self) -> AuditReport:
+        r = self.report
+        r.size, r.root, r.state_root = self.cr.size, self.cr.root(), self.smap.root
+        return r
+
+
+def _verify_chunk(chunk: list[bytes]) -> list[Statement] | tuple[int, str]:
+    """Decode entries and check their signatures; (offset, message) for the first failure."""
+    out = []
+    for n, data in enumerate(chunk):
+        try:
+            e = decode_entry(data)
+            out.append(SignedStatement(e.statement, e.signer, e.signature).verify())
+        except LedgerError as exc:
+            return n, str(exc)
+    return out
+
+
+def verified_chunks(chunks: Iterable[list[bytes]], *, workers: int | None = None,
+                    ) -> Iterator[tuple[list[bytes], list[Statement] | tuple[int, str]]]:
+    """Yield each chunk with its verification result, checking signatures on every core.
+
+    A few chunks are kept in flight in worker processes while the caller replays the
+    current one, so signature checks and the replay overlap.
+    """
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers < 2:
+        for chunk in chunks:
+            yield chunk, _verify_chunk(chunk)
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: list[tuple[list[bytes], Future[list[Statement] | tuple[int, str]]]] = []
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_verify_chunk, chunk)))
+            if len(pending) > 2 * workers:
+                done, fut = pending.pop(0)
+                yield done, fut.result()
+        for done, fut in pending:
+            yield done, fut.result()
+
+
+def replay(entries: Iterable[list[bytes]], replayer: Replayer, *,
+           visit: Callable[[int, int, bytes], None] | None = None,
+           progress: Callable[[int], None] | None = None,
+           workers: int | None = None) -> AuditReport:
+    """Replay chunks of entry bytes through ``replayer``; signatures checked in parallel."""
+    start = time.perf_counter()
+    for chunk, result in verified_chunks(entries, workers=workers):
+        if isinstance(result, tuple):
+            offset, message = result
+            rule = "signature" if "signature" in message else "encoding"
+            raise AuditError(replayer.cr.size + offset, rule, message)
+        for data, st in zip(chunk, result, strict=True):
+            replayer.feed(data, st, visit)
+        if progress is not None:
+            progress(len(chunk))
+    report = replayer.finish()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def check_checkpoints(checkpoints: list[tuple[int, str]], report: AuditReport,
+                      log_key: Verifier) -> None:
+    """Every checkpoint: a valid log-key signature, the replayed root at its size, and each
+    consistent with the one before (they all come from the one replayed tree)."""
+    previous = None
+    for size, note in checkpoints:
+        try:
+            cp = open_checkpoint(note, log_key)
+        except LedgerError as exc:
+            raise AuditError(None, "checkpoint", f"the checkpoint of size {size}: {exc}") from None
+        if cp.size != size:
+            raise AuditError(None, "checkpoint", f"stored under size {size}, says {cp.size}")
+        if size > report.size:
+            raise AuditError(None, "checkpoint", f"size {size} is beyond the log's {report.size}")
+        if report.roots.get(size) != cp.root:
+            raise AuditError(None, "checkpoint", f"the checkpoint of size {size} has root "
+                             f"{cp.root.hex()}, the replayed tree has "
+                             f"{report.roots.get(size, b'').hex()}")
+        if previous is not None and previous > size:
+            raise AuditError(None, "checkpoint", "checkpoints are not in size order")
+        previous = size
+        report.checkpoints += 1
+
+
+def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
+                progress: Callable[[int], None] | None = None,
+                workers: int | None = None) -> AuditReport:
+    """Audit a ledger store: replay it, then check head, tree nodes, checkpoints and indexes."""
+    head = ledger.head()
+    checkpoints = ledger.checkpoints()
+    key = log_key or parse_verifier(ledger.log_vkey())
+    replayer = Replayer(ledger.registry, want_roots=[s for s, _ in checkpoints])
+    visited: list[tuple[int, int, bytes]] = []
+
+    def check_tree_nodes() -> None:
+        """Every perfect-subtree hash the store keeps must equal the replayed one."""
+        def check(t: Txn) -> None:
+            for level, index, h in visited:
+                if t.get("tree", tree_key(level, index)) != h:
+                    raise AuditError(index if level == 0 else None, "tree",
+                                     f"stored tree node ({level}, {index}) differs from the "
+                                     "replay")
+        ledger.store.read(check)
+        visited.clear()
+
+    def chunks() -> Iterator[list[bytes]]:
+        for start in range(0, head.size, CHUNK):
+            end = min(start + CHUNK, head.size)
+            chunk = ledger.store.read(lambda t: [t.entry(i) for i in range(start, end)])
+            for n, data in enumerate(chunk):
+                if data is None:
+                    raise AuditError(start + n, "missing", "the store lacks this entry")
+            yield [d for d in chunk if d is not None]
+            check_tree_nodes()
+
+    if workers is None and head.size < 2 * CHUNK:
+        workers = 1  # starting worker processes costs more than checking a few signatures
+    report = replay(chunks(), replayer, visit=lambda lv, ix, h: visited.append((lv, ix, h)),
+                    progress=progress, workers=workers)
+    check_tree_nodes()
+    if (report.size, report.root, report.state_root) != (head.size, head.root, head.state_root):
+        raise AuditError(None, "head", f"the store's head (size {head.size}, root "
+                         f"{head.root.hex()}) differs from the replay (size {report.size}, root "
+                         f"{report.root.hex()})")
+    check_checkpoints(checkpoints, report, key)
+    _check_status_index(ledger, replayer)
+    return report
+
+
+def _check_status_index(ledger: Ledger, replayer: Replayer) -> None:
+    """The store's current-status index must hold exactly the replayed records."""
+    def check(t: Txn) -> None:
+        count = 0
+        for k, vh in t.items("status"):
+            count += 1
+            rec = replayer.records.get(k)
+            if rec is None or record_hash(rec.encode()) != vh:
+                raise AuditError(None, "status-index", f"the store's status for key {k.hex()} "
+                                 "differs from the replay")
+            if t.get("records", vh) != rec.encode():
+                raise AuditError(None, "status-index", f"record {vh.hex()} is missing or wrong")
+        if count != len(replayer.records):
+            raise AuditError(None, "status-index", f"the store indexes {count} records, the "
+                             f"replay has {len(replayer.records)}")
+    ledger.store.read(check)
