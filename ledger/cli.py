@@ -391,16 +391,16 @@ def _holder_document(*, origin: str, issuer_id: str, cred_id: str, subject: str,
             "parts": parts, "document_sha256": None if document is None else document.hex()}
 
 
-def _write_private_json(path: Path, data: dict[str, Any]) -> None:
-    """Write a holder document (it holds the salt, a secret) with mode 0600, atomically."""
+def _write_private_text(path: Path, text: str, *, sync: bool = True) -> None:
+    """Write a file that holds secrets (salts) with mode 0600, atomically (temp + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
+        f.write(text)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -475,21 +475,34 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
                                          cred_id=row["id"], subject=subj, salt=salt,
                                          title=row["title"], expires=row.get("expires"),
                                          parts=list(row.get("parts") or []), document=document))
-        if len(items) > 1 and not as_json:
-            with click.progressbar(length=len(items), label="issuing", file=sys.stderr) as bar:
-                done = [0]
+        # The holder documents hold the only copy of each salt. They are first written together
+        # to one fsynced file, OUT/ISSUER/.pending-<first id>.jsonl, then the batch is
+        # committed, then each document is written and the pending file removed: a crash at
+        # any moment loses no salt of a committed credential, and a refused batch leaves none.
+        out = Path(out_dir) / issuer_id
+        pending = out / f".pending-{_safe_name(docs[0]['id'])}l"
+        try:
+            _write_private_text(pending, "".join(json.dumps(d) + "\n" for d in docs))
+            if len(items) > 1 and not as_json:
+                with click.progressbar(length=len(items), label="issuing", file=sys.stderr) as bar:
+                    done = [0]
 
-                def progress(n: int) -> None:
-                    bar.update(n - done[0])
-                    done[0] = n
-                res = _append(ledger, items, progress)
-        else:
-            res = _append(ledger, items)
-    out = Path(out_dir)
+                    def progress(n: int) -> None:
+                        bar.update(n - done[0])
+                        done[0] = n
+                    res = _append(ledger, items, progress)
+            else:
+                res = _append(ledger, items)
+        except BaseException:
+            pending.unlink(missing_ok=True)
+            raise
     for doc in docs:
-        _write_private_json(out / issuer_id / _safe_name(doc["id"]), doc)
+        _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n",
+                            sync=False)
+    os.sync()
+    pending.unlink()
     _report(as_json, res, f"issued {len(items)} credential{'s' if len(items) > 1 else ''} "
-            f"(holder documents in {out / issuer_id})")
+            f"(holder documents in {out})")
 
 
 def _parse_digest(value: Any) -> bytes:
