@@ -603,21 +603,29 @@ _add_status_commands()
 
 
 @cli.command()
+@click.option("--add-cosignatures", "cosigned", type=click.Path(dir_okay=False), default=None,
+              help="Store the witness cosignatures of this cosigned checkpoint (from "
+                   "'credledger witness cosign') with the stored checkpoint of its size.")
 @_json_option
 @click.pass_context
-def checkpoint(ctx: click.Context, as_json: bool) -> None:
+def checkpoint(ctx: click.Context, cosigned: str | None, as_json: bool) -> None:
     """Sign, store and print a checkpoint (C2SP signed note) of the current tree.
 
-    Prints exactly the note on stdout. Every checkpoint ever signed is kept.
+    Prints exactly the note on stdout. Every checkpoint ever signed is kept. Bundles made
+    afterwards carry the checkpoint with every cosignature stored for it.
 
     \b
-    Example:
+    Examples:
       credledger checkpoint > checkpoint.txt
+      credledger checkpoint --add-cosignatures cosigned.txt
     """
     from ledger.note import parse_checkpoint, parse_note
 
     with _open(ctx) as ledger:
-        note = ledger.checkpoint()
+        if cosigned is not None:
+            note = ledger.add_cosignatures(Path(cosigned).read_text(encoding="utf-8"))
+        else:
+            note = ledger.checkpoint()
     if as_json:
         cp = parse_checkpoint(parse_note(note).text)
         _emit(True, {"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": note}, "")
@@ -799,10 +807,18 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
 @click.option("--document", "documents", multiple=True, type=click.Path(dir_okay=False),
               help="A holder's credential document to check against the log (repeatable).")
 @click.option("--at", "at", metavar="YYYY-MM-DD", default=None,
-              help="Judge expiry at the start of this day (UTC) instead of now.")
+              help="Judge expiry (and --max-age) at the start of this day (UTC) instead of now.")
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
+              help="A trusted witness's cosigner key (repeatable).")
+@click.option("--min-witnesses", type=click.IntRange(min=0), default=None,
+              help="Require this many trusted witness cosignatures (default: 1 with --witness).")
+@click.option("--max-age", default=None, metavar="DURATION",
+              help="Require the newest trusted cosignature to be at most this old "
+                   "(e.g. 36h, 7d, 90m).")
 @_json_option
 def verify(file: str, log_key: str | None, root: str | None, size: int | None,
-           documents: tuple[str, ...], at: str | None, as_json: bool) -> None:
+           documents: tuple[str, ...], at: str | None, witnesses: tuple[str, ...],
+           min_witnesses: int | None, max_age: str | None, as_json: bool) -> None:
     """Check a proof bundle offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
 
     Exit 0 only when every credential in the bundle is VALID; 1 otherwise (including a
@@ -812,6 +828,8 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
     Examples:
       credledger verify cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
       credledger verify cs-001.bundle.json --root 60dd97...f573 --size 17
+      credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
+          --min-witnesses 2 --max-age 7d
     """
     from ledger.verify import INVALID, parse_holder_document, verify_bundle
 
@@ -835,11 +853,20 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
         at_ms = int(when.timestamp() * 1000)
     else:
         at_ms = _now()
+    from ledger.witness import parse_cosigner
+
+    cosigners = tuple(parse_cosigner(w) for w in witnesses)
+    if min_witnesses is None:
+        min_witnesses = 1 if cosigners else 0
+    if min_witnesses > len(cosigners):
+        raise Failure(f"--min-witnesses {min_witnesses} needs that many --witness keys", 2)
+    max_age_ms = _parse_duration(max_age) if max_age is not None else None
     data = _read_input(file)
     docs = tuple(parse_holder_document(_read_input(d)) for d in documents)
     try:
         verdict = verify_bundle(data, log_key=verifier, root=trusted_root, size=size, at=at_ms,
-                                documents=docs)
+                                documents=docs, witnesses=cosigners, min_witnesses=min_witnesses,
+                                max_age_ms=max_age_ms)
     except LedgerError as exc:
         if as_json:
             click.echo(json.dumps({"valid": False, "answer": INVALID, "reason": str(exc)}))
@@ -857,6 +884,17 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
     if not verdict.valid:
         ctx = click.get_current_context()
         ctx.exit(1)
+
+
+_UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _parse_duration(text: str) -> int:
+    """``90m``, ``36h``, ``7d``, ``3600s`` -> milliseconds."""
+    value, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not value.isdigit() or len(value) > 12:
+        raise Failure(f"--max-age: want a duration like 90m, 36h or 7d, got {text!r}", 2)
+    return int(value) * _UNITS[unit]
 
 
 def _read_input(path: str) -> bytes:
@@ -915,6 +953,81 @@ def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json
                      "root2": _b64(roots[1]), "proof": [_b64(h) for h in proof]}, "")
     else:
         click.echo("".join(_b64(h) + "\n" for h in proof), nl=False)
+
+
+@cli.group(cls=_Group)
+def witness() -> None:
+    """Run a witness: cosign checkpoints only after checking they extend the last one."""
+
+
+@witness.command("init")
+@click.argument("state_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--name", required=True, help="The witness's name, e.g. witness.example.org.")
+@_json_option
+def witness_init(state_dir: str, name: str, as_json: bool) -> None:
+    """Create a witness key (0600) and empty state in DIR; print its cosigner key.
+
+    \b
+    Example:
+      credledger witness init ./witness --name witness.example.org
+    """
+    from ledger.witness import Witness
+
+    w = Witness.create(state_dir, name)
+    vkey = str(w.key.verifier())
+    _emit(as_json, {"dir": state_dir, "vkey": vkey},
+          f"{vkey}\n(verifiers pass this to 'credledger verify --witness')")
+
+
+@witness.command("cosign")
+@click.argument("checkpoint_file", metavar="CHECKPOINT", type=click.Path(dir_okay=False))
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False),
+              help="The witness directory (from 'witness init').")
+@click.option("--log-key", "log_key", required=True, metavar="VKEY",
+              help="The log's verifier key: the checkpoint must be signed by it.")
+@click.option("--proof", "proof_file", type=click.Path(dir_okay=False), default=None,
+              help="The consistency proof from the last cosigned size (output of "
+                   "'credledger consistency OLD NEW'); needed once the witness has cosigned.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the cosigned checkpoint here instead of stdout.")
+def witness_cosign(checkpoint_file: str, state_dir: str, log_key: str, proof_file: str | None,
+                   output: str | None) -> None:
+    """Cosign a checkpoint if it is consistent with the last one this witness cosigned.
+
+    Refuses (exit 1) a smaller checkpoint, a different root at the same size, or a missing
+    or failing consistency proof: a witness never cosigns two views of one log.
+
+    \b
+    Example:
+      credledger consistency 14 17 > proof.txt
+      credledger witness cosign checkpoint.txt --state ./witness --log-key VKEY \\
+          --proof proof.txt -o cosigned.txt
+    """
+    from ledger.witness import Witness
+
+    w = Witness(state_dir)
+    proof = _read_hash_lines(proof_file) if proof_file else []
+    note = Path(checkpoint_file).read_text(encoding="utf-8")
+    _write_out(output, w.cosign(note, _parse_vkey(log_key), proof, now_ms=_now()))
+
+
+def _read_hash_lines(path: str) -> list[bytes]:
+    import binascii
+
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            h = base64.b64decode(line.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            h = b""
+        if len(h) != 32:
+            raise EncodingError(f"{path}:{n}: want one base64 SHA-256 hash a line")
+        out.append(h)
+        if len(out) > 128:
+            raise EncodingError(f"{path}: more than 128 hashes; not a consistency proof")
+    return out
 
 
 @cli.command()

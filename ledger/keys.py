@@ -20,6 +20,20 @@ MAX_KEY_FILE = 4096
 
 def write_signer(path: str | os.PathLike[str], signer: Signer) -> None:
     """Create ``path`` (mode 0600, never overwriting) holding ``signer``'s key string."""
+    write_key_text(path, str(signer))
+
+
+def read_signer(path: str | os.PathLike[str]) -> Signer:
+    """Read a key file, refusing unsafe permissions and anything that is not one key string."""
+    text = read_key_text(path)
+    try:
+        return parse_signer(text)
+    except LedgerError:
+        raise KeyFileError(f"{path}: not a key file (want one PRIVATE+KEY+... line)") from None
+
+
+def write_key_text(path: str | os.PathLike[str], text: str) -> None:
+    """Create ``path`` with mode 0600 holding one secret line; never overwrite a file."""
     p = Path(path)
     try:
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -29,14 +43,14 @@ def write_signer(path: str | os.PathLike[str], signer: Signer) -> None:
         raise KeyFileError(f"{p}: cannot create key file ({exc.strerror})") from None
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, (str(signer) + "\n").encode("ascii"))
+        os.write(fd, (text + "\n").encode("ascii"))
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def read_signer(path: str | os.PathLike[str]) -> Signer:
-    """Read a key file, refusing unsafe permissions and anything that is not one key string."""
+def read_key_text(path: str | os.PathLike[str]) -> str:
+    """Read a secret key file's one line, refusing group- or world-readable files."""
     p = Path(path)
     try:
         fd = os.open(p, os.O_RDONLY)
@@ -59,10 +73,6 @@ def read_signer(path: str | os.PathLike[str]) -> Signer:
     if len(data) > MAX_KEY_FILE:
         raise KeyFileError(f"{p}: too large for a key file")
     try:
-        text = data.decode("ascii")
+        return data.decode("ascii").strip()
     except UnicodeDecodeError:
         raise KeyFileError(f"{p}: not a key file (not ASCII text)") from None
-    try:
-        return parse_signer(text.strip())
-    except LedgerError:
-        raise KeyFileError(f"{p}: not a key file (want one PRIVATE+KEY+... line)") from None

@@ -572,6 +572,27 @@ class Ledger:
 
         return self.store.write(write)
 
+    def add_cosignatures(self, cosigned: str) -> str:
+        """Store the extra (witness) signature lines of ``cosigned`` with the stored
+        checkpoint of its size; the body and the log signature must match."""
+        from ledger.note import parse_verifier
+
+        key = parse_verifier(self.log_vkey())
+        return self.store.write(lambda t: _add_cosignatures(t, cosigned, key))
+
+
+def _add_cosignatures(txn: Txn, cosigned: str, log_key: Any) -> str:
+    from ledger.note import open_checkpoint
+    from ledger.witness import merge_cosignatures
+
+    cp = open_checkpoint(cosigned, log_key)
+    stored = txn.get("checkpoints", u64(cp.size))
+    if stored is None:
+        raise NotFoundError(f"no checkpoint of size {cp.size} was signed")
+    merged = merge_cosignatures(stored.decode(), cosigned)
+    txn.put("checkpoints", u64(cp.size), merged.encode())
+    return merged
+
 
 def _read_head(txn: Txn) -> Head:
     data = txn.get("meta", b"head")

@@ -63,6 +63,7 @@ from ledger.events import (
     subject_commitment,
 )
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
+from ledger.witness import CosignerVerifier, check_witness_policy
 
 BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"
 CREDENTIAL_FORMAT: Final = "credential-ledger/credential@v1"
@@ -465,13 +466,16 @@ def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
 
 def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
                   root: bytes | None = None, size: int | None = None, at: int,
-                  documents: tuple[dict[str, Any], ...] = ()) -> Verdict:
+                  documents: tuple[dict[str, Any], ...] = (),
+                  witnesses: tuple[CosignerVerifier, ...] = (), min_witnesses: int = 0,
+                  max_age_ms: int | None = None) -> Verdict:
     """Verify a proof bundle and return what it proves about each credential.
 
     Trust is ``log_key`` (the checkpoint must carry its valid signature) or a published
     ``root`` and ``size`` (the bundle's checkpoint must be exactly that tree). ``at`` is the
     time (UTC ms) against which expiry is judged. ``documents`` are holder documents to check
-    besides any inside the bundle.
+    besides any inside the bundle. With ``witnesses``, the checkpoint must carry at least
+    ``min_witnesses`` valid cosignatures from them, the newest no older than ``max_age_ms``.
     """
     # 1. Parse, with every size limit checked before any hashing.
     bundle = parse_bundle(data)
@@ -488,6 +492,10 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
         trusted_by = f"root {root.hex()} at size {size}"
     else:
         raise ProofError("give the log key, or a trusted root and size")
+    if witnesses or min_witnesses or max_age_ms is not None:
+        times = check_witness_policy(bundle.checkpoint, witnesses, min_witnesses=min_witnesses,
+                                     max_age_ms=max_age_ms, now_ms=at)
+        trusted_by += f", cosigned by {', '.join(sorted(times)) or 'no trusted witness'}"
     # 3. The tree's last entry gives the status-map root; 4. answer for every credential.
     checker = _Checker(bundle, cp)
     docs = {(d["issuer"], d["id"]): d for d in (*bundle.documents, *documents)}

@@ -1,0 +1,290 @@
+"""Witness cosignatures: c2sp.org/tlog-cosignature ``cosignature/v1`` (Ed25519, type 0x04).
+
+A witness keeps, per log origin, the largest checkpoint it has cosigned. It cosigns a new
+checkpoint only if the log key signed it and an RFC 9162 consistency proof shows that it extends
+the last one; it refuses anything smaller, different at the same size, or inconsistent. So a
+checkpoint carrying cosignatures from k independent witnesses cannot be part of a forked view
+unless all k were fooled, and each cosignature's timestamp bounds how stale the view is.
+
+Bytes (c2sp.org/tlog-cosignature):
+
+- key id ``SHA-256(name || "\\n" || 0x04 || public key)[:4]``; verifier key string
+  ``<name>+<8 hex id>+<base64(0x04 || public key)>``;
+- signed message ``"cosignature/v1\\n" "time <decimal seconds>\\n"`` then the checkpoint body;
+- note signature ``base64(key id || u64 big-endian timestamp || 64-byte Ed25519 signature)``.
+
+The witness's private key file is ``PRIVATE+KEY+<name>+<8 hex id>+<base64(0x04 || seed)>``,
+mode 0600, like the other key files. No lmdb here: verifiers import this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ledger import merkle
+from ledger.errors import EncodingError, KeyFileError, LedgerError, SignatureError
+from ledger.errors import VerificationError
+from ledger.note import (
+    Checkpoint,
+    Note,
+    NoteSignature,
+    Verifier,
+    format_note,
+    open_checkpoint,
+    parse_checkpoint,
+    parse_note,
+)
+
+ALG_COSIGNATURE = 0x04
+HEADER = "cosignature/v1\n"
+_HEX_ID = re.compile(r"[0-9a-f]{8}")
+_NAME = re.compile(r"[^\s+]+")
+MAX_TIMESTAMP = (1 << 63) - 1
+
+
+class WitnessRefused(VerificationError):
+    """The witness will not cosign: the checkpoint does not extend what it cosigned before."""
+
+
+def cosigner_key_id(name: str, public_key: bytes) -> bytes:
+    data = name.encode("utf-8") + b"\n" + bytes([ALG_COSIGNATURE]) + public_key
+    return hashlib.sha256(data).digest()[:4]
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyFileError(f"malformed {what}: not base64") from None
+    if base64.b64encode(raw).decode() != text:
+        raise KeyFileError(f"malformed {what}: not canonical base64")
+    return raw
+
+
+def _check_name(name: str, what: str) -> None:
+    if not name or not _NAME.fullmatch(name) or not name.isprintable():
+        raise KeyFileError(f"malformed {what}: the name must be non-empty, without spaces or '+'")
+
+
+@dataclass(frozen=True, slots=True)
+class CosignerVerifier:
+    """A witness's public key, as verifiers configure it (``--witness``)."""
+
+    name: str
+    public_key: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        return cosigner_key_id(self.name, self.public_key)
+
+    def __str__(self) -> str:
+        raw = base64.b64encode(bytes([ALG_COSIGNATURE]) + self.public_key).decode()
+        return f"{self.name}+{self.key_id.hex()}+{raw}"
+
+
+def parse_cosigner(text: str) -> CosignerVerifier:
+    """Parse ``<name>+<8 hex id>+<base64(0x04 || public key)>`` strictly."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise KeyFileError("malformed witness key: want <name>+<key id>+<base64 key>")
+    name, hex_id, encoded = parts
+    _check_name(name, "witness key")
+    if not _HEX_ID.fullmatch(hex_id):
+        raise KeyFileError("malformed witness key: key id is not 8 lowercase hex digits")
+    raw = _b64(encoded, "witness key")
+    if len(raw) != 33 or raw[0] != ALG_COSIGNATURE:
+        raise KeyFileError("malformed witness key: want type 0x04 and a 32-byte Ed25519 key")
+    v = CosignerVerifier(name, raw[1:])
+    if v.key_id.hex() != hex_id:
+        raise KeyFileError("malformed witness key: key id does not match the key")
+    return v
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class WitnessKey:
+    name: str
+    seed: bytes
+
+    @property
+    def public_key(self) -> bytes:
+        return Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw)
+
+    def verifier(self) -> CosignerVerifier:
+        return CosignerVerifier(self.name, self.public_key)
+
+    def __str__(self) -> str:
+        raw = base64.b64encode(bytes([ALG_COSIGNATURE]) + self.seed).decode()
+        return f"PRIVATE+KEY+{self.name}+{self.verifier().key_id.hex()}+{raw}"
+
+    def __repr__(self) -> str:
+        return f"WitnessKey(name={self.name!r}, key_id='{self.verifier().key_id.hex()}')"
+
+    @classmethod
+    def generate(cls, name: str) -> WitnessKey:
+        _check_name(name, "witness key")
+        return cls(name, secrets.token_bytes(32))
+
+
+def parse_witness_key(text: str) -> WitnessKey:
+    parts = text.strip().split("+", 4)
+    if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+        raise KeyFileError("malformed witness private key")
+    _, _, name, hex_id, encoded = parts
+    _check_name(name, "witness private key")
+    raw = _b64(encoded, "witness private key")
+    if len(raw) != 33 or raw[0] != ALG_COSIGNATURE:
+        raise KeyFileError("malformed witness private key: want type 0x04 and a 32-byte seed")
+    key = WitnessKey(name, raw[1:])
+    if key.verifier().key_id.hex() != hex_id:
+        raise KeyFileError("malformed witness private key: key id does not match")
+    return key
+
+
+def cosigned_message(body: str, timestamp: int) -> bytes:
+    return f"{HEADER}time {timestamp}\n".encode() + body.encode("utf-8")
+
+
+def add_cosignature(note_text: str, key: WitnessKey, timestamp: int) -> str:
+    """Return the note with ``key``'s timestamped cosignature line appended."""
+    if not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise EncodingError(f"cosignature timestamp out of range: {timestamp}")
+    note = parse_note(note_text)
+    priv = Ed25519PrivateKey.from_private_bytes(key.seed)
+    sig = priv.sign(cosigned_message(note.text, timestamp))
+    line = NoteSignature(key.name, key.verifier().key_id, timestamp.to_bytes(8, "big") + sig)
+    kept = tuple(s for s in note.signatures if (s.name, s.key_id) != (line.name, line.key_id))
+    return format_note(Note(note.text, kept + (line,)))
+
+
+def cosignature_times(note: Note, witnesses: Sequence[CosignerVerifier]) -> dict[str, int]:
+    """Verify the cosignatures of trusted ``witnesses`` on ``note``; name -> timestamp (s).
+
+    Lines from unknown keys are ignored; a trusted key's line that fails raises
+    :class:`SignatureError`.
+    """
+    known = {(w.name, w.key_id): w for w in witnesses}
+    times: dict[str, int] = {}
+    for sig in note.signatures:
+        w = known.get((sig.name, sig.key_id))
+        if w is None:
+            continue
+        if len(sig.signature) != 72:
+            raise SignatureError(f"cosignature from {w.name}: want 72 bytes, got "
+                                 f"{len(sig.signature)}")
+        ts = int.from_bytes(sig.signature[:8], "big")
+        if ts > MAX_TIMESTAMP:
+            raise SignatureError(f"cosignature from {w.name}: timestamp out of range")
+        try:
+            Ed25519PublicKey.from_public_bytes(w.public_key).verify(
+                sig.signature[8:], cosigned_message(note.text, ts))
+        except (InvalidSignature, ValueError):
+            raise SignatureError(f"invalid cosignature from witness {w.name}") from None
+        times[w.name] = max(ts, times.get(w.name, 0))
+    return times
+
+
+def check_witness_policy(note_text: str, witnesses: Sequence[CosignerVerifier], *,
+                         min_witnesses: int, max_age_ms: int | None, now_ms: int) -> dict[str, int]:
+    """Require ``min_witnesses`` valid cosignatures, the newest no older than ``max_age_ms``."""
+    times = cosignature_times(parse_note(note_text), witnesses)
+    if len(times) < min_witnesses:
+        raise SignatureError(f"the checkpoint has {len(times)} trusted witness cosignature(s), "
+                             f"want at least {min_witnesses}")
+    if max_age_ms is not None:
+        if not times:
+            raise SignatureError("--max-age needs at least one trusted witness cosignature")
+        newest = max(times.values()) * 1000
+        if now_ms - newest > max_age_ms:
+            raise SignatureError(f"the newest witness cosignature is {(now_ms - newest) // 1000} s "
+                                 f"old, older than the allowed {max_age_ms // 1000} s")
+    return times
+
+
+class Witness:
+    """A witness's key and state in a directory: ``witness.key`` (0600) and ``state.json``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        from ledger.keys import read_key_text
+
+        self.path = Path(path)
+        self.key = parse_witness_key(read_key_text(self.path / "witness.key"))
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], name: str) -> Witness:
+        from ledger.keys import write_key_text
+
+        p = Path(path)
+        p.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_key_text(p / "witness.key", str(WitnessKey.generate(name)))
+        _write_json(p / "state.json", {})
+        return cls(p)
+
+    def state(self) -> dict[str, dict[str, object]]:
+        try:
+            data = json.loads((self.path / "state.json").read_text())
+        except (OSError, ValueError):
+            raise LedgerError(f"{self.path}/state.json: missing or damaged witness state") from None
+        if not isinstance(data, dict):
+            raise LedgerError(f"{self.path}/state.json: damaged witness state")
+        return data
+
+    def cosign(self, note_text: str, log_key: Verifier, proof: Sequence[bytes], *,
+               now_ms: int) -> str:
+        """Cosign a checkpoint that extends the last one cosigned for its origin."""
+        cp = open_checkpoint(note_text, log_key)
+        state = self.state()
+        last = state.get(cp.origin)
+        if last is not None:
+            old_size = int(str(last["size"]))
+            old_root = base64.b64decode(str(last["root"]))
+            if cp.size < old_size:
+                raise WitnessRefused(f"refusing to cosign size {cp.size}: already cosigned "
+                                     f"the larger size {old_size}")
+            try:
+                merkle.verify_consistency(old_size, cp.size, list(proof), old_root, cp.root)
+            except VerificationError as exc:
+                raise WitnessRefused(f"refusing to cosign: size {cp.size} is not consistent with "
+                                     f"the cosigned size {old_size} ({exc})") from None
+        timestamp = now_ms // 1000
+        out = add_cosignature(note_text, self.key, timestamp)
+        state[cp.origin] = {"size": cp.size, "root": base64.b64encode(cp.root).decode(),
+                            "time": timestamp, "log_key": str(log_key)}
+        _write_json(self.path / "state.json", state)
+        return out
+
+
+def merge_cosignatures(stored: str, cosigned: str) -> str:
+    """Add the signature lines of ``cosigned`` that ``stored`` lacks; the bodies must match."""
+    a, b = parse_note(stored), parse_note(cosigned)
+    if a.text != b.text:
+        raise EncodingError("the cosigned checkpoint is not the stored checkpoint of that size")
+    have = {(s.name, s.key_id, s.signature) for s in a.signatures}
+    extra = tuple(s for s in b.signatures if (s.name, s.key_id, s.signature) not in have)
+    return format_note(Note(a.text, a.signatures + extra))
+
+
+def checkpoint_of(note_text: str) -> Checkpoint:
+    return parse_checkpoint(parse_note(note_text).text)
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
