@@ -151,13 +151,16 @@ class SparseMap:
         """
         _check_size(key, "map key")
         _check_size(value_hash, "value hash")
-        siblings, terminal, leaf = self._descend(key, self._root)
+        path: list[bytes] = []
+        siblings, terminal, leaf = self._descend(key, self._root, path)
         k = int.from_bytes(key, "big")
+        new = self._new
         if leaf is not None:
             old_key = leaf[1:33]
             if old_key == key:
                 if leaf[33:] == value_hash:
                     return self._root
+                new.pop(terminal, None)
             else:
                 # Split: the old leaf and the new one part at the first bit where their keys
                 # differ, below a chain of branches with an EMPTY side for every shared bit.
@@ -172,7 +175,10 @@ class SparseMap:
                 siblings.extend([EMPTY] * (first_diff - depth))
                 siblings.append(terminal)
 
-        new = self._new
+        # The branches on the old path are replaced: drop those created since the last commit,
+        # so a big batch holds only its reachable nodes (no other position can share them).
+        for h in path:
+            new.pop(h, None)
         sha256 = _sha256
         encoding = _LEAF + key + value_hash
         node = sha256(encoding).digest()
@@ -230,9 +236,11 @@ class SparseMap:
             key=key, leaf_key=leaf[1:33], leaf_value=leaf[33:], siblings=tuple(siblings)
         )
 
-    def _descend(self, key: bytes, root: bytes) -> tuple[list[bytes], bytes, bytes | None]:
+    def _descend(self, key: bytes, root: bytes, path: list[bytes] | None = None,
+                 ) -> tuple[list[bytes], bytes, bytes | None]:
         """Walk key's path from ``root``; return the siblings from the root down, the terminal's
-        hash, and the terminal leaf's encoding (None for an EMPTY terminal)."""
+        hash, and the terminal leaf's encoding (None for an EMPTY terminal). The hashes of the
+        branches passed are appended to ``path`` if given."""
         k = int.from_bytes(key, "big")
         created = self._new.get
         stored = self._get
@@ -252,6 +260,8 @@ class SparseMap:
                     f"map branch {node.hex()} at depth {depth}: a branch must be above depth"
                     f" {MAX_DEPTH}"
                 )
+            if path is not None:
+                path.append(node)
             if (k >> (MAX_DEPTH - 1 - depth)) & 1:
                 siblings.append(encoding[1:33])
                 node = encoding[33:]
