@@ -126,9 +126,8 @@ class CredentialAnswer:
             if self.reason:
                 text += f": {self.reason}"
         if self.expires is not None:
-            last_day = _iso(self.expires - 1)
             text += f"; {'expired after' if self.answer == EXPIRED else 'valid through'} " \
-                    f"{(last_day or '')[:10]}"
+                    f"{_last_day(self.expires)}"
         if self.parts:
             text += f"; stacks {', '.join(self.parts)}"
         if self.subject is not None:
@@ -158,6 +157,13 @@ class Verdict:
         order = [REVOKED_ANSWER, NOT_FOUND, SUSPENDED_ANSWER, EXPIRED, VALID]
         answers = {c.answer for c in self.credentials}
         return next((a for a in order if a in answers), NOT_FOUND)
+
+
+def _last_day(expires: int | None) -> str | None:
+    """The ``YYYY-MM-DD`` a logged expiry stands for: the day that ends at ``expires``."""
+    if expires is None:
+        return None
+    return (_iso(expires - 1) or "")[:10]
 
 
 def _iso(ms: int | None) -> str | None:
@@ -221,10 +227,7 @@ def parse_bundle(data: bytes | str) -> Bundle:
     """Strictly parse bundle JSON, refusing oversize input before any hashing."""
     if len(data) > MAX_BUNDLE_SIZE:
         raise EncodingError(f"bundle: larger than {MAX_BUNDLE_SIZE} bytes")
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        raise EncodingError("bundle: not JSON") from None
+    doc = _load_json(data, "bundle")
     doc = _obj(doc, "top level", {"format", "checkpoint", "entries", "map", "credentials"},
                {"documents"})
     if doc["format"] != BUNDLE_FORMAT:
@@ -276,23 +279,54 @@ _DOC_FIELDS = {"type", "origin", "issuer", "id", "subject", "salt", "title", "ex
 
 def _holder_doc(doc: Any, n: int) -> dict[str, Any]:
     doc = _obj(doc, f"documents[{n}]", _DOC_FIELDS)
+    where = f"bundle: documents[{n}]"
     if doc["type"] != CREDENTIAL_FORMAT:
-        raise EncodingError(f"bundle: documents[{n}].type: want {CREDENTIAL_FORMAT!r}")
+        raise EncodingError(f"{where}.type: want {CREDENTIAL_FORMAT!r}")
     for name in ("origin", "issuer", "id", "subject", "salt", "title"):
-        if not isinstance(doc[name], str):
-            raise EncodingError(f"bundle: documents[{n}].{name}: want text")
+        if not isinstance(doc[name], str) or not _utf8(doc[name]):
+            raise EncodingError(f"{where}.{name}: want text")
+    parts = doc["parts"]
+    if parts is not None and (not isinstance(parts, list) or len(parts) > MAX_CREDENTIALS or
+                              not all(isinstance(p, str) for p in parts)):
+        raise EncodingError(f"{where}.parts: want null or a list of credential ids")
+    for name in ("expires", "document_sha256"):
+        if doc[name] is not None and not isinstance(doc[name], str):
+            raise EncodingError(f"{where}.{name}: want null or text")
     return doc
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: a repeated member name would let two readers see two documents."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise EncodingError(f"bundle: member {name[:40]!r} appears twice in one object")
+        out[name] = value
+    return out
+
+
+def _load_json(data: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(data, object_pairs_hook=_no_duplicates)
+    except EncodingError:
+        raise
+    except (ValueError, RecursionError):
+        raise EncodingError(f"{what}: not JSON") from None
 
 
 def parse_holder_document(data: bytes | str) -> dict[str, Any]:
     """Parse a holder's credential document (as written by ``credledger issue``)."""
     if len(data) > 1 << 20:
         raise EncodingError("credential document: larger than 1 MiB")
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        raise EncodingError("credential document: not JSON") from None
-    return _holder_doc(doc, 0)
+    return _holder_doc(_load_json(data, "credential document"), 0)
 
 
 # ---------------------------------------------------------------------------------- checking
@@ -457,6 +491,8 @@ def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
         raise BundleError(f"{name}: the document names log {doc['origin']!r}, not {cp.origin!r}")
     if list(doc["parts"] or []) != list(st.fields[5]):
         raise BundleError(f"{name}: the document's parts differ from the logged ones")
+    if doc["expires"] != _last_day(st.fields[3]):
+        raise BundleError(f"{name}: the document's expiry differs from the logged one")
     digest = st.fields[4]
     if doc["document_sha256"] is not None or digest is not None:
         if digest is None or doc["document_sha256"] != digest.hex():
@@ -498,6 +534,7 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
         trusted_by += f", cosigned by {', '.join(sorted(times)) or 'no trusted witness'}"
     # 3. The tree's last entry gives the status-map root; 4. answer for every credential.
     checker = _Checker(bundle, cp)
+    documents = tuple(_holder_doc(d, n) for n, d in enumerate(documents))
     docs = {(d["issuer"], d["id"]): d for d in (*bundle.documents, *documents)}
     answers = {}
     for issuer, cred_id in _with_parts(bundle, checker):

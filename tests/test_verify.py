@@ -1,0 +1,1093 @@
+"""The offline verifier (ledger.verify) against bundles built by ledger.bundle from real ledgers.
+
+Covers every answer (VALID, REVOKED, SUSPENDED, reinstated, EXPIRED, NOT FOUND) under both
+kinds of trust (log key; published root and size), historic checkpoints, key rotation and key
+revocation, stacks and multi-credential bundles, holder documents, exhaustive single-byte
+tampering of small bundles, parser limits, the layering rule (no lmdb), and the ``verify`` and
+``prove`` commands through click's CliRunner.
+
+The ledgers are built with the Python API and an injected clock, so entry times are known.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ledger.bundle import build_bundle, dump_bundle
+from ledger.errors import (
+    EncodingError,
+    LedgerError,
+    RefusedError,
+    SignatureError,
+    VerificationError,
+)
+from ledger.events import (
+    CRED,
+    ISSUE,
+    ISSUED,
+    REGISTER_ISSUER,
+    REINSTATE,
+    REVOKE,
+    REVOKE_KEY,
+    REVOKED,
+    ROTATE_KEY,
+    SUSPEND,
+    CredRecord,
+    decode_record,
+    key_id,
+    make_statement,
+    map_key,
+    sign_statement,
+    subject_commitment,
+)
+from ledger.log import Ledger
+from ledger.note import Signer
+from ledger.verify import (
+    BUNDLE_FORMAT,
+    CREDENTIAL_FORMAT,
+    EXPIRED,
+    MAX_BUNDLE_SIZE,
+    MAX_PATH,
+    NOT_FOUND,
+    REVOKED_ANSWER,
+    SUSPENDED_ANSWER,
+    VALID,
+    Verdict,
+    verify_bundle,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in UTC milliseconds
+DAY = 86_400_000
+EXPIRES = T0 + 400 * DAY  # the expiring credential's first instant of no longer being valid
+LATER = T0 + 30 * DAY  # a verification time well after every entry, before EXPIRES
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+@dataclass
+class Held:
+    """What a holder keeps for one credential (the salt never enters the log)."""
+
+    issuer: str
+    cred_id: str
+    subject: str
+    salt: bytes
+    title: str
+    parts: list[str] = field(default_factory=list)
+
+    def document(self, origin: str, /, **changes: Any) -> dict[str, Any]:
+        doc = {"type": CREDENTIAL_FORMAT, "origin": origin, "issuer": self.issuer,
+               "id": self.cred_id, "subject": self.subject, "salt": self.salt.hex(),
+               "title": self.title, "expires": None, "parts": list(self.parts),
+               "document_sha256": None}
+        doc.update(changes)
+        return doc
+
+
+class World:
+    """A ledger plus the keys and holder data needed to drive it from tests."""
+
+    def __init__(self, path: Path, origin: str) -> None:
+        clock = itertools.count(T0, 60_000)
+        self.ledger, self.log_signer, self.registry = Ledger.create(
+            path, origin, clock=lambda: next(clock))
+        self.origin = origin
+        self.times = itertools.count(T0, 1000)  # statement times, strictly increasing
+        self.held: dict[tuple[str, str], Held] = {}
+
+    @property
+    def log_key(self) -> Any:
+        return self.log_signer.verifier()
+
+    def statement(self, signer: Signer, kind: str, issuer: str, *fields: Any) -> Any:
+        return sign_statement(make_statement(kind, issuer, next(self.times), *fields), signer.seed)
+
+    def append(self, signer: Signer, kind: str, issuer: str, *fields: Any) -> int:
+        """Append one statement; return its entry index."""
+        return self.ledger.append([self.statement(signer, kind, issuer, *fields)]).first
+
+    def register(self, issuer: str, key: Signer) -> int:
+        return self.append(self.registry, REGISTER_ISSUER, issuer, issuer.title(),
+                           f"https://{issuer}.example", key.public_key)
+
+    def issue(self, key: Signer, issuer: str, cred_id: str, *, expires: int | None = None,
+              parts: list[str] | None = None, title: str | None = None) -> int:
+        held = Held(issuer, cred_id, f"holder of {cred_id}", secrets.token_bytes(32),
+                    title or f"Course {cred_id}", list(parts or []))
+        self.held[(issuer, cred_id)] = held
+        return self.append(key, ISSUE, issuer, cred_id, subject_commitment(held.salt, held.subject),
+                           held.title, expires, None, held.parts)
+
+    def bundle(self, *creds: tuple[str, str], size: int | None = None,
+               documents: list[dict[str, Any]] | None = None) -> str:
+        return dump_bundle(build_bundle(self.ledger, list(creds), size=size, documents=documents))
+
+    def verify(self, data: str | bytes, *, at: int = LATER, **kw: Any) -> Verdict:
+        if "root" not in kw and "log_key" not in kw:
+            kw["log_key"] = self.log_key
+        return verify_bundle(data, at=at, **kw)
+
+    def root_of(self, size: int) -> bytes:
+        return self.ledger.root_at(size)
+
+
+def answers(verdict: Verdict) -> dict[tuple[str, str], str]:
+    return {(c.issuer, c.cred_id): c.answer for c in verdict.credentials}
+
+
+def one(verdict: Verdict) -> Any:
+    (answer,) = verdict.credentials
+    return answer
+
+
+def edit(data: str, change: Callable[[dict[str, Any]], object]) -> str:
+    """Parse bundle JSON, apply ``change`` to the object in place, and re-serialise."""
+    doc = json.loads(data)
+    change(doc)
+    return json.dumps(doc)
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+@dataclass
+class Story:
+    w: World
+    idx: dict[str, int]
+    old_size: int
+    size: int
+    keys: dict[str, Signer]
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+    """A ledger with every answer, a checkpoint in the middle, a key rotation and a revoked key.
+
+    ``old_size`` is a checkpoint taken before any status change; ``size`` is the latest one.
+    """
+    w = World(tmp_path_factory.mktemp("story") / "store", "story.example/log")
+    a, b, c = Signer.generate("uni-a"), Signer.generate("uni-b"), Signer.generate("poly-c")
+    idx: dict[str, int] = {}
+    idx["reg-uni"] = w.register("uni", a)
+    idx["reg-poly"] = w.register("poly", c)
+    for name in ("valid-1", "rev-1", "susp-1", "reinst-1", "part-1", "part-2"):
+        idx[name] = w.issue(a, "uni", name)
+    idx["exp-1"] = w.issue(a, "uni", "exp-1", expires=EXPIRES)
+    idx["stack-1"] = w.issue(a, "uni", "stack-1", parts=["part-1", "part-2"])
+    idx["p-1"] = w.issue(c, "poly", "p-1")
+    w.ledger.checkpoint()
+    old_size = w.ledger.head().size
+    idx["revoke"] = w.append(a, REVOKE, "uni", "rev-1", "academic misconduct")
+    idx["suspend"] = w.append(a, SUSPEND, "uni", "susp-1", "under review")
+    w.append(a, SUSPEND, "uni", "reinst-1", "paperwork")
+    idx["reinstate"] = w.append(a, REINSTATE, "uni", "reinst-1", "cleared")
+    idx["revoke-part"] = w.append(a, REVOKE, "uni", "part-2", "withdrawn")
+    idx["rotate"] = w.append(a, ROTATE_KEY, "uni", b.public_key)
+    idx["after-b"] = w.issue(b, "uni", "after-b")
+    idx["revoke-c"] = w.append(w.registry, REVOKE_KEY, "poly", key_id(c.public_key),
+                               "key compromised")
+    w.ledger.checkpoint()
+    size = w.ledger.head().size
+    yield Story(w, idx, old_size, size, {"a": a, "b": b, "c": c})
+    w.ledger.close()
+
+
+@dataclass
+class Small:
+    w: World
+    valid: str
+    revoked: str
+    absent: str
+    valid_doc: str
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Small]:
+    """A five-entry ledger and its three one-credential bundles (a few KB each)."""
+    w = World(tmp_path_factory.mktemp("small") / "store", "small.example/log")
+    key = Signer.generate("uni")
+    w.register("uni", key)
+    w.issue(key, "uni", "c1")
+    w.issue(key, "uni", "c2")
+    w.append(key, REVOKE, "uni", "c2", "fraud")
+    w.issue(key, "uni", "c3")
+    w.ledger.checkpoint()
+    doc = w.held[("uni", "c1")].document(w.origin)
+    yield Small(w, w.bundle(("uni", "c1")), w.bundle(("uni", "c2")), w.bundle(("uni", "c9")),
+                w.bundle(("uni", "c1"), documents=[doc]))
+    w.ledger.close()
+
+
+# ------------------------------------------------------------------------------------ answers
+
+
+def test_valid(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "valid-1"))
+    assert json.loads(data)["format"] == BUNDLE_FORMAT
+    v = w.verify(data)
+    a = one(v)
+    assert v.valid and a.answer == VALID
+    assert (a.issuer, a.cred_id, a.title) == ("uni", "valid-1", "Course valid-1")
+    assert a.issued_index == story.idx["valid-1"]
+    assert a.issued_time == w.ledger.entry(story.idx["valid-1"]).time
+    assert (a.changed_index, a.changed_time, a.reason, a.subject) == (None, None, "", None)
+    assert a.key_id == key_id(story.keys["a"].public_key)
+    assert v.checkpoint.size == story.size and v.checkpoint.root == w.root_of(story.size)
+    assert v.as_dict()["answer"] == VALID
+
+
+def test_revoked_says_when_and_why(story: Story) -> None:
+    w = story.w
+    v = w.verify(w.bundle(("uni", "rev-1")))
+    a = one(v)
+    assert not v.valid and a.answer == REVOKED_ANSWER
+    assert a.changed_index == story.idx["revoke"]
+    assert a.changed_time == w.ledger.entry(story.idx["revoke"]).time
+    assert a.changed_time is not None and a.issued_time is not None
+    assert a.changed_time > a.issued_time
+    assert a.reason == "academic misconduct"
+    assert v.as_dict()["answer"] == REVOKED_ANSWER
+    assert "academic misconduct" in a.describe() and "REVOKED" in a.describe()
+
+
+def test_suspended(story: Story) -> None:
+    w = story.w
+    v = w.verify(w.bundle(("uni", "susp-1")))
+    a = one(v)
+    assert not v.valid and a.answer == SUSPENDED_ANSWER
+    assert (a.changed_index, a.reason) == (story.idx["suspend"], "under review")
+    assert a.changed_time == w.ledger.entry(story.idx["suspend"]).time
+
+
+def test_reinstated_is_valid(story: Story) -> None:
+    w = story.w
+    v = w.verify(w.bundle(("uni", "reinst-1")))
+    a = one(v)
+    assert v.valid and a.answer == VALID
+    assert (a.changed_index, a.changed_time, a.reason) == (None, None, "")
+
+
+def test_expiry_is_judged_at_the_given_time(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "exp-1"))
+    assert one(w.verify(data, at=EXPIRES - 1)).answer == VALID
+    assert w.verify(data, at=EXPIRES - 1).valid
+    for at in (EXPIRES, EXPIRES + DAY):
+        v = w.verify(data, at=at)
+        assert one(v).answer == EXPIRED and not v.valid
+        assert one(v).expires == EXPIRES
+        assert v.as_dict()["answer"] == EXPIRED
+
+
+@pytest.mark.parametrize("cred", [("uni", "never-issued"), ("nobody", "x-1")],
+                         ids=["never-issued-id", "unknown-issuer"])
+def test_not_found_is_a_proof_of_absence(story: Story, cred: tuple[str, str]) -> None:
+    w = story.w
+    data = w.bundle(cred)
+    doc = json.loads(data)
+    # Absence is proven by one map proof with no record, against the last entry's state_root.
+    assert [e["index"] for e in doc["entries"]] == [story.size - 1]
+    (proof,) = doc["map"]
+    assert proof["record"] is None
+    assert base64.b64decode(proof["key"]) == map_key(CRED, *cred)
+    v = w.verify(data)
+    a = one(v)
+    assert not v.valid and a.answer == NOT_FOUND and (a.issuer, a.cred_id) == cred
+    assert a.issued_index is None
+    assert v.as_dict()["answer"] == NOT_FOUND
+    # Dropping the absence proof leaves nothing to answer with.
+    with pytest.raises(VerificationError, match="lacks its status-map proof"):
+        w.verify(edit(data, lambda d: d.update(map=[])))
+
+
+def test_not_found_in_an_empty_log(tmp_path: Path) -> None:
+    w = World(tmp_path / "store", "empty.example/log")
+    try:
+        w.ledger.checkpoint()
+        data = w.bundle(("uni", "x"))
+        v = w.verify(data)
+        assert v.checkpoint.size == 0 and one(v).answer == NOT_FOUND
+        assert one(w.verify(data, root=w.root_of(0), size=0)).answer == NOT_FOUND
+    finally:
+        w.ledger.close()
+
+
+@pytest.mark.parametrize("cred,want", [
+    (("uni", "valid-1"), VALID), (("uni", "rev-1"), REVOKED_ANSWER),
+    (("uni", "susp-1"), SUSPENDED_ANSWER), (("uni", "reinst-1"), VALID),
+    (("uni", "never-issued"), NOT_FOUND), (("nobody", "x-1"), NOT_FOUND),
+])
+def test_same_answers_with_root_and_size_trust(story: Story, cred: tuple[str, str],
+                                               want: str) -> None:
+    w = story.w
+    data = w.bundle(cred)
+    by_key = w.verify(data)
+    by_root = w.verify(data, root=w.root_of(story.size), size=story.size)
+    assert one(by_root).answer == one(by_key).answer == want
+    assert one(by_root) == one(by_key)
+    assert "root" in by_root.trusted_by and "log key" in by_key.trusted_by
+
+
+def test_root_trust_expiry(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "exp-1"))
+    trust = {"root": w.root_of(story.size), "size": story.size}
+    assert one(w.verify(data, at=EXPIRES - 1, **trust)).answer == VALID
+    assert one(w.verify(data, at=EXPIRES, **trust)).answer == EXPIRED
+
+
+def test_wrong_root_or_size_is_refused(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "valid-1"))
+    root = w.root_of(story.size)
+    wrong_root = bytes([root[0] ^ 1]) + root[1:]
+    for bad in ({"root": wrong_root, "size": story.size},
+                {"root": root, "size": story.size - 1},
+                {"root": root, "size": story.size + 1},
+                {"root": w.root_of(story.old_size), "size": story.old_size},
+                {"root": bytes(32), "size": story.size}):
+        with pytest.raises(VerificationError, match="trusted one"):
+            w.verify(data, **bad)
+
+
+def test_missing_trust_is_refused(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "valid-1"))
+    for trust in ({}, {"root": w.root_of(story.size)}, {"size": story.size}):
+        with pytest.raises(VerificationError, match="log key"):
+            verify_bundle(data, at=LATER, **trust)
+
+
+def test_another_log_key_is_refused(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "valid-1"))
+    for other in (Signer.generate(w.origin), Signer.generate("other.example/log"), w.registry):
+        with pytest.raises(SignatureError):
+            verify_bundle(data, log_key=other.verifier(), at=LATER)
+
+
+# ------------------------------------------------------------------------------------ history
+
+
+def test_historic_bundle_verifies_against_the_old_root(story: Story) -> None:
+    w = story.w
+    old = w.bundle(("uni", "rev-1"), size=story.old_size)
+    old_root = w.root_of(story.old_size)
+    v = w.verify(old, root=old_root, size=story.old_size)
+    assert one(v).answer == VALID and v.checkpoint.size == story.old_size
+    # The old checkpoint is signed too: the log key gives the same answer as of that checkpoint.
+    assert one(w.verify(old)).answer == VALID
+    assert w.verify(old).checkpoint.size == story.old_size
+    # The latest bundle tells the rest of the story.
+    new = w.bundle(("uni", "rev-1"))
+    assert one(w.verify(new)).answer == REVOKED_ANSWER
+    assert one(w.verify(new, root=w.root_of(story.size), size=story.size)).answer == REVOKED_ANSWER
+    # Each bundle only verifies against its own tree.
+    with pytest.raises(VerificationError):
+        w.verify(old, root=w.root_of(story.size), size=story.size)
+    with pytest.raises(VerificationError):
+        w.verify(new, root=old_root, size=story.old_size)
+
+
+@pytest.mark.parametrize("cred", ["susp-1", "reinst-1", "part-2", "stack-1"])
+def test_historic_bundles_predate_every_status_change(story: Story, cred: str) -> None:
+    w = story.w
+    old = w.bundle(("uni", cred), size=story.old_size)
+    v = w.verify(old, root=w.root_of(story.old_size), size=story.old_size)
+    assert v.valid and set(answers(v).values()) == {VALID}
+
+
+def test_spliced_old_and_new_bundles_never_lie(story: Story) -> None:
+    """Mix the checkpoint, entries and map proofs of an old (VALID) and a new (REVOKED) bundle:
+    each mix either fails or gives the answer of the checkpoint it carries."""
+    w = story.w
+    old = json.loads(w.bundle(("uni", "rev-1"), size=story.old_size))
+    new = json.loads(w.bundle(("uni", "rev-1")))
+    parts = ("checkpoint", "entries", "map")
+    for pick in itertools.product((old, new), repeat=3):
+        mixed = dict(new)
+        mixed.update({p: src[p] for p, src in zip(parts, pick, strict=True)})
+        truth = VALID if pick[0] is old else REVOKED_ANSWER
+        try:
+            v = w.verify(json.dumps(mixed))
+        except VerificationError:
+            continue
+        assert answers(v) == {("uni", "rev-1"): truth}, [p is old for p in pick]
+    # Unioning the entries and the map proofs of both does not help either.
+    union = dict(new)
+    union["entries"] = new["entries"] + [e for e in old["entries"]
+                                         if e["index"] not in {x["index"] for x in new["entries"]}]
+    union["checkpoint"] = new["checkpoint"]
+    with pytest.raises(VerificationError):
+        w.verify(edit(json.dumps(union), lambda d: d.update(map=old["map"])))
+
+
+# ------------------------------------------------------------------------------------ keys
+
+
+def test_credential_issued_before_rotation_stays_valid(story: Story) -> None:
+    w = story.w
+    a = one(w.verify(w.bundle(("uni", "valid-1"))))
+    assert a.answer == VALID and a.key_id == key_id(story.keys["a"].public_key)
+    assert story.idx["rotate"] > story.idx["valid-1"]
+    # The map proves key A ended at the rotation, after the issuance.
+    data = json.loads(w.bundle(("uni", "valid-1")))
+    assert story.idx["reg-uni"] in {e["index"] for e in data["entries"]}
+
+
+def test_credential_issued_with_the_new_key_is_valid(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "after-b"))
+    a = one(w.verify(data))
+    assert a.answer == VALID and a.key_id == key_id(story.keys["b"].public_key)
+    # B was introduced by the rotation entry, which the bundle carries and proves.
+    assert story.idx["rotate"] in {e["index"] for e in json.loads(data)["entries"]}
+
+
+def test_credential_stays_valid_after_its_key_is_revoked_by_the_registry(story: Story) -> None:
+    w = story.w
+    assert story.idx["revoke-c"] > story.idx["p-1"]
+    a = one(w.verify(w.bundle(("poly", "p-1"))))
+    assert a.answer == VALID and a.key_id == key_id(story.keys["c"].public_key)
+
+
+def test_ended_keys_cannot_sign(story: Story) -> None:
+    w = story.w
+    size = w.ledger.head().size
+    with pytest.raises(RefusedError) as info:
+        w.ledger.append([w.statement(story.keys["a"], ISSUE, "uni", "by-a", bytes(32), "Late",
+                                     None, None, [])])
+    assert info.value.rule == "key-not-active"
+    with pytest.raises(RefusedError) as info:
+        w.ledger.append([w.statement(story.keys["c"], ISSUE, "poly", "by-c", bytes(32), "Late",
+                                     None, None, [])])
+    assert info.value.rule == "key-not-active"
+    assert w.ledger.head().size == size
+
+
+def test_issuance_signed_with_a_key_from_another_issuer_is_refused(story: Story) -> None:
+    w = story.w
+    with pytest.raises(RefusedError) as info:
+        w.ledger.append([w.statement(story.keys["b"], ISSUE, "poly", "by-b", bytes(32), "X",
+                                     None, None, [])])
+    assert info.value.rule == "wrong-signer"
+
+
+# ------------------------------------------------------------------------------------ stacks
+
+
+def test_stack_parts_are_checked_and_a_revoked_part_spoils_the_verdict(story: Story) -> None:
+    w = story.w
+    v = w.verify(w.bundle(("uni", "stack-1")))
+    assert answers(v) == {("uni", "stack-1"): VALID, ("uni", "part-1"): VALID,
+                          ("uni", "part-2"): REVOKED_ANSWER}
+    assert not v.valid and v.worst() == REVOKED_ANSWER and v.as_dict()["answer"] == REVOKED_ANSWER
+    stack = next(c for c in v.credentials if c.cred_id == "stack-1")
+    assert stack.parts == ("part-1", "part-2")
+    part = next(c for c in v.credentials if c.cred_id == "part-2")
+    assert (part.changed_index, part.reason) == (story.idx["revoke-part"], "withdrawn")
+
+
+def test_stack_needs_its_parts_proofs(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "stack-1"))
+    part_key = base64.b64encode(map_key(CRED, "uni", "part-2")).decode()
+    with pytest.raises(VerificationError, match="part-2"):
+        w.verify(edit(data, lambda d: d.update(map=[m for m in d["map"] if m["key"] != part_key])))
+
+
+def test_several_credentials_share_one_checkpoint(story: Story) -> None:
+    w = story.w
+    creds = [("uni", "valid-1"), ("uni", "rev-1"), ("uni", "susp-1"), ("uni", "exp-1")]
+    data = w.bundle(*creds)
+    doc = json.loads(data)
+    indexes = [e["index"] for e in doc["entries"]]
+    assert len(indexes) == len(set(indexes)) and indexes.count(story.idx["reg-uni"]) == 1
+    v = w.verify(data)
+    assert v.checkpoint.size == story.size
+    assert answers(v) == {c: one(w.verify(w.bundle(c))).answer for c in creds}
+    assert answers(v) == {creds[0]: VALID, creds[1]: REVOKED_ANSWER,
+                          creds[2]: SUSPENDED_ANSWER, creds[3]: VALID}
+    assert not v.valid and v.worst() == REVOKED_ANSWER
+    assert w.verify(w.bundle(("uni", "valid-1"), ("uni", "reinst-1"))).valid
+
+
+def test_cross_issuer_bundle(story: Story) -> None:
+    w = story.w
+    data = w.bundle(("uni", "valid-1"), ("poly", "p-1"), ("uni", "after-b"))
+    v = w.verify(data)
+    assert v.valid
+    assert answers(v) == {("uni", "valid-1"): VALID, ("poly", "p-1"): VALID,
+                          ("uni", "after-b"): VALID}
+    assert {c.key_id for c in v.credentials} == {
+        key_id(story.keys[k].public_key) for k in "abc"}
+    same = w.verify(data, root=w.root_of(story.size), size=story.size)
+    assert same.credentials == v.credentials
+
+
+# ------------------------------------------------------------------------------------ documents
+
+
+def test_holder_document_proves_the_subject(story: Story) -> None:
+    w = story.w
+    held = w.held[("uni", "valid-1")]
+    doc = held.document(w.origin)
+    data = w.bundle(("uni", "valid-1"))
+    assert one(w.verify(data, documents=(doc,))).subject == held.subject
+    embedded = w.bundle(("uni", "valid-1"), documents=[doc])
+    a = one(w.verify(embedded))
+    assert a.subject == held.subject and a.answer == VALID
+    assert "matches the commitment" in a.describe()
+    assert one(w.verify(data)).subject is None
+
+
+def test_holder_documents_in_a_stack(story: Story) -> None:
+    w = story.w
+    docs = [w.held[("uni", c)].document(w.origin) for c in ("stack-1", "part-1")]
+    v = w.verify(w.bundle(("uni", "stack-1"), documents=docs))
+    subjects = {c.cred_id: c.subject for c in v.credentials}
+    assert subjects == {"stack-1": "holder of stack-1", "part-1": "holder of part-1",
+                        "part-2": None}
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"subject": "Mallory"}, "subject and salt"),
+    ({"salt": "00" * 32}, "subject and salt"),
+    ({"salt": "zz" * 32}, "not hex"),
+    ({"salt": "00" * 31}, "32 bytes"),
+    ({"title": "Another Course"}, "title"),
+    ({"origin": "other.example/log"}, "names log"),
+    ({"parts": ["part-9"]}, "parts"),
+    ({"document_sha256": "00" * 32}, "digest"),
+], ids=lambda x: x if isinstance(x, str) else next(iter(x)))
+def test_wrong_holder_document_is_refused(story: Story, change: dict[str, Any],
+                                          match: str) -> None:
+    w = story.w
+    doc = w.held[("uni", "valid-1")].document(w.origin, **change)
+    data = w.bundle(("uni", "valid-1"))
+    with pytest.raises(VerificationError, match=match):
+        w.verify(data, documents=(doc,))
+    with pytest.raises(VerificationError, match=match):
+        w.verify(w.bundle(("uni", "valid-1"), documents=[doc]))
+
+
+def test_document_for_a_credential_not_in_the_bundle_is_refused(story: Story) -> None:
+    w = story.w
+    doc = w.held[("uni", "valid-1")].document(w.origin)
+    with pytest.raises(VerificationError, match="does not prove that credential"):
+        w.verify(w.bundle(("uni", "after-b")), documents=(doc,))
+    with pytest.raises(VerificationError, match="does not prove that credential"):
+        w.verify(w.bundle(("uni", "after-b"), documents=[doc]))
+
+
+def test_document_of_another_credential_under_this_id_is_refused(story: Story) -> None:
+    """A genuine document of after-b relabelled as valid-1: the commitment differs."""
+    w = story.w
+    doc = w.held[("uni", "after-b")].document(w.origin, id="valid-1", title="Course valid-1")
+    with pytest.raises(VerificationError, match="subject and salt"):
+        w.verify(w.bundle(("uni", "valid-1")), documents=(doc,))
+
+
+@pytest.mark.parametrize("change", [{"type": "x"}, {"subject": 5}, {"extra": 1}],
+                         ids=["type", "subject-type", "extra-field"])
+def test_malformed_embedded_document_is_an_encoding_error(story: Story,
+                                                          change: dict[str, Any]) -> None:
+    w = story.w
+    doc = w.held[("uni", "valid-1")].document(w.origin, **change)
+    with pytest.raises(EncodingError):
+        w.verify(w.bundle(("uni", "valid-1"), documents=[doc]))
+
+
+@pytest.mark.parametrize("parts", [5, True], ids=["int", "bool"])
+def test_document_with_non_list_parts_is_a_ledger_error(story: Story, parts: object) -> None:
+    w = story.w
+    doc = w.held[("uni", "valid-1")].document(w.origin, parts=parts)
+    with pytest.raises(LedgerError):
+        w.verify(w.bundle(("uni", "valid-1")), documents=(doc,))
+
+
+def test_document_with_a_lone_surrogate_subject_is_a_ledger_error(story: Story) -> None:
+    w = story.w
+    doc = w.held[("uni", "valid-1")].document(w.origin, subject="\ud800")
+    data = edit(w.bundle(("uni", "valid-1")), lambda d: d.update(documents=[doc]))
+    with pytest.raises(LedgerError):
+        w.verify(data)
+
+
+# ------------------------------------------------------------------------------------ tamper
+
+
+def _mutants(data: bytes, values: tuple[int, ...], step: int) -> Iterator[tuple[int, bytes]]:
+    for pos in range(0, len(data), step):
+        for value in values:
+            new = value(data[pos]) if callable(value) else value
+            if new != data[pos]:
+                yield pos, data[:pos] + bytes([new]) + data[pos + 1:]
+
+
+def _tamper(data: str, honest: dict[tuple[str, str], tuple[str, str | None]],
+            values: tuple[Any, ...], step: int = 1, **trust: Any) -> tuple[int, int]:
+    """Verify every mutant; each must raise a LedgerError or give exactly the honest answers
+    (and subjects). Returns (refused, accepted); fails listing the first offending positions."""
+    raw = data.encode()
+    bad: list[str] = []
+    refused = accepted = 0
+    for pos, mutant in _mutants(raw, values, step):
+        try:
+            v = verify_bundle(mutant, at=LATER, **trust)
+        except LedgerError:
+            refused += 1
+            continue
+        except Exception as exc:  # noqa: BLE001 -- the point: nothing but LedgerError escapes
+            bad.append(f"@{pos} {raw[pos:pos + 1]!r}->{mutant[pos:pos + 1]!r}: "
+                       f"{exc.__class__.__name__}: {exc}")
+            continue
+        got = {(c.issuer, c.cred_id): (c.answer, c.subject) for c in v.credentials}
+        if got != honest:
+            bad.append(f"@{pos} {raw[pos:pos + 1]!r}->{mutant[pos:pos + 1]!r}: {got}")
+        accepted += 1
+    assert not bad, f"{len(bad)} bad mutants, first: {bad[:5]}"
+    return refused, accepted
+
+
+def _honest(v: Verdict) -> dict[tuple[str, str], tuple[str, str | None]]:
+    return {(c.issuer, c.cred_id): (c.answer, c.subject) for c in v.credentials}
+
+
+def _flip(b: int) -> int:
+    return b ^ 0x01
+
+
+OTHER_VALUES = (ord("0"), ord('"'), ord("}"), ord("A"), ord("\\"), 0x00, 0xFF, _flip)
+
+
+def test_tamper_every_byte_of_a_valid_bundle(small: Small) -> None:
+    w = small.w
+    honest = _honest(w.verify(small.valid))
+    assert honest == {("uni", "c1"): (VALID, None)}
+    assert len(small.valid) < 8192
+    refused, accepted = _tamper(small.valid, honest, (_flip,), log_key=w.log_key)
+    # Today every flip is refused; the bound leaves room for a future byte that changes nothing
+    # (such a mutant must still answer honestly, which _tamper checks).
+    assert refused > 0.95 * len(small.valid)
+    assert refused + accepted == len(small.valid)
+
+
+def test_tamper_a_valid_bundle_with_other_values(small: Small) -> None:
+    w = small.w
+    honest = _honest(w.verify(small.valid))
+    _tamper(small.valid, honest, OTHER_VALUES, log_key=w.log_key)
+
+
+def test_tamper_a_valid_bundle_under_root_trust(small: Small) -> None:
+    """With a trusted root the note's signature lines are not checked: flips there may still
+    verify, but only with the honest answer."""
+    w = small.w
+    size = w.ledger.head().size
+    trust = {"root": w.root_of(size), "size": size}
+    honest = _honest(w.verify(small.valid, **trust))
+    _tamper(small.valid, honest, (_flip,), **trust)
+
+
+def test_tamper_a_valid_bundle_with_a_holder_document(small: Small) -> None:
+    w = small.w
+    honest = _honest(w.verify(small.valid_doc))
+    assert honest == {("uni", "c1"): (VALID, "holder of c1")}
+    _tamper(small.valid_doc, honest, (_flip,), log_key=w.log_key)
+
+
+def test_tamper_every_byte_of_a_revoked_bundle(small: Small) -> None:
+    w = small.w
+    honest = _honest(w.verify(small.revoked))
+    assert honest == {("uni", "c2"): (REVOKED_ANSWER, None)}
+    _tamper(small.revoked, honest, (_flip,), log_key=w.log_key)
+    _tamper(small.revoked, honest, OTHER_VALUES, step=2, log_key=w.log_key)
+
+
+def test_tamper_every_byte_of_a_not_found_bundle(small: Small) -> None:
+    w = small.w
+    honest = _honest(w.verify(small.absent))
+    assert honest == {("uni", "c9"): (NOT_FOUND, None)}
+    _tamper(small.absent, honest, (_flip,), log_key=w.log_key)
+    _tamper(small.absent, honest, OTHER_VALUES, log_key=w.log_key)
+
+
+def _map_item(doc: dict[str, Any], key: bytes) -> dict[str, Any]:
+    want = base64.b64encode(key).decode()
+    return next(m for m in doc["map"] if m["key"] == want)
+
+
+def test_forged_record_is_refused(small: Small) -> None:
+    """Replace the revoked credential's record by a well-formed "issued" one: the map proof
+    proves the hash of the real record, so the forgery is caught."""
+    w = small.w
+    doc = json.loads(small.revoked)
+    item = _map_item(doc, map_key(CRED, "uni", "c2"))
+    real = decode_record(base64.b64decode(item["record"]))
+    assert isinstance(real, CredRecord) and real.state == REVOKED
+    forged = CredRecord(real.issuer, real.cred_id, ISSUED, real.issued_index, None, "",
+                        real.last_time)
+    item["record"] = base64.b64encode(forged.encode()).decode()
+    with pytest.raises(VerificationError, match="does not match the proven value hash"):
+        w.verify(json.dumps(doc))
+    doc["entries"] = [e for e in doc["entries"] if e["index"] != real.changed_index]
+    with pytest.raises(VerificationError, match="does not match the proven value hash"):
+        w.verify(json.dumps(doc))
+
+
+def test_record_given_with_a_proof_of_absence_is_refused(small: Small) -> None:
+    w = small.w
+    doc = json.loads(small.absent)
+    record = json.loads(small.valid)["map"][0]["record"]
+    _map_item(doc, map_key(CRED, "uni", "c9"))["record"] = record
+    with pytest.raises(VerificationError, match="record is given for an absent key"):
+        w.verify(json.dumps(doc))
+
+
+def test_tamper_truncations(small: Small) -> None:
+    w = small.w
+    raw = small.valid.encode()
+    for n in range(0, len(raw) - 2, 7):  # the last two bytes are "}\n": dropping "\n" is fine
+        with pytest.raises(LedgerError):
+            verify_bundle(raw[:n], log_key=w.log_key, at=LATER)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d["entries"][0].update(index=d["entries"][0]["index"] + 1),
+    lambda d: d["entries"][0].update(index=d["entries"][0]["index"] - 1),
+    lambda d: d["entries"][0]["proof"].pop(),
+    lambda d: d["entries"][0]["proof"].append(d["entries"][0]["proof"][0]),
+    lambda d: d["entries"][0]["proof"].reverse(),
+    lambda d: d["entries"].pop(0),
+    lambda d: d["entries"].pop(),
+    lambda d: d["map"].pop(),
+    lambda d: d["map"][0]["siblings"].pop(),
+    lambda d: d["map"][0].update(record=d["map"][1]["record"]),
+    lambda d: d["map"][0].update(leaf_key=None, leaf_value=None, record=None),
+    lambda d: d.update(entries=[dict(e, entry=d["entries"][-1]["entry"]) for e in d["entries"]]),
+    lambda d: d.update(checkpoint=d["checkpoint"].replace("\n5\n", "\n4\n")),
+], ids=["index+1", "index-1", "proof-short", "proof-long", "proof-reversed", "no-key-entry",
+        "no-last-entry", "no-issuer-proof", "map-short", "record-swapped", "absence-claimed",
+        "entries-swapped", "size-1"])
+def test_structural_tampering_is_refused(small: Small, mutate: Callable[[Any], None]) -> None:
+    w = small.w
+    with pytest.raises(LedgerError):
+        w.verify(edit(small.valid, mutate))
+    size = w.ledger.head().size
+    with pytest.raises(LedgerError):
+        w.verify(edit(small.valid, mutate), root=w.root_of(size), size=size)
+
+
+# ------------------------------------------------------------------------------------ limits
+
+
+def _with_proof(data: str, items: str) -> str:
+    """The bundle with its first entry proof replaced by the raw JSON ``items``."""
+    doc = json.loads(data)
+    doc["entries"][0]["proof"] = ["PLACEHOLDER"]
+    return json.dumps(doc).replace('["PLACEHOLDER"]', "[" + items + "]")
+
+
+def test_a_million_proof_hashes_are_refused(small: Small) -> None:
+    w = small.w
+    h = json.loads(small.valid)["entries"][0]["proof"][0]
+    data = _with_proof(small.valid, ",".join([json.dumps(h)] * 1_000_000))
+    assert len(data) > MAX_BUNDLE_SIZE
+    with pytest.raises(EncodingError, match=str(MAX_BUNDLE_SIZE)):
+        w.verify(data)
+
+
+def test_a_million_short_proof_items_are_refused_by_count(small: Small) -> None:
+    w = small.w
+    data = _with_proof(small.valid, ",".join(["0"] * 1_000_000))
+    assert len(data) < MAX_BUNDLE_SIZE
+    with pytest.raises(EncodingError, match=f"more than {MAX_PATH} items"):
+        w.verify(data)
+
+
+def test_path_limit_itself(small: Small) -> None:
+    w = small.w
+    h = json.loads(small.valid)["entries"][0]["proof"][0]
+    with pytest.raises(EncodingError, match=f"more than {MAX_PATH} items"):
+        w.verify(_with_proof(small.valid, ",".join([json.dumps(h)] * (MAX_PATH + 1))))
+    # At the limit the shape is fine and the inclusion proof itself fails.
+    with pytest.raises(VerificationError):
+        w.verify(_with_proof(small.valid, ",".join([json.dumps(h)] * MAX_PATH)))
+
+
+@pytest.mark.parametrize("what", ["map", "siblings", "credentials", "entries"])
+def test_list_limits(small: Small, what: str) -> None:
+    doc = json.loads(small.valid)
+    if what == "siblings":
+        doc["map"][0]["siblings"] = [doc["map"][0]["key"]] * 257
+    elif what == "credentials":
+        doc["credentials"] = [{"issuer": "uni", "id": f"c{i}"} for i in range(1025)]
+    elif what == "entries":
+        doc["entries"] = [dict(doc["entries"][0], index=i) for i in range(4097)]
+    else:
+        doc["map"] = [dict(doc["map"][0], key=base64.b64encode(i.to_bytes(32, "big")).decode())
+                      for i in range(4097)]
+    with pytest.raises(EncodingError, match="more than"):
+        small.w.verify(json.dumps(doc))
+
+
+def test_a_17_mib_bundle_is_refused(small: Small) -> None:
+    data = small.valid.rstrip() + " " * (17 << 20) + "\n"
+    for form in (data, data.encode()):
+        with pytest.raises(EncodingError, match=f"larger than {MAX_BUNDLE_SIZE}"):
+            small.w.verify(form)
+
+
+@pytest.mark.parametrize("data", [
+    "", "not json", "{", b"\xff\xfe\x00", "[]", '["format"]', "null", "42", '"text"',
+    "{}", "NaN",
+], ids=["empty", "text", "open-brace", "bad-utf8", "empty-array", "array", "null", "number",
+        "string", "empty-object", "nan"])
+def test_non_bundles_are_encoding_errors(small: Small, data: str | bytes) -> None:
+    with pytest.raises(EncodingError):
+        small.w.verify(data)
+
+
+def _drop(name: str) -> Callable[[dict[str, Any]], None]:
+    return lambda d: d.pop(name)
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (_drop("format"), "missing field 'format'"),
+    (_drop("checkpoint"), "missing field 'checkpoint'"),
+    (_drop("entries"), "missing field 'entries'"),
+    (_drop("map"), "missing field 'map'"),
+    (_drop("credentials"), "missing field 'credentials'"),
+    (lambda d: d.update(extra=1), "unknown field 'extra'"),
+    (lambda d: d["entries"][0].update(extra=1), "unknown field 'extra'"),
+    (lambda d: d["entries"][0].pop("proof"), "missing field 'proof'"),
+    (lambda d: d["map"][0].update(extra=None), "unknown field 'extra'"),
+    (lambda d: d["map"][0].pop("record"), "missing field 'record'"),
+    (lambda d: d["credentials"][0].update(note="x"), "unknown field 'note'"),
+    (lambda d: d["credentials"][0].pop("id"), "missing field 'id'"),
+    (lambda d: d.update(format="credential-ledger/bundle@v2"), "format"),
+    (lambda d: d.update(format=None), "format"),
+    (lambda d: d.update(checkpoint=5), "checkpoint"),
+    (lambda d: d.update(credentials=[]), "credentials: empty"),
+    (lambda d: d["credentials"][0].update(id="../etc"), "credential id"),
+    (lambda d: d["credentials"][0].update(issuer=7), "issuer"),
+    (lambda d: d["entries"][0].update(index=True), "index"),
+    (lambda d: d["entries"][0].update(index=-1), "index"),
+    (lambda d: d["entries"][0].update(index=1.0), "index"),
+    (lambda d: d["entries"][0].update(index=1 << 63), "index"),
+    (lambda d: d["entries"].append(d["entries"][0]), "appears twice"),
+    (lambda d: d["map"].append(d["map"][0]), "appears twice"),
+    (lambda d: d["entries"][0].update(entry="not base64!"), "base64"),
+    (lambda d: d["entries"][0].update(entry="AB=="), "not canonical base64"),
+    (lambda d: d["entries"][0]["proof"].__setitem__(0, "AAAA"), "32 bytes"),
+    (lambda d: d["map"][0].update(leaf_key=None), "map"),
+    (lambda d: d["map"][0].update(key="AAAA"), "32 bytes"),
+    (lambda d: d.update(documents={}), "documents"),
+], ids=lambda x: x if isinstance(x, str) else None)
+def test_malformed_bundles_are_encoding_errors(small: Small, mutate: Callable[[Any], None],
+                                               match: str) -> None:
+    with pytest.raises(EncodingError, match=match):
+        small.w.verify(edit(small.valid, mutate))
+
+
+def test_duplicate_json_keys_are_refused(small: Small) -> None:
+    other = json.dumps([{"issuer": "uni", "id": "c2"}])
+    data = small.valid.rstrip()[:-1] + f', "credentials": {other}}}'
+    with pytest.raises(EncodingError):
+        small.w.verify(data)
+
+
+# ------------------------------------------------------------------------------------ layering
+
+
+def test_importing_the_verifier_does_not_load_lmdb() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    code = "import ledger.verify, sys; print('lmdb' in sys.modules, 'ledger.store' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"]
+    # The check can fail: importing the store does load lmdb.
+    code = "import ledger.store, sys; print('lmdb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["True"]
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+
+@dataclass
+class CliStory:
+    store: Path
+    vkey: str
+    old_size: int
+    size: int
+    roots: dict[int, str]
+    doc: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def cli_story(tmp_path_factory: pytest.TempPathFactory) -> CliStory:
+    """A small store built with the API and closed, so the CLI can open it."""
+    store = tmp_path_factory.mktemp("cli") / "store"
+    w = World(store, "cli.example/log")
+    key = Signer.generate("uni")
+    w.register("uni", key)
+    for name in ("v-1", "r-1", "s-1"):
+        w.issue(key, "uni", name)
+    w.ledger.checkpoint()
+    old_size = w.ledger.head().size
+    w.append(key, REVOKE, "uni", "r-1", "plagiarism")
+    w.append(key, SUSPEND, "uni", "s-1", "under review")
+    w.ledger.checkpoint()
+    size = w.ledger.head().size
+    story = CliStory(store, str(w.log_key), old_size, size,
+                     {n: w.root_of(n).hex() for n in (old_size, size)},
+                     w.held[("uni", "v-1")].document(w.origin))
+    w.ledger.close()
+    return story
+
+
+def _run(*args: str) -> Any:
+    from ledger.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _prove(s: CliStory, tmp_path: Path, cred: str, *extra: str) -> Path:
+    out = tmp_path / f"{cred}.bundle.json"
+    r = _run("--dir", str(s.store), "prove", "uni", cred, "-o", str(out), *extra)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.mark.parametrize("cred,code,words", [
+    ("v-1", 0, ["VALID", "uni/v-1"]),
+    ("r-1", 1, ["REVOKED", "plagiarism"]),
+    ("s-1", 1, ["SUSPENDED", "under review"]),
+    ("never", 1, ["NOT FOUND", "absence proven"]),
+])
+def test_cli_verify_answers(cli_story: CliStory, tmp_path: Path, cred: str, code: int,
+                            words: list[str]) -> None:
+    s = cli_story
+    path = _prove(s, tmp_path, cred)
+    for trust in (["--log-key", s.vkey], ["--root", s.roots[s.size], "--size", str(s.size)]):
+        r = _run("--dir", str(tmp_path / "nowhere"), "verify", str(path), *trust)
+        assert r.exit_code == code, r.output
+        for word in words:
+            assert word in r.stdout
+        j = _run("verify", str(path), *trust, "--json")
+        assert j.exit_code == code
+        doc = json.loads(j.stdout)
+        assert doc["answer"] == words[0] and doc["valid"] is (code == 0)
+        assert doc["checkpoint"]["size"] == s.size
+
+
+def test_cli_verify_tampered_bundle_is_invalid(cli_story: CliStory, tmp_path: Path) -> None:
+    s = cli_story
+    path = _prove(s, tmp_path, "v-1")
+    doc = json.loads(path.read_text())
+    proof = doc["entries"][0]["proof"]
+    proof[0] = base64.b64encode(bytes(32)).decode()
+    path.write_text(json.dumps(doc))
+    r = _run("verify", str(path), "--log-key", s.vkey)
+    assert r.exit_code == 1 and "INVALID" in r.stdout
+    j = _run("verify", str(path), "--log-key", s.vkey, "--json")
+    assert j.exit_code == 1 and json.loads(j.stdout)["answer"] == "INVALID"
+    # The wrong root is INVALID as well.
+    r = _run("verify", str(_prove(s, tmp_path, "v-1")), "--root", s.roots[s.old_size],
+             "--size", str(s.size))
+    assert r.exit_code == 1 and "INVALID" in r.stdout
+
+
+@pytest.mark.parametrize("trust", [
+    [], ["--root", "00" * 32], ["--size", "3"], ["--root", "zz" * 32, "--size", "3"],
+    ["--root", "00" * 31, "--size", "3"], ["--log-key", "K", "--root", "00" * 32, "--size", "3"],
+    ["--size", "-1", "--root", "00" * 32],
+], ids=["none", "root-only", "size-only", "root-not-hex", "root-short", "both", "size-negative"])
+def test_cli_verify_usage_errors(cli_story: CliStory, tmp_path: Path, trust: list[str]) -> None:
+    path = _prove(cli_story, tmp_path, "v-1")
+    r = _run("verify", str(path), *trust)
+    assert r.exit_code == 2, r.output
+
+
+def test_cli_verify_missing_file(cli_story: CliStory, tmp_path: Path) -> None:
+    r = _run("verify", str(tmp_path / "absent.json"), "--log-key", cli_story.vkey)
+    assert r.exit_code == 3 and "no such file" in r.output
+
+
+def test_cli_verify_oversize_and_garbage(cli_story: CliStory, tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (17 << 20))
+    r = _run("verify", str(big), "--log-key", cli_story.vkey)
+    assert r.exit_code == 1 and "larger than" in r.output
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2, 3]")
+    r = _run("verify", str(junk), "--log-key", cli_story.vkey)
+    assert r.exit_code == 1 and "INVALID" in r.stdout
+
+
+def test_cli_prove_at_an_old_checkpoint(cli_story: CliStory, tmp_path: Path) -> None:
+    s = cli_story
+    path = _prove(s, tmp_path, "r-1", "--size", str(s.old_size))
+    r = _run("verify", str(path), "--root", s.roots[s.old_size], "--size", str(s.old_size))
+    assert r.exit_code == 0 and "VALID" in r.stdout and "REVOKED" not in r.stdout
+    r = _run("verify", str(path), "--log-key", s.vkey, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["checkpoint"]["size"] == s.old_size
+    r = _run("verify", str(_prove(s, tmp_path, "r-1")), "--log-key", s.vkey)
+    assert r.exit_code == 1 and "REVOKED" in r.stdout
+    r = _run("--dir", str(s.store), "prove", "uni", "r-1", "--size", str(s.old_size + 1))
+    assert r.exit_code == 3 and "no checkpoint of size" in r.output
+
+
+def test_cli_prove_never_issued(cli_story: CliStory, tmp_path: Path) -> None:
+    s = cli_story
+    r = _run("--dir", str(s.store), "prove", "uni", "never-issued")
+    assert r.exit_code == 0
+    path = tmp_path / "never.json"
+    path.write_text(r.stdout)
+    assert json.loads(r.stdout)["map"][0]["record"] is None
+    r = _run("verify", str(path), "--log-key", s.vkey, "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["answer"] == NOT_FOUND
+
+
+def test_cli_verify_with_a_document(cli_story: CliStory, tmp_path: Path) -> None:
+    s = cli_story
+    path = _prove(s, tmp_path, "v-1")
+    doc = tmp_path / "v-1.json"
+    doc.write_text(json.dumps(s.doc))
+    r = _run("verify", str(path), "--log-key", s.vkey, "--document", str(doc), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["credentials"][0]["subject"] == \
+        s.doc["subject"]
+    doc.write_text(json.dumps(dict(s.doc, subject="Mallory")))
+    r = _run("verify", str(path), "--log-key", s.vkey, "--document", str(doc))
+    assert r.exit_code == 1 and "INVALID" in r.stdout
+    embedded = _prove(s, tmp_path, "v-1", "--document", str(tmp_path / "v-1.json"))
+    r = _run("verify", str(embedded), "--log-key", s.vkey)
+    assert r.exit_code == 1 and "INVALID" in r.stdout
+
+
+def test_cli_verify_document_with_bad_parts_is_invalid(cli_story: CliStory,
+                                                       tmp_path: Path) -> None:
+    s = cli_story
+    path = _prove(s, tmp_path, "v-1")
+    doc = tmp_path / "v-1.json"
+    doc.write_text(json.dumps(dict(s.doc, parts=5)))
+    r = _run("verify", str(path), "--log-key", s.vkey, "--document", str(doc))
+    assert r.exit_code == 1 and "INVALID" in r.stdout
