@@ -56,7 +56,6 @@ from ledger.events import (
     check_id,
     decode_entry,
     decode_record,
-    decode_statement,
     key_id,
     map_key,
     record_hash,
@@ -207,7 +206,7 @@ def _obj(value: Any, what: str, keys: set[str], optional: set[str] = frozenset()
     missing = keys - set(value)
     extra = set(value) - keys - optional
     if missing or extra:
-        name = sorted(missing)[0] if missing else sorted(extra)[0]
+        name = min(missing) if missing else min(extra)
         raise EncodingError(f"bundle: {what}: {'missing' if missing else 'unknown'} field {name!r}")
     return value
 
@@ -494,9 +493,9 @@ def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
     if doc["expires"] != _last_day(st.fields[3]):
         raise BundleError(f"{name}: the document's expiry differs from the logged one")
     digest = st.fields[4]
-    if doc["document_sha256"] is not None or digest is not None:
-        if digest is None or doc["document_sha256"] != digest.hex():
-            raise BundleError(f"{name}: the document digest differs from the logged one")
+    if (doc["document_sha256"] is not None or digest is not None) and (
+            digest is None or doc["document_sha256"] != digest.hex()):
+        raise BundleError(f"{name}: the document digest differs from the logged one")
     return str(doc["subject"])
 
 
@@ -540,7 +539,7 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
     for issuer, cred_id in _with_parts(bundle, checker):
         answers[(issuer, cred_id)] = checker.credential(issuer, cred_id, at,
                                                        docs.get((issuer, cred_id)))
-    for (issuer, cred_id), d in docs.items():
+    for issuer, cred_id in docs:
         if (issuer, cred_id) not in answers:
             raise BundleError(f"a document for {issuer}/{cred_id} is given, but the bundle "
                               "does not prove that credential")
