@@ -119,7 +119,7 @@ class Replayer:
             self.registry = entry.signer  # trust on first use, when no registry key was given
         try:
             changes = apply_rules(RecordState(self.records.get), st, entry.signer, i,
-                                  self.registry)
+                                  self.registry, time=entry.time)
         except RefusedError as exc:
             raise AuditError(i, f"rule {exc.rule}", exc.detail) from None
         for rec in changes:

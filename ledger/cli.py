@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -361,14 +362,21 @@ def _parse_date(value: str | None, where: str) -> int | None:
     """``YYYY-MM-DD`` -> UTC ms of the end of that day (valid through the whole day)."""
     if value is None:
         return None
-    try:
-        day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-    except ValueError:
-        day = None
+    day = _strict_date(value)
     if day is None:
         raise EncodingError(f"{where}: want a date YYYY-MM-DD, got {str(value)[:40]!r}")
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
     return int(end.timestamp() * 1000)
+
+
+def _strict_date(value: object) -> dt.date | None:
+    """A ``YYYY-MM-DD`` date, or None (Python's fromisoformat also takes other ISO forms)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _file_digest(path: str) -> bytes:
@@ -845,11 +853,10 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
             raise Failure("--root: want a SHA-256 root as 64 hex digits", 2)
     verifier = _parse_vkey(log_key) if log_key is not None else None
     if at is not None:
-        try:
-            when = dt.datetime.combine(dt.date.fromisoformat(at), dt.time(),
-                                       tzinfo=dt.timezone.utc)
-        except ValueError:
-            raise Failure(f"--at: want a date YYYY-MM-DD, got {at!r}", 2) from None
+        day = _strict_date(at)
+        if day is None:
+            raise Failure(f"--at: want a date YYYY-MM-DD, got {at!r}", 2)
+        when = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
         at_ms = int(when.timestamp() * 1000)
     else:
         at_ms = _now()
@@ -1165,7 +1172,12 @@ def _unverified_size(reader: Any) -> int:
 
 @cli.group(cls=_Group)
 def export() -> None:
-    """Publish the log in static formats that any web server can serve."""
+    """Publish the log in static formats that any web server can serve.
+
+    \b
+    Example:
+      credledger export tiles /var/www/log
+    """
 
 
 @export.command("tiles")

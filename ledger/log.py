@@ -213,14 +213,23 @@ def store_loader(txn: Txn) -> Callable[[bytes], Record | None]:
     return load
 
 
+MAX_STATEMENT_AHEAD = 24 * 3600 * 1000
+"""A statement may be dated at most a day after the entry's sequencing time: a statement from
+the far future would make every later status statement about its credential stale."""
+
+
 def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
-                registry: bytes) -> list[Record]:
-    """Check ``st`` (signed by ``signer``, to be entry ``index``) against DESIGN §4.
+                registry: bytes, *, time: int | None = None) -> list[Record]:
+    """Check ``st`` (signed by ``signer``, to be entry ``index`` sequenced at ``time``) against
+    DESIGN §4.
 
     Returns the status records it creates or changes; raises :class:`RefusedError` naming the
     rule it breaks. Shared by the append path and the auditor's replay.
     """
     kind, issuer = st.kind, st.issuer
+    if time is not None and st.time > time + MAX_STATEMENT_AHEAD:
+        raise RefusedError("future-statement", f"statement time {st.time} is more than a day "
+                           f"after the sequencing time {time}")
     if kind == REGISTER_ISSUER:
         if signer != registry:
             raise RefusedError("wrong-signer", "issuer registrations must be signed by the registry key")
@@ -506,7 +515,7 @@ class Ledger:
             for n, (st, item) in enumerate(zip(statements, items, strict=True)):
                 index = head.size + n
                 try:
-                    changes = apply_rules(state, st, item.signer, index, self.registry)
+                    changes = apply_rules(state, st, item.signer, index, self.registry, time=t)
                 except RefusedError as exc:
                     if total > 1:
                         raise RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}") from None

@@ -23,6 +23,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -38,6 +39,7 @@ from ledger.errors import (
 from ledger.events import (
     CRED,
     ISSUE,
+    MAX_ENTRY_SIZE,
     ISSUED,
     ISSUER,
     KEY,
@@ -178,8 +180,11 @@ def _iso(ms: int | None) -> str | None:
 # ---------------------------------------------------------------------------------- parsing
 
 
+_MAX_B64 = 4 * -(-MAX_ENTRY_SIZE // 3)  # the base64 length of the largest entry
+
+
 def _b64(value: Any, what: str, size: int | None = None) -> bytes:
-    if not isinstance(value, str) or len(value) > 4 * (1 << 16):
+    if not isinstance(value, str) or len(value) > _MAX_B64:
         raise EncodingError(f"bundle: {what}: want base64 text")
     try:
         raw = base64.b64decode(value, validate=True)
@@ -476,12 +481,11 @@ def _decoded(raw: bytes, cls: type[Any], what: str) -> Any:
 def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
     """Check a holder document against the issuance statement; return the proven subject."""
     name = f"{st.issuer}/{st.fields[0]}"
-    try:
-        salt = bytes.fromhex(doc["salt"])
-    except ValueError:
-        raise BundleError(f"{name}: the document's salt is not hex") from None
+    if not re.fullmatch(r"(?:[0-9a-f]{2})*", doc["salt"]):
+        raise BundleError(f"{name}: the document's salt is not hex (want 64 lowercase hex digits)")
+    salt = bytes.fromhex(doc["salt"])
     if len(salt) != 32:
-        raise BundleError(f"{name}: the document's salt is not 32 bytes")
+        raise BundleError(f"{name}: the document's salt is {len(salt)} bytes, want 32 bytes")
     if subject_commitment(salt, doc["subject"]) != st.fields[1]:
         raise BundleError(f"{name}: the document's subject and salt do not match the commitment")
     if doc["title"] != st.fields[2]:

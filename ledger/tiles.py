@@ -1,0 +1,728 @@
+"""Static publication as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles), and its auditor.
+
+Layout under a directory or URL prefix (DESIGN §6)::
+
+    checkpoint                      the latest signed checkpoint note (written last)
+    tile/<L>/<N>[.p/<W>]            hash tiles: 256 hashes of 32 bytes (W < 256 if partial)
+    tile/entries/<N>[.p/<W>]        entry bundles: W entries, each a big-endian uint16 length
+                                    then the entry bytes
+
+``<N>`` is written in zero-padded 3-digit path elements, all but the last prefixed with ``x``
+(index 1234067 is ``x001/x234/067``). Tile ``N`` at level ``L`` holds, for ``i`` in
+``[0, W)``, the Merkle Tree Hash of leaves ``[(N * 256 + i) * 256**L, (N * 256 + i + 1) * 256**L)``:
+the perfect subtree ``(8 * L, N * 256 + i)`` in :data:`ledger.merkle.NodeId` terms, which the
+store already keeps, so exporting hashes nothing. For a tree of ``s`` leaves, level ``L`` has
+``s // 256**(L + 1)`` full tiles and one partial tile of width ``(s // 256**L) % 256`` if that
+is not 0::
+
+    size 600:   tile/entries/000  tile/entries/001  tile/entries/002.p/88
+                tile/0/000        tile/0/001        tile/0/002.p/88
+                tile/1/000.p/2    (the roots of leaves [0, 256) and [256, 512))
+
+:func:`export_tiles` writes the tree of the latest stored checkpoint, incrementally and
+atomically. :class:`TileReader` reads a tree from a directory or an ``http(s)://`` prefix with
+strict parsing and a size cap per resource. :func:`audit_tiles` replays it as
+:func:`ledger.audit.audit_store` replays a store, and checks every tile and saved checkpoint
+against the replay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from http.client import HTTPException
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from ledger import merkle
+from ledger.audit import CHUNK, AuditError, AuditReport, Replayer, replay
+from ledger.errors import (
+    EncodingError,
+    LedgerError,
+    NotFoundError,
+    StoreCorruptError,
+    VerificationError,
+)
+from ledger.log import Ledger
+from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint, parse_verifier
+from ledger.store import Txn
+
+__all__ = [
+    "CHECKPOINT_PATH",
+    "MAX_ENTRY_SIZE",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "ExportReport",
+    "TileReader",
+    "audit_tiles",
+    "bundle_path",
+    "check_saved_checkpoints",
+    "encode_bundle",
+    "export_tiles",
+    "open_saved_checkpoints",
+    "parse_bundle",
+    "parse_tile",
+    "tile_path",
+    "tiles_of",
+    "write_atomic",
+]
+
+TILE_HEIGHT = 8
+"""Tree levels per tile: a level-L tile holds hashes of level ``8 * L`` of the tree."""
+
+TILE_WIDTH = 1 << TILE_HEIGHT
+"""Hashes in a full tile, and entries in a full bundle (256)."""
+
+MAX_ENTRY_SIZE = 0xFFFF
+"""The largest entry a bundle can hold: its length prefix is a uint16."""
+
+CHECKPOINT_PATH = "checkpoint"
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds allowed for one HTTP(S) response, from the request to its last byte."""
+
+FETCH_THREADS = 8
+"""Tiles and bundles fetched at once, ahead of the replay."""
+
+TileId = tuple[int, int, int]
+"""``(level, index, width)`` of a tile; the entry bundles share the ids of level 0."""
+
+_HASH = merkle.HASH_SIZE
+_FULL_TILE_BYTES = TILE_WIDTH * _HASH
+_READ_BLOCK = 1 << 16
+
+
+def _gzip_slack(limit: int) -> int:
+    # gzip can grow incompressible data (hashes, signatures): 18 bytes of header and trailer,
+    # and 5 bytes per stored block of at most 64 KiB. Compressed bodies may be this much bigger.
+    return 64 + 5 * (limit // 0xFFFF + 1)
+
+
+# ----------------------------------------------------------------------------- names and bytes
+
+
+def _index_path(index: int) -> str:
+    # Three digits per path element, most significant first; every element but the last gets
+    # an "x" so that a file never has the name of a directory (c2sp.org/tlog-tiles, "Merkle Tree").
+    if index < 0:
+        raise ValueError(f"tile index {index}: want >= 0")
+    parts = [f"{index % 1000:03d}"]
+    index //= 1000
+    while index:
+        parts.append(f"x{index % 1000:03d}")
+        index //= 1000
+    return "/".join(reversed(parts))
+
+
+def _width_suffix(width: int) -> str:
+    if not 1 <= width <= TILE_WIDTH:
+        raise ValueError(f"tile width {width}: want 1 to {TILE_WIDTH}")
+    return "" if width == TILE_WIDTH else f".p/{width}"
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """Return ``tile/<L>/<N>[.p/<W>]``, e.g. ``tile_path(1, 1234067, 5)`` is
+    ``tile/1/x001/x234/067.p/5``. Requires ``0 <= level <= 63``, ``index >= 0``, ``1 <= width <= 256``."""
+    if not 0 <= level <= 63:
+        raise ValueError(f"tile level {level}: want 0 to 63")
+    return f"tile/{level}/{_index_path(index)}{_width_suffix(width)}"
+
+
+def bundle_path(index: int, width: int = TILE_WIDTH) -> str:
+    """Return ``tile/entries/<N>[.p/<W>]``: the bundle of entries ``[N * 256, N * 256 + W)``."""
+    return f"tile/entries/{_index_path(index)}{_width_suffix(width)}"
+
+
+def tiles_of(size: int) -> list[TileId]:
+    """Return every tile of a tree of ``size`` leaves as ``(level, index, width)``, level by level.
+
+    Level 0 also names the entry bundles. For size 70,000: 273 full level-0 tiles and one of
+    width 112, one full level-1 tile and one of width 17, and one level-2 tile of width 1.
+    """
+    if size < 0:
+        raise ValueError(f"tree size {size}: want >= 0")
+    out: list[TileId] = []
+    level = 0
+    nodes = size  # hashes at tree level 8 * level: one per complete subtree of 256**level leaves
+    while nodes:
+        out.extend((level, n, TILE_WIDTH) for n in range(nodes >> TILE_HEIGHT))
+        if nodes % TILE_WIDTH:
+            out.append((level, nodes >> TILE_HEIGHT, nodes % TILE_WIDTH))
+        nodes >>= TILE_HEIGHT
+        level += 1
+    return out
+
+
+def _tile_end(tile: TileId) -> int:
+    """The leaf index just past what ``tile`` covers: it is part of every tree at least this big."""
+    level, index, width = tile
+    return (index * TILE_WIDTH + width) << (TILE_HEIGHT * level)
+
+
+def encode_bundle(entries: Iterable[bytes]) -> bytes:
+    """Return the entry bundle: each entry as a big-endian uint16 length and its bytes."""
+    parts = []
+    for entry in entries:
+        if len(entry) > MAX_ENTRY_SIZE:
+            raise EncodingError(f"entry of {len(entry)} bytes: a bundle holds at most "
+                                f"{MAX_ENTRY_SIZE}")
+        parts.append(len(entry).to_bytes(2, "big"))
+        parts.append(entry)
+    return b"".join(parts)
+
+
+def parse_bundle(data: bytes, width: int, what: str = "entry bundle") -> list[bytes]:
+    """Return the ``width`` entries of a bundle; EncodingError if it holds fewer, more, or ends
+    inside an entry."""
+    entries: list[bytes] = []
+    pos, end = 0, len(data)
+    while pos < end:
+        if len(entries) == width:
+            raise EncodingError(f"{what}: oversize: {end - pos} bytes after the {width} entries "
+                                "it should hold")
+        if end - pos < 2:
+            raise EncodingError(f"{what}: truncated: entry {len(entries)} has a 1-byte length")
+        n = int.from_bytes(data[pos:pos + 2], "big")
+        pos += 2
+        if end - pos < n:
+            raise EncodingError(f"{what}: truncated: entry {len(entries)} has {end - pos} of its "
+                                f"{n} bytes")
+        entries.append(data[pos:pos + n])
+        pos += n
+    if len(entries) != width:
+        raise EncodingError(f"{what}: truncated: got {len(entries)} entries, want {width}")
+    return entries
+
+
+def parse_tile(data: bytes, width: int, what: str = "tile") -> list[bytes]:
+    """Return the ``width`` hashes of a tile; EncodingError unless it is exactly ``32 * width``
+    bytes."""
+    want = width * _HASH
+    if len(data) != want:
+        problem = "truncated" if len(data) < want else "oversize"
+        raise EncodingError(f"{what}: {problem}: got {len(data)} bytes, want {want} "
+                            f"({width} hashes)")
+    return [data[i:i + _HASH] for i in range(0, want, _HASH)]
+
+
+# ----------------------------------------------------------------------------- writing files
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
+                 sync_dir: bool = True) -> None:
+    """Write ``path`` so that readers see the old file or the whole new one, never a part.
+
+    The bytes go to a temporary file in the same directory, which is fsynced and renamed over
+    ``path``; with ``sync_dir`` the directory is fsynced too, so the rename is durable when this
+    returns. On failure the temporary file is removed and ``path`` is untouched.
+    """
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)  # public data: a web server must be able to read it
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if sync_dir:
+        _fsync_dir(p.parent)
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes (one more than allowed, to tell oversize files)."""
+    with path.open("rb") as f:
+        return f.read(limit + 1)
+
+
+class _Writer:
+    """Writes files under ``root`` atomically, skips identical ones, and remembers which
+    directories changed so they can be fsynced before the checkpoint goes out."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dirty: set[Path] = set()
+        self.written: list[str] = []
+        self.bytes = 0
+        self.skipped = 0
+
+    def exists(self, rel: str) -> bool:
+        return (self.root / rel).is_file()
+
+    def put(self, rel: str, data: bytes) -> None:
+        path = self.root / rel
+        if path.is_file() and _read_capped(path, len(data)) == data:
+            self.skipped += 1
+            return
+        self._mkdirs(path.parent)
+        write_atomic(path, data, sync_dir=False)
+        self.dirty.add(path.parent)
+        self.written.append(rel)
+        self.bytes += len(data)
+
+    def _mkdirs(self, path: Path) -> None:
+        missing = []
+        while not path.is_dir():
+            missing.append(path)
+            path = path.parent
+        for d in reversed(missing):
+            d.mkdir(exist_ok=True)
+            self.dirty.add(d.parent)
+
+    def sync(self) -> None:
+        # Deepest first: a new directory's own entries are durable before its name is.
+        for d in sorted(self.dirty, key=lambda p: len(p.parts), reverse=True):
+            _fsync_dir(d)
+        self.dirty.clear()
+
+
+# ----------------------------------------------------------------------------- export
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReport:
+    """What :func:`export_tiles` did: the tree it published and the files it (re)wrote."""
+
+    size: int
+    root: bytes
+    files_written: int
+    bytes_written: int
+    files_skipped: int
+    seconds: float
+    written: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"size": self.size, "root": self.root.hex(), "files_written": self.files_written,
+                "bytes_written": self.bytes_written, "files_skipped": self.files_skipped,
+                "seconds": round(self.seconds, 3)}
+
+
+def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
+                 progress: Callable[[int], None] | None = None) -> ExportReport:
+    """Write the tree of the latest stored checkpoint under ``out_dir`` as C2SP tlog-tiles.
+
+    1. The checkpoint is the stored signed note (with any cosignatures); without one, raise
+       :class:`~ledger.errors.NotFoundError` asking for ``credledger checkpoint``.
+    2. If ``out_dir`` already holds a checkpoint, it must verify with this log's key and be a
+       prefix of this tree; otherwise nothing is written (this is another log, a fork, or a
+       newer export). Tiles and bundles wholly inside that older tree that already exist are
+       kept as they are: they are immutable. Anything else is written unless an identical file
+       is there (old partial tiles stay, as c2sp.org/tlog-tiles allows).
+    3. Every file is written atomically (:func:`write_atomic`); the directories are fsynced,
+       and only then the ``checkpoint`` file is replaced, so a reader never sees a checkpoint
+       whose tiles are not all in place.
+
+    ``progress(n)`` is called with the number of entries of each bundle handled.
+    """
+    start = time.perf_counter()
+    try:
+        note = ledger.checkpoint_note()
+    except NotFoundError:
+        raise NotFoundError("nothing to export: no checkpoint has been signed yet; run "
+                            "'credledger checkpoint' first") from None
+    log_key = parse_verifier(ledger.log_vkey())
+    cp = open_checkpoint(note, log_key)
+    if ledger.root_at(cp.size) != cp.root:
+        raise StoreCorruptError(f"the stored checkpoint of size {cp.size} does not match the "
+                                "store's tree")
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    known = _published_size(root, ledger, log_key, cp)
+    writer = _Writer(root)
+
+    def fresh(tile: TileId, rel: str) -> bool:
+        if _tile_end(tile) <= known and writer.exists(rel):
+            writer.skipped += 1
+            return False
+        return True
+
+    for tile in tiles_of(cp.size):
+        level, index, width = tile
+        first = index * TILE_WIDTH
+        if level == 0:
+            rel = bundle_path(index, width)
+            if fresh(tile, rel):
+                writer.put(rel, ledger.store.read(partial(_bundle_bytes, first=first,
+                                                          width=width)))
+            if progress is not None:
+                progress(width)
+        rel = tile_path(level, index, width)
+        if fresh(tile, rel):
+            writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level, index=index,
+                                                      width=width)))
+    writer.sync()
+    writer.put(CHECKPOINT_PATH, note.encode("utf-8"))
+    writer.sync()
+    return ExportReport(cp.size, cp.root, len(writer.written), writer.bytes, writer.skipped,
+                        time.perf_counter() - start, tuple(writer.written))
+
+
+def _bundle_bytes(txn: Txn, *, first: int, width: int) -> bytes:
+    entries = []
+    for i in range(first, first + width):
+        data = txn.entry(i)
+        if data is None:
+            raise StoreCorruptError(f"entry {i} is missing")
+        entries.append(data)
+    return encode_bundle(entries)
+
+
+def _tile_bytes(txn: Txn, *, level: int, index: int, width: int) -> bytes:
+    base = index * TILE_WIDTH
+    tree_level = TILE_HEIGHT * level
+    return b"".join(txn.tree_node(tree_level, base + i) for i in range(width))
+
+
+def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoint) -> int:
+    """The size of the checkpoint already in ``root`` (0 if none), once it is known to be a
+    prefix of the tree being exported."""
+    path = root / CHECKPOINT_PATH
+    if not path.is_file():
+        return 0
+    data = _read_capped(path, MAX_NOTE_SIZE)
+    try:
+        old = open_checkpoint(data, log_key)
+    except LedgerError as exc:
+        raise LedgerError(f"{path}: not a checkpoint of this log ({exc}); refusing to export "
+                          "over it") from None
+    if old.size > cp.size:
+        raise LedgerError(f"{path} has tree size {old.size}, beyond the latest checkpoint's "
+                          f"{cp.size}; refusing to roll the published log back")
+    if ledger.root_at(old.size) != old.root:
+        raise LedgerError(f"{path} has a root at size {old.size} that this ledger's tree does not "
+                          "have (another history); refusing to export over it")
+    return old.size
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+class _NoFileRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, "redirect to a non-HTTP URL", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class TileReader:
+    """Reads a tlog-tiles tree from a directory, a ``file://`` URL or an ``http(s)://`` prefix.
+
+    Every resource is capped: a checkpoint at :data:`~ledger.note.MAX_NOTE_SIZE` bytes, a tile at
+    ``32 * width``, a bundle at ``width * (2 + 65535)``; HTTP responses must arrive whole within
+    ``timeout`` seconds, and may be gzip-encoded. Raises :class:`~ledger.errors.EncodingError` for
+    a truncated or oversize resource, :class:`~ledger.errors.NotFoundError` for a missing one
+    (a 404), and :class:`~ledger.errors.LedgerError` for other I/O and network failures.
+    The checkpoint is fetched once and then kept, so every check uses the same one.
+    """
+
+    def __init__(self, source: str | os.PathLike[str], *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        text = os.fspath(source)
+        scheme = urllib.parse.urlsplit(text).scheme.lower() if "://" in text else ""
+        self.timeout = timeout
+        self.base_url: str | None = None
+        self.base_dir: Path | None = None
+        if scheme in ("http", "https"):
+            self.base_url = text.rstrip("/") + "/"
+            self._opener = urllib.request.build_opener(_NoFileRedirects)
+        elif scheme == "file":
+            self.base_dir = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
+        elif scheme:
+            raise LedgerError(f"{text}: want a directory or an http:// or https:// URL")
+        else:
+            self.base_dir = Path(text)
+        self.source = text
+        self._checkpoint: bytes | None = None
+
+    def where(self, rel: str) -> str:
+        """The full path or URL of ``rel``, for messages."""
+        if self.base_url is not None:
+            return self.base_url + rel
+        assert self.base_dir is not None
+        return str(self.base_dir / rel)
+
+    def fetch(self, rel: str, limit: int) -> bytes:
+        """Return the bytes of ``rel``; EncodingError if there are more than ``limit``."""
+        data = self._get_url(rel, limit) if self.base_url is not None else self._get_file(rel, limit)
+        if len(data) > limit:
+            raise EncodingError(f"{self.where(rel)}: oversize: more than {limit} bytes")
+        return data
+
+    def _get_file(self, rel: str, limit: int) -> bytes:
+        path = Path(self.where(rel))
+        try:
+            return _read_capped(path, limit)
+        except FileNotFoundError:
+            raise NotFoundError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise LedgerError(f"{path}: {(exc.strerror or str(exc)).lower()}") from None
+
+    def _get_url(self, rel: str, limit: int) -> bytes:
+        url = self.where(rel)
+        deadline = time.monotonic() + self.timeout
+        request = urllib.request.Request(url, headers={
+            "Accept-Encoding": "gzip, identity", "User-Agent": "credledger-tiles"})
+        try:
+            with self._opener.open(request, timeout=self.timeout) as resp:
+                encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+                raw_limit = limit + _gzip_slack(limit)
+                chunks: list[bytes] = []
+                got = 0
+                while got <= raw_limit:
+                    block = resp.read(min(_READ_BLOCK, raw_limit + 1 - got))
+                    if not block:
+                        break
+                    chunks.append(block)
+                    got += len(block)
+                    if time.monotonic() > deadline:
+                        raise LedgerError(f"GET {url}: timed out after {self.timeout:g} s")
+        except urllib.error.HTTPError as exc:
+            if exc.code in (404, 410):
+                raise NotFoundError(f"GET {url}: HTTP {exc.code} (not found)") from None
+            raise LedgerError(f"GET {url}: HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise LedgerError(f"GET {url}: {exc.reason}") from None
+        except (OSError, HTTPException, ValueError) as exc:
+            raise LedgerError(f"GET {url}: {exc.__class__.__name__}: {exc}") from None
+        raw = b"".join(chunks)
+        if encoding in ("identity", ""):
+            return raw
+        if encoding in ("gzip", "x-gzip"):
+            if len(raw) > raw_limit:
+                raise EncodingError(f"{url}: oversize: more than {raw_limit} gzip bytes")
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                out = d.decompress(raw, limit + 1)
+            except zlib.error as exc:
+                raise EncodingError(f"{url}: bad gzip encoding ({exc})") from None
+            if len(out) <= limit and not d.eof:
+                raise EncodingError(f"{url}: truncated gzip encoding")
+            return out
+        raise LedgerError(f"GET {url}: unsupported Content-Encoding {encoding!r}")
+
+    def checkpoint(self) -> bytes:
+        """The checkpoint note's bytes (not yet verified), fetched once."""
+        if self._checkpoint is None:
+            self._checkpoint = self.fetch(CHECKPOINT_PATH, MAX_NOTE_SIZE)
+        return self._checkpoint
+
+    def tile(self, level: int, index: int, width: int = TILE_WIDTH) -> list[bytes]:
+        """The hashes of tile ``(level, index, width)``; a missing partial tile is read from
+        the full one, which a log may serve instead (c2sp.org/tlog-tiles, "Partial Tiles")."""
+        rel = tile_path(level, index, width)
+        try:
+            return parse_tile(self.fetch(rel, width * _HASH), width, self.where(rel))
+        except NotFoundError:
+            if width == TILE_WIDTH:
+                raise
+        full = tile_path(level, index)
+        return parse_tile(self.fetch(full, _FULL_TILE_BYTES), TILE_WIDTH, self.where(full))[:width]
+
+    def entries(self, index: int, width: int = TILE_WIDTH) -> list[bytes]:
+        """The entries of bundle ``(index, width)``, falling back to the full bundle like
+        :meth:`tile`."""
+        rel = bundle_path(index, width)
+        limit = width * (2 + MAX_ENTRY_SIZE)
+        try:
+            return parse_bundle(self.fetch(rel, limit), width, self.where(rel))
+        except NotFoundError:
+            if width == TILE_WIDTH:
+                raise
+        full = bundle_path(index)
+        data = self.fetch(full, TILE_WIDTH * (2 + MAX_ENTRY_SIZE))
+        return parse_bundle(data, TILE_WIDTH, self.where(full))[:width]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Ahead(Generic[K, V]):
+    """Fetches resources on a thread pool, up to ``depth`` ahead of their use, in plan order."""
+
+    def __init__(self, pool: ThreadPoolExecutor, fetch: Callable[[K], V], plan: Iterable[K],
+                 depth: int) -> None:
+        self.pool = pool
+        self.fetch = fetch
+        self.plan = iter(plan)
+        self.depth = depth
+        self.queue: deque[tuple[K, Future[V]]] = deque()
+
+    def get(self, key: K) -> V:
+        while len(self.queue) < self.depth:
+            nxt = next(self.plan, None)
+            if nxt is None:
+                break
+            self.queue.append((nxt, self.pool.submit(self.fetch, nxt)))
+        if self.queue and self.queue[0][0] == key:
+            return self.queue.popleft()[1].result()
+        return self.fetch(key)  # not the planned order: fetch it now
+
+
+# ----------------------------------------------------------------------------- audit
+
+
+def open_saved_checkpoints(notes: Iterable[str], log_key: Verifier) -> list[Checkpoint]:
+    """Verify checkpoints an auditor kept from earlier audits; AuditError (rule ``checkpoint``)
+    for one that does not verify with ``log_key``."""
+    out = []
+    for n, note in enumerate(notes, 1):
+        try:
+            out.append(open_checkpoint(note, log_key))
+        except LedgerError as exc:
+            raise AuditError(None, "checkpoint", f"saved checkpoint {n}: {exc}") from None
+    return out
+
+
+def check_saved_checkpoints(saved: Sequence[Checkpoint], *, size: int,
+                            root_at: Callable[[int], bytes | None]) -> None:
+    """Each saved checkpoint must be a prefix of the audited tree of ``size`` leaves:
+    its size at most ``size`` and its root ``root_at(its size)``. Otherwise the log rolled
+    back, forked or rewrote history: AuditError rule ``fork``."""
+    for old in saved:
+        if old.size > size:
+            raise AuditError(None, "fork", f"a saved checkpoint has tree size {old.size}, the "
+                             f"log now has {size}: the log rolled back or forked")
+        root = root_at(old.size)
+        if root != old.root:
+            raise AuditError(None, "fork", f"the saved checkpoint of size {old.size} has root "
+                             f"{old.root.hex()}, the log's tree at that size has "
+                             f"{(root or b'').hex()}: the log forked or rewrote history")
+
+
+def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, *,
+                saved_checkpoints: Iterable[str] = (),
+                progress: Callable[[int], None] | None = None,
+                workers: int | None = None) -> AuditReport:
+    """Audit a published tlog-tiles tree, trusting only ``log_key``.
+
+    1. The checkpoint must verify with ``log_key`` (a missing one is a NotFoundError: wrong
+       source); so must each of ``saved_checkpoints`` (checkpoint notes kept from earlier
+       audits), and none may be bigger than it.
+    2. Every entry bundle up to the checkpoint's size is replayed as the store audit replays
+       entries (:class:`~ledger.audit.Replayer`; the registry key is the signer of entry 0).
+    3. Every tile, as soon as the replay has all of its hashes, must hold exactly them:
+       level 0 the leaf hashes, level L the roots of the 256**L-leaf subtrees.
+    4. The replayed root must be the checkpoint's; each saved checkpoint's root must be the
+       replayed root at its size (else rule ``fork``).
+
+    Every violation, including a truncated, oversize or missing tile or bundle, raises
+    :class:`~ledger.audit.AuditError`. Network and I/O failures raise LedgerError.
+    """
+    start = time.perf_counter()
+    reader = source if isinstance(source, TileReader) else TileReader(source)
+    # 1. Checkpoints.
+    try:
+        cp = open_checkpoint(reader.checkpoint(), log_key)
+    except (EncodingError, VerificationError) as exc:
+        raise AuditError(None, "checkpoint", f"{reader.where(CHECKPOINT_PATH)}: {exc}") from None
+    saved = open_saved_checkpoints(saved_checkpoints, log_key)
+    for old in saved:
+        if old.size > cp.size:  # known before any replay: fail fast
+            check_saved_checkpoints([old], size=cp.size, root_at=lambda _: None)
+    replayer = Replayer(None, want_roots=[s.size for s in saved])
+    plan = tiles_of(cp.size)
+    bundles = [(index, width) for level, index, width in plan if level == 0]
+    # Tiles in the order the replay completes them: by the leaf that ends them, then upwards.
+    full = sorted((t for t in plan if t[2] == TILE_WIDTH), key=lambda t: (_tile_end(t), t[0]))
+    partials = [t for t in plan if t[2] != TILE_WIDTH]
+
+    def fetch_bundle(key: tuple[int, int]) -> list[bytes]:
+        index, width = key
+        return _audit_read(reader.entries, index, width, "entry-bundle", index * TILE_WIDTH,
+                           reader.where(bundle_path(index, width)))
+
+    def fetch_tile(tile: TileId) -> list[bytes]:
+        level, index, width = tile
+        first = index * TILE_WIDTH if level == 0 else None
+        return _audit_read(lambda i, w: reader.tile(level, i, w), index, width, "tile", first,
+                           reader.where(tile_path(level, index, width)))
+
+    pool = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="tiles")
+    try:
+        ahead_bundles = _Ahead(pool, fetch_bundle, bundles, FETCH_THREADS)
+        ahead_tiles = _Ahead(pool, fetch_tile, full + partials, FETCH_THREADS)
+        pending: dict[int, list[bytes]] = {}  # tile level -> hashes of its unfinished tile
+
+        def check_tile(level: int, index: int, want: list[bytes]) -> None:
+            got = ahead_tiles.get((level, index, len(want)))
+            for i, (g, w) in enumerate(zip(got, want, strict=True)):
+                if g != w:
+                    where = reader.where(tile_path(level, index, len(want)))
+                    raise AuditError(index * TILE_WIDTH + i if level == 0 else None, "tile",
+                                     f"{where}: hash {i} is {g.hex()}, the replayed tree has "
+                                     f"{w.hex()}")
+
+        def visit(tree_level: int, node: int, h: bytes) -> None:
+            if tree_level % TILE_HEIGHT:
+                return
+            level = tree_level // TILE_HEIGHT
+            hashes = pending.setdefault(level, [])
+            hashes.append(h)
+            if len(hashes) == TILE_WIDTH:
+                check_tile(level, node >> TILE_HEIGHT, hashes)
+                hashes.clear()
+
+        def chunks() -> Iterator[list[bytes]]:
+            chunk: list[bytes] = []
+            for key in bundles:
+                chunk.extend(ahead_bundles.get(key))
+                if len(chunk) >= CHUNK:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+        # 2.-3. Replay, checking full tiles as they complete.
+        if workers is None and cp.size < 2 * CHUNK:
+            workers = 1  # starting worker processes costs more than checking a few signatures
+        report = replay(chunks(), replayer, visit=visit, progress=progress, workers=workers)
+        for level, index, _ in partials:
+            check_tile(level, index, pending.get(level, []))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    # 4. Roots.
+    if report.root != cp.root:
+        raise AuditError(None, "root", f"the checkpoint of size {cp.size} has root "
+                         f"{cp.root.hex()}, the replayed entries give {report.root.hex()}")
+    check_saved_checkpoints(saved, size=cp.size, root_at=report.roots.get)
+    report.roots.setdefault(cp.size, cp.root)
+    report.checkpoints = 1 + len(saved)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _audit_read(read: Callable[[int, int], list[bytes]], index: int, width: int, rule: str,
+                first: int | None, where: str) -> list[bytes]:
+    """Call ``read(index, width)``, turning a bad or missing resource into an AuditError."""
+    try:
+        return read(index, width)
+    except EncodingError as exc:
+        raise AuditError(first, rule, str(exc)) from None
+    except NotFoundError as exc:
+        raise AuditError(first, "missing", f"{where}: the checkpoint needs it ({exc})") from None
