@@ -1,0 +1,518 @@
+"""Benchmark the ledger: append rates, proofs, checkpoints, bundles and storage.
+
+A plain script (no pytest): in a temporary directory it builds, for each size N, a ledger with
+one registered issuer and N issuance events, measures the figures that README.md lists, prints
+an aligned table and writes JSON with the Python and library versions and the machine facts.
+The same run also measures the machine's reference figures (raw Ed25519 verify on one core, a
+durable LMDB put), so the ledger's rates can be read against what the hardware allows.
+
+    python benchmarks/bench.py                       # N = 10,000 and 100,000
+    python benchmarks/bench.py --quick               # N = 2,000 (CI smoke run)
+    python benchmarks/bench.py --sizes 50000 --out /tmp/b.json
+    python benchmarks/bench.py --profile 10000       # cProfile one batch append: top functions
+
+Progress goes to stderr; the table to stdout. See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import hashlib
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+    # Worker processes (forkserver) must find the package too.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+
+import lmdb
+
+import ledger.log
+from ledger.bundle import build_bundle, dump_bundle
+from ledger.events import (
+    ISSUE,
+    REGISTER_ISSUER,
+    SignedStatement,
+    make_statement,
+    sign_statement,
+    signing_message,
+)
+from ledger.log import Ledger
+from ledger.note import Signer, parse_verifier
+from ledger.store import DATA_FILE, DB_NAMES
+from ledger.verify import verify_bundle
+
+BATCH = 10_000
+DEFAULT_SIZES = (10_000, 100_000)
+QUICK_SIZES = (2_000,)
+SINGLE_APPENDS = 200
+PROOFS = 1_000
+CHECKPOINTS = 20
+BUNDLES = 200
+REF_VERIFY = 5_000
+REF_PUTS = 200
+ISSUER = "uni"
+ORIGIN = "bench.credledger.example/log"
+SEED = 20240601
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------
+# Data
+
+
+def issue_statements(issuer: Signer, start: int, count: int) -> tuple[list[SignedStatement], float]:
+    """``count`` signed issuance statements (ids ``c-<start>...``) and the seconds signing took."""
+    now = ledger.log.now_ms()
+    expires = now + 5 * 365 * 86_400_000
+    t0 = time.perf_counter()
+    out = []
+    for i in range(start, start + count):
+        subject = hashlib.sha256(b"subject %d" % i).digest()
+        st = make_statement(ISSUE, ISSUER, now, f"c-{i:07d}", subject,
+                            "Certificate in Applied Data Engineering", expires, None, [])
+        out.append(sign_statement(st, issuer.seed))
+    return out, time.perf_counter() - t0
+
+
+def new_ledger(path: Path, issuer: Signer | None = None) -> tuple[Ledger, Signer]:
+    """A new store with ``issuer`` (default: a new key) registered as entry 0."""
+    led, _, registry = Ledger.create(path, ORIGIN)
+    issuer = issuer or Signer.generate(ISSUER)
+    st = make_statement(REGISTER_ISSUER, ISSUER, ledger.log.now_ms(), "Example University",
+                        "https://uni.example", issuer.public_key)
+    led.append([sign_statement(st, registry.seed)])
+    return led, issuer
+
+
+@contextlib.contextmanager
+def parallel_disabled() -> Iterator[None]:
+    saved = ledger.log.PARALLEL_THRESHOLD
+    ledger.log.PARALLEL_THRESHOLD = 1 << 62
+    try:
+        yield
+    finally:
+        ledger.log.PARALLEL_THRESHOLD = saved
+
+
+@contextlib.contextmanager
+def timed_verification(acc: list[float]) -> Iterator[None]:
+    """Add the seconds spent in signature verification (inside ``Ledger.append``) to ``acc``."""
+    real = ledger.log.verify_statements_parallel
+
+    def wrapper(items: Sequence[SignedStatement]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return real(items)
+        finally:
+            acc.append(time.perf_counter() - t0)
+
+    ledger.log.verify_statements_parallel = wrapper
+    try:
+        yield
+    finally:
+        ledger.log.verify_statements_parallel = real
+
+
+def append_batches(led: Ledger, items: list[SignedStatement], label: str) -> dict[str, Any]:
+    verify_s: list[float] = []
+    batch_s: list[float] = []
+    t0 = time.perf_counter()
+    with timed_verification(verify_s):
+        for i in range(0, len(items), BATCH):
+            tb = time.perf_counter()
+            led.append(items[i:i + BATCH])
+            batch_s.append(time.perf_counter() - tb)
+            done = min(i + BATCH, len(items))
+            el = time.perf_counter() - t0
+            rest = batch_s[-1] - verify_s[-1]
+            log(f"  {label}: {done:,}/{len(items):,} appended, {el:.1f} s, {done / el:,.0f} ev/s"
+                f" (this batch: verify {verify_s[-1]:.2f} s, rest {rest:.2f} s)")
+    total = time.perf_counter() - t0
+    last = len(items) - (len(batch_s) - 1) * BATCH
+    return {"seconds": total, "rate": len(items) / total, "verify_seconds": sum(verify_s),
+            "commit_seconds": total - sum(verify_s), "batch_seconds": batch_s,
+            "batch_verify_seconds": verify_s, "last_batch_rate": last / batch_s[-1]}
+
+
+def mean_us(fn: Callable[[], object], n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+# ------------------------------------------------------------------------------------------
+# Storage
+
+
+def storage(path: Path, data_size: int, n: int) -> dict[str, Any]:
+    """Bytes per event, total and per named database (the env must not be open elsewhere in
+    this process: LMDB forbids opening one environment twice in a process)."""
+    data = path / DATA_FILE
+    st = data.stat()
+    out: dict[str, Any] = {
+        "data_size_bytes": data_size,
+        "data_size_per_event": data_size / n,
+        "file_bytes": st.st_size,
+        "file_per_event": st.st_size / n,
+        "file_allocated_bytes": st.st_blocks * 512,
+        "databases": {},
+    }
+    env = lmdb.open(str(path), readonly=True, max_dbs=16, lock=True)
+    try:
+        used = 0
+        with env.begin() as txn:
+            for name in DB_NAMES:
+                db = env.open_db(name.encode(), txn=txn, create=False)
+                s = txn.stat(db)
+                pages = s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]
+                nbytes = pages * s["psize"]
+                used += nbytes
+                out["databases"][name] = {
+                    "entries": s["entries"], "depth": s["depth"], "pages": pages,
+                    "psize": s["psize"], "bytes": nbytes, "bytes_per_event": nbytes / n,
+                }
+        other = data_size - used
+        out["databases"]["(free pages, residual)"] = {"bytes": other, "bytes_per_event": other / n}
+    finally:
+        env.close()
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Machine reference figures
+
+
+def reference(items: list[SignedStatement]) -> dict[str, Any]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    sample = [(s.signer, signing_message(s.statement), s.signature) for s in items[:REF_VERIFY]]
+    ref: dict[str, Any] = {"verify_sample": len(sample)}
+    t0 = time.perf_counter()
+    for pub, msg, sig in sample:
+        Ed25519PublicKey.from_public_bytes(pub).verify(sig, msg)
+    ref["ed25519_verify_cryptography_per_s"] = len(sample) / (time.perf_counter() - t0)
+    # The ledger's own per-item check: strict decode + signature, one core.
+    t0 = time.perf_counter()
+    for s in items[:REF_VERIFY]:
+        s.verify()
+    ref["statement_verify_per_s"] = len(sample) / (time.perf_counter() - t0)
+    try:
+        from nacl.signing import VerifyKey
+    except ImportError:
+        ref["ed25519_verify_pynacl_per_s"] = None
+    else:
+        t0 = time.perf_counter()
+        for pub, msg, sig in sample:
+            VerifyKey(pub).verify(msg, sig)
+        ref["ed25519_verify_pynacl_per_s"] = len(sample) / (time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory(prefix="credledger-ref-", dir=TMPDIR) as d:
+        env = lmdb.open(d, map_size=64 << 20, sync=True, metasync=True)
+        try:
+            t0 = time.perf_counter()
+            for i in range(REF_PUTS):
+                with env.begin(write=True) as txn:
+                    txn.put(i.to_bytes(8, "big"), b"x" * 300)
+            ref["lmdb_durable_put_txn_per_s"] = REF_PUTS / (time.perf_counter() - t0)
+        finally:
+            env.close()
+    return ref
+
+
+# ------------------------------------------------------------------------------------------
+# One size
+
+
+def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
+    res: dict[str, Any] = {"n": n, "batch": min(BATCH, n)}
+    res["parallel_engaged"] = (min(BATCH, n) >= ledger.log.PARALLEL_THRESHOLD
+                               and (os.cpu_count() or 1) >= 2)
+    path = work / f"n{n}"
+    led, issuer = new_ledger(path)
+    log(f"N={n:,}: signing {n:,} issuance statements")
+    items, sign_s = issue_statements(issuer, 0, n)
+    res["sign_per_s"] = n / sign_s
+    res["reference"] = reference(items)
+    raw = res["reference"]["ed25519_verify_cryptography_per_s"]
+    log(f"N={n:,}: reference: raw Ed25519 verify {raw:,.0f}/s on one core")
+
+    # Batch append, parallel verification as shipped.
+    log(f"N={n:,}: batch append (parallel verification)")
+    res["batch_append"] = append_batches(led, items, "parallel")
+    # Storage right after the N issuances (N + 1 entries with the registration).
+    data_size = led.store.data_size()
+    led.close()
+    res["storage"] = storage(path, data_size, n)
+    led = Ledger.open(path)
+
+    # The same data, serial verification, in a second store.
+    log(f"N={n:,}: batch append (parallel verification disabled)")
+    spath = work / f"n{n}-serial"
+    sled, _ = new_ledger(spath, issuer)  # same issuer key: the same signed statements apply
+    with parallel_disabled():
+        res["batch_append_serial"] = append_batches(sled, items, "serial")
+    sled.close()
+
+    # Single durable appends.
+    log(f"N={n:,}: {SINGLE_APPENDS} single durable appends")
+    singles, _ = issue_statements(issuer, n, SINGLE_APPENDS)
+    lat = []
+    for s in singles:
+        t0 = time.perf_counter()
+        led.append([s])
+        lat.append(time.perf_counter() - t0)
+    res["single_append_per_s"] = SINGLE_APPENDS / sum(lat)
+    res["single_append_median_ms"] = statistics.median(lat) * 1e3
+    res["single_append_max_ms"] = max(lat) * 1e3
+
+    # Proofs against the tree of size N.
+    log(f"N={n:,}: proofs")
+    idx = [rng.randrange(n) for _ in range(PROOFS)]
+    it = iter(idx)
+    res["inclusion_proof_us"] = mean_us(lambda: led.inclusion_proof(next(it), n), PROOFS)
+    sizes1 = [rng.randrange(1, n + 1) for _ in range(PROOFS)]
+    it1 = iter(sizes1)
+    res["consistency_proof_us"] = mean_us(lambda: led.consistency_proof(next(it1), n), PROOFS)
+    res["inclusion_proof_hashes_mean"] = (
+        sum(len(led.inclusion_proof(i, n)) for i in idx[:100]) / 100)
+
+    # Checkpoints, each over one new event so that it really signs.
+    log(f"N={n:,}: checkpoints")
+    extra, _ = issue_statements(issuer, n + SINGLE_APPENDS, CHECKPOINTS)
+    cp = []
+    for s in extra:
+        led.append([s])
+        t0 = time.perf_counter()
+        led.checkpoint()
+        cp.append(time.perf_counter() - t0)
+    res["checkpoint_ms"] = sum(cp) / CHECKPOINTS * 1e3
+    res["checkpoint_median_ms"] = statistics.median(cp) * 1e3
+
+    # Bundles for random credentials, against the latest checkpoint.
+    log(f"N={n:,}: bundles")
+    creds = [(ISSUER, f"c-{rng.randrange(n):07d}") for _ in range(BUNDLES)]
+    t0 = time.perf_counter()
+    bundles = [build_bundle(led, [c]) for c in creds]
+    res["bundle_build_ms"] = (time.perf_counter() - t0) / BUNDLES * 1e3
+    texts = [dump_bundle(b) for b in bundles]
+    res["bundle_bytes_mean"] = sum(len(t) for t in texts) / len(texts)
+    key = parse_verifier(led.log_vkey())
+    at = ledger.log.now_ms()
+    t0 = time.perf_counter()
+    for text in texts:
+        verdict = verify_bundle(text, log_key=key, at=at)
+    res["bundle_verify_ms"] = (time.perf_counter() - t0) / BUNDLES * 1e3
+    if not verdict.valid:  # a benchmark of a failing check would mean nothing
+        raise SystemExit(f"bench: a bundle did not verify as VALID: {verdict.as_dict()}")
+    led.close()
+    return res
+
+
+# ------------------------------------------------------------------------------------------
+# Profile
+
+
+def profile(n: int, top: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="credledger-prof-", dir=TMPDIR) as d:
+        led, issuer = new_ledger(Path(d) / "s")
+        items, _ = issue_statements(issuer, 0, n)
+        log(f"profiling one append of {n:,} (main process only: the worker's half of the "
+            "signature checks is not in this profile)")
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        led.append(items)
+        prof.disable()
+        log(f"append took {time.perf_counter() - t0:.2f} s under the profiler")
+        led.close()
+    for key in ("cumulative", "tottime"):
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
+        print(f"--- top {top} by {key} ---")
+        print(buf.getvalue())
+
+
+# ------------------------------------------------------------------------------------------
+# Report
+
+
+def versions() -> dict[str, Any]:
+    libs: dict[str, str | None] = {}
+    for name in ("cryptography", "msgpack", "lmdb", "click", "PyNaCl"):
+        try:
+            libs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libs[name] = None
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "libraries": libs,
+        "lmdb_library": ".".join(map(str, lmdb.version())),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "tmpdir": TMPDIR or tempfile.gettempdir(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("make + sign statement (excluded)", lambda r: f"{r['sign_per_s']:,.0f} ev/s"),
+        ("parallel verify engaged",
+         lambda r: "yes" if r["parallel_engaged"] else "no (small batch)"),
+        ("batch append, 2-core verify", lambda r: f"{r['batch_append']['rate']:,.0f} ev/s"),
+        ("  of which signature checks", lambda r: _share(r["batch_append"])),
+        ("  vs raw 1-core verify", lambda r: f"{_rel(r, 'batch_append'):.2f} x"),
+        ("  last batch only", lambda r: f"{r['batch_append']['last_batch_rate']:,.0f} ev/s"),
+        ("batch append, 1-core verify", lambda r: f"{r['batch_append_serial']['rate']:,.0f} ev/s"),
+        ("  of which signature checks", lambda r: _share(r["batch_append_serial"])),
+        ("  vs raw 1-core verify", lambda r: f"{_rel(r, 'batch_append_serial'):.2f} x"),
+        ("two-core gain",
+         lambda r: f"{r['batch_append']['rate'] / r['batch_append_serial']['rate']:.2f} x"),
+        ("single durable append", lambda r: f"{r['single_append_per_s']:,.0f} ev/s"),
+        ("  median latency", lambda r: f"{r['single_append_median_ms']:,.2f} ms"),
+        ("inclusion proof", lambda r: f"{r['inclusion_proof_us']:,.1f} µs"),
+        ("consistency proof", lambda r: f"{r['consistency_proof_us']:,.1f} µs"),
+        ("checkpoint (sign + commit)", lambda r: f"{r['checkpoint_ms']:,.2f} ms"),
+        ("  median", lambda r: f"{r['checkpoint_median_ms']:,.2f} ms"),
+        ("bundle build", lambda r: f"{r['bundle_build_ms']:,.2f} ms"),
+        ("bundle verify (in process)", lambda r: f"{r['bundle_verify_ms']:,.2f} ms"),
+        ("bundle size", lambda r: f"{r['bundle_bytes_mean']:,.0f} B"),
+        ("status-map nodes / event",
+         lambda r: f"{r['storage']['databases']['nodes']['entries'] / r['n']:.2f}"),
+        ("storage (data_size) / event", lambda r: f"{r['storage']['data_size_per_event']:,.0f} B"),
+        ("data.mdb file / event", lambda r: f"{r['storage']['file_per_event']:,.0f} B"),
+    ]
+    for name in (*DB_NAMES, "(free pages, residual)"):
+        rows.append((f"  {name} / event", _db_row(name)))
+    rows += [
+        ("ref: Ed25519 verify, cryptography",
+         lambda r: _ref(r, "ed25519_verify_cryptography_per_s")),
+        ("ref: Ed25519 verify, pynacl", lambda r: _ref(r, "ed25519_verify_pynacl_per_s")),
+        ("ref: statement decode + verify", lambda r: _ref(r, "statement_verify_per_s")),
+        ("ref: LMDB durable 1-put txn", lambda r: _ref(r, "lmdb_durable_put_txn_per_s")),
+    ]
+    head = ["figure"] + [f"N = {r['n']:,}" for r in results]
+    body = [[label] + [fmt(r) for r in results] for label, fmt in rows]
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(row, widths))) for row in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _db_row(name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: f"{r['storage']['databases'][name]['bytes_per_event']:,.1f} B"
+
+
+def _share(b: dict[str, float]) -> str:
+    return f"{b['verify_seconds'] / b['seconds'] * 100:.0f} %"
+
+
+def _rel(r: dict[str, Any], key: str) -> float:
+    return float(r[key]["rate"] / r["reference"]["ed25519_verify_cryptography_per_s"])
+
+
+def _ref(r: dict[str, Any], key: str) -> str:
+    v = r["reference"].get(key)
+    return "n/a" if v is None else f"{v:,.0f} /s"
+
+
+TMPDIR: str | None = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    global TMPDIR
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", help="comma-separated ledger sizes (default 10000,100000)")
+    p.add_argument("--quick", action="store_true", help="one small size (2,000) for CI smoke runs")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latest.json"),
+                   help="JSON output file (default benchmarks/results/latest.json)")
+    p.add_argument("--tmpdir", help="where to build the stores (default: the system temp dir; "
+                   "durable rates depend on its file system)")
+    p.add_argument("--profile", type=int, metavar="N",
+                   help="instead: cProfile one batch append of N events; print the top functions")
+    p.add_argument("--top", type=int, default=15, help="functions shown by --profile")
+    args = p.parse_args(argv)
+    TMPDIR = args.tmpdir
+    if args.profile:
+        profile(args.profile, args.top)
+        return 0
+    if args.sizes:
+        sizes = tuple(int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip())
+    else:
+        sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
+    if not sizes or min(sizes) < 10:
+        p.error("--sizes: want sizes of at least 10")
+
+    rng = random.Random(SEED)
+    load_start = os.getloadavg()
+    if load_start[0] > 0.5:
+        log(f"note: load average {load_start[0]:.2f} before the run; other work skews the figures")
+    started = time.perf_counter()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="credledger-bench-", dir=TMPDIR) as d:
+        for n in sizes:
+            t0 = time.perf_counter()
+            r = run_size(n, Path(d), rng)
+            r["wall_seconds"] = time.perf_counter() - t0
+            log(f"N={n:,}: done in {r['wall_seconds']:.1f} s")
+            results.append(r)
+    total = time.perf_counter() - started
+
+    print(table(results))
+    per_size = ", ".join(f"N={r['n']:,}: {r['wall_seconds']:.1f} s" for r in results)
+    print(f"\ntotal run time {total:.1f} s ({per_size})")
+    report = {
+        "benchmark": "credential-ledger benchmarks/bench.py",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": versions(),
+        "settings": {"batch": BATCH, "parallel_threshold": ledger.log.PARALLEL_THRESHOLD,
+                     "single_appends": SINGLE_APPENDS, "proofs": PROOFS,
+                     "checkpoints": CHECKPOINTS, "bundles": BUNDLES, "seed": SEED},
+        "total_seconds": total,
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+        "results": results,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
