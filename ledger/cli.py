@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from ledger import __version__
 from ledger.errors import EncodingError, LedgerError, NotFoundError, VerificationError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,7 +101,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--dir", "store_dir", envvar="CREDLEDGER_DIR", default=DEFAULT_DIR,
               show_default=True, metavar="DIR",
               help="The ledger store directory (or set CREDLEDGER_DIR).")
-@click.version_option(package_name="credential-ledger", prog_name="credledger")
+@click.version_option(version=__version__, prog_name="credledger")
 @click.pass_context
 def cli(ctx: click.Context, store_dir: str) -> None:
     """credential-ledger: micro-credentials in an append-only Merkle log, checkable offline.
@@ -158,7 +159,12 @@ def _check_origin(origin: str) -> None:
 
 @cli.group(cls=_Group)
 def key() -> None:
-    """Make and inspect Ed25519 key files."""
+    """Make and inspect Ed25519 key files.
+
+    \b
+    Example:
+      credledger key new uni.key --name uni.example
+    """
 
 
 @key.command("new")
@@ -209,7 +215,12 @@ def key_show(file: str, as_json: bool) -> None:
 
 @cli.group(cls=_Group)
 def issuer() -> None:
-    """Register issuers and manage their keys."""
+    """Register issuers and manage their keys.
+
+    \b
+    Example:
+      credledger issuer add uni --key "$(credledger key show uni.key)" --name "Example University"
+    """
 
 
 def _parse_vkey(text: str) -> Any:
@@ -412,6 +423,64 @@ def _write_private_text(path: Path, text: str, *, sync: bool = True) -> None:
     os.replace(tmp, path)
 
 
+def _create_pending(path: Path, text: str) -> int:
+    """Create ``path`` (mode 0600, fsynced, never overwriting) holding ``text``; return an open
+    descriptor holding an exclusive lock on it, which marks the file as in use until closed."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise Failure(f"{path} already exists: another batch starting with the same "
+                          "credential is being issued, or was interrupted", 3) from None
+        _fsync_dir(path.parent)
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return fd
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _abandoned_pending(out: Path) -> Iterator[Path]:
+    """Pending files in ``out`` that no running ``issue`` holds (their writer was killed)."""
+    import fcntl
+
+    for path in sorted(out.glob(".pending-*.jsonl")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # its writer just finished
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a running issue is using it
+        finally:
+            os.close(fd)
+        yield path
+
+
+def _refuse_abandoned_pending(out: Path, issuer_id: str, out_dir: str) -> None:
+    for path in _abandoned_pending(out):
+        raise Failure(f"{path} holds the holder documents of an interrupted batch; run "
+                      f"'credledger recover {issuer_id} --out {out_dir}' first", 3)
+
+
 @cli.command()
 @click.argument("issuer_id", metavar="ISSUER")
 @click.argument("cred_id", metavar="CRED_ID", required=False)
@@ -450,6 +519,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
     """
     from ledger.events import ISSUE, make_statement, subject_commitment
 
+    _refuse_abandoned_pending(Path(out_dir) / issuer_id, issuer_id, out_dir)
     signer = _read_key(key_file)
     if batch_file is not None:
         if cred_id is not None or subject or title or expires or parts or document_file:
@@ -484,13 +554,14 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
                                          title=row["title"], expires=row.get("expires"),
                                          parts=list(row.get("parts") or []), document=document))
         # The holder documents hold the only copy of each salt. They are first written together
-        # to one fsynced file, OUT/ISSUER/.pending-<first id>.jsonl, then the batch is
+        # to one fsynced, locked file, OUT/ISSUER/.pending-<first id>.jsonl, then the batch is
         # committed, then each document is written and the pending file removed: a crash at
         # any moment loses no salt of a committed credential, and a refused batch leaves none.
+        # A pending file left by a killed run is never overwritten: 'recover' finishes it.
         out = Path(out_dir) / issuer_id
         pending = out / f".pending-{_safe_name(docs[0]['id'])}l"
+        lock = _create_pending(pending, "".join(json.dumps(d) + "\n" for d in docs))
         try:
-            _write_private_text(pending, "".join(json.dumps(d) + "\n" for d in docs))
             if len(items) > 1 and not as_json:
                 with click.progressbar(length=len(items), label="issuing", file=sys.stderr) as bar:
                     done = [0]
@@ -503,14 +574,67 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
                 res = _append(ledger, items)
         except BaseException:
             pending.unlink(missing_ok=True)
+            os.close(lock)
             raise
     for doc in docs:
         _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n",
                             sync=False)
     os.sync()
     pending.unlink()
+    os.close(lock)
     _report(as_json, res, f"issued {len(items)} credential{'s' if len(items) > 1 else ''} "
             f"(holder documents in {out})")
+
+
+@cli.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
+              show_default=True, help="The --out directory of the interrupted 'issue'.")
+@_json_option
+@click.pass_context
+def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> None:
+    """Finish an interrupted 'issue': write the holder documents its commit left pending.
+
+    A batch that was killed after its commit leaves OUT/ISSUER/.pending-*.jsonl, the only copy
+    of its holders' salts. For each document there, recover writes OUT/ISSUER/<CRED_ID>.json if
+    the log holds that credential with the same subject commitment, drops the documents of
+    credentials that never entered the log, and removes the pending file.
+
+    \b
+    Example:
+      credledger recover uni --out credentials
+    """
+    from ledger.events import decode_statement, subject_commitment
+
+    out = Path(out_dir) / issuer_id
+    written = dropped = files = 0
+    with _open(ctx) as ledger:
+        for path in _abandoned_pending(out):
+            files += 1
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                try:
+                    doc = json.loads(line)
+                    salt = bytes.fromhex(doc["salt"])
+                    commitment = subject_commitment(salt, doc["subject"])
+                    cred_id = doc["id"]
+                except (ValueError, KeyError, TypeError, LedgerError):
+                    raise EncodingError(f"{path}:{n}: not a holder document") from None
+                indexes = ledger.cred_entries(issuer_id, cred_id)
+                issued = bool(indexes) and decode_statement(
+                    ledger.entry(indexes[0]).statement).fields[1] == commitment
+                if not issued:
+                    dropped += 1
+                    continue
+                target = out / _safe_name(cred_id)
+                if not target.exists():
+                    _write_private_text(target, json.dumps(doc, indent=2) + "\n")
+                written += 1
+            path.unlink()
+            _fsync_dir(out)
+    _emit(as_json, {"pending_files": files, "documents": written, "dropped": dropped},
+          f"recovered {written} holder document{'s' if written != 1 else ''} in {out} from "
+          f"{files} pending file{'s' if files != 1 else ''}; dropped {dropped} of credentials "
+          "not in the log")
 
 
 def _parse_digest(value: Any) -> bytes:
@@ -965,7 +1089,12 @@ def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json
 
 @cli.group(cls=_Group)
 def witness() -> None:
-    """Run a witness: cosign checkpoints only after checking they extend the last one."""
+    """Run a witness: cosign checkpoints only after checking they extend the last one.
+
+    \b
+    Example:
+      credledger witness init ./witness --name witness.example.org
+    """
 
 
 @witness.command("init")

@@ -71,6 +71,19 @@ MAX_TEXT_LEN: Final = 4096
 MAX_PARTS: Final = 256
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*\Z")
 _MAX_TIME: Final = (1 << 63) - 1
+#: Canonical values nest at most this deep (a statement's parts are the deepest, at 2).
+MAX_NESTING: Final = 8
+# Control characters other than tab, DEL, and lone surrogates (which UTF-8 cannot encode).
+_BAD_TEXT_RE: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+_SMALL_ORDER: Final = frozenset(bytes.fromhex(h) for h in (
+    "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
+    "0100000000000000000000000000000000000000000000000000000000000000",  # identity
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p - 1, order 2
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p (= 0), order 4
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p + 1 (= 1)
+))
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,20 +109,22 @@ def unpack_array(data: bytes, what: str) -> list[Any]:
     except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
             msgpack.StackError, UnicodeDecodeError) as exc:
         raise EncodingError(f"{what}: not one msgpack value ({exc.__class__.__name__})") from None
-    except Exception as exc:  # msgpack raises a few plain Exceptions on truncated input
+    except Exception as exc:  # noqa: BLE001 - msgpack raises plain Exceptions on truncated input
         raise EncodingError(f"{what}: not one msgpack value ({exc.__class__.__name__})") from None
     if not isinstance(value, list):
         raise EncodingError(f"{what}: want a msgpack array, got {type(value).__name__}")
-    _check_plain(value, what)
+    _check_plain(value, what, 0)
     if pack(value) != data:
         raise EncodingError(f"{what}: not canonical msgpack (does not re-encode identically)")
     return value
 
 
-def _check_plain(value: Any, what: str) -> None:
+def _check_plain(value: Any, what: str, depth: int) -> None:
     if isinstance(value, list):
+        if depth >= MAX_NESTING:
+            raise EncodingError(f"{what}: arrays nested deeper than {MAX_NESTING} levels")
         for item in value:
-            _check_plain(item, what)
+            _check_plain(item, what, depth + 1)
     elif value is None or isinstance(value, (bool, int, str, bytes)):
         return
     else:
@@ -131,13 +146,17 @@ def check_id(value: Any, field: str) -> str:
 
 
 def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bool = True) -> str:
+    """Text of at most ``max_len`` characters: no control characters but tab, valid Unicode."""
     if not isinstance(value, str):
         raise EncodingError(f"{field}: want text, got {type(value).__name__}")
     if len(value) > max_len:
         raise EncodingError(f"{field}: at most {max_len} characters, got {len(value)}")
     if not empty and not value.strip():
         raise EncodingError(f"{field}: must not be empty")
-    if any(ord(c) < 0x20 and c not in "\t" or ord(c) == 0x7F for c in value):
+    bad = _BAD_TEXT_RE.search(value)
+    if bad:
+        if bad.group() >= "\ud800":
+            raise EncodingError(f"{field}: not valid Unicode (a lone surrogate cannot be UTF-8)")
         raise EncodingError(f"{field}: control characters are not allowed")
     return value
 
@@ -185,8 +204,30 @@ def key_id(public_key: bytes) -> str:
     return hashlib.sha256(public_key).digest()[:8].hex()
 
 
+def is_small_order(public_key: bytes) -> bool:
+    """Whether ``public_key`` encodes an Ed25519 point of small order (libsodium's blocklist).
+
+    With such a key, a signature (R = a small-order point, S = 0) verifies for many or all
+    messages under RFC 8032's cofactorless check, so nobody may register or use one. The sign
+    bit (the top bit of the last byte) is ignored, as in libsodium.
+    """
+    if len(public_key) != 32:
+        return False
+    return public_key[:31] + bytes((public_key[31] & 0x7F,)) in _SMALL_ORDER
+
+
+def check_public_key(value: Any, field: str) -> bytes:
+    """A 32-byte Ed25519 public key that is not of small order."""
+    check_bytes(value, field, 32)
+    if is_small_order(value):
+        raise EncodingError(f"{field}: a small-order point, which anyone can sign for")
+    return value  # type: ignore[no-any-return]
+
+
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
     """Raise :class:`SignatureError` unless ``signature`` is ``public_key``'s over ``message``."""
+    if is_small_order(public_key):
+        raise SignatureError(f"statement signer {key_id(public_key)} is a small-order key")
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError):
@@ -253,11 +294,11 @@ def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
     if kind == REGISTER_ISSUER:
         name, url, pub = fields
         return (check_text(name, "name", max_len=256), check_text(url, "url", max_len=2048),
-                check_bytes(pub, "public key", 32))
+                check_public_key(pub, "public key"))
     if kind == RETIRE_ISSUER:
         return (check_text(fields[0], "reason", max_len=1024),)
     if kind == ROTATE_KEY:
-        return (check_bytes(fields[0], "new public key", 32),)
+        return (check_public_key(fields[0], "new public key"),)
     if kind == REVOKE_KEY:
         kid = fields[0]
         if not isinstance(kid, str) or not re.fullmatch(r"[0-9a-f]{16}", kid):
@@ -283,7 +324,7 @@ def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
 
 def make_statement(kind: str, issuer: str, time: int, *fields: Any) -> Statement:
     """Build and validate a statement (raises :class:`EncodingError` naming the bad field)."""
-    if kind not in _STATEMENT_FIELDS:
+    if not isinstance(kind, str) or kind not in _STATEMENT_FIELDS:
         raise EncodingError(f"statement kind: want one of {', '.join(KINDS)}, got {_show(kind)}")
     validated = _validate_fields(kind, list(fields))
     st = Statement(kind, check_id(issuer, "issuer id"), check_time(time, "time"), validated)
@@ -300,7 +341,7 @@ def decode_statement(data: bytes) -> Statement:
     if len(items) < 3:
         raise EncodingError(f"statement: want at least 3 fields, got {len(items)}")
     kind = items[0]
-    if kind not in _STATEMENT_FIELDS:
+    if not isinstance(kind, str) or kind not in _STATEMENT_FIELDS:
         raise EncodingError(f"statement kind: want one of {', '.join(KINDS)}, got {_show(kind)}")
     return Statement(kind, check_id(items[1], "issuer id"), check_time(items[2], "time"),
                      _validate_fields(kind, items[3:]))
@@ -506,4 +547,9 @@ def decode_record(data: bytes) -> Record:
 def subject_commitment(salt: bytes, subject: str) -> bytes:
     """``SHA-256(salt || subject)``: how a credential names its holder without personal data."""
     check_bytes(salt, "salt", 32)
-    return hashlib.sha256(salt + subject.encode("utf-8")).digest()
+    if not isinstance(subject, str):
+        raise EncodingError(f"subject: want text, got {type(subject).__name__}")
+    try:
+        return hashlib.sha256(salt + subject.encode("utf-8")).digest()
+    except UnicodeEncodeError:
+        raise EncodingError("subject: not valid Unicode (a lone surrogate cannot be UTF-8)") from None

@@ -55,6 +55,9 @@ from ledger.events import (
     Record,
     SignedStatement,
     Statement,
+    check_bytes,
+    check_index,
+    check_time,
     decode_entry,
     decode_record,
     key_id,
@@ -95,7 +98,11 @@ class Head:
             size, root, state_root, last_time = unpack_array(data, "head")
         except (EncodingError, ValueError):
             raise StoreCorruptError("the store's head record is damaged") from None
-        return Head(size, root, state_root, last_time)
+        try:
+            return Head(check_index(size, "size"), check_bytes(root, "root", 32),
+                        check_bytes(state_root, "state_root", 32), check_time(last_time, "last_time"))
+        except EncodingError as exc:
+            raise StoreCorruptError(f"the store's head record is damaged ({exc})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +418,8 @@ class Ledger:
             if merkle.leaf_hash(last) != txn.tree_node(0, head.size - 1):
                 raise StoreCorruptError(f"entry {head.size - 1} does not match its leaf hash")
             entry = decode_entry(last)
-            if entry.index != head.size - 1 or entry.state_root != head.state_root:
+            if (entry.index != head.size - 1 or entry.state_root != head.state_root
+                    or entry.time != head.last_time):
                 raise StoreCorruptError(f"entry {head.size - 1} does not match the head")
         try:
             self.store.read(check)

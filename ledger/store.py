@@ -146,7 +146,7 @@ class Store:
                 f"no ledger store in {self.path} (run 'credledger init' or set --dir/CREDLEDGER_DIR)"
             )
         self._max = max_map_size()
-        size = INITIAL_MAP_SIZE
+        size = min(INITIAL_MAP_SIZE, self._max)
         if data.exists():
             size = max(size, data.stat().st_size)
         try:

@@ -151,42 +151,18 @@ def all_records() -> list[CredRecord | KeyRecord | IssuerRecord]:
     ]
 
 
-# ----------------------------------------------------------------------------- bug detection
-#
-# Two bugs found while writing these tests are pinned by xfail tests below. The generic
-# properties skip exactly the inputs that hit them, and only while they still reproduce, so
-# that they keep guarding everything else now and need no edit once the bugs are fixed.
-
-
-def _reproduces(fn: Callable[[], object], exc: type[BaseException]) -> bool:
-    try:
-        fn()
-    except exc:
-        return True
-    except Exception:  # noqa: BLE001 - another exception: not this bug
-        return False
-    return False
-
+# ----------------------------------------------------------------------------- helpers
 
 _DEEP = b"\x91" * 1_020 + b"\x01"  # within msgpack's own nesting limit of 1,024
-_UNHASHABLE_KIND_BUG = _reproduces(lambda: decode_statement(b"\x93\x90\xa1a\x01"), TypeError)
-_DEEP_NESTING_BUG = _reproduces(lambda: decode_statement(_DEEP), RecursionError)
-
-
-def _known_bug(exc: BaseException) -> bool:
-    return (_UNHASHABLE_KIND_BUG and isinstance(exc, TypeError) and "unhashable" in str(exc)) or (
-        _DEEP_NESTING_BUG and isinstance(exc, RecursionError))
 
 
 def _decode_or_encoding_error(decode: Callable[[bytes], Any], data: bytes) -> Any:
-    """Decode, or return None on EncodingError; anything else (except known bugs) fails."""
+    """Decode, or return None on EncodingError; anything else fails."""
     try:
         return decode(data)
     except EncodingError:
         return None
     except Exception as exc:
-        if _known_bug(exc):
-            return None
         raise AssertionError(f"{decode.__name__}({data.hex()}) raised "
                              f"{exc.__class__.__name__}: {exc}") from exc
 
@@ -645,9 +621,6 @@ def test_refuses_times_that_are_not_ms_integers() -> None:
         make_statement("issue-credential", "uni", T)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: make_statement/check_text accept a lone surrogate "
-                   "(e.g. from a non-UTF-8 command line argument) and pack() then raises "
-                   "UnicodeEncodeError instead of EncodingError")
 def test_refuses_text_that_is_not_utf8_encodable() -> None:
     with pytest.raises(EncodingError):
         make_statement(SUSPEND, "uni", T, "c-1", "bad \udcff")
@@ -657,9 +630,6 @@ def test_refuses_text_that_is_not_utf8_encodable() -> None:
         subject_commitment(bytes(32), "Ada \udcff")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: decode_statement/make_statement test "
-                   "`kind not in _STATEMENT_FIELDS` on an unhashable kind (a msgpack array) and "
-                   "raise TypeError instead of EncodingError")
 def test_refuses_array_as_statement_kind() -> None:
     with pytest.raises(EncodingError, match="kind"):
         decode_statement(b"\x93\x90\xa1a\x01")
@@ -669,9 +639,6 @@ def test_refuses_array_as_statement_kind() -> None:
         make_statement(["issue"], "uni", T)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: unpack_array's recursive _check_plain hits "
-                   "Python's recursion limit on ~1,000 nested one-byte arrays that msgpack "
-                   "accepts (RecursionError escapes decode_*, e.g. from a hostile bundle)")
 @pytest.mark.parametrize("decode", [decode_statement, decode_entry, decode_record])
 def test_refuses_deeply_nested_arrays(decode: Callable[[bytes], Any]) -> None:
     for depth in (900, 1_000, 1_023, 1_500):
@@ -771,10 +738,6 @@ def test_arbitrary_bytes_raise_only_ledger_errors(data: bytes) -> None:
             value = decode(data)
         except LedgerError:
             continue
-        except Exception as exc:
-            if _known_bug(exc):
-                continue
-            raise
         assert value.encode() == data
 
 
@@ -891,17 +854,12 @@ SMALL_ORDER = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: verify_signature accepts small-order public keys: "
-                   "with the identity point as key, (R=identity, S=0) verifies for every "
-                   "statement, so anyone can sign for an issuer registered with such a key")
 def test_small_order_key_forgeries_are_refused() -> None:
     for name in STATEMENTS:
         with pytest.raises(SignatureError):
             SignedStatement(STATEMENTS[name].encode(), IDENTITY, IDENTITY + bytes(32)).verify()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: register-issuer and rotate-key accept a small-order "
-                   "public key (e.g. the identity point) that everyone can sign with")
 @pytest.mark.parametrize("weak", SMALL_ORDER, ids=lambda b: b.hex()[:8])
 def test_small_order_keys_cannot_be_registered(weak: bytes) -> None:
     with pytest.raises(EncodingError):

@@ -824,21 +824,11 @@ def _head_of_bytes(data: bytes) -> list[Any]:
 
 
 @pytest.mark.parametrize("fake", [
-    pytest.param("last-time-changed", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: self_check does not compare head.last_time with the last "
-        "entry's time; a damaged last_time opens fine and is stamped on every later entry")),
-    pytest.param("last-time-text", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: Head.decode does not validate its fields; a text last_time "
-        "opens fine (and append then fails with TypeError)")),
-    pytest.param("size-negative", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: Head.decode does not validate its fields; a negative size "
-        "makes self_check raise ProofError, not StoreCorruptError")),
-    pytest.param("size-text", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: Head.decode does not validate its fields; a text size "
-        "makes self_check raise TypeError")),
-    pytest.param("size-nil", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: Head.decode does not validate its fields; a nil size "
-        "makes self_check raise TypeError")),
+    "last-time-changed",
+    "last-time-text",
+    "size-negative",
+    "size-text",
+    "size-nil",
     "root-short",
 ])
 def test_open_detects_wrong_head_fields(busy: World, fake: str) -> None:
@@ -917,9 +907,6 @@ def test_cap_refuses_with_store_full(tmp_path: Path, monkeypatch: pytest.MonkeyP
     _cap_case(tmp_path, monkeypatch)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Store opens a new store with INITIAL_MAP_SIZE "
-                   "(64 MiB) even when CREDLEDGER_MAX_MAP_SIZE is smaller, so a cap below "
-                   "64 MiB is not enforced until the map reaches 64 MiB")
 def test_cap_below_the_initial_map_size(tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     assert store_module.INITIAL_MAP_SIZE > 1 << 20
