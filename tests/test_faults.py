@@ -91,6 +91,14 @@ def test_sigkill_during_batches_leaves_old_or_whole_new(tmp_path: Path) -> None:
             for pending in docs.glob(".pending-*.jsonl"):
                 have |= {json.loads(line)["id"] for line in pending.read_text().splitlines()}
             assert have >= {f"k{k}-{i}" for i in range(batch_size)}
+        # The operator finishes an interrupted batch before the next one (issue insists):
+        # afterwards every committed credential has its holder document, and no pending file
+        # is left.
+        _cli(store, "recover", "uni", "--out", str(tmp_path / "docs"))
+        docs = tmp_path / "docs" / "uni"
+        assert not list(docs.glob(".pending-*.jsonl"))
+        written = {p.name[:-5] for p in docs.glob(f"k{k}-*.json")}
+        assert written == ({f"k{k}-{i}" for i in range(batch_size)} if after > before else set())
         if proc.returncode == 0:  # finished before the kill: it must have been acknowledged
             assert json.loads(out)["size"] == after == before + batch_size
         acknowledged = after
