@@ -13,6 +13,11 @@ The script builds the example twice and insists that both agree byte for byte:
    ``Ledger.create`` draws random keys (through ``Signer.generate``); the script hands it the
    fixed seeds instead.
 
+The story then goes on through the real code only, each result checked against bytes computed
+by hand: ``export_tiles`` publishes the log as C2SP tlog-tiles, a witness (``Witness.create``,
+whose ``WitnessKey.generate`` is likewise handed a fixed seed) cosigns checkpoints at fixed
+times, three more entries are appended, and the tiles are exported again and audited.
+
 Usage (from the repository root):
 
     python docs/make_format_example.py           print the example section (Markdown)
@@ -42,6 +47,7 @@ from ledger import merkle, smt
 from ledger.events import (
     ISSUE,
     REGISTER_ISSUER,
+    REVOKE,
     SIGN_CONTEXT,
     Entry,
     Record,
@@ -56,7 +62,8 @@ from ledger.events import (
     subject_commitment,
 )
 from ledger.log import RecordState, apply_rules
-from ledger.note import Checkpoint, Signer, sign_checkpoint
+from ledger.note import Checkpoint, Signer, parse_note, sign_checkpoint
+from ledger.witness import ALG_COSIGNATURE, WitnessKey, cosigned_message
 
 # ------------------------------------------------------------------------------ fixed inputs
 
@@ -79,6 +86,21 @@ T_ENTRY0 = 1_767_225_600_250  # the ledger sequences it 250 ms later
 T_ISSUE = 1_767_225_660_000  # 2026-01-01T00:01:00.000Z: the issuer signs the issuance
 T_ENTRY1 = 1_767_225_660_250
 T_VERIFY = 1_767_312_000_000  # 2026-01-02T00:00:00.000Z: when the verifier judges expiry
+
+# The continuation (tiles and witness, §15.9 and §15.10).
+WITNESS_NAME = "witness.example"
+WITNESS_SEED = hashlib.sha256(b"witness").digest()
+MORE_CREDS = (("c-2", "Charles Babbage", hashlib.sha256(b"salt2").digest()),
+              ("c-3", "Grace Hopper", hashlib.sha256(b"salt3").digest()))
+REVOKE_REASON = "issued in error"
+T_COSIGN1 = 1_767_225_900_750  # 2026-01-01T00:05:00.750Z: the witness cosigns size 2
+T_ISSUE2 = 1_767_226_200_000  # 2026-01-01T00:10:00.000Z: c-2 and c-3, one batch
+T_ENTRY2 = 1_767_226_200_250  # entries 2 and 3 share one sequencing time
+T_REVOKE = 1_767_226_800_000  # 2026-01-01T00:20:00.000Z: c-2 is revoked
+T_ENTRY4 = 1_767_226_800_250
+T_COSIGN2 = 1_767_227_400_750  # 2026-01-01T00:30:00.750Z: the witness cosigns size 5
+MAX_AGE_OK = 36 * 3_600_000  # verify --max-age 36h
+MAX_AGE_STALE = 12 * 3_600_000  # verify --max-age 12h
 
 DOC = Path(__file__).resolve().parent / "FORMAT.md"
 BEGIN = "<!-- BEGIN GENERATED EXAMPLE (python docs/make_format_example.py --write) -->"
@@ -310,6 +332,100 @@ def fixed_keys() -> Iterator[None]:
         Signer.generate = original  # type: ignore
 
 
+@contextmanager
+def fixed_witness_key() -> Iterator[None]:
+    """Make ``WitnessKey.generate`` (used by ``Witness.create``) return the fixed-seed key."""
+    original = WitnessKey.__dict__["generate"]
+    WitnessKey.generate = classmethod(lambda cls, name: cls(name, WITNESS_SEED))  # type: ignore
+    try:
+        yield
+    finally:
+        WitnessKey.generate = original  # type: ignore
+
+
+def more_statements(b: Built) -> list[Any]:
+    """Entries 2-4: issue c-2 and c-3 (one batch), then revoke c-2; all signed by ``uni``."""
+    out = []
+    for cred_id, subject, salt in MORE_CREDS:
+        st = make_statement(ISSUE, ISSUER_ID, T_ISSUE2, cred_id, subject_commitment(salt, subject),
+                            TITLE, EXPIRES, None, [])
+        out.append(sign_statement(st, ISSUER_SEED))
+    st = make_statement(REVOKE, ISSUER_ID, T_REVOKE, MORE_CREDS[0][0], REVOKE_REASON)
+    out.append(sign_statement(st, ISSUER_SEED))
+    return out
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative POSIX path -> bytes), sorted; no temporary files."""
+    files = {p.relative_to(root).as_posix(): p.read_bytes()
+             for p in sorted(root.rglob("*")) if p.is_file()}
+    assert not [f for f in files if f.rsplit("/", 1)[-1].startswith(".")], files
+    return files
+
+
+def continue_story(ledger: Any, b: Built, note: str, tmp: Path) -> dict[str, Any]:
+    """Export tiles at size 2, run a witness, append entries 2-4, cosign and export size 5."""
+    from ledger.bundle import build_bundle, dump_bundle
+    from ledger.errors import SignatureError
+    from ledger.tiles import audit_tiles, export_tiles
+    from ledger.verify import verify_bundle
+    from ledger.witness import Witness, WitnessRefused, parse_cosigner
+
+    art: dict[str, Any] = {}
+    log_key = b.log.verifier()
+    tiles = tmp / "tiles"
+    # Export 1: the checkpoint of size 2.
+    rep = export_tiles(ledger, tiles)
+    art["export1"] = (rep, tree_files(tiles))
+    # The witness: created with the fixed key, cosigns size 2 (its first, so no proof).
+    wdir = tmp / "witness"
+    with fixed_witness_key():
+        w = Witness.create(wdir, WITNESS_NAME)
+    art["witness_key_file"] = (wdir / "witness.key").read_bytes()
+    art["state0"] = (wdir / "state.json").read_text()
+    cos2 = w.cosign(note, log_key, [], now_ms=T_COSIGN1)
+    art["cosigned2"] = ledger.add_cosignatures(cos2)
+    assert art["cosigned2"] == cos2, "merging into a note with only the log line appends"
+    art["state1"] = (wdir / "state.json").read_text()
+    # Entries 2-4, the checkpoint of size 5, the consistency proof 2 -> 5, the cosignature.
+    more = more_statements(b)
+    ledger.append(more[:2])
+    ledger.append(more[2:])
+    note5 = ledger.checkpoint()
+    proof = ledger.consistency_proof(2, 5)
+    cos5 = w.cosign(note5, log_key, proof, now_ms=T_COSIGN2)
+    stored5 = ledger.add_cosignatures(cos5)
+    assert stored5 == cos5 == ledger.checkpoint_note(5)
+    art.update(note5=note5, proof25=proof, cosigned5=cos5,
+               state2=(wdir / "state.json").read_text())
+    try:
+        w.cosign(note, log_key, [], now_ms=T_COSIGN2)
+        raise AssertionError("the witness cosigned an older checkpoint")
+    except WitnessRefused as exc:
+        art["refused"] = str(exc)
+    # Export 2 (size 5), then export 3 (nothing new).
+    rep = export_tiles(ledger, tiles)
+    art["export2"] = (rep, tree_files(tiles))
+    rep = export_tiles(ledger, tiles)
+    art["export3"] = (rep, tree_files(tiles))
+    assert art["export3"][1] == art["export2"][1]
+    art["entries"] = [ledger.entry_bytes(i) for i in range(5)]
+    art["audit"] = audit_tiles(tiles, log_key)
+    assert art["audit"].size == 5 and art["audit"].root == ledger.root_at(5)
+    # A verifier who trusts the witness.
+    wv = parse_cosigner(str(w.key.verifier()))
+    bundle = dump_bundle(build_bundle(ledger, [(ISSUER_ID, CRED_ID)]))
+    art["verdict5"] = verify_bundle(bundle, log_key=log_key, at=T_VERIFY, witnesses=(wv,),
+                                    min_witnesses=1, max_age_ms=MAX_AGE_OK)
+    try:
+        verify_bundle(bundle, log_key=log_key, at=T_VERIFY, witnesses=(wv,), min_witnesses=1,
+                      max_age_ms=MAX_AGE_STALE)
+        raise AssertionError("a stale cosignature passed --max-age")
+    except SignatureError as exc:
+        art["stale"] = str(exc)
+    return art
+
+
 def through_ledger(b: Built, signed: list[Any], note: str) -> dict[str, Any]:
     """Run the same story through the real Ledger on LMDB; check it agrees; return artefacts."""
     from ledger.bundle import build_bundle, dump_bundle
@@ -318,7 +434,7 @@ def through_ledger(b: Built, signed: list[Any], note: str) -> dict[str, Any]:
     from ledger.tlogproof import TlogProof, check_tlog_proof
     from ledger.verify import verify_bundle
 
-    times = iter([T_ENTRY0, T_ENTRY1])
+    times = iter([T_ENTRY0, T_ENTRY1, T_ENTRY2, T_ENTRY4])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "store"
         with fixed_keys():
@@ -343,7 +459,9 @@ def through_ledger(b: Built, signed: list[Any], note: str) -> dict[str, Any]:
                 db: list(t.items(db)) for db in
                 ("meta", "entries", "tree", "nodes", "records", "status", "creds", "checkpoints")
             })
-    return {"doc": doc, "bundle": bundle, "verdict": verdict, "tlog": tlog, "store": store}
+            more = continue_story(ledger, b, note, Path(tmp))
+    return {"doc": doc, "bundle": bundle, "verdict": verdict, "tlog": tlog, "store": store,
+            **more}
 
 
 # ------------------------------------------------------------------------------ the section
@@ -384,7 +502,7 @@ def section() -> str:
     reg_vkey = b.registry.verifier()
     iss_pub = b.issuer.public_key
 
-    o("## 13. Worked example")
+    o("## 15. Worked example")
     o()
     o("Generated by `python docs/make_format_example.py` from the real code with fixed inputs;")
     o("do not edit by hand (`--write` regenerates this section, `--check` tells whether it is")
@@ -409,7 +527,7 @@ def section() -> str:
     o()
 
     # Keys.
-    o("### 13.1 Keys")
+    o("### 15.1 Keys")
     o()
     o("| key | Ed25519 public key (hex) | ledger key id | note key id |")
     o("| --- | --- | --- | --- |")
@@ -430,7 +548,7 @@ def section() -> str:
 
     # Register-issuer statement.
     st0 = signed[0]
-    o("### 13.2 Entry 0: register-issuer")
+    o("### 15.2 Entry 0: register-issuer")
     o()
     o(f"The statement, {len(st0.statement)} bytes:")
     o()
@@ -464,7 +582,7 @@ def section() -> str:
 
     # Issue statement.
     st1 = signed[1]
-    o("### 13.3 Entry 1: issue")
+    o("### 15.3 Entry 1: issue")
     o()
     commit = subject_commitment(SALT, SUBJECT)
     o("The subject commitment is `SHA-256(salt || UTF-8 subject)`:")
@@ -495,7 +613,7 @@ def section() -> str:
     o()
 
     # Status map.
-    o("### 13.4 Status map after entry 1")
+    o("### 15.4 Status map after entry 1")
     o()
     names: dict[bytes, str] = {}
     o("Map keys (§5.1):")
@@ -573,7 +691,7 @@ def section() -> str:
     o()
 
     # Checkpoint.
-    o("### 13.5 Checkpoint of size 2")
+    o("### 15.5 Checkpoint of size 2")
     o()
     body = Checkpoint(ORIGIN, 2, root2).body()
     o("Body (the signed message, UTF-8):")
@@ -589,19 +707,23 @@ def section() -> str:
     o()
 
     # tlog-proof.
-    o("### 13.6 tlog-proof of entry 1")
+    o("### 15.6 tlog-proof of entry 1")
     o()
     o("`credledger prove uni c-1 --format tlog-proof` against this checkpoint writes:")
     o()
     o.code(art["tlog"].rstrip("\n"), "text")
 
     # Holder document, batch line, bundle, verdict.
-    o("### 13.7 Holder document, batch line, bundle and verdict")
+    o("### 15.7 Holder document, batch line, bundle and verdict")
     o()
     o("The holder document `credledger issue` writes for this credential "
       "(`credentials/uni/c-1.json`):")
     o()
     o.code(json.dumps(art["doc"], indent=2), "json")
+    o("While `issue` runs, the same document is the one line of the pending salts file")
+    o("`credentials/uni/.pending-c-1.jsonl` (§10.1):")
+    o()
+    o.code(json.dumps(art["doc"]), "json")
     o("The batch line that issues the same credential:")
     o()
     o.code(json.dumps({"id": CRED_ID, "subject": SUBJECT, "title": TITLE,
@@ -615,7 +737,7 @@ def section() -> str:
     o.code(json.dumps(art["verdict"].as_dict(), indent=2), "json")
 
     # Store.
-    o("### 13.8 The LMDB store after the checkpoint")
+    o("### 15.8 The LMDB store after the checkpoint")
     o()
     o("Every key and value of every named database (hex unless noted; long values abbreviated")
     o("to their length and first bytes):")
@@ -635,7 +757,7 @@ def section() -> str:
             else:
                 ktxt = k.hex()
                 if db == "checkpoints":
-                    vtxt = f"signed note, {len(v)} bytes (§13.5)"
+                    vtxt = f"signed note, {len(v)} bytes (§15.5)"
                 elif len(v) > 32:
                     vtxt = f"{len(v)} bytes {v[:8].hex()}..."
                 else:
@@ -654,7 +776,229 @@ def section() -> str:
     o("The head record:")
     o()
     o.code(annotate(hv, ["size", "root", "state_root", "last_time"]))
+    tiles_example(o, b, art)
+    witness_example(o, b, art)
     return o.text()
+
+
+def _summary(paths: list[str]) -> list[str]:
+    """Tile paths, with each level's run of full tiles shortened when long."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) > 4:
+            out.extend([run[0], f"... ({len(run) - 2} more full tiles)", run[-1]])
+        else:
+            out.extend(run)
+        run.clear()
+
+    for path in paths:
+        if ".p/" in path:
+            flush()
+            out.append(path)
+        elif run and path.split("/")[1] != run[-1].split("/")[1]:
+            flush()
+            run.append(path)
+        else:
+            run.append(path)
+    flush()
+    return out
+
+
+def tiles_example(o: Out, b: Built, art: dict[str, Any]) -> None:
+    from ledger.tiles import bundle_path, parse_bundle, parse_tile, tile_path, tiles_of
+
+    entries: list[bytes] = art["entries"]
+    assert entries[:2] == b.entries
+    more = more_statements(b)
+    o("### 15.9 Tiles: two exports, three more entries")
+    o()
+    o("`credledger export tiles DIR` right after the checkpoint of size 2 (§15.5) writes three")
+    o("files, in this order (the checkpoint last, §13.5):")
+    o()
+    rep1, files1 = art["export1"]
+    o.code([f"{rel:<24}{len(files1[rel]):>5} bytes" for rel in rep1.written])
+    o(f"Then a witness cosigns that checkpoint (§15.10) and three more statements of issuer "
+      f"`{ISSUER_ID}`")
+    o("are appended, the first two as one batch (one transaction, one sequencing time):")
+    o()
+    o("| index | statement | statement time | entry time | entry bytes |")
+    o("| --- | --- | --- | --- | --- |")
+    rows = [(f"issue `{MORE_CREDS[0][0]}` (subject {MORE_CREDS[0][1]}, salt `SHA-256(\"salt2\")`)",
+             T_ISSUE2, T_ENTRY2),
+            (f"issue `{MORE_CREDS[1][0]}` (subject {MORE_CREDS[1][1]}, salt `SHA-256(\"salt3\")`)",
+             T_ISSUE2, T_ENTRY2),
+            (f"revoke `{MORE_CREDS[0][0]}`, reason \"{REVOKE_REASON}\"", T_REVOKE, T_ENTRY4)]
+    for i, ((what, ts, te), item) in enumerate(zip(rows, more, strict=True), start=2):
+        st = item.verify()
+        assert st.time == ts
+        e = entries[i]
+        assert merkle.leaf_hash(e) and len(e) < 0xFFFF
+        o(f"| {i} | {what} | {iso(ts)} | {iso(te)} | {len(e)} |")
+    o()
+    o("After `credledger checkpoint` (size 5) and its cosignature, the second export writes:")
+    o()
+    rep2, files2 = art["export2"]
+    o.code([f"{rel:<24}{len(files2[rel]):>5} bytes" for rel in rep2.written])
+    rep3, files3 = art["export3"]
+    o("It leaves the partial tiles of size 2 in place, as tlog-tiles allows. A third export, with")
+    o(f"no new checkpoint, writes nothing ({rep3.files_skipped} files skipped: the bundle and tile")
+    o("wholly inside the published tree exist, and the checkpoint file is identical). DIR now holds:")
+    o()
+    o.code([f"{rel:<24}{len(data):>5} bytes" for rel, data in files3.items()])
+    assert list(rep3.written) == [] and rep2.files_written == 3
+
+    # Path encoding, from the real functions.
+    o("Paths from `tile_path`/`bundle_path` (§13.2), and the tiles `tiles_of` lists for a few")
+    o("tree sizes:")
+    o()
+    examples = [("level 0, N 0, full", tile_path(0, 0)),
+                ("level 0, N 0, width 5", tile_path(0, 0, 5)),
+                ("entries, N 0, width 2", bundle_path(0, 2)),
+                ("level 1, N 999, full", tile_path(1, 999)),
+                ("level 1, N 1000, full", tile_path(1, 1000)),
+                ("level 2, N 1234067, width 17", tile_path(2, 1234067, 17)),
+                ("entries, N 1234067, full", bundle_path(1234067))]
+    assert examples[5][1] == "tile/2/x001/x234/067.p/17"
+    lines = [f"{label:<30}{path}" for label, path in examples]
+    for size in (5, 256, 600, 70_000):
+        paths = [tile_path(lv, n, w) for lv, n, w in tiles_of(size)]
+        lines += ["", f"size {size}: {len(paths)} hash tiles (and as many level-0 entry bundles)"]
+        lines += [f"  {path}" for path in _summary(paths)]
+    o.code(lines)
+
+    # The level-0 tile.
+    tile = files3["tile/0/000.p/5"]
+    hashes = parse_tile(tile, 5)
+    assert hashes == [merkle.leaf_hash(e) for e in entries]
+    assert merkle.root_of(hashes) == art["audit"].root
+    assert files3["tile/0/000.p/2"] == tile[:64]
+    o(f"`tile/0/000.p/5`, {len(tile)} bytes: five 32-byte hashes, hash `i` the leaf hash")
+    o("`H(00 || entry i)` of entry `i` (no header, no count, no separator):")
+    o()
+    o.code([f"{32 * i:04x}  {h.hex()}  # entry {i}" for i, h in enumerate(hashes)])
+    o("The RFC 9162 root over these five hashes is the checkpoint's root,")
+    o(f"`{art['audit'].root.hex()}`; `tile/0/000.p/2` is its first 64 bytes.")
+    o()
+
+    # The entry bundle of size 2.
+    bundle2 = files3["tile/entries/000.p/2"]
+    assert bundle2 == b"".join(len(e).to_bytes(2, "big") + e for e in b.entries)
+    assert parse_bundle(bundle2, 2) == b.entries
+    o(f"`tile/entries/000.p/2`, {len(bundle2)} bytes: each entry as a big-endian uint16 length,")
+    o("then the exact entry bytes (§4):")
+    o()
+    lines = []
+    pos = 0
+    for i, e in enumerate(b.entries):
+        lines.append(f"{pos:04x}  {hexs(bundle2[pos:pos + 2]):<24}# length of entry {i}: "
+                     f"{len(e)} bytes")
+        pos += 2
+        lines.append(f"{pos:04x}  {hexs(bundle2[pos:pos + 4]) + ' ...':<24}# entry {i}, the "
+                     f"{len(e)} bytes of §15.{i + 2}")
+        pos += len(e)
+    lines.append(f"{pos:04x}  (end)")
+    o.code(lines)
+    o("In full:")
+    o()
+    o.code(dump(bundle2))
+    bundle5 = files3["tile/entries/000.p/5"]
+    assert parse_bundle(bundle5, 5) == entries
+    o(f"`tile/entries/000.p/5` ({len(bundle5)} bytes) starts with the same {len(bundle2)} bytes "
+      "and goes on the same way:")
+    o()
+    lines = []
+    pos = 0
+    for i, e in enumerate(entries):
+        lines.append(f"{pos:04x}  {hexs(bundle5[pos:pos + 2])}  length {len(e)}, entry {i} at "
+                     f"{pos + 2:04x}..{pos + 2 + len(e):04x}")
+        pos += 2 + len(e)
+    o.code(lines)
+    rep = art["audit"]
+    o("`credledger audit --tiles DIR --log-key <log verifier key>` replays the five entries from")
+    o(f"the bundles and checks the tile against them: {rep.size} entries, {rep.issuers} issuer, "
+      f"{rep.credentials} credentials,")
+    o(f"{rep.revocations} revocation, root `{rep.root.hex()[:16]}...`.")
+    o()
+
+
+def witness_example(o: Out, b: Built, art: dict[str, Any]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.witness import cosigner_key_id
+
+    key = WitnessKey(WITNESS_NAME, WITNESS_SEED)
+    pub = key.public_key
+    kid = cosigner_key_id(WITNESS_NAME, pub)
+    o("### 15.10 Witness cosignatures")
+    o()
+    o(f"The witness `{WITNESS_NAME}` has the seed `SHA-256(\"witness\")` "
+      "(`credledger witness init DIR")
+    o(f"--name {WITNESS_NAME}` draws a random one). Its public key is")
+    o(f"`{pub.hex()}`;")
+    o("its key id (§14.1) is the first 4 bytes of `SHA-256(name || 0a || 04 || public_key)`:")
+    o()
+    kid_in = WITNESS_NAME.encode() + b"\n" + bytes([ALG_COSIGNATURE]) + pub
+    assert hashlib.sha256(kid_in).digest()[:4] == kid
+    o.code(dump(kid_in) + [f"SHA-256 = {hashlib.sha256(kid_in).hexdigest()}",
+                           f"key id  = {kid.hex()}"])
+    vkey = str(key.verifier())
+    assert art["witness_key_file"] == (str(key) + "\n").encode()
+    o("Its cosigner key (what verifiers pass to `--witness`) and its key file `DIR/witness.key`")
+    o("(mode 0600, the string and a newline):")
+    o()
+    o.code([f"cosigner key:  {vkey}", f"witness.key:   {key}"])
+    o(f"`DIR/state.json` starts as `{art['state0']}`. The witness cosigns the checkpoint of size 2")
+    o(f"(§15.5) at {T_COSIGN1} ms ({iso(T_COSIGN1)}), its first for this origin, so with no")
+    o("consistency proof; the timestamp is in whole seconds. "
+      "`credledger checkpoint --add-cosignatures`")
+    o("then stores the note below with the checkpoint of size 2:")
+    o()
+    o.code(art["cosigned2"].rstrip("\n"), "text")
+    o("`credledger consistency 2 5` prints the RFC 9162 proof from size 2 to size 5 that the")
+    o("witness then needs (`--proof`):")
+    o()
+    proof = art["proof25"]
+    o.code([b64(h) for h in proof], "text")
+    o(f"At {T_COSIGN2} ms it cosigns the checkpoint of size 5. The signed message, "
+      "`cosignature/v1\\n`,")
+    ts = T_COSIGN2 // 1000
+    note5 = parse_note(art["note5"])
+    msg = cosigned_message(note5.text, ts)
+    o(f"`time {ts}\\n`, then the checkpoint body ({len(msg)} bytes):")
+    o()
+    o.code(dump(msg))
+    o("The cosigned note, as `credledger witness cosign` writes it, "
+      "`--add-cosignatures` stores it")
+    o("and `export tiles` publishes it as DIR/`checkpoint`:")
+    o()
+    cosigned = art["cosigned5"]
+    assert art["export3"][1]["checkpoint"] == cosigned.encode()
+    o.code(cosigned.rstrip("\n"), "text")
+    sig = parse_note(cosigned).signatures[-1]
+    raw = base64.b64decode(cosigned.rstrip("\n").rsplit(" ", 1)[1])
+    want = Ed25519PrivateKey.from_private_bytes(WITNESS_SEED).sign(msg)
+    assert raw == kid + ts.to_bytes(8, "big") + want and sig.key_id == kid
+    o("The last line is the em dash `e2 80 94`, a space, the witness name, a space and base64 of")
+    o(f"{len(raw)} bytes:")
+    o()
+    o.code([f"00  {hexs(raw[:4]):<24}  key id {kid.hex()}",
+            f"04  {hexs(raw[4:12]):<24}  timestamp, u64 big-endian: {ts} s = {iso(ts * 1000)}",
+            f"0c  {hexs(raw[12:28])}  Ed25519 signature (64 bytes)",
+            *[f"    {hexs(raw[i:i + 16])}" for i in range(28, 76, 16)]])
+    o("`DIR/state.json` afterwards:")
+    o()
+    o.code(art["state2"].rstrip("\n"), "json")
+    o("Asked again to cosign the checkpoint of size 2, the witness refuses (exit 1):")
+    o(f"`{art['refused']}`.")
+    o()
+    v = art["verdict5"]
+    o(f"`credledger verify` of a bundle for `{CRED_ID}` against the checkpoint of size 5, with")
+    o(f"`--witness {vkey[:24]}... --max-age 36h` at {iso(T_VERIFY)}, answers")
+    o(f"`{v.credentials[0].answer}`, trusted by")
+    o(f"`{v.trusted_by}`.")
+    o(f"With `--max-age 12h` the same bundle is INVALID: `{art['stale']}`.")
 
 
 # ------------------------------------------------------------------------------ main
