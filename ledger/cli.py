@@ -123,9 +123,12 @@ def main() -> None:
 
 @cli.command()
 @click.option("--origin", required=True, help="The log's name, e.g. example.org/credentials.")
+@click.option("--encrypt", is_flag=True,
+              help="Protect both key files with a passphrase (asked twice, or "
+                   "CREDLEDGER_PASSPHRASE).")
 @_json_option
 @click.pass_context
-def init(ctx: click.Context, origin: str, as_json: bool) -> None:
+def init(ctx: click.Context, origin: str, encrypt: bool, as_json: bool) -> None:
     """Create the store, the log key and the registry key; print their verifier keys.
 
     The keys are written to DIR/keys/log.key and DIR/keys/registry.key (mode 0600).
@@ -138,7 +141,8 @@ def init(ctx: click.Context, origin: str, as_json: bool) -> None:
     from ledger.log import Ledger
 
     _check_origin(origin)
-    ledger, log_signer, registry = Ledger.create(_store_dir(ctx), origin)
+    passphrase = _new_passphrase() if encrypt else None
+    ledger, log_signer, registry = Ledger.create(_store_dir(ctx), origin, passphrase=passphrase)
     with ledger:
         data = {"dir": str(_store_dir(ctx)), "origin": origin,
                 "log_vkey": str(log_signer.verifier()),
@@ -170,13 +174,19 @@ def key() -> None:
 @key.command("new")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--name", default=None, help="The key's name (default: the file name's stem).")
+@click.option("--encrypt", is_flag=True,
+              help="Protect the key file with a passphrase (asked twice, or CREDLEDGER_PASSPHRASE).")
 @_json_option
-def key_new(file: str, name: str | None, as_json: bool) -> None:
+def key_new(file: str, name: str | None, encrypt: bool, as_json: bool) -> None:
     """Make an Ed25519 key file (mode 0600) and print its verifier key.
 
+    With --encrypt the key is sealed with a passphrase (scrypt, ChaCha20-Poly1305); every
+    command that reads it asks for the passphrase, or takes CREDLEDGER_PASSPHRASE.
+
     \b
-    Example:
+    Examples:
       credledger key new uni.key --name uni.example
+      credledger key new uni.key --name uni.example --encrypt
     """
     from ledger.events import key_id
     from ledger.keys import write_signer
@@ -185,8 +195,9 @@ def key_new(file: str, name: str | None, as_json: bool) -> None:
     name = name or Path(file).stem
     if not name or any(c.isspace() or c == "+" for c in name) or not name.isprintable():
         raise Failure("--name: want a name without spaces or '+'", 2)
+    passphrase = _new_passphrase() if encrypt else None
     signer = Signer.generate(name)
-    write_signer(file, signer)
+    write_signer(file, signer, passphrase)
     vkey = str(signer.verifier())
     _emit(as_json, {"file": file, "vkey": vkey, "key_id": key_id(signer.public_key)},
           f"{vkey}\n(key id {key_id(signer.public_key)}; the private key is in {file}, mode 0600)")
@@ -205,7 +216,7 @@ def key_show(file: str, as_json: bool) -> None:
     from ledger.events import key_id
     from ledger.keys import read_signer
 
-    signer = read_signer(file)
+    signer = read_signer(file, _passphrase_prompt(file))
     vkey = str(signer.verifier())
     _emit(as_json, {"vkey": vkey, "key_id": key_id(signer.public_key)}, vkey)
 
@@ -251,7 +262,8 @@ def issuer_add(ctx: click.Context, issuer_id: str, vkey: str, name: str, url: st
 
     verifier = _parse_vkey(vkey)
     with _open(ctx) as ledger:
-        reg = _read_key(registry_key) if registry_key else ledger.registry_signer()
+        reg = (_read_key(registry_key) if registry_key
+               else ledger.registry_signer(_passphrase_prompt(ledger.key_path("registry.key"))))
         st = make_statement(REGISTER_ISSUER, issuer_id, _now(), name, url, verifier.public_key)
         res = _append(ledger, [_sign(st, reg)])
     _report(as_json, res, f"registered issuer {issuer_id!r}")
@@ -310,7 +322,8 @@ def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file
     if "+" in kid:
         kid = key_id(_parse_vkey(kid).public_key)
     with _open(ctx) as ledger:
-        signer = _read_key(key_file) if key_file else ledger.registry_signer()
+        signer = (_read_key(key_file) if key_file
+                  else ledger.registry_signer(_passphrase_prompt(ledger.key_path("registry.key"))))
         st = make_statement(REVOKE_KEY, issuer_id, _now(), kid, reason)
         res = _append(ledger, [_sign(st, signer)])
     _report(as_json, res, f"revoked key {kid} of {issuer_id!r}")
@@ -332,7 +345,8 @@ def issuer_retire(ctx: click.Context, issuer_id: str, reason: str, as_json: bool
 
     with _open(ctx) as ledger:
         st = make_statement(RETIRE_ISSUER, issuer_id, _now(), reason)
-        res = _append(ledger, [_sign(st, ledger.registry_signer())])
+        registry = ledger.registry_signer(_passphrase_prompt(ledger.key_path("registry.key")))
+        res = _append(ledger, [_sign(st, registry)])
     _report(as_json, res, f"retired issuer {issuer_id!r}")
 
 
@@ -348,7 +362,27 @@ def _now() -> int:
 def _read_key(path: str) -> Any:
     from ledger.keys import read_signer
 
-    return read_signer(path)
+    return read_signer(path, _passphrase_prompt(path))
+
+
+def _passphrase_prompt(file: str | os.PathLike[str]) -> Callable[[], str]:
+    """Ask for an encrypted key file's passphrase, only if the file turns out encrypted and
+    CREDLEDGER_PASSPHRASE is not set, and only on a terminal."""
+    def ask() -> str:
+        if not sys.stdin.isatty():
+            raise Failure(f"{file}: key file is encrypted; set CREDLEDGER_PASSPHRASE", 3)
+        return str(click.prompt(f"Passphrase for {file}", hide_input=True, err=True))
+    return ask
+
+
+def _new_passphrase() -> str:
+    """A passphrase for new key files: CREDLEDGER_PASSPHRASE, or asked twice on a terminal."""
+    env = os.environ.get("CREDLEDGER_PASSPHRASE")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise Failure("--encrypt: set CREDLEDGER_PASSPHRASE or run on a terminal", 2)
+    return str(click.prompt("Passphrase", hide_input=True, confirmation_prompt=True, err=True))
 
 
 def _sign(st: Any, signer: Any) -> Any:
@@ -757,7 +791,8 @@ def checkpoint(ctx: click.Context, cosigned: str | None, as_json: bool) -> None:
         if cosigned is not None:
             note = ledger.add_cosignatures(Path(cosigned).read_text(encoding="utf-8"))
         else:
-            note = ledger.checkpoint()
+            note = ledger.checkpoint(
+                ledger.log_signer(_passphrase_prompt(ledger.key_path("log.key"))))
     if as_json:
         cp = parse_checkpoint(parse_note(note).text)
         _emit(True, {"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": note}, "")

@@ -18,6 +18,7 @@ This module has no I/O and does not import lmdb: it is part of the offline verif
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -119,16 +120,22 @@ def unpack_array(data: bytes, what: str) -> list[Any]:
     return value
 
 
-def _check_plain(value: Any, what: str, depth: int) -> None:
-    if isinstance(value, list):
-        if depth >= MAX_NESTING:
-            raise EncodingError(f"{what}: arrays nested deeper than {MAX_NESTING} levels")
-        for item in value:
+_SCALARS: Final = frozenset((type(None), bool, int, str, bytes))
+
+
+def _check_plain(value: list[Any], what: str, depth: int) -> None:
+    """Only arrays, nil, bool, int, str and bin, nested at most MAX_NESTING deep."""
+    if depth >= MAX_NESTING:
+        raise EncodingError(f"{what}: arrays nested deeper than {MAX_NESTING} levels")
+    scalars = _SCALARS
+    for item in value:
+        t = type(item)
+        if t in scalars:
+            continue
+        if t is list:
             _check_plain(item, what, depth + 1)
-    elif value is None or isinstance(value, (bool, int, str, bytes)):
-        return
-    else:
-        raise EncodingError(f"{what}: {type(value).__name__} is not allowed in canonical values")
+        else:
+            raise EncodingError(f"{what}: {t.__name__} is not allowed in canonical values")
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,6 +206,7 @@ def _fields(items: list[Any], n: int, what: str) -> list[Any]:
 # Keys
 
 
+@functools.lru_cache(maxsize=1024)
 def key_id(public_key: bytes) -> str:
     """The ledger's id of an Ed25519 public key: hex of the first 8 bytes of its SHA-256."""
     return hashlib.sha256(public_key).digest()[:8].hex()
@@ -371,13 +379,19 @@ class SignedStatement:
 
 def sign_statement(st: Statement, seed: bytes) -> SignedStatement:
     """Sign ``st`` with the Ed25519 private key ``seed`` (32 bytes)."""
+    priv, pub = _private_key(seed)
+    data = st.encode()
+    return SignedStatement(data, pub, priv.sign(signing_message(data)))
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(seed: bytes) -> tuple[Any, bytes]:
+    """The key object and public key of a seed, kept while a batch is signed with it."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     priv = Ed25519PrivateKey.from_private_bytes(seed)
-    data = st.encode()
-    pub = priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return SignedStatement(data, pub, priv.sign(signing_message(data)))
+    return priv, priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,8 +441,13 @@ def decode_entry(data: bytes) -> Entry:
 # Status-map keys and records (DESIGN §3)
 
 
+@functools.lru_cache(maxsize=4096)
 def map_key(kind: str, issuer: str, ident: str = "") -> bytes:
-    """``SHA-256(canonical msgpack of [kind, issuer_id, id])``: the status map's 256-bit key."""
+    """``SHA-256(canonical msgpack of [kind, issuer_id, id])``: the status map's 256-bit key.
+
+    Cached: a batch asks for its issuer's and key's map keys once per statement, and for each
+    credential's twice (the rules' lookup, then the record's key).
+    """
     return hashlib.sha256(pack([kind, issuer, ident])).digest()
 
 

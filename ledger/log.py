@@ -15,6 +15,7 @@ The clock is injected (``clock``: a callable returning UTC milliseconds); nothin
 
 from __future__ import annotations
 
+import atexit
 import os
 import time as _time
 from collections.abc import Callable, Sequence
@@ -60,13 +61,16 @@ from ledger.events import (
     check_time,
     decode_entry,
     decode_record,
+    decode_statement,
     key_id,
     map_key,
     pack,
     record_hash,
+    signing_message,
     unpack_array,
+    verify_signature,
 )
-from ledger.keys import read_signer, write_signer
+from ledger.keys import Passphrase, read_signer, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
 from ledger.store import Store, Txn, u64
 
@@ -177,19 +181,130 @@ def verify_statements_parallel(items: Sequence[SignedStatement]) -> list[Stateme
     return out
 
 
+def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]) -> tuple[int, str] | None:
+    """Worker: check the signatures of a chunk; (batch offset, message) of the first bad one."""
+    offset, chunk = args
+    for n, (statement, signer, signature) in enumerate(chunk, offset):
+        try:
+            check_bytes(signer, "signer", 32)
+            check_bytes(signature, "signature", 64)
+            verify_signature(signer, signing_message(statement), signature)
+        except LedgerError as exc:
+            return n, str(exc)
+    return None
+
+
+_POOL: Any = None
+
+
+def _pool(workers: int) -> Any:
+    """A process pool kept for the life of the process (forkserver: workers never inherit an
+    open LMDB environment, which LMDB forbids using after fork)."""
+    global _POOL
+    if _POOL is None or _POOL._max_workers != workers:  # noqa: SLF001
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _shutdown_pool()
+        _POOL = ProcessPoolExecutor(max_workers=workers,
+                                    mp_context=multiprocessing.get_context("forkserver"))
+        atexit.register(_shutdown_pool)
+    return _POOL
+
+
+def _shutdown_pool() -> None:
+    """Stop the pool's workers while the interpreter is still whole (at exit, or before a
+    pool of another size replaces it)."""
+    global _POOL
+    if _POOL is not None:
+        pool, _POOL = _POOL, None
+        atexit.unregister(_shutdown_pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class SignatureChecks:
+    """The signature checks of a big batch, running on the other cores while the caller
+    decodes the statements and builds the write transaction.
+
+    :meth:`raise_first` reports the earliest failure, so a batch is refused for the same item
+    and reason as if every item had been checked in order: decode, then signature.
+    """
+
+    def __init__(self, items: Sequence[SignedStatement], workers: int) -> None:
+        self.total = len(items)
+        step = max(256, -(-len(items) // (4 * workers)))
+        pool = _pool(workers)
+        self._futures = [
+            pool.submit(_check_signatures,
+                        (i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]]))
+            for i in range(0, len(items), step)]
+        self._failure: tuple[int, str] | None = None
+        self._done = False
+
+    def _wait(self) -> tuple[int, str] | None:
+        if not self._done:
+            for f in self._futures:
+                r = f.result()
+                if r is not None:
+                    self._failure = r
+                    break
+            self._done = True
+        return self._failure
+
+    def raise_first(self, before: int, other: RefusedError | None = None) -> None:
+        """Raise the first bad signature among items ``[0, before)``, else ``other`` if given."""
+        failure = self._wait()
+        if failure is not None and failure[0] < before:
+            n = failure[0] + 1
+            raise RefusedError("bad-signature",
+                               (f"batch item {n}: " if self.total > 1 else "") + failure[1])
+        if other is not None:
+            raise other
+
+
+def start_signature_checks(items: Sequence[SignedStatement]) -> SignatureChecks | None:
+    """Start checking a big batch's signatures on every core; None for a small batch."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_THRESHOLD or workers < 2:
+        return None
+    return SignatureChecks(items, workers)
+
+
+def decode_statements(items: Sequence[SignedStatement], checks: SignatureChecks
+                      ) -> list[Statement]:
+    """Decode every statement (the signatures are ``checks``'s job); errors name the item."""
+    out = []
+    for n, item in enumerate(items, 1):
+        try:
+            out.append(decode_statement(item.statement))
+        except LedgerError as exc:
+            checks.raise_first(n - 1, _refusal(exc, n, len(items)))
+    return out
+
+
 class RecordState:
     """Status records as the rules see them: a loader for committed records, plus those
     changed earlier in the batch (or replay). ``load(map_key)`` returns a record or None."""
 
+    __slots__ = ("load", "changed", "_loaded")
+
     def __init__(self, load: Callable[[bytes], Record | None]) -> None:
         self.load = load
         self.changed: dict[bytes, Record] = {}
+        # Committed records read so far: the store does not change under one transaction, and
+        # a batch of a cohort asks for the same issuer and key records once per statement.
+        self._loaded: dict[bytes, Record | None] = {}
 
     def get(self, kind: str, issuer: str, ident: str = "") -> Record | None:
         k = map_key(kind, issuer, ident)
-        if k in self.changed:
-            return self.changed[k]
-        return self.load(k)
+        rec = self.changed.get(k)
+        if rec is not None:
+            return rec
+        try:
+            return self._loaded[k]
+        except KeyError:
+            rec = self._loaded[k] = self.load(k)
+            return rec
 
     def cred(self, issuer: str, cred_id: str) -> CredRecord | None:
         r = self.get(CRED, issuer, cred_id)
@@ -345,15 +460,17 @@ class Ledger:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], origin: str, *,
-               clock: Callable[[], int] = now_ms) -> tuple[Ledger, Signer, Signer]:
-        """Create a store with a new log key and registry key (kept in ``path/keys``, 0600)."""
+               clock: Callable[[], int] = now_ms,
+               passphrase: str | None = None) -> tuple[Ledger, Signer, Signer]:
+        """Create a store with a new log key and registry key (kept in ``path/keys``, 0600,
+        encrypted with ``passphrase`` if given)."""
         log_signer = Signer.generate(origin)
         registry = Signer.generate(origin + "/registry")
         store = Store(path, create=True)
         keys = Path(path) / "keys"
         keys.mkdir(mode=0o700, exist_ok=True)
-        write_signer(keys / "log.key", log_signer)
-        write_signer(keys / "registry.key", registry)
+        write_signer(keys / "log.key", log_signer, passphrase)
+        write_signer(keys / "registry.key", registry, passphrase)
 
         def init(txn: Txn) -> None:
             txn.put("meta", b"format", b"credential-ledger/v1")
@@ -384,11 +501,11 @@ class Ledger:
     def key_path(self, name: str) -> Path:
         return self.store.path / "keys" / name
 
-    def log_signer(self) -> Signer:
-        return read_signer(self.key_path("log.key"))
+    def log_signer(self, passphrase: Passphrase = None) -> Signer:
+        return read_signer(self.key_path("log.key"), passphrase)
 
-    def registry_signer(self) -> Signer:
-        return read_signer(self.key_path("registry.key"))
+    def registry_signer(self, passphrase: Passphrase = None) -> Signer:
+        return read_signer(self.key_path("registry.key"), passphrase)
 
     def log_vkey(self) -> str:
         v = self.store.read(lambda t: t.get("meta", b"log_vkey"))
@@ -502,7 +619,9 @@ class Ledger:
         """Verify, authorise and sequence ``items`` as one atomic, durable batch."""
         if not items:
             raise RefusedError("empty-batch", "nothing to append")
-        statements = verify_statements_parallel(items)
+        checks = start_signature_checks(items)
+        statements = (verify_statements(items) if checks is None
+                      else decode_statements(items, checks))
         total = len(items)
         now = self.clock()
 
@@ -526,8 +645,10 @@ class Ledger:
                     changes = apply_rules(state, st, item.signer, index, self.registry, time=t)
                 except RefusedError as exc:
                     if total > 1:
-                        raise RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}") from None
-                    raise
+                        exc = RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}")
+                    if checks is not None:
+                        checks.raise_first(n, exc)
+                    raise exc from None
                 for rec in changes:
                     data = rec.encode()
                     vh = record_hash(data)
@@ -541,7 +662,10 @@ class Ledger:
                 try:
                     data = entry.encode()
                 except EncodingError as exc:
-                    raise RefusedError("entry-too-large", f"batch item {n + 1}: {exc}") from None
+                    too_large = RefusedError("entry-too-large", f"batch item {n + 1}: {exc}")
+                    if checks is not None:
+                        checks.raise_first(n, too_large)
+                    raise too_large from None
                 cr.append(merkle.leaf_hash(data), put_tree)
                 txn.put("entries", u64(index), data, append=True)
                 if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
@@ -555,6 +679,8 @@ class Ledger:
                 txn.put_new("records", vh, records[vh])
             for k, vh in status.items():
                 txn.put("status", k, vh)
+            if checks is not None:  # every signature must hold before the commit
+                checks.raise_first(total)
             new_head = Head(cr.size, cr.root(), smap.root, t)
             txn.put("meta", b"head", new_head.encode())
             return Appended(head.size, total, new_head.size, new_head.root)

@@ -149,18 +149,48 @@ class SparseMap:
         Reads the nodes on key's path once and hashes each new node once: O(depth). Setting the
         value a key already has changes nothing and creates no node.
         """
-        _check_size(key, "map key")
-        _check_size(value_hash, "value hash")
-        path: list[bytes] = []
-        siblings, terminal, leaf = self._descend(key, self._root, path)
+        if type(key) is not bytes or len(key) != KEY_SIZE:
+            _check_size(key, "map key")
+        if type(value_hash) is not bytes or len(value_hash) != KEY_SIZE:
+            _check_size(value_hash, "value hash")
+        # The walk down (as _descend, inlined: this is the append path's hottest loop).
         k = int.from_bytes(key, "big")
         new = self._new
+        created = new.get
+        stored = self._get
+        siblings: list[bytes] = []
+        path: list[bytes] = []  # created branches on the old path, superseded below
+        node = self._root
+        shift = MAX_DEPTH - 1
+        leaf = None
+        while node != EMPTY:
+            encoding = created(node)
+            if encoding is None:
+                encoding = stored(node)
+                if encoding is None or len(encoding) != NODE_SIZE or encoding[0] not in _TAGS:
+                    raise _bad_node(node, MAX_DEPTH - 1 - shift, encoding)
+            else:
+                path.append(node)
+            if encoding[0] == _LEAF_TAG:
+                leaf = encoding
+                break
+            if shift < 0:
+                raise StoreCorruptError(
+                    f"map branch {node.hex()} at depth {MAX_DEPTH}: a branch must be above depth"
+                    f" {MAX_DEPTH}"
+                )
+            if (k >> shift) & 1:
+                siblings.append(encoding[1:33])
+                node = encoding[33:]
+            else:
+                siblings.append(encoding[33:])
+                node = encoding[1:33]
+            shift -= 1
         if leaf is not None:
             old_key = leaf[1:33]
             if old_key == key:
                 if leaf[33:] == value_hash:
                     return self._root
-                new.pop(terminal, None)
             else:
                 # Split: the old leaf and the new one part at the first bit where their keys
                 # differ, below a chain of branches with an EMPTY side for every shared bit.
@@ -173,24 +203,29 @@ class SparseMap:
                         f" key {key.hex()}: they share only {first_diff} bits"
                     )
                 siblings.extend([EMPTY] * (first_diff - depth))
-                siblings.append(terminal)
+                siblings.append(node)
+                if path and path[-1] == node:
+                    path.pop()  # the old leaf stays, one level down
 
-        # The branches on the old path are replaced: drop those created since the last commit,
+        # The nodes on the old path are replaced: drop those created since the last commit,
         # so a big batch holds only its reachable nodes (no other position can share them).
+        pop = new.pop
         for h in path:
-            new.pop(h, None)
+            pop(h, None)
         sha256 = _sha256
         encoding = _LEAF + key + value_hash
         node = sha256(encoding).digest()
         new[node] = encoding
         # Rebuild from the new leaf up to the root; bit i of the key says which side we came from.
-        for i in range(len(siblings) - 1, -1, -1):
-            if (k >> (MAX_DEPTH - 1 - i)) & 1:
-                encoding = _BRANCH + siblings[i] + node
+        shift = MAX_DEPTH - len(siblings)
+        for sibling in reversed(siblings):
+            if (k >> shift) & 1:
+                encoding = _BRANCH + sibling + node
             else:
-                encoding = _BRANCH + node + siblings[i]
+                encoding = _BRANCH + node + sibling
             node = sha256(encoding).digest()
             new[node] = encoding
+            shift += 1
         self._root = node
         return node
 

@@ -740,3 +740,53 @@ def _no_env_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("CREDLEDGER_DIR", raising=False)
     monkeypatch.delenv("CREDLEDGER_DEBUG", raising=False)
     yield
+
+
+# ----------------------------------------------------------------------------- encrypted keys
+
+
+def test_encrypted_issuer_key(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = env.tmp / "sealed.key"
+    monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "correct horse battery staple")
+    vkey = env.json("key", "new", str(path), "--name", "uni2", "--encrypt")["vkey"]
+    text = path.read_text(encoding="ascii")
+    assert text.startswith("ENCRYPTED+KEY+") and "PRIVATE+KEY" not in text
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert env.json("key", "show", str(path))["vkey"] == vkey
+    env.ok("issuer", "add", "uni2", "--key", vkey, "--name", "Second University")
+    before = env.size()
+    env.ok("issue", "uni2", "c-1", "--key", str(path), "--subject", "s", "--title", "t",
+           "--out", str(env.out))
+    assert env.size() == before + 1
+    # Wrong passphrase, and none at all (not a terminal): one-line errors, nothing written.
+    monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "wrong")
+    line = assert_error(env.run("issue", "uni2", "c-2", "--key", str(path), "--subject", "s",
+                                "--title", "t", "--out", str(env.out)), 3)
+    assert "passphrase" in line and str(path) in line
+    monkeypatch.delenv("CREDLEDGER_PASSPHRASE")
+    line = assert_error(env.run("revoke", "uni2", "c-1", "--key", str(path), "--reason", "x"), 3)
+    assert "encrypted" in line and "CREDLEDGER_PASSPHRASE" in line
+    assert env.size() == before + 1
+
+
+def test_encrypted_store_keys(bare: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "s3cret passphrase")
+    data = bare.json("init", "--origin", ORIGIN, "--encrypt")
+    for name in ("log.key", "registry.key"):
+        assert (bare.store / "keys" / name).read_text().startswith("ENCRYPTED+KEY+")
+    uni_key, uni_vkey = bare.key("uni")
+    bare.ok("issuer", "add", "uni", "--key", uni_vkey)
+    note = bare.ok("checkpoint").stdout
+    assert data["log_vkey"].split("+")[0] in note
+    monkeypatch.delenv("CREDLEDGER_PASSPHRASE")
+    bare.ok("issue", "uni", "c-1", "--key", str(uni_key), "--subject", "s", "--title", "t",
+            "--out", str(bare.out))
+    line = assert_error(bare.run("checkpoint"), 3)
+    assert "log.key" in line and "encrypted" in line
+
+
+def test_encrypt_needs_a_passphrase(bare: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CREDLEDGER_PASSPHRASE", raising=False)
+    result = bare.run("key", "new", str(bare.tmp / "k.key"), "--encrypt")
+    assert_error(result, 2)
+    assert not (bare.tmp / "k.key").exists()
