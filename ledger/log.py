@@ -68,7 +68,7 @@ from ledger.events import (
     record_hash,
     signing_message,
     unpack_array,
-    verify_signature,
+    verify_signature_fast,
 )
 from ledger.keys import Passphrase, read_signer, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
@@ -188,7 +188,7 @@ def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]) -> tup
         try:
             check_bytes(signer, "signer", 32)
             check_bytes(signature, "signature", 64)
-            verify_signature(signer, signing_message(statement), signature)
+            verify_signature_fast(signer, signing_message(statement), signature)
         except LedgerError as exc:
             return n, str(exc)
     return None

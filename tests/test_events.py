@@ -60,6 +60,8 @@ from ledger.events import (
     record_hash,
     sign_statement,
     signing_message,
+    verify_signature,
+    verify_signature_fast,
     subject_commitment,
 )
 
@@ -874,3 +876,78 @@ def test_signature_error_message_holds_no_secret() -> None:
         SignedStatement(good.statement, PUB, bytes(64)).verify()
     assert SEED.hex() not in str(info.value)
     assert str(info.value) == str(info.value).lower()
+
+
+# ----------------------------------------------------------------------------- two Ed25519 bindings
+#
+# Single checks (the offline verifier) use OpenSSL through cryptography; batches (append and
+# audit workers) use libsodium through PyNaCl. The ledger's rule (canonical key not of small
+# order, R not of small order, S < L, the cofactorless equation) makes both accept exactly the
+# same signatures; these tests hold them to it where the bare libraries differ.
+
+_L = 2**252 + 27742317777372353535851937790883648493
+
+
+def _scalar(seed: bytes) -> int:
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], "little")
+    return (a & ((1 << 254) - 8)) | (1 << 254)
+
+
+def _both(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, bool]:
+    out = []
+    for check in (verify_signature, verify_signature_fast):
+        try:
+            check(pub, msg, sig)
+            out.append(True)
+        except SignatureError:
+            out.append(False)
+    return out[0], out[1]
+
+
+def test_both_bindings_accept_good_signatures() -> None:
+    for name in STATEMENTS:
+        good = sign_statement(STATEMENTS[name], SEED)
+        assert _both(good.signer, signing_message(good.statement), good.signature) == (True, True)
+        assert SignedStatement(good.statement, good.signer, good.signature).verify(fast=True)
+
+
+def test_identity_r_signature_is_refused_by_both() -> None:
+    # A signer may pick r = 0: R is the identity and S = k*a. Bare OpenSSL accepts that
+    # signature and bare libsodium refuses it; the ledger's rule refuses it on both paths.
+    msg = signing_message(STATEMENTS[SUSPEND].encode())
+    r_enc = IDENTITY
+    k = int.from_bytes(hashlib.sha512(r_enc + PUB + msg).digest(), "little") % _L
+    sig = r_enc + (k * _scalar(SEED) % _L).to_bytes(32, "little")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    Ed25519PublicKey.from_public_bytes(PUB).verify(sig, msg)  # bare OpenSSL: accepted
+    assert _both(PUB, msg, sig) == (False, False)
+
+
+def test_non_canonical_s_is_refused_by_both() -> None:
+    good = sign_statement(STATEMENTS[REVOKE], SEED)
+    s = int.from_bytes(good.signature[32:], "little")
+    big = good.signature[:32] + (s + _L).to_bytes(32, "little")
+    assert _both(PUB, signing_message(good.statement), big) == (False, False)
+
+
+def test_non_canonical_keys_are_refused() -> None:
+    # y = p + 2 .. 2^255 - 1 encode the same points as y - p: refused as keys and as signers.
+    for y in ((1 << 255) - 19 + 2, (1 << 255) - 1):
+        enc = y.to_bytes(32, "little")
+        with pytest.raises(EncodingError, match="canonical"):
+            make_statement(ROTATE_KEY, "uni", T, enc)
+        assert _both(enc, b"m", bytes(64)) == (False, False)
+
+
+@PROPERTY
+@given(st.data())
+def test_bindings_agree_on_tampered_signatures(data: st.DataObject) -> None:
+    good = sign_statement(STATEMENTS[ISSUE], SEED)
+    msg = bytearray(signing_message(good.statement))
+    sig = bytearray(good.signature)
+    pub = bytearray(good.signer)
+    target = data.draw(st.sampled_from([msg, sig, pub]))
+    i = data.draw(st.integers(0, len(target) - 1))
+    target[i] ^= 1 << data.draw(st.integers(0, 7))
+    assert _both(bytes(pub), bytes(msg), bytes(sig)) == (False, False)
