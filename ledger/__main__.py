@@ -1,5 +1,5 @@
 """``python -m ledger``: the same as the ``credledger`` console script."""
 
-from ledger.cli import main
+from ledger.main import main
 
 main()

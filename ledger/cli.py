@@ -17,12 +17,13 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from ledger import __version__
-from ledger.errors import EncodingError, LedgerError, NotFoundError, VerificationError
+from ledger.errors import EncodingError, LedgerError, NotFoundError
+from ledger.verifycmd import CommandError, error_exit, now_ms, run_verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,24 +50,13 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except VerificationError as exc:
-            raise Failure(str(exc), 1) from None
-        except LedgerError as exc:
-            raise Failure(str(exc), 3) from None
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise Failure(f"{where}{(exc.strerror or str(exc)).lower()}", 3) from None
-        except MemoryError:
-            raise Failure("out of memory", 3) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            raise Failure("interrupted; nothing partial was written", 130) from None
-        except Exception as exc:  # a bug: still one line, never a traceback, unless debugging
-            if os.environ.get("CREDLEDGER_DEBUG"):
+        except BaseException as exc:
+            mapped = error_exit(exc)
+            if mapped is None:
                 raise
-            raise Failure(f"internal error ({exc.__class__.__name__}: {exc}); "
-                          "set CREDLEDGER_DEBUG=1 for a traceback", 3) from None
+            raise Failure(mapped.message, mapped.code) from None
 
 
 def _json_option(f: F) -> F:
@@ -115,7 +105,10 @@ def cli(ctx: click.Context, store_dir: str) -> None:
 
 
 def main() -> None:
-    cli(prog_name="credledger")
+    """The console script (see ledger/main.py, which the installed ``credledger`` runs)."""
+    from ledger.main import main as entry
+
+    entry()
 
 
 # ------------------------------------------------------------------------------- set-up
@@ -354,8 +347,6 @@ def issuer_retire(ctx: click.Context, issuer_id: str, reason: str, as_json: bool
 
 
 def _now() -> int:
-    from ledger.log import now_ms
-
     return now_ms()
 
 
@@ -410,7 +401,7 @@ def _parse_date(value: str | None, where: str) -> int | None:
     day = _strict_date(value)
     if day is None:
         raise EncodingError(f"{where}: want a date YYYY-MM-DD, got {str(value)[:40]!r}")
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     return int(end.timestamp() * 1000)
 
 
@@ -850,14 +841,14 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
 
 
 def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[
         :-4] + "Z"
 
 
 def _date(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return (dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc) - dt.timedelta(days=1)).date(
+    return (dt.datetime.fromtimestamp(ms / 1000, dt.UTC) - dt.timedelta(days=1)).date(
     ).isoformat()
 
 
@@ -998,85 +989,17 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
       credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
           --min-witnesses 2 --max-age 7d
     """
-    from ledger.verify import INVALID, parse_holder_document, verify_bundle
-
-    if (log_key is None) == (root is None) or (root is None) != (size is None):
-        raise Failure("give --log-key VKEY, or --root HEX with --size N", 2)
-    trusted_root = None
-    if root is not None:
-        try:
-            trusted_root = bytes.fromhex(root)
-        except ValueError:
-            trusted_root = None
-        if trusted_root is None or len(trusted_root) != 32:
-            raise Failure("--root: want a SHA-256 root as 64 hex digits", 2)
-    verifier = _parse_vkey(log_key) if log_key is not None else None
-    if at is not None:
-        day = _strict_date(at)
-        if day is None:
-            raise Failure(f"--at: want a date YYYY-MM-DD, got {at!r}", 2)
-        when = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
-        at_ms = int(when.timestamp() * 1000)
-    else:
-        at_ms = _now()
-    from ledger.witness import parse_cosigner
-
-    cosigners = tuple(parse_cosigner(w) for w in witnesses)
-    if min_witnesses is None:
-        min_witnesses = 1 if cosigners else 0
-    if min_witnesses > len(cosigners):
-        raise Failure(f"--min-witnesses {min_witnesses} needs that many --witness keys", 2)
-    max_age_ms = _parse_duration(max_age) if max_age is not None else None
-    data = _read_input(file)
-    raw_docs = [_read_input(d) for d in documents]
     try:
-        docs = tuple(parse_holder_document(d) for d in raw_docs)
-        verdict = verify_bundle(data, log_key=verifier, root=trusted_root, size=size, at=at_ms,
-                                documents=docs, witnesses=cosigners, min_witnesses=min_witnesses,
-                                max_age_ms=max_age_ms)
-    except LedgerError as exc:
-        if as_json:
-            click.echo(json.dumps({"valid": False, "answer": INVALID, "reason": str(exc)}))
-        else:
-            click.echo(f"INVALID    {exc}")
-        raise Failure(f"the bundle does not verify: {exc}", 1) from None
-    if as_json:
-        click.echo(json.dumps(verdict.as_dict(), indent=2))
-    else:
-        for answer in verdict.credentials:
-            click.echo(answer.describe())
-        cp = verdict.checkpoint
-        click.echo(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
-                   f"trusted by {verdict.trusted_by}")
-    if not verdict.valid:
-        ctx = click.get_current_context()
-        ctx.exit(1)
-
-
-_UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def _parse_duration(text: str) -> int:
-    """``90m``, ``36h``, ``7d``, ``3600s`` -> milliseconds."""
-    value, unit = text[:-1], text[-1:]
-    if unit not in _UNITS or not value.isdigit() or len(value) > 12:
-        raise Failure(f"--max-age: want a duration like 90m, 36h or 7d, got {text!r}", 2)
-    return int(value) * _UNITS[unit]
-
-
-def _read_input(path: str) -> bytes:
-    from ledger.verify import MAX_BUNDLE_SIZE
-
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BUNDLE_SIZE + 1)
-    except FileNotFoundError:
-        raise Failure(f"{path}: no such file", 3) from None
-    except IsADirectoryError:
-        raise Failure(f"{path}: is a directory", 3) from None
-    if len(data) > MAX_BUNDLE_SIZE:
-        raise Failure(f"{path}: larger than {MAX_BUNDLE_SIZE} bytes; not a bundle", 1)
-    return data
+        code, out, err = run_verify(file, log_key=log_key, root=root, size=size,
+                                    documents=documents, at=at, witnesses=witnesses,
+                                    min_witnesses=min_witnesses, max_age=max_age, as_json=as_json)
+    except CommandError as exc:
+        raise Failure(exc.message, exc.code) from None
+    click.echo(out, nl=False)
+    if err:
+        raise Failure(err, code)
+    if code:
+        click.get_current_context().exit(code)
 
 
 def _write_out(output: str | None, text: str) -> None:

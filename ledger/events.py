@@ -439,10 +439,9 @@ def sign_statement(st: Statement, seed: bytes) -> SignedStatement:
 def _private_key(seed: bytes) -> tuple[Any, bytes]:
     """The key object and public key of a seed, kept while a batch is signed with it."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     priv = Ed25519PrivateKey.from_private_bytes(seed)
-    return priv, priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return priv, priv.public_key().public_bytes_raw()
 
 
 # --------------------------------------------------------------------------------------------

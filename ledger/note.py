@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -242,6 +241,8 @@ class Signer:
     @classmethod
     def generate(cls, name: str) -> Signer:
         """Return a new signer with a fresh random seed."""
+        import secrets
+
         return cls(name=name, seed=secrets.token_bytes(_ED25519_KEY_SIZE))
 
     def _private_key(self) -> Ed25519PrivateKey:

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ledger import merkle, smt
 from ledger.errors import (
@@ -64,7 +63,9 @@ from ledger.events import (
     subject_commitment,
 )
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
-from ledger.witness import CosignerVerifier, check_witness_policy
+
+if TYPE_CHECKING:
+    from ledger.witness import CosignerVerifier
 
 BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"
 CREDENTIAL_FORMAT: Final = "credential-ledger/credential@v1"
@@ -171,6 +172,8 @@ def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
     try:
+        import datetime as dt
+
         return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):
@@ -532,6 +535,8 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
     else:
         raise ProofError("give the log key, or a trusted root and size")
     if witnesses or min_witnesses or max_age_ms is not None:
+        from ledger.witness import check_witness_policy  # only then: keeps a cold verify fast
+
         times = check_witness_policy(bundle.checkpoint, witnesses, min_witnesses=min_witnesses,
                                      max_age_ms=max_age_ms, now_ms=at)
         trusted_by += f", cosigned by {', '.join(sorted(times)) or 'no trusted witness'}"

@@ -32,7 +32,6 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger import merkle
 from ledger.errors import EncodingError, KeyFileError, LedgerError, SignatureError
@@ -120,8 +119,7 @@ class WitnessKey:
 
     @property
     def public_key(self) -> bytes:
-        return Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes(
-            Encoding.Raw, PublicFormat.Raw)
+        return Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()
 
     def verifier(self) -> CosignerVerifier:
         return CosignerVerifier(self.name, self.public_key)

@@ -424,6 +424,96 @@ def test_prove_bundle_and_verify(env: Env) -> None:
     assert_usage_error(env.run("verify", str(env.tmp / "c-1.json")))
 
 
+def _run_entry(args: list[str], *, through_click: bool) -> tuple[int, str, str]:
+    """Run ``credledger ARGS`` in a fresh interpreter: through the console script's entry
+    (``ledger.main``: the click-free fast path for verify) or straight through click."""
+    import subprocess
+    import sys
+
+    code = ("from ledger.cli import cli; cli(prog_name='credledger')" if through_click
+            else "from ledger.main import main; main()")
+    env = {k: v for k, v in os.environ.items() if k != "CREDLEDGER_DIR"}
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_fast_verify_path_matches_click(env: Env) -> None:
+    """Every verify command line gives the same exit code, stdout and stderr through the fast
+    path as through click (which takes over for help and usage errors)."""
+    env.issue("c-1", "--expires", "2030-01-31")
+    env.issue("c-2")
+    env.ok("suspend", "uni", "c-2", "--key", str(env.uni_key), "--reason", "audit")
+    cp = env.json("checkpoint")
+    good, held = env.tmp / "c-1.json", env.tmp / "c-2.json"
+    env.ok("prove", "uni", "c-1", "-o", str(good))
+    env.ok("prove", "uni", "c-2", "-o", str(held))
+    tampered = env.tmp / "bad.json"
+    bundle = json.loads(good.read_text())
+    head, sep, sigs = bundle["checkpoint"].partition("\n\n")
+    bundle["checkpoint"] = head.replace("\n", "\n ", 1) + sep + sigs  # the size line changed
+    tampered.write_text(json.dumps(bundle))
+    doc = env.out / "uni" / "c-1.json"
+    key = env.log_vkey
+    cases: list[list[str]] = [
+        [str(good), "--log-key", key],
+        [str(good), f"--log-key={key}", "--json", "--at", "2027-06-01"],
+        ["--log-key", key, str(held)],
+        [str(held), "--log-key", key, "--json", "--at=2027-06-01"],
+        [str(good), "--log-key", key, "--at", "2030-02-01"],
+        [str(good), "--log-key", key, "--at", "2030-02-30"],
+        [str(good), "--log-key", key, "--document", str(doc)],
+        [str(good), "--log-key", key, "--document", str(env.tmp / "missing.json")],
+        [str(tampered), "--log-key", key],
+        [str(tampered), "--log-key", key, "--json", "--at", "2027-06-01"],
+        [str(env.tmp / "missing.json"), "--log-key", key],
+        [str(env.tmp), "--log-key", key],
+        [str(good), "--log-key", "not a key"],
+        [str(good), "--root", "00" * 32, "--size", "3"],
+        [str(good), "--root", "zz", "--size", "3"],
+        [str(good), "--root", "00" * 32],
+        [str(good)],
+        [str(good), "--log-key", key, "--size", "-1"],
+        [str(good), "--log-key", key, "--min-witnesses", "2"],
+        [str(good), "--log-key", key, "--max-age", "7x"],
+        [str(good), "--log-key", key, "--max-age", "7d"],
+        [str(good), "--log-key", key, "--witness", "bad witness key"],
+        [str(good), "--log-key"],
+        [str(good), "--log-key", key, "--bogus"],
+        [str(good), str(held), "--log-key", key],
+        ["--help"],
+        [str(good), "--root", cp["root"], "--size", str(cp["size"])],
+        [str(held), "--root", cp["root"], "--size", str(cp["size"]), "--json", "--at",
+         "2027-06-01"],
+    ]
+    for args in cases:
+        fast = _run_entry(["verify", *args], through_click=False)
+        slow = _run_entry(["verify", *args], through_click=True)
+        assert fast == slow, args
+        assert "Traceback" not in fast[1] + fast[2], args
+    assert _run_entry(["verify", str(good), "--log-key", key], through_click=False)[0] == 0
+    assert _run_entry(["verify", str(tampered), "--log-key", key], through_click=False)[0] == 1
+
+
+def test_fast_verify_path_does_not_load_click(env: Env) -> None:
+    import subprocess
+    import sys
+
+    env.issue("c-1")
+    env.ok("checkpoint")
+    bundle = env.tmp / "c-1.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    code = ("import sys\n"
+            "from ledger.main import main\n"
+            "try:\n    main()\n"
+            "except SystemExit as e:\n"
+            "    print('exit', e.code, sorted(m for m in ('click', 'lmdb', 'ledger.cli')"
+            " if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code, "verify", str(bundle), "--log-key",
+                           env.log_vkey], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines()[-1] == "exit 0 []", proc.stdout + proc.stderr
+
+
 def test_consistency_between_checkpoints(env: Env) -> None:
     vkey = parse_verifier(env.log_vkey)
     env.issue("c-1")

@@ -1,0 +1,22 @@
+"""The ``credledger`` console script and ``python -m ledger``.
+
+Kept apart from ``ledger.cli`` so that a well-formed ``credledger verify ...`` never imports
+click: it runs through :func:`ledger.verifycmd.fast_main` (see there); every other command line,
+``verify --help`` included, goes to the click application in ``ledger.cli``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "verify":
+        from ledger.verifycmd import fast_main
+
+        code = fast_main(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
+    from ledger.cli import cli
+
+    cli(prog_name="credledger")
