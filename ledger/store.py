@@ -131,6 +131,47 @@ class Txn:
         return self.get("nodes", node_hash)
 
 
+NETWORK_FS_TYPES = frozenset((
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs",
+    "lustre", "gpfs", "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone", "davfs",
+    "fuse.glusterfs", "fuse.cephfs", "beegfs", "ocfs2", "gfs2",
+))
+MOUNTS_FILE = "/proc/self/mounts"
+
+
+def file_system_type(path: Path) -> str | None:
+    """The type of the file system holding ``path`` (Linux: from /proc/self/mounts), or None
+    where that cannot be told."""
+    try:
+        with open(MOUNTS_FILE, encoding="utf-8", errors="replace") as f:
+            mounts = [line.split() for line in f]
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    best, fs_type = "", None
+    for fields in mounts:
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, fs_type = point, fields[2]
+    return fs_type
+
+
+def check_local_file_system(path: Path) -> None:
+    """Refuse a store on a network file system: LMDB's lock file relies on shared memory and
+    POSIX locks that NFS and SMB do not provide faithfully, so concurrent writers could corrupt
+    the store. ``CREDLEDGER_ALLOW_NETWORK_FS=1`` overrides (one machine, one process at a time)."""
+    fs_type = file_system_type(path)
+    if fs_type in NETWORK_FS_TYPES and os.environ.get("CREDLEDGER_ALLOW_NETWORK_FS") != "1":
+        raise StoreError(
+            f"{path} is on a network file system ({fs_type}); LMDB needs a local disk. Move "
+            "the store, or set CREDLEDGER_ALLOW_NETWORK_FS=1 if only one process on one "
+            "machine ever opens it"
+        )
+
+
 class Store:
     """An LMDB environment holding one ledger. Not to be shared across ``fork()``."""
 
@@ -145,6 +186,7 @@ class Store:
             raise StoreNotFoundError(
                 f"no ledger store in {self.path} (run 'credledger init' or set --dir/CREDLEDGER_DIR)"
             )
+        check_local_file_system(self.path)
         self._max = max_map_size()
         size = min(INITIAL_MAP_SIZE, self._max)
         if data.exists():

@@ -918,3 +918,29 @@ def test_bad_cap_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(StoreError, match="CREDLEDGER_MAX_MAP_SIZE"):
         Ledger.create(tmp_path / "store", ORIGIN)
 
+
+
+# ----------------------------------------------------------------------------- network file systems
+
+
+def test_refuses_a_store_on_a_network_file_system(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    Ledger.create(tmp_path / "store", ORIGIN)[0].close()
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\n"
+                      f"server:/export {tmp_path} nfs4 rw,relatime 0 0\n")
+    monkeypatch.setattr(store_module, "MOUNTS_FILE", str(mounts))
+    assert store_module.file_system_type(tmp_path / "store") == "nfs4"
+    for attempt in (lambda: Ledger.open(tmp_path / "store"),
+                    lambda: Ledger.create(tmp_path / "other", ORIGIN)):
+        with pytest.raises(StoreError, match=r"network file system \(nfs4\)"):
+            attempt()
+    assert not (tmp_path / "other" / "data.mdb").exists()
+    monkeypatch.setenv("CREDLEDGER_ALLOW_NETWORK_FS", "1")
+    Ledger.open(tmp_path / "store").close()
+    # A local mount deeper than the network one wins.
+    monkeypatch.delenv("CREDLEDGER_ALLOW_NETWORK_FS")
+    mounts.write_text(f"server:/export {tmp_path} nfs4 rw 0 0\n"
+                      f"tmpfs {tmp_path}/store tmpfs rw 0 0\n")
+    Ledger.open(tmp_path / "store").close()
+    assert store_module.file_system_type(tmp_path / "storex") == "nfs4"
