@@ -17,6 +17,7 @@ naming the entry and the rule.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -266,6 +267,10 @@ def check_checkpoints(checkpoints: list[tuple[int, str]], report: AuditReport,
         report.checkpoints += 1
 
 
+def _entries(t: Txn, *, start: int, end: int) -> list[bytes | None]:
+    return [t.entry(i) for i in range(start, end)]
+
+
 def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
                 progress: Callable[[int], None] | None = None,
                 workers: int | None = None) -> AuditReport:
@@ -290,7 +295,7 @@ def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
     def chunks() -> Iterator[list[bytes]]:
         for start in range(0, head.size, CHUNK):
             end = min(start + CHUNK, head.size)
-            chunk = ledger.store.read(lambda t: [t.entry(i) for i in range(start, end)])
+            chunk = ledger.store.read(functools.partial(_entries, start=start, end=end))
             for n, data in enumerate(chunk):
                 if data is None:
                     raise AuditError(start + n, "missing", "the store lacks this entry")

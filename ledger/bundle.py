@@ -14,8 +14,18 @@ import base64
 import json
 from typing import Any
 
-from ledger.events import CRED, ISSUER, KEY, CredRecord, KeyRecord, decode_entry, decode_record
-from ledger.events import decode_statement, key_id, map_key
+from ledger.events import (
+    CRED,
+    ISSUER,
+    KEY,
+    CredRecord,
+    KeyRecord,
+    decode_entry,
+    decode_record,
+    decode_statement,
+    key_id,
+    map_key,
+)
 from ledger.log import Ledger
 from ledger.note import parse_checkpoint, parse_note
 from ledger.verify import BUNDLE_FORMAT, MAX_CREDENTIALS

@@ -138,7 +138,7 @@ def run_demo(keep: str | None) -> None:
     hash (say, printed on a 2026 transcript) still gets a proof for that moment, when cs-004
     was still valid, even though it was revoked later.""")
     with Ledger.open(store) as ledger:
-        first_size, first_note = ledger.checkpoints()[0]
+        first_size, _ = ledger.checkpoints()[0]
         first_root = ledger.root_at(first_size).hex()
     run("prove", "uni", "cs-004", "--size", str(first_size), "-o", path("old.bundle.json"))
     run("verify", path("old.bundle.json"), "--root", first_root, "--size", str(first_size))

@@ -21,7 +21,7 @@ import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ledger import merkle, smt
 from ledger.errors import (
@@ -201,7 +201,7 @@ def _pool(workers: int) -> Any:
     """A process pool kept for the life of the process (forkserver: workers never inherit an
     open LMDB environment, which LMDB forbids using after fork)."""
     global _POOL
-    if _POOL is None or _POOL._max_workers != workers:  # noqa: SLF001
+    if _POOL is None or _POOL._max_workers != workers:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -286,7 +286,7 @@ class RecordState:
     """Status records as the rules see them: a loader for committed records, plus those
     changed earlier in the batch (or replay). ``load(map_key)`` returns a record or None."""
 
-    __slots__ = ("load", "changed", "_loaded")
+    __slots__ = ("_loaded", "changed", "load")
 
     def __init__(self, load: Callable[[bytes], Record | None]) -> None:
         self.load = load
@@ -492,7 +492,7 @@ class Ledger:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> Ledger:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -35,12 +35,17 @@ import os
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import lmdb
 
-from ledger.errors import StoreCorruptError, StoreError, StoreExistsError, StoreFullError
-from ledger.errors import StoreNotFoundError
+from ledger.errors import (
+    StoreCorruptError,
+    StoreError,
+    StoreExistsError,
+    StoreFullError,
+    StoreNotFoundError,
+)
 
 T = TypeVar("T")
 
@@ -77,7 +82,7 @@ def max_map_size() -> int:
 class Txn:
     """A read or write transaction over the named databases, with typed helpers."""
 
-    __slots__ = ("_txn", "_dbs")
+    __slots__ = ("_dbs", "_txn")
 
     def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
         self._txn = txn
@@ -202,7 +207,7 @@ class Store:
     def close(self) -> None:
         self.env.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

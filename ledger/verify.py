@@ -24,6 +24,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,10 +39,10 @@ from ledger.errors import (
 from ledger.events import (
     CRED,
     ISSUE,
-    MAX_ENTRY_SIZE,
     ISSUED,
     ISSUER,
     KEY,
+    MAX_ENTRY_SIZE,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
@@ -174,7 +175,7 @@ def _iso(ms: int | None) -> str | None:
     try:
         import datetime as dt
 
-        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime(
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):
         return f"{ms} ms"
@@ -208,7 +209,8 @@ def _list(value: Any, what: str, limit: int) -> list[Any]:
     return value
 
 
-def _obj(value: Any, what: str, keys: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:
+def _obj(value: Any, what: str, keys: AbstractSet[str],
+         optional: AbstractSet[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise EncodingError(f"bundle: {what}: want an object")
     missing = keys - set(value)
@@ -265,10 +267,10 @@ def parse_bundle(data: bytes | str) -> Bundle:
                       else _b64(item["leaf_value"], "leaf_value", 32))
         record = None if item["record"] is None else _b64(item["record"], f"map[{n}].record")
         try:
-            proof = smt.MapProof(k, leaf_key, leaf_value, siblings)
+            map_proof = smt.MapProof(k, leaf_key, leaf_value, siblings)
         except LedgerError as exc:
             raise EncodingError(f"bundle: map[{n}]: {exc}") from None
-        proofs[k] = (proof, record)
+        proofs[k] = (map_proof, record)
     creds = []
     for n, item in enumerate(_list(doc["credentials"], "credentials", MAX_CREDENTIALS)):
         item = _obj(item, f"credentials[{n}]", {"issuer", "id"})
@@ -284,8 +286,8 @@ _DOC_FIELDS = {"type", "origin", "issuer", "id", "subject", "salt", "title", "ex
                "document_sha256"}
 
 
-def _holder_doc(doc: Any, n: int) -> dict[str, Any]:
-    doc = _obj(doc, f"documents[{n}]", _DOC_FIELDS)
+def _holder_doc(value: Any, n: int) -> dict[str, Any]:
+    doc = _obj(value, f"documents[{n}]", _DOC_FIELDS)
     where = f"bundle: documents[{n}]"
     if doc["type"] != CREDENTIAL_FORMAT:
         raise EncodingError(f"{where}.type: want {CREDENTIAL_FORMAT!r}")

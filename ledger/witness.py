@@ -34,8 +34,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger import merkle
-from ledger.errors import EncodingError, KeyFileError, LedgerError, SignatureError
-from ledger.errors import VerificationError
+from ledger.errors import (
+    EncodingError,
+    KeyFileError,
+    LedgerError,
+    SignatureError,
+    VerificationError,
+)
 from ledger.note import (
     Checkpoint,
     Note,

@@ -434,7 +434,7 @@ def _run_entry(args: list[str], *, through_click: bool) -> tuple[int, str, str]:
             else "from ledger.main import main; main()")
     env = {k: v for k, v in os.environ.items() if k != "CREDLEDGER_DIR"}
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -510,7 +510,8 @@ def test_fast_verify_path_does_not_load_click(env: Env) -> None:
             "    print('exit', e.code, sorted(m for m in ('click', 'lmdb', 'ledger.cli')"
             " if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code, "verify", str(bundle), "--log-key",
-                           env.log_vkey], capture_output=True, text=True, timeout=60)
+                           env.log_vkey], capture_output=True, text=True, timeout=60,
+                          check=False)
     assert proc.stdout.splitlines()[-1] == "exit 0 []", proc.stdout + proc.stderr
 
 

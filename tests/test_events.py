@@ -60,9 +60,9 @@ from ledger.events import (
     record_hash,
     sign_statement,
     signing_message,
+    subject_commitment,
     verify_signature,
     verify_signature_fast,
-    subject_commitment,
 )
 
 SEED = bytes(range(32))
