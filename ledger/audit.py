@@ -21,7 +21,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from ledger import merkle, smt
@@ -38,7 +38,7 @@ from ledger.events import (
     decode_entry,
     record_hash,
 )
-from ledger.log import Ledger, RecordState, apply_rules
+from ledger.log import Ledger, RecordState, apply_rules, worker_pool
 from ledger.note import Verifier, open_checkpoint, parse_verifier
 from ledger.store import Txn, tree_key
 
@@ -208,19 +208,21 @@ def verified_chunks(chunks: Iterable[list[bytes]], *, workers: int | None = None
         for chunk in chunks:
             yield chunk, _verify_chunk(chunk)
         return
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: list[tuple[list[bytes],
-                            Future[list[tuple[Entry, Statement]] | tuple[int, str]]]] = []
+    pool = worker_pool(workers)
+    pending: list[tuple[list[bytes],
+                        Future[list[tuple[Entry, Statement]] | tuple[int, str]]]] = []
+    try:
         for chunk in chunks:
             pending.append((chunk, pool.submit(_verify_chunk, chunk)))
             if len(pending) > 2 * workers:
                 done, fut = pending.pop(0)
                 yield done, fut.result()
-        for done, fut in pending:
+        while pending:
+            done, fut = pending.pop(0)
             yield done, fut.result()
+    finally:  # stopped early (a violation): drop the checks nobody will read
+        for _, fut in pending:
+            fut.cancel()
 
 
 def replay(entries: Iterable[list[bytes]], replayer: Replayer, *,

@@ -161,17 +161,12 @@ def verify_statements_parallel(items: Sequence[SignedStatement]) -> list[Stateme
     workers = min(os.cpu_count() or 1, 8)
     if len(items) < PARALLEL_THRESHOLD or workers < 2:
         return verify_statements(items)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     step = -(-len(items) // workers)
     chunks = [(i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]], len(items))
               for i in range(0, len(items), step)]
-    # forkserver: the workers never inherit an open LMDB environment (LMDB forbids use after fork).
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=ctx) as pool:
-        futures = [pool.submit(_verify_chunk, c) for c in chunks[1:]]
-        results = [_verify_chunk(chunks[0])] + [f.result() for f in futures]
+    pool = worker_pool(workers)
+    futures = [pool.submit(_verify_chunk, c) for c in chunks[1:]]
+    results = [_verify_chunk(chunks[0])] + [f.result() for f in futures]
     out: list[Statement] = []
     for r in results:
         if isinstance(r, str):
@@ -195,21 +190,75 @@ def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]) -> tup
 
 
 _POOL: Any = None
+_POOL_KEY: tuple[int, int] = (0, 0)
 
 
-def _pool(workers: int) -> Any:
-    """A process pool kept for the life of the process (forkserver: workers never inherit an
-    open LMDB environment, which LMDB forbids using after fork)."""
-    global _POOL
-    if _POOL is None or _POOL._max_workers != workers:
+def worker_pool(workers: int) -> Any:
+    """The process pool for signature checks, kept for the life of the process.
+
+    forkserver: the workers never inherit an open LMDB environment (LMDB forbids using one
+    after fork). Each worker dies with the process that made the pool (see
+    :func:`_worker_init`), so a killed ``credledger`` leaves no orphan behind.
+    """
+    global _POOL, _POOL_KEY
+    key = (os.getpid(), workers)
+    if _POOL is None or _POOL_KEY != key:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _shutdown_pool()
+        if _POOL_KEY[0] == key[0]:
+            _shutdown_pool()
         _POOL = ProcessPoolExecutor(max_workers=workers,
-                                    mp_context=multiprocessing.get_context("forkserver"))
+                                    mp_context=multiprocessing.get_context("forkserver"),
+                                    initializer=_worker_init, initargs=(os.getpid(),))
+        _POOL_KEY = key
         atexit.register(_shutdown_pool)
     return _POOL
+
+
+def _worker_init(owner: int) -> None:
+    """Set up a pool worker: no terminal I/O, and exit as soon as the owner process is gone.
+
+    Without this, a worker of a SIGKILLed owner waits forever on its task queue (whose write
+    end it holds itself) and keeps the owner's stdout and stderr pipes open.
+    """
+    import signal
+    import threading
+
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    try:  # Linux: SIGKILL when the forkserver (which exits with the owner) goes away
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while _alive(owner):
+            _time.sleep(0.25)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
 
 def _shutdown_pool() -> None:
@@ -233,7 +282,7 @@ class SignatureChecks:
     def __init__(self, items: Sequence[SignedStatement], workers: int) -> None:
         self.total = len(items)
         step = max(256, -(-len(items) // (4 * workers)))
-        pool = _pool(workers)
+        pool = worker_pool(workers)
         self._futures = [
             pool.submit(_check_signatures,
                         (i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]]))

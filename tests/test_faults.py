@@ -114,6 +114,51 @@ def test_sigkill_during_batches_leaves_old_or_whole_new(tmp_path: Path) -> None:
     assert report.size == acknowledged + 100
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_sigkill_with_worker_pool_leaves_no_orphans(tmp_path: Path) -> None:
+    """A writer killed while its signature-check workers run takes them with it: nothing is
+    left holding its pipes (a caller waiting for its output returns) or burning a core."""
+    store, key = _setup(tmp_path)
+    batch = _batch(tmp_path / "big.jsonl", "big", 4000)  # above the parallel threshold
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "issue", "uni", "--key", str(key), "--batch",
+         str(batch), "--out", str(tmp_path / "docs"), "--json"],
+        env=_env(store), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    helpers: list[int] = []
+    deadline = time.monotonic() + 60
+    while not helpers and time.monotonic() < deadline and proc.poll() is None:
+        helpers = _children(proc.pid)  # the forkserver (and resource tracker) of its pool
+        time.sleep(0.01)
+    assert helpers, "the batch finished before its worker pool was seen"
+    grandchildren = [g for h in helpers for g in _children(h)]
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=20)  # returns only once no process holds its stdout or stderr
+    deadline = time.monotonic() + 10
+    alive = [p for p in helpers + grandchildren if os.path.exists(f"/proc/{p}")]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in alive if os.path.exists(f"/proc/{p}")]
+    assert not alive, f"processes left behind by the killed writer: {alive}"
+    assert _size(store) in (1, 4001)
+    _cli(store, "recover", "uni", "--out", str(tmp_path / "docs"))
+    with Ledger.open(store) as ledger:
+        assert audit_store(ledger).size in (1, 4001)
+
+
 def test_concurrent_batch_writers_each_land_exactly_once(tmp_path: Path) -> None:
     store, key = _setup(tmp_path)
     n = 2000 if LONG else 600
