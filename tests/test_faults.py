@@ -71,6 +71,14 @@ def test_sigkill_during_batches_leaves_old_or_whole_new(tmp_path: Path) -> None:
     acknowledged = 1  # the issuer registration
     batch_size = 3000 if LONG else 1500
     outcomes: list[tuple[int, int]] = []
+    # One whole batch first, timed, so that the kills below spread over a batch's whole life:
+    # parsing and signing, the commit, writing the documents, and after it finished.
+    start = time.monotonic()
+    _cli(store, "issue", "uni", "--key", str(key), "--batch",
+         str(_batch(tmp_path / "first.jsonl", "first", batch_size)), "--out",
+         str(tmp_path / "docs"))
+    duration = time.monotonic() - start
+    acknowledged += batch_size
     for k in range(kills):
         before = _size(store)
         assert before == acknowledged
@@ -79,7 +87,7 @@ def test_sigkill_during_batches_leaves_old_or_whole_new(tmp_path: Path) -> None:
             [sys.executable, "-m", "ledger", "issue", "uni", "--key", str(key), "--batch",
              str(batch), "--out", str(tmp_path / "docs"), "--json"],
             env=_env(store), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.3, 1.2))
+        time.sleep(duration * rng.uniform(0.3, 1.15))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
         after = _size(store)
