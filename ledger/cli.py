@@ -454,7 +454,7 @@ def _create_pending(path: Path, text: str) -> int:
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -483,7 +483,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _abandoned_pending(out: Path) -> Iterator[Path]:
-    """Pending files in ``out`` that no running ``issue`` holds (their writer was killed)."""
+    """Pending files in ``out`` that no running ``issue`` holds (their writer was killed).
+
+    Each is yielded while this process holds its lock, so neither a writer nor another
+    ``recover`` can touch it meanwhile; a file unlinked by its finishing writer is skipped.
+    """
     import fcntl
 
     for path in sorted(out.glob(".pending-*.jsonl")):
@@ -492,9 +496,35 @@ def _abandoned_pending(out: Path) -> Iterator[Path]:
         except FileNotFoundError:
             continue  # its writer just finished
         try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a running issue is using it
+            try:
+                same = os.fstat(fd).st_nlink > 0 and os.path.samestat(os.fstat(fd),
+                                                                       os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield path
+        finally:
+            os.close(fd)
+
+
+def _stale_pending_temps(out: Path) -> Iterator[Path]:
+    """Temporary files of pending files whose writer died before linking them: no batch of
+    theirs was committed (the link comes first), so they hold no salt anyone needs."""
+    import fcntl
+
+    for path in sorted(out.glob(".pending-*.tmp")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            continue  # a running issue is using it
+            continue
         finally:
             os.close(fd)
         yield path
@@ -504,6 +534,16 @@ def _refuse_abandoned_pending(out: Path, issuer_id: str, out_dir: str) -> None:
     for path in _abandoned_pending(out):
         raise Failure(f"{path} holds the holder documents of an interrupted batch; run "
                       f"'credledger recover {issuer_id} --out {out_dir}' first", 3)
+
+
+def _committed(ledger: Any, issuer_id: str, doc: dict[str, Any]) -> bool:
+    """Whether the log holds ``doc``'s credential with ``doc``'s subject commitment."""
+    from ledger.events import decode_statement, subject_commitment
+
+    commitment = subject_commitment(bytes.fromhex(doc["salt"]), doc["subject"])
+    indexes = ledger.cred_entries(issuer_id, doc["id"])
+    return bool(indexes) and decode_statement(
+        ledger.entry(indexes[0]).statement).fields[1] == commitment
 
 
 @cli.command()
@@ -587,7 +627,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
         pending = out / f".pending-{_safe_name(docs[0]['id'])}l"
         lock = _create_pending(pending, "".join(json.dumps(d) + "\n" for d in docs))
         try:
-            if len(items) > 1 and not as_json:
+            if len(items) > 1 and not as_json and sys.stderr.isatty():
                 with click.progressbar(length=len(items), label="issuing", file=sys.stderr) as bar:
                     done = [0]
 
@@ -597,10 +637,21 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
                     res = _append(ledger, items, progress)
             else:
                 res = _append(ledger, items)
-        except BaseException:
-            pending.unlink(missing_ok=True)
+        except BaseException as exc:
+            # An interrupt (Ctrl-C) can arrive while LMDB commits and be raised only after the
+            # commit returned: ask the log, and keep the salts of a batch that is in it.
+            try:
+                committed = _committed(ledger, issuer_id, docs[0])
+            except BaseException:  # noqa: BLE001 - any doubt keeps the salts
+                committed = True  # cannot tell: keep the salts for 'recover' to sort out
             os.close(lock)
-            raise
+            if not committed:
+                pending.unlink(missing_ok=True)
+                raise
+            raise Failure(f"interrupted after the batch was committed ({exc.__class__.__name__}"
+                          f"); its holder documents are in {pending}: run 'credledger recover "
+                          f"{issuer_id} --out {out_dir}'", 130 if isinstance(
+                              exc, KeyboardInterrupt) else 3) from None
     for doc in docs:
         _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n",
                             sync=False)
@@ -629,33 +680,39 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
     Example:
       credledger recover uni --out credentials
     """
-    from ledger.events import decode_statement, subject_commitment
-
     out = Path(out_dir) / issuer_id
     written = dropped = files = 0
     with _open(ctx) as ledger:
         for path in _abandoned_pending(out):
             files += 1
+            docs = []
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 try:
                     doc = json.loads(line)
-                    salt = bytes.fromhex(doc["salt"])
-                    commitment = subject_commitment(salt, doc["subject"])
-                    cred_id = doc["id"]
-                except (ValueError, KeyError, TypeError, LedgerError):
-                    raise EncodingError(f"{path}:{n}: not a holder document") from None
-                indexes = ledger.cred_entries(issuer_id, cred_id)
-                issued = bool(indexes) and decode_statement(
-                    ledger.entry(indexes[0]).statement).fields[1] == commitment
-                if not issued:
-                    dropped += 1
+                    committed = _committed(ledger, issuer_id, doc)
+                    mine = doc["origin"] == ledger.origin and doc["issuer"] == issuer_id
+                except (ValueError, KeyError, TypeError, AttributeError, LedgerError):
+                    raise EncodingError(f"{path}:{n}: not a holder document; the file is "
+                                        "left as it is") from None
+                if not mine:
+                    raise EncodingError(
+                        f"{path}:{n}: a document of {doc['issuer']!r} in log "
+                        f"{doc['origin']!r}, not of {issuer_id!r} in this store's log "
+                        f"{ledger.origin!r} (wrong --dir or ISSUER?); the file is left as it is")
+                docs.append((doc, committed))
+            for doc, committed in docs:
+                if not committed:
+                    dropped += 1  # its batch never entered the log: the salt commits to nothing
                     continue
-                target = out / _safe_name(cred_id)
-                if not target.exists():
-                    _write_private_text(target, json.dumps(doc, indent=2) + "\n")
+                # Always rewritten (atomically, fsynced): a document written just before a
+                # power loss may exist but be empty.
+                _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n")
                 written += 1
+            _fsync_dir(out)
             path.unlink()
             _fsync_dir(out)
+        for tmp in _stale_pending_temps(out):
+            tmp.unlink(missing_ok=True)
     _emit(as_json, {"pending_files": files, "documents": written, "dropped": dropped},
           f"recovered {written} holder document{'s' if written != 1 else ''} in {out} from "
           f"{files} pending file{'s' if files != 1 else ''}; dropped {dropped} of credentials "

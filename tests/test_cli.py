@@ -677,7 +677,7 @@ def test_recover_writes_the_committed_documents(env: Env) -> None:
     lines = GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n'
     _, pending = _crash_after_commit(env, lines)
     # A document of a batch that never committed, in the same pending file: dropped.
-    ghost = {"type": "x", "id": "b-9", "subject": "s", "salt": "00" * 32}
+    ghost = dict(json.loads(pending.read_text().splitlines()[0]), id="b-9")
     with pending.open("a", encoding="utf-8") as f:
         f.write(json.dumps(ghost) + "\n")
     # issue refuses to start until the pending file is dealt with
@@ -696,6 +696,78 @@ def test_recover_writes_the_committed_documents(env: Env) -> None:
         env.ok("verify", str(bundle), "--log-key", env.log_vkey)
     assert not (env.out / "uni" / "b-9.json").exists()
     env.issue("c-1")  # and issuing works again
+
+
+def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C pressed while LMDB commits is raised only once the commit returned.
+    import ledger.cli as cli_module
+
+    real = cli_module._append
+
+    def commit_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_append", commit_then_interrupt)
+    path = _batch_file(env, GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n')
+    result = env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
+                     str(env.out))
+    line = assert_error(result, 130)
+    assert "committed" in line and "recover" in line and "nothing partial" not in line
+    pending = env.out / "uni" / ".pending-b-1.jsonl"
+    assert len(pending.read_text().splitlines()) == 2
+    monkeypatch.setattr(cli_module, "_append", real)
+    assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 2
+    # An interrupt before the commit: nothing in the log, no pending file left.
+    def interrupt(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_append", interrupt)
+    path = _batch_file(env, '{"id": "b-3", "subject": "s", "title": "t"}\n')
+    line = assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path),
+                                "--out", str(env.out)), 130)
+    assert "nothing partial" in line
+    assert not list((env.out / "uni").glob(".pending*"))
+
+
+def test_recover_rewrites_a_damaged_document(env: Env) -> None:
+    _, pending = _crash_after_commit(env, GOOD_LINE)
+    doc = env.out / "uni" / "b-1.json"
+    doc.write_text("")  # written, but lost its content in a power cut before the sync
+    doc.chmod(0o600)
+    assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 1
+    assert json.loads(doc.read_text())["id"] == "b-1" and not pending.exists()
+
+
+def test_recover_refuses_another_issuer_or_log(env: Env, bare: Env) -> None:
+    _, pending = _crash_after_commit(env, GOOD_LINE)
+    saved = pending.read_bytes()
+    # The same documents under another issuer's directory name (a wrong ISSUER argument).
+    other = env.out / "uni2"
+    other.mkdir()
+    (other / pending.name).write_bytes(saved)
+    line = assert_error(env.run("recover", "uni2", "--out", str(env.out)), 3)
+    assert "not of 'uni2'" in line and (other / pending.name).read_bytes() == saved
+    # The right directory, the wrong store (another log).
+    other_store = env.tmp / "other-store"
+    result = env.runner.invoke(cli, ["--dir", str(other_store), "init", "--origin",
+                                     "other.example/log"])
+    assert result.exit_code == 0, result.output
+    result = env.run("recover", "uni", "--out", str(env.out), store=other_store)
+    line = assert_error(result, 3)
+    assert "wrong --dir" in line and pending.read_bytes() == saved
+    assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 1
+
+
+def test_recover_removes_stale_temporary_files(env: Env) -> None:
+    uni = env.out / "uni"
+    uni.mkdir(parents=True)
+    stale = uni / ".pending-x.jsonl.123-abcd.tmp"  # its writer died before linking it
+    stale.write_text("{}\n")
+    env.issue("c-1")  # does not block issuing
+    assert env.json("recover", "uni", "--out", str(env.out))["pending_files"] == 0
+    assert not stale.exists()
 
 
 def test_recover_leaves_a_pending_file_in_use_alone(env: Env) -> None:
