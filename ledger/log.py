@@ -2,7 +2,8 @@
 
 Appending a batch:
 
-1. decode every statement and check its signature, outside any lock (both cores for big batches);
+1. decode every statement and check its signature (a big batch: on every core, in worker
+   processes, while step 2 runs; every signature must hold before the commit);
 2. in one LMDB write transaction: read the head, then for each statement apply the rules of
    DESIGN §4 against the current status records (plus those changed earlier in the batch),
    update the status map, build the entry (index, time, ``prev_root``, ``state_root``), hash it
@@ -16,7 +17,9 @@ The clock is injected (``clock``: a callable returning UTC milliseconds); nothin
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import threading
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -191,6 +194,7 @@ def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]) -> tup
 
 _POOL: Any = None
 _POOL_KEY: tuple[int, int] = (0, 0)
+_POOL_LOCK = threading.Lock()
 
 
 def worker_pool(workers: int) -> Any:
@@ -202,18 +206,32 @@ def worker_pool(workers: int) -> Any:
     """
     global _POOL, _POOL_KEY
     key = (os.getpid(), workers)
-    if _POOL is None or _POOL_KEY != key:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_KEY != key:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        if _POOL_KEY[0] == key[0]:
-            _shutdown_pool()
-        _POOL = ProcessPoolExecutor(max_workers=workers,
-                                    mp_context=multiprocessing.get_context("forkserver"),
-                                    initializer=_worker_init, initargs=(os.getpid(),))
-        _POOL_KEY = key
-        atexit.register(_shutdown_pool)
-    return _POOL
+            if _POOL is not None and _POOL_KEY[0] == key[0]:
+                _POOL.shutdown(wait=False)  # work already submitted to it still completes
+            elif _POOL is not None:  # inherited across fork(): the parent's, not ours
+                _POOL = None
+                raise RuntimeError("a worker pool cannot be used after fork()")
+            _POOL = ProcessPoolExecutor(max_workers=workers,
+                                        mp_context=multiprocessing.get_context("forkserver"),
+                                        initializer=_worker_init, initargs=(os.getpid(),))
+            _POOL_KEY = key
+            atexit.register(_shutdown_pool)
+        return _POOL
+
+
+def _drop_pool() -> None:
+    """Forget a pool that broke (its workers are gone or going); the next batch makes one."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        with contextlib.suppress(Exception):  # it is already broken; nothing more to do
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _worker_init(owner: int) -> None:
@@ -265,9 +283,10 @@ def _shutdown_pool() -> None:
     """Stop the pool's workers while the interpreter is still whole (at exit, or before a
     pool of another size replaces it)."""
     global _POOL
-    if _POOL is not None:
+    with _POOL_LOCK:
         pool, _POOL = _POOL, None
-        atexit.unregister(_shutdown_pool)
+    atexit.unregister(_shutdown_pool)
+    if pool is not None and _POOL_KEY[0] == os.getpid():
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -275,29 +294,48 @@ class SignatureChecks:
     """The signature checks of a big batch, running on the other cores while the caller
     decodes the statements and builds the write transaction.
 
-    :meth:`raise_first` reports the earliest failure, so a batch is refused for the same item
-    and reason as if every item had been checked in order: decode, then signature.
+    :meth:`raise_first` makes the refusal the serial path (:func:`verify_statements`) would
+    give: every item is decoded and signature-checked, in order, before any rule runs. If the
+    pool cannot do the work (a worker died, the process forked), the checks run here instead.
     """
 
     def __init__(self, items: Sequence[SignedStatement], workers: int) -> None:
         self.total = len(items)
         step = max(256, -(-len(items) // (4 * workers)))
-        pool = worker_pool(workers)
-        self._futures = [
-            pool.submit(_check_signatures,
-                        (i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]]))
-            for i in range(0, len(items), step)]
+        self._chunks = [(i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]])
+                        for i in range(0, len(items), step)]
+        self._futures: list[Any] | None
+        try:
+            pool = worker_pool(workers)
+            self._futures = [pool.submit(_check_signatures, c) for c in self._chunks]
+        except (OSError, RuntimeError, ValueError, ImportError):  # no pool here
+            _drop_pool()
+            self._futures = None
         self._failure: tuple[int, str] | None = None
         self._done = False
 
     def _wait(self) -> tuple[int, str] | None:
-        if not self._done:
+        if self._done:
+            return self._failure
+        from concurrent.futures import BrokenExecutor, CancelledError
+
+        results: list[tuple[int, str] | None] = []
+        try:
+            if self._futures is None:
+                raise RuntimeError("no worker pool")
             for f in self._futures:
-                r = f.result()
-                if r is not None:
-                    self._failure = r
+                results.append(f.result())
+                if results[-1] is not None:
                     break
-            self._done = True
+        except (BrokenExecutor, CancelledError, RuntimeError, OSError):
+            _drop_pool()  # a worker died or the pool was shut down: check here, in order
+            results = []
+            for chunk in self._chunks:
+                results.append(_check_signatures(chunk))
+                if results[-1] is not None:
+                    break
+        self._failure = next((r for r in results if r is not None), None)
+        self._done = True
         return self._failure
 
     def raise_first(self, before: int, other: RefusedError | None = None) -> None:
@@ -321,13 +359,17 @@ def start_signature_checks(items: Sequence[SignedStatement]) -> SignatureChecks 
 
 def decode_statements(items: Sequence[SignedStatement], checks: SignatureChecks
                       ) -> list[Statement]:
-    """Decode every statement (the signatures are ``checks``'s job); errors name the item."""
+    """Decode every statement and check the signer's and signature's shape (the signatures
+    themselves are ``checks``'s job); errors name the item, as :func:`verify_statements`."""
     out = []
     for n, item in enumerate(items, 1):
         try:
-            out.append(decode_statement(item.statement))
+            st = decode_statement(item.statement)
+            check_bytes(item.signer, "signer", 32)
+            check_bytes(item.signature, "signature", 64)
         except LedgerError as exc:
             checks.raise_first(n - 1, _refusal(exc, n, len(items)))
+        out.append(st)
     return out
 
 
@@ -695,8 +737,8 @@ class Ledger:
                 except RefusedError as exc:
                     if total > 1:
                         exc = RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}")
-                    if checks is not None:
-                        checks.raise_first(n, exc)
+                    if checks is not None:  # the serial path checks every signature first
+                        checks.raise_first(total, exc)
                     raise exc from None
                 for rec in changes:
                     data = rec.encode()
@@ -713,7 +755,7 @@ class Ledger:
                 except EncodingError as exc:
                     too_large = RefusedError("entry-too-large", f"batch item {n + 1}: {exc}")
                     if checks is not None:
-                        checks.raise_first(n, too_large)
+                        checks.raise_first(total, too_large)
                     raise too_large from None
                 cr.append(merkle.leaf_hash(data), put_tree)
                 txn.put("entries", u64(index), data, append=True)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import itertools
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -695,6 +696,63 @@ def test_parallel_verification(busy: World) -> None:
     assert isinstance(rec, CredRecord) and rec.issued_index == res.first + 39
     check_log(busy.ledger, map_proofs=False)
 
+
+def _bad_sig(item: SignedStatement) -> SignedStatement:
+    return SignedStatement(item.statement, item.signer, bytes(64))
+
+
+def _refusal_of(world: World, items: list[SignedStatement]) -> tuple[str, str]:
+    before = world.ledger.head()
+    with pytest.raises(RefusedError) as info:
+        world.ledger.append(items)
+    assert world.ledger.head() == before
+    return info.value.rule, str(info.value)
+
+
+@pytest.mark.parametrize("case", ["rule-then-signature", "signature-then-rule", "short-sig",
+                                  "bytearray-signer", "short-signer"])
+def test_parallel_refusals_match_the_serial_path(busy: World, case: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    uni = busy.key("uni#1")
+    items = [busy.issue(uni, "uni", f"q-{i}") for i in range(1, 41)]
+    if case == "rule-then-signature":  # a duplicate at item 5, a bad signature at item 31
+        items[4] = busy.issue(uni, "uni", "q-1")
+        items[30] = _bad_sig(items[30])
+    elif case == "signature-then-rule":
+        items[4] = _bad_sig(items[4])
+        items[30] = busy.issue(uni, "uni", "q-1")
+    elif case == "short-sig":
+        items[9] = SignedStatement(items[9].statement, items[9].signer, items[9].signature[:63])
+    elif case == "bytearray-signer":
+        signer: Any = bytearray(items[9].signer)
+        items[9] = SignedStatement(items[9].statement, signer, items[9].signature)
+    else:
+        items[9] = SignedStatement(items[9].statement, items[9].signer[:31], items[9].signature)
+    serial = _refusal_of(busy, items)
+    monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 8)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert _refusal_of(busy, items) == serial
+    assert serial[0] == {"rule-then-signature": "bad-signature",
+                         "signature-then-rule": "bad-signature"}.get(case, "malformed-statement")
+
+
+@pytest.mark.usefixtures("parallel")
+def test_a_broken_worker_pool_falls_back(busy: World) -> None:
+    import signal
+
+    uni = busy.key("uni#1")
+    busy.append(*[busy.issue(uni, "uni", f"w-{i}") for i in range(20)])  # the pool runs
+    pool = log_module.worker_pool(4)
+    for pid in list(pool._processes):  # kill its workers: the pool is broken for good
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    res = busy.append(*[busy.issue(uni, "uni", f"x-{i}") for i in range(20)])
+    assert res.count == 20
+    bad = [busy.issue(uni, "uni", f"y-{i}") for i in range(20)]
+    bad[7] = _bad_sig(bad[7])
+    busy.refused(bad, "bad-signature", "batch item 8:")
+    assert busy.append(*[busy.issue(uni, "uni", f"z-{i}") for i in range(20)]).count == 20
+    check_log(busy.ledger, map_proofs=False)
 
 # ----------------------------------------------------------------------------- re-open, self-check
 
