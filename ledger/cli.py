@@ -1012,14 +1012,15 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False, readable=False))
 @click.option("--log-key", "log_key", metavar="VKEY", default=None,
               help="Trust the log's verifier key (as printed by 'credledger init').")
 @click.option("--root", metavar="HEX", default=None,
               help="Trust a published root hash (hex); needs --size.")
 @click.option("--size", type=click.IntRange(min=0), default=None,
               help="The tree size of the trusted --root.")
-@click.option("--document", "documents", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--document", "documents", multiple=True,
+              type=click.Path(dir_okay=False, readable=False),
               help="A holder's credential document to check against the log (repeatable).")
 @click.option("--at", "at", metavar="YYYY-MM-DD", default=None,
               help="Judge expiry (and --max-age) at the start of this day (UTC) instead of now.")

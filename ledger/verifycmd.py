@@ -225,13 +225,32 @@ def fast_main(args: list[str]) -> int | None:
         return None
     try:
         code, out, err = run_verify(**kwargs)
+        _write(sys.stdout, out)
     except BaseException as exc:
         mapped = error_exit(exc)
         if mapped is None:
             raise
-        code, out, err = mapped.code, "", mapped.message
-    sys.stdout.write(out)
-    sys.stdout.flush()
+        code, err = mapped.code, mapped.message
+        if isinstance(exc, BrokenPipeError):  # the reader left: no flush at exit either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
     if err:
-        sys.stderr.write(f"{PROG}: error: {err}\n")
+        try:
+            _write(sys.stderr, f"{PROG}: error: {err}\n")
+        except OSError:
+            pass  # nowhere left to say it; the exit code still does
     return code
+
+
+def _write(stream: Any, text: str) -> None:
+    """Write as click.echo does: nothing to a closed stream, UTF-8 bytes when the stream's own
+    encoding cannot take the text (a C locale), flushed."""
+    if stream is None or not text:
+        return
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        stream.flush()
+        stream.buffer.write(text.encode("utf-8"))
+    stream.flush()

@@ -424,7 +424,8 @@ def test_prove_bundle_and_verify(env: Env) -> None:
     assert_usage_error(env.run("verify", str(env.tmp / "c-1.json")))
 
 
-def _run_entry(args: list[str], *, through_click: bool) -> tuple[int, str, str]:
+def _run_entry(args: list[str], *, through_click: bool, extra_env: dict[str, str] | None = None,
+               close_stdout: bool = False) -> tuple[int, str, str]:
     """Run ``credledger ARGS`` in a fresh interpreter: through the console script's entry
     (``ledger.main``: the click-free fast path for verify) or straight through click."""
     import subprocess
@@ -432,10 +433,13 @@ def _run_entry(args: list[str], *, through_click: bool) -> tuple[int, str, str]:
 
     code = ("from ledger.cli import cli; cli(prog_name='credledger')" if through_click
             else "from ledger.main import main; main()")
+    if close_stdout:
+        code = "import os; os.close(1)\n" + code.replace("; ", "\n")
     env = {k: v for k, v in os.environ.items() if k != "CREDLEDGER_DIR"}
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+    env.update(extra_env or {})
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
                           env=env, timeout=60, check=False)
-    return proc.returncode, proc.stdout, proc.stderr
+    return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
 
 
 def test_fast_verify_path_matches_click(env: Env) -> None:
@@ -491,6 +495,21 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         slow = _run_entry(["verify", *args], through_click=True)
         assert fast == slow, args
         assert "Traceback" not in fast[1] + fast[2], args
+    # A title that an ASCII-only stdout cannot take, and a closed stdout.
+    env.ok("issue", "uni", "c-3", "--key", str(env.uni_key), "--subject", "s", "--title",
+           "Diplôme d'ingénieur", "--out", str(env.out))
+    env.ok("checkpoint")
+    accented = env.tmp / "c-3.json"
+    env.ok("prove", "uni", "c-3", "-o", str(accented))
+    for extra in ({"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "PYTHONUTF8": "0"}):
+        args = ["verify", str(accented), "--log-key", key]
+        fast = _run_entry(args, through_click=False, extra_env=extra)
+        assert fast == _run_entry(args, through_click=True, extra_env=extra)
+        assert fast[0] == 0 and "ingénieur" in fast[1]
+    for args in (["verify", str(good), "--log-key", key], ["verify", str(held), "--log-key", key]):
+        fast = _run_entry(args, through_click=False, close_stdout=True)
+        assert fast == _run_entry(args, through_click=True, close_stdout=True)
+        assert "Traceback" not in fast[2]
     assert _run_entry(["verify", str(good), "--log-key", key], through_click=False)[0] == 0
     assert _run_entry(["verify", str(tampered), "--log-key", key], through_click=False)[0] == 1
 
