@@ -430,14 +430,15 @@ class SignedStatement:
 
 def sign_statement(st: Statement, seed: bytes) -> SignedStatement:
     """Sign ``st`` with the Ed25519 private key ``seed`` (32 bytes)."""
-    priv, pub = _private_key(seed)
+    priv, pub = _private_key(bytes(seed))
     data = st.encode()
     return SignedStatement(data, pub, priv.sign(signing_message(data)))
 
 
 @functools.lru_cache(maxsize=8)
 def _private_key(seed: bytes) -> tuple[Any, bytes]:
-    """The key object and public key of a seed, kept while a batch is signed with it."""
+    """The key object and public key of a seed. The last 8 seeds used stay cached in this
+    process (as the key files they were read from do), so a batch signs with one key object."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     priv = Ed25519PrivateKey.from_private_bytes(seed)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -139,8 +140,10 @@ class Txn:
 NETWORK_FS_TYPES = frozenset((
     "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs",
     "lustre", "gpfs", "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone", "davfs",
-    "fuse.glusterfs", "fuse.cephfs", "beegfs", "ocfs2", "gfs2",
+    "fuse.glusterfs", "fuse.cephfs", "beegfs", "ocfs2", "gfs2", "vboxsf", "vmhgfs",
+    "fuse.vmhgfs-fuse", "fuse.gvfsd-fuse", "fuse.grpcfuse", "virtiofs", "prl_fs",
 ))
+_MOUNT_ESCAPE = re.compile(r"\\([0-7]{3})")
 MOUNTS_FILE = "/proc/self/mounts"
 
 
@@ -157,7 +160,7 @@ def file_system_type(path: Path) -> str | None:
     for fields in mounts:
         if len(fields) < 3:
             continue
-        point = fields[1].replace("\\040", " ")
+        point = _MOUNT_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), fields[1])
         inside = target == point or target.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= len(best):
             best, fs_type = point, fields[2]
@@ -183,6 +186,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
         self.path = Path(path)
         data = self.path / DATA_FILE
+        check_local_file_system(self.path)
         if create:
             if data.exists():
                 raise StoreExistsError(f"a ledger store already exists in {self.path}")
@@ -191,7 +195,6 @@ class Store:
             raise StoreNotFoundError(
                 f"no ledger store in {self.path} (run 'credledger init' or set --dir/CREDLEDGER_DIR)"
             )
-        check_local_file_system(self.path)
         self._max = max_map_size()
         size = min(INITIAL_MAP_SIZE, self._max)
         if data.exists():

@@ -993,7 +993,7 @@ def test_refuses_a_store_on_a_network_file_system(tmp_path: Path,
                     lambda: Ledger.create(tmp_path / "other", ORIGIN)):
         with pytest.raises(StoreError, match=r"network file system \(nfs4\)"):
             attempt()
-    assert not (tmp_path / "other" / "data.mdb").exists()
+    assert not (tmp_path / "other").exists()  # refused before anything is created
     monkeypatch.setenv("CREDLEDGER_ALLOW_NETWORK_FS", "1")
     Ledger.open(tmp_path / "store").close()
     # A local mount deeper than the network one wins.
@@ -1002,3 +1002,8 @@ def test_refuses_a_store_on_a_network_file_system(tmp_path: Path,
                       f"tmpfs {tmp_path}/store tmpfs rw 0 0\n")
     Ledger.open(tmp_path / "store").close()
     assert store_module.file_system_type(tmp_path / "storex") == "nfs4"
+    # Mount points are written with octal escapes for space, tab, newline and backslash.
+    odd = tmp_path / "a b\tc"
+    escaped = str(odd).replace(" ", "\\040").replace("\t", "\\011")
+    mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\nserver:/x {escaped} nfs rw 0 0\n")
+    assert store_module.file_system_type(odd / "store") == "nfs"
