@@ -394,6 +394,21 @@ def _report(as_json: bool, res: Any, what: str) -> None:
     _emit(as_json, data, f"{what}: {where}; the log now has {res.size} entries")
 
 
+MAX_TEXT_FILE = 1 << 20
+
+
+def _read_text_file(path: str | os.PathLike[str], what: str) -> str:
+    """A small UTF-8 input file (a note, a proof, a pending file); one-line errors."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_TEXT_FILE + 1)
+    if len(data) > MAX_TEXT_FILE:
+        raise EncodingError(f"{path}: larger than {MAX_TEXT_FILE} bytes; not {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EncodingError(f"{path}: not UTF-8 text; not {what}") from None
+
+
 def _parse_date(value: str | None, where: str) -> int | None:
     """``YYYY-MM-DD`` -> UTC ms of the end of that day (valid through the whole day)."""
     if value is None:
@@ -401,6 +416,8 @@ def _parse_date(value: str | None, where: str) -> int | None:
     day = _strict_date(value)
     if day is None:
         raise EncodingError(f"{where}: want a date YYYY-MM-DD, got {str(value)[:40]!r}")
+    if day == dt.date.max:
+        raise EncodingError(f"{where}: {value} is past the last date this ledger can hold")
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     return int(end.timestamp() * 1000)
 
@@ -686,12 +703,18 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
         for path in _abandoned_pending(out):
             files += 1
             docs = []
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                lines = _read_text_file(path, "a pending file").splitlines()
+            except EncodingError as exc:
+                raise EncodingError(f"{exc}: not a holder document; the file is left as it "
+                                    "is") from None
+            for n, line in enumerate(lines, 1):
                 try:
                     doc = json.loads(line)
                     committed = _committed(ledger, issuer_id, doc)
                     mine = doc["origin"] == ledger.origin and doc["issuer"] == issuer_id
-                except (ValueError, KeyError, TypeError, AttributeError, LedgerError):
+                except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+                        LedgerError):
                     raise EncodingError(f"{path}:{n}: not a holder document; the file is "
                                         "left as it is") from None
                 if not mine:
@@ -749,8 +772,10 @@ def _read_batch(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             try:
                 obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                msg = exc.args[0] if isinstance(exc, ValueError) and exc.args else "not UTF-8"
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                msg = (exc.args[0] if isinstance(exc, ValueError) and exc.args
+                       else "nested too deeply" if isinstance(exc, RecursionError)
+                       else "not UTF-8")
                 raise EncodingError(f"{path}:{n}: not a JSON object ({str(msg)[:80]})") from None
             if not isinstance(obj, dict):
                 raise EncodingError(f"{path}:{n}: want a JSON object, got {type(obj).__name__}")
@@ -837,7 +862,7 @@ def checkpoint(ctx: click.Context, cosigned: str | None, as_json: bool) -> None:
 
     with _open(ctx) as ledger:
         if cosigned is not None:
-            note = ledger.add_cosignatures(Path(cosigned).read_text(encoding="utf-8"))
+            note = ledger.add_cosignatures(_read_text_file(cosigned, "a cosigned checkpoint"))
         else:
             note = ledger.checkpoint(
                 ledger.log_signer(_passphrase_prompt(ledger.key_path("log.key"))))
@@ -1160,7 +1185,7 @@ def witness_cosign(checkpoint_file: str, state_dir: str, log_key: str, proof_fil
 
     w = Witness(state_dir)
     proof = _read_hash_lines(proof_file) if proof_file else []
-    note = Path(checkpoint_file).read_text(encoding="utf-8")
+    note = _read_text_file(checkpoint_file, "a checkpoint")
     _write_out(output, w.cosign(note, _parse_vkey(log_key), proof, now_ms=_now()))
 
 
@@ -1168,7 +1193,7 @@ def _read_hash_lines(path: str) -> list[bytes]:
     import binascii
 
     out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(_read_text_file(path, "a proof").splitlines(), 1):
         if not line.strip():
             continue
         try:

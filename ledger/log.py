@@ -60,6 +60,7 @@ from ledger.events import (
     SignedStatement,
     Statement,
     check_bytes,
+    check_id,
     check_index,
     check_time,
     decode_entry,
@@ -644,11 +645,18 @@ class Ledger:
         return decode_entry(self.entry_bytes(index))
 
     def record(self, kind: str, issuer: str, ident: str = "") -> Record | None:
+        check_id(issuer, "issuer id")
+        if kind == CRED:
+            check_id(ident, "credential id")
+        elif kind == KEY and not (isinstance(ident, str) and ident.isascii()
+                                  and len(ident) == 16):
+            raise EncodingError(f"key id: want 16 lowercase hex digits, got {ident!r:.40}")
         return self.store.read(lambda t: RecordState(store_loader(t)).get(kind, issuer, ident))
 
     def cred_entries(self, issuer: str, cred_id: str) -> list[int]:
         """Indexes of every entry about a credential, oldest first."""
-        prefix = cred_index_prefix(issuer, cred_id)
+        prefix = cred_index_prefix(check_id(issuer, "issuer id"),
+                                   check_id(cred_id, "credential id"))
         return self.store.read(
             lambda t: [int.from_bytes(k[len(prefix):], "big") for k, _ in t.prefix("creds", prefix)]
         )

@@ -294,6 +294,8 @@ def _holder_doc(value: Any, n: int) -> dict[str, Any]:
     for name in ("origin", "issuer", "id", "subject", "salt", "title"):
         if not isinstance(doc[name], str) or not _utf8(doc[name]):
             raise EncodingError(f"{where}.{name}: want text")
+    for name in ("issuer", "id"):  # quoted in answers and errors: ids only, no control text
+        check_id(doc[name], f"{where}.{name}")
     parts = doc["parts"]
     if parts is not None and (not isinstance(parts, list) or len(parts) > MAX_CREDENTIALS or
                               not all(isinstance(p, str) for p in parts)):

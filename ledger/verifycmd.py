@@ -70,7 +70,7 @@ _UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 def parse_duration(text: str, option: str = "--max-age") -> int:
     """``90m``, ``36h``, ``7d``, ``3600s`` -> milliseconds."""
     value, unit = text[:-1], text[-1:]
-    if unit not in _UNITS or not value.isdigit() or len(value) > 12:
+    if unit not in _UNITS or not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise CommandError(f"{option}: want a duration like 90m, 36h or 7d, got {text!r}", 2)
     return int(value) * _UNITS[unit]
 

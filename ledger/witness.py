@@ -238,11 +238,22 @@ class Witness:
 
     def state(self) -> dict[str, dict[str, object]]:
         try:
-            data = json.loads((self.path / "state.json").read_text())
-        except (OSError, ValueError):
+            data = json.loads((self.path / "state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
             raise LedgerError(f"{self.path}/state.json: missing or damaged witness state") from None
+        damaged = LedgerError(f"{self.path}/state.json: damaged witness state")
         if not isinstance(data, dict):
-            raise LedgerError(f"{self.path}/state.json: damaged witness state")
+            raise damaged
+        for entry in data.values():
+            if not (isinstance(entry, dict) and isinstance(entry.get("size"), int)
+                    and not isinstance(entry["size"], bool) and entry["size"] >= 0
+                    and isinstance(entry.get("root"), str)):
+                raise damaged
+            try:
+                if len(base64.b64decode(entry["root"], validate=True)) != 32:
+                    raise damaged
+            except ValueError:
+                raise damaged from None
         return data
 
     def cosign(self, note_text: str, log_key: Verifier, proof: Sequence[bytes], *,
@@ -252,7 +263,7 @@ class Witness:
         state = self.state()
         last = state.get(cp.origin)
         if last is not None:
-            old_size = int(str(last["size"]))
+            old_size = int(str(last["size"]))  # an int: checked by state()
             old_root = base64.b64decode(str(last["root"]))
             if cp.size < old_size:
                 raise WitnessRefused(f"refusing to cosign size {cp.size}: already cosigned "
