@@ -1,17 +1,23 @@
-"""Benchmark the ledger: append rates, proofs, checkpoints, bundles and storage.
+"""Benchmark the ledger: append rates, proofs, checkpoints, bundles, audits, storage, and peers.
 
 A plain script (no pytest): in a temporary directory it builds, for each size N, a ledger with
 one registered issuer and N issuance events, measures the figures that README.md lists, prints
 an aligned table and writes JSON with the Python and library versions and the machine facts.
 The same run also measures the machine's reference figures (raw Ed25519 verify on one core, a
-durable LMDB put), so the ledger's rates can be read against what the hardware allows.
+durable LMDB put), so the ledger's rates can be read against what the hardware allows, and
+(benchmarks/peers.py) compares the ledger's Merkle tree with pymerkle (in memory and SQLite)
+and tlog-scales on the same N leaves: raw append, inclusion and consistency proofs. The peers
+are optional (the ``bench`` extra); those not installed show "n/a".
 
-    python benchmarks/bench.py                       # N = 10,000 and 100,000
-    python benchmarks/bench.py --quick               # N = 2,000 (CI smoke run)
-    python benchmarks/bench.py --sizes 50000 --out /tmp/b.json
+    python benchmarks/bench.py                       # N = 10,000 and 100,000, with the peers
+    python benchmarks/bench.py --quick               # N = 2,000 (CI smoke run), with the peers
+    python benchmarks/bench.py --full                # N = 10^4, 10^5 and 10^6 (long)
+    python benchmarks/bench.py --sizes 1000000 --peers-only
+    python benchmarks/bench.py --sizes 50000 --no-peers --out /tmp/b.json
     python benchmarks/bench.py --profile 10000       # cProfile one batch append: top functions
 
-Progress goes to stderr; the table to stdout. See benchmarks/README.md for what each figure means.
+Progress goes to stderr; the tables to stdout. See benchmarks/README.md for what each figure
+means.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import platform
 import pstats
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -36,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))  # benchmarks/peers.py
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
     # Worker processes (forkserver) must find the package too.
@@ -43,8 +53,10 @@ if str(ROOT) not in sys.path:
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 import lmdb
+import peers
 
 import ledger.log
+from ledger.audit import audit_store
 from ledger.bundle import build_bundle, dump_bundle
 from ledger.events import (
     ISSUE,
@@ -57,11 +69,14 @@ from ledger.events import (
 from ledger.log import Ledger
 from ledger.note import Signer, parse_verifier
 from ledger.store import DATA_FILE, DB_NAMES
+from ledger.tiles import audit_tiles, export_tiles
 from ledger.verify import verify_bundle
 
 BATCH = 10_000
 DEFAULT_SIZES = (10_000, 100_000)
+FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000,)
+QUICK_PEER_PROOFS = 200
 SINGLE_APPENDS = 200
 PROOFS = 1_000
 CHECKPOINTS = 20
@@ -115,44 +130,71 @@ def parallel_disabled() -> Iterator[None]:
         ledger.log.PARALLEL_THRESHOLD = saved
 
 
+VERIFY_HOOKS = ("verify_statements_parallel", "verify_statements")
+"""The up-front signature-check functions of ``ledger.log`` that the append timing wraps."""
+
+
 @contextlib.contextmanager
 def timed_verification(acc: list[float]) -> Iterator[None]:
-    """Add the seconds spent in signature verification (inside ``Ledger.append``) to ``acc``."""
-    real = ledger.log.verify_statements_parallel
+    """Add to ``acc`` the seconds of each up-front signature check inside ``Ledger.append``.
 
-    def wrapper(items: Sequence[SignedStatement]) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return real(items)
-        finally:
-            acc.append(time.perf_counter() - t0)
+    Wraps whichever of :data:`VERIFY_HOOKS` exist in ``ledger.log`` (a call nested in another
+    is counted once). If ``append`` checks signatures some other way (say, overlapped with its
+    write transaction), nothing is added, and the share of signature checks is reported as
+    unknown rather than as zero.
+    """
+    saved = {name: getattr(ledger.log, name) for name in VERIFY_HOOKS
+             if hasattr(ledger.log, name)}
+    depth = 0
 
-    ledger.log.verify_statements_parallel = wrapper
+    def wrap(real: Callable[[Sequence[SignedStatement]], Any]) -> Callable[..., Any]:
+        def wrapper(items: Sequence[SignedStatement]) -> Any:
+            nonlocal depth
+            depth += 1
+            t0 = time.perf_counter()
+            try:
+                return real(items)
+            finally:
+                depth -= 1
+                if depth == 0:
+                    acc.append(time.perf_counter() - t0)
+        return wrapper
+
+    for name, real in saved.items():
+        setattr(ledger.log, name, wrap(real))
     try:
         yield
     finally:
-        ledger.log.verify_statements_parallel = real
+        for name, real in saved.items():
+            setattr(ledger.log, name, real)
 
 
 def append_batches(led: Ledger, items: list[SignedStatement], label: str) -> dict[str, Any]:
-    verify_s: list[float] = []
+    calls: list[float] = []
+    verify_s: list[float | None] = []
     batch_s: list[float] = []
     t0 = time.perf_counter()
-    with timed_verification(verify_s):
+    with timed_verification(calls):
         for i in range(0, len(items), BATCH):
+            before = len(calls)
             tb = time.perf_counter()
             led.append(items[i:i + BATCH])
             batch_s.append(time.perf_counter() - tb)
+            verify_s.append(sum(calls[before:]) if len(calls) > before else None)
             done = min(i + BATCH, len(items))
             el = time.perf_counter() - t0
-            rest = batch_s[-1] - verify_s[-1]
+            v = verify_s[-1]
+            split = ("signature checks not separable" if v is None else
+                     f"verify {v:.2f} s, rest {batch_s[-1] - v:.2f} s")
             log(f"  {label}: {done:,}/{len(items):,} appended, {el:.1f} s, {done / el:,.0f} ev/s"
-                f" (this batch: verify {verify_s[-1]:.2f} s, rest {rest:.2f} s)")
+                f" (this batch: {batch_s[-1]:.2f} s; {split})")
     total = time.perf_counter() - t0
     last = len(items) - (len(batch_s) - 1) * BATCH
-    return {"seconds": total, "rate": len(items) / total, "verify_seconds": sum(verify_s),
-            "commit_seconds": total - sum(verify_s), "batch_seconds": batch_s,
-            "batch_verify_seconds": verify_s, "last_batch_rate": last / batch_s[-1]}
+    verify = None if any(v is None for v in verify_s) else sum(v for v in verify_s if v)
+    return {"seconds": total, "rate": len(items) / total, "verify_seconds": verify,
+            "commit_seconds": None if verify is None else total - verify,
+            "batch_seconds": batch_s, "batch_verify_seconds": verify_s,
+            "last_batch_rate": last / batch_s[-1]}
 
 
 def mean_us(fn: Callable[[], object], n: int) -> float:
@@ -325,8 +367,44 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     res["bundle_verify_ms"] = (time.perf_counter() - t0) / BUNDLES * 1e3
     if not verdict.valid:  # a benchmark of a failing check would mean nothing
         raise SystemExit(f"bench: a bundle did not verify as VALID: {verdict.as_dict()}")
+    res["bundle_build_us"] = res["bundle_build_ms"] * 1e3
+    res["bundle_verify_us"] = res["bundle_verify_ms"] * 1e3
+
+    # Audits: a full replay of every entry from the store, then from exported tiles. A failure
+    # here is reported (in the table and the JSON) rather than losing the whole run's figures.
+    try:
+        audits(led, key, n, work, res)
+    except Exception as exc:  # noqa: BLE001
+        res["audit_error"] = f"{exc.__class__.__name__}: {exc}"
+        log(f"N={n:,}: AUDIT FAILED: {res['audit_error']}")
     led.close()
     return res
+
+
+def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any]) -> None:
+    """Audit replay from the store, tiles export, audit replay from the tiles, into ``res``."""
+    size = led.head().size
+    log(f"N={n:,}: audit replay from the store ({size:,} entries)")
+    t0 = time.perf_counter()
+    report = audit_store(led, log_key=key)
+    res["audit_store_seconds"] = time.perf_counter() - t0
+    res["audit_store_per_s"] = report.size / res["audit_store_seconds"]
+    res["audit_entries"] = report.size
+    log(f"N={n:,}: tiles export")
+    tiles_dir = work / f"n{n}-tiles"
+    t0 = time.perf_counter()
+    exported = export_tiles(led, tiles_dir)
+    res["tiles_export_seconds"] = time.perf_counter() - t0
+    res["tiles_export_per_s"] = exported.size / res["tiles_export_seconds"]
+    res["tiles_export_bytes"] = exported.bytes_written
+    res["tiles_export_files"] = exported.files_written
+    log(f"N={n:,}: audit replay from the tiles ({exported.size:,} entries)")
+    t0 = time.perf_counter()
+    treport = audit_tiles(str(tiles_dir), key)
+    res["audit_tiles_seconds"] = time.perf_counter() - t0
+    res["audit_tiles_per_s"] = treport.size / res["audit_tiles_seconds"]
+    if led.root_at(treport.size) != treport.root:
+        raise SystemExit("bench: the tiles audit's root differs from the store's")
 
 
 # ------------------------------------------------------------------------------------------
@@ -359,7 +437,7 @@ def profile(n: int, top: int) -> None:
 
 def versions() -> dict[str, Any]:
     libs: dict[str, str | None] = {}
-    for name in ("cryptography", "msgpack", "lmdb", "click", "PyNaCl"):
+    for name in ("cryptography", "msgpack", "lmdb", "click", "PyNaCl", "pymerkle", "tlog-scales"):
         try:
             libs[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -369,6 +447,7 @@ def versions() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "libraries": libs,
         "lmdb_library": ".".join(map(str, lmdb.version())),
+        "sqlite_library": peers.versions()["sqlite_library"],
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": _cpu_model(),
@@ -385,6 +464,15 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+TARGETS = {
+    "bundle build": "≤ 200 µs",
+    "bundle verify (in process)": "≤ 200 µs",
+    "audit replay from store": "≥ 20,000 ev/s",
+    "audit replay from tiles": "≥ 20,000 ev/s",
+}
+"""The issue's targets for the ledger-only figures (the tree's are in peers.TARGETS)."""
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -407,9 +495,12 @@ def table(results: list[dict[str, Any]]) -> str:
         ("consistency proof", lambda r: f"{r['consistency_proof_us']:,.1f} µs"),
         ("checkpoint (sign + commit)", lambda r: f"{r['checkpoint_ms']:,.2f} ms"),
         ("  median", lambda r: f"{r['checkpoint_median_ms']:,.2f} ms"),
-        ("bundle build", lambda r: f"{r['bundle_build_ms']:,.2f} ms"),
-        ("bundle verify (in process)", lambda r: f"{r['bundle_verify_ms']:,.2f} ms"),
+        ("bundle build", lambda r: f"{r['bundle_build_us']:,.0f} µs"),
+        ("bundle verify (in process)", lambda r: f"{r['bundle_verify_us']:,.0f} µs"),
         ("bundle size", lambda r: f"{r['bundle_bytes_mean']:,.0f} B"),
+        ("audit replay from store", _audit_row("audit_store_per_s")),
+        ("tiles export", _audit_row("tiles_export_per_s")),
+        ("audit replay from tiles", _audit_row("audit_tiles_per_s")),
         ("status-map nodes / event",
          lambda r: f"{r['storage']['databases']['nodes']['entries'] / r['n']:.2f}"),
         ("storage (data_size) / event", lambda r: f"{r['storage']['data_size_per_event']:,.0f} B"),
@@ -424,8 +515,9 @@ def table(results: list[dict[str, Any]]) -> str:
         ("ref: statement decode + verify", lambda r: _ref(r, "statement_verify_per_s")),
         ("ref: LMDB durable 1-put txn", lambda r: _ref(r, "lmdb_durable_put_txn_per_s")),
     ]
-    head = ["figure"] + [f"N = {r['n']:,}" for r in results]
-    body = [[label] + [fmt(r) for r in results] for label, fmt in rows]
+    head = ["figure"] + [f"N = {r['n']:,}" for r in results] + ["target"]
+    body = [[label] + [fmt(r) for r in results] + [TARGETS.get(label, "")]
+            for label, fmt in rows]
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
                        enumerate(zip(row, widths))) for row in [head, *body]]
@@ -433,11 +525,22 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _audit_row(key: str) -> Callable[[dict[str, Any]], str]:
+    def fmt(r: dict[str, Any]) -> str:
+        v = r.get(key)
+        if v is None:
+            return "error" if "audit_error" in r else "n/a"
+        return f"{v:,.0f} ev/s"
+    return fmt
+
+
 def _db_row(name: str) -> Callable[[dict[str, Any]], str]:
     return lambda r: f"{r['storage']['databases'][name]['bytes_per_event']:,.1f} B"
 
 
-def _share(b: dict[str, float]) -> str:
+def _share(b: dict[str, Any]) -> str:
+    if b["verify_seconds"] is None:
+        return "n/a (overlapped)"
     return f"{b['verify_seconds'] / b['seconds'] * 100:.0f} %"
 
 
@@ -456,12 +559,27 @@ TMPDIR: str | None = None
 def main(argv: list[str] | None = None) -> int:
     global TMPDIR
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", help="comma-separated ledger sizes (default 10000,100000)")
-    p.add_argument("--quick", action="store_true", help="one small size (2,000) for CI smoke runs")
+    p.add_argument("--sizes", help="comma-separated sizes (default 10000,100000)")
+    p.add_argument("--quick", action="store_true",
+                   help="one small size (2,000) for CI smoke runs, peers included")
+    p.add_argument("--full", action="store_true",
+                   help="the issue's sizes: 10,000, 100,000 and 1,000,000 (takes long)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latest.json"),
                    help="JSON output file (default benchmarks/results/latest.json)")
     p.add_argument("--tmpdir", help="where to build the stores (default: the system temp dir; "
                    "durable rates depend on its file system)")
+    peer = p.add_mutually_exclusive_group()
+    peer.add_argument("--no-peers", action="store_true", help="skip the peer comparison")
+    peer.add_argument("--peers-only", action="store_true",
+                      help="only the peer comparison (no ledger-only figures)")
+    p.add_argument("--peer-systems", default=",".join(peers.SYSTEMS),
+                   help=f"comma-separated subset of {','.join(peers.SYSTEMS)}")
+    p.add_argument("--peer-cap", type=float, default=peers.DEFAULT_CAP_SECONDS, metavar="S",
+                   help="stop a system's peer appends after S seconds and report the rate "
+                   f"measured so far (default {peers.DEFAULT_CAP_SECONDS:.0f})")
+    p.add_argument("--peer-proofs", type=int,
+                   help=f"proofs of each kind per peer (default {peers.PROOFS}; "
+                   f"{QUICK_PEER_PROOFS} with --quick)")
     p.add_argument("--profile", type=int, metavar="N",
                    help="instead: cProfile one batch append of N events; print the top functions")
     p.add_argument("--top", type=int, default=15, help="functions shown by --profile")
@@ -473,43 +591,86 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes:
         sizes = tuple(int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip())
     else:
-        sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
+        sizes = QUICK_SIZES if args.quick else FULL_SIZES if args.full else DEFAULT_SIZES
     if not sizes or min(sizes) < 10:
         p.error("--sizes: want sizes of at least 10")
+    peer_systems = [s.strip() for s in args.peer_systems.split(",") if s.strip()]
+    unknown = [s for s in peer_systems if s not in peers.SYSTEMS]
+    if unknown:
+        p.error(f"--peer-systems: unknown {', '.join(unknown)}")
+    peer_proofs = args.peer_proofs or (QUICK_PEER_PROOFS if args.quick else peers.PROOFS)
 
     rng = random.Random(SEED)
     load_start = os.getloadavg()
     if load_start[0] > 0.5:
         log(f"note: load average {load_start[0]:.2f} before the run; other work skews the figures")
     started = time.perf_counter()
-    results = []
-    with tempfile.TemporaryDirectory(prefix="credledger-bench-", dir=TMPDIR) as d:
-        for n in sizes:
-            t0 = time.perf_counter()
-            r = run_size(n, Path(d), rng)
-            r["wall_seconds"] = time.perf_counter() - t0
-            log(f"N={n:,}: done in {r['wall_seconds']:.1f} s")
-            results.append(r)
-    total = time.perf_counter() - started
-
-    print(table(results))
-    per_size = ", ".join(f"N={r['n']:,}: {r['wall_seconds']:.1f} s" for r in results)
-    print(f"\ntotal run time {total:.1f} s ({per_size})")
-    report = {
-        "benchmark": "credential-ledger benchmarks/bench.py",
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": versions(),
-        "settings": {"batch": BATCH, "parallel_threshold": ledger.log.PARALLEL_THRESHOLD,
-                     "single_appends": SINGLE_APPENDS, "proofs": PROOFS,
-                     "checkpoints": CHECKPOINTS, "bundles": BUNDLES, "seed": SEED},
-        "total_seconds": total,
-        "loadavg_start": load_start,
-        "loadavg_end": os.getloadavg(),
-        "results": results,
-    }
+    results: list[dict[str, Any]] = []
+    peer_results: list[dict[str, Any]] = []
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+
+    def write_report(complete: bool) -> None:
+        """The JSON, rewritten after each size so that a long run that fails keeps its figures."""
+        report = {
+            "benchmark": "credential-ledger benchmarks/bench.py",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "complete": complete,
+            "machine": versions(),
+            "settings": {"batch": BATCH, "parallel_threshold": ledger.log.PARALLEL_THRESHOLD,
+                         "single_appends": SINGLE_APPENDS, "proofs": PROOFS,
+                         "checkpoints": CHECKPOINTS, "bundles": BUNDLES, "seed": SEED,
+                         "sizes": list(sizes), "peers": not args.no_peers,
+                         "ledger_figures": not args.peers_only,
+                         "peer_systems": peer_systems, "peer_proofs": peer_proofs,
+                         "peer_cap_seconds": args.peer_cap,
+                         "peer_leaf_bytes": peers.LEAF_BYTES},
+            "targets": {"ledger": TARGETS, "tree_at_1e6": peers.TARGETS},
+            "total_seconds": time.perf_counter() - started,
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
+            "results": results,
+            "peers": peer_results,
+        }
+        out.write_text(json.dumps(report, indent=2) + "\n")
+
+    with tempfile.TemporaryDirectory(prefix="credledger-bench-", dir=TMPDIR) as d:
+        for n in sizes:
+            if not args.peers_only:
+                t0 = time.perf_counter()
+                r = run_size(n, Path(d), rng)
+                r["wall_seconds"] = time.perf_counter() - t0
+                log(f"N={n:,}: done in {r['wall_seconds']:.1f} s")
+                results.append(r)
+                for suffix in ("", "-serial", "-tiles"):
+                    shutil.rmtree(Path(d) / f"n{n}{suffix}", ignore_errors=True)
+                write_report(False)
+            if not args.no_peers:
+                pr = peers.run(n, Path(d), systems=peer_systems, proofs=peer_proofs,
+                               batch=BATCH, cap_seconds=args.peer_cap, log=log)
+                log(f"N={n:,}: peers done in {pr['wall_seconds']:.1f} s")
+                peer_results.append(pr)
+                write_report(False)
+    total = time.perf_counter() - started
+
+    if results:
+        print("Ledger: credential events (issuance with signature checks, proofs, bundles, "
+              "audits, storage)\n")
+        print(table(results))
+        per_size = ", ".join(f"N={r['n']:,}: {r['wall_seconds']:.1f} s" for r in results)
+        print(f"\nledger figures: {per_size}")
+        for r in results:
+            if "audit_error" in r:
+                print(f"AUDIT FAILED at N = {r['n']:,}: {r['audit_error']}")
+    if peer_results:
+        if results:
+            print()
+        print("Merkle log vs peers: the same leaves in every system\n")
+        print(peers.table(peer_results, peer_systems))
+        per_size = ", ".join(f"N={r['n']:,}: {r['wall_seconds']:.1f} s" for r in peer_results)
+        print(f"\npeer figures: {per_size}")
+    print(f"\ntotal run time {total:.1f} s")
+    write_report(True)
     log(f"wrote {out}")
     return 0
 

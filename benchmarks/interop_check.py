@@ -37,8 +37,9 @@ Implementations (the versions this was written against) and what is called:
   hashing), InmemoryTree.get_root. Its consistency proofs are laid out differently from RFC
   9162's; where its layout needs a hash the RFC proof does not carry, it reports "n/a".
 
-Install the optional packages in a throwaway virtual environment. They are NOT dependencies of
-the project and must never be added to pyproject.toml::
+Install the optional packages in a throwaway virtual environment. They are not runtime
+dependencies of the project (pymerkle and tlog-scales are in the optional ``bench`` extra, for
+benchmarks/bench.py; sigstore, metamorphic-log and aics-tlog are in no extra at all)::
 
     python3 -m venv /tmp/interop-venv
     /tmp/interop-venv/bin/pip install -e '.[test]'     # the ledger, and pytest: the fresh
