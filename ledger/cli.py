@@ -703,12 +703,14 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
         for path in _abandoned_pending(out):
             files += 1
             docs = []
-            try:
-                lines = _read_text_file(path, "a pending file").splitlines()
-            except EncodingError as exc:
-                raise EncodingError(f"{exc}: not a holder document; the file is left as it "
-                                    "is") from None
-            for n, line in enumerate(lines, 1):
+            with open(path, "rb") as f:  # one holder document a line, as many as the batch had
+                raw_lines = f.read().splitlines()
+            for n, raw in enumerate(raw_lines, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise EncodingError(f"{path}:{n}: not UTF-8: not a holder document; the "
+                                        "file is left as it is") from None
                 try:
                     doc = json.loads(line)
                     committed = _committed(ledger, issuer_id, doc)
@@ -727,10 +729,12 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
                 if not committed:
                     dropped += 1  # its batch never entered the log: the salt commits to nothing
                     continue
-                # Always rewritten (atomically, fsynced): a document written just before a
-                # power loss may exist but be empty.
-                _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n")
+                # Always rewritten (atomically): a document written just before a power loss
+                # may exist but be empty. One sync for all of them before the pending file goes.
+                _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n",
+                                    sync=False)
                 written += 1
+            os.sync()
             _fsync_dir(out)
             path.unlink()
             _fsync_dir(out)

@@ -162,7 +162,8 @@ def test_sigkill_with_worker_pool_leaves_no_orphans(tmp_path: Path) -> None:
         alive = [p for p in alive if os.path.exists(f"/proc/{p}")]
     assert not alive, f"processes left behind by the killed writer: {alive}"
     assert _size(store) in (1, 4001)
-    _cli(store, "recover", "uni", "--out", str(tmp_path / "docs"))
+    recovered = _cli(store, "recover", "uni", "--out", str(tmp_path / "docs"), check=False)
+    assert recovered.returncode == 0, recovered.stderr
     with Ledger.open(store) as ledger:
         assert audit_store(ledger).size in (1, 4001)
 
