@@ -662,29 +662,30 @@ class Ledger:
         )
 
     def root_at(self, size: int) -> bytes:
-        self._check_size(size)
-        return self.store.read(lambda t: _root_at(t, size))
+        def root(t: Txn) -> bytes:
+            _check_size(t, size)
+            return _root_at(t, size)
+        return self.store.read(root)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        self._check_size(size)
-        if not 0 <= index < size:
-            raise NotFoundError(f"entry {index} is not in a tree of size {size}")
-        return self.store.read(
-            lambda t: merkle.proof_hashes(merkle.inclusion_path(index, size), t.tree_node))
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` (one read
+        transaction: the size check and O(log n) node reads see the same snapshot)."""
+        def prove(t: Txn) -> list[bytes]:
+            _check_size(t, size)
+            if not 0 <= index < size:
+                raise NotFoundError(f"entry {index} is not in a tree of size {size}")
+            return merkle.proof_hashes(merkle.inclusion_path(index, size), t.tree_node)
+        return self.store.read(prove)
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
-        self._check_size(size2)
-        if not 0 <= size1 <= size2:
-            raise NotFoundError(f"no consistency proof from size {size1} to size {size2}")
-        if size1 == 0 or size1 == size2:
-            return []
-        return self.store.read(
-            lambda t: merkle.proof_hashes(merkle.consistency_path(size1, size2), t.tree_node))
-
-    def _check_size(self, size: int) -> None:
-        current = self.head().size
-        if not 0 <= size <= current:
-            raise NotFoundError(f"no tree of size {size} (the log has {current} entries)")
+        def prove(t: Txn) -> list[bytes]:
+            _check_size(t, size2)
+            if not 0 <= size1 <= size2:
+                raise NotFoundError(f"no consistency proof from size {size1} to size {size2}")
+            if size1 == 0 or size1 == size2:
+                return []
+            return merkle.proof_hashes(merkle.consistency_path(size1, size2), t.tree_node)
+        return self.store.read(prove)
 
     def checkpoints(self) -> list[tuple[int, str]]:
         return self.store.read(
@@ -841,6 +842,12 @@ def _read_head(txn: Txn) -> Head:
     if data is None:
         raise StoreCorruptError("the store has no head record")
     return Head.decode(data)
+
+
+def _check_size(txn: Txn, size: int) -> None:
+    current = _read_head(txn).size
+    if not 0 <= size <= current:
+        raise NotFoundError(f"no tree of size {size} (the log has {current} entries)")
 
 
 def _root_at(txn: Txn, size: int) -> bytes:
