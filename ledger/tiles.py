@@ -373,6 +373,24 @@ def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
         if fresh(tile, rel):
             writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level, index=index,
                                                       width=width)))
+    # c2sp.org/tlog-tiles: a log serves the partial tiles of every tree size it signed a
+    # checkpoint for, so proofs against an older checkpoint can be made from the tiles too.
+    for size, _ in ledger.checkpoints():
+        if size >= cp.size:
+            continue
+        for tile in tiles_of(size):
+            level, index, width = tile
+            if width == TILE_WIDTH:
+                continue  # full tiles: already written above, and immutable
+            if level == 0:
+                rel = bundle_path(index, width)
+                if not writer.exists(rel):
+                    writer.put(rel, ledger.store.read(partial(
+                        _bundle_bytes, first=index * TILE_WIDTH, width=width)))
+            rel = tile_path(level, index, width)
+            if not writer.exists(rel):
+                writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level,
+                                                          index=index, width=width)))
     writer.sync()
     writer.put(CHECKPOINT_PATH, note.encode("utf-8"))
     writer.sync()

@@ -357,6 +357,27 @@ def test_incremental_export_writes_only_what_is_new(tmp_path: Path) -> None:
     w.ledger.close()
 
 
+def test_export_serves_partial_tiles_of_every_signed_size(tmp_path: Path) -> None:
+    """c2sp.org/tlog-tiles: partial tiles for every tree size a checkpoint was signed for,
+    even sizes that were never exported, so older proofs can be rebuilt from the tiles."""
+    w = World(tmp_path / "store")
+    out = tmp_path / "tiles"
+    w.grow(100)
+    w.ledger.checkpoint()  # size 100: never exported on its own
+    w.grow(200)
+    w.ledger.checkpoint()
+    export_tiles(w.ledger, out)
+    entries = [w.ledger.entry_bytes(i) for i in range(100)]
+    bundle = (out / "tile/entries/000.p/100").read_bytes()  # uint16 big-endian length, entry
+    assert bundle == b"".join(len(e).to_bytes(2, "big") + e for e in entries)
+    tile = (out / "tile/0/000.p/100").read_bytes()  # the leaf hashes, 32 bytes each
+    assert tile == b"".join(hashlib.sha256(b"\x00" + e).digest() for e in entries)
+    assert (out / "tile/0/001.p/44").is_file()  # and the latest size's partial tiles
+    report = audit_tiles(out, w.log_key, saved_checkpoints=[w.ledger.checkpoint_note(100)])
+    assert report.size == 300
+    w.ledger.close()
+
+
 def test_export_refuses_to_overwrite_another_history(tmp_path: Path) -> None:
     a, b = _fork(tmp_path)
     a.grow(5, "a")
