@@ -1272,7 +1272,7 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
         verifier = _parse_vkey(log_key)
         reader = TileReader(tiles)
         size = _unverified_size(reader)
-        if as_json or size < 1000:
+        if as_json or size < 1000 or not sys.stderr.isatty():
             report = audit_tiles(reader, verifier, saved_checkpoints=notes)
         else:
             with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
@@ -1288,7 +1288,7 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
             verifier = _parse_vkey(log_key) if log_key else parse_verifier(ledger.log_vkey())
             old = open_saved_checkpoints(notes, verifier)
             size = ledger.head().size
-            if as_json or size < 1000:
+            if as_json or size < 1000 or not sys.stderr.isatty():
                 report = audit_store(ledger, log_key=verifier)
             else:
                 with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
@@ -1373,7 +1373,7 @@ def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> Non
 
     with _open(ctx) as ledger:
         size = ledger.head().size
-        if as_json or size < 10_000:
+        if as_json or size < 10_000 or not sys.stderr.isatty():
             report = export_tiles(ledger, out_dir)
         else:
             with click.progressbar(length=size, label="exporting", file=sys.stderr) as bar:
