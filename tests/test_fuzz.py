@@ -19,10 +19,11 @@ IndexError, RecursionError, UnicodeError, OverflowError, struct.error, binascii.
 Command-line targets must exit non-zero with exactly one ``credledger: error:`` line, never a
 traceback and never an ``internal error`` (which is how the CLI reports an escaped exception).
 
-Bugs found by fuzzing are pinned below by minimal reproducers marked
-``xfail(strict=True, reason="BUG: ...")``. The generic fuzz tests tolerate exactly the
-exceptions of a pinned bug, and only while its reproducer still reproduces it (the pattern of
-tests/test_events.py), so they keep guarding everything else and need no edit once it is fixed.
+Bugs found by fuzzing are kept at the end of this file as regression tests (all fixed, most
+in 529e8d0). While a bug is open it is pinned by a minimal reproducer marked
+``xfail(strict=True, reason="BUG: ...")`` and a :data:`BUGS` entry: the generic fuzz tests
+tolerate exactly the exceptions of a pinned bug, and only while its reproducer still reproduces
+it (the pattern of tests/test_events.py), so they keep guarding everything else meanwhile.
 
 How to run
 ----------
@@ -170,8 +171,8 @@ def _seed32(label: str) -> bytes:
 
 # ------------------------------------------------------------------------------ known bugs
 #
-# Each bug found by this file has a minimal reproducer (in _REPRODUCERS, near the xfail test
-# that pins it at the end of the file) and a matcher for the exceptions or CLI error lines it
+# Each bug found by this file has a minimal reproducer (in _REPRODUCERS, near its regression
+# test at the end of the file) and a matcher for the exceptions or CLI error lines it
 # causes. ``_bug_of`` names the bug an escaped exception belongs to, but only while the
 # reproducer still reproduces it: a fixed bug is tolerated nowhere, so a regression fails.
 #
@@ -2334,6 +2335,21 @@ def test_damaged_pending_file_is_a_one_line_error(corpus: Corpus, content: bytes
     env = _cli_env(corpus)
     pending = env.out_recover / "uni" / ".pending-xfail.jsonl"
     pending.write_bytes(content)
+    try:
+        result = env.run("recover", "uni", "--out", str(env.out_recover))
+    finally:
+        pending.unlink(missing_ok=True)
+    assert result.exit_code == 3
+    assert "internal error" not in result.stderr and "not a holder document" in result.stderr
+
+
+def test_pending_line_with_a_huge_integer_id_is_a_one_line_error(corpus: Corpus) -> None:
+    """Found by the long run at f142c70: recover passed any JSON "id" to the store lookup, and
+    msgpack raised OverflowError for an integer of 2**64 or more ('internal error')."""
+    env = _cli_env(corpus)
+    doc = {**json.loads(env.pending_seeds[1]), "id": 10**40}
+    pending = env.out_recover / "uni" / ".pending-xfail.jsonl"
+    pending.write_text(json.dumps(doc) + "\n", encoding="utf-8")
     try:
         result = env.run("recover", "uni", "--out", str(env.out_recover))
     finally:
