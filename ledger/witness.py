@@ -200,6 +200,10 @@ def cosignature_times(note: Note, witnesses: Sequence[CosignerVerifier]) -> dict
     return times
 
 
+MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
+"""How far in the future of the verifier's clock a cosignature may be dated and still count."""
+
+
 def check_witness_policy(note_text: str, witnesses: Sequence[CosignerVerifier], *,
                          min_witnesses: int, max_age_ms: int | None, now_ms: int) -> dict[str, int]:
     """Require ``min_witnesses`` valid cosignatures, the newest no older than ``max_age_ms``."""
@@ -210,7 +214,14 @@ def check_witness_policy(note_text: str, witnesses: Sequence[CosignerVerifier], 
     if max_age_ms is not None:
         if not times:
             raise SignatureError("--max-age needs at least one trusted witness cosignature")
-        newest = max(times.values()) * 1000
+        # A cosignature dated after the verifier's time (beyond a little clock skew) cannot vouch
+        # for freshness: a witness with a fast or lying clock would otherwise pass any --max-age.
+        dated = [t * 1000 for t in times.values() if t * 1000 <= now_ms + MAX_CLOCK_SKEW_MS]
+        if not dated:
+            raise SignatureError("every trusted witness cosignature is dated after the time of "
+                                 "the check (more than the allowed clock skew); none can show "
+                                 "freshness")
+        newest = max(dated)
         if now_ms - newest > max_age_ms:
             raise SignatureError(f"the newest witness cosignature is {(now_ms - newest) // 1000} s "
                                  f"old, older than the allowed {max_age_ms // 1000} s")
