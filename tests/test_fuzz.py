@@ -157,6 +157,7 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in UTC milliseconds
 DAY = 86_400_000
 AT = T0 + 30 * DAY  # when bundles are verified: after every entry, before c1 expires
 ORIGIN = "fuzz.example/log"
+MAX_INPUT = 20 << 20  # mutants are cut to 20 MiB: above every size limit (16 MiB bundles)
 
 
 def _hypothesis(examples: int) -> settings:
@@ -575,8 +576,9 @@ def mutate_json(rng: random.Random, doc: Any) -> Any:
                 node.insert(rng.randrange(len(node) + 1), copy.deepcopy(node[i]))
             elif r < 0.7:
                 rng.shuffle(node)
-            else:
-                node.extend([copy.deepcopy(node[i])] * rng.choice((2, 100, 5000)))
+            else:  # a scalar repeated up to 5,000 times, a container at most 100 times
+                many = (2, 100, 5000) if not isinstance(node[i], dict | list) else (2, 100)
+                node.extend([copy.deepcopy(node[i])] * rng.choice(many))
         elif op == 7 and isinstance(node, dict) and node:  # a repeated member name (terminal)
             items = list(node.items())
             k, v = rng.choice(items)
@@ -1054,7 +1056,9 @@ class Target:
     examples: Callable[[Corpus], list[Any]] = lambda c: []
 
     def mutant(self, corpus: Corpus, rng: random.Random) -> Any:
-        return self.mutate(corpus, rng, rng.choice(self.seeds(corpus)))
+        out = self.mutate(corpus, rng, rng.choice(self.seeds(corpus)))
+        # Every decoder caps its input well below this; bigger inputs only cost time.
+        return out[:MAX_INPUT] if isinstance(out, str | bytes) else out
 
 
 TARGETS: dict[str, Target] = {}
