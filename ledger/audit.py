@@ -45,8 +45,11 @@ from ledger.store import Txn, tree_key
 CHUNK = 2048
 """Entries per signature-checking task."""
 
-COMPACT_EVERY = 16_384
-"""Replayed map nodes are pruned to those reachable from the current root this often."""
+
+
+def _no_nodes(node_hash: bytes) -> bytes | None:
+    """The replay builds the status map from nothing: no node comes from a store."""
+    return None
 
 
 class AuditError(VerificationError):
@@ -91,8 +94,7 @@ class Replayer:
         self.registry = registry
         self.cr = merkle.CompactRange()
         self.records: dict[bytes, Record] = {}
-        self.nodes: dict[bytes, bytes] = {}
-        self.smap = smt.SparseMap(self.nodes.get)
+        self.smap = smt.MapWriter(_no_nodes)
         self.last_time = 0
         self.want_roots = set(want_roots)
         self.report = AuditReport()
@@ -138,11 +140,6 @@ class Replayer:
         self.cr.append(merkle.leaf_hash(data), visit)
         self.last_time = entry.time
         self._count(st)
-        if self.cr.size % COMPACT_EVERY == 0:
-            self.nodes.update(self.smap.new_nodes())
-            self.smap = smt.SparseMap(self.nodes.get, self.smap.root)
-            if len(self.nodes) > 4 * len(self.records) + 1024:
-                self._prune()
         if self.cr.size in self.want_roots:
             self.report.roots[self.cr.size] = self.cr.root()
         return entry
@@ -157,21 +154,6 @@ class Replayer:
             r.revocations += 1
         elif st.kind == SUSPEND:
             r.suspensions += 1
-
-    def _prune(self) -> None:
-        """Keep only the nodes reachable from the current root (old versions are not needed)."""
-        keep: dict[bytes, bytes] = {}
-        stack = [self.smap.root]
-        while stack:
-            h = stack.pop()
-            node = self.nodes.get(h)
-            if node is None or h in keep:
-                continue
-            keep[h] = node
-            if node[0] == 3:
-                stack.extend((node[1:33], node[33:65]))
-        self.nodes.clear()
-        self.nodes.update(keep)
 
     def finish(self) -> AuditReport:
         r = self.report

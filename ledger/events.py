@@ -488,6 +488,26 @@ def decode_entry(data: bytes) -> Entry:
                  statement, check_bytes(signer, "signer", 32), check_bytes(signature, "signature", 64))
 
 
+def encode_entry(index: int, time: int, prev_root: bytes, state_root: bytes, statement: bytes,
+                 signer: bytes, signature: bytes) -> bytes:
+    """The bytes of an :class:`Entry` with these fields (EncodingError if it is too large)."""
+    data = pack([ENTRY_VERSION, index, time, prev_root, state_root, statement, signer, signature])
+    if len(data) > MAX_ENTRY_SIZE:
+        raise EncodingError(f"entry is {len(data)} bytes; at most {MAX_ENTRY_SIZE} allowed")
+    return data
+
+
+def trusted_statement(data: bytes) -> Statement:
+    """Decode statement bytes that :func:`decode_statement` accepts, without checking them
+    again: for the append path, whose workers decode every statement strictly (and refuse the
+    batch if one fails) while the writer builds the transaction. On other bytes the result is
+    unspecified, or EncodingError."""
+    items = msgpack.unpackb(data, raw=False, use_list=True)
+    if type(items) is not list or len(items) < 3:
+        raise EncodingError("statement: want a msgpack array of at least 3 fields")
+    return Statement(items[0], items[1], items[2], tuple(items[3:]))
+
+
 # --------------------------------------------------------------------------------------------
 # Status-map keys and records (DESIGN §3)
 

@@ -34,6 +34,7 @@ from ledger.errors import (
     RefusedError,
     SignatureError,
     StoreCorruptError,
+    StoreError,
 )
 from ledger.events import (
     CRED,
@@ -66,17 +67,19 @@ from ledger.events import (
     decode_entry,
     decode_record,
     decode_statement,
+    encode_entry,
     key_id,
     map_key,
     pack,
     record_hash,
     signing_message,
+    trusted_statement,
     unpack_array,
     verify_signature_fast,
 )
 from ledger.keys import Passphrase, read_signer, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
-from ledger.store import Store, Txn, u64
+from ledger.store import Store, Txn, tree_key, u64
 
 PARALLEL_THRESHOLD = 2048
 """Batches at least this large have their signatures checked on every core."""
@@ -138,20 +141,6 @@ def verify_statements(items: Sequence[SignedStatement]) -> list[Statement]:
     return out
 
 
-def _verify_chunk(args: tuple[int, list[tuple[bytes, bytes, bytes]], int]) -> list[Statement] | str:
-    offset, chunk, total = args
-    try:
-        out = []
-        for n, (a, b, c) in enumerate(chunk, offset + 1):
-            try:
-                out.append(SignedStatement(a, b, c).verify())
-            except LedgerError as exc:
-                raise _refusal(exc, n, total) from None
-        return out
-    except RefusedError as exc:
-        return f"{exc.rule}\x00{exc.detail}"
-
-
 def _refusal(exc: LedgerError, n: int, total: int) -> RefusedError:
     where = f"batch item {n}: " if total > 1 else ""
     if isinstance(exc, RefusedError):
@@ -160,36 +149,20 @@ def _refusal(exc: LedgerError, n: int, total: int) -> RefusedError:
     return RefusedError(rule, where + str(exc))
 
 
-def verify_statements_parallel(items: Sequence[SignedStatement]) -> list[Statement]:
-    """:func:`verify_statements` spread over the machine's cores for big batches."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(items) < PARALLEL_THRESHOLD or workers < 2:
-        return verify_statements(items)
-    step = -(-len(items) // workers)
-    chunks = [(i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]], len(items))
-              for i in range(0, len(items), step)]
-    pool = worker_pool(workers)
-    futures = [pool.submit(_verify_chunk, c) for c in chunks[1:]]
-    results = [_verify_chunk(chunks[0])] + [f.result() for f in futures]
-    out: list[Statement] = []
-    for r in results:
-        if isinstance(r, str):
-            rule, detail = r.split("\x00", 1)
-            raise RefusedError(rule, detail)
-        out.extend(r)
-    return out
-
-
-def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]) -> tuple[int, str] | None:
-    """Worker: check the signatures of a chunk; (batch offset, message) of the first bad one."""
+def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]
+                      ) -> tuple[int, str, str] | None:
+    """Worker: strictly decode and signature-check a chunk, each item as
+    :meth:`SignedStatement.verify` does; (batch offset, rule, message) of the first bad one."""
     offset, chunk = args
     for n, (statement, signer, signature) in enumerate(chunk, offset):
         try:
+            decode_statement(statement)
             check_bytes(signer, "signer", 32)
             check_bytes(signature, "signature", 64)
             verify_signature_fast(signer, signing_message(statement), signature)
         except LedgerError as exc:
-            return n, str(exc)
+            refusal = _refusal(exc, 0, 1)
+            return n, refusal.rule, refusal.detail
     return None
 
 
@@ -292,8 +265,9 @@ def _shutdown_pool() -> None:
 
 
 class SignatureChecks:
-    """The signature checks of a big batch, running on the other cores while the caller
-    decodes the statements and builds the write transaction.
+    """The strict decoding and signature checks of a big batch, running on the other cores
+    while the caller builds the write transaction from the trusted decoding of each statement
+    (:func:`decode_statements`).
 
     :meth:`raise_first` makes the refusal the serial path (:func:`verify_statements`) would
     give: every item is decoded and signature-checked, in order, before any rule runs. If the
@@ -312,15 +286,15 @@ class SignatureChecks:
         except (OSError, RuntimeError, ValueError, ImportError):  # no pool here
             _drop_pool()
             self._futures = None
-        self._failure: tuple[int, str] | None = None
+        self._failure: tuple[int, str, str] | None = None
         self._done = False
 
-    def _wait(self) -> tuple[int, str] | None:
+    def _wait(self) -> tuple[int, str, str] | None:
         if self._done:
             return self._failure
         from concurrent.futures import BrokenExecutor, CancelledError
 
-        results: list[tuple[int, str] | None] = []
+        results: list[tuple[int, str, str] | None] = []
         try:
             if self._futures is None:
                 raise RuntimeError("no worker pool")
@@ -340,12 +314,12 @@ class SignatureChecks:
         return self._failure
 
     def raise_first(self, before: int, other: RefusedError | None = None) -> None:
-        """Raise the first bad signature among items ``[0, before)``, else ``other`` if given."""
+        """Raise the first malformed or badly signed item among ``[0, before)``, else ``other``
+        if given."""
         failure = self._wait()
         if failure is not None and failure[0] < before:
-            n = failure[0] + 1
-            raise RefusedError("bad-signature",
-                               (f"batch item {n}: " if self.total > 1 else "") + failure[1])
+            n, rule, detail = failure
+            raise RefusedError(rule, (f"batch item {n + 1}: " if self.total > 1 else "") + detail)
         if other is not None:
             raise other
 
@@ -360,17 +334,21 @@ def start_signature_checks(items: Sequence[SignedStatement]) -> SignatureChecks 
 
 def decode_statements(items: Sequence[SignedStatement], checks: SignatureChecks
                       ) -> list[Statement]:
-    """Decode every statement and check the signer's and signature's shape (the signatures
-    themselves are ``checks``'s job); errors name the item, as :func:`verify_statements`."""
+    """Decode every statement without validating it: ``checks`` validates each one strictly
+    in a worker, and the batch commits only once they all passed (``checks.raise_first``).
+
+    A statement that does not even unpack is refused here, as :func:`verify_statements` would
+    refuse it (after any bad item before it).
+    """
     out = []
     for n, item in enumerate(items, 1):
         try:
-            st = decode_statement(item.statement)
-            check_bytes(item.signer, "signer", 32)
-            check_bytes(item.signature, "signature", 64)
-        except LedgerError as exc:
-            checks.raise_first(n - 1, _refusal(exc, n, len(items)))
-        out.append(st)
+            out.append(trusted_statement(item.statement))
+        except Exception:  # noqa: BLE001 - garbage: the strict decode names the problem
+            try:
+                out.append(decode_statement(item.statement))
+            except LedgerError as exc:
+                checks.raise_first(n - 1, _refusal(exc, n, len(items)))
     return out
 
 
@@ -729,57 +707,70 @@ class Ledger:
             head = _read_head(txn)
             t = max(now, head.last_time)
             state = RecordState(store_loader(txn))
-            smap = smt.SparseMap(txn.map_node, head.state_root)
+            smap = smt.MapWriter(txn.map_node, head.state_root)
             cr = merkle.CompactRange(
                 head.size, [txn.tree_node(lv, ix) for lv, ix in
                             merkle.CompactRange.frontier_ids(head.size)])
             records: dict[bytes, bytes] = {}
             status: dict[bytes, bytes] = {}
+            # Puts are gathered and made with one cursor per database at the end.
+            entries: list[tuple[bytes, bytes]] = []
+            creds: list[tuple[bytes, bytes]] = []
+            tree: list[tuple[bytes, bytes]] = []
 
             def put_tree(level: int, index: int, h: bytes) -> None:
-                txn.put("tree", bytes((level,)) + u64(index), h)
+                tree.append((tree_key(level, index), h))
 
-            for n, (st, item) in enumerate(zip(statements, items, strict=True)):
-                index = head.size + n
-                try:
-                    changes = apply_rules(state, st, item.signer, index, self.registry, time=t)
-                except RefusedError as exc:
-                    if total > 1:
-                        exc = RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}")
-                    if checks is not None:  # the serial path checks every signature first
-                        checks.raise_first(total, exc)
-                    raise exc from None
-                for rec in changes:
-                    data = rec.encode()
-                    vh = record_hash(data)
-                    k = rec.key()
-                    smap.set(k, vh)
-                    state.changed[k] = rec
-                    records[vh] = data
-                    status[k] = vh
-                entry = Entry(index, t, cr.root(), smap.root, item.statement, item.signer,
-                              item.signature)
-                try:
-                    data = entry.encode()
-                except EncodingError as exc:
-                    too_large = RefusedError("entry-too-large", f"batch item {n + 1}: {exc}")
-                    if checks is not None:
-                        checks.raise_first(total, too_large)
-                    raise too_large from None
-                cr.append(merkle.leaf_hash(data), put_tree)
-                txn.put("entries", u64(index), data, append=True)
-                if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
-                    txn.put("creds", cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b"")
-                if progress is not None:
-                    progress(n + 1)
-            for h, node in smap.new_nodes().items():
-                txn.put_new("nodes", h, node)
+            try:
+                for n, (st, item) in enumerate(zip(statements, items, strict=True)):
+                    index = head.size + n
+                    try:
+                        changes = apply_rules(state, st, item.signer, index, self.registry, time=t)
+                    except RefusedError as exc:
+                        if total > 1:
+                            exc = RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}")
+                        if checks is not None:  # the serial path checks every item first
+                            checks.raise_first(total, exc)
+                        raise exc from None
+                    for rec in changes:
+                        data = rec.encode()
+                        vh = record_hash(data)
+                        k = rec.key()
+                        smap.set(k, vh)
+                        state.changed[k] = rec
+                        records[vh] = data
+                        status[k] = vh
+                    try:
+                        data = encode_entry(index, t, cr.root(), smap.root, item.statement,
+                                            item.signer, item.signature)
+                    except EncodingError as exc:
+                        too_large = RefusedError("entry-too-large", f"batch item {n + 1}: {exc}")
+                        if checks is not None:
+                            checks.raise_first(total, too_large)
+                        raise too_large from None
+                    cr.append(merkle.leaf_hash(data), put_tree)
+                    entries.append((u64(index), data))
+                    if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
+                        creds.append((cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b""))
+                    if progress is not None:
+                        progress(n + 1)
+            except (RefusedError, StoreError):
+                raise
+            except Exception:
+                # Only a statement the trusted decoding let through, which the strict checks
+                # refuse, can get here (a wrong type in a field, say): give that refusal.
+                if checks is not None:
+                    checks.raise_first(total)
+                raise
+            txn.put_many("entries", entries, append=True)
+            txn.put_many("tree", tree)
+            txn.put_many("creds", creds)
+            txn.put_many("nodes", smap.new_nodes().items(), overwrite=False)
             # Only the final version of each record is reachable from the batch's last root.
-            for vh in set(status.values()):
-                txn.put_new("records", vh, records[vh])
-            for k, vh in status.items():
-                txn.put("status", k, vh)
-            if checks is not None:  # every signature must hold before the commit
+            txn.put_many("records", ((vh, records[vh]) for vh in set(status.values())),
+                         overwrite=False)
+            txn.put_many("status", status.items())
+            if checks is not None:  # every item must be valid and signed before the commit
                 checks.raise_first(total)
             new_head = Head(cr.size, cr.root(), smap.root, t)
             txn.put("meta", b"head", new_head.encode())

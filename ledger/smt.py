@@ -54,6 +54,7 @@ __all__ = [
     "EMPTY",
     "KEY_SIZE",
     "MapProof",
+    "MapWriter",
     "NodeGetter",
     "SparseMap",
     "branch_hash",
@@ -78,6 +79,10 @@ _BRANCH = b"\x03"
 _LEAF_TAG = 2
 _BRANCH_TAG = 3
 _TAGS = frozenset((_LEAF_TAG, _BRANCH_TAG))
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (verifier start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 NodeGetter = Callable[[bytes], bytes | None]
 """Reads a stored node: node hash -> its 65-byte encoding, or None if the store lacks it."""
@@ -305,6 +310,141 @@ class SparseMap:
                 node = encoding[1:33]
             depth += 1
         return siblings, EMPTY, None
+
+
+
+class MapWriter:
+    """The map as a run of :meth:`set` calls sees it: a mutable tree in memory over the store.
+
+    Gives exactly the roots :meth:`SparseMap.set` gives (tests/test_smt.py checks it against
+    SparseMap and a slow reference), about three times faster, for the append path and the
+    audit replay, where every entry needs the root after its own change. Nodes are read from
+    the store once, on first visit, and kept as Python lists linked to their children, so a
+    walk is list indexing rather than a content-addressed lookup and slicing per level; a node
+    rehashed many times in a batch is encoded for the store once, by :meth:`new_nodes`.
+
+    A branch is ``[hash, left_hash, right_hash, left_node, right_node, changed]`` (a child
+    node is None until visited, and for an EMPTY side); a leaf is the tuple
+    ``(hash, key, value_hash, changed)``. Errors are those of :class:`SparseMap`. Not
+    thread-safe.
+    """
+
+    __slots__ = ("_get", "_hash", "_node")
+
+    def __init__(self, get: NodeGetter, root: bytes = EMPTY) -> None:
+        _check_size(root, "map root")
+        self._get = get
+        self._hash = root
+        self._node: Any = None  # the root node: a branch list, a leaf tuple, or None
+
+    @property
+    def root(self) -> bytes:
+        """The current root hash (EMPTY for an empty map)."""
+        return self._hash
+
+    def _load(self, h: bytes, depth: int) -> Any:
+        encoding = self._get(h)
+        if encoding is None or len(encoding) != NODE_SIZE or encoding[0] not in _TAGS:
+            raise _bad_node(h, depth, encoding)
+        if encoding[0] == _LEAF_TAG:
+            return (h, encoding[1:33], encoding[33:], False)
+        if depth >= MAX_DEPTH:
+            raise StoreCorruptError(
+                f"map branch {h.hex()} at depth {depth}: a branch must be above depth {MAX_DEPTH}"
+            )
+        return [h, encoding[1:33], encoding[33:], None, None, False]
+
+    def set(self, key: bytes, value_hash: bytes) -> bytes:
+        """Insert ``key`` or replace its value hash, and return the new root (O(depth))."""
+        if type(key) is not bytes or len(key) != KEY_SIZE:
+            _check_size(key, "map key")
+        if type(value_hash) is not bytes or len(value_hash) != KEY_SIZE:
+            _check_size(value_hash, "value hash")
+        k = int.from_bytes(key, "big")
+        node: Any = self._node
+        if node is None and self._hash != EMPTY:
+            node = self._node = self._load(self._hash, 0)
+        path: list[list[Any]] = []
+        sides: list[int] = []
+        depth = 0
+        h: bytes
+        # Down: branches are lists, the terminal is a leaf tuple or None (EMPTY).
+        while type(node) is list:
+            side = (k >> (MAX_DEPTH - 1 - depth)) & 1
+            path.append(node)
+            sides.append(side)
+            child = node[3 + side]
+            depth += 1
+            if child is None:
+                h = node[1 + side]
+                if h != EMPTY:
+                    child = node[3 + side] = self._load(h, depth)
+            node = child
+        sha256 = _sha256
+        encoding = _LEAF + key + value_hash
+        leaf = (sha256(encoding).digest(), key, value_hash, True)
+        new: Any = leaf
+        if node is not None:
+            old_key = node[1]
+            if old_key == key:
+                if node[2] == value_hash:
+                    return self._hash
+            else:
+                # Split: a chain of branches with an EMPTY side for every bit the two keys share
+                # below ``depth``, then a branch holding both leaves (as SparseMap.set).
+                first_diff = MAX_DEPTH - (k ^ int.from_bytes(old_key, "big")).bit_length()
+                if first_diff < depth:
+                    raise StoreCorruptError(
+                        f"map leaf for key {old_key.hex()} at depth {depth} is off the path of"
+                        f" key {key.hex()}: they share only {first_diff} bits"
+                    )
+                b: list[Any]
+                if (k >> (MAX_DEPTH - 1 - first_diff)) & 1:
+                    b = [None, node[0], leaf[0], node, leaf, True]
+                else:
+                    b = [None, leaf[0], node[0], leaf, node, True]
+                b[0] = sha256(_BRANCH + b[1] + b[2]).digest()
+                for d in range(first_diff - 1, depth - 1, -1):
+                    if (k >> (MAX_DEPTH - 1 - d)) & 1:
+                        b = [None, EMPTY, b[0], None, b, True]
+                    else:
+                        b = [None, b[0], EMPTY, b, None, True]
+                    b[0] = sha256(_BRANCH + b[1] + b[2]).digest()
+                new = b
+        # Up: rehash the path, deepest branch first.
+        h = new[0]
+        if path:
+            path[-1][3 + sides[-1]] = new
+            for i in range(len(path) - 1, -1, -1):
+                b = path[i]
+                b[1 + sides[i]] = h
+                h = b[0] = sha256(_BRANCH + b[1] + b[2]).digest()
+                b[5] = True
+        else:
+            self._node = new
+        self._hash = h
+        return h
+
+    def new_nodes(self) -> dict[bytes, bytes]:
+        """The nodes created since the start (or :meth:`clear_new`) that the current root
+        reaches, node hash -> encoding: what the store must add."""
+        out: dict[bytes, bytes] = {}
+        stack: list[Any] = [self._node]
+        while stack:
+            node = stack.pop()
+            if node is None or not node[-1]:
+                continue  # EMPTY, not visited, or unchanged (so is everything below it)
+            if type(node) is tuple:
+                out[node[0]] = _LEAF + node[1] + node[2]
+            else:
+                out[node[0]] = _BRANCH + node[1] + node[2]
+                stack.append(node[3])
+                stack.append(node[4])
+        return out
+
+    def clear_new(self) -> None:
+        """Forget the created nodes (the store has committed them): drop the tree from memory."""
+        self._node = None
 
 
 def _bad_node(node: bytes, depth: int, encoding: bytes | None) -> Exception:

@@ -34,7 +34,7 @@ import errno
 import os
 import re
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -99,6 +99,13 @@ class Txn:
     def put_new(self, db: str, key: bytes, value: bytes) -> None:
         """Put unless the key exists (content-addressed data: an existing key has this value)."""
         self._txn.put(key, value, db=self._dbs[db], overwrite=False)
+
+    def put_many(self, db: str, items: Iterable[tuple[bytes, bytes]], *, append: bool = False,
+                 overwrite: bool = True) -> None:
+        """Put every (key, value) of ``items`` through one cursor (``append``: keys ascending,
+        after every stored key; ``overwrite=False``: keep the value of an existing key)."""
+        with self._txn.cursor(db=self._dbs[db]) as cur:
+            cur.putmulti(items, overwrite=overwrite, append=append)
 
     def prefix(self, db: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Items whose key starts with ``prefix``, in key order."""

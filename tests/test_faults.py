@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -225,10 +226,24 @@ def test_failure_inside_the_commit_writes_nothing(tmp_path: Path, monkeypatch: p
             raise OSError(28, "No space left on device (injected)")
         real_put(self, db, key, value, append=append)
 
+    def failing_put_many(self: Txn, db: str, items: Iterable[tuple[bytes, bytes]],
+                         **options: bool) -> None:
+        def counted() -> Iterator[tuple[bytes, bytes]]:  # fails in the middle of the cursor
+            for item in items:
+                calls[0] += 1
+                if calls[0] == fail_at:
+                    raise OSError(28, "No space left on device (injected)")
+                yield item
+        real_put_many(self, db, counted(), **options)
+
+    real_put_many = Txn.put_many
     monkeypatch.setattr(Txn, "put", failing_put)
+    monkeypatch.setattr(Txn, "put_many", failing_put_many)
     with pytest.raises(OSError):
         ledger.append(_issues(issuer, "x", 100))
+    assert calls[0] >= fail_at
     monkeypatch.setattr(Txn, "put", real_put)
+    monkeypatch.setattr(Txn, "put_many", real_put_many)
     assert ledger.head() == before
     ledger.close()
     with Ledger.open(tmp_path / "s") as again:  # the self-check passes

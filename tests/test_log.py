@@ -60,6 +60,7 @@ from ledger.events import (
     make_statement,
     record_hash,
     sign_statement,
+    signing_message,
 )
 from ledger.log import Head, Ledger, RecordState, apply_rules
 from ledger.note import Signer, open_checkpoint, parse_verifier
@@ -709,8 +710,20 @@ def _refusal_of(world: World, items: list[SignedStatement]) -> tuple[str, str]:
     return info.value.rule, str(info.value)
 
 
+def _signed_raw(seed: bytes, fields: list[Any], *, raw: bytes | None = None) -> SignedStatement:
+    """A correctly signed statement of any bytes (``raw``, else ``fields`` packed)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    data = raw if raw is not None else msgpack.packb(fields, use_bin_type=True)
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    return SignedStatement(data, key.public_key().public_bytes_raw(),
+                           key.sign(signing_message(data)))
+
+
 @pytest.mark.parametrize("case", ["rule-then-signature", "signature-then-rule", "short-sig",
-                                  "bytearray-signer", "short-signer"])
+                                  "bytearray-signer", "short-signer", "rule-then-malformed",
+                                  "wrong-field-types", "parts-not-an-array", "non-canonical",
+                                  "map-not-array", "two-values"])
 def test_parallel_refusals_match_the_serial_path(busy: World, case: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     uni = busy.key("uni#1")
@@ -726,14 +739,36 @@ def test_parallel_refusals_match_the_serial_path(busy: World, case: str,
     elif case == "bytearray-signer":
         signer: Any = bytearray(items[9].signer)
         items[9] = SignedStatement(items[9].statement, signer, items[9].signature)
-    else:
+    elif case == "short-signer":
         items[9] = SignedStatement(items[9].statement, items[9].signer[:31], items[9].signature)
+    else:
+        # Signed statements that unpack but are not valid: the writer's trusted decoding takes
+        # them, the strict checks in the workers must refuse them as the serial path does.
+        t = busy.stamp()
+        fields: list[Any] = [ISSUE, "uni", t, "q-x", SUBJECT, "title", None, None, []]
+        raw = None
+        if case == "rule-then-malformed":  # a duplicate at item 5, malformed at item 31
+            items[4] = busy.issue(uni, "uni", "q-1")
+            fields[3] = 12
+        elif case == "wrong-field-types":
+            fields[3:6] = [b"q-x", "subject", 7]
+        elif case == "parts-not-an-array":
+            fields[8] = 5
+        elif case == "non-canonical":  # the array's length in 16 bits where 4 fit
+            raw = b"\xdc\x00\x09" + msgpack.packb(fields, use_bin_type=True)[1:]
+        elif case == "map-not-array":
+            raw = msgpack.packb({"kind": ISSUE})
+        else:  # two values
+            raw = msgpack.packb(fields, use_bin_type=True) + b"\x00"
+        items[30 if case == "rule-then-malformed" else 9] = _signed_raw(uni.seed, fields, raw=raw)
     serial = _refusal_of(busy, items)
     monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 8)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     assert _refusal_of(busy, items) == serial
     assert serial[0] == {"rule-then-signature": "bad-signature",
                          "signature-then-rule": "bad-signature"}.get(case, "malformed-statement")
+    assert ("batch item 31:" if case.endswith("-then-signature") or case == "rule-then-malformed"
+            else "batch item 5:" if case == "signature-then-rule" else "batch item 10:") in serial[1]
 
 
 @pytest.mark.usefixtures("parallel")

@@ -28,6 +28,7 @@ from ledger.smt import (
     EMPTY,
     KEY_SIZE,
     MapProof,
+    MapWriter,
     SparseMap,
     branch_hash,
     leaf_hash,
@@ -705,3 +706,86 @@ def test_random_tampering_never_lies(
     cases = list(mutations(proof, every_bit=False))
     for label, changes, must_fail in data.draw(st.lists(st.sampled_from(cases), max_size=30)):
         check_mutation(m.root, model, proof, changes, must_fail=must_fail, label=label)
+
+
+# ---------------------------------------------------------------------------------------------
+# MapWriter: the append path's and the replay's map. The same roots as SparseMap and the
+# reference after every set, the same new nodes at every commit, the same store errors.
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.booleans())
+def test_writer_matches_sparse_map_and_reference(
+    scenario: tuple[list[bytes], list[tuple[bytes, bytes, bool]]], keep_writer: bool,
+) -> None:
+    """A commit either starts a new writer over the store (as each append does) or keeps the
+    same one after clear_new (it then reloads from the store)."""
+    _, ops = scenario
+    store: dict[bytes, bytes] = {}
+    m = SparseMap(store.get)
+    w = MapWriter(store.get)
+    model: dict[bytes, bytes] = {}
+
+    def commit() -> None:
+        nonlocal w
+        pending = w.new_nodes()
+        assert pending == m.new_nodes()
+        store.update(pending)
+        m.clear_new()
+        if keep_writer:
+            w.clear_new()
+        else:
+            w = MapWriter(store.get, w.root)
+        assert w.new_nodes() == {}
+
+    for key, value, then_commit in ops:
+        root = w.set(key, value)
+        model[key] = value
+        assert root == w.root == m.set(key, value) == ref_root(model)
+        if then_commit:
+            commit()
+    commit()
+    fresh = SparseMap(store.get, w.root)
+    for key, value in model.items():
+        assert fresh.lookup(key) == value
+
+
+def test_writer_known_answers_and_no_op() -> None:
+    w = MapWriter(no_store)
+    assert w.root == EMPTY and w.new_nodes() == {}
+    assert w.set(KA, VA) == LEAF_A
+    for key, value in ((KB, VB), (KP, VP), (KQ, VQ), (KR, VR)):
+        w.set(key, value)
+    assert w.root == build((KA, VA), (KB, VB), (KP, VP), (KQ, VQ), (KR, VR)).root
+    nodes = w.new_nodes()
+    assert w.set(KQ, VQ) == w.root and w.new_nodes() == nodes  # the same value: no new node
+
+
+def test_writer_store_errors() -> None:
+    with pytest.raises(NotFoundError, match="map root .* is not in the store"):
+        MapWriter(no_store, root=H(b"no such root")).set(KA, VA)
+    root = H(b"\x03", LEAF_A, LEAF_B)
+    with pytest.raises(StoreCorruptError, match="at depth 1 is missing"):
+        MapWriter({root: b"\x03" + LEAF_A + LEAF_B}.get, root=root).set(KB, VA)
+    garbage = H(b"garbage")
+    with pytest.raises(StoreCorruptError, match="want 65 bytes"):
+        MapWriter({garbage: b"\x04" + Z + Z}.get, root=garbage).set(KA, VA)
+    root = H(b"\x03", LEAF_B, LEAF_Q)
+    store = {root: b"\x03" + LEAF_B + LEAF_Q, LEAF_B: b"\x02" + KB + VB, LEAF_Q: b"\x02" + KQ + VQ}
+    with pytest.raises(StoreCorruptError, match="off the path"):
+        MapWriter(store.get, root=root).set(KA, VA)
+    for call in (lambda w: w.set(KA[:31], VA), lambda w: w.set(KA, VA + b"x")):
+        with pytest.raises(EncodingError, match="must be 32 bytes, got"):
+            call(MapWriter(no_store))
+
+
+def test_writer_branch_at_depth_256_is_store_corruption() -> None:
+    key = b"\x5a" * 32
+    node = H(b"\x03", LEAF_A, LEAF_B)
+    store = {node: b"\x03" + LEAF_A + LEAF_B}
+    for i in range(255, -1, -1):
+        encoding = b"\x03" + (Z + node if bit(key, i) else node + Z)
+        node = H(encoding)
+        store[node] = encoding
+    with pytest.raises(StoreCorruptError, match="at depth 256"):
+        MapWriter(store.get, root=node).set(key, VA)
