@@ -36,7 +36,10 @@ from ledger.events import (
     SignedStatement,
     Statement,
     decode_entry,
+    decode_statement,
     record_hash,
+    trusted_entry,
+    trusted_statement,
 )
 from ledger.log import Ledger, RecordState, apply_rules, worker_pool
 from ledger.note import Verifier, open_checkpoint, parse_verifier
@@ -49,6 +52,10 @@ CHUNK = 2048
 
 def _no_nodes(node_hash: bytes) -> bytes | None:
     """The replay builds the status map from nothing: no node comes from a store."""
+    return None
+
+
+def _no_record(map_key: bytes) -> Record | None:
     return None
 
 
@@ -93,7 +100,10 @@ class Replayer:
     def __init__(self, registry: bytes | None, *, want_roots: Iterable[int] = ()) -> None:
         self.registry = registry
         self.cr = merkle.CompactRange()
-        self.records: dict[bytes, Record] = {}
+        # The replayed records, by map key: the rules' view (nothing is loaded from a store).
+        self.state = RecordState(_no_record)
+        self.records: dict[bytes, Record] = self.state.changed
+        self.status: dict[bytes, tuple[bytes, bytes]] = {}  # map key -> (value hash, record)
         self.smap = smt.MapWriter(_no_nodes)
         self.last_time = 0
         self.want_roots = set(want_roots)
@@ -101,19 +111,24 @@ class Replayer:
         if 0 in self.want_roots:
             self.report.roots[0] = merkle.EMPTY_ROOT
 
-    def feed(self, data: bytes, st: Statement,
-             visit: Callable[[int, int, bytes], None] | None = None, *,
-             entry: Entry | None = None) -> Entry:
-        """Check and apply one entry whose signature was already verified as ``st``.
+    def feed(self, data: bytes, visit: Callable[[int, int, bytes], None] | None = None, *,
+             checked: bool = False) -> Entry:
+        """Check and apply one entry: ``data``, the entry's bytes.
 
-        ``entry`` is ``data`` decoded, when the caller (a verifying worker) already did it.
+        ``checked``: a worker already decoded ``data`` strictly and checked its signature
+        (:func:`verified_chunks`), so it is decoded here without checking it again. Otherwise
+        it is decoded strictly here and its signature is not checked.
         """
         i = self.cr.size
-        if entry is None:
-            try:
+        try:
+            if checked:
+                entry = trusted_entry(data)
+                st = trusted_statement(entry.statement)
+            else:
                 entry = decode_entry(data)
-            except EncodingError as exc:
-                raise AuditError(i, "encoding", str(exc)) from None
+                st = decode_statement(entry.statement)
+        except EncodingError as exc:
+            raise AuditError(i, "encoding", str(exc)) from None
         if entry.index != i:
             raise AuditError(i, "index", f"the entry says it is entry {entry.index}")
         if entry.prev_root != self.cr.root():
@@ -126,14 +141,17 @@ class Replayer:
                 raise AuditError(i, "registry", "the first entry must register an issuer")
             self.registry = entry.signer  # trust on first use, when no registry key was given
         try:
-            changes = apply_rules(RecordState(self.records.get), st, entry.signer, i,
-                                  self.registry, time=entry.time)
+            changes = apply_rules(self.state, st, entry.signer, i, self.registry,
+                                  time=entry.time)
         except RefusedError as exc:
             raise AuditError(i, f"rule {exc.rule}", exc.detail) from None
         for rec in changes:
             k = rec.key()
-            self.smap.set(k, record_hash(rec.encode()))
+            encoded = rec.encode()
+            vh = record_hash(encoded)
+            self.smap.set(k, vh)
             self.records[k] = rec
+            self.status[k] = (vh, encoded)
         if self.smap.root != entry.state_root:
             raise AuditError(i, "state_root", f"is {entry.state_root.hex()}, the replayed "
                              f"status map's root is {self.smap.root.hex()}")
@@ -161,25 +179,25 @@ class Replayer:
         return r
 
 
-def _verify_chunk(chunk: list[bytes]) -> list[tuple[Entry, Statement]] | tuple[int, str]:
-    """Decode entries and check their signatures; (offset, message) for the first failure.
+def _verify_chunk(chunk: list[bytes]) -> tuple[int, str] | None:
+    """Worker: decode entries strictly and check their signatures; (offset, message) for the
+    first failure, else None.
 
-    The decoded entries travel back with their statements, so the replay does not decode them
-    again: unpickling is several times cheaper than the strict decode.
+    Only the verdict travels back: the replay decodes the checked bytes again without checks
+    (:func:`ledger.events.trusted_entry`), several times cheaper than pickling the decoded
+    entries here and unpickling them there.
     """
-    out = []
     for n, data in enumerate(chunk):
         try:
             e = decode_entry(data)
-            out.append((e, SignedStatement(e.statement, e.signer, e.signature).verify(fast=True)))
+            SignedStatement(e.statement, e.signer, e.signature).verify(fast=True)
         except LedgerError as exc:
             return n, str(exc)
-    return out
+    return None
 
 
 def verified_chunks(chunks: Iterable[list[bytes]], *, workers: int | None = None,
-                    ) -> Iterator[tuple[list[bytes],
-                                        list[tuple[Entry, Statement]] | tuple[int, str]]]:
+                    ) -> Iterator[tuple[list[bytes], tuple[int, str] | None]]:
     """Yield each chunk with its verification result, checking signatures on every core.
 
     A few chunks are kept in flight in worker processes while the caller replays the
@@ -191,8 +209,7 @@ def verified_chunks(chunks: Iterable[list[bytes]], *, workers: int | None = None
             yield chunk, _verify_chunk(chunk)
         return
     pool = worker_pool(workers)
-    pending: list[tuple[list[bytes],
-                        Future[list[tuple[Entry, Statement]] | tuple[int, str]]]] = []
+    pending: list[tuple[list[bytes], Future[tuple[int, str] | None]]] = []
     try:
         for chunk in chunks:
             pending.append((chunk, pool.submit(_verify_chunk, chunk)))
@@ -214,12 +231,12 @@ def replay(entries: Iterable[list[bytes]], replayer: Replayer, *,
     """Replay chunks of entry bytes through ``replayer``; signatures checked in parallel."""
     start = time.perf_counter()
     for chunk, result in verified_chunks(entries, workers=workers):
-        if isinstance(result, tuple):
+        if result is not None:
             offset, message = result
             rule = "signature" if "signature" in message else "encoding"
             raise AuditError(replayer.cr.size + offset, rule, message)
-        for data, (entry, st) in zip(chunk, result, strict=True):
-            replayer.feed(data, st, visit, entry=entry)
+        for data in chunk:
+            replayer.feed(data, visit, checked=True)
         if progress is not None:
             progress(len(chunk))
     report = replayer.finish()
@@ -304,15 +321,16 @@ def _check_status_index(ledger: Ledger, replayer: Replayer) -> None:
     """The store's current-status index must hold exactly the replayed records."""
     def check(t: Txn) -> None:
         count = 0
+        replayed = replayer.status
         for k, vh in t.items("status"):
             count += 1
-            rec = replayer.records.get(k)
-            if rec is None or record_hash(rec.encode()) != vh:
+            want = replayed.get(k)
+            if want is None or want[0] != vh:
                 raise AuditError(None, "status-index", f"the store's status for key {k.hex()} "
                                  "differs from the replay")
-            if t.get("records", vh) != rec.encode():
+            if t.get("records", vh) != want[1]:
                 raise AuditError(None, "status-index", f"record {vh.hex()} is missing or wrong")
-        if count != len(replayer.records):
+        if count != len(replayed):
             raise AuditError(None, "status-index", f"the store indexes {count} records, the "
-                             f"replay has {len(replayer.records)}")
+                             f"replay has {len(replayed)}")
     ledger.store.read(check)

@@ -365,21 +365,22 @@ class MapWriter:
         if node is None and self._hash != EMPTY:
             node = self._node = self._load(self._hash, 0)
         path: list[list[Any]] = []
-        sides: list[int] = []
-        depth = 0
+        slots: list[int] = []  # per branch on the path: where the hash of our side is (1 or 2)
+        shift = MAX_DEPTH - 1  # bit (MAX_DEPTH - 1 - shift) of the key picks the side
         h: bytes
         # Down: branches are lists, the terminal is a leaf tuple or None (EMPTY).
         while type(node) is list:
-            side = (k >> (MAX_DEPTH - 1 - depth)) & 1
+            slot = 1 + ((k >> shift) & 1)
+            shift -= 1
             path.append(node)
-            sides.append(side)
-            child = node[3 + side]
-            depth += 1
+            slots.append(slot)
+            child = node[slot + 2]
             if child is None:
-                h = node[1 + side]
+                h = node[slot]
                 if h != EMPTY:
-                    child = node[3 + side] = self._load(h, depth)
+                    child = node[slot + 2] = self._load(h, MAX_DEPTH - 1 - shift)
             node = child
+        depth = MAX_DEPTH - 1 - shift
         sha256 = _sha256
         encoding = _LEAF + key + value_hash
         leaf = (sha256(encoding).digest(), key, value_hash, True)
@@ -414,11 +415,11 @@ class MapWriter:
         # Up: rehash the path, deepest branch first.
         h = new[0]
         if path:
-            path[-1][3 + sides[-1]] = new
-            for i in range(len(path) - 1, -1, -1):
-                b = path[i]
-                b[1 + sides[i]] = h
-                h = b[0] = sha256(_BRANCH + b[1] + b[2]).digest()
+            path[-1][slots[-1] + 2] = new
+            branch = _BRANCH
+            for b, slot in zip(reversed(path), reversed(slots)):
+                b[slot] = h
+                h = b[0] = sha256(branch + b[1] + b[2]).digest()
                 b[5] = True
         else:
             self._node = new

@@ -1,0 +1,203 @@
+"""Tests for ledger.audit.audit_store: a genuine store passes; every kind of damage or rewriting
+of the store fails with an AuditError naming the entry and the rule, whether the entries are
+checked in this process or on worker processes, in one chunk or many.
+
+The store is edited with lmdb directly, as damage or a dishonest operator would; entries that
+are rewritten keep a valid signature where the case needs it, so the check that must catch the
+change is the one named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import pytest
+
+import ledger.audit as audit_module
+from ledger.audit import AuditError, audit_store
+from ledger.events import (
+    ISSUE,
+    REGISTER_ISSUER,
+    REVOKE,
+    SUSPEND,
+    Entry,
+    decode_entry,
+    make_statement,
+    map_key,
+    sign_statement,
+)
+from ledger.log import Ledger
+from ledger.note import Signer
+from ledger.store import DB_NAMES, tree_key, u64
+
+ORIGIN = "audit.example/log"
+T0 = 1_767_225_600_000
+SUBJECT = hashlib.sha256(b"subject").digest()
+Edit = Callable[[lmdb.Transaction, dict[str, Any]], None]
+
+
+def _build(path: Path) -> None:
+    led, _, registry = Ledger.create(path, ORIGIN, clock=lambda: T0 + 10**9)
+    uni = Signer.generate("uni")
+    t = T0
+
+    def signed(signer: Signer, kind: str, *fields: Any) -> Any:
+        nonlocal t
+        t += 1
+        return sign_statement(make_statement(kind, "uni", t, *fields), signer.seed)
+
+    led.append([signed(registry, REGISTER_ISSUER, "Uni", "https://uni.example", uni.public_key)])
+    for batch in range(3):
+        led.append([signed(uni, ISSUE, f"c-{batch}-{i}", SUBJECT, "t", None, None, [])
+                    for i in range(20)])
+        led.checkpoint()
+    led.append([signed(uni, REVOKE, "c-0-3", "mistake"), signed(uni, SUSPEND, "c-1-4", "")])
+    led.checkpoint()
+    led.close()
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("audit") / "s"
+    _build(path)
+    return path
+
+
+@pytest.fixture
+def store(pristine: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "s"
+    copy.mkdir()
+    for name in ("data.mdb", "lock.mdb"):
+        (copy / name).write_bytes((pristine / name).read_bytes())
+    (copy / "keys").symlink_to(pristine / "keys")
+    return copy
+
+
+def _edit(path: Path, edit: Edit) -> None:
+    env = lmdb.open(str(path), max_dbs=len(DB_NAMES) + 2, subdir=True)
+    try:
+        dbs = {name: env.open_db(name.encode()) for name in DB_NAMES}
+        with env.begin(write=True) as txn:
+            edit(txn, dbs)
+    finally:
+        env.close()
+
+
+def _entry(txn: lmdb.Transaction, dbs: dict[str, Any], i: int) -> Entry:
+    return decode_entry(bytes(txn.get(u64(i), db=dbs["entries"])))
+
+
+def _rewrite(i: int, **changes: Any) -> Edit:
+    """Entry ``i`` re-encoded with some fields changed (its signature stays valid unless the
+    statement, signer or signature are among them)."""
+    def edit(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        e = _entry(txn, dbs, i)
+        fields = {"index": e.index, "time": e.time, "prev_root": e.prev_root,
+                  "state_root": e.state_root, "statement": e.statement, "signer": e.signer,
+                  "signature": e.signature, **changes}
+        txn.put(u64(i), Entry(**fields).encode(), db=dbs["entries"])
+    return edit
+
+
+def _replay_statement(i: int, source: int) -> Edit:
+    """Entry ``i`` carries entry ``source``'s signed statement (a valid signature; the roots
+    entry ``i`` claims are left as they were)."""
+    def edit(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        src = _entry(txn, dbs, source)
+        _rewrite(i, statement=src.statement, signer=src.signer, signature=src.signature)(txn, dbs)
+    return edit
+
+
+def _flip_signature(i: int) -> Edit:
+    def edit(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        e = _entry(txn, dbs, i)
+        _rewrite(i, signature=e.signature[:10] + bytes([e.signature[10] ^ 1])
+                 + e.signature[11:])(txn, dbs)
+    return edit
+
+
+def _cred_key(cred: str) -> bytes:
+    return map_key("cred", "uni", cred)
+
+
+def _status_value(cred: str, value: bytes) -> Edit:
+    return lambda txn, dbs: txn.put(_cred_key(cred), value, db=dbs["status"])
+
+
+def _record_bytes(cred: str) -> Edit:
+    def edit(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        vh = bytes(txn.get(_cred_key(cred), db=dbs["status"]))
+        data = bytearray(txn.get(vh, db=dbs["records"]))
+        data[-1] ^= 1
+        txn.put(vh, bytes(data), db=dbs["records"])
+    return edit
+
+
+def _tree_node(level: int, index: int) -> Edit:
+    return lambda txn, dbs: txn.put(tree_key(level, index), bytes(32), db=dbs["tree"])
+
+
+def _checkpoint_signature(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    key = u64(21)
+    note = bytearray(txn.get(key, db=dbs["checkpoints"]))
+    note[-5] = ord("A") if note[-5] != ord("A") else ord("B")
+    txn.put(key, bytes(note), db=dbs["checkpoints"])
+
+
+# (edit, the entry named (None: the whole store), the rule in the message)
+CASES: dict[str, tuple[Edit, int | None, str]] = {
+    "entry-garbage": (lambda txn, dbs: txn.put(u64(10), b"\xc1", db=dbs["entries"]), 10,
+                      "encoding"),
+    "entry-non-canonical": (lambda txn, dbs: txn.put(
+        u64(10), b"\xdc\x00\x08" + bytes(_entry(txn, dbs, 10).encode())[1:],
+        db=dbs["entries"]), 10, "encoding"),
+    "entry-missing": (lambda txn, dbs: txn.delete(u64(10), db=dbs["entries"]), 10, "missing"),
+    "signature": (_flip_signature(10), 10, "signature"),
+    "index": (_rewrite(10, index=11), 10, "index"),
+    "prev-root": (_rewrite(10, prev_root=bytes(32)), 10, "prev_root"),
+    "state-root": (_rewrite(10, state_root=bytes(32)), 10, "state_root"),
+    "time-order": (_rewrite(10, time=0), 10, "time-order"),
+    "duplicate-credential": (_replay_statement(12, 11), 12, "rule duplicate-credential"),
+    "revocation-before-its-issue": (_replay_statement(2, 61), 2, "rule unknown-credential"),
+    "tree-leaf": (_tree_node(0, 7), 7, "tree"),
+    "tree-inner": (_tree_node(3, 1), None, "tree"),
+    "status-value": (_status_value("c-0-5", bytes(32)), None, "status-index"),
+    "status-extra": (lambda txn, dbs: txn.put(_cred_key("c-9-9"), bytes(32), db=dbs["status"]),
+                     None, "status-index"),
+    "status-deleted": (lambda txn, dbs: txn.delete(_cred_key("c-2-2"), db=dbs["status"]),
+                       None, "status-index"),
+    "record-bytes": (_record_bytes("c-0-3"), None, "status-index"),
+    "checkpoint-signature": (_checkpoint_signature, None, "checkpoint"),
+}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_genuine_store_passes(store: Path, workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_module, "CHUNK", 8)  # many chunks, several in flight
+    with Ledger.open(store) as led:
+        report = audit_store(led, workers=workers)
+        assert (report.size, report.root) == (led.head().size, led.head().root)
+    assert (report.issuers, report.credentials, report.revocations, report.suspensions,
+            report.checkpoints) == (1, 60, 1, 1, 4)
+
+
+@pytest.mark.parametrize("chunk", [8, 2048])
+@pytest.mark.parametrize("case", list(CASES))
+def test_damage_is_found(store: Path, case: str, chunk: int,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    edit, index, rule = CASES[case]
+    _edit(store, edit)
+    monkeypatch.setattr(audit_module, "CHUNK", chunk)
+    messages = []
+    with Ledger.open(store) as led:
+        for workers in (1, 2):  # in this process, then on worker processes: the same verdict
+            with pytest.raises(AuditError) as info:
+                audit_store(led, workers=workers)
+            assert info.value.index == index, str(info.value)
+            assert info.value.rule == rule, str(info.value)
+            messages.append(str(info.value))
+    assert messages[0] == messages[1]
