@@ -217,7 +217,13 @@ def proof_hashes(
     """
     out: list[bytes] = []
     for begin, end in ranges:
-        out.append(fold_range([get_node(level, i) for level, i in range_nodes(begin, end)]))
+        width = end - begin
+        if width & (width - 1) == 0 and begin & (width - 1) == 0 and width:
+            # A perfect subtree, aligned: one node (every range of a path but the right edge).
+            level = width.bit_length() - 1
+            out.append(get_node(level, begin >> level))
+        else:
+            out.append(fold_range([get_node(level, i) for level, i in range_nodes(begin, end)]))
     return out
 
 
