@@ -4,11 +4,11 @@ The offline verifier runs one command, once, so its start-up is most of its cost
 ``@dataclass`` is a large part of a start-up: it imports :mod:`inspect` (and with it ``ast``,
 ``dis``, ``tokenize``), and generates and compiles the methods of every class at import time.
 The value classes on the verifier's import path (``ledger.events``, ``note``, ``smt``,
-``verify``) are therefore written by hand: each names its fields in ``__slots__``, declares
-their types in the class body, and sets them in its own ``__init__`` through
-``object.__setattr__``, as a frozen dataclass does. :class:`Frozen` gives them the rest of what
-``@dataclass(frozen=True, slots=True)`` gave them: equality and a hash over the fields,
-a repr, immutability, pickling and :meth:`Frozen.replace`.
+``verify``, and ``witness`` for ``--witness``) are therefore written by hand: each names its
+fields in ``__slots__``, declares their types in the class body, and sets them in its own
+``__init__`` through ``object.__setattr__``, as a frozen dataclass does. :class:`Frozen` gives
+them the rest of what ``@dataclass(frozen=True, slots=True)`` gave them: equality and a hash
+over the fields, a repr, immutability, pickling and :meth:`Frozen.replace`.
 """
 
 from __future__ import annotations
