@@ -2,7 +2,9 @@
 
 A plain script (no pytest): in a temporary directory it builds, for each size N, a ledger with
 one registered issuer and N issuance events, measures the figures that README.md lists, prints
-an aligned table and writes JSON with the Python and library versions and the machine facts.
+an aligned table and writes JSON with the Python and library versions and the machine facts. It also
+times a cold ``credledger verify`` (a fresh process each time) against a bare interpreter that
+imports cryptography and msgpack.
 The same run also measures the machine's reference figures (raw Ed25519 verify on one core, a
 durable LMDB put), so the ledger's rates can be read against what the hardware allows, and
 (benchmarks/peers.py) compares the ledger's Merkle tree with pymerkle (in memory and SQLite)
@@ -15,6 +17,7 @@ are optional (the ``bench`` extra); those not installed show "n/a".
     python benchmarks/bench.py --sizes 1000000 --peers-only
     python benchmarks/bench.py --sizes 50000 --no-peers --out /tmp/b.json
     python benchmarks/bench.py --profile 10000       # cProfile one batch append: top functions
+    python benchmarks/bench.py --cold-only           # only the cold start of credledger verify
 
 Progress goes to stderr; the tables to stdout. See benchmarks/README.md for what each figure
 means.
@@ -34,6 +37,7 @@ import pstats
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +48,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
+PYTHONPATH_BEFORE = os.environ.get("PYTHONPATH")  # the cold start runs without ROOT added below
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))  # benchmarks/peers.py
 if str(ROOT) not in sys.path:
@@ -86,6 +91,14 @@ REF_PUTS = 200
 ISSUER = "uni"
 ORIGIN = "bench.credledger.example/log"
 SEED = 20240601
+COLD_RUNS = 20
+QUICK_COLD_RUNS = 5
+COLD_WARMUPS = 3
+COLD_BASELINE = "import cryptography, msgpack"
+COLD_FLOOR = ("import json, hashlib, base64, msgpack, cryptography.exceptions, "
+              "cryptography.hazmat.primitives.asymmetric.ed25519")
+"""What verifying a bundle cannot do without: JSON, SHA-256, base64, msgpack and the Ed25519
+binding (which imports typing, re and enum)."""
 
 
 def log(msg: str) -> None:
@@ -408,6 +421,81 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any]) -> No
 
 
 # ------------------------------------------------------------------------------------------
+# Cold start
+
+
+def cold_verify(work: Path, runs: int) -> dict[str, Any]:
+    """Median wall time of a cold ``credledger verify BUNDLE --log-key VKEY`` (a fresh process
+    each run) and of bare interpreters, run in turn so that other load hits them alike."""
+    led, issuer = new_ledger(work / "cold")
+    items, _ = issue_statements(issuer, 0, 3)
+    led.append(items)
+    led.checkpoint()
+    bundle = work / "cold.bundle.json"
+    bundle.write_text(dump_bundle(build_bundle(led, [(ISSUER, "c-0000001")])), encoding="utf-8")
+    vkey = led.log_vkey()
+    led.close()
+    # The installed console script, as a verifier runs it (with its compiled bytecode), in the
+    # environment bench.py was started with; from the checkout only when nothing is installed.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if PYTHONPATH_BEFORE is not None:
+        env["PYTHONPATH"] = PYTHONPATH_BEFORE
+    script = Path(sys.executable).parent / "credledger"
+    if script.exists():
+        entry = [str(script)]
+    else:
+        entry = [sys.executable, "-m", "ledger"]
+        env = dict(os.environ)  # with ROOT on PYTHONPATH
+        log("cold start: no installed credledger next to this python; timing python -m ledger "
+            "from the checkout")
+    package = subprocess.run([sys.executable, "-c", "import ledger; print(ledger.__file__)"],
+                             env=env, cwd=work, capture_output=True, text=True,
+                             check=True).stdout.strip()
+    commands = {
+        "python": [sys.executable, "-c", "pass"],
+        "baseline": [sys.executable, "-c", COLD_BASELINE],
+        "floor": [sys.executable, "-c", COLD_FLOOR],
+        "verify": [*entry, "verify", str(bundle), "--log-key", vkey],
+    }
+    check = subprocess.run(commands["verify"], env=env, cwd=work, capture_output=True, text=True,
+                           check=False)
+    if check.returncode != 0 or not check.stdout.startswith("VALID"):
+        raise SystemExit(f"bench: the cold verify did not answer VALID: {check.stdout}"
+                         f"{check.stderr}")
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(COLD_WARMUPS + runs):
+        for name, cmd in commands.items():
+            t0 = time.perf_counter()
+            subprocess.run(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL, check=True)
+            if round_ >= COLD_WARMUPS:
+                times[name].append(time.perf_counter() - t0)
+    median = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    return {"runs": runs, "warmups": COLD_WARMUPS, "command": " ".join(entry + ["verify"]),
+            "package": package,
+            "median_ms": median, "min_ms": {name: min(t) * 1e3 for name, t in times.items()},
+            "ratio": median["verify"] / median["baseline"],
+            "floor_ratio": median["floor"] / median["baseline"]}
+
+
+def cold_table(cold: dict[str, Any]) -> str:
+    base = cold["median_ms"]["baseline"]
+    rows = [
+        ("python -c pass", "python", ""),
+        (f'python -c "{COLD_BASELINE}" (the yardstick)', "baseline", ""),
+        ("python -c: the imports a verify needs (floor)", "floor", ""),
+        ("credledger verify BUNDLE --log-key VKEY", "verify", TARGETS["cold credledger verify"]),
+    ]
+    head = ["command", "median", "vs yardstick", "target"]
+    body = [[label, f"{cold['median_ms'][key]:,.1f} ms", f"{cold['median_ms'][key] / base:.2f} x",
+             target] for label, key, target in rows]
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i in (0, 3) else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(row, widths))) for row in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
 # Profile
 
 
@@ -471,6 +559,7 @@ TARGETS = {
     "bundle verify (in process)": "≤ 200 µs",
     "audit replay from store": "≥ 20,000 ev/s",
     "audit replay from tiles": "≥ 20,000 ev/s",
+    "cold credledger verify": "≤ 2x",
 }
 """The issue's targets for the ledger-only figures (the tree's are in peers.TARGETS)."""
 
@@ -580,6 +669,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peer-proofs", type=int,
                    help=f"proofs of each kind per peer (default {peers.PROOFS}; "
                    f"{QUICK_PEER_PROOFS} with --quick)")
+    p.add_argument("--cold-runs", type=int,
+                   help=f"timed runs of each cold-start command (default {COLD_RUNS}; "
+                   f"{QUICK_COLD_RUNS} with --quick), after {COLD_WARMUPS} warm-ups")
+    p.add_argument("--cold-only", action="store_true",
+                   help="only the cold start of credledger verify (no sizes, no peers)")
     p.add_argument("--profile", type=int, metavar="N",
                    help="instead: cProfile one batch append of N events; print the top functions")
     p.add_argument("--top", type=int, default=15, help="functions shown by --profile")
@@ -592,13 +686,18 @@ def main(argv: list[str] | None = None) -> int:
         sizes = tuple(int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip())
     else:
         sizes = QUICK_SIZES if args.quick else FULL_SIZES if args.full else DEFAULT_SIZES
-    if not sizes or min(sizes) < 10:
+    if not args.cold_only and (not sizes or min(sizes) < 10):
         p.error("--sizes: want sizes of at least 10")
     peer_systems = [s.strip() for s in args.peer_systems.split(",") if s.strip()]
     unknown = [s for s in peer_systems if s not in peers.SYSTEMS]
     if unknown:
         p.error(f"--peer-systems: unknown {', '.join(unknown)}")
     peer_proofs = args.peer_proofs or (QUICK_PEER_PROOFS if args.quick else peers.PROOFS)
+    cold_runs = args.cold_runs or (QUICK_COLD_RUNS if args.quick else COLD_RUNS)
+    if cold_runs < 1:
+        p.error("--cold-runs: want at least 1")
+    if args.cold_only:
+        sizes = ()
 
     rng = random.Random(SEED)
     load_start = os.getloadavg()
@@ -607,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
     peer_results: list[dict[str, Any]] = []
+    cold: dict[str, Any] | None = None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -624,17 +724,22 @@ def main(argv: list[str] | None = None) -> int:
                          "ledger_figures": not args.peers_only,
                          "peer_systems": peer_systems, "peer_proofs": peer_proofs,
                          "peer_cap_seconds": args.peer_cap,
-                         "peer_leaf_bytes": peers.LEAF_BYTES},
+                         "peer_leaf_bytes": peers.LEAF_BYTES, "cold_runs": cold_runs},
             "targets": {"ledger": TARGETS, "tree_at_1e6": peers.TARGETS},
             "total_seconds": time.perf_counter() - started,
             "loadavg_start": load_start,
             "loadavg_end": os.getloadavg(),
+            "cold_verify": cold,
             "results": results,
             "peers": peer_results,
         }
         out.write_text(json.dumps(report, indent=2) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="credledger-bench-", dir=TMPDIR) as d:
+        if not args.peers_only:  # first: no worker processes of the big runs around yet
+            log(f"cold start: credledger verify and bare interpreters, {cold_runs} runs each")
+            cold = cold_verify(Path(d), cold_runs)
+            write_report(False)
         for n in sizes:
             if not args.peers_only:
                 t0 = time.perf_counter()
@@ -653,6 +758,11 @@ def main(argv: list[str] | None = None) -> int:
                 write_report(False)
     total = time.perf_counter() - started
 
+    if cold is not None:
+        print(f"Cold start: a fresh process per run, median of {cold['runs']} runs of each "
+              f"(after {cold['warmups']} warm-ups), run in turn\n")
+        print(cold_table(cold))
+        print(f"\n(ledger from {cold['package']})\n")
     if results:
         print("Ledger: credential events (issuance with signature checks, proofs, bundles, "
               "audits, storage)\n")

@@ -13,7 +13,9 @@ refused, so one value has exactly one encoding and its hash is well defined (DES
   entry is ``SHA-256(0x00 || entry_bytes)`` (RFC 9162 §2.1.1).
 * A **record** is a value in the status map (DESIGN §3), keyed by :func:`map_key`.
 
-This module has no I/O and does not import lmdb: it is part of the offline verifier.
+This module has no I/O and does not import lmdb: it is part of the offline verifier, so its value
+classes are written by hand rather than as dataclasses, for a fast cold start (see
+:mod:`ledger.frozen`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Any, Final
 
 import msgpack
@@ -29,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ledger.errors import EncodingError, SignatureError
+from ledger.frozen import Frozen
 
 ENTRY_VERSION: Final = 1
 MAX_ENTRY_SIZE: Final = 65_535
@@ -74,8 +76,10 @@ _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*\Z")
 _MAX_TIME: Final = (1 << 63) - 1
 #: Canonical values nest at most this deep (a statement's parts are the deepest, at 2).
 MAX_NESTING: Final = 8
-# Control characters other than tab, DEL, and lone surrogates (which UTF-8 cannot encode).
-_BAD_TEXT_RE: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+# Control characters other than tab, and DEL. (Lone surrogates, which UTF-8 cannot encode, are
+# found by encoding: a character class over the surrogate range takes a millisecond to compile,
+# a tenth of the verifier's own start-up.)
+_CONTROL_RE: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 _SMALL_ORDER: Final = frozenset(bytes.fromhex(h) for h in (
     "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
     "0100000000000000000000000000000000000000000000000000000000000000",  # identity
@@ -160,10 +164,15 @@ def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bo
         raise EncodingError(f"{field}: at most {max_len} characters, got {len(value)}")
     if not empty and not value.strip():
         raise EncodingError(f"{field}: must not be empty")
-    bad = _BAD_TEXT_RE.search(value)
-    if bad:
-        if bad.group() >= "\ud800":
-            raise EncodingError(f"{field}: not valid Unicode (a lone surrogate cannot be UTF-8)")
+    control = _CONTROL_RE.search(value)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate; the first bad character is named
+            if control is None or exc.start < control.start():
+                raise EncodingError(
+                    f"{field}: not valid Unicode (a lone surrogate cannot be UTF-8)") from None
+    if control is not None:
         raise EncodingError(f"{field}: control characters are not allowed")
     return value
 
@@ -294,8 +303,7 @@ def verify_signature_fast(public_key: bytes, message: bytes, signature: bytes) -
 # Statements
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(Frozen):
     """A decoded statement. ``fields`` holds the kind-specific fields after the common three.
 
     Layout: ``[kind, issuer, time, *fields]``; the fields per kind are (docs/FORMAT.md):
@@ -311,10 +319,17 @@ class Statement:
     ========================  ===================================================================
     """
 
+    __slots__ = ("fields", "issuer", "kind", "time")
     kind: str
     issuer: str
     time: int
     fields: tuple[Any, ...]
+
+    def __init__(self, kind: str, issuer: str, time: int, fields: tuple[Any, ...]) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "issuer", issuer)
+        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "fields", fields)
 
     def encode(self) -> bytes:
         return pack([self.kind, self.issuer, self.time, *self.fields])
@@ -406,13 +421,18 @@ def signing_message(statement_bytes: bytes) -> bytes:
     return SIGN_CONTEXT + statement_bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SignedStatement:
+class SignedStatement(Frozen):
     """A statement as submitted to the log: exact bytes, signer public key, signature."""
 
+    __slots__ = ("signature", "signer", "statement")
     statement: bytes
     signer: bytes
     signature: bytes
+
+    def __init__(self, statement: bytes, signer: bytes, signature: bytes) -> None:
+        object.__setattr__(self, "statement", statement)
+        object.__setattr__(self, "signer", signer)
+        object.__setattr__(self, "signature", signature)
 
     def verify(self, *, fast: bool = False) -> Statement:
         """Decode the statement and check the signature over it; return the statement.
@@ -449,10 +469,10 @@ def _private_key(seed: bytes) -> tuple[Any, bytes]:
 # Entries
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Frozen):
     """One log entry: ``[version, index, time, prev_root, state_root, statement, signer, signature]``."""
 
+    __slots__ = ("index", "prev_root", "signature", "signer", "state_root", "statement", "time")
     index: int
     time: int
     prev_root: bytes
@@ -460,6 +480,16 @@ class Entry:
     statement: bytes
     signer: bytes
     signature: bytes
+
+    def __init__(self, index: int, time: int, prev_root: bytes, state_root: bytes,
+                 statement: bytes, signer: bytes, signature: bytes) -> None:
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "prev_root", prev_root)
+        object.__setattr__(self, "state_root", state_root)
+        object.__setattr__(self, "statement", statement)
+        object.__setattr__(self, "signer", signer)
+        object.__setattr__(self, "signature", signature)
 
     def encode(self) -> bytes:
         data = pack([ENTRY_VERSION, self.index, self.time, self.prev_root, self.state_root,
@@ -537,8 +567,7 @@ def record_hash(record: bytes) -> bytes:
     return hashlib.sha256(record).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class CredRecord:
+class CredRecord(Frozen):
     """``["cred", issuer, cred_id, state, issued_index, changed_index|nil, reason, last_time]``.
 
     ``changed_index`` is the index of the entry that set the current state (nil while it is the
@@ -546,6 +575,8 @@ class CredRecord:
     credential: a status statement must be newer (this refuses replays of an old suspension).
     """
 
+    __slots__ = ("changed_index", "cred_id", "issued_index", "issuer", "last_time", "reason",
+                 "state")
     issuer: str
     cred_id: str
     state: str
@@ -553,6 +584,16 @@ class CredRecord:
     changed_index: int | None
     reason: str
     last_time: int
+
+    def __init__(self, issuer: str, cred_id: str, state: str, issued_index: int,
+                 changed_index: int | None, reason: str, last_time: int) -> None:
+        object.__setattr__(self, "issuer", issuer)
+        object.__setattr__(self, "cred_id", cred_id)
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "issued_index", issued_index)
+        object.__setattr__(self, "changed_index", changed_index)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "last_time", last_time)
 
     def key(self) -> bytes:
         return map_key(CRED, self.issuer, self.cred_id)
@@ -562,14 +603,14 @@ class CredRecord:
                      self.changed_index, self.reason, self.last_time])
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
+class KeyRecord(Frozen):
     """``["key", issuer, key_id, public_key, active_from, ended_at|nil, end, reason]``.
 
     The key may sign for its issuer at indexes ``active_from <= i < ended_at``; ``end`` is
     ``"rotated"`` or ``"revoked"`` once it ended, ``""`` before.
     """
 
+    __slots__ = ("active_from", "end", "ended_at", "issuer", "key_id", "public_key", "reason")
     issuer: str
     key_id: str
     public_key: bytes
@@ -577,6 +618,16 @@ class KeyRecord:
     ended_at: int | None
     end: str
     reason: str
+
+    def __init__(self, issuer: str, key_id: str, public_key: bytes, active_from: int,
+                 ended_at: int | None, end: str, reason: str) -> None:
+        object.__setattr__(self, "issuer", issuer)
+        object.__setattr__(self, "key_id", key_id)
+        object.__setattr__(self, "public_key", public_key)
+        object.__setattr__(self, "active_from", active_from)
+        object.__setattr__(self, "ended_at", ended_at)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "reason", reason)
 
     def key(self) -> bytes:
         return map_key(KEY, self.issuer, self.key_id)
@@ -589,16 +640,25 @@ class KeyRecord:
         return self.active_from <= index and (self.ended_at is None or index < self.ended_at)
 
 
-@dataclass(frozen=True, slots=True)
-class IssuerRecord:
+class IssuerRecord(Frozen):
     """``["issuer", issuer, name, url, registered_at, retired_at|nil, reason]``."""
 
+    __slots__ = ("issuer", "name", "reason", "registered_at", "retired_at", "url")
     issuer: str
     name: str
     url: str
     registered_at: int
     retired_at: int | None
     reason: str
+
+    def __init__(self, issuer: str, name: str, url: str, registered_at: int,
+                 retired_at: int | None, reason: str) -> None:
+        object.__setattr__(self, "issuer", issuer)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "registered_at", registered_at)
+        object.__setattr__(self, "retired_at", retired_at)
+        object.__setattr__(self, "reason", reason)
 
     def key(self) -> bytes:
         return map_key(ISSUER, self.issuer, "")

@@ -14,7 +14,9 @@ Bytes (c2sp.org/tlog-cosignature):
 - note signature ``base64(key id || u64 big-endian timestamp || 64-byte Ed25519 signature)``.
 
 The witness's private key file is ``PRIVATE+KEY+<name>+<8 hex id>+<base64(0x04 || seed)>``,
-mode 0600, like the other key files. No lmdb here: verifiers import this module.
+mode 0600, like the other key files. No lmdb here: verifiers import this module (``credledger
+verify --witness``), so its value classes are written by hand, not as dataclasses (see
+:mod:`ledger.frozen`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import os
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -41,6 +42,7 @@ from ledger.errors import (
     SignatureError,
     VerificationError,
 )
+from ledger.frozen import Frozen
 from ledger.note import (
     Checkpoint,
     Note,
@@ -83,12 +85,16 @@ def _check_name(name: str, what: str) -> None:
         raise KeyFileError(f"malformed {what}: the name must be non-empty, without spaces or '+'")
 
 
-@dataclass(frozen=True, slots=True)
-class CosignerVerifier:
+class CosignerVerifier(Frozen):
     """A witness's public key, as verifiers configure it (``--witness``)."""
 
+    __slots__ = ("name", "public_key")
     name: str
     public_key: bytes
+
+    def __init__(self, name: str, public_key: bytes) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "public_key", public_key)
 
     @property
     def key_id(self) -> bytes:
@@ -117,10 +123,16 @@ def parse_cosigner(text: str) -> CosignerVerifier:
     return v
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class WitnessKey:
+class WitnessKey(Frozen):
+    """A witness's private key: a name and a 32-byte Ed25519 seed (``str`` is the secret)."""
+
+    __slots__ = ("name", "seed")
     name: str
     seed: bytes
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "seed", seed)
 
     @property
     def public_key(self) -> bytes:

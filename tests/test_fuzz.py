@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -1420,7 +1419,7 @@ def _seal(c: Corpus, model: dict[str, Any]) -> str:
     if entries:
         try:
             last = decode_entry(entries[-1])
-            entries[-1] = dataclasses.replace(last, state_root=smap.root).encode()
+            entries[-1] = last.replace(state_root=smap.root).encode()
         except LedgerError:
             pass
     leaves = [merkle.leaf_hash(e) for e in entries]

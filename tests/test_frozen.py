@@ -1,0 +1,117 @@
+"""Tests for ledger.frozen: the hand-written value classes behave as the frozen, slotted
+dataclasses they replace (equality, hash, repr, immutability, pickling, replace)."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import pickle
+
+import pytest
+
+from ledger import events, note, smt, verify, witness
+from ledger.errors import EncodingError, ProofError
+from ledger.frozen import Frozen
+from ledger.note import Checkpoint, Signer
+
+MODULES = (events, note, smt, verify, witness)
+CLASSES = sorted((cls for m in MODULES for cls in vars(m).values()
+                  if isinstance(cls, type) and issubclass(cls, Frozen) and cls is not Frozen
+                  and cls.__module__ == m.__name__), key=lambda c: c.__qualname__)
+ROOT = bytes(range(32))
+
+
+_SIGNER = Signer("v.example", ROOT)
+_SAMPLES: dict[str, Frozen] = {
+    "Checkpoint": Checkpoint("example.org/log", 3, ROOT),
+    "Verifier": _SIGNER.verifier(),
+    "Signer": _SIGNER,
+    "NoteSignature": note.NoteSignature("v.example", b"\x01\x02\x03\x04", b"sig"),
+    "Note": note.Note("text\n", (note.NoteSignature("v.example", b"abcd", b"sig"),)),
+    "MapProof": smt.MapProof(ROOT, None, None, ()),
+    "Statement": events.Statement(events.REVOKE, "uni", 5, ("c-1", "why")),
+    "SignedStatement": events.SignedStatement(b"st", ROOT, bytes(64)),
+    "Entry": events.Entry(1, 2, ROOT, ROOT, b"st", ROOT, bytes(64)),
+    "CredRecord": events.CredRecord("uni", "c-1", events.ISSUED, 1, None, "", 5),
+    "KeyRecord": events.KeyRecord("uni", events.key_id(ROOT), ROOT, 0, None, "", ""),
+    "IssuerRecord": events.IssuerRecord("uni", "Uni", "https://uni.example", 0, None, ""),
+    "CredentialAnswer": verify.CredentialAnswer("uni", "c-1", verify.VALID, title="T"),
+    "Verdict": verify.Verdict(Checkpoint("example.org/log", 3, ROOT), (), "log key", 0),
+    "Bundle": verify.Bundle("note", {}, {}, (("uni", "c-1"),)),
+    "CosignerVerifier": witness.CosignerVerifier("w.example", ROOT),
+    "WitnessKey": witness.WitnessKey("w.example", ROOT),
+}
+
+
+def test_the_classes_are_found() -> None:
+    names = {cls.__name__ for cls in CLASSES}
+    assert {"Entry", "Statement", "Checkpoint", "Verifier", "MapProof", "Verdict",
+            "CredentialAnswer", "Bundle", "CosignerVerifier"} <= names
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__qualname__)
+def test_fields_slots_and_constructor_agree(cls: type[Frozen]) -> None:
+    """``__slots__`` names the fields, the annotations declare them in the constructor's order,
+    and the constructor takes exactly them (what replace, repr and pickling rely on)."""
+    fields = list(cls.__annotations__)
+    assert sorted(cls.__slots__) == sorted(fields)
+    params = list(inspect.signature(cls.__init__).parameters)[1:]
+    assert params == fields
+    assert not hasattr(_SAMPLES[cls.__qualname__], "__dict__")
+
+
+def _fields(value: Frozen) -> tuple[object, ...]:
+    return tuple(getattr(value, name) for name in type(value).__annotations__)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__qualname__)
+def test_value_semantics(cls: type[Frozen]) -> None:
+    value = _SAMPLES[cls.__qualname__]
+    twin = cls(*_fields(value))
+    assert twin == value
+    assert (twin != value) is False  # __ne__ from __eq__
+    assert twin is not value and value != _fields(value)
+    if cls is not verify.Bundle:  # its dicts are unhashable, as they were in the dataclass
+        assert hash(twin) == hash(value)
+    for name in cls.__slots__:
+        with pytest.raises(AttributeError, match="frozen"):
+            setattr(value, name, None)
+        with pytest.raises(AttributeError, match="frozen"):
+            delattr(value, name)
+    with pytest.raises(AttributeError):
+        value.not_a_field = 1
+    for copied in (copy.copy(value), copy.deepcopy(value),
+                   pickle.loads(pickle.dumps(value))):
+        assert copied == value and type(copied) is cls
+    assert value.replace() == value
+
+
+def test_repr_lists_the_fields_in_order_and_signer_hides_its_seed() -> None:
+    cp = Checkpoint("example.org/log", 3, ROOT)
+    assert repr(cp) == f"Checkpoint(origin='example.org/log', size=3, root={ROOT!r})"
+    assert repr(verify.CredentialAnswer("uni", "c-1", verify.NOT_FOUND)).startswith(
+        "CredentialAnswer(issuer='uni', cred_id='c-1', answer='NOT FOUND', title='', ")
+    assert ROOT.hex() not in repr(_SIGNER) and repr(ROOT) not in repr(_SIGNER)
+    assert repr(_SIGNER) == f"Signer(name='v.example', key_id='{_SIGNER.key_id.hex()}')"
+
+
+def test_equality_needs_the_same_class() -> None:
+    a = witness.CosignerVerifier("w.example", ROOT)
+    assert a != witness.WitnessKey("w.example", ROOT)
+    assert a == witness.CosignerVerifier("w.example", ROOT)
+    assert a != witness.CosignerVerifier("w.example", bytes(32))
+    assert len({a, witness.CosignerVerifier("w.example", ROOT)}) == 1
+
+
+def test_replace_runs_the_constructor_checks() -> None:
+    cp = Checkpoint("example.org/log", 3, ROOT)
+    assert cp.replace(size=4) == Checkpoint("example.org/log", 4, ROOT)
+    assert cp.size == 3
+    with pytest.raises(EncodingError, match="size -1 is not in"):
+        cp.replace(size=-1)
+    with pytest.raises(TypeError, match="no field 'height'"):
+        cp.replace(height=4)
+    proof = smt.MapProof(ROOT, None, None, ())
+    with pytest.raises(ProofError, match="both be given or both be None"):
+        proof.replace(leaf_key=ROOT)
+    assert proof.replace(siblings=[ROOT]).siblings == (ROOT,)
