@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from ledger.errors import (
     EncodingError,
@@ -79,10 +80,6 @@ _BRANCH = b"\x03"
 _LEAF_TAG = 2
 _BRANCH_TAG = 3
 _TAGS = frozenset((_LEAF_TAG, _BRANCH_TAG))
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (verifier start-up)
-if TYPE_CHECKING:
-    from typing import Any
 
 NodeGetter = Callable[[bytes], bytes | None]
 """Reads a stored node: node hash -> its 65-byte encoding, or None if the store lacks it."""
