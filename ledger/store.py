@@ -235,13 +235,17 @@ class Store:
                 raise _store_error(exc, "read failed") from None
         raise StoreError("read failed: the map kept being resized by another process")
 
-    def write(self, fn: Callable[[Txn], T]) -> T:
+    def write(self, fn: Callable[[Txn], T], *, reserve: int = 0) -> T:
         """Run ``fn`` in one write transaction and commit it durably.
 
         ``fn`` may be called again from the start (after the map has grown), so it must derive
         everything it writes from what it reads in the transaction. Either all of its writes
-        are committed or none are.
+        are committed or none are. ``reserve``: about how many bytes of pages the transaction
+        will use; the map is grown first if they would not fit, since growing it from inside
+        the transaction means doing the whole transaction again.
         """
+        if reserve:
+            self._make_room(reserve)
         while True:
             try:
                 with self.env.begin(write=True) as txn:
@@ -252,6 +256,19 @@ class Store:
                 self.env.set_mapsize(0)
             except lmdb.Error as exc:
                 raise _store_error(exc, "write failed; nothing was written") from None
+
+    def _make_room(self, reserve: int) -> None:
+        """Grow the map (doubling, up to the cap) until ``reserve`` more bytes fit."""
+        info = self.env.info()
+        used = (info["last_pgno"] + 1) * self.env.stat()["psize"]
+        size = current = info["map_size"]
+        while used + reserve > size and size < self._max:
+            size = min(size * 2, self._max)
+        if size != current:
+            try:
+                self.env.set_mapsize(size)
+            except lmdb.Error as exc:
+                raise _store_error(exc, "cannot grow the store; nothing was written") from None
 
     def _grow(self) -> None:
         current = self.env.info()["map_size"]

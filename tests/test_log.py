@@ -951,6 +951,7 @@ def _issues(w: World, signer: Signer, prefix: str, n: int) -> list[SignedStateme
 
 def test_map_grows_when_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_module, "INITIAL_MAP_SIZE", 128 << 10)
+    monkeypatch.setattr(log_module, "RESERVE_PER_ITEM", 0)  # no growth ahead: inside the txn
     monkeypatch.delenv("CREDLEDGER_MAX_MAP_SIZE", raising=False)
     grown: list[int] = []
     grow = store_module.Store._grow
@@ -976,6 +977,30 @@ def test_map_grows_when_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         head = w.ledger.head()
     with Ledger.open(w.path) as again:
         assert again.head() == head
+
+
+def test_append_grows_the_map_ahead_instead_of_redoing_the_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "INITIAL_MAP_SIZE", 128 << 10)
+    monkeypatch.delenv("CREDLEDGER_MAX_MAP_SIZE", raising=False)
+    w = _new_world(tmp_path / "store")
+    with w.ledger:
+        k = w.key("uni#1")
+        w.append(w.register("uni", k))
+        runs = [0]
+        write = store_module.Store.write
+
+        def counting_write(self: store_module.Store, fn: Any, **kw: Any) -> Any:
+            def counted(txn: Any) -> Any:
+                runs[0] += 1
+                return fn(txn)
+            return write(self, counted, **kw)
+
+        monkeypatch.setattr(store_module.Store, "write", counting_write)
+        w.append(*_issues(w, k, "a", 300))  # several times what the map holds now
+        assert runs == [1], "the batch was done again after growing the map"
+        assert w.ledger.store.env.info()["map_size"] >= 1 << 20
+        check_log(w.ledger, map_proofs=False)
 
 
 def _cap_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
