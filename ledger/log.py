@@ -357,6 +357,9 @@ def decode_statements(items: Sequence[SignedStatement], checks: SignatureChecks
     return out
 
 
+_NOT_READ: Any = object()
+
+
 class RecordState:
     """Status records as the rules see them: a loader for committed records, plus those
     changed earlier in the batch (or replay). ``load(map_key)`` returns a record or None."""
@@ -375,11 +378,10 @@ class RecordState:
         rec = self.changed.get(k)
         if rec is not None:
             return rec
-        try:
-            return self._loaded[k]
-        except KeyError:
+        rec = self._loaded.get(k, _NOT_READ)
+        if rec is _NOT_READ:  # (not a KeyError: most credentials a batch issues are new)
             rec = self._loaded[k] = self.load(k)
-            return rec
+        return rec
 
     def cred(self, issuer: str, cred_id: str) -> CredRecord | None:
         r = self.get(CRED, issuer, cred_id)
