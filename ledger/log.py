@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import threading
 import time as _time
@@ -659,7 +660,8 @@ class Ledger:
             _check_size(t, size)
             if not 0 <= index < size:
                 raise NotFoundError(f"entry {index} is not in a tree of size {size}")
-            return merkle.proof_hashes(merkle.inclusion_path(index, size), t.tree_node)
+            groups = merkle.proof_nodes(merkle.inclusion_path(index, size))
+            return merkle.fold_proof_nodes(groups, t.tree_nodes([n for g in groups for n in g]))
         return self.store.read(prove)
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
@@ -669,7 +671,8 @@ class Ledger:
                 raise NotFoundError(f"no consistency proof from size {size1} to size {size2}")
             if size1 == 0 or size1 == size2:
                 return []
-            return merkle.proof_hashes(merkle.consistency_path(size1, size2), t.tree_node)
+            groups = merkle.proof_nodes(merkle.consistency_path(size1, size2))
+            return merkle.fold_proof_nodes(groups, t.tree_nodes([n for g in groups for n in g]))
         return self.store.read(prove)
 
     def checkpoints(self) -> list[tuple[int, str]]:
@@ -839,6 +842,13 @@ def _read_head(txn: Txn) -> Head:
     data = txn.get("meta", b"head")
     if data is None:
         raise StoreCorruptError("the store has no head record")
+    return _decode_head(data)
+
+
+@functools.lru_cache(maxsize=4)
+def _decode_head(data: bytes) -> Head:
+    """Head.decode, remembered for the last few head records: every proof reads the head to
+    check its size, and the head changes only when a batch commits."""
     return Head.decode(data)
 
 

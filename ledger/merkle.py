@@ -35,11 +35,13 @@ __all__ = [
     "CompactRange",
     "NodeId",
     "consistency_path",
+    "fold_proof_nodes",
     "fold_range",
     "inclusion_path",
     "leaf_hash",
     "node_hash",
     "proof_hashes",
+    "proof_nodes",
     "range_nodes",
     "root_from_inclusion",
     "root_of",
@@ -215,15 +217,33 @@ def proof_hashes(
     called for each node of :func:`range_nodes` of each range, and the nodes are folded with
     :func:`fold_range`. This is how a store turns a path into a proof reading O(log n) keys.
     """
-    out: list[bytes] = []
+    return fold_proof_nodes(
+        groups := proof_nodes(ranges), [get_node(level, i) for group in groups for level, i in group]
+    )
+
+
+def proof_nodes(ranges: Sequence[tuple[int, int]]) -> list[list[NodeId]]:
+    """The perfect subtrees whose hashes make each range's hash (:func:`range_nodes`): one
+    for every range of a path but the right edge's. :func:`fold_proof_nodes` folds them."""
+    out: list[list[NodeId]] = []
     for begin, end in ranges:
         width = end - begin
-        if width & (width - 1) == 0 and begin & (width - 1) == 0 and width:
-            # A perfect subtree, aligned: one node (every range of a path but the right edge).
-            level = width.bit_length() - 1
-            out.append(get_node(level, begin >> level))
+        if width and width & (width - 1) == 0 and begin & (width - 1) == 0:
+            level = width.bit_length() - 1  # a perfect subtree, aligned: one node
+            out.append([(level, begin >> level)])
         else:
-            out.append(fold_range([get_node(level, i) for level, i in range_nodes(begin, end)]))
+            out.append(range_nodes(begin, end))
+    return out
+
+
+def fold_proof_nodes(groups: Sequence[Sequence[NodeId]], hashes: Sequence[bytes]) -> list[bytes]:
+    """The proof from the hashes of :func:`proof_nodes`'s groups, all in one flat list."""
+    out: list[bytes] = []
+    at = 0
+    for group in groups:
+        n = len(group)
+        out.append(hashes[at] if n == 1 else fold_range(hashes[at:at + n]))
+        at += n
     return out
 
 

@@ -34,7 +34,7 @@ import errno
 import os
 import re
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -139,6 +139,17 @@ class Txn:
         if value is None:
             raise StoreCorruptError(f"tree node ({level}, {index}) is missing")
         return bytes(value)
+
+    def tree_nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The hashes of the perfect subtrees ``(level, index)``, in order, in one call."""
+        keys = [bytes((level,)) + _U64.pack(index) for level, index in ids]
+        with self._txn.cursor(db=self._dbs["tree"]) as cur:
+            found = dict(cur.getmulti(keys))
+        try:
+            return [bytes(found[k]) for k in keys]
+        except KeyError:
+            missing = next(ids[i] for i, k in enumerate(keys) if k not in found)
+            raise StoreCorruptError(f"tree node {missing} is missing") from None
 
     def map_node(self, node_hash: bytes) -> bytes | None:
         return self.get("nodes", node_hash)
