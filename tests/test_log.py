@@ -880,6 +880,20 @@ CORRUPTIONS: dict[str, Any] = {
 }
 
 
+def test_proof_over_a_missing_tree_node_is_store_corruption(busy: World) -> None:
+    size = busy.ledger.head().size
+    assert size >= 8
+    busy.ledger.close()
+    _edit_store(busy.path, lambda txn, dbs: txn.delete(tree_key(1, 0), db=dbs["tree"]))
+    with Ledger.open(busy.path) as led:  # not on the tree's right edge: opening does not see it
+        with pytest.raises(StoreCorruptError, match=r"tree node \(1, 0\) is missing"):
+            led.inclusion_proof(2, size)
+        with pytest.raises(StoreCorruptError, match=r"tree node \(1, 0\) is missing"):
+            led.consistency_proof(3, size)
+        assert len(led.inclusion_proof(size - 1, size)) > 0  # other proofs still work
+    busy.ledger = Ledger.open(busy.path, clock=busy.clock)
+
+
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
 def test_open_detects_corruption(busy: World, corruption: str) -> None:
     busy.ledger.close()
