@@ -608,7 +608,8 @@ class Ledger:
                 raise StoreCorruptError(f"head root {head.root.hex()} does not match the tree "
                                         f"({root.hex()}) at size {head.size}")
             last = txn.entry(head.size - 1)
-            if last is None or txn.entry(head.size) is not None:
+            stored = txn.last("entries")
+            if last is None or stored is None or stored[0] != u64(head.size - 1):
                 raise StoreCorruptError(f"entries do not end at the head size {head.size}")
             if merkle.leaf_hash(last) != txn.tree_node(0, head.size - 1):
                 raise StoreCorruptError(f"entry {head.size - 1} does not match its leaf hash")
@@ -772,7 +773,9 @@ class Ledger:
                 if checks is not None:
                     checks.raise_first(total)
                 raise
-            txn.put_many("entries", entries, append=True)
+            if txn.put_many("entries", entries, append=True) != len(entries):
+                raise StoreCorruptError(f"the store holds entries at or after its head's size "
+                                        f"{head.size}; nothing was written")
             txn.put_many("tree", tree)
             txn.put_many("creds", creds)
             txn.put_many("nodes", smap.new_nodes().items(), overwrite=False)

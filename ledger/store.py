@@ -101,11 +101,13 @@ class Txn:
         self._txn.put(key, value, db=self._dbs[db], overwrite=False)
 
     def put_many(self, db: str, items: Iterable[tuple[bytes, bytes]], *, append: bool = False,
-                 overwrite: bool = True) -> None:
+                 overwrite: bool = True) -> int:
         """Put every (key, value) of ``items`` through one cursor (``append``: keys ascending,
-        after every stored key; ``overwrite=False``: keep the value of an existing key)."""
+        after every stored key; ``overwrite=False``: keep the value of an existing key).
+        Returns how many were added: LMDB skips, silently, an existing key with
+        ``overwrite=False`` and a key that is not after every stored key with ``append``."""
         with self._txn.cursor(db=self._dbs[db]) as cur:
-            cur.putmulti(items, overwrite=overwrite, append=append)
+            return int(cur.putmulti(items, overwrite=overwrite, append=append)[1])
 
     def prefix(self, db: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Items whose key starts with ``prefix``, in key order."""

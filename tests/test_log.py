@@ -873,11 +873,26 @@ CORRUPTIONS: dict[str, Any] = {
                                                       db=dbs["entries"]),
     "entry-after-head": lambda txn, dbs: txn.put(u64(_head_of(txn, dbs)[0]), b"\x90",
                                                  db=dbs["entries"]),
+    "entry-far-after-head": lambda txn, dbs: txn.put(u64(_head_of(txn, dbs)[0] + 3), b"\x90",
+                                                     db=dbs["entries"]),
     "last-entry-first-byte": _flip_last_entry_byte(0),
     "last-entry-middle-byte": _flip_last_entry_byte(100),
     "last-entry-last-byte": _flip_last_entry_byte(-1),
     "meta-origin-deleted": lambda txn, dbs: txn.delete(b"origin", db=dbs["meta"]),
 }
+
+
+def test_append_refuses_when_entries_exist_past_the_head(busy: World) -> None:
+    """LMDB's append mode skips, without an error, a key that is not after the last one: a
+    stray entry past the head must stop the batch, not silently drop its entries."""
+    head = busy.ledger.head()
+    busy.ledger.store.write(lambda t: t.put("entries", u64(head.size + 3), b"\x90"))
+    uni = busy.key("uni#1")
+    with pytest.raises(StoreCorruptError, match="entries at or after its head"):
+        busy.ledger.append([busy.issue(uni, "uni", f"s-{i}") for i in range(5)])
+    assert busy.ledger.head() == head
+    busy.ledger.store.write(lambda t: t._txn.delete(u64(head.size + 3),
+                                                    db=t._dbs["entries"]))
 
 
 def test_proof_over_a_missing_tree_node_is_store_corruption(busy: World) -> None:
