@@ -26,7 +26,7 @@ from ledger.events import (
     key_id,
     map_key,
 )
-from ledger.log import Ledger
+from ledger.log import Ledger, Snapshot
 from ledger.note import parse_checkpoint, parse_note
 from ledger.verify import BUNDLE_FORMAT, MAX_CREDENTIALS
 
@@ -38,7 +38,12 @@ def _b64(b: bytes) -> str:
 def build_bundle(ledger: Ledger, credentials: list[tuple[str, str]], *, size: int | None = None,
                  documents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The bundle for ``credentials`` (issuer, id) against the checkpoint of ``size``
-    (default: the latest stored checkpoint)."""
+    (default: the latest stored checkpoint), read from one snapshot of the store."""
+    return ledger.snapshot(lambda snap: _build(snap, credentials, size, documents))
+
+
+def _build(ledger: Snapshot, credentials: list[tuple[str, str]], size: int | None,
+           documents: list[dict[str, Any]] | None) -> dict[str, Any]:
     note = ledger.checkpoint_note(size)
     cp = parse_checkpoint(parse_note(note).text)
     entries: set[int] = set()

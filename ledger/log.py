@@ -25,7 +25,7 @@ import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from ledger import merkle, smt
 from ledger.errors import (
@@ -81,6 +81,8 @@ from ledger.events import (
 from ledger.keys import Passphrase, read_signer, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
 from ledger.store import Store, Txn, tree_key, u64
+
+T = TypeVar("T")
 
 RESERVE_PER_ITEM = 4096
 """Bytes of store pages an append reserves per item before it starts (measured: 1.2 to 3.2 KB
@@ -622,11 +624,12 @@ class Ledger:
         except EncodingError as exc:
             raise StoreCorruptError(f"self-check failed: {exc}") from None
 
+    def snapshot(self, fn: Callable[[Snapshot], T]) -> T:
+        """Run ``fn`` over one consistent read snapshot of the ledger (a read transaction)."""
+        return self.store.read(lambda t: fn(Snapshot(t)))
+
     def entry_bytes(self, index: int) -> bytes:
-        data = self.store.read(lambda t: t.entry(index))
-        if data is None:
-            raise NotFoundError(f"no entry {index} (the log has {self.head().size} entries)")
-        return data
+        return self.snapshot(lambda s: s.entry_bytes(index))
 
     def entry(self, index: int) -> Entry:
         return decode_entry(self.entry_bytes(index))
@@ -649,32 +652,15 @@ class Ledger:
         )
 
     def root_at(self, size: int) -> bytes:
-        def root(t: Txn) -> bytes:
-            _check_size(t, size)
-            return _root_at(t, size)
-        return self.store.read(root)
+        return self.snapshot(lambda s: s.root_at(size))
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` (one read
-        transaction: the size check and O(log n) node reads see the same snapshot)."""
-        def prove(t: Txn) -> list[bytes]:
-            _check_size(t, size)
-            if not 0 <= index < size:
-                raise NotFoundError(f"entry {index} is not in a tree of size {size}")
-            groups = merkle.proof_nodes(merkle.inclusion_path(index, size))
-            return merkle.fold_proof_nodes(groups, t.tree_nodes([n for g in groups for n in g]))
-        return self.store.read(prove)
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
+        return self.snapshot(lambda s: s.inclusion_proof(index, size))
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
-        def prove(t: Txn) -> list[bytes]:
-            _check_size(t, size2)
-            if not 0 <= size1 <= size2:
-                raise NotFoundError(f"no consistency proof from size {size1} to size {size2}")
-            if size1 == 0 or size1 == size2:
-                return []
-            groups = merkle.proof_nodes(merkle.consistency_path(size1, size2))
-            return merkle.fold_proof_nodes(groups, t.tree_nodes([n for g in groups for n in g]))
-        return self.store.read(prove)
+        """RFC 9162 consistency proof from the tree of ``size1`` to the tree of ``size2``."""
+        return self.snapshot(lambda s: s.consistency_proof(size1, size2))
 
     def checkpoints(self) -> list[tuple[int, str]]:
         return self.store.read(
@@ -682,24 +668,11 @@ class Ledger:
 
     def checkpoint_note(self, size: int | None = None) -> str:
         """The stored checkpoint of ``size``, or the latest one."""
-        def get(t: Txn) -> bytes | None:
-            if size is None:
-                last = t.last("checkpoints")
-                return None if last is None else last[1]
-            return t.get("checkpoints", u64(size))
-        note = self.store.read(get)
-        if note is None:
-            raise NotFoundError("no checkpoint has been signed yet; run 'credledger checkpoint'"
-                                if size is None else f"no checkpoint of size {size} was signed")
-        return note.decode()
+        return self.snapshot(lambda s: s.checkpoint_note(size))
 
     def map_proof(self, key: bytes, root: bytes) -> tuple[smt.MapProof, bytes | None]:
         """The status-map proof for ``key`` against ``root`` and the proven record bytes."""
-        def prove(t: Txn) -> tuple[smt.MapProof, bytes | None]:
-            proof = smt.SparseMap(t.map_node, root).prove(key, root)
-            value = proof.value()
-            return proof, None if value is None else t.get("records", value)
-        return self.store.read(prove)
+        return self.snapshot(lambda s: s.map_proof(key, root))
 
     # ---------------------------------------------------------------- writing
 
@@ -839,6 +812,65 @@ def _add_cosignatures(txn: Txn, cosigned: str, log_key: Any) -> str:
     merged = merge_cosignatures(stored.decode(), cosigned)
     txn.put("checkpoints", u64(cp.size), merged.encode())
     return merged
+
+
+class Snapshot:
+    """The ledger's read side over one read transaction: every answer comes from the same
+    consistent state, however many are asked (:meth:`Ledger.snapshot`; a proof bundle asks
+    for a dozen)."""
+
+    __slots__ = ("_txn",)
+
+    def __init__(self, txn: Txn) -> None:
+        self._txn = txn
+
+    def head(self) -> Head:
+        return _read_head(self._txn)
+
+    def entry_bytes(self, index: int) -> bytes:
+        data = self._txn.entry(index)
+        if data is None:
+            raise NotFoundError(f"no entry {index} (the log has {self.head().size} entries)")
+        return data
+
+    def root_at(self, size: int) -> bytes:
+        _check_size(self._txn, size)
+        return _root_at(self._txn, size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        _check_size(self._txn, size)
+        if not 0 <= index < size:
+            raise NotFoundError(f"entry {index} is not in a tree of size {size}")
+        return self._proof(merkle.inclusion_path(index, size))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        _check_size(self._txn, size2)
+        if not 0 <= size1 <= size2:
+            raise NotFoundError(f"no consistency proof from size {size1} to size {size2}")
+        if size1 == 0 or size1 == size2:
+            return []
+        return self._proof(merkle.consistency_path(size1, size2))
+
+    def _proof(self, ranges: list[tuple[int, int]]) -> list[bytes]:
+        groups = merkle.proof_nodes(ranges)
+        return merkle.fold_proof_nodes(groups,
+                                       self._txn.tree_nodes([n for g in groups for n in g]))
+
+    def checkpoint_note(self, size: int | None = None) -> str:
+        if size is None:
+            last = self._txn.last("checkpoints")
+            note = None if last is None else last[1]
+        else:
+            note = self._txn.get("checkpoints", u64(size))
+        if note is None:
+            raise NotFoundError("no checkpoint has been signed yet; run 'credledger checkpoint'"
+                                if size is None else f"no checkpoint of size {size} was signed")
+        return note.decode()
+
+    def map_proof(self, key: bytes, root: bytes) -> tuple[smt.MapProof, bytes | None]:
+        proof = smt.SparseMap(self._txn.map_node, root).prove(key, root)
+        value = proof.value()
+        return proof, None if value is None else self._txn.get("records", value)
 
 
 def _read_head(txn: Txn) -> Head:
