@@ -44,7 +44,7 @@ from ledger.events import (
 )
 from ledger.log import Ledger, RecordState, apply_rules, worker_pool
 from ledger.note import Verifier, open_checkpoint, parse_verifier
-from ledger.store import Txn, tree_key
+from ledger.store import Txn, from_u64, tree_key, u64
 
 CHUNK = 2048
 """Entries per signature-checking task."""
@@ -270,7 +270,16 @@ def check_checkpoints(checkpoints: list[tuple[int, str]], report: AuditReport,
 
 
 def _entries(t: Txn, *, start: int, end: int) -> list[bytes | None]:
-    return [t.entry(i) for i in range(start, end)]
+    """Entries ``[start, end)`` in one cursor walk; None where one is missing."""
+    out: list[bytes | None] = [None] * (end - start)
+    for key, value in t.items("entries", u64(start)):
+        if len(key) != 8:
+            continue  # not an entry's key: the entries around it are read by theirs
+        i = from_u64(key)
+        if i >= end:
+            break
+        out[i - start] = value
+    return out
 
 
 def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
@@ -286,8 +295,10 @@ def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
     def check_tree_nodes() -> None:
         """Every perfect-subtree hash the store keeps must equal the replayed one."""
         def check(t: Txn) -> None:
-            for level, index, h in visited:
-                if t.get("tree", tree_key(level, index)) != h:
+            keys = [tree_key(level, index) for level, index, _ in visited]
+            stored = t.get_many("tree", keys)
+            for key, (level, index, h) in zip(keys, visited, strict=True):
+                if stored.get(key) != h:
                     raise AuditError(index if level == 0 else None, "tree",
                                      f"stored tree node ({level}, {index}) differs from the "
                                      "replay")

@@ -142,13 +142,17 @@ class Txn:
             raise StoreCorruptError(f"tree node ({level}, {index}) is missing")
         return bytes(value)
 
+    def get_many(self, db: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The values of those of ``keys`` that are stored, in one call."""
+        with self._txn.cursor(db=self._dbs[db]) as cur:
+            return {bytes(k): bytes(v) for k, v in cur.getmulti(keys)}
+
     def tree_nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
         """The hashes of the perfect subtrees ``(level, index)``, in order, in one call."""
         keys = [bytes((level,)) + _U64.pack(index) for level, index in ids]
-        with self._txn.cursor(db=self._dbs["tree"]) as cur:
-            found = dict(cur.getmulti(keys))
+        found = self.get_many("tree", keys)
         try:
-            return [bytes(found[k]) for k in keys]
+            return [found[k] for k in keys]
         except KeyError:
             missing = next(ids[i] for i, k in enumerate(keys) if k not in found)
             raise StoreCorruptError(f"tree node {missing} is missing") from None
