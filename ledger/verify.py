@@ -393,6 +393,7 @@ class _Checker:
         self.bundle = bundle
         self.cp = cp
         self.entries: dict[int, Entry] = {}
+        self.statements: dict[int, Statement] = {}
         if cp.size == 0:
             self.state_root = smt.EMPTY
         else:
@@ -509,15 +510,20 @@ class _Checker:
                               "it does not exist")
         return raw
 
-    @staticmethod
-    def statement(entry: Entry, what: str) -> Statement:
+    def statement(self, entry: Entry, what: str) -> Statement:
+        """The statement of a proven entry, its signature checked (once per entry: a stacked
+        credential's issuance is read for its parts, then for its answer)."""
+        st = self.statements.get(entry.index)
+        if st is not None:
+            return st
         try:
-            return entry.signed().verify()
+            st = self.statements[entry.index] = entry.signed().verify()
         except SignatureError:
             raise BundleError(f"{what}: the signature on entry {entry.index} does not "
                               "verify") from None
         except EncodingError as exc:
             raise BundleError(f"{what}: entry {entry.index}: {exc}") from None
+        return st
 
 
 def _decoded(raw: bytes, cls: type[Any], what: str) -> Any:
