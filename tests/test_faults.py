@@ -227,14 +227,14 @@ def test_failure_inside_the_commit_writes_nothing(tmp_path: Path, monkeypatch: p
         real_put(self, db, key, value, append=append)
 
     def failing_put_many(self: Txn, db: str, items: Iterable[tuple[bytes, bytes]],
-                         **options: bool) -> None:
+                         **options: bool) -> int:
         def counted() -> Iterator[tuple[bytes, bytes]]:  # fails in the middle of the cursor
             for item in items:
                 calls[0] += 1
                 if calls[0] == fail_at:
                     raise OSError(28, "No space left on device (injected)")
                 yield item
-        real_put_many(self, db, counted(), **options)
+        return real_put_many(self, db, counted(), **options)
 
     real_put_many = Txn.put_many
     monkeypatch.setattr(Txn, "put", failing_put)
