@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import hashlib
 import os
 import threading
 import time as _time
@@ -134,8 +135,18 @@ class Appended:
     root: bytes
 
 
+MAX_CRED_PREFIX = 511 - 8
+"""LMDB keys are at most 511 bytes, and a ``creds`` key ends with the entry's 8-byte index."""
+
+
 def cred_index_prefix(issuer: str, cred_id: str) -> bytes:
-    return pack([issuer, cred_id])
+    """The ``creds`` index's key prefix for a credential: canonical msgpack ``[issuer,
+    cred_id]``, or, where that is longer than :data:`MAX_CRED_PREFIX` (ids near their 256
+    character limit), ``0x00 || SHA-256`` of it (a msgpack array never starts with 0x00)."""
+    prefix = pack([issuer, cred_id])
+    if len(prefix) > MAX_CRED_PREFIX:
+        return b"\x00" + hashlib.sha256(prefix).digest()
+    return prefix
 
 
 def verify_statements(items: Sequence[SignedStatement]) -> list[Statement]:
@@ -738,7 +749,11 @@ class Ledger:
                         creds.append((cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b""))
                     if progress is not None:
                         progress(n + 1)
-            except (RefusedError, StoreError):
+            except RefusedError:
+                raise
+            except StoreError:
+                if checks is not None:  # the serial path refuses bad items before reading
+                    checks.raise_first(total)
                 raise
             except Exception:
                 # Only a statement the trusted decoding let through, which the strict checks
@@ -746,6 +761,8 @@ class Ledger:
                 if checks is not None:
                     checks.raise_first(total)
                 raise
+            if checks is not None:  # every item must be valid and signed before any write
+                checks.raise_first(total)
             if txn.put_many("entries", entries, append=True) != len(entries):
                 raise StoreCorruptError(f"the store holds entries at or after its head's size "
                                         f"{head.size}; nothing was written")
@@ -756,8 +773,6 @@ class Ledger:
             txn.put_many("records", ((vh, records[vh]) for vh in set(status.values())),
                          overwrite=False)
             txn.put_many("status", status.items())
-            if checks is not None:  # every item must be valid and signed before the commit
-                checks.raise_first(total)
             new_head = Head(cr.size, cr.root(), smap.root, t)
             txn.put("meta", b"head", new_head.encode())
             return Appended(head.size, total, new_head.size, new_head.root)

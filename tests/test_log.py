@@ -723,7 +723,8 @@ def _signed_raw(seed: bytes, fields: list[Any], *, raw: bytes | None = None) -> 
 @pytest.mark.parametrize("case", ["rule-then-signature", "signature-then-rule", "short-sig",
                                   "bytearray-signer", "short-signer", "rule-then-malformed",
                                   "wrong-field-types", "parts-not-an-array", "non-canonical",
-                                  "map-not-array", "two-values"])
+                                  "map-not-array", "two-values", "id-too-long",
+                                  "id-too-long-unsigned"])
 def test_parallel_refusals_match_the_serial_path(busy: World, case: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     uni = busy.key("uni#1")
@@ -756,11 +757,15 @@ def test_parallel_refusals_match_the_serial_path(busy: World, case: str,
             fields[8] = 5
         elif case == "non-canonical":  # the array's length in 16 bits where 4 fit
             raw = b"\xdc\x00\x09" + msgpack.packb(fields, use_bin_type=True)[1:]
+        elif case.startswith("id-too-long"):  # over the limit, and past LMDB's key size
+            fields[3] = "a" * 600
         elif case == "map-not-array":
             raw = msgpack.packb({"kind": ISSUE})
         else:  # two values
             raw = msgpack.packb(fields, use_bin_type=True) + b"\x00"
         items[30 if case == "rule-then-malformed" else 9] = _signed_raw(uni.seed, fields, raw=raw)
+        if case == "id-too-long-unsigned":  # the writer never checks signatures itself
+            items[9] = _bad_sig(items[9])
     serial = _refusal_of(busy, items)
     monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 8)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
@@ -880,6 +885,40 @@ CORRUPTIONS: dict[str, Any] = {
     "last-entry-last-byte": _flip_last_entry_byte(-1),
     "meta-origin-deleted": lambda txn, dbs: txn.delete(b"origin", db=dbs["meta"]),
 }
+
+
+def test_store_damage_does_not_hide_a_bad_item(busy: World, monkeypatch: pytest.MonkeyPatch,
+                                               ) -> None:
+    """Bad items are refused before the store is written (or read) on both paths, so damage
+    that the write would trip over does not change which refusal a batch gets."""
+    head = busy.ledger.head()
+    busy.ledger.store.write(lambda t: t.put("entries", u64(head.size + 3), b"\x90"))
+    uni = busy.key("uni#1")
+    items = [busy.issue(uni, "uni", f"d-{i}") for i in range(40)]
+    items[30] = _bad_sig(items[30])
+    serial = _refusal_of(busy, items)
+    monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 8)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert _refusal_of(busy, items) == serial
+    assert serial[0] == "bad-signature" and "batch item 31:" in serial[1]
+    busy.ledger.store.write(lambda t: t._txn.delete(u64(head.size + 3),
+                                                    db=t._dbs["entries"]))
+
+
+def test_ids_of_the_longest_valid_lengths(world: World) -> None:
+    """A 256-character issuer id and credential id are valid: their index key must fit LMDB's
+    511-byte key limit (a long prefix is hashed)."""
+    issuer, cred = "i" * 256, "c" * 256
+    k = world.key("long#1")
+    world.append(world.signed(world.registry, REGISTER_ISSUER, issuer, "n", "https://x",
+                              k.public_key))
+    res = world.append(world.issue(k, issuer, cred), world.issue(k, issuer, "short"))
+    world.append(world.status(k, REVOKE, issuer, cred, "mistake"))
+    assert world.ledger.cred_entries(issuer, cred) == [res.first, res.first + 2]
+    assert world.ledger.cred_entries(issuer, "short") == [res.first + 1]
+    assert len(log_module.cred_index_prefix(issuer, cred)) == 33
+    assert log_module.cred_index_prefix("uni", "c-1") == msgpack.packb(["uni", "c-1"])
+    check_log(world.ledger)
 
 
 def test_append_refuses_when_entries_exist_past_the_head(busy: World) -> None:
