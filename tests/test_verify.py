@@ -12,6 +12,7 @@ The ledgers are built with the Python API and an injected clock, so entry times 
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import json
 import os
@@ -25,6 +26,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.bundle import build_bundle, dump_bundle
 from ledger.errors import (
@@ -1091,3 +1094,36 @@ def test_cli_verify_document_with_bad_parts_is_invalid(cli_story: CliStory,
     doc.write_text(json.dumps(dict(s.doc, parts=5)))
     r = _run("verify", str(path), "--log-key", s.vkey, "--document", str(doc))
     assert r.exit_code == 1 and "INVALID" in r.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Base64 fields: exactly the canonical encodings are accepted (strict binascii decoding plus a
+# re-encoding check), the same set as base64.b64decode(validate=True) plus the same check.
+
+
+def _reference_b64(value: str) -> bytes | None:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    return raw if base64.b64encode(raw).decode() == value else None
+
+
+_B64_PIECES = ["A", "B", "Q", "g", "w", "/", "+", "=", "==", " ", "\n", "-", "_", "é", "AAAA",
+               "AA==", "AB==", "AAA=", "AAB=", "\x00"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_B64_PIECES), max_size=12) | st.binary(max_size=40).map(
+    lambda b: [base64.b64encode(b).decode()]))
+def test_base64_fields_accept_exactly_the_canonical_encodings(pieces: list[str]) -> None:
+    from ledger.errors import EncodingError
+    from ledger.verify import _b64
+
+    value = "".join(pieces)
+    want = _reference_b64(value)
+    try:
+        got: bytes | None = _b64(value, "field")
+    except EncodingError:
+        got = None
+    assert got == want, value
