@@ -95,9 +95,14 @@ _SMALL_ORDER: Final = frozenset(bytes.fromhex(h) for h in (
 # Canonical msgpack
 
 
+_PACK = msgpack.Packer(use_bin_type=True).pack
+"""One packer for the process: ``packb`` makes a new one per call, which costs more than
+packing an entry. ``pack`` runs in C without releasing the GIL, so threads cannot interleave."""
+
+
 def pack(value: Any) -> bytes:
     """The canonical encoding of ``value`` (arrays, ints, str, bytes, None, bool only)."""
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    return _PACK(value)  # type: ignore[no-any-return]
 
 
 def unpack_array(data: bytes, what: str) -> list[Any]:
