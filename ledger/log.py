@@ -21,6 +21,8 @@ import contextlib
 import functools
 import hashlib
 import os
+import shutil
+import tempfile
 import threading
 import time as _time
 from collections.abc import Callable, Sequence
@@ -589,6 +591,38 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def backup(self, dest: str | os.PathLike[str]) -> Head:
+        """Copy the store (compacted: without free pages) and its key files into the new
+        directory ``dest``, durably, while writers may go on; return the copy's head after
+        opening it and running its self-check. A failed backup leaves no ``dest``."""
+        dest = Path(dest)
+        if dest.exists() or dest.is_symlink():
+            raise LedgerError(f"{dest} already exists; a backup goes into a new directory")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            self.store.copy_compact(work)
+            keys = work / "keys"
+            keys.mkdir(mode=0o700)
+            for src in sorted(Path(self.store.path, "keys").iterdir()):
+                if src.is_file() and not src.name.startswith("."):
+                    data = src.read_bytes()
+                    fd = os.open(keys / src.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+            _fsync_path(keys)
+            _fsync_path(work)
+            with Ledger.open(work) as copy:  # the copy opens and passes the self-check
+                head = copy.head()
+            os.rename(work, dest)
+            _fsync_path(dest.parent)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return head
+
     def key_path(self, name: str) -> Path:
         return self.store.path / "keys" / name
 
@@ -886,6 +920,14 @@ class Snapshot:
         proof = smt.SparseMap(self._txn.map_node, root).prove(key, root)
         value = proof.value()
         return proof, None if value is None else self._txn.get("records", value)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_head(txn: Txn) -> Head:

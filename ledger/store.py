@@ -299,6 +299,21 @@ class Store:
         except lmdb.Error as exc:
             raise _store_error(exc, "cannot grow the store; nothing was written") from None
 
+    def copy_compact(self, dest: Path) -> None:
+        """Write a consistent, compacted copy of the data file into the new directory ``dest``
+        (LMDB's copy in one read transaction: writers go on meanwhile; the copy keeps the
+        reachable pages only, so the free pages of old transactions are left behind), and
+        make it durable."""
+        try:
+            self.env.copy(str(dest), compact=True)
+        except lmdb.Error as exc:
+            raise _store_error(exc, f"cannot copy the store to {dest}") from None
+        fd = os.open(dest / DATA_FILE, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def data_size(self) -> int:
         """Bytes of the data file in use (pages in use times page size)."""
         info = self.env.info()

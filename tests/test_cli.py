@@ -714,6 +714,36 @@ def _crash_after_commit(env: Env, lines: str) -> tuple[Path, Path]:
     return path, pending
 
 
+def test_backup_is_a_compacted_working_copy(env: Env) -> None:
+    for i in range(30):
+        env.issue(f"b-{i}")
+    env.ok("revoke", "uni", "b-3", "--key", str(env.uni_key), "--reason", "mistake")
+    env.ok("checkpoint")
+    dest = env.tmp / "backups" / "one"
+    data = env.json("backup", str(dest))
+    assert data["size"] == env.size() == 32
+    assert data["backup_bytes"] <= data["store_bytes"]
+    assert sorted(p.name for p in (dest / "keys").iterdir()) == ["log.key", "registry.key"]
+    for key in (dest / "keys").iterdir():
+        assert key.stat().st_mode & 0o077 == 0
+        assert key.read_bytes() == (env.store / "keys" / key.name).read_bytes()
+    assert not [p for p in dest.parent.iterdir() if p.name != "one"]  # no temp dir left
+    # The copy is a store in its own right: it audits, answers and takes new entries.
+    audit = json.loads(env.run("audit", "--json", store=dest).stdout)
+    assert audit["ok"] and audit["entries"] == 32
+    status = json.loads(env.run("status", "uni", "b-3", "--json", store=dest).stdout)
+    assert status["state"] == "revoked"
+    result = env.runner.invoke(cli, ["--dir", str(dest), "issue", "uni", "b-99", "--key",
+                                     str(env.uni_key), "--subject", "x", "--title", "T",
+                                     "--out", str(env.out)])
+    assert result.exit_code == 0, result.output
+    assert env.size() == 32  # the original is untouched
+    # A backup never overwrites.
+    assert_error(env.run("backup", str(dest)), match="already exists")
+    (env.tmp / "file").write_text("x")
+    assert_usage_error(env.run("backup", str(env.tmp / "file")))  # a file: not a directory
+
+
 def test_recover_writes_the_committed_documents(env: Env) -> None:
     lines = GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n'
     _, pending = _crash_after_commit(env, lines)

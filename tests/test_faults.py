@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -280,3 +281,24 @@ def test_store_cap_refuses_cleanly_and_keeps_what_was_acknowledged(
     with Ledger.open(tmp_path / "s") as again:
         assert again.head() == before
         audit_store(again)
+
+
+def test_failed_backup_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.store as store_module
+
+    ledger, issuer = _ledger(tmp_path)
+    ledger.append(_issues(issuer, "b", 10))
+    real = store_module.Store.copy_compact
+
+    def full_disk(self: Any, dest: Path) -> None:
+        real(self, dest)
+        raise OSError(28, "No space left on device (injected)")
+
+    monkeypatch.setattr(store_module.Store, "copy_compact", full_disk)
+    with pytest.raises(OSError):
+        ledger.backup(tmp_path / "backups" / "b1")
+    assert list((tmp_path / "backups").iterdir()) == []
+    monkeypatch.setattr(store_module.Store, "copy_compact", real)
+    head = ledger.backup(tmp_path / "backups" / "b1")
+    assert head == ledger.head()
+    ledger.close()
