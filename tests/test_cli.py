@@ -723,6 +723,7 @@ def test_backup_is_a_compacted_working_copy(env: Env) -> None:
     data = env.json("backup", str(dest))
     assert data["size"] == env.size() == 32
     assert data["backup_bytes"] <= data["store_bytes"]
+    assert dest.stat().st_mode & 0o077 == 0 and (dest / "keys").stat().st_mode & 0o077 == 0
     assert sorted(p.name for p in (dest / "keys").iterdir()) == ["log.key", "registry.key"]
     for key in (dest / "keys").iterdir():
         assert key.stat().st_mode & 0o077 == 0
