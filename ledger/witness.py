@@ -270,7 +270,8 @@ class Witness:
         for entry in data.values():
             if not (isinstance(entry, dict) and isinstance(entry.get("size"), int)
                     and not isinstance(entry["size"], bool) and entry["size"] >= 0
-                    and isinstance(entry.get("root"), str)):
+                    and isinstance(entry.get("root"), str)
+                    and isinstance(entry.get("log_key", ""), str)):
                 raise damaged
             try:
                 if len(base64.b64decode(entry["root"], validate=True)) != 32:
@@ -285,6 +286,10 @@ class Witness:
         cp = open_checkpoint(note_text, log_key)
         state = self.state()
         last = state.get(cp.origin)
+        if last is not None and last.get("log_key", str(log_key)) != str(log_key):
+            raise WitnessRefused(f"refusing to cosign: this witness follows {cp.origin} under "
+                                 f"the log key {last['log_key']}, not {log_key} (a log does "
+                                 "not change its key: a new key is a new log, or an attack)")
         if last is not None:
             old_size = int(str(last["size"]))  # an int: checked by state()
             old_root = base64.b64decode(str(last["root"]))

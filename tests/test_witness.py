@@ -112,6 +112,18 @@ def test_witness_refuses_a_fork(tmp_path: Path) -> None:
     assert w.state()["w.example/log"]["size"] == shared + 3
 
 
+def test_witness_refuses_another_log_key_for_the_same_origin(tmp_path: Path) -> None:
+    a, b = Log(tmp_path / "a"), Log(tmp_path / "b")  # the same origin, two log keys
+    w = Witness.create(tmp_path / "w", "w1.example")
+    w.cosign(a.grow(2), a.log_signer.verifier(), [], now_ms=T0)
+    size = a.ledger.head().size
+    b_note = b.grow(4)
+    with pytest.raises(WitnessRefused, match="follows w.example/log under the log key"):
+        w.cosign(b_note, b.log_signer.verifier(), [], now_ms=T0 + HOUR)
+    assert w.state()["w.example/log"]["size"] == size
+    assert w.state()["w.example/log"]["log_key"] == str(a.log_signer.verifier())
+
+
 def test_policy_counts_trusted_valid_cosignatures(log: Log) -> None:
     note = log.grow(2)
     w1, w2, stranger = (WitnessKey.generate(n) for n in ("w1.example", "w2.example", "x.example"))
