@@ -5,8 +5,9 @@ Every error the package raises on purpose is a :class:`LedgerError`. Third-party
 into one of these at the module boundary that meets them. Messages are lowercase, concrete, say
 what was got and what was wanted, and never contain secrets.
 
-The command line maps the tree to exit codes in one place (``ledger.cli``): ``VerificationError``
-exits 1, everything else 3 (2 is click's usage error).
+The command line maps the tree to exit codes in one place (``ledger.verifycmd.error_exit``, for
+the click commands and the fast ``verify`` path alike): ``VerificationError`` exits 1,
+everything else 3 (2 is click's usage error).
 """
 
 from __future__ import annotations

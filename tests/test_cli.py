@@ -960,14 +960,13 @@ def test_version_without_installed_metadata(monkeypatch: pytest.MonkeyPatch) -> 
     assert "credledger" in result.stdout and ledger.__version__ in result.stdout
 
 
-def test_demo_runs(tmp_path: Path) -> None:
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        result = runner.invoke(cli, ["demo"])
-        assert result.exit_code == 0, result.output
-        assert "Traceback" not in result.output
-        assert "$ credledger" in result.output
-        assert not any(Path().iterdir())  # nothing left in the working directory
+def test_demo_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert "$ credledger" in result.output
+    assert not any(tmp_path.iterdir())  # nothing left in the working directory
 
 
 @pytest.fixture(autouse=True)
