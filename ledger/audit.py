@@ -103,7 +103,6 @@ class Replayer:
         self.cr = merkle.CompactRange()
         # The replayed records, by map key: the rules' view (nothing is loaded from a store).
         self.state = RecordState(_no_record)
-        self.records: dict[bytes, Record] = self.state.changed
         self.status: dict[bytes, tuple[bytes, bytes]] = {}  # map key -> (value hash, record)
         self.smap = smt.MapWriter(_no_nodes)
         self.last_time = 0
@@ -151,7 +150,7 @@ class Replayer:
             encoded = rec.encode()
             vh = record_hash(encoded)
             self.smap.set(k, vh)
-            self.records[k] = rec
+            self.state.changed[k] = rec
             self.status[k] = (vh, encoded)
         if self.smap.root != entry.state_root:
             raise AuditError(i, "state_root", f"is {entry.state_root.hex()}, the replayed "

@@ -23,6 +23,7 @@ import click
 
 from ledger import __version__
 from ledger.errors import EncodingError, LedgerError, NotFoundError
+from ledger.files import fsync_path
 from ledger.verifycmd import CommandError, error_exit, now_ms, run_verify
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -482,21 +483,13 @@ def _create_pending(path: Path, text: str) -> int:
         except FileExistsError:
             raise Failure(f"{path} already exists: another batch starting with the same "
                           "credential is being issued, or was interrupted", 3) from None
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
     except BaseException:
         os.close(fd)
         raise
     finally:
         tmp.unlink(missing_ok=True)
     return fd
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _abandoned_pending(out: Path) -> Iterator[Path]:
@@ -735,9 +728,9 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
                                     sync=False)
                 written += 1
             os.sync()
-            _fsync_dir(out)
+            fsync_path(out)
             path.unlink()
-            _fsync_dir(out)
+            fsync_path(out)
         for tmp in _stale_pending_temps(out):
             tmp.unlink(missing_ok=True)
     _emit(as_json, {"pending_files": files, "documents": written, "dropped": dropped},

@@ -167,6 +167,13 @@ def write_key_text(path: str | os.PathLike[str], text: str, passphrase: str | No
     data = (line + "\n").encode("ascii")
     if len(data) > MAX_KEY_FILE:
         raise KeyFileError(f"{p}: key too long for a key file ({MAX_KEY_FILE} bytes at most)")
+    write_key_bytes(p, data)
+
+
+def write_key_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Create ``path`` with mode 0600 holding ``data`` (a key file's bytes, as they are: a
+    backup copies encrypted files unchanged); never overwrite; sync the file and directory."""
+    p = Path(path)
     try:
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -81,7 +81,8 @@ from ledger.events import (
     unpack_array,
     verify_signature_fast,
 )
-from ledger.keys import Passphrase, read_signer, write_signer
+from ledger.files import fsync_path
+from ledger.keys import Passphrase, read_signer, write_key_bytes, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
 from ledger.store import Store, Txn, tree_key, u64
 
@@ -606,18 +607,12 @@ class Ledger:
             keys.mkdir(mode=0o700)
             for src in sorted(Path(self.store.path, "keys").iterdir()):
                 if src.is_file() and not src.name.startswith("."):
-                    data = src.read_bytes()
-                    fd = os.open(keys / src.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(data)
-                        f.flush()
-                        os.fsync(f.fileno())
-            _fsync_path(keys)
-            _fsync_path(work)
+                    write_key_bytes(keys / src.name, src.read_bytes())
+            fsync_path(work)
             with Ledger.open(work) as copy:  # the copy opens and passes the self-check
                 head = copy.head()
             os.rename(work, dest)
-            _fsync_path(dest.parent)
+            fsync_path(dest.parent)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -920,14 +915,6 @@ class Snapshot:
         proof = smt.SparseMap(self._txn.map_node, root).prove(key, root)
         value = proof.value()
         return proof, None if value is None else self._txn.get("records", value)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_head(txn: Txn) -> Head:

@@ -47,6 +47,7 @@ from ledger.errors import (
     StoreFullError,
     StoreNotFoundError,
 )
+from ledger.files import fsync_path
 
 T = TypeVar("T")
 
@@ -276,9 +277,8 @@ class Store:
 
     def _make_room(self, reserve: int) -> None:
         """Grow the map (doubling, up to the cap) until ``reserve`` more bytes fit."""
-        info = self.env.info()
-        used = (info["last_pgno"] + 1) * self.env.stat()["psize"]
-        size = current = info["map_size"]
+        used = self.data_size()
+        size = current = self.env.info()["map_size"]
         while used + reserve > size and size < self._max:
             size = min(size * 2, self._max)
         if size != current:
@@ -308,11 +308,7 @@ class Store:
             self.env.copy(str(dest), compact=True)
         except lmdb.Error as exc:
             raise _store_error(exc, f"cannot copy the store to {dest}") from None
-        fd = os.open(dest / DATA_FILE, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(dest / DATA_FILE)
 
     def data_size(self) -> int:
         """Bytes of the data file in use (pages in use times page size)."""

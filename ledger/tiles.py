@@ -54,6 +54,7 @@ from ledger.errors import (
     StoreCorruptError,
     VerificationError,
 )
+from ledger.files import fsync_path
 from ledger.log import Ledger
 from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint, parse_verifier
 from ledger.store import Txn
@@ -219,14 +220,6 @@ def parse_tile(data: bytes, width: int, what: str = "tile") -> list[bytes]:
 # ----------------------------------------------------------------------------- writing files
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
                  sync_dir: bool = True) -> None:
     """Write ``path`` so that readers see the old file or the whole new one, never a part.
@@ -249,7 +242,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
             os.unlink(tmp)
         raise
     if sync_dir:
-        _fsync_dir(p.parent)
+        fsync_path(p.parent)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
@@ -295,7 +288,7 @@ class _Writer:
     def sync(self) -> None:
         # Deepest first: a new directory's own entries are durable before its name is.
         for d in sorted(self.dirty, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(d)
+            fsync_path(d)
         self.dirty.clear()
 
 
