@@ -21,16 +21,20 @@ classes are written by hand rather than as dataclasses, for a fast cold start (s
 from __future__ import annotations
 
 import functools
-import hashlib
-import re
-from typing import Any, Final
+from collections.abc import Callable
 
 import msgpack
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ledger import ed25519
+from ledger.ed25519 import is_canonical_point, is_small_order
 from ledger.errors import EncodingError, SignatureError
 from ledger.frozen import Frozen
+from ledger.parse import control_chars, first_of, is_id, is_lower_hex
+from ledger.sha import sha256
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 ENTRY_VERSION: Final = 1
 MAX_ENTRY_SIZE: Final = 65_535
@@ -72,23 +76,13 @@ KEY_REVOKED: Final = "revoked"
 MAX_ID_LEN: Final = 256
 MAX_TEXT_LEN: Final = 4096
 MAX_PARTS: Final = 256
-_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*\Z")
 _MAX_TIME: Final = (1 << 63) - 1
 #: Canonical values nest at most this deep (a statement's parts are the deepest, at 2).
 MAX_NESTING: Final = 8
 # Control characters other than tab, and DEL. (Lone surrogates, which UTF-8 cannot encode, are
 # found by encoding: a character class over the surrogate range takes a millisecond to compile,
 # a tenth of the verifier's own start-up.)
-_CONTROL_RE: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-_SMALL_ORDER: Final = frozenset(bytes.fromhex(h) for h in (
-    "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
-    "0100000000000000000000000000000000000000000000000000000000000000",  # identity
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p - 1, order 2
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p (= 0), order 4
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p + 1 (= 1)
-))
+_CONTROL: Final = control_chars((0x00, 0x08), (0x0A, 0x1F), (0x7F, 0x7F))
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +147,7 @@ def _check_plain(value: list[Any], what: str, depth: int) -> None:
 
 def check_id(value: Any, field: str) -> str:
     """An issuer or credential id: 1 to 256 ASCII characters from ``[A-Za-z0-9._:@+-]``."""
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LEN or not _ID_RE.match(value):
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LEN or not is_id(value):
         raise EncodingError(
             f"{field}: want 1 to {MAX_ID_LEN} characters of [A-Za-z0-9._:@+-] starting with a "
             f"letter or digit, got {_show(value)}"
@@ -169,15 +163,15 @@ def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bo
         raise EncodingError(f"{field}: at most {max_len} characters, got {len(value)}")
     if not empty and not value.strip():
         raise EncodingError(f"{field}: must not be empty")
-    control = _CONTROL_RE.search(value)
+    control = first_of(value, _CONTROL)
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate; the first bad character is named
-            if control is None or exc.start < control.start():
+            if control < 0 or exc.start < control:
                 raise EncodingError(
                     f"{field}: not valid Unicode (a lone surrogate cannot be UTF-8)") from None
-    if control is not None:
+    if control >= 0:
         raise EncodingError(f"{field}: control characters are not allowed")
     return value
 
@@ -223,27 +217,7 @@ def _fields(items: list[Any], n: int, what: str) -> list[Any]:
 @functools.lru_cache(maxsize=1024)
 def key_id(public_key: bytes) -> str:
     """The ledger's id of an Ed25519 public key: hex of the first 8 bytes of its SHA-256."""
-    return hashlib.sha256(public_key).digest()[:8].hex()
-
-
-def is_small_order(public_key: bytes) -> bool:
-    """Whether ``public_key`` encodes an Ed25519 point of small order (libsodium's blocklist).
-
-    With such a key, a signature (R = a small-order point, S = 0) verifies for many or all
-    messages under RFC 8032's cofactorless check, so nobody may register or use one. The sign
-    bit (the top bit of the last byte) is ignored, as in libsodium.
-    """
-    if len(public_key) != 32:
-        return False
-    return public_key[:31] + bytes((public_key[31] & 0x7F,)) in _SMALL_ORDER
-
-
-_P: Final = (1 << 255) - 19
-
-
-def is_canonical_point(encoding: bytes) -> bool:
-    """Whether a 32-byte point encoding has its y coordinate below the field prime ``p``."""
-    return int.from_bytes(encoding, "little") & ((1 << 255) - 1) < _P
+    return sha256(public_key).digest()[:8].hex()
 
 
 def check_public_key(value: Any, field: str) -> bytes:
@@ -271,37 +245,26 @@ def _signature_shape_error(public_key: bytes, signature: bytes) -> str | None:
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
     """Raise :class:`SignatureError` unless ``signature`` is ``public_key``'s over ``message``.
 
-    One check at a time, with OpenSSL (already loaded for checkpoints): the offline verifier's
-    path. Batches use :func:`verify_signature_fast`, which accepts exactly the same signatures.
+    One check at a time: the offline verifier's path. A process's first few checks run in
+    pure Python (loading a binding would take longer, see :mod:`ledger.ed25519`), the rest
+    with libsodium; batches use :func:`verify_signature_fast`. All accept the same signatures.
     """
-    problem = _signature_shape_error(public_key, signature)
-    if problem is not None:
-        raise SignatureError(problem)
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        raise SignatureError(
-            f"statement signature does not verify with key {key_id(public_key)}"
-        ) from None
+    _check(public_key, message, signature, ed25519.verify_equation)
 
 
 def verify_signature_fast(public_key: bytes, message: bytes, signature: bytes) -> None:
-    """:func:`verify_signature` with libsodium (PyNaCl), about twice as fast here: the
-    append and audit workers' path."""
-    from nacl.bindings import crypto_sign_open
-    from nacl.exceptions import CryptoError
+    """:func:`verify_signature` always with libsodium: the append and audit workers' path."""
+    _check(public_key, message, signature, ed25519.verify_sodium)
 
+
+def _check(public_key: bytes, message: bytes, signature: bytes,
+           equation: Callable[[bytes, bytes, bytes], bool]) -> None:
     problem = _signature_shape_error(public_key, signature)
     if problem is not None:
         raise SignatureError(problem)
-    if len(signature) != 64 or len(public_key) != 32:
+    if len(signature) != 64 or len(public_key) != 32 or not equation(
+            public_key, message, signature):
         raise SignatureError(f"statement signature does not verify with key {key_id(public_key)}")
-    try:
-        crypto_sign_open(signature + message, public_key)
-    except (CryptoError, ValueError, TypeError):
-        raise SignatureError(
-            f"statement signature does not verify with key {key_id(public_key)}"
-        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,7 +338,7 @@ def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
         return (check_public_key(fields[0], "new public key"),)
     if kind == REVOKE_KEY:
         kid = fields[0]
-        if not isinstance(kid, str) or not re.fullmatch(r"[0-9a-f]{16}", kid):
+        if not isinstance(kid, str) or not is_lower_hex(kid, 16):
             raise EncodingError(f"key id: want 16 lowercase hex digits, got {_show(kid)}")
         return (kid, check_text(fields[1], "reason", max_len=1024))
     if kind == ISSUE:
@@ -564,12 +527,12 @@ def map_key(kind: str, issuer: str, ident: str = "") -> bytes:
     Cached: a batch asks for its issuer's and key's map keys once per statement, and for each
     credential's twice (the rules' lookup, then the record's key).
     """
-    return hashlib.sha256(pack([kind, issuer, ident])).digest()
+    return sha256(pack([kind, issuer, ident])).digest()
 
 
 def record_hash(record: bytes) -> bytes:
     """The value hash ``V = SHA-256(record)`` stored in the map for a record."""
-    return hashlib.sha256(record).digest()
+    return sha256(record).digest()
 
 
 class CredRecord(Frozen):
@@ -715,6 +678,6 @@ def subject_commitment(salt: bytes, subject: str) -> bytes:
     if not isinstance(subject, str):
         raise EncodingError(f"subject: want text, got {type(subject).__name__}")
     try:
-        return hashlib.sha256(salt + subject.encode("utf-8")).digest()
+        return sha256(salt + subject.encode("utf-8")).digest()
     except UnicodeEncodeError:
         raise EncodingError("subject: not valid Unicode (a lone surrogate cannot be UTF-8)") from None

@@ -24,10 +24,10 @@ the same hashes. The size is authenticated by the signed checkpoint that carries
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 
 from ledger.errors import ProofError, RootMismatchError
+from ledger.sha import sha256
 
 __all__ = [
     "EMPTY_ROOT",
@@ -52,14 +52,14 @@ __all__ = [
 HASH_SIZE = 32
 """Length in bytes of every hash (SHA-256)."""
 
-EMPTY_ROOT: bytes = hashlib.sha256(b"").digest()
+EMPTY_ROOT: bytes = sha256(b"").digest()
 """The root of the empty tree, ``SHA-256("")`` (RFC 9162 §2.1.1)."""
 
 NodeId = tuple[int, int]
 """``(level, index)``: the perfect subtree covering leaves ``[index << level, (index + 1) << level)``."""
 
 # Bound once: these run once or more per appended event.
-_sha256 = hashlib.sha256
+_sha256 = sha256
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 

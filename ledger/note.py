@@ -25,19 +25,18 @@ dataclasses, for the offline verifier's cold start (see :mod:`ledger.frozen`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
+import binascii
 from collections.abc import Sequence
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-
+from ledger import ed25519
 from ledger.errors import EncodingError, KeyFileError, SignatureError
 from ledger.frozen import Frozen
+from ledger.parse import control_chars, first_of, is_decimal, is_lower_hex
+from ledger.sha import sha256
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
     "MAX_NOTE_SIZE",
@@ -70,15 +69,12 @@ ALG_ED25519 = 0x01
 
 _KEY_ID_SIZE = 4
 _ED25519_KEY_SIZE = 32
-_ED25519_SIGNATURE_SIZE = 64
 _SIGNER_PREFIX = "PRIVATE+KEY+"
 _SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 _MAX_SIZE = (1 << 64) - 1  # checkpoint sizes are uint64 everywhere else (tlog-tiles, Go)
 
-_HEX_KEY_ID = re.compile(r"[0-9a-f]{8}")
-_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 # Every ASCII control character except newline (c2sp.org/signed-note, "Format").
-_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_FORBIDDEN_CONTROL = control_chars((0x00, 0x09), (0x0B, 0x1F))
 
 
 # Names and base64.
@@ -106,7 +102,7 @@ def _name_problem(name: str) -> str | None:
 
 
 def _b64encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _b64decode(text: str) -> bytes | None:
@@ -117,7 +113,7 @@ def _b64decode(text: str) -> bytes | None:
     signature several spellings.
     """
     try:
-        data = base64.b64decode(text, validate=True)
+        data = binascii.a2b_base64(text, strict_mode=True)  # (base64 would import re)
     except ValueError:  # binascii.Error, and non-ASCII str
         return None
     if _b64encode(data) != text:
@@ -139,7 +135,7 @@ def key_id(name: str, public_key: bytes) -> bytes:
         raise KeyFileError(f"cannot compute key id: {problem}")
     if len(public_key) != _ED25519_KEY_SIZE:
         raise KeyFileError(f"cannot compute key id: public key is {len(public_key)} bytes, want 32")
-    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key)
+    digest = sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key)
     return digest.digest()[:_KEY_ID_SIZE]
 
 
@@ -179,15 +175,10 @@ class Verifier(Frozen):
         """Report whether ``signature`` is this key's Ed25519 signature of ``message``.
 
         Returns False, never raises, for a signature that is wrong, malleated or of the wrong
-        length.
+        length, and under a key or with an R of small order (the ledger's rule for every
+        Ed25519 check, :func:`ledger.ed25519.acceptable`).
         """
-        if len(signature) != _ED25519_SIGNATURE_SIZE:
-            return False
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+        return ed25519.verify(self.public_key, message, signature)
 
     def __str__(self) -> str:
         encoded = _b64encode(bytes([ALG_ED25519]) + self.public_key)
@@ -210,7 +201,7 @@ def parse_verifier(text: str) -> Verifier:
     problem = _name_problem(name)
     if problem is not None:
         raise KeyFileError(f"malformed verifier key: {problem}")
-    if _HEX_KEY_ID.fullmatch(hex_id) is None:
+    if not is_lower_hex(hex_id, 8):
         raise KeyFileError("malformed verifier key: key id is not 8 lowercase hex digits")
     raw = _b64decode(encoded)
     if raw is None:
@@ -255,6 +246,8 @@ class Signer(Frozen):
         return cls(name=name, seed=secrets.token_bytes(_ED25519_KEY_SIZE))
 
     def _private_key(self) -> Ed25519PrivateKey:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return Ed25519PrivateKey.from_private_bytes(self.seed)
 
     @property
@@ -301,7 +294,7 @@ def parse_signer(text: str) -> Signer:
     problem = _name_problem(name)
     if problem is not None:
         raise KeyFileError(f"malformed signer key: {problem}")
-    if _HEX_KEY_ID.fullmatch(hex_id) is None:
+    if not is_lower_hex(hex_id, 8):
         raise KeyFileError("malformed signer key: key id is not 8 lowercase hex digits")
     raw = _b64decode(encoded)
     if raw is None:
@@ -331,9 +324,9 @@ def _text_problem(text: str) -> str | None:
     """Say why ``text`` cannot be the text of a signed note, or return None if it can."""
     if not text.endswith("\n"):
         return "text does not end with a newline"
-    match = _FORBIDDEN_CONTROL.search(text)
-    if match is not None:
-        return f"text contains control character U+{ord(match.group()):04X}"
+    at = first_of(text, _FORBIDDEN_CONTROL)
+    if at >= 0:
+        return f"text contains control character U+{ord(text[at]):04X}"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -429,11 +422,10 @@ def parse_note(data: bytes | str) -> Note:
             raise EncodingError(f"note is too large: {size} bytes, limit {MAX_NOTE_SIZE}")
 
     # 2. Characters.
-    match = _FORBIDDEN_CONTROL.search(text)
-    if match is not None:
+    at = first_of(text, _FORBIDDEN_CONTROL)
+    if at >= 0:
         raise EncodingError(
-            f"malformed note: control character U+{ord(match.group()):04X} "
-            f"at character {match.start()}"
+            f"malformed note: control character U+{ord(text[at]):04X} at character {at}"
         )
 
     # 3. Split at the last blank line: signature lines never hold an empty line, so everything
@@ -599,7 +591,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
         )
     origin, size_text, root_text = lines
     # At most 20 digits: also keeps int() away from its digit limit on hostile input.
-    if len(size_text) > 20 or _DECIMAL.fullmatch(size_text) is None:
+    if len(size_text) > 20 or not is_decimal(size_text):
         raise EncodingError("malformed checkpoint: size is not ASCII decimal without leading zeros")
     root = _b64decode(root_text)
     if root is None:

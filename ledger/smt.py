@@ -38,9 +38,7 @@ this module does no I/O.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from typing import Any
 
 from ledger.errors import (
     EncodingError,
@@ -50,6 +48,11 @@ from ledger.errors import (
     StoreCorruptError,
 )
 from ledger.frozen import Frozen
+from ledger.sha import sha256
+
+TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "EMPTY",
@@ -84,7 +87,7 @@ _TAGS = frozenset((_LEAF_TAG, _BRANCH_TAG))
 NodeGetter = Callable[[bytes], bytes | None]
 """Reads a stored node: node hash -> its 65-byte encoding, or None if the store lacks it."""
 
-_sha256 = hashlib.sha256
+_sha256 = sha256
 
 
 def _check_size(value: bytes, what: str) -> None:

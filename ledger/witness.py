@@ -21,20 +21,11 @@ verify --witness``), so its value classes are written by hand, not as dataclasse
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import json
 import os
-import re
-import secrets
 from collections.abc import Sequence
-from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-from ledger import merkle
+from ledger import ed25519, merkle
 from ledger.errors import (
     EncodingError,
     KeyFileError,
@@ -53,11 +44,15 @@ from ledger.note import (
     parse_checkpoint,
     parse_note,
 )
+from ledger.parse import is_lower_hex
+from ledger.sha import sha256
+
+TYPE_CHECKING = False  # (not typing's: a cold verify --witness imports this module)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ALG_COSIGNATURE = 0x04
 HEADER = "cosignature/v1\n"
-_HEX_ID = re.compile(r"[0-9a-f]{8}")
-_NAME = re.compile(r"[^\s+]+")
 MAX_TIMESTAMP = (1 << 63) - 1
 
 
@@ -67,21 +62,26 @@ class WitnessRefused(VerificationError):
 
 def cosigner_key_id(name: str, public_key: bytes) -> bytes:
     data = name.encode("utf-8") + b"\n" + bytes([ALG_COSIGNATURE]) + public_key
-    return hashlib.sha256(data).digest()[:4]
+    return sha256(data).digest()[:4]
 
 
 def _b64(text: str, what: str) -> bytes:
     try:
-        raw = base64.b64decode(text, validate=True)
+        raw = binascii.a2b_base64(text, strict_mode=True)  # (base64 would import re)
     except (binascii.Error, ValueError):
         raise KeyFileError(f"malformed {what}: not base64") from None
-    if base64.b64encode(raw).decode() != text:
+    if _b64encode(raw) != text:
         raise KeyFileError(f"malformed {what}: not canonical base64")
     return raw
 
 
+def _b64encode(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
 def _check_name(name: str, what: str) -> None:
-    if not name or not _NAME.fullmatch(name) or not name.isprintable():
+    if (not name or "+" in name or any(c.isspace() for c in name)  # [^\s+]+
+            or not name.isprintable()):
         raise KeyFileError(f"malformed {what}: the name must be non-empty, without spaces or '+'")
 
 
@@ -101,7 +101,7 @@ class CosignerVerifier(Frozen):
         return cosigner_key_id(self.name, self.public_key)
 
     def __str__(self) -> str:
-        raw = base64.b64encode(bytes([ALG_COSIGNATURE]) + self.public_key).decode()
+        raw = _b64encode(bytes([ALG_COSIGNATURE]) + self.public_key)
         return f"{self.name}+{self.key_id.hex()}+{raw}"
 
 
@@ -112,7 +112,7 @@ def parse_cosigner(text: str) -> CosignerVerifier:
         raise KeyFileError("malformed witness key: want <name>+<key id>+<base64 key>")
     name, hex_id, encoded = parts
     _check_name(name, "witness key")
-    if not _HEX_ID.fullmatch(hex_id):
+    if not is_lower_hex(hex_id, 8):
         raise KeyFileError("malformed witness key: key id is not 8 lowercase hex digits")
     raw = _b64(encoded, "witness key")
     if len(raw) != 33 or raw[0] != ALG_COSIGNATURE:
@@ -136,13 +136,15 @@ class WitnessKey(Frozen):
 
     @property
     def public_key(self) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()
 
     def verifier(self) -> CosignerVerifier:
         return CosignerVerifier(self.name, self.public_key)
 
     def __str__(self) -> str:
-        raw = base64.b64encode(bytes([ALG_COSIGNATURE]) + self.seed).decode()
+        raw = _b64encode(bytes([ALG_COSIGNATURE]) + self.seed)
         return f"PRIVATE+KEY+{self.name}+{self.verifier().key_id.hex()}+{raw}"
 
     def __repr__(self) -> str:
@@ -151,6 +153,8 @@ class WitnessKey(Frozen):
     @classmethod
     def generate(cls, name: str) -> WitnessKey:
         _check_name(name, "witness key")
+        import secrets
+
         return cls(name, secrets.token_bytes(32))
 
 
@@ -178,6 +182,8 @@ def add_cosignature(note_text: str, key: WitnessKey, timestamp: int) -> str:
     if not 0 <= timestamp <= MAX_TIMESTAMP:
         raise EncodingError(f"cosignature timestamp out of range: {timestamp}")
     note = parse_note(note_text)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     priv = Ed25519PrivateKey.from_private_bytes(key.seed)
     sig = priv.sign(cosigned_message(note.text, timestamp))
     line = NoteSignature(key.name, key.verifier().key_id, timestamp.to_bytes(8, "big") + sig)
@@ -203,11 +209,8 @@ def cosignature_times(note: Note, witnesses: Sequence[CosignerVerifier]) -> dict
         ts = int.from_bytes(sig.signature[:8], "big")
         if ts > MAX_TIMESTAMP:
             raise SignatureError(f"cosignature from {w.name}: timestamp out of range")
-        try:
-            Ed25519PublicKey.from_public_bytes(w.public_key).verify(
-                sig.signature[8:], cosigned_message(note.text, ts))
-        except (InvalidSignature, ValueError):
-            raise SignatureError(f"invalid cosignature from witness {w.name}") from None
+        if not ed25519.verify(w.public_key, cosigned_message(note.text, ts), sig.signature[8:]):
+            raise SignatureError(f"invalid cosignature from witness {w.name}")
         times[w.name] = max(ts, times.get(w.name, 0))
     return times
 
@@ -244,6 +247,8 @@ class Witness:
     """A witness's key and state in a directory: ``witness.key`` (0600) and ``state.json``."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        from pathlib import Path
+
         from ledger.keys import read_key_text
 
         self.path = Path(path)
@@ -251,6 +256,8 @@ class Witness:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], name: str) -> Witness:
+        from pathlib import Path
+
         from ledger.keys import write_key_text
 
         p = Path(path)
@@ -261,6 +268,8 @@ class Witness:
 
     def state(self) -> dict[str, dict[str, object]]:
         try:
+            import json
+
             data = json.loads((self.path / "state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):
             raise LedgerError(f"{self.path}/state.json: missing or damaged witness state") from None
@@ -274,9 +283,9 @@ class Witness:
                     and isinstance(entry.get("log_key", ""), str)):
                 raise damaged
             try:
-                if len(base64.b64decode(entry["root"], validate=True)) != 32:
+                if len(_b64(entry["root"], "witness state root")) != 32:
                     raise damaged
-            except ValueError:
+            except KeyFileError:
                 raise damaged from None
         return data
 
@@ -292,7 +301,7 @@ class Witness:
                                  "not change its key: a new key is a new log, or an attack)")
         if last is not None:
             old_size = int(str(last["size"]))  # an int: checked by state()
-            old_root = base64.b64decode(str(last["root"]))
+            old_root = _b64(str(last["root"]), "witness state root")
             if cp.size < old_size:
                 raise WitnessRefused(f"refusing to cosign size {cp.size}: already cosigned "
                                      f"the larger size {old_size}")
@@ -303,7 +312,7 @@ class Witness:
                                      f"the cosigned size {old_size} ({exc})") from None
         timestamp = now_ms // 1000
         out = add_cosignature(note_text, self.key, timestamp)
-        state[cp.origin] = {"size": cp.size, "root": base64.b64encode(cp.root).decode(),
+        state[cp.origin] = {"size": cp.size, "root": _b64encode(cp.root),
                             "time": timestamp, "log_key": str(log_key)}
         _write_json(self.path / "state.json", state)
         return out
@@ -326,6 +335,8 @@ def checkpoint_of(note_text: str) -> Checkpoint:
 def _write_json(path: Path, data: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
+        import json
+
         json.dump(data, f, indent=2)
         f.flush()
         os.fsync(f.fileno())

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from ledger import ed25519
+from ledger import events as events_module
 from ledger.errors import EncodingError, LedgerError, SignatureError, VerificationError
 from ledger.events import (
     CRED,
@@ -878,12 +880,13 @@ def test_signature_error_message_holds_no_secret() -> None:
     assert str(info.value) == str(info.value).lower()
 
 
-# ----------------------------------------------------------------------------- two Ed25519 bindings
+# ----------------------------------------------------------------------------- three Ed25519 checks
 #
-# Single checks (the offline verifier) use OpenSSL through cryptography; batches (append and
-# audit workers) use libsodium through PyNaCl. The ledger's rule (canonical key not of small
-# order, R not of small order, S < L, the cofactorless equation) makes both accept exactly the
-# same signatures; these tests hold them to it where the bare libraries differ.
+# Single checks (the offline verifier) run in pure Python for a process's first few, then with
+# libsodium; batches (append and audit workers) use libsodium through PyNaCl; OpenSSL through
+# cryptography is the third opinion. The ledger's rule (canonical key not of small order, R not
+# of small order, S < L, the cofactorless equation) makes all three accept exactly the same
+# signatures; these tests hold them to it where the bare libraries differ.
 
 _L = 2**252 + 27742317777372353535851937790883648493
 
@@ -894,15 +897,30 @@ def _scalar(seed: bytes) -> int:
     return (a & ((1 << 254) - 8)) | (1 << 254)
 
 
-def _both(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, bool]:
+def _all(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, ...]:
+    """(pure Python, OpenSSL, libsodium, and verify_signature / verify_signature_fast as the
+    ledger calls them): each under the ledger's rule."""
     out = []
+    for equation in (ed25519.verify_pure, ed25519.verify_openssl, ed25519.verify_sodium):
+        try:
+            events_module._check(pub, msg, sig, equation)
+            out.append(True)
+        except SignatureError:
+            out.append(False)
     for check in (verify_signature, verify_signature_fast):
         try:
             check(pub, msg, sig)
             out.append(True)
         except SignatureError:
             out.append(False)
-    return out[0], out[1]
+    return tuple(out)
+
+
+def _both(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, bool]:
+    """One answer for all five checks (they must agree), twice, as the tests below compare."""
+    answers = _all(pub, msg, sig)
+    assert len(set(answers)) == 1, answers
+    return answers[0], answers[0]
 
 
 def test_both_bindings_accept_good_signatures() -> None:
