@@ -160,15 +160,25 @@ def _double_scalar_mult(s: int, a: Point, k: int) -> Point:
     if _B_TABLE is None:
         _B_TABLE = _window_table(B)
     tb, ta = _B_TABLE, _window_table(a)
-    add, double = _add, _double
-    q = _IDENTITY
+    add = _add
+    x, y, z, t = _IDENTITY
+    p = P
     for ds, dk in zip(reversed(_naf(s, 254)), reversed(_naf(k, 254)), strict=True):
-        q = double(q)
+        # _double inlined (three quarters of the work): T only when an addition follows
+        aa = x * x % p
+        bb = y * y % p
+        cc = 2 * z * z % p
+        h = aa + bb
+        e = h - (x + y) * (x + y) % p
+        g = aa - bb
+        f = cc + g
+        x, y, z = e * f % p, g * h % p, f * g % p
+        t = e * h  # reduced only when an addition reads it
         if ds:
-            q = add(q, tb[ds])
+            x, y, z, t = add((x, y, z, t % p), tb[ds])
         if dk:
-            q = add(q, ta[dk])
-    return q
+            x, y, z, t = add((x, y, z, t % p), ta[dk])
+    return x, y, z, t % p
 
 
 def is_small_order(encoding: bytes) -> bool:
