@@ -212,8 +212,12 @@ def worker_pool(workers: int) -> Any:
             elif _POOL is not None:  # inherited across fork(): the parent's, not ours
                 _POOL = None
                 raise RuntimeError("a worker pool cannot be used after fork()")
-            _POOL = ProcessPoolExecutor(max_workers=workers,
-                                        mp_context=multiprocessing.get_context("forkserver"),
+            ctx = multiprocessing.get_context("forkserver")
+            # The fork server imports the workers' code once; each worker is a fork of it
+            # (without this, every worker imported the ledger, lmdb and libsodium itself).
+            ctx.set_forkserver_preload(["__main__", "ledger.log", "ledger.audit", "nacl.bindings",
+                                        "ctypes"])
+            _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                         initializer=_worker_init, initargs=(os.getpid(),))
             _POOL_KEY = key
             atexit.register(_shutdown_pool)
