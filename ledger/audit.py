@@ -214,14 +214,32 @@ def verified_chunks(chunks: Iterable[list[bytes]], *, workers: int | None = None
         for chunk in chunks:
             pending.append((chunk, pool.submit(_verify_chunk, chunk)))
             if len(pending) > 2 * workers:
-                done, fut = pending.pop(0)
-                yield done, fut.result()
+                yield _next_verified(pending)
         while pending:
-            done, fut = pending.pop(0)
-            yield done, fut.result()
+            yield _next_verified(pending)
     finally:  # stopped early (a violation): drop the checks nobody will read
         for _, fut in pending:
             fut.cancel()
+
+
+def _next_verified(pending: list[tuple[list[bytes], Future[tuple[int, str] | None]]]
+                   ) -> tuple[list[bytes], tuple[int, str] | None]:
+    """The oldest chunk and its result. Rather than wait for it, the caller checks the newest
+    chunk no worker has started (the workers run below its priority: when they fall behind
+    the replay, its core shares their work instead of idling)."""
+    chunk, fut = pending[0]
+    while not fut.done():
+        for i in range(len(pending) - 1, 0, -1):
+            later, later_fut = pending[i]
+            if later_fut.cancel():  # not started: nobody else will check it
+                done: Future[tuple[int, str] | None] = Future()
+                done.set_result(_verify_chunk(later))
+                pending[i] = (later, done)
+                break
+        else:
+            break  # every chunk is being checked: wait for the oldest
+    pending.pop(0)
+    return chunk, fut.result()
 
 
 def replay(entries: Iterable[list[bytes]], replayer: Replayer, *,

@@ -218,6 +218,10 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """Whether ``signature`` is ``public_key``'s signature over ``message`` under the ledger's
     rule (:func:`acceptable`, then the equation). The first :data:`PURE_CHECKS` checks of a
     process that has not loaded libsodium run in pure Python; the rest with libsodium."""
+    if type(public_key) is not bytes or type(signature) is not bytes:  # bytearray, memoryview
+        public_key, signature = bytes(public_key), bytes(signature)
+    if type(message) is not bytes:
+        message = bytes(message)
     if not acceptable(public_key, signature):
         return False
     return verify_equation(public_key, message, signature)

@@ -188,6 +188,9 @@ def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]
     return None
 
 
+WORKER_NICENESS = 10
+"""How much lower the signature workers' priority is than their owner's (os.nice)."""
+
 _POOL: Any = None
 _POOL_KEY: tuple[int, int] = (0, 0)
 _POOL_LOCK = threading.Lock()
@@ -218,7 +221,8 @@ def worker_pool(workers: int) -> Any:
             ctx.set_forkserver_preload(["__main__", "ledger.log", "ledger.audit", "nacl.bindings",
                                         "ctypes"])
             _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                        initializer=_worker_init, initargs=(os.getpid(),))
+                                        initializer=_worker_init,
+                                        initargs=(os.getpid(), WORKER_NICENESS))
             _POOL_KEY = key
             atexit.register(_shutdown_pool)
         return _POOL
@@ -234,7 +238,7 @@ def _drop_pool() -> None:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _worker_init(owner: int) -> None:
+def _worker_init(owner: int, niceness: int = WORKER_NICENESS) -> None:
     """Set up a pool worker: no terminal I/O, and exit as soon as the owner process is gone.
 
     Without this, a worker of a SIGKILLed owner waits forever on its task queue (whose write
@@ -243,6 +247,10 @@ def _worker_init(owner: int) -> None:
     import signal
     import threading
 
+    # Below the owner's priority: a batch's writer (or an audit's replay) is the one sequential
+    # part of the work, and it checks signatures itself once it is done (SignatureChecks).
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -302,7 +310,7 @@ class SignatureChecks:
 
     def __init__(self, items: Sequence[SignedStatement], workers: int) -> None:
         self.total = len(items)
-        step = max(256, -(-len(items) // (4 * workers)))
+        step = max(256, -(-len(items) // (8 * workers)))
         self._chunks = [(i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]])
                         for i in range(0, len(items), step)]
         self._futures: list[Any] | None
@@ -324,7 +332,10 @@ class SignatureChecks:
         try:
             if self._futures is None:
                 raise RuntimeError("no worker pool")
-            for f in self._futures:
+            futures = self._futures
+            for i, f in enumerate(futures):
+                while not f.done() and self._help(i):
+                    pass
                 results.append(f.result())
                 if results[-1] is not None:
                     break
@@ -338,6 +349,21 @@ class SignatureChecks:
         self._failure = next((r for r in results if r is not None), None)
         self._done = True
         return self._failure
+
+    def _help(self, after: int) -> bool:
+        """Check here the last chunk after ``after`` that no worker has started, rather than
+        wait (the workers run at a lower priority than this process, so that its own work goes
+        first: when it is done, it shares theirs). False if there is none."""
+        from concurrent.futures import Future
+
+        assert self._futures is not None
+        for j in range(len(self._futures) - 1, after, -1):
+            if self._futures[j].cancel():
+                done: Future[tuple[int, str, str] | None] = Future()
+                done.set_result(_check_signatures(self._chunks[j]))
+                self._futures[j] = done
+                return True
+        return False
 
     def raise_first(self, before: int, other: RefusedError | None = None) -> None:
         """Raise the first malformed or badly signed item among ``[0, before)``, else ``other``

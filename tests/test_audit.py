@@ -201,3 +201,22 @@ def test_damage_is_found(store: Path, case: str, chunk: int,
             assert info.value.rule == rule, str(info.value)
             messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+def test_the_replay_checks_the_chunks_no_worker_started() -> None:
+    # While the oldest chunk is still being checked, the replay checks the newest one no
+    # worker has started (a plain Future is such a one: cancel() succeeds) instead of waiting.
+    import threading
+    from concurrent.futures import Future
+
+    oldest: Future[tuple[int, str] | None] = Future()
+    newest: Future[tuple[int, str] | None] = Future()
+    oldest.set_running_or_notify_cancel()  # a worker has it
+    pending = [([b"first"], oldest), ([b"\x00garbage"], newest)]
+    threading.Timer(0.2, oldest.set_result, [None]).start()
+    chunk, result = audit_module._next_verified(pending)
+    assert chunk == [b"first"] and result is None
+    assert newest.cancelled()  # taken from the pool's queue...
+    later_chunk, later = pending[0]
+    assert later_chunk == [b"\x00garbage"] and later.done()
+    assert later.result() is not None and later.result()[0] == 0  # ...and checked here

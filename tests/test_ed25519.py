@@ -231,3 +231,15 @@ def test_a_process_checks_its_first_signatures_in_python_then_loads_libsodium() 
                          timeout=60, check=True)
     first, expected = out.stdout.split()
     assert first == expected  # two checks per round: libsodium from check PURE_CHECKS + 1 on
+
+
+def test_verify_takes_any_bytes_like_value() -> None:
+    # note.Verifier.verify never raises for a bad signature; a bytearray or memoryview
+    # signature is checked like bytes (review finding: a bytearray was unhashable in the rule).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(b"\x0c" * 32)
+    pub, sig = key.public_key().public_bytes_raw(), key.sign(b"m")
+    for wrap in (bytes, bytearray, memoryview):
+        assert ed25519.verify(wrap(pub), wrap(b"m"), wrap(sig))
+        assert not ed25519.verify(wrap(pub), wrap(b"n"), wrap(sig))

@@ -794,6 +794,32 @@ def test_a_broken_worker_pool_falls_back(busy: World) -> None:
     assert busy.append(*[busy.issue(uni, "uni", f"z-{i}") for i in range(20)]).count == 20
     check_log(busy.ledger, map_proofs=False)
 
+def test_the_caller_checks_the_chunks_no_worker_started(busy: World) -> None:
+    # Rather than wait for the workers, the caller of a big batch checks the last chunks none
+    # of them has started (the workers run at a lower priority: when the writer is done, it
+    # shares their work). Right after submission most chunks wait in the pool's queue; a bad
+    # signature in the last one is found here, with the index the serial path gives.
+    uni = busy.key("uni#1")
+    items = [busy.issue(uni, "uni", f"h-{i}") for i in range(4096)]
+    items[-3] = _bad_sig(items[-3])
+    checks = log_module.SignatureChecks(items, 2)
+    assert checks._futures is not None and len(checks._futures) >= 8
+    assert checks._help(0)  # the last chunk: no worker had started it
+    last = checks._futures[-1]
+    assert last.done() and last.result() is not None and last.result()[0] == 4093
+    with pytest.raises(RefusedError, match="batch item 4094:"):
+        checks.raise_first(len(items))
+    good = log_module.SignatureChecks(items[:-3], 2)
+    helped = 0
+    while good._help(0):
+        helped += 1
+    assert helped >= 1
+    good.raise_first(len(items) - 3)  # every chunk, here or in a worker: all good
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    for pid in log_module.worker_pool(2)._processes:  # the workers run below this process
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, own + log_module.WORKER_NICENESS)
+
+
 # ----------------------------------------------------------------------------- re-open, self-check
 
 

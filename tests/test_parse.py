@@ -120,3 +120,8 @@ def test_deep_nesting_is_an_error_both_ways() -> None:
         load_json(deep, _hook)
     with pytest.raises(RecursionError):
         json.loads(deep, object_pairs_hook=_hook)
+
+
+def test_load_json_takes_a_bytearray_as_json_loads_does() -> None:
+    for data in (b"1", b"\xef\xbb\xbf1", b'{"a": [1, 2]}', b"  [true] "):
+        _both(bytearray(data))
