@@ -74,7 +74,7 @@ if str(ROOT) not in sys.path:
 
 from ledger import merkle, smt
 from ledger.log import Head, Ledger, now_ms
-from ledger.store import DATA_FILE, Store, u64
+from ledger.store import DATA_FILE, Store, tree_key, u64
 
 LEAF_BYTES = 100
 BATCH = 10_000
@@ -156,18 +156,24 @@ class LedgerSystem:
             cr = merkle.CompactRange(
                 head.size, [txn.tree_node(lv, ix) for lv, ix in
                             merkle.CompactRange.frontier_ids(head.size)])
-            put = txn.put
             leaf_hash = merkle.leaf_hash
+            # As Ledger.append writes: puts gathered, then one cursor per database.
+            tree: list[tuple[bytes, bytes]] = []
+            add_node = tree.append
 
             def put_tree(level: int, index: int, h: bytes) -> None:
-                put("tree", bytes((level,)) + u64(index), h)
+                add_node((tree_key(level, index), h))
 
+            append = cr.append
+            for data in batch:
+                append(leaf_hash(data), put_tree)
             first = head.size
-            for n, data in enumerate(batch):
-                cr.append(leaf_hash(data), put_tree)
-                put("entries", u64(first + n), data, append=True)
-            put("meta", b"head", Head(cr.size, cr.root(), head.state_root,
-                                      head.last_time).encode())
+            if txn.put_many("entries", zip(map(u64, range(first, first + len(batch))), batch),
+                            append=True) != len(batch):
+                raise RuntimeError("entries out of order")
+            txn.put_many("tree", tree)
+            txn.put("meta", b"head", Head(cr.size, cr.root(), head.state_root,
+                                          head.last_time).encode())
 
         self.store.write(write)
 

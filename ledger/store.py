@@ -66,8 +66,13 @@ def from_u64(b: bytes) -> int:
     return int(_U64.unpack(b)[0])
 
 
+_TREE_KEY = struct.Struct(">BQ")
+
+
 def tree_key(level: int, index: int) -> bytes:
-    return bytes((level,)) + _U64.pack(index)
+    """The ``tree`` database's key of a perfect subtree: its level (1 byte), then its index
+    (8 bytes big-endian)."""
+    return _TREE_KEY.pack(level, index)
 
 
 def max_map_size() -> int:
