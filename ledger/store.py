@@ -143,7 +143,7 @@ class Txn:
         return self.get("entries", _U64.pack(index))
 
     def tree_node(self, level: int, index: int) -> bytes:
-        value = self._txn.get(bytes((level,)) + _U64.pack(index), db=self._dbs["tree"])
+        value = self._txn.get(_TREE_KEY.pack(level, index), db=self._dbs["tree"])
         if value is None:
             raise StoreCorruptError(f"tree node ({level}, {index}) is missing")
         return bytes(value)
@@ -155,13 +155,15 @@ class Txn:
 
     def tree_nodes(self, ids: Sequence[tuple[int, int]]) -> list[bytes]:
         """The hashes of the perfect subtrees ``(level, index)``, in order, in one call."""
-        keys = [bytes((level,)) + _U64.pack(index) for level, index in ids]
-        found = self.get_many("tree", keys)
-        try:
-            return [found[k] for k in keys]
-        except KeyError:
-            missing = next(ids[i] for i, k in enumerate(keys) if k not in found)
-            raise StoreCorruptError(f"tree node {missing} is missing") from None
+        pack = _TREE_KEY.pack
+        keys = [pack(level, index) for level, index in ids]
+        with self._txn.cursor(db=self._dbs["tree"]) as cur:
+            found = cur.getmulti(keys)  # (key, value) of the stored ones, in the order asked
+        if len(found) == len(keys):
+            return [bytes(v) for _, v in found]
+        have = {bytes(k) for k, _ in found}
+        missing = next(ids[i] for i, k in enumerate(keys) if k not in have)
+        raise StoreCorruptError(f"tree node {missing} is missing")
 
     def map_node(self, node_hash: bytes) -> bytes | None:
         return self.get("nodes", node_hash)
