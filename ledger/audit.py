@@ -20,8 +20,8 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from ledger import merkle, smt
@@ -42,7 +42,7 @@ from ledger.events import (
     trusted_statement,
     verify_signature_fast,
 )
-from ledger.log import Ledger, RecordState, apply_rules, worker_pool
+from ledger.log import Ledger, RecordState, SharedChecks, apply_rules
 from ledger.note import Verifier, open_checkpoint, parse_verifier
 from ledger.store import Txn, from_u64, tree_key, u64
 
@@ -208,38 +208,19 @@ def verified_chunks(chunks: Iterable[list[bytes]], *, workers: int | None = None
         for chunk in chunks:
             yield chunk, _verify_chunk(chunk)
         return
-    pool = worker_pool(workers)
-    pending: list[tuple[list[bytes], Future[tuple[int, str] | None]]] = []
+    shared = SharedChecks(_verify_chunk, workers)
+    pending: deque[tuple[int, list[bytes]]] = deque()
     try:
         for chunk in chunks:
-            pending.append((chunk, pool.submit(_verify_chunk, chunk)))
+            pending.append((shared.add(chunk), chunk))
             if len(pending) > 2 * workers:
-                yield _next_verified(pending)
+                n, done = pending.popleft()
+                yield done, shared.verdict(n)
         while pending:
-            yield _next_verified(pending)
-    finally:  # stopped early (a violation): drop the checks nobody will read
-        for _, fut in pending:
-            fut.cancel()
-
-
-def _next_verified(pending: list[tuple[list[bytes], Future[tuple[int, str] | None]]]
-                   ) -> tuple[list[bytes], tuple[int, str] | None]:
-    """The oldest chunk and its result. Rather than wait for it, the caller checks the newest
-    chunk no worker has started (the workers run below its priority: when they fall behind
-    the replay, its core shares their work instead of idling)."""
-    chunk, fut = pending[0]
-    while not fut.done():
-        for i in range(len(pending) - 1, 0, -1):
-            later, later_fut = pending[i]
-            if later_fut.cancel():  # not started: nobody else will check it
-                done: Future[tuple[int, str] | None] = Future()
-                done.set_result(_verify_chunk(later))
-                pending[i] = (later, done)
-                break
-        else:
-            break  # every chunk is being checked: wait for the oldest
-    pending.pop(0)
-    return chunk, fut.result()
+            n, done = pending.popleft()
+            yield done, shared.verdict(n)
+    finally:  # stopped early (a violation): give the workers nothing more
+        shared.stop()
 
 
 def replay(entries: Iterable[list[bytes]], replayer: Replayer, *,

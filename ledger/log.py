@@ -217,9 +217,11 @@ def worker_pool(workers: int) -> Any:
                 raise RuntimeError("a worker pool cannot be used after fork()")
             ctx = multiprocessing.get_context("forkserver")
             # The fork server imports the workers' code once; each worker is a fork of it
-            # (without this, every worker imported the ledger, lmdb and libsodium itself).
-            ctx.set_forkserver_preload(["__main__", "ledger.log", "ledger.audit", "nacl.bindings",
-                                        "ctypes"])
+            # (without this, every worker imported the ledger, lmdb and libsodium itself). Not
+            # "__main__": the workers need nothing from the caller's script, and Pythons that
+            # honour it would run that script in the fork server. (The preload list is the
+            # process's: this replaces any other.)
+            ctx.set_forkserver_preload(["ledger.log", "ledger.audit", "nacl.bindings", "ctypes"])
             _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                         initializer=_worker_init,
                                         initargs=(os.getpid(), WORKER_NICENESS))
@@ -298,72 +300,153 @@ def _shutdown_pool() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class SharedChecks:
+    """Chunks of work checked by the pool's workers and by the owner together, in any order,
+    with each chunk's verdict read in order.
+
+    The workers get chunks from the front, a few at a time (each finished one gives out the
+    next, from the pool's thread); the owner, whenever it would wait for a verdict, checks the
+    last chunk nobody has taken (the workers run below its priority: once its own sequential
+    work is done, it shares theirs). No pool future is ever cancelled (on Python 3.11 a
+    cancelled future in a pool that then breaks stops the pool's manager thread: CPython
+    gh-107219). If the pool cannot do the work (a worker died, the process forked), the owner
+    checks what is left.
+    """
+
+    def __init__(self, fn: Callable[[Any], Any], workers: int) -> None:
+        from collections import deque
+
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._chunks: list[Any] = []
+        self._waiting: deque[int] = deque()  # chunks nobody has taken
+        self._futures: dict[int, Any] = {}  # chunk -> our Future of a worker's verdict
+        self._local: dict[int, Any] = {}  # chunk -> the verdict the owner found itself
+        self._ahead = workers + 1  # chunks given out at once: one per worker, one queued
+        self._out = 0
+        self._stopped = False
+        self._pool: Any
+        try:
+            self._pool = worker_pool(workers)
+        except (OSError, RuntimeError, ValueError, ImportError):  # no pool here
+            _drop_pool()
+            self._pool = None
+
+    def add(self, chunk: Any) -> int:
+        """Queue ``chunk``; its number for :meth:`verdict`."""
+        with self._lock:
+            n = len(self._chunks)
+            self._chunks.append(chunk)
+            self._waiting.append(n)
+        self._give_out()
+        return n
+
+    def _give_out(self, finished: Any = None) -> None:
+        """Keep ``_ahead`` chunks with the workers (also called in the pool's thread as each
+        one finishes: it must not raise)."""
+        from concurrent.futures import Future
+
+        while True:
+            with self._lock:
+                if finished is not None:
+                    self._out -= 1
+                    finished = None
+                if (self._stopped or self._pool is None or self._out >= self._ahead
+                        or not self._waiting):
+                    return
+                n = self._waiting.popleft()
+                self._out += 1
+                ours: Future[Any] = Future()
+                self._futures[n] = ours
+            try:
+                theirs = self._pool.submit(self._fn, self._chunks[n])
+            except Exception as exc:  # noqa: BLE001 - the pool broke: the owner checks it
+                ours.set_exception(exc)
+                with self._lock:
+                    self._out -= 1
+                continue
+            theirs.add_done_callback(functools.partial(self._relay, ours))
+
+    def _relay(self, ours: Any, theirs: Any) -> None:
+        try:
+            exc = theirs.exception()
+        except BaseException as cancelled:  # noqa: BLE001 - cancelled by a pool shutdown
+            exc = cancelled
+        if exc is None:
+            ours.set_result(theirs.result())
+        else:
+            ours.set_exception(exc)
+        self._give_out(finished=theirs)
+
+    def verdict(self, n: int) -> Any:
+        """Chunk ``n``'s verdict: while it is not ready, the owner checks the last chunk
+        nobody has taken."""
+        from concurrent.futures import BrokenExecutor, CancelledError
+
+        while n not in self._local:
+            ours = self._futures.get(n)
+            if ours is not None and ours.done():
+                break
+            with self._lock:  # the last one (the first, in order, once there is no pool)
+                mine = (None if not self._waiting else self._waiting.pop()
+                        if self._pool is not None else self._waiting.popleft())
+            if mine is not None:
+                self._local[mine] = self._fn(self._chunks[mine])
+                continue
+            if ours is None:  # being given out in the pool's thread right now
+                _time.sleep(0.0005)
+                continue
+            break
+        if n in self._local:
+            return self._local[n]
+        try:
+            return self._futures[n].result()
+        except (BrokenExecutor, CancelledError, RuntimeError, OSError):
+            _drop_pool()  # a worker died or the pool was shut down: check it here
+            self._local[n] = verdict = self._fn(self._chunks[n])
+            return verdict
+
+    def stop(self) -> None:
+        """Give the workers nothing more (what they have finishes, unread)."""
+        with self._lock:
+            self._stopped = True
+            self._waiting.clear()
+
+
 class SignatureChecks:
     """The strict decoding and signature checks of a big batch, running on the other cores
     while the caller builds the write transaction from the trusted decoding of each statement
     (:func:`decode_statements`).
 
     :meth:`raise_first` makes the refusal the serial path (:func:`verify_statements`) would
-    give: every item is decoded and signature-checked, in order, before any rule runs. If the
-    pool cannot do the work (a worker died, the process forked), the checks run here instead.
+    give: every item is decoded and signature-checked, in order, before any rule runs. The
+    caller checks chunks too while it waits (:class:`SharedChecks`).
     """
 
     def __init__(self, items: Sequence[SignedStatement], workers: int) -> None:
         self.total = len(items)
         step = max(256, -(-len(items) // (8 * workers)))
-        self._chunks = [(i, [(s.statement, s.signer, s.signature) for s in items[i:i + step]])
-                        for i in range(0, len(items), step)]
-        self._futures: list[Any] | None
-        try:
-            pool = worker_pool(workers)
-            self._futures = [pool.submit(_check_signatures, c) for c in self._chunks]
-        except (OSError, RuntimeError, ValueError, ImportError):  # no pool here
-            _drop_pool()
-            self._futures = None
+        self._shared = SharedChecks(_check_signatures, workers)
+        self._count = 0
+        for i in range(0, len(items), step):
+            self._shared.add((i, [(s.statement, s.signer, s.signature)
+                                  for s in items[i:i + step]]))
+            self._count += 1
         self._failure: tuple[int, str, str] | None = None
         self._done = False
 
     def _wait(self) -> tuple[int, str, str] | None:
         if self._done:
             return self._failure
-        from concurrent.futures import BrokenExecutor, CancelledError
-
-        results: list[tuple[int, str, str] | None] = []
         try:
-            if self._futures is None:
-                raise RuntimeError("no worker pool")
-            futures = self._futures
-            for i, f in enumerate(futures):
-                while not f.done() and self._help(i):
-                    pass
-                results.append(f.result())
-                if results[-1] is not None:
+            for n in range(self._count):
+                self._failure = self._shared.verdict(n)
+                if self._failure is not None:
                     break
-        except (BrokenExecutor, CancelledError, RuntimeError, OSError):
-            _drop_pool()  # a worker died or the pool was shut down: check here, in order
-            results = []
-            for chunk in self._chunks:
-                results.append(_check_signatures(chunk))
-                if results[-1] is not None:
-                    break
-        self._failure = next((r for r in results if r is not None), None)
+        finally:
+            self._shared.stop()
         self._done = True
         return self._failure
-
-    def _help(self, after: int) -> bool:
-        """Check here the last chunk after ``after`` that no worker has started, rather than
-        wait (the workers run at a lower priority than this process, so that its own work goes
-        first: when it is done, it shares theirs). False if there is none."""
-        from concurrent.futures import Future
-
-        assert self._futures is not None
-        for j in range(len(self._futures) - 1, after, -1):
-            if self._futures[j].cancel():
-                done: Future[tuple[int, str, str] | None] = Future()
-                done.set_result(_check_signatures(self._chunks[j]))
-                self._futures[j] = done
-                return True
-        return False
 
     def raise_first(self, before: int, other: RefusedError | None = None) -> None:
         """Raise the first malformed or badly signed item among ``[0, before)``, else ``other``

@@ -203,20 +203,16 @@ def test_damage_is_found(store: Path, case: str, chunk: int,
     assert messages[0] == messages[1]
 
 
-def test_the_replay_checks_the_chunks_no_worker_started() -> None:
-    # While the oldest chunk is still being checked, the replay checks the newest one no
-    # worker has started (a plain Future is such a one: cancel() succeeds) instead of waiting.
-    import threading
-    from concurrent.futures import Future
-
-    oldest: Future[tuple[int, str] | None] = Future()
-    newest: Future[tuple[int, str] | None] = Future()
-    oldest.set_running_or_notify_cancel()  # a worker has it
-    pending = [([b"first"], oldest), ([b"\x00garbage"], newest)]
-    threading.Timer(0.2, oldest.set_result, [None]).start()
-    chunk, result = audit_module._next_verified(pending)
-    assert chunk == [b"first"] and result is None
-    assert newest.cancelled()  # taken from the pool's queue...
-    later_chunk, later = pending[0]
-    assert later_chunk == [b"\x00garbage"] and later.done()
-    assert later.result() is not None and later.result()[0] == 0  # ...and checked here
+def test_the_replay_checks_chunks_too_and_reads_verdicts_in_order(pristine: Path) -> None:
+    # verified_chunks gives the workers a few chunks at a time; the replay checks the last ones
+    # nobody has rather than wait. Verdicts come back in order, each with its own chunk.
+    with Ledger.open(pristine) as led:
+        good = [led.entry_bytes(i) for i in range(led.head().size)]
+    chunks = [list(good) for _ in range(12)]
+    chunks[9] = [b"\x00garbage", *good[1:]]
+    seen = []
+    for chunk, verdict in audit_module.verified_chunks(iter(chunks), workers=2):
+        seen.append((chunk is chunks[len(seen)], verdict))
+    assert [ok for ok, _ in seen] == [True] * 12
+    assert [v is None for _, v in seen] == [i != 9 for i in range(12)]
+    assert seen[9][1] is not None and seen[9][1][0] == 0
