@@ -393,9 +393,8 @@ class SharedChecks:
             if mine is not None:
                 self._local[mine] = self._fn(self._chunks[mine])
                 continue
-            if ours is None:  # being given out in the pool's thread right now
-                _time.sleep(0.0005)
-                continue
+            if ours is None:  # nobody has it (stopped): check it here
+                self._local[n] = self._fn(self._chunks[n])
             break
         if n in self._local:
             return self._local[n]

@@ -816,6 +816,15 @@ def test_the_caller_checks_the_chunks_no_worker_has(busy: World) -> None:
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, own + log_module.WORKER_NICENESS)
 
 
+def test_shared_checks_answer_every_chunk_in_order_even_after_stop() -> None:
+    shared = log_module.SharedChecks(len, 2)  # the check: a chunk's length
+    for i in range(12):
+        shared.add([0] * i)
+    assert [shared.verdict(i) for i in range(6)] == list(range(6))
+    shared.stop()  # what nobody had taken is checked by the owner, on demand
+    assert [shared.verdict(i) for i in range(6, 12)] == list(range(6, 12))
+
+
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_worker_killed_mid_batch_never_hangs_the_batch(busy: World) -> None:
     # A worker dies while the caller is checking chunks too: the pool breaks, the caller checks
