@@ -7,8 +7,8 @@ millisecond with Python's integers and needs no import beyond the interpreter's 
 :func:`ledger.events.verify_signature` uses it for the first few checks in a process, then
 the binding, so bulk work never runs here.
 
-It accepts exactly what the bindings accept under the ledger's rule (see
-``events._signature_shape_error``): the cofactorless equation ``[S]B = R + [k]A``, checked by
+It accepts exactly what the bindings accept under the ledger's rule (:func:`acceptable`):
+the cofactorless equation ``[S]B = R + [k]A``, checked by
 comparing the encoding of ``[S]B - [k]A`` with the signature's R bytes, S below the group
 order L, and A a point on the curve. The tests compare it with both bindings.
 
@@ -36,9 +36,13 @@ SMALL_ORDER = frozenset(bytes.fromhex(h) for h in (
 ))
 """Encodings of the points of small order, sign bit clear (libsodium's blocklist)."""
 
-_D = -121665 * pow(121666, P - 2, P) % P
+# Constants as literals (RFC 8032 §5.1; the tests derive them): computing them took about
+# 0.7 ms of every cold start.
+_D = 37095705934669439343138083508754565189542113879843219016388785533085940283555
+"""-121665 / 121666 mod p."""
 _D2 = 2 * _D % P
-_SQRT_M1 = pow(2, (P - 1) // 4, P)
+_SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752
+"""2^((p - 1) / 4) mod p, a square root of -1."""
 
 # Points in extended coordinates (X, Y, Z, T), x = X/Z, y = Y/Z, x*y = T/Z.
 Point = tuple[int, int, int, int]
@@ -54,19 +58,6 @@ def _add(p: Point, q: Point) -> Point:
     c = t1 * _D2 * t2 % P
     d = 2 * z1 * z2 % P
     e, f, g, h = b - a, d - c, d + c, b + a
-    return e * f % P, g * h % P, f * g % P, e * h % P
-
-
-def _double(p: Point) -> Point:
-    """2p."""
-    x1, y1, z1, _ = p
-    a = x1 * x1 % P
-    b = y1 * y1 % P
-    c = 2 * z1 * z1 % P
-    h = a + b
-    e = h - (x1 + y1) * (x1 + y1) % P
-    g = a - b
-    f = c + g
     return e * f % P, g * h % P, f * g % P, e * h % P
 
 
@@ -112,18 +103,17 @@ def encode_point(p: Point) -> bytes:
     return (y | (x & 1) << 255).to_bytes(32, "little")
 
 
-_BY = 4 * pow(5, P - 2, P) % P
-_B = decode_point(_BY.to_bytes(32, "little"))
-assert _B is not None
-B: Point = _B
-"""The base point."""
+_BX = 15112221349535400772501151409588531511454012693041857206046113283949847762202
+_BY = 46316835694926478169428394003475163141307993866256225615783033603165251855960
+B: Point = (_BX, _BY, 1, _BX * _BY % P)
+"""The base point: y = 4/5, x positive (even)."""
 
 _WIDTH = 5  # window of the signed digits: tables of 2^(w-2) = 8 odd multiples
 
 
 def _window_table(p: Point) -> dict[int, Point]:
     """digit -> [digit]p for the odd digits of a signed window: +-1, +-3, ..., +-15."""
-    twice = _double(p)
+    twice = _add(p, p)
     out = {1: p}
     for d in range(3, 1 << (_WIDTH - 1), 2):
         out[d] = _add(out[d - 2], twice)
@@ -164,7 +154,8 @@ def _double_scalar_mult(s: int, a: Point, k: int) -> Point:
     x, y, z, t = _IDENTITY
     p = P
     for ds, dk in zip(reversed(_naf(s, 254)), reversed(_naf(k, 254)), strict=True):
-        # _double inlined (three quarters of the work): T only when an addition follows
+        # 2Q (dbl-2008-hwcd for a = -1), inline: three quarters of the work; T only when an
+        # addition follows
         aa = x * x % p
         bb = y * y % p
         cc = 2 * z * z % p
@@ -198,14 +189,24 @@ def is_canonical_point(encoding: bytes) -> bool:
     return int.from_bytes(encoding, "little") & ((1 << 255) - 1) < P
 
 
-def acceptable(public_key: bytes, signature: bytes) -> bool:
-    """The ledger's rule beyond RFC 8032's equation, so that every implementation agrees: the
-    key is canonical and not of small order, and R is not of small order. (S < L and the
-    cofactorless equation, compared on R's encoding, are checked by OpenSSL, libsodium and
-    :func:`verify_pure` alike; with these checks all three accept exactly the same signatures.)
+def rule_violation(public_key: bytes, signature: bytes) -> str | None:
+    """Which part of the ledger's rule beyond RFC 8032's equation fails: ``"key"`` (not a
+    canonical encoding, or of small order), ``"r"`` (R of small order), or None. (S < L and
+    the cofactorless equation, compared on R's encoding, are checked by OpenSSL, libsodium and
+    :func:`verify_pure` alike; with this rule all three accept exactly the same signatures.)
     """
-    return (len(public_key) == 32 and len(signature) == 64 and is_canonical_point(public_key)
-            and not is_small_order(public_key) and not is_small_order(signature[:32]))
+    if is_small_order(public_key) or not is_canonical_point(public_key):
+        return "key"
+    if is_small_order(signature[:32]):
+        return "r"
+    return None
+
+
+def acceptable(public_key: bytes, signature: bytes) -> bool:
+    """Whether the key and the signature have the right sizes and pass the ledger's rule
+    (:func:`rule_violation`)."""
+    return (len(public_key) == 32 and len(signature) == 64
+            and rule_violation(public_key, signature) is None)
 
 
 PURE_CHECKS = 16

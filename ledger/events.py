@@ -231,13 +231,12 @@ def check_public_key(value: Any, field: str) -> bytes:
 
 
 def _signature_shape_error(public_key: bytes, signature: bytes) -> str | None:
-    """The ledger's Ed25519 rule beyond RFC 8032's equation, so that every binding agrees:
-    the key is canonical and not of small order, and R is not of small order. (S < L and the
-    cofactorless equation, compared on R's encoding, are checked by OpenSSL and libsodium
-    alike; with these two checks they accept exactly the same signatures.)"""
-    if is_small_order(public_key) or not is_canonical_point(public_key):
+    """Why the key or R breaks the ledger's Ed25519 rule (:func:`ledger.ed25519.rule_violation`),
+    or None."""
+    broken = ed25519.rule_violation(public_key, signature)
+    if broken == "key":
         return f"statement signer {key_id(public_key)} is a small-order or non-canonical key"
-    if is_small_order(signature[:32]):
+    if broken == "r":
         return f"statement signature by key {key_id(public_key)} has a small-order point as r"
     return None
 

@@ -25,13 +25,12 @@ dataclasses, for the offline verifier's cold start (see :mod:`ledger.frozen`).
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Sequence
 
 from ledger import ed25519
 from ledger.errors import EncodingError, KeyFileError, SignatureError
 from ledger.frozen import Frozen
-from ledger.parse import control_chars, first_of, is_decimal, is_lower_hex
+from ledger.parse import b64decode, b64encode, control_chars, first_of, is_decimal, is_lower_hex
 from ledger.sha import sha256
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
@@ -101,24 +100,12 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
 def _b64decode(text: str) -> bytes | None:
-    """Decode standard, padded base64 (RFC 4648 §4), or return None.
-
-    Only the canonical spelling is accepted: the decoder of the standard library (and Go's
-    ``StdEncoding``) also accepts non-zero trailing bits and surplus padding, which would give one
-    signature several spellings.
-    """
+    """Canonical padded base64 (:func:`ledger.parse.b64decode`), or None."""
     try:
-        data = binascii.a2b_base64(text, strict_mode=True)  # (base64 would import re)
-    except ValueError:  # binascii.Error, and non-ASCII str
+        return b64decode(text)
+    except ValueError:
         return None
-    if _b64encode(data) != text:
-        return None
-    return data
 
 
 # Keys.
@@ -181,7 +168,7 @@ class Verifier(Frozen):
         return ed25519.verify(self.public_key, message, signature)
 
     def __str__(self) -> str:
-        encoded = _b64encode(bytes([ALG_ED25519]) + self.public_key)
+        encoded = b64encode(bytes([ALG_ED25519]) + self.public_key)
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
 
@@ -270,7 +257,7 @@ class Signer(Frozen):
         return Verifier(name=self.name, key_id=key_id(self.name, public_key), public_key=public_key)
 
     def __str__(self) -> str:
-        encoded = _b64encode(bytes([ALG_ED25519]) + self.seed)
+        encoded = b64encode(bytes([ALG_ED25519]) + self.seed)
         return f"{_SIGNER_PREFIX}{self.name}+{self.key_id.hex()}+{encoded}"
 
     def __repr__(self) -> str:
@@ -358,7 +345,7 @@ class NoteSignature(Frozen):
 
     def line(self) -> str:
         """Return the signature line, with its final newline."""
-        encoded = _b64encode(self.key_id + self.signature)
+        encoded = b64encode(self.key_id + self.signature)
         return f"{_SIGNATURE_PREFIX}{self.name} {encoded}\n"
 
 
@@ -572,7 +559,7 @@ class Checkpoint(Frozen):
 
     def body(self) -> str:
         """Return the note text: ``<origin>\\n<size>\\n<base64 root>\\n``."""
-        return f"{self.origin}\n{self.size}\n{_b64encode(self.root)}\n"
+        return f"{self.origin}\n{self.size}\n{b64encode(self.root)}\n"
 
 
 def parse_checkpoint(text: str) -> Checkpoint:

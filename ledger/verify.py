@@ -22,7 +22,6 @@ The value classes are written by hand rather than as dataclasses, for the cold s
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 
@@ -63,7 +62,7 @@ from ledger.events import (
 )
 from ledger.frozen import Frozen
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
-from ledger.parse import is_lower_hex, load_json
+from ledger.parse import b64decode, is_lower_hex, load_json
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
@@ -225,12 +224,10 @@ _MAX_B64 = 4 * -(-MAX_ENTRY_SIZE // 3)  # the base64 length of the largest entry
 def _b64(value: Any, what: str, size: int | None = None) -> bytes:
     if not isinstance(value, str) or len(value) > _MAX_B64:
         raise EncodingError(f"bundle: {what}: want base64 text")
-    try:  # strict: only the alphabet, padding only at the end (binascii: ~90 fields a bundle)
-        raw = binascii.a2b_base64(value, strict_mode=True)
-    except (binascii.Error, ValueError):
-        raise EncodingError(f"bundle: {what}: not base64") from None
-    if binascii.b2a_base64(raw, newline=False) != value.encode("ascii"):
-        raise EncodingError(f"bundle: {what}: not canonical base64")
+    try:
+        raw = b64decode(value)
+    except ValueError as exc:
+        raise EncodingError(f"bundle: {what}: {exc}") from None
     if size is not None and len(raw) != size:
         raise EncodingError(f"bundle: {what}: want {size} bytes, got {len(raw)}")
     return raw

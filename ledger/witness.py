@@ -21,7 +21,6 @@ verify --witness``), so its value classes are written by hand, not as dataclasse
 
 from __future__ import annotations
 
-import binascii
 import os
 from collections.abc import Sequence
 
@@ -44,7 +43,7 @@ from ledger.note import (
     parse_checkpoint,
     parse_note,
 )
-from ledger.parse import is_lower_hex
+from ledger.parse import b64decode, b64encode, is_lower_hex
 from ledger.sha import sha256
 
 TYPE_CHECKING = False  # (not typing's: a cold verify --witness imports this module)
@@ -67,16 +66,9 @@ def cosigner_key_id(name: str, public_key: bytes) -> bytes:
 
 def _b64(text: str, what: str) -> bytes:
     try:
-        raw = binascii.a2b_base64(text, strict_mode=True)  # (base64 would import re)
-    except (binascii.Error, ValueError):
-        raise KeyFileError(f"malformed {what}: not base64") from None
-    if _b64encode(raw) != text:
-        raise KeyFileError(f"malformed {what}: not canonical base64")
-    return raw
-
-
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
+        return b64decode(text)
+    except ValueError as exc:
+        raise KeyFileError(f"malformed {what}: {exc}") from None
 
 
 def _check_name(name: str, what: str) -> None:
@@ -101,7 +93,7 @@ class CosignerVerifier(Frozen):
         return cosigner_key_id(self.name, self.public_key)
 
     def __str__(self) -> str:
-        raw = _b64encode(bytes([ALG_COSIGNATURE]) + self.public_key)
+        raw = b64encode(bytes([ALG_COSIGNATURE]) + self.public_key)
         return f"{self.name}+{self.key_id.hex()}+{raw}"
 
 
@@ -144,7 +136,7 @@ class WitnessKey(Frozen):
         return CosignerVerifier(self.name, self.public_key)
 
     def __str__(self) -> str:
-        raw = _b64encode(bytes([ALG_COSIGNATURE]) + self.seed)
+        raw = b64encode(bytes([ALG_COSIGNATURE]) + self.seed)
         return f"PRIVATE+KEY+{self.name}+{self.verifier().key_id.hex()}+{raw}"
 
     def __repr__(self) -> str:
@@ -312,7 +304,7 @@ class Witness:
                                      f"the cosigned size {old_size} ({exc})") from None
         timestamp = now_ms // 1000
         out = add_cosignature(note_text, self.key, timestamp)
-        state[cp.origin] = {"size": cp.size, "root": _b64encode(cp.root),
+        state[cp.origin] = {"size": cp.size, "root": b64encode(cp.root),
                             "time": timestamp, "log_key": str(log_key)}
         _write_json(self.path / "state.json", state)
         return out

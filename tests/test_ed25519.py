@@ -102,6 +102,9 @@ def test_base_point_and_constants() -> None:
         "5866666666666666666666666666666666666666666666666666666666666666")
     assert encode_point(_mul(L)) == encode_point(ed25519._IDENTITY)  # B has order L
     assert (P - 5) % 8 == 0 and pow(ed25519._SQRT_M1, 2, P) == P - 1
+    assert ed25519._SQRT_M1 == pow(2, (P - 1) // 4, P)
+    assert ed25519._D == -121665 * pow(121666, P - 2, P) % P
+    assert B == decode_point((4 * pow(5, P - 2, P) % P).to_bytes(32, "little"))
 
 
 def test_windowed_multiplication_matches_the_slow_reference() -> None:

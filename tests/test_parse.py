@@ -21,6 +21,7 @@ from ledger.parse import (
     is_lower_hex,
     load_json,
 )
+from ledger.verify import _no_duplicates
 
 # Text biased towards the characters the checks are about, plus anything at all.
 _CHARS = st.one_of(st.sampled_from("0123456789abcdefABCDEF._:@+-/ \t\n\x00\x7f\x1f\u0660\xe9"),
@@ -50,13 +51,7 @@ def test_character_checks_match_the_regular_expressions(text: str) -> None:
         assert first_of(text, chars) == (-1 if m is None else m.start())
 
 
-def _hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise EncodingError(f"duplicate {k!r}")
-        out[k] = v
-    return out
+_hook = _no_duplicates  # the hook the verifier parses with
 
 
 def _outcome(fn: Any, data: bytes | str) -> tuple[str, Any]:
