@@ -42,8 +42,9 @@ from ledger.events import (
     trusted_statement,
     verify_signature_fast,
 )
-from ledger.log import Ledger, RecordState, SharedChecks, apply_rules
+from ledger.log import Ledger, RecordState, SharedChecks, apply_rules, collection_paused
 from ledger.note import Verifier, open_checkpoint, parse_verifier
+from ledger.sha import bulk_sha256
 from ledger.store import Txn, from_u64, tree_key, u64
 
 CHUNK = 2048
@@ -100,11 +101,12 @@ class Replayer:
 
     def __init__(self, registry: bytes | None, *, want_roots: Iterable[int] = ()) -> None:
         self.registry = registry
-        self.cr = merkle.CompactRange()
+        sha256 = self._sha256 = bulk_sha256()
+        self.cr = merkle.CompactRange(sha256=sha256)
         # The replayed records, by map key: the rules' view (nothing is loaded from a store).
         self.state = RecordState(_no_record)
         self.status: dict[bytes, tuple[bytes, bytes]] = {}  # map key -> (value hash, record)
-        self.smap = smt.MapWriter(_no_nodes)
+        self.smap = smt.MapWriter(_no_nodes, sha256=sha256)
         self.last_time = 0
         self.want_roots = set(want_roots)
         self.report = AuditReport()
@@ -155,7 +157,7 @@ class Replayer:
         if self.smap.root != entry.state_root:
             raise AuditError(i, "state_root", f"is {entry.state_root.hex()}, the replayed "
                              f"status map's root is {self.smap.root.hex()}")
-        self.cr.append(merkle.leaf_hash(data), visit)
+        self.cr.append(merkle.leaf_hash(data, self._sha256), visit)
         self.last_time = entry.time
         self._count(st)
         if self.cr.size in self.want_roots:
@@ -229,15 +231,16 @@ def replay(entries: Iterable[list[bytes]], replayer: Replayer, *,
            workers: int | None = None) -> AuditReport:
     """Replay chunks of entry bytes through ``replayer``; signatures checked in parallel."""
     start = time.perf_counter()
-    for chunk, result in verified_chunks(entries, workers=workers):
-        if result is not None:
-            offset, message = result
-            rule = "signature" if "signature" in message else "encoding"
-            raise AuditError(replayer.cr.size + offset, rule, message)
-        for data in chunk:
-            replayer.feed(data, visit, checked=True)
-        if progress is not None:
-            progress(len(chunk))
+    with collection_paused():
+        for chunk, result in verified_chunks(entries, workers=workers):
+            if result is not None:
+                offset, message = result
+                rule = "signature" if "signature" in message else "encoding"
+                raise AuditError(replayer.cr.size + offset, rule, message)
+            for data in chunk:
+                replayer.feed(data, visit, checked=True)
+            if progress is not None:
+                progress(len(chunk))
     report = replayer.finish()
     report.seconds = time.perf_counter() - start
     return report

@@ -19,13 +19,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import gc
 import hashlib
 import os
 import shutil
 import tempfile
 import threading
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -84,6 +85,7 @@ from ledger.events import (
 from ledger.files import fsync_path
 from ledger.keys import Passphrase, read_signer, write_key_bytes, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
+from ledger.sha import bulk_sha256
 from ledger.store import Store, Txn, tree_key, u64
 
 T = TypeVar("T")
@@ -150,6 +152,26 @@ def cred_index_prefix(issuer: str, cred_id: str) -> bytes:
     if len(prefix) > MAX_CRED_PREFIX:
         return b"\x00" + hashlib.sha256(prefix).digest()
     return prefix
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for bulk work (an append batch, an audit replay).
+
+    They make several small objects per event, none of them in a reference cycle, and the
+    collector's passes over them (and over the status-map nodes a batch holds in memory, more
+    with every pass it survives) cost about a tenth of the writer's time. Reference counting
+    still frees everything as usual; garbage in a cycle, anywhere in the process, waits until
+    the block ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def verify_statements(items: Sequence[SignedStatement]) -> list[Statement]:
@@ -833,6 +855,10 @@ class Ledger:
         """Verify, authorise and sequence ``items`` as one atomic, durable batch."""
         if not items:
             raise RefusedError("empty-batch", "nothing to append")
+        with collection_paused():
+            return self._append(items, progress)
+
+    def _append(self, items: Sequence[SignedStatement], progress: Progress | None) -> Appended:
         checks = start_signature_checks(items)
         statements = (verify_statements(items) if checks is None
                       else decode_statements(items, checks))
@@ -843,10 +869,11 @@ class Ledger:
             head = _read_head(txn)
             t = max(now, head.last_time)
             state = RecordState(store_loader(txn))
-            smap = smt.MapWriter(txn.map_node, head.state_root)
+            sha256 = bulk_sha256()
+            smap = smt.MapWriter(txn.map_node, head.state_root, sha256=sha256)
             cr = merkle.CompactRange(
                 head.size, [txn.tree_node(lv, ix) for lv, ix in
-                            merkle.CompactRange.frontier_ids(head.size)])
+                            merkle.CompactRange.frontier_ids(head.size)], sha256=sha256)
             records: dict[bytes, bytes] = {}
             status: dict[bytes, bytes] = {}
             # Puts are gathered and made with one cursor per database at the end.
@@ -884,7 +911,7 @@ class Ledger:
                         if checks is not None:
                             checks.raise_first(total, too_large)
                         raise too_large from None
-                    cr.append(merkle.leaf_hash(data), put_tree)
+                    cr.append(merkle.leaf_hash(data, sha256), put_tree)
                     entries.append((u64(index), data))
                     if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
                         creds.append((cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b""))

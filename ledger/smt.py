@@ -48,7 +48,7 @@ from ledger.errors import (
     StoreCorruptError,
 )
 from ledger.frozen import Frozen
-from ledger.sha import sha256
+from ledger.sha import Hasher, sha256
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
@@ -329,10 +329,13 @@ class MapWriter:
     thread-safe.
     """
 
-    __slots__ = ("_get", "_hash", "_node")
+    __slots__ = ("_get", "_hash", "_node", "_sha256")
 
-    def __init__(self, get: NodeGetter, root: bytes = EMPTY) -> None:
+    def __init__(self, get: NodeGetter, root: bytes = EMPTY, *,
+                 sha256: Hasher = _sha256) -> None:
+        """``sha256`` computes the node hashes (see :func:`ledger.sha.bulk_sha256`)."""
         _check_size(root, "map root")
+        self._sha256 = sha256
         self._get = get
         self._hash = root
         self._node: Any = None  # the root node: a branch list, a leaf tuple, or None
@@ -381,7 +384,7 @@ class MapWriter:
                     child = node[slot + 2] = self._load(h, MAX_DEPTH - 1 - shift)
             node = child
         depth = MAX_DEPTH - 1 - shift
-        sha256 = _sha256
+        sha256 = self._sha256
         encoding = _LEAF + key + value_hash
         leaf = (sha256(encoding).digest(), key, value_hash, True)
         new: Any = leaf

@@ -62,7 +62,7 @@ from ledger.events import (
     sign_statement,
     signing_message,
 )
-from ledger.log import Head, Ledger, RecordState, apply_rules
+from ledger.log import Head, Ledger, RecordState, apply_rules, collection_paused
 from ledger.note import Signer, open_checkpoint, parse_verifier
 from ledger.store import DB_NAMES, tree_key, u64
 
@@ -1208,3 +1208,32 @@ def test_refuses_a_store_on_a_network_file_system(tmp_path: Path,
     escaped = str(odd).replace(" ", "\\040").replace("\t", "\\011")
     mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\nserver:/x {escaped} nfs rw 0 0\n")
     assert store_module.file_system_type(odd / "store") == "nfs"
+
+
+def test_collection_paused_restores_the_collector(world: World) -> None:
+    """Bulk work pauses the cyclic collector and gives it back as it found it, on errors too."""
+    import gc
+
+    assert gc.isenabled()
+    seen: list[bool] = []
+    real = log_module.Ledger._append
+
+    def spy(self: Ledger, *args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(self, *args)
+
+    log_module.Ledger._append = spy  # type: ignore[method-assign]
+    key = world.key("uni")
+    try:
+        world.append(world.register("uni", key))
+        world.refused([world.issue(key, "nobody", "c-1")], "unknown-issuer")
+    finally:
+        log_module.Ledger._append = real  # type: ignore[method-assign]
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
