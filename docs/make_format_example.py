@@ -457,7 +457,8 @@ def through_ledger(b: Built, signed: list[Any], note: str) -> dict[str, Any]:
             check_tlog_proof(tlog, verifier=b.log.verifier())
             store = ledger.store.read(lambda t: {
                 db: list(t.items(db)) for db in
-                ("meta", "entries", "tree", "nodes", "records", "status", "creds", "checkpoints")
+                ("meta", "entries", "tree", "mapnodes", "maproots", "records", "status", "creds",
+                 "checkpoints")
             })
             more = continue_story(ledger, b, note, Path(tmp))
     return {"doc": doc, "bundle": bundle, "verdict": verdict, "tlog": tlog, "store": store,
@@ -647,7 +648,8 @@ def section() -> str:
     o.code(smt_tree(b.nodes, root, names))
     o(f"`state_root` after entry 1 = `{root.hex()}`.")
     o()
-    o("Stored node encodings reachable from that root (65 bytes each, `nodes` database):")
+    o("The encodings of the nodes reachable from that root (65 bytes each; §15.8 shows where the")
+    o("store keeps them):")
     o()
     enc_lines = []
 
@@ -767,9 +769,29 @@ def section() -> str:
     o.code(slines)
     o("`tree` keys are level (1 byte) || index (u64): (0, 0) and (0, 1) hold the two leaf hashes,")
     o("(1, 0) the perfect subtree over both, here the root. The `creds` key is msgpack")
-    o(f"`[\"{ISSUER_ID}\", \"{CRED_ID}\"]` then u64 1, the issuance's index. `nodes` still holds "
-      f"`{b.state_roots[0].hex()[:16]}...`,")
-    o("the map root after entry 0: old map versions stay provable.")
+    o(f"`[\"{ISSUER_ID}\", \"{CRED_ID}\"]` then u64 1, the issuance's index. `mapnodes` keys are the")
+    o("batch (u64: its first entry's index) then the node's place among the batch's new nodes")
+    o("(u32), children first; a leaf's value is its 65-byte encoding, a branch's is its encoding")
+    o("then its left and right children's locations (12 bytes each; 12 zero bytes for an EMPTY")
+    per_batch: dict[int, int] = {}
+    for loc, _ in art["store"]["mapnodes"]:
+        batch = int.from_bytes(loc[:8], "big")
+        per_batch[batch] = per_batch.get(batch, 0) + 1
+    o(f"side). The first batch wrote {per_batch[0]} nodes, the second {per_batch[1]}: its new leaf and the")
+    o("branches above it, pointing back at the first batch's nodes it did not change.")
+    roots = dict(art["store"]["maproots"])
+    nodes = dict(art["store"]["mapnodes"])
+    top = nodes[roots[b.state_roots[1]]]
+    o()
+    o(f"The second batch's root, at {_location(roots[b.state_roots[1]])}:")
+    o()
+    o.code([f"{top[:1].hex()}  branch", f"{top[1:33].hex()}  left hash",
+            f"{top[33:65].hex()}  right hash",
+            f"{top[65:77].hex()}  left location {_location(top[65:77])}",
+            f"{top[77:].hex()}  right location {_location(top[77:])}"])
+    o(f"`maproots` keeps both batches' map roots: `{b.state_roots[0].hex()[:16]}...` (after entry 0)")
+    o(f"at {_location(roots[b.state_roots[0]])} and `{b.state_roots[1].hex()[:16]}...` at "
+      f"{_location(roots[b.state_roots[1]])}: old map versions stay provable.")
     o()
     head = art["store"]["meta"]
     hv = dict(head)[b"head"]
@@ -779,6 +801,10 @@ def section() -> str:
     tiles_example(o, b, art)
     witness_example(o, b, art)
     return o.text()
+
+
+def _location(loc: bytes) -> str:
+    return f"({int.from_bytes(loc[:8], 'big')}, {int.from_bytes(loc[8:], 'big')})"
 
 
 def _summary(paths: list[str]) -> list[str]:

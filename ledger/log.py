@@ -85,8 +85,8 @@ from ledger.events import (
 from ledger.files import fsync_path
 from ledger.keys import Passphrase, read_signer, write_key_bytes, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
-from ledger.sha import bulk_sha256
-from ledger.store import Store, Txn, tree_key, u64
+from ledger.sha import bulk_sha256, sha256
+from ledger.store import FORMAT, FORMAT_V1, MapNodes, Store, Txn, tree_key, u64
 
 T = TypeVar("T")
 
@@ -701,7 +701,7 @@ class Ledger:
         write_signer(keys / "registry.key", registry, passphrase)
 
         def init(txn: Txn) -> None:
-            txn.put("meta", b"format", b"credential-ledger/v1")
+            txn.put("meta", b"format", FORMAT)
             txn.put("meta", b"origin", origin.encode("utf-8"))
             txn.put("meta", b"registry", registry.public_key)
             txn.put("meta", b"log_vkey", str(log_signer.verifier()).encode())
@@ -774,6 +774,10 @@ class Ledger:
     def self_check(self) -> None:
         """Check that the head's size and root match the stored tree and last entry."""
         def check(txn: Txn) -> None:
+            fmt = txn.get("meta", b"format")
+            if fmt not in (FORMAT, FORMAT_V1):
+                raise StoreCorruptError(f"unknown store format {fmt!r}: not written by this "
+                                        "version of credential-ledger")
             head = _read_head(txn)
             if head.size == 0:
                 if head.root != merkle.EMPTY_ROOT or txn.entry(0) is not None:
@@ -869,11 +873,12 @@ class Ledger:
             head = _read_head(txn)
             t = max(now, head.last_time)
             state = RecordState(store_loader(txn))
-            sha256 = bulk_sha256()
-            smap = smt.MapWriter(txn.map_node, head.state_root, sha256=sha256)
+            hasher = bulk_sha256()
+            nodes = MapNodes(txn, head.state_root, sha256=hasher)
+            smap = smt.MapWriter(nodes.get, head.state_root, sha256=hasher)
             cr = merkle.CompactRange(
                 head.size, [txn.tree_node(lv, ix) for lv, ix in
-                            merkle.CompactRange.frontier_ids(head.size)], sha256=sha256)
+                            merkle.CompactRange.frontier_ids(head.size)], sha256=hasher)
             records: dict[bytes, bytes] = {}
             status: dict[bytes, bytes] = {}
             # Puts are gathered and made with one cursor per database at the end.
@@ -911,7 +916,7 @@ class Ledger:
                         if checks is not None:
                             checks.raise_first(total, too_large)
                         raise too_large from None
-                    cr.append(merkle.leaf_hash(data, sha256), put_tree)
+                    cr.append(merkle.leaf_hash(data, hasher), put_tree)
                     entries.append((u64(index), data))
                     if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
                         creds.append((cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b""))
@@ -936,7 +941,9 @@ class Ledger:
                                         f"{head.size}; nothing was written")
             txn.put_many("tree", tree)
             txn.put_many("creds", creds)
-            txn.put_many("nodes", smap.new_nodes().items(), overwrite=False)
+            nodes.add(head.size, smap.root, smap.new_nodes())
+            if txn.get("meta", b"format") != FORMAT:  # a v1 store: its nodes stay where they are
+                txn.put("meta", b"format", FORMAT)
             # Only the final version of each record is reachable from the batch's last root.
             txn.put_many("records", ((vh, records[vh]) for vh in set(status.values())),
                          overwrite=False)
@@ -1051,7 +1058,8 @@ class Snapshot:
         return note.decode()
 
     def map_proof(self, key: bytes, root: bytes) -> tuple[smt.MapProof, bytes | None]:
-        proof = smt.SparseMap(self._txn.map_node, root).prove(key, root)
+        nodes = MapNodes(self._txn, root, sha256=sha256)
+        proof = smt.SparseMap(nodes.get, root).prove(key, root)
         value = proof.value()
         return proof, None if value is None else self._txn.get("records", value)
 

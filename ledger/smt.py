@@ -235,24 +235,26 @@ class SparseMap:
         return node
 
     def new_nodes(self) -> dict[bytes, bytes]:
-        """Return the created nodes reachable from the current root, node hash -> encoding.
+        """Return the created nodes reachable from the current root, node hash -> encoding,
+        every node after its children (the order the store adds them in).
 
         The walk starts at :attr:`root` and descends through created nodes only, stopping at
         nodes read through ``get``; nodes of intermediate roots within a batch are left out.
         """
         new = self._new
-        out: dict[bytes, bytes] = {}
+        seen: dict[bytes, bytes] = {}
         stack = [self._root]
         while stack:
             node = stack.pop()
             encoding = new.get(node)
-            if encoding is None or node in out:
+            if encoding is None or node in seen:
                 continue
-            out[node] = encoding
+            seen[node] = encoding
             if encoding[0] == _BRANCH_TAG:
                 stack.append(encoding[1:33])
                 stack.append(encoding[33:])
-        return out
+        # Walked parents first: reversed, every node comes after all the nodes below it.
+        return dict(reversed(seen.items()))
 
     def clear_new(self) -> None:
         """Forget the created nodes. Call once the store has committed them and ``get`` reads them."""
@@ -431,20 +433,23 @@ class MapWriter:
 
     def new_nodes(self) -> dict[bytes, bytes]:
         """The nodes created since the start (or :meth:`clear_new`) that the current root
-        reaches, node hash -> encoding: what the store must add."""
-        out: dict[bytes, bytes] = {}
+        reaches, node hash -> encoding: what the store must add, every node after its
+        children (the order the store adds them in)."""
+        out: list[tuple[bytes, bytes]] = []
         stack: list[Any] = [self._node]
         while stack:
             node = stack.pop()
             if node is None or not node[-1]:
                 continue  # EMPTY, not visited, or unchanged (so is everything below it)
             if type(node) is tuple:
-                out[node[0]] = _LEAF + node[1] + node[2]
+                out.append((node[0], _LEAF + node[1] + node[2]))
             else:
-                out[node[0]] = _BRANCH + node[1] + node[2]
+                out.append((node[0], _BRANCH + node[1] + node[2]))
                 stack.append(node[3])
                 stack.append(node[4])
-        return out
+        # Walked parents first: reversed, every node comes after all the nodes below it.
+        out.reverse()
+        return dict(out)
 
     def clear_new(self) -> None:
         """Forget the created nodes (the store has committed them): drop the tree from memory."""

@@ -10,7 +10,9 @@ meta           ``origin``, ``registry``, ``head``,           see docs/FORMAT.md
                ``log_vkey``, ``format``
 entries        index (u64)                                 entry bytes
 tree           level (u8) || index (u64)                   32-byte perfect-subtree hash
-nodes          node hash (32)                              65-byte status-map node
+mapnodes       batch (u64) || sequence (u32)               status-map node (65 or 89 bytes)
+maproots       map root hash (32)                          its node's location (12)
+nodes          node hash (32)                              65-byte map node (v1 stores only)
 records        value hash (32)                             status record bytes
 status         map key (32)                                current value hash (32)
 creds          msgpack([issuer, cred_id]) || index (u64)   empty: the entries about a credential
@@ -52,7 +54,13 @@ from ledger.files import fsync_path
 T = TypeVar("T")
 
 _U64 = struct.Struct(">Q")
-DB_NAMES = ("meta", "entries", "tree", "nodes", "records", "status", "creds", "checkpoints")
+DB_NAMES = ("meta", "entries", "tree", "mapnodes", "maproots", "nodes", "records", "status",
+            "creds", "checkpoints")
+FORMAT = b"credential-ledger/v2"
+"""The store format this code writes (``meta/format``)."""
+FORMAT_V1 = b"credential-ledger/v1"
+"""The format before map nodes were stored by location: still read, upgraded by the first
+append (its nodes stay in ``nodes``, read by hash, and new ones go to ``mapnodes``)."""
 INITIAL_MAP_SIZE = 64 << 20
 DEFAULT_MAX_MAP_SIZE = 1 << 40
 DATA_FILE = "data.mdb"
@@ -165,8 +173,115 @@ class Txn:
         missing = next(ids[i] for i, k in enumerate(keys) if k not in have)
         raise StoreCorruptError(f"tree node {missing} is missing")
 
-    def map_node(self, node_hash: bytes) -> bytes | None:
-        return self.get("nodes", node_hash)
+
+
+_LOCATION = struct.Struct(">QI")
+LOCATION_SIZE = _LOCATION.size
+LEGACY = b"\xff" * LOCATION_SIZE
+"""The location written for a child that is a format-v1 node (read from ``nodes`` by hash)."""
+NO_CHILD = bytes(LOCATION_SIZE)
+"""The location written for an EMPTY side of a branch (never read: EMPTY is not stored)."""
+_EMPTY = bytes(32)
+_LEAF_SIZE = 65
+_BRANCH_SIZE = _LEAF_SIZE + 2 * LOCATION_SIZE
+_BRANCH_TAG = 3
+
+
+class MapNodes:
+    """The status map's nodes in the store, as one transaction reads and adds them.
+
+    A node is stored at a location, ``batch (u64) || sequence (u32)``: the index of the first
+    entry of the batch that made it, and its place among that batch's new nodes, children
+    first; a branch's value is its 65-byte encoding followed by its children's locations. A
+    batch's nodes are thus appended at the end of ``mapnodes``, in key order, rather than
+    scattered over it by their hashes: measured at 1.5x10^5 events (batches of 10^4), the store
+    took 1,822 bytes an event instead of 3,356 and a commit 12 instead of 42 µs an event.
+    ``maproots`` gives each batch's final map root its location.
+
+    :meth:`get` reads by hash, the interface :mod:`ledger.smt` uses: the walks start at the
+    root and go down, so the location of every hash asked for is known from the root's entry
+    in ``maproots`` or from its parent's value. A hash whose location is unknown is a node of
+    a format-v1 store, read from ``nodes`` by hash. Every node read is checked against its
+    hash (a wrong location is store corruption, never a wrong root).
+    """
+
+    __slots__ = ("_locs", "_mapnodes", "_maproots", "_nodes", "_sha256", "_txn")
+
+    def __init__(self, txn: Txn, root: bytes, *, sha256: Callable[[bytes], Any]) -> None:
+        self._txn = txn._txn
+        self._mapnodes = txn._dbs["mapnodes"]
+        self._maproots = txn._dbs["maproots"]
+        self._nodes = txn._dbs["nodes"]
+        self._sha256 = sha256
+        self._locs: dict[bytes, bytes] = {}
+        if root != _EMPTY:
+            loc = txn.get("maproots", root)
+            if loc is not None:
+                self._locs[root] = loc
+
+    def get(self, node_hash: bytes) -> bytes | None:
+        """The 65-byte encoding of the node ``node_hash``, or None if the store lacks it."""
+        loc = self._locs.get(node_hash, LEGACY)
+        if loc == LEGACY:
+            value = self._txn.get(node_hash, db=self._nodes)
+        else:
+            value = self._txn.get(loc, db=self._mapnodes)
+        if value is None:
+            return None
+        value = bytes(value)
+        if len(value) == _BRANCH_SIZE and value[0] == _BRANCH_TAG and loc != LEGACY:
+            locs = self._locs
+            locs[value[1:33]] = value[65:77]
+            locs[value[33:65]] = value[77:]
+            value = value[:_LEAF_SIZE]
+        elif len(value) != _LEAF_SIZE:
+            return value  # malformed: the map names the node and the problem
+        if self._sha256(value).digest() != node_hash:
+            where = "in nodes" if loc == LEGACY else f"at location {loc.hex()}"
+            raise StoreCorruptError(f"the map node {where} does not hash to {node_hash.hex()}")
+        return value
+
+    def add(self, batch: int, root: bytes, new: dict[bytes, bytes]) -> int:
+        """Store ``new`` (node hash -> 65-byte encoding, children before parents: what
+        :meth:`ledger.smt.MapWriter.new_nodes` gives) at ``(batch, 0)``, ``(batch, 1)``, ...,
+        and the location of ``root`` in ``maproots``. Returns how many nodes were stored.
+
+        ``batch`` must be above every batch stored before (the first index of the batch).
+        """
+        if not new:
+            return 0
+        locs = self._locs
+        pack = _LOCATION.pack
+        out: list[tuple[bytes, bytes]] = []
+        mine: set[bytes] = set()
+        for h, encoding in new.items():
+            if encoding[0] == _BRANCH_TAG:
+                encoding = (encoding + self._child(encoding[1:33], new, mine)
+                            + self._child(encoding[33:], new, mine))
+            loc = pack(batch, len(out))
+            out.append((loc, encoding))
+            locs[h] = loc
+            mine.add(h)
+        with self._txn.cursor(db=self._mapnodes) as cur:
+            added = int(cur.putmulti(out, append=True)[1])
+        if added != len(out):
+            raise StoreCorruptError(f"the store already holds map nodes at or after batch {batch}")
+        if root not in mine:
+            raise StoreCorruptError(f"map root {root.hex()} is not among the batch's new nodes")
+        self._txn.put(root, locs[root], db=self._maproots)
+        return added
+
+    def _child(self, h: bytes, new: dict[bytes, bytes], mine: set[bytes]) -> bytes:
+        if h == _EMPTY:
+            return NO_CHILD
+        if h in new and h not in mine:
+            raise StoreCorruptError(f"map node {h.hex()} comes after its parent in the batch")
+        loc = self._locs.get(h)
+        if loc is not None:
+            return loc
+        if self._txn.get(h, db=self._nodes) is None:  # v1 nodes are found by hash: no location
+            raise StoreCorruptError(f"map node {h.hex()} is in neither mapnodes nor nodes")
+        return LEGACY
 
 
 NETWORK_FS_TYPES = frozenset((

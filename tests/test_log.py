@@ -1237,3 +1237,118 @@ def test_collection_paused_restores_the_collector(world: World) -> None:
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------------------------------------
+# Map nodes stored by location (format v2), and stores written before (v1: nodes by hash).
+
+
+def _to_format_v1(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    """Rewrite a store as the v1 code left it: every map node in ``nodes`` under its hash
+    (its 65-byte encoding), no ``mapnodes``, no ``maproots``, format v1."""
+    with txn.cursor(db=dbs["mapnodes"]) as cur:
+        nodes = [bytes(v)[:65] for _, v in cur]
+    for encoding in nodes:
+        txn.put(hashlib.sha256(encoding).digest(), encoding, db=dbs["nodes"])
+    txn.drop(dbs["mapnodes"], delete=False)
+    txn.drop(dbs["maproots"], delete=False)
+    txn.put(b"format", store_module.FORMAT_V1, db=dbs["meta"])
+
+
+def _check_every_batch_provable(w: World) -> None:
+    replay = check_log(w.ledger)
+    absent = hashlib.sha256(b"never set").digest()
+    for size in w.sizes:
+        state_root = w.ledger.entry(size - 1).state_root
+        values = replay.snapshots[size - 1]
+        for k in [*replay.records, absent]:
+            proof, data = w.ledger.map_proof(k, state_root)
+            assert smt.verify_proof(state_root, proof) == values.get(k)
+            assert (data is None) == (values.get(k) is None)
+
+
+def test_a_v1_store_is_read_and_upgraded_by_its_next_append(tmp_path: Path) -> None:
+    """Nodes of a v1 store stay in ``nodes`` and are found by hash; the first append writes
+    its nodes by location (some of them pointing at v1 children) and sets format v2; every
+    earlier batch's root stays provable, and the log replays."""
+    w = _new_world(tmp_path / "store")
+    k = w.key("uni#1")
+    w.append(w.register("uni", k))
+    w.append(*[w.issue(k, "uni", f"c-{i}") for i in range(20)])
+    w.append(w.status(k, REVOKE, "uni", "c-3"))
+    w.ledger.close()
+    _edit_store(w.path, _to_format_v1)
+    w.ledger = Ledger.open(w.path, clock=w.clock)
+    _check_every_batch_provable(w)  # read as v1
+    assert w.ledger.store.read(lambda t: t.get("meta", b"format")) == store_module.FORMAT_V1
+    w.append(*[w.issue(k, "uni", f"d-{i}") for i in range(9)])
+    w.append(w.status(k, SUSPEND, "uni", "c-4"), w.status(k, REVOKE, "uni", "d-2"))
+    assert w.ledger.store.read(lambda t: t.get("meta", b"format")) == store_module.FORMAT
+    _check_every_batch_provable(w)
+    legacy = w.ledger.store.read(lambda t: sum(
+        1 for _, v in t.items("mapnodes")
+        if len(v) == 89 and store_module.LEGACY in (v[65:77], v[77:])))
+    assert legacy > 0  # the new branches do point at v1 nodes
+    w.ledger.close()
+
+
+def test_map_nodes_are_appended_per_batch_children_first(world: World) -> None:
+    """Each batch's nodes sit at (first index of the batch, 0, 1, ...), after every earlier
+    batch's, each branch after its children, and ``maproots`` locates each batch's root."""
+    k = world.key("uni#1")
+    world.append(world.register("uni", k))
+    world.append(*[world.issue(k, "uni", f"c-{i}") for i in range(12)])
+    world.append(world.status(k, REVOKE, "uni", "c-5"))
+    rows = world.ledger.store.read(lambda t: list(t.items("mapnodes")))
+    batches = sorted({int.from_bytes(loc[:8], "big") for loc, _ in rows})
+    assert batches == [0, 1, 13]
+    where = {loc: value for loc, value in rows}
+    for loc, value in rows:
+        assert int.from_bytes(loc[8:], "big") < sum(1 for r in rows if r[0][:8] == loc[:8])
+        if value[0] == 3:
+            for child_hash, child_loc in ((value[1:33], value[65:77]), (value[33:65], value[77:])):
+                if child_hash == smt.EMPTY:
+                    assert child_loc == store_module.NO_CHILD
+                    continue
+                assert child_loc < loc  # children first (an earlier batch, or earlier in it)
+                assert hashlib.sha256(where[child_loc][:65]).digest() == child_hash
+    for size in world.sizes:
+        root = world.ledger.entry(size - 1).state_root
+        loc = world.ledger.store.read(lambda t, r=root: t.get("maproots", r))
+        assert loc is not None and hashlib.sha256(where[loc][:65]).digest() == root
+
+
+def test_a_map_node_at_a_wrong_location_is_store_corruption(busy: World) -> None:
+    """A branch whose child location points at another node: proofs and appends through it
+    fail with a store error naming the location, and nothing is written."""
+    state_root = busy.ledger.head().state_root
+    key = busy.ledger.record(CRED, "uni", "c-1")
+    assert key is not None
+    busy.ledger.close()
+
+    def misdirect(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        loc = _get(txn, dbs["maproots"], state_root)
+        root = bytearray(_get(txn, dbs["mapnodes"], loc))
+        root[65:77], root[77:89] = root[77:89], root[65:77]  # each side's location swapped
+        txn.put(loc, bytes(root), db=dbs["mapnodes"])
+
+    _edit_store(busy.path, misdirect)
+    with Ledger.open(busy.path, clock=busy.clock) as led:
+        head = led.head()
+        with pytest.raises(StoreCorruptError, match="map node at location .* does not hash"):
+            led.map_proof(key.key(), state_root)
+        with pytest.raises(StoreCorruptError, match="does not hash"):
+            led.append([busy.issue(busy.key("uni#1"), "uni", "c-new")])
+        assert led.head() == head
+    busy.ledger = Ledger.open(busy.path, clock=busy.clock)
+
+
+def test_a_store_of_an_unknown_format_is_not_opened(busy: World) -> None:
+    busy.ledger.close()
+    _edit_store(busy.path, lambda txn, dbs: txn.put(b"format", b"credential-ledger/v9",
+                                                    db=dbs["meta"]))
+    with pytest.raises(StoreCorruptError, match="unknown store format"):
+        Ledger.open(busy.path)
+    _edit_store(busy.path, lambda txn, dbs: txn.put(b"format", store_module.FORMAT,
+                                                    db=dbs["meta"]))
+    busy.ledger = Ledger.open(busy.path, clock=busy.clock)
