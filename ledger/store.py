@@ -251,36 +251,35 @@ class MapNodes:
         if not new:
             return 0
         locs = self._locs
+        get = locs.get
         pack = _LOCATION.pack
         out: list[tuple[bytes, bytes]] = []
-        mine: set[bytes] = set()
         for h, encoding in new.items():
             if encoding[0] == _BRANCH_TAG:
-                encoding = (encoding + self._child(encoding[1:33], new, mine)
-                            + self._child(encoding[33:], new, mine))
-            loc = pack(batch, len(out))
+                left, right = encoding[1:33], encoding[33:]
+                # A child is new in this batch (and was given its location just before, since
+                # children come first), or was read through a parent, or is EMPTY.
+                encoding += (get(left) or self._unlocated(left)) + (get(right)
+                                                                    or self._unlocated(right))
+            loc = locs[h] = pack(batch, len(out))
             out.append((loc, encoding))
-            locs[h] = loc
-            mine.add(h)
         with self._txn.cursor(db=self._mapnodes) as cur:
             added = int(cur.putmulti(out, append=True)[1])
         if added != len(out):
             raise StoreCorruptError(f"the store already holds map nodes at or after batch {batch}")
-        if root not in mine:
+        if get(root, b"")[:8] != pack(batch, 0)[:8]:
             raise StoreCorruptError(f"map root {root.hex()} is not among the batch's new nodes")
         self._txn.put(root, locs[root], db=self._maproots)
         return added
 
-    def _child(self, h: bytes, new: dict[bytes, bytes], mine: set[bytes]) -> bytes:
+    def _unlocated(self, h: bytes) -> bytes:
+        """The location to write for a child whose location is not known: EMPTY's, or a v1
+        node's (found by hash). Anything else (a new child after its parent, say) is an error."""
         if h == _EMPTY:
             return NO_CHILD
-        if h in new and h not in mine:
-            raise StoreCorruptError(f"map node {h.hex()} comes after its parent in the batch")
-        loc = self._locs.get(h)
-        if loc is not None:
-            return loc
-        if self._txn.get(h, db=self._nodes) is None:  # v1 nodes are found by hash: no location
-            raise StoreCorruptError(f"map node {h.hex()} is in neither mapnodes nor nodes")
+        if self._txn.get(h, db=self._nodes) is None:
+            raise StoreCorruptError(f"map node {h.hex()} is in neither mapnodes nor nodes "
+                                    "(or comes after its parent)")
         return LEGACY
 
 

@@ -1352,3 +1352,28 @@ def test_a_store_of_an_unknown_format_is_not_opened(busy: World) -> None:
     _edit_store(busy.path, lambda txn, dbs: txn.put(b"format", store_module.FORMAT,
                                                     db=dbs["meta"]))
     busy.ledger = Ledger.open(busy.path, clock=busy.clock)
+
+
+def test_map_nodes_refuse_a_parent_before_its_child(world: World) -> None:
+    """MapNodes.add stores children first; given a branch before a new child (or over a child
+    it cannot locate), it raises and the transaction writes nothing."""
+    leaf_a = b"\x02" + b"\x11" * 32 + b"\x22" * 32
+    leaf_b = b"\x02" + b"\x99" * 32 + b"\x22" * 32
+    ha, hb = hashlib.sha256(leaf_a).digest(), hashlib.sha256(leaf_b).digest()
+    branch = b"\x03" + ha + hb
+    hr = hashlib.sha256(branch).digest()
+
+    def add(order: list[tuple[bytes, bytes]]) -> Any:
+        return lambda t: store_module.MapNodes(t, smt.EMPTY, sha256=hashlib.sha256).add(
+            1000, hr, dict(order))
+
+    with pytest.raises(StoreCorruptError, match="neither mapnodes nor nodes"):
+        world.ledger.store.write(add([(hr, branch), (ha, leaf_a), (hb, leaf_b)]))
+    with pytest.raises(StoreCorruptError, match="not among the batch's new nodes"):
+        world.ledger.store.write(add([(ha, leaf_a)]))
+    assert world.ledger.store.read(lambda t: list(t.items("mapnodes"))) == []
+    assert world.ledger.store.write(add([(ha, leaf_a), (hb, leaf_b), (hr, branch)])) == 3
+    stored = world.ledger.store.read(lambda t: t.get("mapnodes", store_module.u64(1000) + bytes(
+        [0, 0, 0, 2])))
+    assert stored == branch + store_module.u64(1000) + bytes(4) + store_module.u64(1000) + bytes(
+        [0, 0, 0, 1])
