@@ -856,7 +856,14 @@ class Ledger:
 
     def append(self, items: Sequence[SignedStatement], *,
                progress: Progress | None = None) -> Appended:
-        """Verify, authorise and sequence ``items`` as one atomic, durable batch."""
+        """Verify, authorise and sequence ``items`` as one atomic, durable batch.
+
+        A batch of :data:`PARALLEL_THRESHOLD` items or more has its signatures checked in
+        worker processes started by multiprocessing's forkserver, which import the caller's
+        main module: a script that appends big batches must keep its top level under
+        ``if __name__ == "__main__":``, as multiprocessing requires (an unguarded script that
+        opens the store would make each worker wait for the caller's write lock forever).
+        """
         if not items:
             raise RefusedError("empty-batch", "nothing to append")
         with collection_paused():
