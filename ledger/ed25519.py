@@ -21,6 +21,10 @@ import sys
 
 from ledger.sha import sha512 as _sha512
 
+TYPE_CHECKING = False  # (not typing's: a cold verify does not import typing)
+if TYPE_CHECKING:
+    from typing import Any
+
 P = (1 << 255) - 19
 """The field prime."""
 L = (1 << 252) + 27742317777372353535851937790883648493
@@ -241,16 +245,49 @@ def verify_equation(public_key: bytes, message: bytes, signature: bytes) -> bool
 def verify_sodium(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """RFC 8032's check with libsodium (PyNaCl): about 20 times as fast as :func:`verify_pure`
     once loaded. (libsodium also refuses small-order keys and R, and non-canonical keys.)"""
+    if len(signature) != 64 or len(public_key) != 32:
+        return False
+    detached = _detached if _detached is not None else _find_detached()
+    if detached:
+        if type(message) is not bytes or type(public_key) is not bytes or type(
+                signature) is not bytes:
+            message, public_key, signature = bytes(message), bytes(public_key), bytes(signature)
+        return bool(detached(signature, message, len(message), public_key) == 0)
     from nacl.bindings import crypto_sign_open
     from nacl.exceptions import CryptoError
 
-    if len(signature) != 64 or len(public_key) != 32:
-        return False
     try:
-        crypto_sign_open(signature + message, public_key)
+        crypto_sign_open(bytes(signature) + bytes(message), bytes(public_key))
     except (CryptoError, ValueError, TypeError):
         return False
     return True
+
+
+_detached: Any = None
+"""libsodium's ``crypto_sign_verify_detached`` through ctypes once looked up (False if the
+library PyNaCl loads does not export it)."""
+
+
+def _find_detached() -> Any:
+    """Look up ``crypto_sign_verify_detached`` in the libsodium PyNaCl loads (built into its
+    extension module, or a system library it links). PyNaCl itself offers only
+    ``crypto_sign_open``, which copies the signed message into a new buffer and back out:
+    about 4 µs of a 95 µs check here (median of 30 interleaved rounds). Same function
+    underneath: both accept exactly the same signatures."""
+    global _detached
+    try:
+        import ctypes
+
+        import nacl.bindings  # noqa: F401 - runs sodium_init() before any libsodium call
+        from nacl import _sodium
+
+        fn = ctypes.CDLL(_sodium.__file__).crypto_sign_verify_detached
+        fn.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_char_p)
+        fn.restype = ctypes.c_int
+        _detached = fn
+    except (ImportError, OSError, AttributeError):
+        _detached = False
+    return _detached
 
 
 def verify_openssl(public_key: bytes, message: bytes, signature: bytes) -> bool:

@@ -65,8 +65,17 @@ def _mul(k: int, point: ed25519.Point = B) -> ed25519.Point:
 
 
 def _three(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, bool, bool]:
-    """The equation checked three ways (no ledger rule): pure Python, OpenSSL, libsodium."""
-    return verify_pure(pub, msg, sig), verify_openssl(pub, msg, sig), verify_sodium(pub, msg, sig)
+    """The equation checked three ways (no ledger rule): pure Python, OpenSSL, libsodium.
+    libsodium is asked both ways, crypto_sign_verify_detached (through ctypes, what the
+    workers use) and PyNaCl's crypto_sign_open (the fallback), which must agree."""
+    sodium = verify_sodium(pub, msg, sig)
+    assert ed25519._detached, "crypto_sign_verify_detached was not found"
+    ed25519._detached = False
+    try:
+        assert verify_sodium(pub, msg, sig) == sodium, "libsodium's two entry points differ"
+    finally:
+        ed25519._detached = None
+    return verify_pure(pub, msg, sig), verify_openssl(pub, msg, sig), sodium
 
 
 def _sign(a: int, pub: bytes, msg: bytes, r: int, extra_r: ed25519.Point | None = None) -> bytes:
