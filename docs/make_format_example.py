@@ -772,12 +772,13 @@ def section() -> str:
     o(f"`[\"{ISSUER_ID}\", \"{CRED_ID}\"]` then u64 1, the issuance's index. `mapnodes` keys are the")
     o("batch (u64: its first entry's index) then the node's place among the batch's new nodes")
     o("(u32), children first; a leaf's value is its 65-byte encoding, a branch's is its encoding")
-    o("then its left and right children's locations (12 bytes each; 12 zero bytes for an EMPTY")
+    o("then its left and right children's locations (12 bytes each; for an EMPTY side, 12 zero")
+    o("bytes that are never read: a side is EMPTY by its hash, and (0, 0) is a real location).")
     per_batch: dict[int, int] = {}
     for loc, _ in art["store"]["mapnodes"]:
         batch = int.from_bytes(loc[:8], "big")
         per_batch[batch] = per_batch.get(batch, 0) + 1
-    o(f"side). The first batch wrote {per_batch[0]} nodes, the second {per_batch[1]}: its new leaf and the")
+    o(f"The first batch wrote {per_batch[0]} nodes, the second {per_batch[1]}: its new leaf and the")
     o("branches above it, pointing back at the first batch's nodes it did not change.")
     roots = dict(art["store"]["maproots"])
     nodes = dict(art["store"]["mapnodes"])

@@ -154,24 +154,35 @@ def cred_index_prefix(issuer: str, cred_id: str) -> bytes:
     return prefix
 
 
+_pauses = 0
+_collecting_before = False
+_pause_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def collection_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for bulk work (an append batch, an audit replay).
 
     They make several small objects per event, none of them in a reference cycle, and the
     collector's passes over them (and over the status-map nodes a batch holds in memory, more
-    with every pass it survives) cost about a tenth of the writer's time. Reference counting
-    still frees everything as usual; garbage in a cycle, anywhere in the process, waits until
-    the block ends.
+    with every pass it survives) cost 1-8 µs an event at 10^4-4x10^4 entries, growing with
+    the objects alive. Reference counting still frees everything as usual; garbage in a cycle,
+    anywhere in the process, waits until the block ends. Blocks may overlap (threads): the
+    collector is switched back on, if it was on before the first, when the last one ends.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+    global _pauses, _collecting_before
+    with _pause_lock:
+        if _pauses == 0:
+            _collecting_before = gc.isenabled()
+            gc.disable()
+        _pauses += 1
     try:
         yield
     finally:
-        gc.enable()
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _collecting_before:
+                gc.enable()
 
 
 def verify_statements(items: Sequence[SignedStatement]) -> list[Statement]:
@@ -948,9 +959,13 @@ class Ledger:
                                         f"{head.size}; nothing was written")
             txn.put_many("tree", tree)
             txn.put_many("creds", creds)
+            fmt = txn.get("meta", b"format")
+            if fmt != FORMAT:
+                if fmt != FORMAT_V1:  # changed since this Ledger was opened
+                    raise StoreCorruptError(f"unknown store format {fmt!r}: not written by this "
+                                            "version of credential-ledger; nothing was written")
+                txn.put("meta", b"format", FORMAT)  # a v1 store: its nodes stay where they are
             nodes.add(head.size, smap.root, smap.new_nodes())
-            if txn.get("meta", b"format") != FORMAT:  # a v1 store: its nodes stay where they are
-                txn.put("meta", b"format", FORMAT)
             # Only the final version of each record is reachable from the batch's last root.
             txn.put_many("records", ((vh, records[vh]) for vh in set(status.values())),
                          overwrite=False)

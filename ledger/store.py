@@ -180,7 +180,8 @@ LOCATION_SIZE = _LOCATION.size
 LEGACY = b"\xff" * LOCATION_SIZE
 """The location written for a child that is a format-v1 node (read from ``nodes`` by hash)."""
 NO_CHILD = bytes(LOCATION_SIZE)
-"""The location written for an EMPTY side of a branch (never read: EMPTY is not stored)."""
+"""The location written for an EMPTY side of a branch. It is never read: a side is EMPTY by
+its hash (32 zero bytes), not by its location, which equals the real location (0, 0)."""
 _EMPTY = bytes(32)
 _LEAF_SIZE = 65
 _BRANCH_SIZE = _LEAF_SIZE + 2 * LOCATION_SIZE
@@ -214,13 +215,16 @@ class MapNodes:
         self._nodes = txn._dbs["nodes"]
         self._sha256 = sha256
         self._locs: dict[bytes, bytes] = {}
-        if root != _EMPTY:
+        if type(root) is bytes and len(root) == len(_EMPTY) and root != _EMPTY:
             loc = txn.get("maproots", root)
             if loc is not None:
                 self._locs[root] = loc
 
     def get(self, node_hash: bytes) -> bytes | None:
-        """The 65-byte encoding of the node ``node_hash``, or None if the store lacks it."""
+        """The 65-byte encoding of the node ``node_hash``, or None if the store lacks it
+        (EMPTY, the hash of no node, included)."""
+        if node_hash == _EMPTY:
+            return None
         loc = self._locs.get(node_hash, LEGACY)
         if loc == LEGACY:
             value = self._txn.get(node_hash, db=self._nodes)

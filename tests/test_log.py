@@ -27,6 +27,7 @@ import ledger.log as log_module
 import ledger.store as store_module
 from ledger import merkle, smt
 from ledger.errors import (
+    EncodingError,
     LedgerError,
     NotFoundError,
     RefusedError,
@@ -1377,3 +1378,56 @@ def test_map_nodes_refuse_a_parent_before_its_child(world: World) -> None:
         [0, 0, 0, 2])))
     assert stored == branch + store_module.u64(1000) + bytes(4) + store_module.u64(1000) + bytes(
         [0, 0, 0, 1])
+
+
+def test_an_open_ledger_refuses_to_append_to_a_store_of_an_unknown_format(busy: World) -> None:
+    """The format is checked inside the append's transaction too: another program may have
+    changed it since this ledger was opened. Only v1 is upgraded; nothing is written."""
+    head = busy.ledger.head()
+    busy.ledger.store.write(lambda t: t.put("meta", b"format", b"credential-ledger/v9"))
+    with pytest.raises(StoreCorruptError, match="unknown store format"):
+        busy.ledger.append([busy.issue(busy.key("uni#1"), "uni", "c-late")])
+    assert busy.ledger.head() == head
+    assert busy.ledger.store.read(lambda t: t.get("meta", b"format")) == b"credential-ledger/v9"
+    busy.ledger.store.write(lambda t: t.put("meta", b"format", store_module.FORMAT))
+
+
+def test_map_proof_of_a_malformed_root_is_an_encoding_error(busy: World) -> None:
+    key = hashlib.sha256(b"any").digest()
+    for root in (b"", b"\x01" * 31, "not bytes"):
+        with pytest.raises(EncodingError, match="map root"):
+            busy.ledger.map_proof(key, root)  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        busy.ledger.map_proof(key, b"\x01" * 32)
+
+
+def test_map_nodes_never_read_empty(busy: World) -> None:
+    """EMPTY is the hash of no node, even after reading a branch with an EMPTY side (whose
+    stored location is 12 zero bytes, the same bytes as the real location (0, 0))."""
+    root = busy.ledger.head().state_root
+
+    def walk(t: Any) -> None:
+        nodes = store_module.MapNodes(t, root, sha256=hashlib.sha256)
+        stack = [root]
+        while stack:
+            h = stack.pop()
+            encoding = nodes.get(h)
+            assert encoding is not None and hashlib.sha256(encoding).digest() == h
+            if encoding[0] == 3:
+                stack += [c for c in (encoding[1:33], encoding[33:]) if c != smt.EMPTY]
+        assert nodes.get(smt.EMPTY) is None
+
+    busy.ledger.store.read(walk)
+
+
+def test_overlapping_collection_pauses_end_with_the_last() -> None:
+    import gc
+
+    assert gc.isenabled()
+    first, second = collection_paused(), collection_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second is still running
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
