@@ -25,7 +25,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ledger import merkle, smt
-from ledger.errors import EncodingError, LedgerError, RefusedError, VerificationError
+from ledger.errors import (
+    EncodingError,
+    LedgerError,
+    RefusedError,
+    StoreCorruptError,
+    VerificationError,
+)
 from ledger.events import (
     ISSUE,
     REGISTER_ISSUER,
@@ -45,7 +51,7 @@ from ledger.events import (
 from ledger.log import Ledger, RecordState, SharedChecks, apply_rules, collection_paused
 from ledger.note import Verifier, open_checkpoint, parse_verifier
 from ledger.sha import bulk_sha256
-from ledger.store import Txn, from_u64, tree_key, u64
+from ledger.store import MapNodes, Txn, from_u64, tree_key, u64
 
 CHUNK = 2048
 """Entries per signature-checking task."""
@@ -286,7 +292,8 @@ def _entries(t: Txn, *, start: int, end: int) -> list[bytes | None]:
 def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
                 progress: Callable[[int], None] | None = None,
                 workers: int | None = None) -> AuditReport:
-    """Audit a ledger store: replay it, then check head, tree nodes, checkpoints and indexes."""
+    """Audit a ledger store: replay it, then check head, tree nodes, checkpoints, indexes and
+    the stored status map (the nodes proofs are made from)."""
     head = ledger.head()
     checkpoints = ledger.checkpoints()
     key = log_key or parse_verifier(ledger.log_vkey())
@@ -325,7 +332,50 @@ def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
                          f"{report.root.hex()})")
     check_checkpoints(checkpoints, report, key)
     _check_status_index(ledger, replayer)
+    _check_stored_map(ledger, replayer, [size for size, _ in checkpoints])
     return report
+
+
+def _check_stored_map(ledger: Ledger, replayer: Replayer, sizes: list[int]) -> None:
+    """The store must serve the replayed map: every node reachable from the head's state root
+    is stored (each read is checked against its hash) and its leaves are exactly the replayed
+    records; the map root of every checkpoint is stored too. (Below older checkpoints' roots,
+    only the nodes shared with the head's map are walked: a full walk of every version would
+    hold every node hash in memory.)"""
+    def check(t: Txn) -> None:
+        root = replayer.smap.root
+        nodes = MapNodes(t, root, sha256=bulk_sha256())
+        replayed = replayer.status
+        leaves = 0
+        stack = [root] if root != smt.EMPTY else []
+        while stack:
+            h = stack.pop()
+            encoding = nodes.get(h)
+            if encoding is None or len(encoding) != smt.NODE_SIZE:
+                raise AuditError(None, "map", f"the store lacks map node {h.hex()}, or holds "
+                                 "a malformed one")
+            if encoding[0] == 3:
+                stack.extend(c for c in (encoding[1:33], encoding[33:]) if c != smt.EMPTY)
+                continue
+            want = replayed.get(encoding[1:33])
+            if encoding[0] != 2 or want is None or want[0] != encoding[33:]:
+                raise AuditError(None, "map", f"stored map node {h.hex()} differs from the "
+                                 "replay")
+            leaves += 1
+        if leaves != len(replayed):
+            raise AuditError(None, "map", f"the stored map holds {leaves} keys, the replay "
+                             f"{len(replayed)}")
+        for size in sizes:
+            data = t.entry(size - 1) if size else None
+            state_root = trusted_entry(data).state_root if data is not None else smt.EMPTY
+            if state_root != smt.EMPTY and MapNodes(t, state_root, sha256=bulk_sha256()).get(
+                    state_root) is None:
+                raise AuditError(None, "map", f"the map root of checkpoint {size} "
+                                 f"({state_root.hex()}) is not stored")
+    try:
+        ledger.store.read(check)
+    except StoreCorruptError as exc:
+        raise AuditError(None, "map", str(exc)) from None
 
 
 def _check_status_index(ledger: Ledger, replayer: Replayer) -> None:

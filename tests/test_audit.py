@@ -148,6 +148,24 @@ def _checkpoint_signature(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
     txn.put(key, bytes(note), db=dbs["checkpoints"])
 
 
+def _last_batch_first_node(txn: lmdb.Transaction, dbs: dict[str, Any]) -> bytes:
+    """The location of the newest batch's first map node (a leaf the head's map reaches)."""
+    with txn.cursor(db=dbs["mapnodes"]) as cur:
+        assert cur.last()
+        return bytes(cur.key())[:8] + bytes(4)
+
+
+def _map_node_bytes(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    loc = _last_batch_first_node(txn, dbs)
+    value = bytearray(txn.get(loc, db=dbs["mapnodes"]))
+    value[-1] ^= 1
+    txn.put(loc, bytes(value), db=dbs["mapnodes"])
+
+
+def _checkpoint_map_root(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    assert txn.delete(_entry(txn, dbs, 20).state_root, db=dbs["maproots"])  # checkpoint 21
+
+
 # (edit, the entry named (None: the whole store), the rule in the message)
 CASES: dict[str, tuple[Edit, int | None, str]] = {
     "entry-garbage": (lambda txn, dbs: txn.put(u64(10), b"\xc1", db=dbs["entries"]), 10,
@@ -172,6 +190,10 @@ CASES: dict[str, tuple[Edit, int | None, str]] = {
                        None, "status-index"),
     "record-bytes": (_record_bytes("c-0-3"), None, "status-index"),
     "checkpoint-signature": (_checkpoint_signature, None, "checkpoint"),
+    "map-node-missing": (lambda txn, dbs: txn.delete(_last_batch_first_node(txn, dbs),
+                                                     db=dbs["mapnodes"]), None, "map"),
+    "map-node-bytes": (_map_node_bytes, None, "map"),
+    "map-root-of-a-checkpoint": (_checkpoint_map_root, None, "map"),
 }
 
 
