@@ -26,6 +26,7 @@ import pytest
 import ledger.log as log_module
 import ledger.store as store_module
 from ledger import merkle, smt
+from ledger.audit import audit_store
 from ledger.errors import (
     EncodingError,
     LedgerError,
@@ -1281,6 +1282,8 @@ def test_a_v1_store_is_read_and_upgraded_by_its_next_append(tmp_path: Path) -> N
     _edit_store(w.path, _to_format_v1)
     w.ledger = Ledger.open(w.path, clock=w.clock)
     _check_every_batch_provable(w)  # read as v1
+    w.ledger.checkpoint()
+    assert audit_store(w.ledger, workers=1).size == w.ledger.head().size  # its map walked too
     assert w.ledger.store.read(lambda t: t.get("meta", b"format")) == store_module.FORMAT_V1
     w.append(*[w.issue(k, "uni", f"d-{i}") for i in range(9)])
     w.append(w.status(k, SUSPEND, "uni", "c-4"), w.status(k, REVOKE, "uni", "d-2"))
@@ -1290,6 +1293,8 @@ def test_a_v1_store_is_read_and_upgraded_by_its_next_append(tmp_path: Path) -> N
         1 for _, v in t.items("mapnodes")
         if len(v) == 89 and store_module.LEGACY in (v[65:77], v[77:])))
     assert legacy > 0  # the new branches do point at v1 nodes
+    w.ledger.checkpoint()
+    assert audit_store(w.ledger, workers=1).size == w.ledger.head().size
     w.ledger.close()
 
 
