@@ -252,8 +252,8 @@ class MapNodes:
 
     def leaves(self, root: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value hash) of the map under ``root``, reading each node once, a level
-        at a time (one sorted multi-get per level), each checked against its hash: the audit's
-        walk. Raises StoreCorruptError for a node that is missing, malformed or wrong."""
+        at a time in location order, each checked against its hash: the audit's walk. Raises
+        StoreCorruptError for a node that is missing, malformed or wrong."""
         if root == _EMPTY:
             return
         sha256 = self._sha256
@@ -274,8 +274,8 @@ class MapNodes:
                 if len(value) == _BRANCH_SIZE and value[0] == _BRANCH_TAG and loc != LEGACY:
                     children = ((value[1:33], value[65:77]), (value[33:65], value[77:]))
                     value = value[:_LEAF_SIZE]
-                elif len(value) == _LEAF_SIZE and value[0] == _BRANCH_TAG:
-                    children = ((value[1:33], LEGACY), (value[33:], LEGACY))
+                elif len(value) == _LEAF_SIZE and value[0] == _BRANCH_TAG and loc == LEGACY:
+                    children = ((value[1:33], LEGACY), (value[33:], LEGACY))  # a v1 branch
                 elif len(value) == _LEAF_SIZE and value[0] == _LEAF_TAG:
                     children = ()
                 else:

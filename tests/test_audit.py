@@ -162,6 +162,14 @@ def _map_node_bytes(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
     txn.put(loc, bytes(value), db=dbs["mapnodes"])
 
 
+def _map_root_truncated(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    """The head's map root, a branch, stored without its children's locations (a v2 branch
+    is 89 bytes; 65 is a v1 branch, which only ``nodes`` may hold)."""
+    root = _entry(txn, dbs, txn.stat(dbs["entries"])["entries"] - 1).state_root
+    loc = bytes(txn.get(root, db=dbs["maproots"]))
+    txn.put(loc, bytes(txn.get(loc, db=dbs["mapnodes"]))[:65], db=dbs["mapnodes"])
+
+
 def _checkpoint_map_root(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
     assert txn.delete(_entry(txn, dbs, 20).state_root, db=dbs["maproots"])  # checkpoint 21
 
@@ -193,6 +201,7 @@ CASES: dict[str, tuple[Edit, int | None, str]] = {
     "map-node-missing": (lambda txn, dbs: txn.delete(_last_batch_first_node(txn, dbs),
                                                      db=dbs["mapnodes"]), None, "map"),
     "map-node-bytes": (_map_node_bytes, None, "map"),
+    "map-root-truncated": (_map_root_truncated, None, "map"),
     "map-root-of-a-checkpoint": (_checkpoint_map_root, None, "map"),
 }
 
