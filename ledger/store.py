@@ -50,6 +50,7 @@ from ledger.errors import (
     StoreNotFoundError,
 )
 from ledger.files import fsync_path
+from ledger.sha import Hasher
 
 T = TypeVar("T")
 
@@ -174,8 +175,7 @@ class Txn:
         raise StoreCorruptError(f"tree node {missing} is missing")
 
 
-
-def _second(pair: tuple[bytes, bytes]) -> bytes:
+def _location_of(pair: tuple[bytes, bytes]) -> bytes:
     return pair[1]
 
 
@@ -213,7 +213,7 @@ class MapNodes:
 
     __slots__ = ("_locs", "_mapnodes", "_maproots", "_nodes", "_sha256", "_txn")
 
-    def __init__(self, txn: Txn, root: bytes, *, sha256: Callable[[bytes], Any]) -> None:
+    def __init__(self, txn: Txn, root: bytes, *, sha256: Hasher) -> None:
         self._txn = txn._txn
         self._mapnodes = txn._dbs["mapnodes"]
         self._maproots = txn._dbs["maproots"]
@@ -227,28 +227,16 @@ class MapNodes:
 
     def get(self, node_hash: bytes) -> bytes | None:
         """The 65-byte encoding of the node ``node_hash``, or None if the store lacks it
-        (EMPTY, the hash of no node, included)."""
+        (EMPTY, the hash of no node, included). Learns the locations of its children."""
         if node_hash == _EMPTY:
             return None
-        loc = self._locs.get(node_hash, LEGACY)
-        if loc == LEGACY:
-            value = self._txn.get(node_hash, db=self._nodes)
-        else:
-            value = self._txn.get(loc, db=self._mapnodes)
-        if value is None:
+        node = self._read(node_hash, self._locs.get(node_hash, LEGACY))
+        if node is None:
             return None
-        value = bytes(value)
-        if len(value) == _BRANCH_SIZE and value[0] == _BRANCH_TAG and loc != LEGACY:
-            locs = self._locs
-            locs[value[1:33]] = value[65:77]
-            locs[value[33:65]] = value[77:]
-            value = value[:_LEAF_SIZE]
-        elif len(value) != _LEAF_SIZE:
-            return value  # malformed: the map names the node and the problem
-        if self._sha256(value).digest() != node_hash:
-            where = "in nodes" if loc == LEGACY else f"at location {loc.hex()}"
-            raise StoreCorruptError(f"the map node {where} does not hash to {node_hash.hex()}")
-        return value
+        encoding, children = node
+        for child in children:
+            self._locs[child[0]] = child[1]
+        return encoding
 
     def leaves(self, root: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value hash) of the map under ``root``, reading each node once, a level
@@ -256,37 +244,50 @@ class MapNodes:
         StoreCorruptError for a node that is missing, malformed or wrong."""
         if root == _EMPTY:
             return
-        sha256 = self._sha256
-        get = self._txn.get
-        mapnodes, nodes = self._mapnodes, self._nodes
         level = [(root, self._locs.get(root, LEGACY))]
         while level:
             # In location order: a batch's nodes lie together. (One get each: py-lmdb's
             # getmulti measured 8 µs a key here, a get about 3.)
-            level.sort(key=_second)
+            level.sort(key=_location_of)
             below: list[tuple[bytes, bytes]] = []
             for h, loc in level:
-                value = get(loc, db=mapnodes) if loc != LEGACY else get(h, db=nodes)
-                if value is None:
+                node = self._read(h, loc)
+                if node is None:
                     raise StoreCorruptError(f"map node {h.hex()} is missing")
-                value = bytes(value)
-                children: tuple[tuple[bytes, bytes], ...]
-                if len(value) == _BRANCH_SIZE and value[0] == _BRANCH_TAG and loc != LEGACY:
-                    children = ((value[1:33], value[65:77]), (value[33:65], value[77:]))
-                    value = value[:_LEAF_SIZE]
-                elif len(value) == _LEAF_SIZE and value[0] == _BRANCH_TAG and loc == LEGACY:
-                    children = ((value[1:33], LEGACY), (value[33:], LEGACY))  # a v1 branch
-                elif len(value) == _LEAF_SIZE and value[0] == _LEAF_TAG:
-                    children = ()
-                else:
-                    raise StoreCorruptError(f"map node {h.hex()} is malformed")
-                if sha256(value).digest() != h:
-                    raise StoreCorruptError(f"map node {h.hex()} does not hash to its hash")
-                if children:
+                encoding, children = node
+                if encoding[0] == _BRANCH_TAG:
                     below.extend(c for c in children if c[0] != _EMPTY)
                 else:
-                    yield value[1:33], value[33:]
+                    yield encoding[1:33], encoding[33:]
             level = below
+
+    def _read(self, node_hash: bytes, loc: bytes
+              ) -> tuple[bytes, tuple[tuple[bytes, bytes], ...]] | None:
+        """The node at ``loc`` (``LEGACY``: in ``nodes`` by its hash): its 65-byte encoding and
+        its children's (hash, location) pairs (none for a leaf; ``LEGACY`` ones below a v1
+        branch), checked against ``node_hash``; None if nothing is stored there."""
+        if loc == LEGACY:
+            value = self._txn.get(node_hash, db=self._nodes)
+        else:
+            value = self._txn.get(loc, db=self._mapnodes)
+        if value is None:
+            return None
+        value = bytes(value)
+        children: tuple[tuple[bytes, bytes], ...]
+        if len(value) == _BRANCH_SIZE and value[0] == _BRANCH_TAG and loc != LEGACY:
+            children = ((value[1:33], value[65:77]), (value[33:65], value[77:]))
+            value = value[:_LEAF_SIZE]
+        elif len(value) == _LEAF_SIZE and value[0] == _BRANCH_TAG and loc == LEGACY:
+            children = ((value[1:33], LEGACY), (value[33:], LEGACY))  # a v1 branch
+        elif len(value) == _LEAF_SIZE and value[0] == _LEAF_TAG:
+            children = ()
+        else:
+            raise StoreCorruptError(f"map node {node_hash.hex()} is malformed "
+                                    f"({len(value)} bytes)")
+        if self._sha256(value).digest() != node_hash:
+            where = "in nodes" if loc == LEGACY else f"at location {loc.hex()}"
+            raise StoreCorruptError(f"the map node {where} does not hash to {node_hash.hex()}")
+        return value, children
 
     def add(self, batch: int, root: bytes, new: dict[bytes, bytes]) -> int:
         """Store ``new`` (node hash -> 65-byte encoding, children before parents: what
@@ -314,7 +315,7 @@ class MapNodes:
             added = int(cur.putmulti(out, append=True)[1])
         if added != len(out):
             raise StoreCorruptError(f"the store already holds map nodes at or after batch {batch}")
-        if get(root, b"")[:8] != pack(batch, 0)[:8]:
+        if not get(root, b"").startswith(_U64.pack(batch)):
             raise StoreCorruptError(f"map root {root.hex()} is not among the batch's new nodes")
         self._txn.put(root, locs[root], db=self._maproots)
         return added

@@ -1379,6 +1379,8 @@ def test_map_nodes_refuse_a_parent_before_its_child(world: World) -> None:
         world.ledger.store.write(add([(ha, leaf_a)]))
     assert world.ledger.store.read(lambda t: list(t.items("mapnodes"))) == []
     assert world.ledger.store.write(add([(ha, leaf_a), (hb, leaf_b), (hr, branch)])) == 3
+    with pytest.raises(StoreCorruptError, match="already holds map nodes at or after batch"):
+        world.ledger.store.write(add([(ha, leaf_a), (hb, leaf_b), (hr, branch)]))
     stored = world.ledger.store.read(lambda t: t.get("mapnodes", store_module.u64(1000) + bytes(
         [0, 0, 0, 2])))
     assert stored == branch + store_module.u64(1000) + bytes(4) + store_module.u64(1000) + bytes(
