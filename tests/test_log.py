@@ -669,6 +669,9 @@ def test_refuses_entry_too_large(busy: World) -> None:
 # ----------------------------------------------------------------------------- parallel verify
 
 
+_SERIAL_VERIFY = log_module.verify_statements
+
+
 @pytest.fixture
 def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Big-batch verification on 4 workers from 8 items, and no silent serial fallback."""
@@ -816,6 +819,25 @@ def test_the_caller_checks_the_chunks_no_worker_has(busy: World) -> None:
     own = os.getpriority(os.PRIO_PROCESS, 0)
     for pid in log_module.worker_pool(2)._processes:  # the workers run below this process
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, own + log_module.WORKER_NICENESS)
+
+
+@pytest.mark.usefixtures("parallel")
+def test_the_writer_hands_the_gil_over_while_the_workers_check(
+        busy: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # While a big batch's signatures are checked in the workers, the writer lets the pool's
+    # threads in every HANDOFF_EVERY entries (log.handoff: without it they starve, and the
+    # workers wait for their next chunk); a batch checked in this process never does.
+    calls: list[int] = []
+    monkeypatch.setattr(log_module, "handoff", lambda: calls.append(1))
+    uni = busy.key("uni#1")
+    items = [busy.issue(uni, "uni", f"g-{i}") for i in range(40)]
+    assert busy.append(*items).count == 40
+    assert len(calls) == -(-40 // log_module.HANDOFF_EVERY)
+    calls.clear()
+    monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(log_module, "verify_statements", _SERIAL_VERIFY)
+    assert busy.append(*[busy.issue(uni, "uni", f"s-{i}") for i in range(40)]).count == 40
+    assert calls == []
 
 
 def test_shared_checks_answer_every_chunk_in_order_even_after_stop() -> None:
