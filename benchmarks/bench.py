@@ -193,10 +193,17 @@ def start_pool() -> float:
     return time.perf_counter() - t0
 
 
-def append_batches(led: Ledger, items: list[SignedStatement], label: str) -> dict[str, Any]:
+def append_batches(led: Ledger, items: list[SignedStatement], label: str,
+                   probe: RawProbe | None = None) -> dict[str, Any]:
+    """Append ``items`` in batches of BATCH; the rate counts the batches' own time only (not
+    the ``probe``'s readings, taken before the first batch and after each one)."""
     calls: list[float] = []
     verify_s: list[float | None] = []
     batch_s: list[float] = []
+    first_reading = 0
+    if probe is not None:
+        first_reading = len(probe.readings)
+        probe.read()
     t0 = time.perf_counter()
     with timed_verification(calls):
         for i in range(0, len(items), BATCH):
@@ -204,21 +211,27 @@ def append_batches(led: Ledger, items: list[SignedStatement], label: str) -> dic
             tb = time.perf_counter()
             led.append(items[i:i + BATCH])
             batch_s.append(time.perf_counter() - tb)
+            if probe is not None:
+                probe.read()
             verify_s.append(sum(calls[before:]) if len(calls) > before else None)
             done = min(i + BATCH, len(items))
-            el = time.perf_counter() - t0
+            el = sum(batch_s)
             v = verify_s[-1]
             split = ("signature checks not separable" if v is None else
                      f"verify {v:.2f} s, rest {batch_s[-1] - v:.2f} s")
             log(f"  {label}: {done:,}/{len(items):,} appended, {el:.1f} s, {done / el:,.0f} ev/s"
                 f" (this batch: {batch_s[-1]:.2f} s; {split})")
-    total = time.perf_counter() - t0
+    total = sum(batch_s)
     last = len(items) - (len(batch_s) - 1) * BATCH
     verify = None if any(v is None for v in verify_s) else sum(v for v in verify_s if v)
-    return {"seconds": total, "rate": len(items) / total, "verify_seconds": verify,
-            "commit_seconds": None if verify is None else total - verify,
-            "batch_seconds": batch_s, "batch_verify_seconds": verify_s,
-            "last_batch_rate": last / batch_s[-1]}
+    out = {"seconds": total, "rate": len(items) / total, "verify_seconds": verify,
+           "commit_seconds": None if verify is None else total - verify,
+           "batch_seconds": batch_s, "batch_verify_seconds": verify_s,
+           "last_batch_rate": last / batch_s[-1],
+           "wall_seconds": time.perf_counter() - t0}
+    if probe is not None:
+        out["raw_around"] = probe.since(first_reading)
+    return out
 
 
 def mean_us(fn: Callable[[], object], n: int) -> float:
@@ -302,6 +315,57 @@ def raw_verify_rates(items: list[SignedStatement]) -> dict[str, Any]:
     return ref
 
 
+PROBE_SIGNATURES = 300
+"""Signatures per binding in each reading of a :class:`RawProbe`."""
+
+
+class RawProbe:
+    """Reads one core's raw Ed25519 verify rate again and again during a size's run: before a
+    measured phase, between its batches and after it. The machine's speed wanders by up to 2x
+    from one minute to the next, so a rate is compared with the raw rates read around it
+    (their mean) rather than with readings taken minutes away."""
+
+    def __init__(self, items: list[SignedStatement]) -> None:
+        self.sample = [(s.signer, signing_message(s.statement), s.signature)
+                       for s in items[:PROBE_SIGNATURES]]
+        self.readings: list[dict[str, float]] = []
+
+    def read(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        out: dict[str, float] = {}
+        t0 = time.perf_counter()
+        for pub, msg, sig in self.sample:
+            Ed25519PublicKey.from_public_bytes(pub).verify(sig, msg)
+        out["cryptography"] = len(self.sample) / (time.perf_counter() - t0)
+        try:
+            from nacl.signing import VerifyKey
+        except ImportError:
+            pass
+        else:
+            t0 = time.perf_counter()
+            for pub, msg, sig in self.sample:
+                VerifyKey(pub).verify(msg, sig)
+            out["pynacl"] = len(self.sample) / (time.perf_counter() - t0)
+        detached = ledger.ed25519._find_detached()
+        if detached:
+            t0 = time.perf_counter()
+            for pub, msg, sig in self.sample:
+                detached(sig, msg, len(msg), pub)
+            out["detached"] = len(self.sample) / (time.perf_counter() - t0)
+        self.readings.append(out)
+
+    def since(self, start: int) -> dict[str, Any]:
+        """The mean rate of each binding over the readings from ``start`` on."""
+        taken = self.readings[start:]
+        means: dict[str, Any] = {"readings": len(taken)}
+        for binding in ("cryptography", "pynacl", "detached"):
+            values = [t[binding] for t in taken if binding in t]
+            if values:
+                means[binding] = sum(values) / len(values)
+        return means
+
+
 def reference(items: list[SignedStatement]) -> dict[str, Any]:
     ref = raw_verify_rates(items)
     # The ledger's own per-item check: strict decode + signature, one core.
@@ -343,7 +407,8 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     # starting it is a one-off per process, reported on its own.
     res["pool_start_seconds"] = start_pool() if res["parallel_engaged"] else None
     log(f"N={n:,}: batch append (parallel verification)")
-    res["batch_append"] = append_batches(led, items, "parallel")
+    probe = RawProbe(items)
+    res["batch_append"] = append_batches(led, items, "parallel", probe)
     # Storage right after the N issuances (N + 1 entries with the registration).
     data_size = led.store.data_size()
     led.close()
@@ -361,7 +426,7 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     spath = work / f"n{n}-serial"
     sled, _ = new_ledger(spath, issuer)  # same issuer key: the same signed statements apply
     with parallel_disabled():
-        res["batch_append_serial"] = append_batches(sled, items, "serial")
+        res["batch_append_serial"] = append_batches(sled, items, "serial", probe)
     sled.close()
 
     # Single durable appends.
@@ -421,7 +486,7 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     # Audits: a full replay of every entry from the store, then from exported tiles. A failure
     # here is reported (in the table and the JSON) rather than losing the whole run's figures.
     try:
-        audits(led, key, n, work, res)
+        audits(led, key, n, work, res, probe)
     except Exception as exc:  # noqa: BLE001
         res["audit_error"] = f"{exc.__class__.__name__}: {exc}"
         log(f"N={n:,}: AUDIT FAILED: {res['audit_error']}")
@@ -432,13 +497,19 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     return res
 
 
-def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any]) -> None:
-    """Audit replay from the store, tiles export, audit replay from the tiles, into ``res``."""
+def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any],
+           probe: RawProbe | None = None) -> None:
+    """Audit replay from the store, tiles export, audit replay from the tiles, into ``res``
+    (with the raw verify rates read just before and after each audit)."""
     size = led.head().size
     log(f"N={n:,}: audit replay from the store ({size:,} entries)")
+    first = _probe_start(probe)
     t0 = time.perf_counter()
     report = audit_store(led, log_key=key)
     res["audit_store_seconds"] = time.perf_counter() - t0
+    if probe is not None:
+        probe.read()
+        res["audit_store_raw"] = probe.since(first)
     res["audit_store_per_s"] = report.size / res["audit_store_seconds"]
     res["audit_entries"] = report.size
     log(f"N={n:,}: tiles export")
@@ -450,12 +521,25 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any]) -> No
     res["tiles_export_bytes"] = exported.bytes_written
     res["tiles_export_files"] = exported.files_written
     log(f"N={n:,}: audit replay from the tiles ({exported.size:,} entries)")
+    first = _probe_start(probe)
     t0 = time.perf_counter()
     treport = audit_tiles(str(tiles_dir), key)
     res["audit_tiles_seconds"] = time.perf_counter() - t0
+    if probe is not None:
+        probe.read()
+        res["audit_tiles_raw"] = probe.since(first)
     res["audit_tiles_per_s"] = treport.size / res["audit_tiles_seconds"]
     if led.root_at(treport.size) != treport.root:
         raise SystemExit("bench: the tiles audit's root differs from the store's")
+
+
+def _probe_start(probe: RawProbe | None) -> int:
+    """Take a reading before a measured phase; where the phase's readings start."""
+    if probe is None:
+        return 0
+    first = len(probe.readings)
+    probe.read()
+    return first
 
 
 # ------------------------------------------------------------------------------------------
@@ -614,6 +698,7 @@ def table(results: list[dict[str, Any]]) -> str:
         ("batch append, 2-core verify", lambda r: f"{r['batch_append']['rate']:,.0f} ev/s"),
         ("  of which signature checks", lambda r: _share(r["batch_append"])),
         ("  vs raw 1-core verify (OpenSSL / libsodium)", _vs_raw("batch_append")),
+        ("    raw verify read around it (/s)", _raw_row("batch_append")),
         ("  last batch only", lambda r: f"{r['batch_append']['last_batch_rate']:,.0f} ev/s"),
         ("batch append, 1-core verify", lambda r: f"{r['batch_append_serial']['rate']:,.0f} ev/s"),
         ("  of which signature checks", lambda r: _share(r["batch_append_serial"])),
@@ -631,9 +716,11 @@ def table(results: list[dict[str, Any]]) -> str:
         ("bundle size", lambda r: f"{r['bundle_bytes_mean']:,.0f} B"),
         ("audit replay from store", _audit_row("audit_store_per_s")),
         ("  vs raw 1-core verify (OpenSSL / libsodium)", _vs_raw("audit_store_per_s")),
+        ("    raw verify read around it (/s)", _raw_row("audit_store_per_s")),
         ("tiles export", _audit_row("tiles_export_per_s")),
         ("audit replay from tiles", _audit_row("audit_tiles_per_s")),
         ("  vs raw 1-core verify (OpenSSL / libsodium)", _vs_raw("audit_tiles_per_s")),
+        ("    raw verify read around it (/s)", _raw_row("audit_tiles_per_s")),
         ("status-map nodes / event",
          lambda r: f"{_map_nodes(r) / r['n']:.2f}"),
         ("storage (data_size) / event", lambda r: f"{r['storage']['data_size_per_event']:,.0f} B"),
@@ -687,29 +774,55 @@ def _share(b: dict[str, Any]) -> str:
     return f"{b['verify_seconds'] / b['seconds'] * 100:.0f} %"
 
 
-def _raw_rate(r: dict[str, Any], binding: str) -> float | None:
-    """The raw verify rate of ``binding``: the mean of the size's before and after readings.
-    ``libsodium``: the faster of PyNaCl's VerifyKey.verify and libsodium's detached check."""
+def _raw_rate(r: dict[str, Any], binding: str, around: dict[str, Any] | None = None
+              ) -> float | None:
+    """The raw verify rate of ``binding``: the mean of the readings ``around`` a figure (see
+    :class:`RawProbe`), else of the size's before and after readings. ``libsodium``: the
+    faster of PyNaCl's VerifyKey.verify and libsodium's detached check."""
     if binding == "libsodium":
-        rates = [_raw_rate(r, b) for b in ("pynacl", "detached")]
+        rates = [_raw_rate(r, b, around) for b in ("pynacl", "detached")]
         return max((v for v in rates if v), default=None)
+    if around is not None:
+        value = around.get(binding)
+        return float(value) if value else None
     key = f"ed25519_verify_{binding}_per_s"
     readings = [ref.get(key) for ref in (r["reference"], r.get("reference_after", {}))]
     values = [v for v in readings if v]
     return sum(values) / len(values) if values else None
 
 
+def _around(r: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The raw rates read around figure ``key``, if the run read them."""
+    value = r.get(key)
+    if isinstance(value, dict):
+        around = value.get("raw_around")
+    else:
+        around = r.get(key.removesuffix("_per_s") + "_raw")
+    return around if isinstance(around, dict) else None
+
+
 def _vs_raw(key: str) -> Callable[[dict[str, Any]], str]:
     """A rate over one core's raw Ed25519 verify rate, with OpenSSL (cryptography) and with
-    libsodium (PyNaCl), measured in the same run: the issue's bar is 1x."""
+    libsodium (PyNaCl), read around it in the same run: the issue's bar is 1x."""
     def fmt(r: dict[str, Any]) -> str:
         value = r.get(key)
         rate = value["rate"] if isinstance(value, dict) else value
+        around = _around(r, key)
         out = []
         for binding in ("cryptography", "libsodium"):
-            raw = _raw_rate(r, binding)
+            raw = _raw_rate(r, binding, around)
             out.append("n/a" if rate is None or not raw else f"{rate / raw:.2f} x")
         return " / ".join(out)
+    return fmt
+
+
+def _raw_row(key: str) -> Callable[[dict[str, Any]], str]:
+    """The raw rates (OpenSSL / libsodium) that figure ``key``'s ratios divide by."""
+    def fmt(r: dict[str, Any]) -> str:
+        around = _around(r, key)
+        rates = [_raw_rate(r, b, around) for b in ("cryptography", "libsodium")]
+        n = "" if around is None else f" ({around.get('readings', 0)} readings)"
+        return " / ".join("n/a" if v is None else f"{v:,.0f}" for v in rates) + n
     return fmt
 
 
