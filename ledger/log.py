@@ -207,7 +207,7 @@ def handoff() -> None:
     finishes one) need the GIL now and then. A writer that runs Python without pause, calling
     into LMDB every few dozen microseconds, starves them: each such call releases the GIL for
     about a microsecond and takes it straight back, which restarts a waiting thread's 5 ms
-    countdown to asking for it, so it never asks. Measured in 10^4 batches: the workers sat
+    countdown to asking for it, so it seldom gets in. Measured in 10^4 batches: the workers sat
     idle for 250-480 ms of the writer's 550-880 ms, their finished chunks unanswered. A
     ``time.sleep(0)`` now and then lets a waiting thread in (interleaved A/B, 6 rounds: the
     batch at 0.56-0.61 of one core's raw libsodium rate without it, 0.70-0.80 with it, every

@@ -827,12 +827,14 @@ def test_the_writer_hands_the_gil_over_while_the_workers_check(
     # While a big batch's signatures are checked in the workers, the writer lets the pool's
     # threads in every HANDOFF_EVERY entries (log.handoff: without it they starve, and the
     # workers wait for their next chunk); a batch checked in this process never does.
+    done = [0]  # entries done so far: the writer reports each one before it may hand over
     calls: list[int] = []
-    monkeypatch.setattr(log_module, "handoff", lambda: calls.append(1))
+    monkeypatch.setattr(log_module, "handoff", lambda: calls.append(done[0]))
     uni = busy.key("uni#1")
     items = [busy.issue(uni, "uni", f"g-{i}") for i in range(40)]
-    assert busy.append(*items).count == 40
-    assert len(calls) == -(-40 // log_module.HANDOFF_EVERY)
+    assert busy.ledger.append(items, progress=lambda n: done.__setitem__(0, n)).count == 40
+    every = log_module.HANDOFF_EVERY
+    assert calls == list(range(1, 41, every))  # after entries 1, 17, 33 (every 16)
     calls.clear()
     monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 1 << 20)
     monkeypatch.setattr(log_module, "verify_statements", _SERIAL_VERIFY)
