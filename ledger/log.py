@@ -500,6 +500,10 @@ class SignatureChecks:
         self._done = True
         return self._failure
 
+    def stop(self) -> None:
+        """Give the workers no more of this batch (what they have finishes, unread)."""
+        self._shared.stop()
+
     def raise_first(self, before: int, other: RefusedError | None = None) -> None:
         """Raise the first malformed or badly signed item among ``[0, before)``, else ``other``
         if given."""
@@ -996,7 +1000,11 @@ class Ledger:
             txn.put("meta", b"head", new_head.encode())
             return Appended(head.size, total, new_head.size, new_head.root)
 
-        return self.store.write(write, reserve=RESERVE_PER_ITEM * total)
+        try:
+            return self.store.write(write, reserve=RESERVE_PER_ITEM * total)
+        finally:
+            if checks is not None:  # interrupted (KeyboardInterrupt, say): give out no more
+                checks.stop()
 
     def checkpoint(self, signer: Signer | None = None) -> str:
         """Sign, store and return a checkpoint of the current tree.

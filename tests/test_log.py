@@ -842,6 +842,35 @@ def test_the_writer_hands_the_gil_over_while_the_workers_check(
     assert calls == []
 
 
+def test_an_interrupted_batch_gives_the_workers_no_more(
+        busy: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A KeyboardInterrupt in the middle of a big batch (here from its progress callback) ends
+    # the append; the chunks no worker has taken yet are not handed out after it, and nothing
+    # was written.
+    made: list[Any] = []
+    real = log_module.start_signature_checks
+
+    def start(items: Any) -> Any:
+        made.append(real(items))
+        return made[-1]
+
+    monkeypatch.setattr(log_module, "start_signature_checks", start)
+    uni = busy.key("uni#1")
+    items = [busy.issue(uni, "uni", f"i-{i}") for i in range(4096)]
+    size = busy.ledger.head().size
+
+    def interrupt(n: int) -> None:
+        if n == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        busy.ledger.append(items, progress=interrupt)
+    shared = made[0]._shared
+    assert shared._stopped and not shared._waiting
+    assert busy.ledger.head().size == size
+    assert busy.append(*items).count == 4096  # and the same batch goes through afterwards
+
+
 def test_shared_checks_answer_every_chunk_in_order_even_after_stop() -> None:
     shared = log_module.SharedChecks(len, 2)  # the check: a chunk's length
     for i in range(12):
