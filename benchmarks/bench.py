@@ -200,10 +200,7 @@ def append_batches(led: Ledger, items: list[SignedStatement], label: str,
     calls: list[float] = []
     verify_s: list[float | None] = []
     batch_s: list[float] = []
-    first_reading = 0
-    if probe is not None:
-        first_reading = len(probe.readings)
-        probe.read()
+    first_reading = probe.start() if probe is not None else 0
     t0 = time.perf_counter()
     with timed_verification(calls):
         for i in range(0, len(items), BATCH):
@@ -283,35 +280,50 @@ def storage(path: Path, data_size: int, n: int) -> dict[str, Any]:
 # Machine reference figures
 
 
-def raw_verify_rates(items: list[SignedStatement]) -> dict[str, Any]:
-    """One core's raw Ed25519 verify rate over the first REF_VERIFY statements, with
-    cryptography (OpenSSL) and PyNaCl (libsodium)."""
+def _signed(items: list[SignedStatement], n: int) -> list[tuple[bytes, bytes, bytes]]:
+    """(public key, signed message, signature) of the first ``n`` statements."""
+    return [(s.signer, signing_message(s.statement), s.signature) for s in items[:n]]
+
+
+def verify_rates(sample: list[tuple[bytes, bytes, bytes]]) -> dict[str, float]:
+    """One core's raw Ed25519 verify rate over ``sample``: ``cryptography`` (OpenSSL),
+    ``pynacl`` (PyNaCl's VerifyKey.verify) and ``detached`` (libsodium's own detached check, as
+    the ledger's workers call it, without the PyNaCl layer; the libsodium bar is the faster of
+    the two). A binding that is not installed is left out."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    sample = [(s.signer, signing_message(s.statement), s.signature) for s in items[:REF_VERIFY]]
-    ref: dict[str, Any] = {"verify_sample": len(sample)}
+    out: dict[str, float] = {}
     t0 = time.perf_counter()
     for pub, msg, sig in sample:
         Ed25519PublicKey.from_public_bytes(pub).verify(sig, msg)
-    ref["ed25519_verify_cryptography_per_s"] = len(sample) / (time.perf_counter() - t0)
+    out["cryptography"] = len(sample) / (time.perf_counter() - t0)
     try:
         from nacl.signing import VerifyKey
     except ImportError:
-        ref["ed25519_verify_pynacl_per_s"] = None
-    else:
+        return out
+    t0 = time.perf_counter()
+    for pub, msg, sig in sample:
+        VerifyKey(pub).verify(msg, sig)
+    out["pynacl"] = len(sample) / (time.perf_counter() - t0)
+    detached = ledger.ed25519._find_detached()
+    if detached:
         t0 = time.perf_counter()
+        bad = 0
         for pub, msg, sig in sample:
-            VerifyKey(pub).verify(msg, sig)
-        ref["ed25519_verify_pynacl_per_s"] = len(sample) / (time.perf_counter() - t0)
-        # libsodium's own detached check, as the ledger's workers call it (no PyNaCl layer):
-        # the libsodium bar is the faster of the two.
-        detached = ledger.ed25519._find_detached()
-        if detached:
-            t0 = time.perf_counter()
-            for pub, msg, sig in sample:
-                if detached(sig, msg, len(msg), pub) != 0:
-                    raise SystemExit("bench: a reference signature does not verify")
-            ref["ed25519_verify_detached_per_s"] = len(sample) / (time.perf_counter() - t0)
+            bad |= detached(sig, msg, len(msg), pub)
+        out["detached"] = len(sample) / (time.perf_counter() - t0)
+        if bad:
+            raise SystemExit("bench: a reference signature does not verify")
+    return out
+
+
+def raw_verify_rates(items: list[SignedStatement]) -> dict[str, Any]:
+    """One core's raw Ed25519 verify rates (:func:`verify_rates`) over the first REF_VERIFY
+    statements, as the reference rows show them."""
+    sample = _signed(items, REF_VERIFY)
+    ref: dict[str, Any] = {"verify_sample": len(sample), "ed25519_verify_pynacl_per_s": None}
+    for binding, rate in verify_rates(sample).items():
+        ref[f"ed25519_verify_{binding}_per_s"] = rate
     return ref
 
 
@@ -326,37 +338,17 @@ class RawProbe:
     (their mean) rather than with readings taken minutes away."""
 
     def __init__(self, items: list[SignedStatement]) -> None:
-        self.sample = [(s.signer, signing_message(s.statement), s.signature)
-                       for s in items[:PROBE_SIGNATURES]]
+        self.sample = _signed(items, PROBE_SIGNATURES)
         self.readings: list[dict[str, float]] = []
 
     def read(self) -> None:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        self.readings.append(verify_rates(self.sample))
 
-        out: dict[str, float] = {}
-        t0 = time.perf_counter()
-        for pub, msg, sig in self.sample:
-            Ed25519PublicKey.from_public_bytes(pub).verify(sig, msg)
-        out["cryptography"] = len(self.sample) / (time.perf_counter() - t0)
-        try:
-            from nacl.signing import VerifyKey
-        except ImportError:
-            pass
-        else:
-            t0 = time.perf_counter()
-            for pub, msg, sig in self.sample:
-                VerifyKey(pub).verify(msg, sig)
-            out["pynacl"] = len(self.sample) / (time.perf_counter() - t0)
-        detached = ledger.ed25519._find_detached()
-        if detached:
-            t0 = time.perf_counter()
-            bad = 0
-            for pub, msg, sig in self.sample:
-                bad |= detached(sig, msg, len(msg), pub)
-            out["detached"] = len(self.sample) / (time.perf_counter() - t0)
-            if bad:
-                raise SystemExit("bench: a reference signature does not verify")
-        self.readings.append(out)
+    def start(self) -> int:
+        """Take a reading before a measured phase; where the phase's readings start."""
+        first = len(self.readings)
+        self.read()
+        return first
 
     def since(self, start: int) -> dict[str, Any]:
         """The mean rate of each binding over the readings from ``start`` on."""
@@ -506,7 +498,7 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any],
     (with the raw verify rates read just before and after each audit)."""
     size = led.head().size
     log(f"N={n:,}: audit replay from the store ({size:,} entries)")
-    first = _probe_start(probe)
+    first = probe.start() if probe is not None else 0
     t0 = time.perf_counter()
     report = audit_store(led, log_key=key)
     res["audit_store_seconds"] = time.perf_counter() - t0
@@ -524,7 +516,7 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any],
     res["tiles_export_bytes"] = exported.bytes_written
     res["tiles_export_files"] = exported.files_written
     log(f"N={n:,}: audit replay from the tiles ({exported.size:,} entries)")
-    first = _probe_start(probe)
+    first = probe.start() if probe is not None else 0
     t0 = time.perf_counter()
     treport = audit_tiles(str(tiles_dir), key)
     res["audit_tiles_seconds"] = time.perf_counter() - t0
@@ -534,15 +526,6 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any],
     res["audit_tiles_per_s"] = treport.size / res["audit_tiles_seconds"]
     if led.root_at(treport.size) != treport.root:
         raise SystemExit("bench: the tiles audit's root differs from the store's")
-
-
-def _probe_start(probe: RawProbe | None) -> int:
-    """Take a reading before a measured phase; where the phase's readings start."""
-    if probe is None:
-        return 0
-    first = len(probe.readings)
-    probe.read()
-    return first
 
 
 # ------------------------------------------------------------------------------------------

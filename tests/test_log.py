@@ -842,6 +842,7 @@ def test_the_writer_hands_the_gil_over_while_the_workers_check(
     assert calls == []
 
 
+@pytest.mark.usefixtures("parallel")  # workers whatever the machine
 def test_an_interrupted_batch_gives_the_workers_no_more(
         busy: World, monkeypatch: pytest.MonkeyPatch) -> None:
     # A KeyboardInterrupt in the middle of a big batch (here from its progress callback) ends
