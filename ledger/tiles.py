@@ -28,9 +28,7 @@ against the replay.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -54,7 +52,7 @@ from ledger.errors import (
     StoreCorruptError,
     VerificationError,
 )
-from ledger.files import fsync_path
+from ledger.files import fsync_path, write_atomic
 from ledger.log import Ledger
 from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint, parse_verifier
 from ledger.store import Txn
@@ -218,31 +216,6 @@ def parse_tile(data: bytes, width: int, what: str = "tile") -> list[bytes]:
 
 
 # ----------------------------------------------------------------------------- writing files
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                 sync_dir: bool = True) -> None:
-    """Write ``path`` so that readers see the old file or the whole new one, never a part.
-
-    The bytes go to a temporary file in the same directory, which is fsynced and renamed over
-    ``path``; with ``sync_dir`` the directory is fsynced too, so the rename is durable when this
-    returns. On failure the temporary file is removed and ``path`` is untouched.
-    """
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)  # public data: a web server must be able to read it
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if sync_dir:
-        fsync_path(p.parent)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
