@@ -62,6 +62,7 @@ import peers
 
 import ledger.ed25519
 import ledger.log
+import ledger.parallel
 from ledger.audit import audit_store
 from ledger.bundle import build_bundle, dump_bundle
 from ledger.events import (
@@ -74,6 +75,7 @@ from ledger.events import (
 )
 from ledger.log import Ledger
 from ledger.note import Signer, parse_verifier
+from ledger.parallel import default_workers
 from ledger.store import DATA_FILE, DB_NAMES
 from ledger.tiles import audit_tiles, export_tiles
 from ledger.verify import verify_bundle
@@ -125,7 +127,7 @@ def issue_statements(issuer: Signer, start: int, count: int) -> tuple[list[Signe
 
 def new_ledger(path: Path, issuer: Signer | None = None) -> tuple[Ledger, Signer]:
     """A new store with ``issuer`` (default: a new key) registered as entry 0."""
-    led, _, registry = Ledger.create(path, ORIGIN)
+    led, _, registry = Ledger.create(path, ORIGIN, workers=default_workers())
     issuer = issuer or Signer.generate(ISSUER)
     st = make_statement(REGISTER_ISSUER, ISSUER, ledger.log.now_ms(), "Example University",
                         "https://uni.example", issuer.public_key)
@@ -135,12 +137,12 @@ def new_ledger(path: Path, issuer: Signer | None = None) -> tuple[Ledger, Signer
 
 @contextlib.contextmanager
 def parallel_disabled() -> Iterator[None]:
-    saved = ledger.log.PARALLEL_THRESHOLD
-    ledger.log.PARALLEL_THRESHOLD = 1 << 62
+    saved = ledger.parallel.PARALLEL_THRESHOLD
+    ledger.parallel.PARALLEL_THRESHOLD = 1 << 62
     try:
         yield
     finally:
-        ledger.log.PARALLEL_THRESHOLD = saved
+        ledger.parallel.PARALLEL_THRESHOLD = saved
 
 
 VERIFY_HOOKS = ("verify_statements",)
@@ -187,8 +189,8 @@ def start_pool() -> float:
     seconds that took: nothing once they run."""
     workers = min(os.cpu_count() or 1, 8)
     t0 = time.perf_counter()
-    pool = ledger.log.worker_pool(workers)
-    for f in [pool.submit(ledger.log._check_signatures, (0, [])) for _ in range(2 * workers)]:
+    pool = ledger.parallel.worker_pool(workers)
+    for f in [pool.submit(ledger.parallel._check_signatures, (0, [])) for _ in range(2 * workers)]:
         f.result()
     return time.perf_counter() - t0
 
@@ -387,7 +389,7 @@ def reference(items: list[SignedStatement]) -> dict[str, Any]:
 
 def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     res: dict[str, Any] = {"n": n, "batch": min(BATCH, n)}
-    res["parallel_engaged"] = (min(BATCH, n) >= ledger.log.PARALLEL_THRESHOLD
+    res["parallel_engaged"] = (min(BATCH, n) >= ledger.parallel.PARALLEL_THRESHOLD
                                and (os.cpu_count() or 1) >= 2)
     path = work / f"n{n}"
     led, issuer = new_ledger(path)
@@ -408,7 +410,7 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     data_size = led.store.data_size()
     led.close()
     res["storage"] = storage(path, data_size, n)
-    led = Ledger.open(path)
+    led = Ledger.open(path, workers=default_workers())
     # A compacted copy (credledger backup) leaves LMDB's free pages behind.
     t0 = time.perf_counter()
     led.backup(work / f"n{n}-backup")
@@ -500,7 +502,7 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any],
     log(f"N={n:,}: audit replay from the store ({size:,} entries)")
     first = probe.start() if probe is not None else 0
     t0 = time.perf_counter()
-    report = audit_store(led, log_key=key)
+    report = audit_store(led, log_key=key, workers=None)
     res["audit_store_seconds"] = time.perf_counter() - t0
     if probe is not None:
         probe.read()
@@ -518,7 +520,7 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any],
     log(f"N={n:,}: audit replay from the tiles ({exported.size:,} entries)")
     first = probe.start() if probe is not None else 0
     t0 = time.perf_counter()
-    treport = audit_tiles(str(tiles_dir), key)
+    treport = audit_tiles(str(tiles_dir), key, workers=None)
     res["audit_tiles_seconds"] = time.perf_counter() - t0
     if probe is not None:
         probe.read()
@@ -901,7 +903,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "complete": complete,
             "machine": versions(),
-            "settings": {"batch": BATCH, "parallel_threshold": ledger.log.PARALLEL_THRESHOLD,
+            "settings": {"batch": BATCH, "parallel_threshold": ledger.parallel.PARALLEL_THRESHOLD,
                          "single_appends": SINGLE_APPENDS, "proofs": PROOFS,
                          "checkpoints": CHECKPOINTS, "bundles": BUNDLES, "seed": SEED,
                          "sizes": list(sizes), "peers": not args.no_peers,

@@ -6,7 +6,7 @@ For every entry, in order (DESIGN §2–§5):
 2. ``prev_root`` is the root of the tree of the ``i`` entries before it (the hash chain);
 3. the statement's signature verifies (checked on every core, ahead of the replay);
 4. the statement obeys the rules of DESIGN §4 as of the entries before it (the same
-   :func:`ledger.log.apply_rules` the append path uses, over the replayed records);
+   :func:`ledger.rules.apply_rules` the append path uses, over the replayed records);
 5. ``state_root`` is the root of the status map replayed from scratch after it.
 
 Then the replayed tree must match the store's head and tree nodes (or a tile source), every
@@ -18,9 +18,7 @@ naming the entry and the rule.
 from __future__ import annotations
 
 import functools
-import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -43,13 +41,13 @@ from ledger.events import (
     decode_entry,
     decode_statement,
     record_hash,
-    signing_message,
     trusted_entry,
     trusted_statement,
-    verify_signature_fast,
 )
-from ledger.log import Ledger, RecordState, SharedChecks, apply_rules, collection_paused
+from ledger.log import Ledger
 from ledger.note import Verifier, open_checkpoint, parse_verifier
+from ledger.parallel import collection_paused, default_workers, verified_chunks
+from ledger.rules import RecordState, apply_rules
 from ledger.sha import bulk_sha256
 from ledger.store import MapNodes, Txn, from_u64, tree_key, u64
 
@@ -187,61 +185,17 @@ class Replayer:
         return r
 
 
-def _verify_chunk(chunk: list[bytes]) -> tuple[int, str] | None:
-    """Worker: decode entries strictly and check their signatures; (offset, message) for the
-    first failure, else None.
-
-    Only the verdict travels back: the replay decodes the checked bytes again without checks
-    (:func:`ledger.events.trusted_entry`), several times cheaper than pickling the decoded
-    entries here and unpickling them there.
-    """
-    for n, data in enumerate(chunk):
-        try:
-            e = decode_entry(data)  # the statement in it too, and the signer's and signature's sizes
-            verify_signature_fast(e.signer, signing_message(e.statement), e.signature)
-        except LedgerError as exc:
-            return n, str(exc)
-    return None
-
-
-def verified_chunks(chunks: Iterable[list[bytes]], *, workers: int | None = None,
-                    ) -> Iterator[tuple[list[bytes], tuple[int, str] | None]]:
-    """Yield each chunk with its verification result, checking signatures on every core.
-
-    A few chunks are kept in flight in worker processes while the caller replays the
-    current one, so signature checks and the replay overlap.
-    """
-    workers = workers or min(os.cpu_count() or 1, 8)
-    if workers < 2:
-        for chunk in chunks:
-            yield chunk, _verify_chunk(chunk)
-        return
-    shared = SharedChecks(_verify_chunk, workers)
-    pending: deque[tuple[int, list[bytes]]] = deque()
-    try:
-        for chunk in chunks:
-            pending.append((shared.add(chunk), chunk))
-            if len(pending) > 2 * workers:
-                n, done = pending.popleft()
-                yield done, shared.verdict(n)
-        while pending:
-            n, done = pending.popleft()
-            yield done, shared.verdict(n)
-    finally:  # stopped early (a violation): give the workers nothing more
-        shared.stop()
-
-
 def replay(entries: Iterable[list[bytes]], replayer: Replayer, *,
            visit: Callable[[int, int, bytes], None] | None = None,
            progress: Callable[[int], None] | None = None,
-           workers: int | None = None) -> AuditReport:
-    """Replay chunks of entry bytes through ``replayer``; signatures checked in parallel."""
+           workers: int = 1) -> AuditReport:
+    """Replay chunks of entry bytes through ``replayer``; signatures checked on ``workers``
+    processes (``ledger.parallel``)."""
     start = time.perf_counter()
     with collection_paused():
         for chunk, result in verified_chunks(entries, workers=workers):
             if result is not None:
-                offset, message = result
-                rule = "signature" if "signature" in message else "encoding"
+                offset, rule, message = result
                 raise AuditError(replayer.cr.size + offset, rule, message)
             for data in chunk:
                 replayer.feed(data, visit, checked=True)
@@ -291,9 +245,12 @@ def _entries(t: Txn, *, start: int, end: int) -> list[bytes | None]:
 
 def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
                 progress: Callable[[int], None] | None = None,
-                workers: int | None = None) -> AuditReport:
+                workers: int | None = 1) -> AuditReport:
     """Audit a ledger store: replay it, then check head, tree nodes, checkpoints, indexes and
-    the stored status map (the nodes proofs are made from)."""
+    the stored status map (the nodes proofs are made from).
+
+    ``workers``: processes that check signatures ahead of the replay; None for
+    ``ledger.parallel.default_workers()`` on a big store (the command line's choice)."""
     head = ledger.head()
     checkpoints = ledger.checkpoints()
     key = log_key or parse_verifier(ledger.log_vkey())
@@ -321,8 +278,8 @@ def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
             yield [d for d in chunk if d is not None]
             check_tree_nodes()
 
-    if workers is None and head.size < 2 * CHUNK:
-        workers = 1  # starting worker processes costs more than checking a few signatures
+    if workers is None:  # starting worker processes costs more than checking a few signatures
+        workers = default_workers() if head.size >= 2 * CHUNK else 1
     report = replay(chunks(), replayer, visit=lambda lv, ix, h: visited.append((lv, ix, h)),
                     progress=progress, workers=workers)
     check_tree_nodes()

@@ -77,8 +77,9 @@ def _store_dir(ctx: click.Context) -> Path:
 
 def _open(ctx: click.Context) -> Any:
     from ledger.log import Ledger
+    from ledger.parallel import default_workers
 
-    return Ledger.open(_store_dir(ctx))
+    return Ledger.open(_store_dir(ctx), workers=default_workers())  # every core for big batches
 
 
 def _b64(b: bytes) -> str:
@@ -1293,10 +1294,10 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
         reader = TileReader(tiles)
         size = _unverified_size(reader)
         if as_json or size < 1000 or not sys.stderr.isatty():
-            report = audit_tiles(reader, verifier, saved_checkpoints=notes)
+            report = audit_tiles(reader, verifier, saved_checkpoints=notes, workers=None)
         else:
             with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
-                report = audit_tiles(reader, verifier, saved_checkpoints=notes,
+                report = audit_tiles(reader, verifier, saved_checkpoints=notes, workers=None,
                                      progress=bar.update)
         newest: str | None = reader.checkpoint().decode("utf-8")  # verified: valid UTF-8
         where = f"tiles at {tiles}"
@@ -1309,10 +1310,11 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
             old = open_saved_checkpoints(notes, verifier)
             size = ledger.head().size
             if as_json or size < 1000 or not sys.stderr.isatty():
-                report = audit_store(ledger, log_key=verifier)
+                report = audit_store(ledger, log_key=verifier, workers=None)
             else:
                 with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
-                    report = audit_store(ledger, log_key=verifier, progress=bar.update)
+                    report = audit_store(ledger, log_key=verifier, workers=None,
+                                         progress=bar.update)
             # The store's tree nodes were just checked against the replay, so its roots are
             # the replayed ones.
             check_saved_checkpoints(old, size=report.size, root_at=ledger.root_at)

@@ -55,6 +55,7 @@ from ledger.errors import (
 from ledger.files import fsync_path, write_atomic
 from ledger.log import Ledger
 from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint, parse_verifier
+from ledger.parallel import default_workers
 from ledger.store import Txn
 
 __all__ = [
@@ -602,7 +603,7 @@ def check_saved_checkpoints(saved: Sequence[Checkpoint], *, size: int,
 def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, *,
                 saved_checkpoints: Iterable[str] = (),
                 progress: Callable[[int], None] | None = None,
-                workers: int | None = None) -> AuditReport:
+                workers: int | None = 1) -> AuditReport:
     """Audit a published tlog-tiles tree, trusting only ``log_key``.
 
     1. The checkpoint must verify with ``log_key`` (a missing one is a NotFoundError: wrong
@@ -683,8 +684,8 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
                 yield chunk
 
         # 2.-3. Replay, checking full tiles as they complete.
-        if workers is None and cp.size < 2 * CHUNK:
-            workers = 1  # starting worker processes costs more than checking a few signatures
+        if workers is None:  # every core (the command line's choice), for a big tree
+            workers = default_workers() if cp.size >= 2 * CHUNK else 1
         report = replay(chunks(), replayer, visit=visit, progress=progress, workers=workers)
         for level, index, _ in partials:
             check_tile(level, index, pending.get(level, []))

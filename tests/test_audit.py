@@ -18,6 +18,7 @@ import lmdb
 import pytest
 
 import ledger.audit as audit_module
+import ledger.parallel as parallel_module
 from ledger.audit import AuditError, audit_store
 from ledger.events import (
     ISSUE,
@@ -242,8 +243,26 @@ def test_the_replay_checks_chunks_too_and_reads_verdicts_in_order(pristine: Path
     chunks = [list(good) for _ in range(12)]
     chunks[9] = [b"\x00garbage", *good[1:]]
     seen = []
-    for chunk, verdict in audit_module.verified_chunks(iter(chunks), workers=2):
+    for chunk, verdict in parallel_module.verified_chunks(iter(chunks), workers=2):
         seen.append((chunk is chunks[len(seen)], verdict))
     assert [ok for ok, _ in seen] == [True] * 12
     assert [v is None for _, v in seen] == [i != 9 for i in range(12)]
     assert seen[9][1] is not None and seen[9][1][0] == 0
+
+
+def test_entry_failures_are_classified_by_type_not_by_words(pristine: Path) -> None:
+    # A signature field of the wrong size is an encoding error, though its message names the
+    # signature; a well-formed signature that does not verify is a signature error.
+    import msgpack
+
+    with Ledger.open(pristine) as led:
+        good = led.entry_bytes(1)
+    fields = msgpack.unpackb(good, raw=True)
+    short = list(fields)
+    short[-1] = fields[-1][:63]
+    forged = list(fields)
+    forged[-1] = bytes(64)
+    for changed, rule in ((short, "encoding"), (forged, "signature")):
+        verdict = parallel_module.check_entry_chunk([good, msgpack.packb(changed)])
+        assert verdict is not None and verdict[:2] == (1, rule), verdict
+        assert "signature" in verdict[2]

@@ -24,6 +24,7 @@ import msgpack
 import pytest
 
 import ledger.log as log_module
+import ledger.parallel as parallel_module
 import ledger.store as store_module
 from ledger import merkle, smt
 from ledger.audit import audit_store
@@ -64,8 +65,10 @@ from ledger.events import (
     sign_statement,
     signing_message,
 )
-from ledger.log import Head, Ledger, RecordState, apply_rules, collection_paused
+from ledger.log import Head, Ledger
 from ledger.note import Signer, open_checkpoint, parse_verifier
+from ledger.parallel import collection_paused
+from ledger.rules import RecordState, apply_rules
 from ledger.store import DB_NAMES, tree_key, u64
 
 ORIGIN = "test.example/log"
@@ -669,19 +672,45 @@ def test_refuses_entry_too_large(busy: World) -> None:
 # ----------------------------------------------------------------------------- parallel verify
 
 
-_SERIAL_VERIFY = log_module.verify_statements
+_SERIAL_VERIFY = parallel_module.verify_statements
 
 
 @pytest.fixture
-def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+def parallel(busy: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Big-batch verification on 4 workers from 8 items, and no silent serial fallback."""
-    monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 8)
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)  # ledger.log reads os.cpu_count()
+    monkeypatch.setattr(parallel_module, "PARALLEL_THRESHOLD", 8)
+    busy.ledger.workers = 4  # the library checks in this process unless asked
 
     def serial(*args: object) -> None:
         raise AssertionError("the batch was verified serially")
 
-    monkeypatch.setattr(log_module, "verify_statements", serial)
+    monkeypatch.setattr(parallel_module, "verify_statements", serial)
+
+
+def test_parallelism_is_opt_in_for_library_callers(world: World,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A ledger opened without ``workers`` checks even a big batch in this process; asked for
+    # workers, the same size of batch goes to them.
+    started: list[int] = []
+    real = parallel_module.start_signature_checks
+
+    def start(items: Any, workers: int) -> Any:
+        checks = real(items, workers)
+        started.append(0 if checks is None else workers)
+        return checks
+
+    monkeypatch.setattr(parallel_module, "PARALLEL_THRESHOLD", 8)
+    monkeypatch.setattr(parallel_module, "start_signature_checks", start)
+    uni = world.key("uni#1")
+    world.append(world.register("uni", uni))
+    assert world.ledger.workers == 1
+    world.append(*[world.issue(uni, "uni", f"o-{i}") for i in range(20)])
+    path = world.ledger.store.path
+    world.ledger.close()
+    world.ledger = Ledger.open(path, workers=2)
+    assert world.ledger.workers == 2
+    world.append(*[world.issue(uni, "uni", f"p-{i}") for i in range(20)])
+    assert started == [0, 0, 2]  # the registration, the default ledger's batch, the asked
 
 
 @pytest.mark.usefixtures("parallel")
@@ -772,8 +801,8 @@ def test_parallel_refusals_match_the_serial_path(busy: World, case: str,
         if case == "id-too-long-unsigned":  # the writer never checks signatures itself
             items[9] = _bad_sig(items[9])
     serial = _refusal_of(busy, items)
-    monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 8)
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(parallel_module, "PARALLEL_THRESHOLD", 8)
+    busy.ledger.workers = 4
     assert _refusal_of(busy, items) == serial
     assert serial[0] == {"rule-then-signature": "bad-signature",
                          "signature-then-rule": "bad-signature"}.get(case, "malformed-statement")
@@ -787,7 +816,7 @@ def test_a_broken_worker_pool_falls_back(busy: World) -> None:
 
     uni = busy.key("uni#1")
     busy.append(*[busy.issue(uni, "uni", f"w-{i}") for i in range(20)])  # the pool runs
-    pool = log_module.worker_pool(4)
+    pool = parallel_module.worker_pool(4)
     for pid in list(pool._processes):  # kill its workers: the pool is broken for good
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
@@ -807,18 +836,18 @@ def test_the_caller_checks_the_chunks_no_worker_has(busy: World) -> None:
     uni = busy.key("uni#1")
     items = [busy.issue(uni, "uni", f"h-{i}") for i in range(4096)]
     items[-3] = _bad_sig(items[-3])
-    checks = log_module.SignatureChecks(items, 2)
+    checks = parallel_module.SignatureChecks(items, 2)
     shared = checks._shared
     assert checks._count == 16 and len(shared._waiting) == 16 - 3
     with pytest.raises(RefusedError, match="batch item 4094:"):
         checks.raise_first(len(items))
     assert 15 in shared._local and shared._local[15][0] == 4093  # checked here
-    good = log_module.SignatureChecks(items[:-3], 2)
+    good = parallel_module.SignatureChecks(items[:-3], 2)
     good.raise_first(len(items) - 3)  # every chunk, here or in a worker: all good
     assert good._shared._local and not good._shared._waiting
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    for pid in log_module.worker_pool(2)._processes:  # the workers run below this process
-        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, own + log_module.WORKER_NICENESS)
+    for pid in parallel_module.worker_pool(2)._processes:  # the workers run below this process
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, own + parallel_module.WORKER_NICENESS)
 
 
 @pytest.mark.usefixtures("parallel")
@@ -829,15 +858,15 @@ def test_the_writer_hands_the_gil_over_while_the_workers_check(
     # workers wait for their next chunk); a batch checked in this process never does.
     done = [0]  # entries done so far: the writer reports each one before it may hand over
     calls: list[int] = []
-    monkeypatch.setattr(log_module, "handoff", lambda: calls.append(done[0]))
+    monkeypatch.setattr(parallel_module, "handoff", lambda: calls.append(done[0]))
     uni = busy.key("uni#1")
     items = [busy.issue(uni, "uni", f"g-{i}") for i in range(40)]
     assert busy.ledger.append(items, progress=lambda n: done.__setitem__(0, n)).count == 40
-    every = log_module.HANDOFF_EVERY
+    every = parallel_module.HANDOFF_EVERY
     assert calls == list(range(1, 41, every))  # after entries 1, 17, 33 (every 16)
     calls.clear()
-    monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 1 << 20)
-    monkeypatch.setattr(log_module, "verify_statements", _SERIAL_VERIFY)
+    monkeypatch.setattr(parallel_module, "PARALLEL_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(parallel_module, "verify_statements", _SERIAL_VERIFY)
     assert busy.append(*[busy.issue(uni, "uni", f"s-{i}") for i in range(40)]).count == 40
     assert calls == []
 
@@ -849,13 +878,13 @@ def test_an_interrupted_batch_gives_the_workers_no_more(
     # the append; the chunks no worker has taken yet are not handed out after it, and nothing
     # was written.
     made: list[Any] = []
-    real = log_module.start_signature_checks
+    real = parallel_module.start_signature_checks
 
-    def start(items: Any) -> Any:
-        made.append(real(items))
+    def start(items: Any, workers: int) -> Any:
+        made.append(real(items, workers))
         return made[-1]
 
-    monkeypatch.setattr(log_module, "start_signature_checks", start)
+    monkeypatch.setattr(parallel_module, "start_signature_checks", start)
     uni = busy.key("uni#1")
     items = [busy.issue(uni, "uni", f"i-{i}") for i in range(4096)]
     size = busy.ledger.head().size
@@ -873,7 +902,7 @@ def test_an_interrupted_batch_gives_the_workers_no_more(
 
 
 def test_shared_checks_answer_every_chunk_in_order_even_after_stop() -> None:
-    shared = log_module.SharedChecks(len, 2)  # the check: a chunk's length
+    shared = parallel_module.SharedChecks(len, 2)  # the check: a chunk's length
     for i in range(12):
         shared.add([0] * i)
     assert [shared.verdict(i) for i in range(6)] == list(range(6))
@@ -898,8 +927,8 @@ def test_a_worker_killed_mid_batch_never_hangs_the_batch(busy: World) -> None:
         batch = list(items)
         if bad_at is not None:
             batch[bad_at] = _bad_sig(batch[bad_at])
-        log_module.worker_pool(2).submit(int).result()  # the pool is up
-        checks = log_module.SignatureChecks(batch, 2)
+        parallel_module.worker_pool(2).submit(int).result()  # the pool is up
+        checks = parallel_module.SignatureChecks(batch, 2)
         out: dict[str, Any] = {}
 
         def wait(checks: Any = checks, out: dict[str, Any] = out, total: int = len(batch)
@@ -913,14 +942,14 @@ def test_a_worker_killed_mid_batch_never_hangs_the_batch(busy: World) -> None:
         th = threading.Thread(target=wait, daemon=True)
         th.start()
         time.sleep(0.05)
-        os.kill(next(iter(log_module.worker_pool(2)._processes)), signal.SIGKILL)
+        os.kill(next(iter(parallel_module.worker_pool(2)._processes)), signal.SIGKILL)
         th.join(120)
         assert not th.is_alive(), "the batch hung after a worker died"
         if bad_at is None:
             assert out["r"] == "ok"
         else:
             assert f"batch item {bad_at + 1}:" in out["r"]
-        log_module._drop_pool()
+        parallel_module._drop_pool()
 
 
 # ----------------------------------------------------------------------------- re-open, self-check
@@ -1026,8 +1055,8 @@ def test_store_damage_does_not_hide_a_bad_item(busy: World, monkeypatch: pytest.
     items = [busy.issue(uni, "uni", f"d-{i}") for i in range(40)]
     items[30] = _bad_sig(items[30])
     serial = _refusal_of(busy, items)
-    monkeypatch.setattr(log_module, "PARALLEL_THRESHOLD", 8)
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(parallel_module, "PARALLEL_THRESHOLD", 8)
+    busy.ledger.workers = 4
     assert _refusal_of(busy, items) == serial
     assert serial[0] == "bad-signature" and "batch item 31:" in serial[1]
     busy.ledger.store.write(lambda t: t._txn.delete(u64(head.size + 3),

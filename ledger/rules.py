@@ -1,0 +1,190 @@
+"""The ledger's rules (docs/FORMAT.md §6) as pure state transitions over status records.
+
+:func:`apply_rules` takes the records a statement is judged against (a :class:`RecordState`)
+and returns the records it creates or changes, or raises :class:`RefusedError` naming the rule
+it breaks. Nothing here reads a store or a clock: the writer (``ledger.log``) gives it the
+committed records through a loader and the sequencing time; the auditor (``ledger.audit``)
+gives it the records it replayed from nothing. Both therefore judge every statement alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ledger.errors import RefusedError
+from ledger.events import (
+    CRED,
+    ISSUE,
+    ISSUED,
+    ISSUER,
+    KEY,
+    KEY_REVOKED,
+    KEY_ROTATED,
+    REGISTER_ISSUER,
+    REINSTATE,
+    RETIRE_ISSUER,
+    REVOKE,
+    REVOKE_KEY,
+    REVOKED,
+    ROTATE_KEY,
+    SUSPEND,
+    SUSPENDED,
+    CredRecord,
+    IssuerRecord,
+    KeyRecord,
+    Record,
+    Statement,
+    key_id,
+    map_key,
+)
+
+_NOT_READ: Any = object()
+
+
+class RecordState:
+    """Status records as the rules see them: a loader for committed records, plus those
+    changed earlier in the batch (or replay). ``load(map_key)`` returns a record or None."""
+
+    __slots__ = ("_loaded", "changed", "load")
+
+    def __init__(self, load: Callable[[bytes], Record | None]) -> None:
+        self.load = load
+        self.changed: dict[bytes, Record] = {}
+        # Committed records read so far: the store does not change under one transaction, and
+        # a batch of a cohort asks for the same issuer and key records once per statement.
+        self._loaded: dict[bytes, Record | None] = {}
+
+    def get(self, kind: str, issuer: str, ident: str = "") -> Record | None:
+        k = map_key(kind, issuer, ident)
+        rec = self.changed.get(k)
+        if rec is not None:
+            return rec
+        rec = self._loaded.get(k, _NOT_READ)
+        if rec is _NOT_READ:  # (not a KeyError: most credentials a batch issues are new)
+            rec = self._loaded[k] = self.load(k)
+        return rec
+
+    def cred(self, issuer: str, cred_id: str) -> CredRecord | None:
+        r = self.get(CRED, issuer, cred_id)
+        assert r is None or isinstance(r, CredRecord)
+        return r
+
+    def key(self, issuer: str, kid: str) -> KeyRecord | None:
+        r = self.get(KEY, issuer, kid)
+        assert r is None or isinstance(r, KeyRecord)
+        return r
+
+    def issuer(self, issuer: str) -> IssuerRecord | None:
+        r = self.get(ISSUER, issuer)
+        assert r is None or isinstance(r, IssuerRecord)
+        return r
+
+
+MAX_STATEMENT_AHEAD = 24 * 3600 * 1000
+"""A statement may be dated at most a day after the entry's sequencing time: a statement from
+the far future would make every later status statement about its credential stale."""
+
+
+def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
+                registry: bytes, *, time: int | None = None) -> list[Record]:
+    """Check ``st`` (signed by ``signer``, to be entry ``index`` sequenced at ``time``) against
+    the rules of docs/FORMAT.md §6.
+
+    Returns the status records it creates or changes; raises :class:`RefusedError` naming the
+    rule it breaks. Shared by the append path and the auditor's replay.
+    """
+    kind, issuer = st.kind, st.issuer
+    if time is not None and st.time > time + MAX_STATEMENT_AHEAD:
+        raise RefusedError("future-statement", f"statement time {st.time} is more than a day "
+                           f"after the sequencing time {time}")
+    if kind == REGISTER_ISSUER:
+        if signer != registry:
+            raise RefusedError("wrong-signer", "issuer registrations must be signed by the registry key")
+        if state.issuer(issuer) is not None:
+            raise RefusedError("issuer-exists", f"issuer {issuer!r} is already registered")
+        name, url, pub = st.fields
+        if pub == registry:
+            raise RefusedError("wrong-signer", "an issuer cannot use the registry key")
+        return [IssuerRecord(issuer, name, url, index, None, ""),
+                KeyRecord(issuer, key_id(pub), pub, index, None, "", "")]
+
+    rec = state.issuer(issuer)
+    if rec is None:
+        raise RefusedError("unknown-issuer", f"issuer {issuer!r} is not registered")
+    if rec.retired_at is not None:
+        raise RefusedError("issuer-retired", f"issuer {issuer!r} was retired at index {rec.retired_at}")
+
+    if kind == RETIRE_ISSUER:
+        if signer != registry:
+            raise RefusedError("wrong-signer", "only the registry key may retire an issuer")
+        return [IssuerRecord(issuer, rec.name, rec.url, rec.registered_at, index, st.fields[0])]
+
+    if kind == REVOKE_KEY and signer == registry:
+        signing = None
+    else:
+        signing = _active_key(state, issuer, signer)
+
+    if kind == REVOKE_KEY:
+        kid, reason = st.fields
+        target = state.key(issuer, kid)
+        if target is None:
+            raise RefusedError("unknown-key", f"issuer {issuer!r} has no key {kid}")
+        if target.ended_at is not None:
+            raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} already "
+                               f"ended at index {target.ended_at} ({target.end})")
+        return [KeyRecord(issuer, kid, target.public_key, target.active_from, index, KEY_REVOKED,
+                          reason)]
+
+    if kind == ROTATE_KEY:
+        assert signing is not None
+        (new_pub,) = st.fields
+        if new_pub == registry:
+            raise RefusedError("wrong-signer", "an issuer cannot use the registry key")
+        if state.key(issuer, key_id(new_pub)) is not None:
+            raise RefusedError("key-exists", f"key {key_id(new_pub)} was already used by {issuer!r}")
+        return [KeyRecord(issuer, signing.key_id, signing.public_key, signing.active_from, index,
+                          KEY_ROTATED, ""),
+                KeyRecord(issuer, key_id(new_pub), new_pub, index, None, "", "")]
+
+    cred_id = st.fields[0]
+    cred = state.cred(issuer, cred_id)
+    if kind == ISSUE:
+        if cred is not None:
+            raise RefusedError("duplicate-credential", f"issuer {issuer!r} already issued "
+                               f"{cred_id!r} (entry {cred.issued_index})")
+        for part in st.fields[5]:
+            prec = state.cred(issuer, part)
+            if prec is None:
+                raise RefusedError("unknown-part", f"part {part!r} was never issued by {issuer!r}")
+            if prec.state == REVOKED:
+                raise RefusedError("revoked-part", f"part {part!r} was revoked at index "
+                                   f"{prec.changed_index}")
+        return [CredRecord(issuer, cred_id, ISSUED, index, None, "", st.time)]
+
+    # revoke, suspend, reinstate
+    if cred is None:
+        raise RefusedError("unknown-credential", f"issuer {issuer!r} never issued {cred_id!r}")
+    if cred.state == REVOKED:
+        raise RefusedError("already-revoked", f"{issuer}/{cred_id} was revoked at index "
+                           f"{cred.changed_index}; revocation is final")
+    if kind == SUSPEND and cred.state == SUSPENDED:
+        raise RefusedError("already-suspended", f"{issuer}/{cred_id} is already suspended")
+    if kind == REINSTATE and cred.state != SUSPENDED:
+        raise RefusedError("not-suspended", f"{issuer}/{cred_id} is not suspended")
+    if st.time <= cred.last_time:
+        raise RefusedError("stale-statement", f"statement time {st.time} is not after the last "
+                           f"statement about {issuer}/{cred_id} ({cred.last_time})")
+    new_state = {REVOKE: REVOKED, SUSPEND: SUSPENDED, REINSTATE: ISSUED}[kind]
+    return [CredRecord(issuer, cred_id, new_state, cred.issued_index, index, st.fields[1], st.time)]
+
+
+def _active_key(state: RecordState, issuer: str, signer: bytes) -> KeyRecord:
+    kid = key_id(signer)
+    key = state.key(issuer, kid)
+    if key is None or key.public_key != signer:
+        raise RefusedError("wrong-signer", f"key {kid} is not a key of issuer {issuer!r}")
+    if key.ended_at is not None:
+        raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} {key.end} at "
+                           f"index {key.ended_at}")
+    return key
