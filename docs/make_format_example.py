@@ -109,7 +109,7 @@ END = "<!-- END GENERATED EXAMPLE -->"
 
 def expires_ms(date: str) -> int:
     """``YYYY-MM-DD`` -> UTC ms of the following midnight, exactly as ``credledger issue``."""
-    from ledger.cli import _parse_date
+    from ledger.issuance import parse_date as _parse_date
 
     ms = _parse_date(date, "expires")
     assert ms is not None
@@ -429,7 +429,7 @@ def continue_story(ledger: Any, b: Built, note: str, tmp: Path) -> dict[str, Any
 def through_ledger(b: Built, signed: list[Any], note: str) -> dict[str, Any]:
     """Run the same story through the real Ledger on LMDB; check it agrees; return artefacts."""
     from ledger.bundle import build_bundle, dump_bundle
-    from ledger.cli import _holder_document
+    from ledger.holder import holder_document as _holder_document
     from ledger.log import Ledger
     from ledger.tlogproof import TlogProof, check_tlog_proof
     from ledger.verify import verify_bundle

@@ -9,29 +9,22 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import os
-import re
-import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from ledger import __version__
-from ledger.errors import EncodingError, LedgerError, NotFoundError
-from ledger.files import fsync_path
+from ledger.errors import EncodingError, NotFoundError
 from ledger.verifycmd import CommandError, error_exit, now_ms, run_verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DIR = "./credledger-data"
-MAX_BATCH_LINE = 70_000
-MAX_BATCH_LINES = 1_000_000
-CREDENTIAL_TYPE = "credential-ledger/credential@v1"
 
 
 class Failure(click.ClickException):
@@ -411,152 +404,6 @@ def _read_text_file(path: str | os.PathLike[str], what: str) -> str:
         raise EncodingError(f"{path}: not UTF-8 text; not {what}") from None
 
 
-def _parse_date(value: str | None, where: str) -> int | None:
-    """``YYYY-MM-DD`` -> UTC ms of the end of that day (valid through the whole day)."""
-    if value is None:
-        return None
-    day = _strict_date(value)
-    if day is None:
-        raise EncodingError(f"{where}: want a date YYYY-MM-DD, got {str(value)[:40]!r}")
-    if day == dt.date.max:
-        raise EncodingError(f"{where}: {value} is past the last date this ledger can hold")
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    return int(end.timestamp() * 1000)
-
-
-def _strict_date(value: object) -> dt.date | None:
-    """A ``YYYY-MM-DD`` date, or None (Python's fromisoformat also takes other ISO forms)."""
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _file_digest(path: str) -> bytes:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.digest()
-
-
-def _safe_name(cred_id: str) -> str:
-    return cred_id.replace("/", "_") + ".json"
-
-
-def _holder_document(*, origin: str, issuer_id: str, cred_id: str, subject: str, salt: bytes,
-                     title: str, expires: str | None, parts: list[str],
-                     document: bytes | None) -> dict[str, Any]:
-    return {"type": CREDENTIAL_TYPE, "origin": origin, "issuer": issuer_id, "id": cred_id,
-            "subject": subject, "salt": salt.hex(), "title": title, "expires": expires,
-            "parts": parts, "document_sha256": None if document is None else document.hex()}
-
-
-def _write_private_text(path: Path, text: str, *, sync: bool = True) -> None:
-    """Write a file that holds secrets (salts) with mode 0600, atomically (temp + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _create_pending(path: Path, text: str) -> int:
-    """Create ``path`` (mode 0600, fsynced, never overwriting) holding ``text``; return an open
-    descriptor holding an exclusive lock on it, which marks the file as in use until closed."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise Failure(f"{path} already exists: another batch starting with the same "
-                          "credential is being issued, or was interrupted", 3) from None
-        fsync_path(path.parent)
-    except BaseException:
-        os.close(fd)
-        raise
-    finally:
-        tmp.unlink(missing_ok=True)
-    return fd
-
-
-def _abandoned_pending(out: Path) -> Iterator[Path]:
-    """Pending files in ``out`` that no running ``issue`` holds (their writer was killed).
-
-    Each is yielded while this process holds its lock, so neither a writer nor another
-    ``recover`` can touch it meanwhile; a file unlinked by its finishing writer is skipped.
-    """
-    import fcntl
-
-    for path in sorted(out.glob(".pending-*.jsonl")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # its writer just finished
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a running issue is using it
-            try:
-                same = os.fstat(fd).st_nlink > 0 and os.path.samestat(os.fstat(fd),
-                                                                       os.stat(path))
-            except FileNotFoundError:
-                same = False
-            if same:
-                yield path
-        finally:
-            os.close(fd)
-
-
-def _stale_pending_temps(out: Path) -> Iterator[Path]:
-    """Temporary files of pending files whose writer died before linking them: no batch of
-    theirs was committed (the link comes first), so they hold no salt anyone needs."""
-    import fcntl
-
-    for path in sorted(out.glob(".pending-*.tmp")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue
-        finally:
-            os.close(fd)
-        yield path
-
-
-def _refuse_abandoned_pending(out: Path, issuer_id: str, out_dir: str) -> None:
-    for path in _abandoned_pending(out):
-        raise Failure(f"{path} holds the holder documents of an interrupted batch; run "
-                      f"'credledger recover {issuer_id} --out {out_dir}' first", 3)
-
-
-def _committed(ledger: Any, issuer_id: str, doc: dict[str, Any]) -> bool:
-    """Whether the log holds ``doc``'s credential with ``doc``'s subject commitment."""
-    from ledger.events import decode_statement, subject_commitment
-
-    commitment = subject_commitment(bytes.fromhex(doc["salt"]), doc["subject"])
-    indexes = ledger.cred_entries(issuer_id, doc["id"])
-    return bool(indexes) and decode_statement(
-        ledger.entry(indexes[0]).statement).fields[1] == commitment
-
-
 @cli.command()
 @click.argument("issuer_id", metavar="ISSUER")
 @click.argument("cred_id", metavar="CRED_ID", required=False)
@@ -593,84 +440,36 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
       credledger issue uni c-1 --key uni.key --subject "Ada Lovelace" --title "Python 101"
       credledger issue uni --key uni.key --batch cohort-2026.jsonl
     """
-    from ledger.events import ISSUE, make_statement, subject_commitment
+    from ledger.holder import refuse_if_abandoned
+    from ledger.issuance import CredentialRequest, file_digest, read_batch
+    from ledger.issuance import issue as issue_batch
 
-    _refuse_abandoned_pending(Path(out_dir) / issuer_id, issuer_id, out_dir)
+    refuse_if_abandoned(Path(out_dir) / issuer_id, issuer_id, out_dir)
     signer = _read_key(key_file)
     if batch_file is not None:
         if cred_id is not None or subject or title or expires or parts or document_file:
             raise Failure("--batch takes the credentials from the file: give no CRED_ID, "
                           "--subject, --title, --expires, --part or --document", 2)
-        rows = list(_read_batch(batch_file))
+        requests = list(read_batch(batch_file))
     else:
         if cred_id is None or subject is None or title is None:
             raise Failure("give CRED_ID, --subject and --title (or --batch FILE)", 2)
-        digest = _file_digest(document_file) if document_file else None
-        rows = [(0, {"id": cred_id, "subject": subject, "title": title, "expires": expires,
-                     "parts": list(parts), "document": digest.hex() if digest else None})]
-    now = _now()
-    items, docs = [], []
+        requests = [CredentialRequest(cred_id, subject, title, expires, parts,
+                                      file_digest(document_file) if document_file else None)]
     with _open(ctx) as ledger:
-        for line, row in rows:
-            where = f"{batch_file}:{line}: " if batch_file else ""
-            try:
-                exp = _parse_date(row.get("expires"), "expires")
-                doc_hex = row.get("document")
-                document = _parse_digest(doc_hex) if doc_hex is not None else None
-                salt = secrets.token_bytes(32)
-                subj = row["subject"]
-                st = make_statement(ISSUE, issuer_id, now, row["id"],
-                                    subject_commitment(salt, subj), row["title"], exp, document,
-                                    list(row.get("parts") or []))
-            except LedgerError as exc:
-                raise EncodingError(f"{where}{exc}") from None
-            items.append(_sign(st, signer))
-            docs.append(_holder_document(origin=ledger.origin, issuer_id=issuer_id,
-                                         cred_id=row["id"], subject=subj, salt=salt,
-                                         title=row["title"], expires=row.get("expires"),
-                                         parts=list(row.get("parts") or []), document=document))
-        # The holder documents hold the only copy of each salt. They are first written together
-        # to one fsynced, locked file, OUT/ISSUER/.pending-<first id>.jsonl, then the batch is
-        # committed, then each document is written and the pending file removed: a crash at
-        # any moment loses no salt of a committed credential, and a refused batch leaves none.
-        # A pending file left by a killed run is never overwritten: 'recover' finishes it.
-        out = Path(out_dir) / issuer_id
-        pending = out / f".pending-{_safe_name(docs[0]['id'])}l"
-        lock = _create_pending(pending, "".join(json.dumps(d) + "\n" for d in docs))
-        try:
-            if len(items) > 1 and not as_json and sys.stderr.isatty():
-                with click.progressbar(length=len(items), label="issuing", file=sys.stderr) as bar:
-                    done = [0]
+        if len(requests) > 1 and not as_json and sys.stderr.isatty():
+            with click.progressbar(length=len(requests), label="issuing", file=sys.stderr) as bar:
+                done = [0]
 
-                    def progress(n: int) -> None:
-                        bar.update(n - done[0])
-                        done[0] = n
-                    res = _append(ledger, items, progress)
-            else:
-                res = _append(ledger, items)
-        except BaseException as exc:
-            # An interrupt (Ctrl-C) can arrive while LMDB commits and be raised only after the
-            # commit returned: ask the log, and keep the salts of a batch that is in it.
-            try:
-                committed = _committed(ledger, issuer_id, docs[0])
-            except BaseException:  # noqa: BLE001 - any doubt keeps the salts
-                committed = True  # cannot tell: keep the salts for 'recover' to sort out
-            os.close(lock)
-            if not committed:
-                pending.unlink(missing_ok=True)
-                raise
-            raise Failure(f"interrupted after the batch was committed ({exc.__class__.__name__}"
-                          f"); its holder documents are in {pending}: run 'credledger recover "
-                          f"{issuer_id} --out {out_dir}'", 130 if isinstance(
-                              exc, KeyboardInterrupt) else 3) from None
-    for doc in docs:
-        _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n",
-                            sync=False)
-    os.sync()
-    pending.unlink()
-    os.close(lock)
-    _report(as_json, res, f"issued {len(items)} credential{'s' if len(items) > 1 else ''} "
-            f"(holder documents in {out})")
+                def progress(n: int) -> None:
+                    bar.update(n - done[0])
+                    done[0] = n
+                issued = issue_batch(ledger, issuer_id, signer, requests, out_dir, now=_now(),
+                                     progress=progress)
+        else:
+            issued = issue_batch(ledger, issuer_id, signer, requests, out_dir, now=_now())
+    _report(as_json, issued.appended, f"issued {len(requests)} credential"
+            f"{'s' if len(requests) > 1 else ''} (holder documents in {issued.out})")
 
 
 @cli.command()
@@ -691,106 +490,16 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
     Example:
       credledger recover uni --out credentials
     """
+    from ledger.holder import recover as recover_documents
+
     out = Path(out_dir) / issuer_id
-    written = dropped = files = 0
     with _open(ctx) as ledger:
-        for path in _abandoned_pending(out):
-            files += 1
-            docs = []
-            with open(path, "rb") as f:  # one holder document a line, as many as the batch had
-                raw_lines = f.read().splitlines()
-            for n, raw in enumerate(raw_lines, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise EncodingError(f"{path}:{n}: not UTF-8: not a holder document; the "
-                                        "file is left as it is") from None
-                try:
-                    doc = json.loads(line)
-                    committed = _committed(ledger, issuer_id, doc)
-                    mine = doc["origin"] == ledger.origin and doc["issuer"] == issuer_id
-                except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
-                        LedgerError):
-                    raise EncodingError(f"{path}:{n}: not a holder document; the file is "
-                                        "left as it is") from None
-                if not mine:
-                    raise EncodingError(
-                        f"{path}:{n}: a document of {doc['issuer']!r} in log "
-                        f"{doc['origin']!r}, not of {issuer_id!r} in this store's log "
-                        f"{ledger.origin!r} (wrong --dir or ISSUER?); the file is left as it is")
-                docs.append((doc, committed))
-            for doc, committed in docs:
-                if not committed:
-                    dropped += 1  # its batch never entered the log: the salt commits to nothing
-                    continue
-                # Always rewritten (atomically): a document written just before a power loss
-                # may exist but be empty. One sync for all of them before the pending file goes.
-                _write_private_text(out / _safe_name(doc["id"]), json.dumps(doc, indent=2) + "\n",
-                                    sync=False)
-                written += 1
-            os.sync()
-            fsync_path(out)
-            path.unlink()
-            fsync_path(out)
-        for tmp in _stale_pending_temps(out):
-            tmp.unlink(missing_ok=True)
-    _emit(as_json, {"pending_files": files, "documents": written, "dropped": dropped},
+        done = recover_documents(ledger, issuer_id, out)
+    written, files = done.documents, done.pending_files
+    _emit(as_json, {"pending_files": files, "documents": written, "dropped": done.dropped},
           f"recovered {written} holder document{'s' if written != 1 else ''} in {out} from "
-          f"{files} pending file{'s' if files != 1 else ''}; dropped {dropped} of credentials "
-          "not in the log")
-
-
-def _parse_digest(value: Any) -> bytes:
-    if not isinstance(value, str) or len(value) != 64:
-        raise EncodingError("document: want a SHA-256 digest as 64 hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise EncodingError("document: want a SHA-256 digest as 64 hex digits") from None
-
-
-_BATCH_FIELDS = {"id", "subject", "title", "expires", "parts", "document"}
-
-
-def _read_batch(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; a clear error for any bad line."""
-    seen: set[str] = set()
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - the with below closes it; only open's errors differ
-    except FileNotFoundError:
-        raise EncodingError(f"{path}: no such file") from None
-    with f:
-        n = 0
-        for n, raw in enumerate(f, 1):
-            if n > MAX_BATCH_LINES:
-                raise EncodingError(f"{path}: more than {MAX_BATCH_LINES} lines")
-            if len(raw) > MAX_BATCH_LINE:
-                raise EncodingError(f"{path}:{n}: line longer than {MAX_BATCH_LINE} bytes")
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-                msg = (exc.args[0] if isinstance(exc, ValueError) and exc.args
-                       else "nested too deeply" if isinstance(exc, RecursionError)
-                       else "not UTF-8")
-                raise EncodingError(f"{path}:{n}: not a JSON object ({str(msg)[:80]})") from None
-            if not isinstance(obj, dict):
-                raise EncodingError(f"{path}:{n}: want a JSON object, got {type(obj).__name__}")
-            extra = set(obj) - _BATCH_FIELDS
-            if extra:
-                raise EncodingError(f"{path}:{n}: unknown field {min(extra)!r}")
-            for field in ("id", "subject", "title"):
-                if not isinstance(obj.get(field), str):
-                    raise EncodingError(f"{path}:{n}: {field!r} must be a string")
-            if obj.get("parts") is not None and not isinstance(obj["parts"], list):
-                raise EncodingError(f"{path}:{n}: 'parts' must be a list of credential ids")
-            if obj["id"] in seen:
-                raise EncodingError(f"{path}:{n}: credential id {obj['id']!r} appears twice")
-            seen.add(obj["id"])
-            yield n, obj
-        if not seen:
-            raise EncodingError(f"{path}: no credentials in the file")
+          f"{files} pending file{'s' if files != 1 else ''}; dropped {done.dropped} of "
+          "credentials not in the log")
 
 
 def _status_command(kind: str, verb: str) -> Callable[..., None]:

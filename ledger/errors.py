@@ -79,3 +79,19 @@ class RefusedError(LedgerError):
         self.rule = rule
         self.detail = detail
         super().__init__(f"refused ({rule}): {detail}")
+
+
+class PendingBatchError(LedgerError):
+    """A batch's holder documents are pending from an interrupted run (``credledger
+    recover`` finishes it), or another run is issuing a batch that starts the same way."""
+
+
+class InterruptedAfterCommitError(LedgerError):
+    """A batch was committed, but its holder documents were not all written: they are in the
+    pending file ``pending`` (``credledger recover`` writes them). ``keyboard``: the cause was
+    an interrupt (Ctrl-C)."""
+
+    def __init__(self, message: str, pending: str, *, keyboard: bool) -> None:
+        self.pending = pending
+        self.keyboard = keyboard
+        super().__init__(message)

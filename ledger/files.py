@@ -27,7 +27,7 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                 sync_dir: bool = True) -> None:
+                 sync: bool = True, sync_dir: bool = True) -> None:
     """Write ``path`` so that readers see the old file or the whole new one, never a part.
 
     1. The bytes go to a new file in ``path``'s directory, created exclusively (``O_EXCL``:
@@ -35,7 +35,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
        (:func:`tempfile.mkstemp`), with mode 0600 from its creation, then ``mode``.
     2. It is fsynced and renamed over ``path`` (a link at ``path`` is replaced, never
        followed); with ``sync_dir`` the directory is fsynced too, so the rename is durable
-       when this returns.
+       when this returns. (``sync=False``: no fsync of the file; a caller writing many files
+       makes them durable at once, with ``os.sync``.)
 
     On failure the temporary file is removed and ``path`` is untouched.
     """
@@ -47,7 +48,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
                 os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):

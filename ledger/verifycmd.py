@@ -39,10 +39,12 @@ class CommandError(Exception):
 def error_exit(exc: BaseException) -> CommandError | None:
     """The one-line error and exit code for an exception escaping a command; None for the
     exceptions a command line tool lets through (exits, and bugs while debugging)."""
-    from ledger.errors import LedgerError, VerificationError
+    from ledger.errors import InterruptedAfterCommitError, LedgerError, VerificationError
 
     if isinstance(exc, CommandError):
         return exc
+    if isinstance(exc, InterruptedAfterCommitError):
+        return CommandError(str(exc), 130 if exc.keyboard else 3)
     if isinstance(exc, VerificationError):
         return CommandError(str(exc), 1)
     if isinstance(exc, LedgerError):

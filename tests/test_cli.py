@@ -779,15 +779,15 @@ def test_recover_writes_the_committed_documents(env: Env) -> None:
 def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # Ctrl-C pressed while LMDB commits is raised only once the commit returned.
-    import ledger.cli as cli_module
+    import ledger.holder as holder_module
 
-    real = cli_module._append
+    real = Ledger.append
 
     def commit_then_interrupt(*args: Any, **kwargs: Any) -> Any:
         real(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_append", commit_then_interrupt)
+    monkeypatch.setattr(Ledger, "append", commit_then_interrupt)
     path = _batch_file(env, GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n')
     result = env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
                      str(env.out))
@@ -795,13 +795,33 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
     assert "committed" in line and "recover" in line and "nothing partial" not in line
     pending = env.out / "uni" / ".pending-b-1.jsonl"
     assert len(pending.read_text().splitlines()) == 2
-    monkeypatch.setattr(cli_module, "_append", real)
+    monkeypatch.setattr(Ledger, "append", real)
     assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 2
+    # Ctrl-C while the holder documents are written, after the commit: the same (it said
+    # "nothing partial was written" once).
+    real_write = holder_module.write_document
+    written: list[str] = []
+
+    def write_then_interrupt(out: Path, doc: dict[str, Any], **kwargs: Any) -> Path:
+        if written:
+            raise KeyboardInterrupt
+        written.append(doc["id"])
+        return real_write(out, doc, **kwargs)
+
+    monkeypatch.setattr(holder_module, "write_document", write_then_interrupt)
+    path = _batch_file(env, '{"id": "w-1", "subject": "s", "title": "t"}\n'
+                            '{"id": "w-2", "subject": "s2", "title": "t"}\n')
+    line = assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path),
+                                "--out", str(env.out)), 130)
+    assert "committed" in line and ".pending-w-1.jsonl" in line and "nothing partial" not in line
+    monkeypatch.setattr(holder_module, "write_document", real_write)
+    assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 2
+    assert (env.out / "uni" / "w-2.json").exists()
     # An interrupt before the commit: nothing in the log, no pending file left.
     def interrupt(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_append", interrupt)
+    monkeypatch.setattr(Ledger, "append", interrupt)
     path = _batch_file(env, '{"id": "b-3", "subject": "s", "title": "t"}\n')
     line = assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path),
                                 "--out", str(env.out)), 130)

@@ -72,7 +72,7 @@ from hypothesis import strategies as st
 
 from ledger import merkle, smt
 from ledger.bundle import build_bundle, dump_bundle
-from ledger.cli import _parse_date, _read_batch, cli
+from ledger.cli import cli
 from ledger.errors import EncodingError, LedgerError
 from ledger.events import (
     ISSUE,
@@ -96,6 +96,7 @@ from ledger.events import (
     subject_commitment,
     unpack_array,
 )
+from ledger.issuance import parse_date, read_batch
 from ledger.log import Ledger
 from ledger.note import (
     Checkpoint,
@@ -213,13 +214,13 @@ class Bug:
 def _deep_batch(tmp: Path) -> object:
     path = tmp / "deep.jsonl"
     path.write_bytes(b"[" * 50_000 + b"\n")
-    return list(_read_batch(str(path)))
+    return list(read_batch(str(path)))
 
 
 BUGS: dict[str, Bug] = {bug.name: bug for bug in (
-    Bug("batch-deep-json", (RecursionError,), "_read_batch",
+    Bug("batch-deep-json", (RecursionError,), "read_batch",
         ("internal error (RecursionError",), ("issue",)),
-    Bug("date-overflow", (OverflowError,), "_parse_date",
+    Bug("date-overflow", (OverflowError,), "parse_date",
         ("internal error (OverflowError",), ("issue",)),
     Bug("duration-unicode-digit", (ValueError,), "parse_duration",
         ("internal error (ValueError",), ("verify",)),
@@ -1904,18 +1905,18 @@ _BATCH_EXAMPLES = [b"[" * 50_000 + b"\n",
                    b"\xff\n", b'{"id": "a"}\n' * 2, b"\n"]
 
 
-@target("cli._read_batch", quick=60, seeds=_batch_seeds, mutate=_batch_mut_bytes,
+@target("issuance.read_batch", quick=60, seeds=_batch_seeds, mutate=_batch_mut_bytes,
         raw=_batch_raw, examples=lambda c: _BATCH_EXAMPLES)
 def check_read_batch(c: Corpus, data: bytes) -> str:
     path = c.tmp / "batch.jsonl"
     path.write_bytes(data)
-    label, rows = _call(c, "_read_batch", data, lambda: list(_read_batch(str(path))))
+    label, rows = _call(c, "read_batch", data, lambda: list(read_batch(str(path))))
     if rows is not None:
-        ids = [r["id"] for _, r in rows]
+        ids = [r.id for r in rows]
         _require(bool(rows) and len(set(ids)) == len(ids) and all(
-            isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("id", "subject", "title"))
-            and (r.get("parts") is None or isinstance(r["parts"], list)) for _, r in rows),
-            "_read_batch", data, "ill-typed rows")
+            all(isinstance(v, str) for v in (r.id, r.subject, r.title))
+            and isinstance(r.parts, tuple) and (r.document is None or len(r.document) == 32)
+            for r in rows), "read_batch", data, "ill-typed rows")
     return label
 
 
@@ -2068,14 +2069,14 @@ def _cli_bundle_file(c: Corpus) -> str:
     return str(path)
 
 
-@target("cli._parse_date", quick=80, seeds=lambda c: ["2026-01-31", "2028-06-30", "0001-01-01"],
+@target("issuance.parse_date", quick=80, seeds=lambda c: ["2026-01-31", "2028-06-30", "0001-01-01"],
         mutate=lambda c, rng, s: mutate_text(rng, s, [], ["9", "0", "1", "-", "\u0661", "\u00b2"]),
         raw=lambda c, rng: raw_text(rng),
         examples=lambda c: ["9999-12-31", "0000-01-01", "\u0661\u0662\u0663\u0664-01-01"])
-def check_parse_date(c: Corpus, text: str) -> str:
-    label, ms = _call(c, "_parse_date", text, _parse_date, text, "expires")
+def checkparse_date(c: Corpus, text: str) -> str:
+    label, ms = _call(c, "parse_date", text, parse_date, text, "expires")
     if ms is not None:
-        _require(isinstance(ms, int) and ms % DAY == 0, "_parse_date", text, "not a UTC midnight")
+        _require(isinstance(ms, int) and ms % DAY == 0, "parse_date", text, "not a UTC midnight")
     return label
 
 
@@ -2158,7 +2159,7 @@ _TEXT_DECODERS = {"parse_note": parse_note, "parse_checkpoint": parse_checkpoint
                   "parse_verifier": parse_verifier, "parse_signer": parse_signer,
                   "parse_cosigner": parse_cosigner, "parse_witness_key": parse_witness_key,
                   "parse_bundle": parse_bundle, "parse_holder_document": parse_holder_document,
-                  "parse_tlog_proof": parse_tlog_proof, "_parse_date": lambda t: _parse_date(t, "x")}
+                  "parse_tlog_proof": parse_tlog_proof, "parse_date": lambda t: parse_date(t, "x")}
 
 
 @_hypothesis(150)
@@ -2234,7 +2235,7 @@ def _repro_batch_deep(c: Corpus | None) -> object:
 
 
 def _repro_date(c: Corpus | None) -> bool:
-    return _reproduces(lambda: _parse_date("9999-12-31", "expires"), OverflowError)
+    return _reproduces(lambda: parse_date("9999-12-31", "expires"), OverflowError)
 
 
 def _repro_duration(c: Corpus | None) -> bool:
@@ -2302,12 +2303,12 @@ def test_batch_line_of_deeply_nested_json_is_an_encoding_error(tmp_path: Path) -
     path = tmp_path / "deep.jsonl"
     path.write_bytes(b"[" * 50_000 + b"\n")
     with pytest.raises(EncodingError):
-        list(_read_batch(str(path)))
+        list(read_batch(str(path)))
 
 
 def test_last_representable_expiry_date_is_an_encoding_error_or_accepted() -> None:
     try:
-        _parse_date("9999-12-31", "expires")
+        parse_date("9999-12-31", "expires")
     except EncodingError:
         pass
 
