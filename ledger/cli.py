@@ -20,6 +20,7 @@ import click
 
 from ledger import __version__
 from ledger.errors import EncodingError, NotFoundError
+from ledger.files import write_atomic
 from ledger.verifycmd import CommandError, error_exit, now_ms, run_verify
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -796,12 +797,10 @@ def _write_out(output: str | None, text: str) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    tmp = output + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, output)
+    path = Path(output)
+    if path.is_dir():
+        raise Failure(f"{output}: is a directory; -o takes a file", 2)
+    write_atomic(path, text.encode("utf-8"))
     click.echo(f"wrote {output}", err=True)
 
 

@@ -27,7 +27,7 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                 sync: bool = True, sync_dir: bool = True) -> None:
+                 sync: bool = True, sync_dir: bool = True, exclusive: bool = False) -> None:
     """Write ``path`` so that readers see the old file or the whole new one, never a part.
 
     1. The bytes go to a new file in ``path``'s directory, created exclusively (``O_EXCL``:
@@ -36,7 +36,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
     2. It is fsynced and renamed over ``path`` (a link at ``path`` is replaced, never
        followed); with ``sync_dir`` the directory is fsynced too, so the rename is durable
        when this returns. (``sync=False``: no fsync of the file; a caller writing many files
-       makes them durable at once, with ``os.sync``.)
+       makes them durable at once, with ``os.sync``.) With ``exclusive`` it is hard-linked to
+       ``path`` instead, which must not exist (FileExistsError): a key file is never replaced.
 
     On failure the temporary file is removed and ``path`` is untouched.
     """
@@ -50,7 +51,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
             f.flush()
             if sync:
                 os.fsync(f.fileno())
-        os.replace(tmp, p)
+        if exclusive:
+            os.link(tmp, p, follow_symlinks=False)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -67,6 +67,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ledger.errors import KeyFileError, LedgerError
+from ledger.files import write_atomic
 from ledger.note import Signer, parse_signer
 
 __all__ = [
@@ -172,26 +173,15 @@ def write_key_text(path: str | os.PathLike[str], text: str, passphrase: str | No
 
 def write_key_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Create ``path`` with mode 0600 holding ``data`` (a key file's bytes, as they are: a
-    backup copies encrypted files unchanged); never overwrite; sync the file and directory."""
+    backup copies encrypted files unchanged); never overwrite; sync the file and directory
+    (``files.write_atomic``, exclusive)."""
     p = Path(path)
     try:
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_atomic(p, data, mode=0o600, exclusive=True, sync_dir=False)
     except FileExistsError:
         raise KeyFileError(f"{p}: already exists; refusing to overwrite a key file") from None
     except OSError as exc:
         raise KeyFileError(f"{p}: cannot create key file ({exc.strerror})") from None
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        _unlink_quietly(p)
-        raise KeyFileError(f"{p}: cannot write key file ({exc.strerror})") from None
     _sync_directory(p)
 
 

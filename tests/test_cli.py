@@ -403,8 +403,12 @@ def test_prove_tlog_proof(env: Env) -> None:
             check_tlog_proof(changed, verifier=vkey)
     # -o writes the same text; a credential issued after the checkpoint is refused.
     out = env.tmp / "c-3.tlog-proof"
+    outside = env.tmp / "outside.txt"
+    outside.write_text("keep me")
+    (env.tmp / "c-3.tlog-proof.tmp").symlink_to(outside)  # the temp name it once used
     env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "-o", str(out))
     assert out.read_text(encoding="utf-8") == text
+    assert outside.read_text() == "keep me"  # never written through a planted link
     assert_error(env.run("prove", "uni", "late", "--format", "tlog-proof"), 3,
                  match="after the checkpoint")
     assert_error(env.run("prove", "uni", "nope", "--format", "tlog-proof"), 3)
