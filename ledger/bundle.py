@@ -14,6 +14,7 @@ import base64
 import json
 from typing import Any
 
+from ledger.errors import UsageError
 from ledger.events import (
     CRED,
     ISSUER,
@@ -38,7 +39,10 @@ def _b64(b: bytes) -> str:
 def build_bundle(ledger: Ledger, credentials: list[tuple[str, str]], *, size: int | None = None,
                  documents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The bundle for ``credentials`` (issuer, id) against the checkpoint of ``size``
-    (default: the latest stored checkpoint), read from one snapshot of the store."""
+    (default: the latest stored checkpoint), read from one snapshot of the store.
+
+    UsageError if that would prove more than ``MAX_CREDENTIALS`` credentials, counting the
+    parts of stacked ones."""
     return ledger.snapshot(lambda snap: _build(snap, credentials, size, documents))
 
 
@@ -79,7 +83,8 @@ def _build(ledger: Snapshot, credentials: list[tuple[str, str]], size: int | Non
             continue
         seen.add((issuer, cred_id))
         if len(seen) > MAX_CREDENTIALS:
-            raise ValueError(f"more than {MAX_CREDENTIALS} credentials in one bundle")
+            raise UsageError(f"more than {MAX_CREDENTIALS} credentials (counting the parts of "
+                             "stacked ones) in one bundle; prove them in several bundles")
         raw = prove(CRED, issuer, cred_id)
         if raw is None:
             continue  # absence is proven by the map proof alone

@@ -394,11 +394,11 @@ MAX_TEXT_FILE = 1 << 20
 
 
 def _read_text_file(path: str | os.PathLike[str], what: str) -> str:
-    """A small UTF-8 input file (a note, a proof, a pending file); one-line errors."""
-    with open(path, "rb") as f:
-        data = f.read(MAX_TEXT_FILE + 1)
-    if len(data) > MAX_TEXT_FILE:
-        raise EncodingError(f"{path}: larger than {MAX_TEXT_FILE} bytes; not {what}")
+    """A small UTF-8 input file (a note, a proof, a pending file); one-line errors, and never
+    a hang on a FIFO or an endless read of a device (ledger.files.read_regular)."""
+    from ledger.files import read_regular
+
+    data = read_regular(path, MAX_TEXT_FILE, what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -1048,15 +1048,13 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
 
 
 def _read_checkpoint_file(path: str) -> str:
+    from ledger.files import read_regular
     from ledger.note import MAX_NOTE_SIZE
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_NOTE_SIZE + 1)
-    except FileNotFoundError:
-        raise Failure(f"{path}: no such file", 3) from None
-    if len(data) > MAX_NOTE_SIZE:
-        raise Failure(f"{path}: larger than {MAX_NOTE_SIZE} bytes; not a checkpoint", 1)
+    try:  # NotFoundError, NotRegularFileError: exit 3
+        data = read_regular(path, MAX_NOTE_SIZE, "a checkpoint")
+    except EncodingError:
+        raise Failure(f"{path}: larger than {MAX_NOTE_SIZE} bytes; not a checkpoint", 1) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -5,9 +5,12 @@ Every error the package raises on purpose is a :class:`LedgerError`. Third-party
 into one of these at the module boundary that meets them. Messages are lowercase, concrete, say
 what was got and what was wanted, and never contain secrets.
 
+The tree is flat (like pyca/cryptography's): callers catch what they mean by its type, never by
+the words of its message. Every class says in its docstring when it is raised.
+
 The command line maps the tree to exit codes in one place (``ledger.verifycmd.error_exit``, for
 the click commands and the fast ``verify`` path alike): ``VerificationError`` exits 1,
-everything else 3 (2 is click's usage error).
+``UsageError`` 2 (like click's own usage errors), everything else 3.
 """
 
 from __future__ import annotations
@@ -95,3 +98,31 @@ class InterruptedAfterCommitError(LedgerError):
         self.pending = pending
         self.keyboard = keyboard
         super().__init__(message)
+
+
+class UsageError(LedgerError):
+    """A request the caller got wrong, not a fault of the data: more credentials in one bundle
+    than a bundle may prove, a tile coordinate out of range, a tile source that is neither a
+    directory nor an http(s) URL. Asking again the same way fails again."""
+
+
+class FetchError(LedgerError):
+    """A tile source could not be read: a network failure, a timeout, an HTTP status other
+    than 404/410 (those are :class:`NotFoundError`), an unsupported response encoding, or an
+    I/O error on a local tile file. Says nothing about the log itself; retrying may help."""
+
+
+class NotRegularFileError(LedgerError):
+    """A path that should name a file names a FIFO, a device, a socket or a directory (or a
+    link to one): refused before any byte is read (``ledger.files.read_regular``)."""
+
+
+class WitnessStateError(LedgerError):
+    """A witness's ``state.json`` is missing or damaged: the witness cannot know what it
+    cosigned, so it cosigns nothing until the state is restored."""
+
+
+class ConflictError(LedgerError):
+    """The destination already holds what this must not overwrite: a backup into an existing
+    directory; ``export tiles`` into a directory whose checkpoint is another log's, from
+    another history, or newer than the store's (a rollback). Nothing was written."""

@@ -1,17 +1,88 @@
-"""Writing files safely: the one atomic-write helper, and fsync of a path.
+"""Files: the one atomic-write helper, fsync of a path, and the one reader of outside files.
 
 Every file the ledger writes (key files aside, which are created once and never replaced: see
 ``ledger.keys``) goes through :func:`write_atomic`: holder documents, tiles, checkpoints,
-witness state and the ``-o`` outputs of the command line. docs/SECURITY.md §"Files" says what
-it guarantees.
+witness state and the ``-o`` outputs of the command line. Files that come from outside (a
+checkpoint or proof handed to the witness, a tile directory being audited, the witness's own
+state) are read with :func:`read_regular`, which never hangs on a FIFO and never reads without
+a limit. docs/SECURITY.md §"Files" says what both guarantee.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from ledger.errors import EncodingError, NotFoundError, NotRegularFileError
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISDIR, "a directory"))
+_READ_BLOCK = 1 << 20
+
+
+def _not_regular(path: str, mode: int, what: str) -> NotRegularFileError:
+    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    return NotRegularFileError(f"{path}: not a regular file ({kind}); refusing to read it as "
+                               f"{what}")
+
+
+def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """Return the bytes of the regular file ``path``, at most ``limit`` of them.
+
+    For files that come from outside, whoever made them. ``what`` names what the file should
+    be (``"a checkpoint"``), for the messages. Raises
+
+    - :class:`~ledger.errors.NotFoundError` if there is no such file;
+    - :class:`~ledger.errors.NotRegularFileError` at once, before reading a byte, for a FIFO
+      (opened with ``O_NONBLOCK``, so a FIFO without a writer cannot hang the open), a device,
+      a socket or a directory, or a symbolic link to one: the type is checked before the open
+      and again on the open descriptor (``fstat``), so a file swapped in between is caught;
+    - :class:`~ledger.errors.EncodingError` for a file of more than ``limit`` bytes (at most
+      ``limit + 1`` are read to tell);
+    - ``OSError`` for anything else (permission denied, an I/O error): callers turn it into
+      their own error.
+    """
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError(f"{p}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(p, st.st_mode, what)
+    flags = (os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fd = os.open(p, flags)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError(f"{p}: no such file") from None
+    except OSError as exc:
+        if exc.errno in (getattr(os, "ENXIO", None), getattr(os, "EOPNOTSUPP", None)):
+            # a socket (or a FIFO with O_NONBLOCK on some systems) swapped in after the stat
+            raise NotRegularFileError(f"{p}: not a regular file; refusing to read it as "
+                                      f"{what}") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(p, st.st_mode, what)
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        got = 0
+        while got <= limit:
+            block = os.read(fd, min(_READ_BLOCK, limit + 1 - got))
+            if not block:
+                break
+            chunks.append(block)
+            got += len(block)
+    finally:
+        os.close(fd)
+    if got > limit:
+        raise EncodingError(f"{p}: oversize: more than {limit} bytes; not {what}")
+    return b"".join(chunks)
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:

@@ -216,7 +216,7 @@ def is_encrypted(path: str | os.PathLike[str]) -> bool:
 
 def _read_file(p: Path) -> bytes:
     try:
-        fd = os.open(p, os.O_RDONLY)
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang: refused below
     except FileNotFoundError:
         raise KeyFileError(f"{p}: no such key file") from None
     except OSError as exc:

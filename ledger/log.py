@@ -30,12 +30,13 @@ from typing import Any, Self, TypeVar
 
 from ledger import merkle, parallel, smt
 from ledger.errors import (
+    ConflictError,
     EncodingError,
-    LedgerError,
     NotFoundError,
     RefusedError,
     StoreCorruptError,
     StoreError,
+    UsageError,
 )
 from ledger.events import (
     CRED,
@@ -210,7 +211,7 @@ class Ledger:
         opening it and running its self-check. A failed backup leaves no ``dest``."""
         dest = Path(dest)
         if dest.exists() or dest.is_symlink():
-            raise LedgerError(f"{dest} already exists; a backup goes into a new directory")
+            raise ConflictError(f"{dest} already exists; a backup goes into a new directory")
         dest.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         try:
@@ -458,7 +459,8 @@ class Ledger:
         """
         signer = signer or self.log_signer()
         if signer.name != self.origin:
-            raise LedgerError(f"the log key is named {signer.name!r}, want the origin {self.origin!r}")
+            raise UsageError(f"the log key is named {signer.name!r}, want the origin "
+                             f"{self.origin!r}")
 
         def write(txn: Txn) -> str:
             head = _read_head(txn)

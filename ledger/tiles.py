@@ -46,13 +46,16 @@ from typing import Generic, TypeVar
 from ledger import merkle
 from ledger.audit import CHUNK, AuditError, AuditReport, Replayer, replay
 from ledger.errors import (
+    ConflictError,
     EncodingError,
+    FetchError,
     LedgerError,
     NotFoundError,
     StoreCorruptError,
+    UsageError,
     VerificationError,
 )
-from ledger.files import fsync_path, write_atomic
+from ledger.files import fsync_path, read_regular, write_atomic
 from ledger.log import Ledger
 from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint, parse_verifier
 from ledger.parallel import default_workers
@@ -116,7 +119,7 @@ def _index_path(index: int) -> str:
     # Three digits per path element, most significant first; every element but the last gets
     # an "x" so that a file never has the name of a directory (c2sp.org/tlog-tiles, "Merkle Tree").
     if index < 0:
-        raise ValueError(f"tile index {index}: want >= 0")
+        raise UsageError(f"tile index {index}: want >= 0")
     parts = [f"{index % 1000:03d}"]
     index //= 1000
     while index:
@@ -127,7 +130,7 @@ def _index_path(index: int) -> str:
 
 def _width_suffix(width: int) -> str:
     if not 1 <= width <= TILE_WIDTH:
-        raise ValueError(f"tile width {width}: want 1 to {TILE_WIDTH}")
+        raise UsageError(f"tile width {width}: want 1 to {TILE_WIDTH}")
     return "" if width == TILE_WIDTH else f".p/{width}"
 
 
@@ -135,7 +138,7 @@ def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
     """Return ``tile/<L>/<N>[.p/<W>]``, e.g. ``tile_path(1, 1234067, 5)`` is
     ``tile/1/x001/x234/067.p/5``. Requires ``0 <= level <= 63``, ``index >= 0``, ``1 <= width <= 256``."""
     if not 0 <= level <= 63:
-        raise ValueError(f"tile level {level}: want 0 to 63")
+        raise UsageError(f"tile level {level}: want 0 to 63")
     return f"tile/{level}/{_index_path(index)}{_width_suffix(width)}"
 
 
@@ -151,7 +154,7 @@ def tiles_of(size: int) -> list[TileId]:
     width 112, one full level-1 tile and one of width 17, and one level-2 tile of width 1.
     """
     if size < 0:
-        raise ValueError(f"tree size {size}: want >= 0")
+        raise UsageError(f"tree size {size}: want >= 0")
     out: list[TileId] = []
     level = 0
     nodes = size  # hashes at tree level 8 * level: one per complete subtree of 256**level leaves
@@ -219,10 +222,11 @@ def parse_tile(data: bytes, width: int, what: str = "tile") -> list[bytes]:
 # ----------------------------------------------------------------------------- writing files
 
 
-def _read_capped(path: Path, limit: int) -> bytes:
-    """Read at most ``limit + 1`` bytes (one more than allowed, to tell oversize files)."""
-    with path.open("rb") as f:
-        return f.read(limit + 1)
+def _what(rel: str) -> str:
+    """What the resource at ``rel`` is, for messages."""
+    if rel == CHECKPOINT_PATH:
+        return "a checkpoint"
+    return "an entry bundle" if rel.startswith("tile/entries/") else "a tile"
 
 
 class _Writer:
@@ -241,9 +245,14 @@ class _Writer:
 
     def put(self, rel: str, data: bytes) -> None:
         path = self.root / rel
-        if path.is_file() and _read_capped(path, len(data)) == data:
-            self.skipped += 1
-            return
+        if path.is_file():
+            try:
+                same = read_regular(path, len(data), _what(rel)) == data
+            except (NotFoundError, EncodingError):  # gone since, or longer: not the same
+                same = False
+            if same:
+                self.skipped += 1
+                return
         self._mkdirs(path.parent)
         write_atomic(path, data, sync_dir=False)
         self.dirty.add(path.parent)
@@ -385,20 +394,24 @@ def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoin
     """The size of the checkpoint already in ``root`` (0 if none), once it is known to be a
     prefix of the tree being exported."""
     path = root / CHECKPOINT_PATH
-    if not path.is_file():
+    try:  # a FIFO, a device or a directory there is refused (NotRegularFileError), not skipped
+        data = read_regular(path, MAX_NOTE_SIZE, "a checkpoint")
+    except NotFoundError:
         return 0
-    data = _read_capped(path, MAX_NOTE_SIZE)
+    except EncodingError as exc:
+        raise ConflictError(f"{path}: not a checkpoint of this log ({exc}); refusing to export "
+                            "over it") from None
     try:
         old = open_checkpoint(data, log_key)
     except LedgerError as exc:
-        raise LedgerError(f"{path}: not a checkpoint of this log ({exc}); refusing to export "
-                          "over it") from None
+        raise ConflictError(f"{path}: not a checkpoint of this log ({exc}); refusing to export "
+                            "over it") from None
     if old.size > cp.size:
-        raise LedgerError(f"{path} has tree size {old.size}, beyond the latest checkpoint's "
-                          f"{cp.size}; refusing to roll the published log back")
+        raise ConflictError(f"{path} has tree size {old.size}, beyond the latest checkpoint's "
+                            f"{cp.size}; refusing to roll the published log back")
     if ledger.root_at(old.size) != old.root:
-        raise LedgerError(f"{path} has a root at size {old.size} that this ledger's tree does not "
-                          "have (another history); refusing to export over it")
+        raise ConflictError(f"{path} has a root at size {old.size} that this ledger's tree does "
+                            "not have (another history); refusing to export over it")
     return old.size
 
 
@@ -421,7 +434,10 @@ class TileReader:
     ``32 * width``, a bundle at ``width * (2 + 65535)``; HTTP responses must arrive whole within
     ``timeout`` seconds, and may be gzip-encoded. Raises :class:`~ledger.errors.EncodingError` for
     a truncated or oversize resource, :class:`~ledger.errors.NotFoundError` for a missing one
-    (a 404), and :class:`~ledger.errors.LedgerError` for other I/O and network failures.
+    (a 404), :class:`~ledger.errors.NotRegularFileError` for a local "file" that is a FIFO, a
+    device or a directory (refused at once: local files are read with
+    :func:`ledger.files.read_regular`), and :class:`~ledger.errors.FetchError` for other I/O
+    and network failures.
     The checkpoint is fetched once and then kept, so every check uses the same one.
     """
 
@@ -438,7 +454,7 @@ class TileReader:
         elif scheme == "file":
             self.base_dir = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
         elif scheme:
-            raise LedgerError(f"{text}: want a directory or an http:// or https:// URL")
+            raise UsageError(f"{text}: want a directory or an http:// or https:// URL")
         else:
             self.base_dir = Path(text)
         self.source = text
@@ -459,13 +475,11 @@ class TileReader:
         return data
 
     def _get_file(self, rel: str, limit: int) -> bytes:
-        path = Path(self.where(rel))
+        path = self.where(rel)
         try:
-            return _read_capped(path, limit)
-        except FileNotFoundError:
-            raise NotFoundError(f"{path}: no such file") from None
-        except OSError as exc:
-            raise LedgerError(f"{path}: {(exc.strerror or str(exc)).lower()}") from None
+            return read_regular(path, limit, _what(rel))
+        except OSError as exc:  # missing, not regular, oversize: read_regular's own errors
+            raise FetchError(f"{path}: {(exc.strerror or str(exc)).lower()}") from None
 
     def _get_url(self, rel: str, limit: int) -> bytes:
         url = self.where(rel)
@@ -485,15 +499,15 @@ class TileReader:
                     chunks.append(block)
                     got += len(block)
                     if time.monotonic() > deadline:
-                        raise LedgerError(f"GET {url}: timed out after {self.timeout:g} s")
+                        raise FetchError(f"GET {url}: timed out after {self.timeout:g} s")
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410):
                 raise NotFoundError(f"GET {url}: HTTP {exc.code} (not found)") from None
-            raise LedgerError(f"GET {url}: HTTP {exc.code} {exc.reason}") from None
+            raise FetchError(f"GET {url}: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
-            raise LedgerError(f"GET {url}: {exc.reason}") from None
+            raise FetchError(f"GET {url}: {exc.reason}") from None
         except (OSError, HTTPException, ValueError) as exc:
-            raise LedgerError(f"GET {url}: {exc.__class__.__name__}: {exc}") from None
+            raise FetchError(f"GET {url}: {exc.__class__.__name__}: {exc}") from None
         raw = b"".join(chunks)
         if encoding in ("identity", ""):
             return raw
@@ -508,7 +522,7 @@ class TileReader:
             if len(out) <= limit and not d.eof:
                 raise EncodingError(f"{url}: truncated gzip encoding")
             return out
-        raise LedgerError(f"GET {url}: unsupported Content-Encoding {encoding!r}")
+        raise FetchError(f"GET {url}: unsupported Content-Encoding {encoding!r}")
 
     def checkpoint(self) -> bytes:
         """The checkpoint note's bytes (not yet verified), fetched once."""
@@ -617,7 +631,9 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
        replayed root at its size (else rule ``fork``).
 
     Every violation, including a truncated, oversize or missing tile or bundle, raises
-    :class:`~ledger.audit.AuditError`. Network and I/O failures raise LedgerError.
+    :class:`~ledger.audit.AuditError`. Network and I/O failures raise
+    :class:`~ledger.errors.FetchError`; a local tile that is not a regular file,
+    :class:`~ledger.errors.NotRegularFileError`.
     """
     start = time.perf_counter()
     reader = source if isinstance(source, TileReader) else TileReader(source)

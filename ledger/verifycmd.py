@@ -39,7 +39,12 @@ class CommandError(Exception):
 def error_exit(exc: BaseException) -> CommandError | None:
     """The one-line error and exit code for an exception escaping a command; None for the
     exceptions a command line tool lets through (exits, and bugs while debugging)."""
-    from ledger.errors import InterruptedAfterCommitError, LedgerError, VerificationError
+    from ledger.errors import (
+        InterruptedAfterCommitError,
+        LedgerError,
+        UsageError,
+        VerificationError,
+    )
 
     if isinstance(exc, CommandError):
         return exc
@@ -47,6 +52,8 @@ def error_exit(exc: BaseException) -> CommandError | None:
         return CommandError(str(exc), 130 if exc.keyboard else 3)
     if isinstance(exc, VerificationError):
         return CommandError(str(exc), 1)
+    if isinstance(exc, UsageError):
+        return CommandError(str(exc), 2)
     if isinstance(exc, LedgerError):
         return CommandError(str(exc), 3)
     if isinstance(exc, OSError):

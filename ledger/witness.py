@@ -28,9 +28,11 @@ from ledger import ed25519, merkle
 from ledger.errors import (
     EncodingError,
     KeyFileError,
-    LedgerError,
+    NotFoundError,
+    NotRegularFileError,
     SignatureError,
     VerificationError,
+    WitnessStateError,
 )
 from ledger.frozen import Frozen
 from ledger.note import (
@@ -235,8 +237,56 @@ def check_witness_policy(note_text: str, witnesses: Sequence[CosignerVerifier], 
     return times
 
 
+STATE_FILE = "state.json"
+LOCK_FILE = "state.lock"
+MAX_STATE_SIZE = 1 << 24
+"""The largest ``state.json`` read (16 MiB: some 60,000 followed logs)."""
+
+
+class _StateLock:
+    """An exclusive ``flock`` on ``DIR/state.lock``, held while the witness reads, checks,
+    signs and writes: one cosign at a time per witness directory, across processes (each
+    holder opens the file itself, so threads of one process exclude each other too). The
+    kernel drops the lock when its holder exits, however it exits."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LOCK_FILE
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        import errno
+        import fcntl
+        import stat
+
+        flags = (os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENXIO):
+                raise NotRegularFileError(f"{self.path}: not a regular file (a link or a "
+                                          "socket); refusing it as the witness's lock file"
+                                          ) from None
+            raise WitnessStateError(f"{self.path}: cannot open the witness's lock file: "
+                                    f"{(exc.strerror or str(exc)).lower()}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise NotRegularFileError(f"{self.path}: not a regular file; refusing it as "
+                                          "the witness's lock file")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # releases the lock
+        self.fd = -1
+
+
 class Witness:
-    """A witness's key and state in a directory: ``witness.key`` (0600) and ``state.json``."""
+    """A witness's key and state in a directory: ``witness.key`` (0600), ``state.json`` (0600)
+    and ``state.lock`` (the lock :meth:`cosign` holds; empty)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         from pathlib import Path
@@ -255,17 +305,35 @@ class Witness:
         p = Path(path)
         p.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_key_text(p / "witness.key", str(WitnessKey.generate(name)))
-        _write_json(p / "state.json", {})
+        with _StateLock(p):
+            _write_state(p, {})
         return cls(p)
 
     def state(self) -> dict[str, dict[str, object]]:
-        try:
-            import json
+        """The checkpoint last cosigned per origin, from ``state.json``.
 
-            data = json.loads((self.path / "state.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            raise LedgerError(f"{self.path}/state.json: missing or damaged witness state") from None
-        damaged = LedgerError(f"{self.path}/state.json: damaged witness state")
+        WitnessStateError if the file is missing or damaged; NotRegularFileError, at once,
+        if it is a FIFO, a device or another non-regular file (or a link to one)."""
+        import json
+
+        from ledger.files import read_regular
+
+        path = self.path / STATE_FILE
+        damaged = WitnessStateError(f"{path}: damaged witness state")
+        try:
+            raw = read_regular(path, MAX_STATE_SIZE, "the witness state")
+        except NotFoundError:
+            raise WitnessStateError(f"{path}: missing witness state") from None
+        except EncodingError:
+            raise WitnessStateError(f"{path}: damaged witness state (more than "
+                                    f"{MAX_STATE_SIZE} bytes)") from None
+        except OSError as exc:
+            raise WitnessStateError(f"{path}: cannot read the witness state: "
+                                    f"{(exc.strerror or str(exc)).lower()}") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise damaged from None
         if not isinstance(data, dict):
             raise damaged
         for entry in data.values():
@@ -283,30 +351,39 @@ class Witness:
 
     def cosign(self, note_text: str, log_key: Verifier, proof: Sequence[bytes], *,
                now_ms: int) -> str:
-        """Cosign a checkpoint that extends the last one cosigned for its origin."""
+        """Cosign a checkpoint that extends the last one cosigned for its origin.
+
+        Reading the state, the checks, signing and writing the new state are one critical
+        section under the witness directory's lock (:class:`_StateLock`): of two cosigns of
+        two forks racing, the second sees the first's state and is refused. The state is
+        replaced atomically and durably (``ledger.files.write_atomic``) before the
+        cosignature is returned, so a crash leaves the old state or the new, never a part,
+        and never a cosignature the state does not remember."""
         cp = open_checkpoint(note_text, log_key)
-        state = self.state()
-        last = state.get(cp.origin)
-        if last is not None and last.get("log_key", str(log_key)) != str(log_key):
-            raise WitnessRefused(f"refusing to cosign: this witness follows {cp.origin} under "
-                                 f"the log key {last['log_key']}, not {log_key} (a log does "
-                                 "not change its key: a new key is a new log, or an attack)")
-        if last is not None:
-            old_size = int(str(last["size"]))  # an int: checked by state()
-            old_root = _b64(str(last["root"]), "witness state root")
-            if cp.size < old_size:
-                raise WitnessRefused(f"refusing to cosign size {cp.size}: already cosigned "
-                                     f"the larger size {old_size}")
-            try:
-                merkle.verify_consistency(old_size, cp.size, list(proof), old_root, cp.root)
-            except VerificationError as exc:
-                raise WitnessRefused(f"refusing to cosign: size {cp.size} is not consistent with "
-                                     f"the cosigned size {old_size} ({exc})") from None
-        timestamp = now_ms // 1000
-        out = add_cosignature(note_text, self.key, timestamp)
-        state[cp.origin] = {"size": cp.size, "root": b64encode(cp.root),
-                            "time": timestamp, "log_key": str(log_key)}
-        _write_json(self.path / "state.json", state)
+        with _StateLock(self.path):
+            state = self.state()
+            last = state.get(cp.origin)
+            if last is not None and last.get("log_key", str(log_key)) != str(log_key):
+                raise WitnessRefused(f"refusing to cosign: this witness follows {cp.origin} "
+                                     f"under the log key {last['log_key']}, not {log_key} (a "
+                                     "log does not change its key: a new key is a new log, or "
+                                     "an attack)")
+            if last is not None:
+                old_size = int(str(last["size"]))  # an int: checked by state()
+                old_root = _b64(str(last["root"]), "witness state root")
+                if cp.size < old_size:
+                    raise WitnessRefused(f"refusing to cosign size {cp.size}: already cosigned "
+                                         f"the larger size {old_size}")
+                try:
+                    merkle.verify_consistency(old_size, cp.size, list(proof), old_root, cp.root)
+                except VerificationError as exc:
+                    raise WitnessRefused(f"refusing to cosign: size {cp.size} is not consistent "
+                                         f"with the cosigned size {old_size} ({exc})") from None
+            timestamp = now_ms // 1000
+            out = add_cosignature(note_text, self.key, timestamp)
+            state[cp.origin] = {"size": cp.size, "root": b64encode(cp.root),
+                                "time": timestamp, "log_key": str(log_key)}
+            _write_state(self.path, state)
         return out
 
 
@@ -324,12 +401,10 @@ def checkpoint_of(note_text: str) -> Checkpoint:
     return parse_checkpoint(parse_note(note_text).text)
 
 
-def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        import json
+def _write_state(directory: Path, state: object) -> None:
+    import json
 
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from ledger.files import write_atomic
+
+    data = json.dumps(state, indent=2).encode("utf-8")
+    write_atomic(directory / STATE_FILE, data, mode=0o600)

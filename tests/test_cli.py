@@ -647,6 +647,99 @@ def test_issue_usage_errors_exit_2(env: Env) -> None:
     assert env.size() == 1
 
 
+# ------------------------------------------------------ typed errors, and files from outside
+
+
+def test_proving_more_than_1024_credentials_is_a_usage_error(env: Env) -> None:
+    env.ok("checkpoint")
+    out = env.tmp / "many.json"
+    ids = [f"x-{n}" for n in range(1025)]  # never issued: each would get a proof of absence
+    line = assert_error(env.run("prove", "uni", *ids, "-o", str(out)), 2,
+                        match="more than 1024 credentials")
+    assert "internal error" not in line and not out.exists()
+    env.ok("prove", "uni", *ids[:1024], "-o", str(out))  # the limit itself is fine
+
+
+def _export(env: Env) -> Path:
+    env.issue("c-1")
+    env.issue("c-2")
+    env.ok("checkpoint")
+    tiles = env.tmp / "tiles"
+    env.ok("export", "tiles", str(tiles))
+    return tiles
+
+
+def test_audit_tiles_unreachable_url_is_one_line(env: Env) -> None:
+    line = assert_error(env.run("audit", "--tiles", "http://127.0.0.1:1/", "--log-key",
+                                env.log_vkey), 3, match="GET http://127.0.0.1:1/checkpoint: ")
+    assert "internal error" not in line
+    assert_error(env.run("audit", "--tiles", "ftp://example.org/log", "--log-key",
+                         env.log_vkey), 2, match="want a directory or an http")
+
+
+@pytest.mark.parametrize("which", ["tile", "entry-bundle", "checkpoint"])
+def test_audit_tiles_with_a_missing_file_is_one_line(env: Env, which: str) -> None:
+    tiles = _export(env)
+    env.ok("audit", "--tiles", str(tiles), "--log-key", env.log_vkey)
+    if which == "checkpoint":
+        (tiles / "checkpoint").unlink()  # the wrong directory, not a failed audit: exit 3
+        line = assert_error(env.run("audit", "--tiles", str(tiles), "--log-key",
+                                    env.log_vkey), 3, match="checkpoint: no such file")
+    else:
+        under = tiles / "tile" / ("entries" if which == "entry-bundle" else "0")
+        for p in under.rglob("*"):
+            if p.is_file():
+                p.unlink()
+        line = assert_error(env.run("audit", "--tiles", str(tiles), "--log-key",
+                                    env.log_vkey), 1, match="missing: ")
+    assert "internal error" not in line
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_files_from_outside_that_are_not_regular_are_refused_at_once(env: Env,
+                                                                     kind: str) -> None:
+    # A FIFO (no writer: a plain open waits for ever) or /dev/zero (endless) where a command
+    # reads a file: one line, exit 3, at once. Each command runs in a fresh interpreter with a
+    # time limit, so a regression fails instead of hanging.
+    tiles = _export(env)
+    note = env.tmp / "checkpoint.txt"
+    note.write_text(env.ok("checkpoint").stdout, encoding="utf-8")
+    env.ok("witness", "init", str(env.tmp / "w1"), "--name", "w1.example")
+    env.ok("witness", "init", str(env.tmp / "w2"), "--name", "w2.example")
+    tiles2 = env.tmp / "tiles2"
+    env.ok("export", "tiles", str(tiles2))
+
+    def hostile(path: Path) -> Path:
+        if path.exists():
+            path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to("/dev/zero")
+        return path
+
+    tile = next(p for p in (tiles2 / "tile" / "0").rglob("*") if p.is_file())
+    cases = [
+        ["witness", "cosign", str(hostile(env.tmp / "bad-note")), "--state", str(env.tmp / "w1"),
+         "--log-key", env.log_vkey],
+        ["witness", "cosign", str(note), "--state", str(env.tmp / "w2"), "--log-key",
+         env.log_vkey],
+        ["audit", "--tiles", str(tiles), "--log-key", env.log_vkey],
+        ["audit", "--tiles", str(tiles2), "--log-key", env.log_vkey],
+        ["audit", "--tiles", str(tiles2), "--log-key", env.log_vkey, "--checkpoint",
+         str(hostile(env.tmp / "saved"))],
+    ]
+    hostile(env.tmp / "w2" / "state.json")
+    hostile(tiles / "checkpoint")
+    hostile(tile)
+    for args in cases:
+        code, out, err = _run_entry(args, through_click=True)
+        lines = err.splitlines()
+        assert (code, len(lines)) == (3, 1), (args, code, out, err)
+        assert lines[0].startswith("credledger: error: ") and "not a regular file" in lines[0], \
+            (args, err)
+
+
 def _batch_file(env: Env, text: str | bytes) -> Path:
     path = env.tmp / "batch.jsonl"
     if isinstance(text, bytes):

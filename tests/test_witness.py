@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,7 @@ from ledger.witness import (
     WitnessRefused,
     add_cosignature,
     check_witness_policy,
+    checkpoint_of,
     merge_cosignatures,
 )
 
@@ -159,3 +162,196 @@ def test_future_dated_cosignatures_cannot_show_freshness(log: Log) -> None:
     check_witness_policy(both, trusted, min_witnesses=2, max_age_ms=HOUR, now_ms=now)
     with pytest.raises(SignatureError, match="older than"):
         check_witness_policy(both, trusted, min_witnesses=2, max_age_ms=HOUR // 4, now_ms=now)
+
+
+# ----------------------------------------------------------------------------- concurrency, crashes
+
+
+def _two_forks(tmp_path: Path) -> tuple[str, str, str, int]:
+    """Two checkpoints of one size under one log key, with different roots (a forked
+    operator): (note a, note b, the log key, their size)."""
+    import shutil
+
+    a = Log(tmp_path / "a")
+    a.grow(1)
+    a.ledger.close()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    clock = itertools.count(T0 + HOUR, 1000)
+    a.ledger = Ledger.open(tmp_path / "a", clock=lambda: next(clock))
+    b = Log.__new__(Log)
+    b.ledger, b.log_signer, b.uni, b.n = (Ledger.open(tmp_path / "b", clock=lambda: next(clock)),
+                                          a.log_signer, a.uni, 100)
+    a_note, b_note = a.grow(2), b.grow(2)
+    size = a.ledger.head().size
+    assert b.ledger.head().size == size and a_note != b_note
+    a.ledger.close()
+    b.ledger.close()
+    return a_note, b_note, str(a.log_signer.verifier()), size
+
+
+def _cosign_in_turn(dirs: list[str], note: str, log_key: str, barrier: Any, results: Any) -> None:
+    """One racer: for each witness directory, wait for the other racer, then cosign."""
+    from ledger.note import parse_verifier
+
+    key = parse_verifier(log_key)
+    for d in dirs:
+        w = Witness(d)
+        barrier.wait(timeout=60)
+        try:
+            w.cosign(note, key, [], now_ms=T0 + 2 * HOUR)
+            outcome = "cosigned"
+        except WitnessRefused:
+            outcome = "refused"
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+            outcome = f"error: {exc!r}"
+        results.put((d, note, outcome))
+
+
+def test_two_forks_racing_get_one_cosignature(tmp_path: Path) -> None:
+    # Two `witness cosign` runs, in two processes, on two forks of the same size against one
+    # witness directory, started together (a barrier) 40 times: one is cosigned, the other
+    # refused, every time; and the state holds the root of the one that was cosigned.
+    import base64
+    import multiprocessing
+
+    a_note, b_note, log_key, size = _two_forks(tmp_path)
+    dirs = []
+    for n in range(40):
+        Witness.create(tmp_path / f"w{n}", "w1.example")
+        dirs.append(str(tmp_path / f"w{n}"))
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    racers = [ctx.Process(target=_cosign_in_turn, args=(dirs, note, log_key, barrier, results))
+              for note in (a_note, b_note)]
+    for p in racers:
+        p.start()
+    outcomes: dict[str, dict[str, str]] = {d: {} for d in dirs}
+    for _ in range(2 * len(dirs)):
+        d, note, outcome = results.get(timeout=120)
+        outcomes[d][note] = outcome
+    for p in racers:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    bad = []
+    for d in dirs:
+        got = sorted(outcomes[d].values())
+        state = Witness(d).state()["w.example/log"]
+        winner = [note for note, o in outcomes[d].items() if o == "cosigned"]
+        if got != ["cosigned", "refused"] or state["size"] != size or \
+                state["root"] != base64.b64encode(checkpoint_of(winner[0]).root).decode():
+            bad.append(" + ".join(o.split("(")[0] for o in got))
+    assert not bad, f"{len(bad)} of {len(dirs)} races went wrong: {Counter(bad)}"
+
+
+def test_a_failed_write_leaves_the_old_state_whole(log: Log, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A crash between writing the new state and renaming it over the old (here: the rename
+    # fails): state.json is still the old state, whole; no temporary file is left; no
+    # cosignature came out; and the lock is free again.
+    import os
+
+    w = Witness.create(tmp_path / "w", "w1.example")
+    key = log.log_signer.verifier()
+    w.cosign(log.grow(2), key, [], now_ms=T0)
+    size1 = log.ledger.head().size
+    before = (tmp_path / "w" / "state.json").read_bytes()
+    note = log.grow(3)
+    proof = log.ledger.consistency_proof(size1, log.ledger.head().size)
+
+    def crash(src: object, dst: object) -> None:
+        raise OSError(5, "Input/output error (injected)")
+
+    monkeypatch.setattr(os, "replace", crash)  # as ledger.files.write_atomic calls it
+    with pytest.raises(OSError, match="injected"):
+        w.cosign(note, key, proof, now_ms=T0 + HOUR)
+    monkeypatch.undo()
+    assert (tmp_path / "w" / "state.json").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["state.json", "state.lock",
+                                                                 "witness.key"]
+    assert w.state()["w.example/log"]["size"] == size1
+    w.cosign(note, key, proof, now_ms=T0 + HOUR)  # the lock was released
+    assert w.state()["w.example/log"]["size"] == log.ledger.head().size
+
+
+def test_state_is_private_and_written_under_a_fresh_name(log: Log, tmp_path: Path) -> None:
+    import stat
+
+    w = Witness.create(tmp_path / "w", "w1.example")
+    plant = tmp_path / "w" / "state.json.tmp"  # the old fixed temporary name: never used now
+    plant.symlink_to(tmp_path / "elsewhere")
+    w.cosign(log.grow(1), log.log_signer.verifier(), [], now_ms=T0)
+    assert stat.S_IMODE((tmp_path / "w" / "state.json").stat().st_mode) == 0o600
+    assert not (tmp_path / "elsewhere").exists() and plant.is_symlink()
+
+
+def _cosign_in_a_child(wdir: Path, note: str, log_key: str) -> str:
+    """Run one cosign in a fresh interpreter, killed after 30 s; its one-line outcome."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from ledger.errors import LedgerError\n"
+            "from ledger.note import parse_verifier\n"
+            "from ledger.witness import Witness\n"
+            "try:\n"
+            "    Witness(sys.argv[1]).cosign(sys.argv[2], parse_verifier(sys.argv[3]), [],\n"
+            "                                now_ms=0)\n"
+            "    print('cosigned')\n"
+            "except LedgerError as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(wdir), note, log_key],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "link-to-fifo", "directory"])
+def test_a_state_that_is_not_a_regular_file_is_refused_at_once(log: Log, tmp_path: Path,
+                                                                kind: str) -> None:
+    import os
+
+    wdir = tmp_path / "w"
+    Witness.create(wdir, "w1.example")
+    state = wdir / "state.json"
+    state.unlink()
+    if kind == "fifo":
+        os.mkfifo(state)
+    elif kind == "dev-zero":
+        state.symlink_to("/dev/zero")
+    elif kind == "link-to-fifo":
+        os.mkfifo(tmp_path / "fifo")
+        state.symlink_to(tmp_path / "fifo")
+    else:
+        state.mkdir()
+    said = _cosign_in_a_child(wdir, log.grow(1), str(log.log_signer.verifier()))
+    assert said.startswith(f"NotRegularFileError {state}: not a regular file"), said
+    assert "\n" not in said
+
+
+def test_a_lock_file_that_is_not_a_regular_file_is_refused(log: Log, tmp_path: Path) -> None:
+    import os
+
+    wdir = tmp_path / "w"
+    Witness.create(wdir, "w1.example")
+    (wdir / "state.lock").unlink()
+    os.mkfifo(wdir / "state.lock")
+    said = _cosign_in_a_child(wdir, log.grow(1), str(log.log_signer.verifier()))
+    assert said.startswith("NotRegularFileError"), said
+    (wdir / "state.lock").unlink()
+    (wdir / "state.lock").symlink_to(tmp_path / "elsewhere")
+    said = _cosign_in_a_child(wdir, log.grow(1), str(log.log_signer.verifier()))
+    assert said.startswith("NotRegularFileError"), said
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_missing_or_damaged_state_is_a_witness_state_error(log: Log, tmp_path: Path) -> None:
+    from ledger.errors import WitnessStateError
+
+    w = Witness.create(tmp_path / "w", "w1.example")
+    note = log.grow(1)
+    (tmp_path / "w" / "state.json").write_text("{", encoding="utf-8")
+    with pytest.raises(WitnessStateError, match="damaged witness state"):
+        w.cosign(note, log.log_signer.verifier(), [], now_ms=T0)
+    (tmp_path / "w" / "state.json").unlink()
+    with pytest.raises(WitnessStateError, match="missing witness state"):
+        w.cosign(note, log.log_signer.verifier(), [], now_ms=T0)
