@@ -880,13 +880,12 @@ def test_signature_error_message_holds_no_secret() -> None:
     assert str(info.value) == str(info.value).lower()
 
 
-# ----------------------------------------------------------------------------- three Ed25519 checks
+# ----------------------------------------------------------------------------- two Ed25519 checks
 #
-# Single checks (the offline verifier) run in pure Python for a process's first few, then with
-# libsodium; batches (append and audit workers) use libsodium through PyNaCl; OpenSSL through
-# cryptography is the third opinion. The ledger's rule (canonical key not of small order, R not
-# of small order, S < L, the cofactorless equation) makes all three accept exactly the same
-# signatures; these tests hold them to it where the bare libraries differ.
+# Single checks (the offline verifier) use OpenSSL through cryptography; batches (append and
+# audit workers) use libsodium through PyNaCl. The ledger's rule (canonical key not of small
+# order, R not of small order, S < L, the cofactorless equation) makes both accept exactly the
+# same signatures; these tests hold them to it where the bare libraries differ.
 
 _L = 2**252 + 27742317777372353535851937790883648493
 
@@ -898,10 +897,10 @@ def _scalar(seed: bytes) -> int:
 
 
 def _all(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, ...]:
-    """(pure Python, OpenSSL, libsodium, and verify_signature / verify_signature_fast as the
-    ledger calls them): each under the ledger's rule."""
+    """(OpenSSL, libsodium, and verify_signature / verify_signature_fast as the ledger calls
+    them): each under the ledger's rule."""
     out = []
-    for equation in (ed25519.verify_pure, ed25519.verify_openssl, ed25519.verify_sodium):
+    for equation in (ed25519.verify_openssl, ed25519.verify_sodium):
         try:
             events_module._check(pub, msg, sig, equation)
             out.append(True)
@@ -917,7 +916,7 @@ def _all(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, ...]:
 
 
 def _both(pub: bytes, msg: bytes, sig: bytes) -> tuple[bool, bool]:
-    """One answer for all five checks (they must agree), twice, as the tests below compare."""
+    """One answer for all four checks (they must agree), twice, as the tests below compare."""
     answers = _all(pub, msg, sig)
     assert len(set(answers)) == 1, answers
     return answers[0], answers[0]
