@@ -146,20 +146,20 @@ def parallel_disabled() -> Iterator[None]:
 
 
 VERIFY_HOOKS = ("verify_statements",)
-"""The up-front signature-check functions of ``ledger.log`` that the append timing wraps."""
+"""The up-front signature-check functions of ``ledger.parallel`` that the append timing wraps."""
 
 
 @contextlib.contextmanager
 def timed_verification(acc: list[float]) -> Iterator[None]:
     """Add to ``acc`` the seconds of each up-front signature check inside ``Ledger.append``.
 
-    Wraps whichever of :data:`VERIFY_HOOKS` exist in ``ledger.log`` (a call nested in another
+    Wraps whichever of :data:`VERIFY_HOOKS` exist in ``ledger.parallel`` (a call nested in another
     is counted once). If ``append`` checks signatures some other way (say, overlapped with its
     write transaction), nothing is added, and the share of signature checks is reported as
     unknown rather than as zero.
     """
-    saved = {name: getattr(ledger.log, name) for name in VERIFY_HOOKS
-             if hasattr(ledger.log, name)}
+    saved = {name: getattr(ledger.parallel, name) for name in VERIFY_HOOKS
+             if hasattr(ledger.parallel, name)}
     depth = 0
 
     def wrap(real: Callable[[Sequence[SignedStatement]], Any]) -> Callable[..., Any]:
@@ -176,12 +176,12 @@ def timed_verification(acc: list[float]) -> Iterator[None]:
         return wrapper
 
     for name, real in saved.items():
-        setattr(ledger.log, name, wrap(real))
+        setattr(ledger.parallel, name, wrap(real))
     try:
         yield
     finally:
         for name, real in saved.items():
-            setattr(ledger.log, name, real)
+            setattr(ledger.parallel, name, real)
 
 
 def start_pool() -> float:

@@ -8,7 +8,7 @@ The paths:
 * ``ed25519.verify``: single checks (OpenSSL);
 * ``events.verify_signature``: a statement's signature, one at a time (OpenSSL);
 * ``events.verify_signature_fast``: the bulk path (libsodium), which the append and audit
-  workers (``log._check_signatures``, ``audit._verify_chunk``) call for each item once its
+  workers (``parallel._check_signatures``, ``parallel.check_entry_chunk``) call for each item once its
   statement has decoded; the vectors' messages are no statements, so they go to it directly;
 * ``note.Verifier.verify``: checkpoint signatures (``open_note`` calls it for each trusted
   line; a note signs its own text, so the vector's message goes to the verifier directly);
