@@ -491,9 +491,10 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
     Example:
       credledger recover uni --out credentials
     """
+    from ledger.holder import issuer_dir
     from ledger.holder import recover as recover_documents
 
-    out = Path(out_dir) / issuer_id
+    out = issuer_dir(out_dir, issuer_id)
     with _open(ctx) as ledger:
         done = recover_documents(ledger, issuer_id, out)
     written, files = done.documents, done.pending_files

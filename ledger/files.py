@@ -15,13 +15,13 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from ledger.errors import EncodingError, NotFoundError, NotRegularFileError
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
           (stat.S_ISDIR, "a directory"))
-_READ_BLOCK = 1 << 20
 
 
 def _not_regular(path: str, mode: int, what: str) -> NotRegularFileError:
@@ -30,8 +30,8 @@ def _not_regular(path: str, mode: int, what: str) -> NotRegularFileError:
                                f"{what}")
 
 
-def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
-    """Return the bytes of the regular file ``path``, at most ``limit`` of them.
+def open_regular(path: str | os.PathLike[str], what: str) -> BinaryIO:
+    """Open the regular file ``path`` for reading (binary), or refuse it at once.
 
     For files that come from outside, whoever made them. ``what`` names what the file should
     be (``"a checkpoint"``), for the messages. Raises
@@ -41,10 +41,10 @@ def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
       (opened with ``O_NONBLOCK``, so a FIFO without a writer cannot hang the open), a device,
       a socket or a directory, or a symbolic link to one: the type is checked before the open
       and again on the open descriptor (``fstat``), so a file swapped in between is caught;
-    - :class:`~ledger.errors.EncodingError` for a file of more than ``limit`` bytes (at most
-      ``limit + 1`` are read to tell);
     - ``OSError`` for anything else (permission denied, an I/O error): callers turn it into
       their own error.
+
+    The caller bounds what it reads (:func:`read_regular` reads a whole file up to a limit).
     """
     p = os.fspath(path)
     try:
@@ -70,19 +70,21 @@ def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(p, st.st_mode, what)
         os.set_blocking(fd, True)
-        chunks: list[bytes] = []
-        got = 0
-        while got <= limit:
-            block = os.read(fd, min(_READ_BLOCK, limit + 1 - got))
-            if not block:
-                break
-            chunks.append(block)
-            got += len(block)
-    finally:
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
-    if got > limit:
-        raise EncodingError(f"{p}: oversize: more than {limit} bytes; not {what}")
-    return b"".join(chunks)
+        raise
+
+
+def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """Return the bytes of the regular file ``path`` (:func:`open_regular`), at most ``limit``
+    of them: a larger file raises :class:`~ledger.errors.EncodingError` (at most ``limit + 1``
+    bytes are read to tell)."""
+    with open_regular(path, what) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise EncodingError(f"{os.fspath(path)}: oversize: more than {limit} bytes; not {what}")
+    return data
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:

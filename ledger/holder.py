@@ -10,6 +10,7 @@ between those steps. ``ledger.issuance`` runs the protocol; this module keeps th
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.errors import EncodingError, LedgerError, PendingBatchError
 from ledger.events import decode_statement, subject_commitment
-from ledger.files import fsync_path, write_atomic
+from ledger.files import fsync_path, open_regular, write_atomic
 
 if TYPE_CHECKING:
     from ledger.log import Ledger
@@ -39,9 +40,32 @@ def holder_document(*, origin: str, issuer_id: str, cred_id: str, subject: str, 
             "parts": parts, "document_sha256": None if document is None else document.hex()}
 
 
+MAX_NAME = 200
+"""Ids longer than this many characters are shortened in file names (:func:`file_stem`)."""
+
+
+def file_stem(ident: str) -> str:
+    """The part of a file or directory name that stands for an issuer or credential id.
+
+    An id of at most :data:`MAX_NAME` characters stands for itself; a longer one (ids may have
+    256) by its first 160 characters, ``~`` (which no id holds) and the first 32 hex digits of
+    its SHA-256, so that every name the ledger derives from ids fits a file system's 255 bytes
+    with room for a temporary name's affixes: a batch that commits can always write its
+    documents (docs/FORMAT.md §10).
+    """
+    if len(ident) <= MAX_NAME:
+        return ident
+    return ident[:160] + "~" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
+
+
 def document_name(cred_id: str) -> str:
     """The file name of a credential's holder document in ``OUT/<issuer>/``."""
-    return cred_id.replace("/", "_") + ".json"
+    return file_stem(cred_id) + ".json"
+
+
+def issuer_dir(out_dir: str | os.PathLike[str], issuer_id: str) -> Path:
+    """``OUT/<issuer>/``: where an issuer's holder documents and pending files go."""
+    return Path(out_dir) / file_stem(issuer_id)
 
 
 def write_document(out: Path, doc: dict[str, Any], *, sync: bool = True) -> Path:
@@ -214,8 +238,7 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
                        ) -> list[tuple[dict[str, Any], bool]]:
     """Each holder document of a pending file, and whether the log holds its credential; a
     line that is not a document of this log and issuer refuses the whole file (kept)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # regular: abandoned()
-    with os.fdopen(fd, "rb") as f:  # one holder document a line, as many as the batch had
+    with open_regular(path, "a pending file") as f:  # one document a line, as the batch had
         raw_lines = f.read().splitlines()
     docs = []
     for n, raw in enumerate(raw_lines, 1):

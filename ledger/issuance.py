@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.errors import EncodingError, InterruptedAfterCommitError, LedgerError
 from ledger.events import ISSUE, make_statement, sign_statement, subject_commitment
-from ledger.holder import PendingFile, committed, holder_document, refuse_if_abandoned
+from ledger.files import open_regular
+from ledger.holder import (
+    PendingFile,
+    committed,
+    holder_document,
+    issuer_dir,
+    refuse_if_abandoned,
+)
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
@@ -68,7 +75,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
           progress: Callable[[int], None] | None = None) -> Issued:
     """Issue ``requests`` as one atomic batch signed by ``signer``; write each holder's
     document to ``out_dir/<issuer>/<id>.json`` (mode 0600). All or none are issued."""
-    out = Path(out_dir) / issuer_id
+    out = issuer_dir(out_dir, issuer_id)
     refuse_if_abandoned(out, issuer_id, out_dir)
     if not requests:
         raise EncodingError("no credentials to issue")
@@ -170,13 +177,10 @@ def read_batch(path: str | os.PathLike[str]) -> Iterator[CredentialRequest]:
     """The credentials of a batch file (docs/FORMAT.md §11), each with its ``FILE:LINE``; a
     clear error for any bad line."""
     seen: set[str] = set()
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - the with below closes it; only open's errors differ
-    except FileNotFoundError:
-        raise EncodingError(f"{path}: no such file") from None
-    with f:
+    with open_regular(path, "a batch file") as f:  # a FIFO or a device is refused at once
         n = 0
-        for n, raw in enumerate(f, 1):
+        while raw := f.readline(MAX_BATCH_LINE + 1):  # bounded: a huge line is never held
+            n += 1
             if n > MAX_BATCH_LINES:
                 raise EncodingError(f"{path}: more than {MAX_BATCH_LINES} lines")
             if len(raw) > MAX_BATCH_LINE:

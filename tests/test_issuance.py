@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 import ledger.holder as holder_module
-from ledger.errors import EncodingError, InterruptedAfterCommitError, PendingBatchError
+from ledger.errors import (
+    EncodingError,
+    InterruptedAfterCommitError,
+    NotRegularFileError,
+    PendingBatchError,
+)
 from ledger.events import REGISTER_ISSUER, make_statement, sign_statement, subject_commitment
 from ledger.issuance import CredentialRequest, issue, read_batch
 from ledger.log import Ledger
@@ -136,3 +141,96 @@ def test_read_batch_gives_requests_with_their_line(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "subject": "s", "title": "t", "document": "zz"}\n')
     with pytest.raises(EncodingError, match=r"b\.jsonl:1: document"):
         list(read_batch(path))
+
+
+def test_the_longest_ids_commit_and_their_documents_always_fit(tmp_path: Path) -> None:
+    # Ids may have 256 characters; "<id>.json" would not fit a 255-byte file name. A batch
+    # with such an issuer and credential (not first) commits, and its documents are written,
+    # under names derived to fit; recover finds them the same way.
+    ledger, _, registry = Ledger.create(tmp_path / "store", ORIGIN)
+    issuer = "i" * 256
+    key = Signer.generate("long")
+    st = make_statement(REGISTER_ISSUER, issuer, ledger.clock(), "Long", "", key.public_key)
+    ledger.append([sign_statement(st, registry.seed)])
+    long_id = "c" * 255 + "9"
+    done = issue(ledger, issuer, key, [CredentialRequest("short", "s", "t"),
+                                       CredentialRequest(long_id, "s", "t")], tmp_path / "out")
+    names = sorted(p.name for p in done.out.iterdir())
+    assert len(names) == 2 and "short.json" in names
+    assert all(len(n.encode()) <= 205 for n in names) and len(done.out.name) <= 200
+    (long_name,) = [n for n in names if n != "short.json"]
+    assert long_name.startswith("c" * 160 + "~") and json.loads(
+        (done.out / long_name).read_text())["id"] == long_id
+    # A long first id names the pending file; an interrupted batch of it can be recovered.
+    first = "d" * 256
+    real = holder_module.write_document
+
+    def fail(out_dir: Path, doc: dict[str, Any], **kwargs: Any) -> Path:
+        raise OSError(5, "Input/output error")
+
+    holder_module.write_document = fail  # type: ignore[assignment]
+    try:
+        with pytest.raises(InterruptedAfterCommitError):
+            issue(ledger, issuer, key, [CredentialRequest(first, "s", "t")], tmp_path / "out")
+    finally:
+        holder_module.write_document = real  # type: ignore[assignment]
+    done_rec = holder_module.recover(ledger, issuer, done.out)
+    assert (done_rec.pending_files, done_rec.documents) == (1, 1)
+    ledger.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+@pytest.mark.parametrize("kind", ["fifo", "device", "link-to-fifo"])
+def test_a_batch_file_that_is_no_regular_file_is_refused_at_once(tmp_path: Path,
+                                                                  kind: str) -> None:
+    fifo = tmp_path / "batch.fifo"
+    os.mkfifo(fifo)
+    path = {"fifo": fifo, "device": Path("/dev/zero"), "link-to-fifo": tmp_path / "l"}[kind]
+    if kind == "link-to-fifo":
+        path.symlink_to(fifo)
+    result: list[BaseException | None] = []
+    th = threading.Thread(target=lambda: _catch(result, lambda: list(read_batch(path))),
+                          daemon=True)
+    th.start()
+    th.join(10)
+    assert not th.is_alive(), "reading the batch file hung"
+    assert isinstance(result[0], NotRegularFileError), result
+    assert "not a regular file" in str(result[0])
+
+
+def _catch(out: list[BaseException | None], fn: Any) -> None:
+    try:
+        fn()
+        out.append(None)
+    except BaseException as exc:  # noqa: BLE001 - reported by the test
+        out.append(exc)
+
+
+def test_a_huge_batch_line_is_refused_without_holding_it(tmp_path: Path) -> None:
+    # A 200 MB line without a newline: refused after reading 70,001 bytes of it. Run in a
+    # child limited to 150 MB of address space beyond what it has at start (bound: the
+    # line is never held, so the child stays far below it).
+    import subprocess
+    import sys
+
+    path = tmp_path / "huge.jsonl"
+    with open(path, "wb") as f:
+        f.truncate(200 << 20)  # sparse: 200 MB of zero bytes, no newline
+    code = (
+        "import resource, sys\n"
+        "from ledger.issuance import read_batch\n"
+        "from ledger.errors import EncodingError\n"
+        "soft = 150 << 20\n"
+        "import os\n"
+        "vm = int(open('/proc/self/statm').read().split()[0]) * os.sysconf('SC_PAGE_SIZE')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vm + soft, vm + soft))\n"
+        "try:\n"
+        "    list(read_batch(sys.argv[1]))\n"
+        "except EncodingError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], check=False,
+                         capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "line longer than 70000 bytes" in out.stdout
