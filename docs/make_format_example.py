@@ -384,7 +384,7 @@ def continue_story(ledger: Any, b: Built, note: str, tmp: Path) -> dict[str, Any
     art["witness_key_file"] = (wdir / "witness.key").read_bytes()
     art["state0"] = (wdir / "state.json").read_text()
     cos2 = w.cosign(note, log_key, [], now_ms=T_COSIGN1)
-    art["cosigned2"] = ledger.add_cosignatures(cos2)
+    art["cosigned2"] = ledger.add_cosignatures(cos2, [w.key.verifier()])
     assert art["cosigned2"] == cos2, "merging into a note with only the log line appends"
     art["state1"] = (wdir / "state.json").read_text()
     # Entries 2-4, the checkpoint of size 5, the consistency proof 2 -> 5, the cosignature.
@@ -394,7 +394,7 @@ def continue_story(ledger: Any, b: Built, note: str, tmp: Path) -> dict[str, Any
     note5 = ledger.checkpoint()
     proof = ledger.consistency_proof(2, 5)
     cos5 = w.cosign(note5, log_key, proof, now_ms=T_COSIGN2)
-    stored5 = ledger.add_cosignatures(cos5)
+    stored5 = ledger.add_cosignatures(cos5, [w.key.verifier()])
     assert stored5 == cos5 == ledger.checkpoint_note(5)
     art.update(note5=note5, proof25=proof, cosigned5=cos5,
                state2=(wdir / "state.json").read_text())

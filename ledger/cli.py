@@ -554,9 +554,13 @@ _add_status_commands()
 @click.option("--add-cosignatures", "cosigned", type=click.Path(dir_okay=False), default=None,
               help="Store the witness cosignatures of this cosigned checkpoint (from "
                    "'credledger witness cosign') with the stored checkpoint of its size.")
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
+              help="With --add-cosignatures: a witness whose cosignatures to store "
+                   "(repeatable); lines that do not verify under one are not stored.")
 @_json_option
 @click.pass_context
-def checkpoint(ctx: click.Context, cosigned: str | None, as_json: bool) -> None:
+def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, ...],
+               as_json: bool) -> None:
     """Sign, store and print a checkpoint (C2SP signed note) of the current tree.
 
     Prints exactly the note on stdout. Every checkpoint ever signed is kept. Bundles made
@@ -565,13 +569,19 @@ def checkpoint(ctx: click.Context, cosigned: str | None, as_json: bool) -> None:
     \b
     Examples:
       credledger checkpoint > checkpoint.txt
-      credledger checkpoint --add-cosignatures cosigned.txt
+      credledger checkpoint --add-cosignatures cosigned.txt --witness "$(cat w1.vkey)"
     """
     from ledger.note import parse_checkpoint, parse_note
+    from ledger.witness import parse_cosigner
 
+    if (cosigned is None) != (not witnesses):
+        raise Failure("--add-cosignatures and --witness go together: give the cosigned "
+                      "checkpoint and the witnesses whose cosignatures to store", 2)
+    trusted = [parse_cosigner(w.strip()) for w in witnesses]
     with _open(ctx) as ledger:
         if cosigned is not None:
-            note = ledger.add_cosignatures(_read_text_file(cosigned, "a cosigned checkpoint"))
+            note = ledger.add_cosignatures(_read_text_file(cosigned, "a cosigned checkpoint"),
+                                           trusted)
         else:
             note = ledger.checkpoint(
                 ledger.log_signer(_passphrase_prompt(ledger.key_path("log.key"))))

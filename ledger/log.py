@@ -26,7 +26,7 @@ import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ledger import merkle, parallel, smt
 from ledger.errors import (
@@ -67,6 +67,9 @@ from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_c
 from ledger.rules import RecordState, apply_rules
 from ledger.sha import bulk_sha256, sha256
 from ledger.store import FORMAT, FORMAT_V1, MapNodes, Store, Txn, tree_key, u64
+
+if TYPE_CHECKING:
+    from ledger.witness import CosignerVerifier
 
 T = TypeVar("T")
 
@@ -479,16 +482,18 @@ class Ledger:
 
         return self.store.write(write)
 
-    def add_cosignatures(self, cosigned: str) -> str:
-        """Store the extra (witness) signature lines of ``cosigned`` with the stored
-        checkpoint of its size; the body and the log signature must match."""
+    def add_cosignatures(self, cosigned: str, witnesses: Sequence[CosignerVerifier]) -> str:
+        """Store the cosignatures of ``cosigned`` that verify under one of ``witnesses`` with
+        the stored checkpoint of its size (``witness.merge_cosignatures``); the body and the
+        log signature must match. Returns the stored note."""
         from ledger.note import parse_verifier
 
         key = parse_verifier(self.log_vkey())
-        return self.store.write(lambda t: _add_cosignatures(t, cosigned, key))
+        return self.store.write(lambda t: _add_cosignatures(t, cosigned, key, witnesses))
 
 
-def _add_cosignatures(txn: Txn, cosigned: str, log_key: Any) -> str:
+def _add_cosignatures(txn: Txn, cosigned: str, log_key: Any,
+                      witnesses: Sequence[CosignerVerifier]) -> str:
     from ledger.note import open_checkpoint
     from ledger.witness import merge_cosignatures
 
@@ -496,7 +501,7 @@ def _add_cosignatures(txn: Txn, cosigned: str, log_key: Any) -> str:
     stored = txn.get("checkpoints", u64(cp.size))
     if stored is None:
         raise NotFoundError(f"no checkpoint of size {cp.size} was signed")
-    merged = merge_cosignatures(stored.decode(), cosigned)
+    merged = merge_cosignatures(stored.decode(), cosigned, witnesses)
     txn.put("checkpoints", u64(cp.size), merged.encode())
     return merged
 

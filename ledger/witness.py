@@ -387,14 +387,52 @@ class Witness:
         return out
 
 
-def merge_cosignatures(stored: str, cosigned: str) -> str:
-    """Add the signature lines of ``cosigned`` that ``stored`` lacks; the bodies must match."""
+def merge_cosignatures(stored: str, cosigned: str,
+                       witnesses: Sequence[CosignerVerifier]) -> str:
+    """The stored checkpoint note with the cosignatures of ``cosigned`` that verify under one
+    of ``witnesses`` for this exact checkpoint; the bodies must match (docs/FORMAT.md §14.4).
+
+    Every other line of ``cosigned`` is dropped: a line of an unknown key, or a known key's
+    line that does not verify, never reaches the store (a junk line under a witness's name
+    would make every bundle of the checkpoint fail, and junk lines would fill the note's line
+    limit). One line per witness key is kept: the newest valid one, stored or new. Raises
+    :class:`SignatureError` if ``cosigned`` holds no valid cosignature of ``witnesses``.
+    """
     a, b = parse_note(stored), parse_note(cosigned)
     if a.text != b.text:
         raise EncodingError("the cosigned checkpoint is not the stored checkpoint of that size")
-    have = {(s.name, s.key_id, s.signature) for s in a.signatures}
-    extra = tuple(s for s in b.signatures if (s.name, s.key_id, s.signature) not in have)
-    return format_note(Note(a.text, a.signatures + extra))
+    known = {(w.name, w.key_id): w for w in witnesses}
+
+    def valid(sigs: tuple[NoteSignature, ...]) -> list[tuple[int, NoteSignature]]:
+        out = []
+        for sig in sigs:
+            w = known.get((sig.name, sig.key_id))
+            ts = None if w is None else _valid_cosignature_time(a.text, w, sig)
+            if ts is not None:
+                out.append((ts, sig))
+        return out
+
+    offered = valid(b.signatures)
+    if not offered:
+        raise SignatureError("the cosigned checkpoint holds no valid cosignature of the given "
+                             "witnesses; nothing was stored")
+    best: dict[tuple[str, bytes], tuple[int, NoteSignature]] = {}
+    for ts, sig in valid(a.signatures) + offered:
+        if ts > best.get((sig.name, sig.key_id), (-1, sig))[0]:
+            best[(sig.name, sig.key_id)] = (ts, sig)
+    kept = tuple(s for s in a.signatures if (s.name, s.key_id) not in best)
+    return format_note(Note(a.text, kept + tuple(sig for _, sig in best.values())))
+
+
+def _valid_cosignature_time(body: str, w: CosignerVerifier, sig: NoteSignature) -> int | None:
+    """The timestamp of ``w``'s cosignature line ``sig`` on ``body``, or None if invalid."""
+    if len(sig.signature) != 72:
+        return None
+    ts = int.from_bytes(sig.signature[:8], "big")
+    if ts > MAX_TIMESTAMP or not ed25519.verify(w.public_key, cosigned_message(body, ts),
+                                                sig.signature[8:]):
+        return None
+    return ts
 
 
 def checkpoint_of(note_text: str) -> Checkpoint:

@@ -138,6 +138,7 @@ from ledger.witness import (
     WitnessKey,
     add_cosignature,
     check_witness_policy,
+    cosignature_times,
     merge_cosignatures,
     parse_cosigner,
     parse_witness_key,
@@ -826,7 +827,7 @@ def build_corpus(tmp: Path) -> Corpus:
     witnesses = [WitnessKey(n, _seed32(n)) for n in ("w1.example", "w2.example")]
     ts = [(T0 + 29 * DAY) // 1000, (T0 + 28 * DAY) // 1000]
     cosigned = add_cosignature(add_cosignature(note, witnesses[0], ts[0]), witnesses[1], ts[1])
-    ledger.add_cosignatures(cosigned)
+    ledger.add_cosignatures(cosigned, [w.verifier() for w in witnesses])
     assert ledger.checkpoint_note(size) == cosigned
 
     entries = [ledger.entry_bytes(i) for i in range(size)]
@@ -1277,10 +1278,18 @@ def check_witness_policy_target(c: Corpus, text: str) -> str:
         mutate=_text_mut, raw=lambda c, rng: raw_text(rng))
 def check_merge(c: Corpus, text: str) -> str:
     stored = c.notes[1]
-    label, merged = _call(c, "merge_cosignatures", text, merge_cosignatures, stored, text)
+    trusted = [w.verifier() for w in c.witnesses]
+    label, merged = _call(c, "merge_cosignatures", text, merge_cosignatures, stored, text,
+                          trusted)
     if merged is not None:
         _require(parse_note(merged).text == parse_note(stored).text, "merge_cosignatures",
                  text, "changed the stored checkpoint's text")
+        # every line it added verifies under a trusted witness key
+        old = set(parse_note(stored).signatures)
+        added = [s for s in parse_note(merged).signatures if s not in old]
+        _require(bool(cosignature_times(parse_note(merged), trusted)) and all(
+            (s.name, s.key_id) in {(w.name, w.key_id) for w in trusted} for s in added),
+            "merge_cosignatures", text, "stored a line no trusted witness signed")
     return label
 
 
@@ -2033,7 +2042,8 @@ def check_cli_files(c: Corpus, inp: tuple[str, bytes]) -> str:
     f = str(env.input)
     vk = str(c.log_key)
     if kind == "add-cosignatures":
-        args = ["checkpoint", "--add-cosignatures", f, "--json"]
+        args = ["checkpoint", "--add-cosignatures", f, "--json", "--witness",
+                str(c.witnesses[0].verifier())]
         command = "checkpoint"
     elif kind == "witness-checkpoint":
         args = ["witness", "cosign", f, "--state", str(env.witness), "--log-key", env.vkey]
@@ -2280,7 +2290,8 @@ def _repro_cli_utf8(c: Corpus | None) -> bool:
     assert c is not None
     env = _cli_env(c)
     env.input.write_bytes(b"\xff\n")
-    result = env.run("checkpoint", "--add-cosignatures", str(env.input))
+    result = env.run("checkpoint", "--add-cosignatures", str(env.input), "--witness",
+                     str(c.witnesses[0].verifier()))
     return "internal error (UnicodeDecodeError" in result.stderr
 
 
@@ -2367,7 +2378,8 @@ def test_non_utf8_cli_input_files_are_one_line_errors(corpus: Corpus, kind: str)
     env = _cli_env(corpus)
     env.input.write_bytes(b"\xff\n")
     f = str(env.input)
-    args = {"add-cosignatures": ["checkpoint", "--add-cosignatures", f],
+    args = {"add-cosignatures": ["checkpoint", "--add-cosignatures", f, "--witness",
+                                 str(corpus.witnesses[0].verifier())],
             "witness-checkpoint": ["witness", "cosign", f, "--state", str(env.witness),
                                    "--log-key", env.vkey],
             "witness-proof": ["witness", "cosign", _cli_checkpoint_file(env), "--state",

@@ -84,8 +84,9 @@ def test_witness_cosigns_only_consistent_growth(log: Log, tmp_path: Path) -> Non
                  now_ms=T0 + 3 * HOUR)
     assert w.state()["w.example/log"]["size"] == size2  # a refusal changes nothing
     # The stored checkpoint takes the cosignature; merging is idempotent.
-    merged = merge_cosignatures(second, cosigned2)
-    assert merge_cosignatures(merged, cosigned2) == merged
+    trusted = [w.key.verifier()]
+    merged = merge_cosignatures(second, cosigned2, trusted)
+    assert merge_cosignatures(merged, cosigned2, trusted) == merged
 
 
 def test_witness_refuses_a_fork(tmp_path: Path) -> None:
@@ -209,14 +210,14 @@ def _cosign_in_turn(dirs: list[str], note: str, log_key: str, barrier: Any, resu
 
 def test_two_forks_racing_get_one_cosignature(tmp_path: Path) -> None:
     # Two `witness cosign` runs, in two processes, on two forks of the same size against one
-    # witness directory, started together (a barrier) 40 times: one is cosigned, the other
+    # witness directory, started together (a barrier) 200 times: one is cosigned, the other
     # refused, every time; and the state holds the root of the one that was cosigned.
     import base64
     import multiprocessing
 
     a_note, b_note, log_key, size = _two_forks(tmp_path)
     dirs = []
-    for n in range(40):
+    for n in range(200):
         Witness.create(tmp_path / f"w{n}", "w1.example")
         dirs.append(str(tmp_path / f"w{n}"))
     ctx = multiprocessing.get_context("fork")
@@ -355,3 +356,72 @@ def test_missing_or_damaged_state_is_a_witness_state_error(log: Log, tmp_path: P
     (tmp_path / "w" / "state.json").unlink()
     with pytest.raises(WitnessStateError, match="missing witness state"):
         w.cosign(note, log.log_signer.verifier(), [], now_ms=T0)
+
+
+# ----------------------------------------------------------------------------- storing cosignatures
+
+
+def test_only_verified_cosignatures_are_stored(log: Log, tmp_path: Path) -> None:
+    # A line under a real witness's name with random bytes, junk lines up to the note's line
+    # limit, lines of unknown keys: none is stored; the genuine cosignature is, and a bundle
+    # of the checkpoint verifies under the witness policy.
+    import os
+
+    from ledger.note import NoteSignature, format_note, parse_note
+
+    w1, w2 = WitnessKey.generate("w1.example"), WitnessKey.generate("w2.example")
+    note = log.grow(2)
+    size = log.ledger.head().size
+    trusted = [w1.verifier(), w2.verifier()]
+    genuine = add_cosignature(note, w1, T0 // 1000)
+    parsed = parse_note(genuine)
+    forged = NoteSignature("w2.example", w2.verifier().key_id, os.urandom(72))
+    junk = [NoteSignature(f"junk{i}.example", os.urandom(4), os.urandom(72)) for i in range(96)]
+    hostile = format_note(type(parsed)(parsed.text, (*parsed.signatures, forged, *junk)))
+    stored = log.ledger.add_cosignatures(hostile, trusted)
+    assert stored == genuine == log.ledger.checkpoint_note(size)
+    assert check_witness_policy(stored, trusted, min_witnesses=1, max_age_ms=None,
+                                now_ms=T0) == {"w1.example": T0 // 1000}
+    # Nothing valid from the given witnesses: refused, nothing changes.
+    only_junk = format_note(type(parsed)(parsed.text, (parsed.signatures[0], forged, *junk)))
+    with pytest.raises(SignatureError, match="no valid cosignature"):
+        log.ledger.add_cosignatures(only_junk, trusted)
+    with pytest.raises(SignatureError, match="no valid cosignature"):
+        log.ledger.add_cosignatures(genuine, [w2.verifier()])  # w1 is not trusted here
+    assert log.ledger.checkpoint_note(size) == genuine
+    # One line per witness key: a newer cosignature replaces the older; another witness's
+    # is added beside it.
+    newer = add_cosignature(note, w1, T0 // 1000 + 60)
+    both = add_cosignature(newer, w2, T0 // 1000 + 30)
+    stored = log.ledger.add_cosignatures(both, trusted)
+    times = check_witness_policy(stored, trusted, min_witnesses=2, max_age_ms=None, now_ms=T0)
+    assert times == {"w1.example": T0 // 1000 + 60, "w2.example": T0 // 1000 + 30}
+    assert len(parse_note(stored).signatures) == 3  # the log's, w1's newest, w2's
+    older = log.ledger.add_cosignatures(genuine, trusted)  # an older w1 line changes nothing
+    assert older == stored
+
+
+def test_add_cosignatures_on_the_command_line_needs_the_witnesses(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ledger.cli import cli
+
+    runner = CliRunner()
+    store = tmp_path / "store"
+    assert runner.invoke(cli, ["--dir", str(store), "init", "--origin", "c.example/log"]
+                         ).exit_code == 0
+    note = runner.invoke(cli, ["--dir", str(store), "checkpoint"]).stdout
+    w1 = WitnessKey.generate("w1.example")
+    cosigned = tmp_path / "cosigned.txt"
+    cosigned.write_text(add_cosignature(note, w1, T0 // 1000))
+    result = runner.invoke(cli, ["--dir", str(store), "checkpoint", "--add-cosignatures",
+                                 str(cosigned)])
+    assert result.exit_code == 2 and "--witness" in result.stderr
+    result = runner.invoke(cli, ["--dir", str(store), "checkpoint", "--add-cosignatures",
+                                 str(cosigned), "--witness", str(w1.verifier())])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == cosigned.read_text()
+    other = WitnessKey.generate("w2.example")
+    result = runner.invoke(cli, ["--dir", str(store), "checkpoint", "--add-cosignatures",
+                                 str(cosigned), "--witness", str(other.verifier())])
+    assert result.exit_code == 1 and "no valid cosignature" in result.stderr
