@@ -96,7 +96,7 @@ COLD_RUNS = 20
 QUICK_COLD_RUNS = 5
 COLD_WARMUPS = 3
 COLD_BASELINE = "import cryptography, msgpack"
-COLD_FLOOR = "import msgpack, _json, binascii, ledger.sha"
+COLD_FLOOR = "import msgpack, _json, binascii, hashlib"
 """What verifying a bundle cannot do without: msgpack, the C JSON scanner, base64 (binascii) and
 SHA-256/512 (the interpreter's own; Ed25519 itself runs in Python for the first checks)."""
 

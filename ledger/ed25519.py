@@ -18,8 +18,7 @@ No secret is ever handled here: variable-time arithmetic is fine for checking pu
 from __future__ import annotations
 
 import sys
-
-from ledger.sha import sha512 as _sha512
+from hashlib import sha512 as _sha512
 
 TYPE_CHECKING = False  # (not typing's: a cold verify does not import typing)
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from hashlib import sha256
 
 import msgpack
 
@@ -30,7 +31,6 @@ from ledger.ed25519 import is_canonical_point, is_small_order
 from ledger.errors import EncodingError, SignatureError
 from ledger.frozen import Frozen
 from ledger.parse import control_chars, first_of, is_id, is_lower_hex
-from ledger.sha import sha256
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:

@@ -26,12 +26,12 @@ dataclasses, for the offline verifier's cold start (see :mod:`ledger.frozen`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from hashlib import sha256
 
 from ledger import ed25519
 from ledger.errors import EncodingError, KeyFileError, SignatureError
 from ledger.frozen import Frozen
 from ledger.parse import b64decode, b64encode, control_chars, first_of, is_decimal, is_lower_hex
-from ledger.sha import sha256
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:

@@ -39,6 +39,7 @@ this module does no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable
+from hashlib import sha256
 
 from ledger.errors import (
     EncodingError,
@@ -48,7 +49,6 @@ from ledger.errors import (
     StoreCorruptError,
 )
 from ledger.frozen import Frozen
-from ledger.sha import Hasher, sha256
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
@@ -331,13 +331,10 @@ class MapWriter:
     thread-safe.
     """
 
-    __slots__ = ("_get", "_hash", "_node", "_sha256")
+    __slots__ = ("_get", "_hash", "_node")
 
-    def __init__(self, get: NodeGetter, root: bytes = EMPTY, *,
-                 sha256: Hasher = _sha256) -> None:
-        """``sha256`` computes the node hashes (see :func:`ledger.sha.bulk_sha256`)."""
+    def __init__(self, get: NodeGetter, root: bytes = EMPTY) -> None:
         _check_size(root, "map root")
-        self._sha256 = sha256
         self._get = get
         self._hash = root
         self._node: Any = None  # the root node: a branch list, a leaf tuple, or None
@@ -386,7 +383,7 @@ class MapWriter:
                     child = node[slot + 2] = self._load(h, MAX_DEPTH - 1 - shift)
             node = child
         depth = MAX_DEPTH - 1 - shift
-        sha256 = self._sha256
+        sha256 = _sha256
         encoding = _LEAF + key + value_hash
         leaf = (sha256(encoding).digest(), key, value_hash, True)
         new: Any = leaf

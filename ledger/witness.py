@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from hashlib import sha256
 
 from ledger import ed25519, merkle
 from ledger.errors import (
@@ -44,7 +45,6 @@ from ledger.note import (
     parse_note,
 )
 from ledger.parse import b64decode, b64encode, is_lower_hex
-from ledger.sha import sha256
 
 TYPE_CHECKING = False  # (not typing's: a cold verify --witness imports this module)
 if TYPE_CHECKING:

@@ -1424,7 +1424,7 @@ def test_map_nodes_refuse_a_parent_before_its_child(world: World) -> None:
     hr = hashlib.sha256(branch).digest()
 
     def add(order: list[tuple[bytes, bytes]]) -> Any:
-        return lambda t: store_module.MapNodes(t, smt.EMPTY, sha256=hashlib.sha256).add(
+        return lambda t: store_module.MapNodes(t, smt.EMPTY).add(
             1000, hr, dict(order))
 
     with pytest.raises(StoreCorruptError, match="neither mapnodes nor nodes"):
@@ -1468,7 +1468,7 @@ def test_map_nodes_never_read_empty(busy: World) -> None:
     root = busy.ledger.head().state_root
 
     def walk(t: Any) -> None:
-        nodes = store_module.MapNodes(t, root, sha256=hashlib.sha256)
+        nodes = store_module.MapNodes(t, root)
         stack = [root]
         while stack:
             h = stack.pop()

@@ -23,7 +23,6 @@ from ledger.errors import (
     StoreCorruptError,
     VerificationError,
 )
-from ledger.sha import bulk_sha256
 from ledger.smt import (
     EMPTY,
     KEY_SIZE,
@@ -714,19 +713,16 @@ def test_random_tampering_never_lies(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios(), st.booleans(), st.booleans())
+@given(scenarios(), st.booleans())
 def test_writer_matches_sparse_map_and_reference(
     scenario: tuple[list[bytes], list[tuple[bytes, bytes, bool]]], keep_writer: bool,
-    bulk: bool,
 ) -> None:
     """A commit either starts a new writer over the store (as each append does) or keeps the
-    same one after clear_new (it then reloads from the store). ``bulk``: the writer hashes
-    with OpenSSL's SHA-256, as the append path and the replay do."""
+    same one after clear_new (it then reloads from the store)."""
     _, ops = scenario
     store: dict[bytes, bytes] = {}
     m = SparseMap(store.get)
-    hasher = {"sha256": bulk_sha256()} if bulk else {}
-    w = MapWriter(store.get, **hasher)
+    w = MapWriter(store.get)
     model: dict[bytes, bytes] = {}
 
     def commit() -> None:
@@ -738,7 +734,7 @@ def test_writer_matches_sparse_map_and_reference(
         if keep_writer:
             w.clear_new()
         else:
-            w = MapWriter(store.get, w.root, **hasher)
+            w = MapWriter(store.get, w.root)
         assert w.new_nodes() == {}
 
     for key, value, then_commit in ops:
