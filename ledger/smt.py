@@ -39,6 +39,7 @@ this module does no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from hashlib import sha256
 
 from ledger.errors import (
@@ -48,7 +49,6 @@ from ledger.errors import (
     RootMismatchError,
     StoreCorruptError,
 )
-from ledger.frozen import Frozen
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
@@ -465,29 +465,24 @@ def _bad_node(node: bytes, depth: int, encoding: bytes | None) -> Exception:
     )
 
 
-class MapProof(Frozen):
+@dataclass(frozen=True, slots=True)
+class MapProof:
     """A proof of what the map holds for ``key``, or that it holds nothing.
 
     ``leaf_key``/``leaf_value`` are the terminal leaf found on key's path (both None when the
     terminal is EMPTY); ``siblings`` are the sibling hashes from the root downwards, one per
     level above the terminal. The shape (sizes, pairing, at most 256 siblings) is checked on
     construction and raises ProofError; a list of siblings is turned into a tuple.
-    (Hand-written, not a dataclass: see :mod:`ledger.frozen`.)
     """
 
-    __slots__ = ("key", "leaf_key", "leaf_value", "siblings")
     key: bytes
     leaf_key: bytes | None
     leaf_value: bytes | None
     siblings: tuple[bytes, ...]
 
-    def __init__(self, key: bytes, leaf_key: bytes | None, leaf_value: bytes | None,
-                 siblings: tuple[bytes, ...]) -> None:
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "leaf_key", leaf_key)
-        object.__setattr__(self, "leaf_value", leaf_value)
-        object.__setattr__(self, "siblings",
-                           siblings if isinstance(siblings, tuple) else tuple(siblings))
+    def __post_init__(self) -> None:
+        if not isinstance(self.siblings, tuple):
+            object.__setattr__(self, "siblings", tuple(self.siblings))
         _check_shape(self)
 
     def value(self) -> bytes | None:

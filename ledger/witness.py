@@ -15,14 +15,14 @@ Bytes (c2sp.org/tlog-cosignature):
 
 The witness's private key file is ``PRIVATE+KEY+<name>+<8 hex id>+<base64(0x04 || seed)>``,
 mode 0600, like the other key files. No lmdb here: verifiers import this module (``credledger
-verify --witness``), so its value classes are written by hand, not as dataclasses (see
-:mod:`ledger.frozen`).
+verify --witness``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from hashlib import sha256
 
 from ledger import ed25519, merkle
@@ -33,7 +33,6 @@ from ledger.errors import (
     SignatureError,
     VerificationError,
 )
-from ledger.frozen import Frozen
 from ledger.note import (
     Checkpoint,
     Note,
@@ -77,16 +76,12 @@ def _check_name(name: str, what: str) -> None:
         raise KeyFileError(f"malformed {what}: the name must be non-empty, without spaces or '+'")
 
 
-class CosignerVerifier(Frozen):
+@dataclass(frozen=True, slots=True)
+class CosignerVerifier:
     """A witness's public key, as verifiers configure it (``--witness``)."""
 
-    __slots__ = ("name", "public_key")
     name: str
     public_key: bytes
-
-    def __init__(self, name: str, public_key: bytes) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "public_key", public_key)
 
     @property
     def key_id(self) -> bytes:
@@ -115,16 +110,12 @@ def parse_cosigner(text: str) -> CosignerVerifier:
     return v
 
 
-class WitnessKey(Frozen):
+@dataclass(frozen=True, slots=True)
+class WitnessKey:
     """A witness's private key: a name and a 32-byte Ed25519 seed (``str`` is the secret)."""
 
-    __slots__ = ("name", "seed")
     name: str
     seed: bytes
-
-    def __init__(self, name: str, seed: bytes) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "seed", seed)
 
     @property
     def public_key(self) -> bytes:

@@ -60,7 +60,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1419,7 +1419,7 @@ def _seal(c: Corpus, model: dict[str, Any]) -> str:
     if entries:
         try:
             last = decode_entry(entries[-1])
-            entries[-1] = last.replace(state_root=smap.root).encode()
+            entries[-1] = replace(last, state_root=smap.root).encode()
         except LedgerError:
             pass
     leaves = [merkle.leaf_hash(e) for e in entries]

@@ -7,6 +7,7 @@ mutate every happy-path proof and require a VerificationError or the true answer
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping
@@ -466,7 +467,7 @@ GOOD = MapProof(key=KA, leaf_key=KA, leaf_value=VA, siblings=(LEAF_B,))
 def test_proof_shape_errors(changes: dict[str, object], message: str) -> None:
     # On construction ...
     with pytest.raises(ProofError, match=message):
-        GOOD.replace(**changes)
+        dataclasses.replace(GOOD, **changes)
     # ... and again in verify_proof, for a proof changed behind the constructor's back.
     proof = MapProof(key=KA, leaf_key=KA, leaf_value=VA, siblings=(LEAF_B,))
     for name, value in changes.items():
@@ -539,7 +540,7 @@ def check_mutation(
 ) -> str:
     """Apply `changes` to `proof` and verify; return "rejected" or "truth", fail on a lie."""
     try:
-        mutated = proof.replace(**changes)
+        mutated = dataclasses.replace(proof, **changes)
         got = verify_proof(root, mutated)
     except VerificationError:
         return "rejected"
