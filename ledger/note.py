@@ -24,13 +24,14 @@ is the caller's job; nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 
 from ledger import ed25519
 from ledger.errors import EncodingError, KeyFileError, SignatureError
-from ledger.parse import b64decode, b64encode, control_chars, first_of, is_decimal, is_lower_hex
+from ledger.parse import b64decode, b64encode
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
@@ -72,7 +73,9 @@ _SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 _MAX_SIZE = (1 << 64) - 1  # checkpoint sizes are uint64 everywhere else (tlog-tiles, Go)
 
 # Every ASCII control character except newline (c2sp.org/signed-note, "Format").
-_FORBIDDEN_CONTROL = control_chars((0x00, 0x09), (0x0B, 0x1F))
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_HEX_KEY_ID = re.compile(r"[0-9a-f]{8}")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
 # Names and base64.
@@ -181,7 +184,7 @@ def parse_verifier(text: str) -> Verifier:
     problem = _name_problem(name)
     if problem is not None:
         raise KeyFileError(f"malformed verifier key: {problem}")
-    if not is_lower_hex(hex_id, 8):
+    if not _HEX_KEY_ID.fullmatch(hex_id):
         raise KeyFileError("malformed verifier key: key id is not 8 lowercase hex digits")
     raw = _b64decode(encoded)
     if raw is None:
@@ -272,7 +275,7 @@ def parse_signer(text: str) -> Signer:
     problem = _name_problem(name)
     if problem is not None:
         raise KeyFileError(f"malformed signer key: {problem}")
-    if not is_lower_hex(hex_id, 8):
+    if not _HEX_KEY_ID.fullmatch(hex_id):
         raise KeyFileError("malformed signer key: key id is not 8 lowercase hex digits")
     raw = _b64decode(encoded)
     if raw is None:
@@ -302,9 +305,9 @@ def _text_problem(text: str) -> str | None:
     """Say why ``text`` cannot be the text of a signed note, or return None if it can."""
     if not text.endswith("\n"):
         return "text does not end with a newline"
-    at = first_of(text, _FORBIDDEN_CONTROL)
-    if at >= 0:
-        return f"text contains control character U+{ord(text[at]):04X}"
+    bad = _FORBIDDEN_CONTROL.search(text)
+    if bad is not None:
+        return f"text contains control character U+{ord(bad[0]):04X}"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -395,10 +398,10 @@ def parse_note(data: bytes | str) -> Note:
             raise EncodingError(f"note is too large: {size} bytes, limit {MAX_NOTE_SIZE}")
 
     # 2. Characters.
-    at = first_of(text, _FORBIDDEN_CONTROL)
-    if at >= 0:
+    bad = _FORBIDDEN_CONTROL.search(text)
+    if bad is not None:
         raise EncodingError(
-            f"malformed note: control character U+{ord(text[at]):04X} at character {at}"
+            f"malformed note: control character U+{ord(bad[0]):04X} at character {bad.start()}"
         )
 
     # 3. Split at the last blank line: signature lines never hold an empty line, so everything
@@ -561,7 +564,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
         )
     origin, size_text, root_text = lines
     # At most 20 digits: also keeps int() away from its digit limit on hostile input.
-    if len(size_text) > 20 or not is_decimal(size_text):
+    if len(size_text) > 20 or not _DECIMAL.fullmatch(size_text):
         raise EncodingError("malformed checkpoint: size is not ASCII decimal without leading zeros")
     root = _b64decode(root_text)
     if root is None:

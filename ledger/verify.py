@@ -19,6 +19,8 @@ Why the answer can be trusted (docs/FORMAT.md has the bytes):
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -59,7 +61,7 @@ from ledger.events import (
     subject_commitment,
 )
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
-from ledger.parse import b64decode, is_lower_hex, load_json
+from ledger.parse import b64decode
 
 TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
@@ -189,6 +191,7 @@ def _iso(ms: int | None) -> str | None:
 
 
 _MAX_B64 = 4 * -(-MAX_ENTRY_SIZE // 3)  # the base64 length of the largest entry
+_HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 def _b64(value: Any, what: str, size: int | None = None) -> bytes:
@@ -328,7 +331,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _load_json(data: bytes | str, what: str) -> Any:
     try:
-        return load_json(data, _no_duplicates)
+        return json.loads(data, object_pairs_hook=_no_duplicates)
     except EncodingError:
         raise
     except (ValueError, RecursionError):
@@ -496,7 +499,7 @@ def _decoded(raw: bytes, cls: type[Any], what: str) -> Any:
 def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
     """Check a holder document against the issuance statement; return the proven subject."""
     name = f"{st.issuer}/{st.fields[0]}"
-    if not is_lower_hex(doc["salt"]):
+    if not _HEX_BYTES.fullmatch(doc["salt"]):
         raise BundleError(f"{name}: the document's salt is not hex (want 64 lowercase hex digits)")
     salt = bytes.fromhex(doc["salt"])
     if len(salt) != 32:

@@ -17,6 +17,7 @@ package's errors to the same one-line messages and exit codes (DESIGN §8).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -82,8 +83,7 @@ def day_start_ms(text: str, option: str = "--at") -> int:
     import datetime as dt
 
     day = None
-    # (\d{4}-\d{2}-\d{2}: \d is any Unicode decimal digit, as str.isdecimal)
-    if len(text) == 10 and text[4] == text[7] == "-" and (text[:4] + text[5:7] + text[8:]).isdecimal():
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         try:
             day = dt.date.fromisoformat(text)
         except ValueError:
@@ -213,9 +213,7 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
         return None
     for key in ("size", "min_witnesses"):
         if opts[key] is not None:
-            from ledger.parse import is_ascii_digits
-
-            if not is_ascii_digits(opts[key], 1, 18):
+            if not re.fullmatch(r"[0-9]{1,18}", opts[key]):
                 return None
             opts[key] = int(opts[key])
     for path in (*files, *multi["documents"]):

@@ -21,6 +21,7 @@ verify --witness``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
@@ -43,13 +44,14 @@ from ledger.note import (
     parse_checkpoint,
     parse_note,
 )
-from ledger.parse import b64decode, b64encode, is_lower_hex
+from ledger.parse import b64decode, b64encode
 
 TYPE_CHECKING = False  # (not typing's: a cold verify --witness imports this module)
 if TYPE_CHECKING:
     from pathlib import Path
 
 ALG_COSIGNATURE = 0x04
+_HEX_KEY_ID = re.compile(r"[0-9a-f]{8}")
 HEADER = "cosignature/v1\n"
 MAX_TIMESTAMP = (1 << 63) - 1
 
@@ -99,7 +101,7 @@ def parse_cosigner(text: str) -> CosignerVerifier:
         raise KeyFileError("malformed witness key: want <name>+<key id>+<base64 key>")
     name, hex_id, encoded = parts
     _check_name(name, "witness key")
-    if not is_lower_hex(hex_id, 8):
+    if not _HEX_KEY_ID.fullmatch(hex_id):
         raise KeyFileError("malformed witness key: key id is not 8 lowercase hex digits")
     raw = _b64(encoded, "witness key")
     if len(raw) != 33 or raw[0] != ALG_COSIGNATURE:
