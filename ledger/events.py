@@ -23,16 +23,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import Any, Final
 
 import msgpack
 
 from ledger import ed25519
 from ledger.ed25519 import is_canonical_point, is_small_order
 from ledger.errors import EncodingError, SignatureError
-
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
-if TYPE_CHECKING:
-    from typing import Any, Final
 
 ENTRY_VERSION: Final = 1
 MAX_ENTRY_SIZE: Final = 65_535

@@ -28,12 +28,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from ledger import ed25519
 from ledger.errors import EncodingError, KeyFileError, SignatureError
 from ledger.parse import b64decode, b64encode
 
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

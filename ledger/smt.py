@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import Any
 
 from ledger.errors import (
     EncodingError,
@@ -49,10 +50,6 @@ from ledger.errors import (
     RootMismatchError,
     StoreCorruptError,
 )
-
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = [
     "EMPTY",

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from ledger import merkle, smt
 from ledger.errors import (
@@ -63,10 +64,7 @@ from ledger.events import (
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
 from ledger.parse import b64decode
 
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
-    from typing import Any, Final
-
     from ledger.witness import CosignerVerifier
 
 BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"

@@ -20,10 +20,7 @@ import os
 import re
 import sys
 import time
-
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 PROG = "credledger"
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from ledger import ed25519, merkle
 from ledger.errors import (
@@ -46,7 +47,6 @@ from ledger.note import (
 )
 from ledger.parse import b64decode, b64encode
 
-TYPE_CHECKING = False  # (not typing's: a cold verify --witness imports this module)
 if TYPE_CHECKING:
     from pathlib import Path
 
