@@ -221,7 +221,7 @@ def check_log(ledger: Ledger, *, map_proofs: bool = True) -> Replay:
     leaves: list[bytes] = []
     snapshots: list[dict[bytes, bytes]] = []
     cred_entries: dict[tuple[str, str], list[int]] = {}
-    mirror = smt.SparseMap(lambda h: None)
+    mirror = smt.MapWriter(lambda h: None)
     last_time = 0
     for i in range(head.size):
         data = ledger.entry_bytes(i)
