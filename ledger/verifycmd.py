@@ -1,14 +1,15 @@
 """``credledger verify`` without click: the holder's and employer's command starts cold fast.
 
-A verifier runs one command, once, on a laptop: its start-up is most of its cost. click alone
-takes longer to import than the whole check, so :func:`fast_main` parses a well-formed
-``credledger verify ...`` command line itself and runs :func:`run_verify`, the one
-implementation of the command, which the click command (``ledger.cli``, for ``--help`` and for
-every command line this parser does not take) runs too. Anything unusual (``--help``, an
-unknown or repeated-by-mistake option, a missing value, a number click must range-check, a
-directory where a file goes) makes :func:`fast_main` return None, and click then handles the
-command line and gives its usual usage error. tests/test_cli.py runs both paths on the same
-command lines and compares their exit codes and output.
+A verifier runs one command, once, on a laptop: its start-up is most of its cost, and through
+click a cold verify misses its budget (benchmarks/README.md, "Cold start"). So
+:func:`fast_main` parses a well-formed ``credledger verify ...`` command line itself and runs
+:func:`run_verify`, the one implementation of the command, which the click command
+(``ledger.cli``, for ``--help`` and for every command line this parser does not take) runs too.
+Anything unusual (``--help``, an unknown or repeated-by-mistake option, a missing value, a
+number click must range-check, a directory where a file goes) makes :func:`fast_main` return
+None, and click then handles the command line and gives its usual usage error.
+tests/test_cli.py runs both paths on the same command lines and compares their exit codes and
+output.
 
 The error mapping of the whole CLI (:func:`error_exit`) lives here too, so both paths map the
 package's errors to the same one-line messages and exit codes (DESIGN §8).

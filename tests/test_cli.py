@@ -515,9 +515,9 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
 
 
 # What a cold ``credledger verify`` must not import (issue 5: its start-up is most of its cost).
-# click (ledger.verifycmd parses the command line: importing click takes about as long as the
-# rest of the verify, benchmarks/README.md), lmdb, PyNaCl and the writer's modules belong to other
-# commands; cryptography's Ed25519 binding takes longer to load than three checks in pure Python
+# click (ledger.verifycmd parses the command line: through click a cold verify misses its
+# budget, benchmarks/README.md), lmdb, PyNaCl and the writer's modules belong to other commands;
+# cryptography's Ed25519 binding takes longer to load than three checks in pure Python
 # (ledger.ed25519). Modules already imported when the interpreter started are not counted.
 _NOT_ON_THE_VERIFY_PATH = (
     "click", "lmdb", "nacl", "cryptography",
