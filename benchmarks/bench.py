@@ -97,8 +97,8 @@ QUICK_COLD_RUNS = 5
 COLD_WARMUPS = 3
 COLD_BASELINE = "import cryptography.hazmat.primitives.asymmetric.ed25519, msgpack"
 COLD_FLOOR = "import msgpack, json, hashlib, dataclasses, re, typing, binascii"
-"""What verifying a bundle cannot do without: msgpack, the C JSON scanner, base64 (binascii) and
-SHA-256/512 (the interpreter's own; Ed25519 itself runs in Python for the first checks)."""
+"""The libraries the verifier's modules import before any of them runs: msgpack and the standard
+library's (Ed25519 itself runs in Python for a process's first checks, so no binding)."""
 
 
 def log(msg: str) -> None:
