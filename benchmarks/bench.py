@@ -97,10 +97,11 @@ COLD_RUNS = 20
 QUICK_COLD_RUNS = 5
 COLD_WARMUPS = 3
 COLD_BASELINE = "import cryptography.hazmat.primitives.asymmetric.ed25519, msgpack"
-COLD_FLOOR = ("import msgpack, _json, binascii, ledger.sha, "
+COLD_FLOOR = ("import msgpack, json, hashlib, dataclasses, re, typing, binascii, "
               "cryptography.hazmat.primitives.asymmetric.ed25519")
-"""What verifying a bundle cannot do without: msgpack, the C JSON scanner, base64 (binascii),
-SHA-256/512 (the interpreter's own) and OpenSSL's Ed25519 (through cryptography)."""
+"""The libraries a verify imports before any of the ledger's own code runs: msgpack, the
+standard library modules the verifier's modules import, and OpenSSL's Ed25519 (through
+cryptography), which checks its signatures."""
 
 
 def log(msg: str) -> None:
@@ -555,9 +556,13 @@ def cold_verify(work: Path, runs: int) -> dict[str, Any]:
         env = dict(os.environ)  # with ROOT on PYTHONPATH
         log("cold start: no installed credledger next to this python; timing python -m ledger "
             "from the checkout")
-    package = subprocess.run([sys.executable, "-c", "import ledger; print(ledger.__file__)"],
-                             env=env, cwd=work, capture_output=True, text=True,
-                             check=True).stdout.strip()
+    # Where the package is, and whether it has compiled bytecode (an installed one does).
+    probe = ("import importlib.util, os, ledger.verify as v\n"
+             "print(os.path.dirname(v.__file__))\n"
+             "print(os.path.exists(importlib.util.cache_from_source(v.__file__)))")
+    package, compiled = subprocess.run([sys.executable, "-c", probe], env=env, cwd=work,
+                                       capture_output=True, text=True,
+                                       check=True).stdout.split("\n")[:2]
     commands = {
         "python": [sys.executable, "-c", "pass"],
         "baseline": [sys.executable, "-c", COLD_BASELINE],
@@ -577,9 +582,8 @@ def cold_verify(work: Path, runs: int) -> dict[str, Any]:
             if round_ >= COLD_WARMUPS:
                 times[name].append(time.perf_counter() - t0)
     median = {name: statistics.median(t) * 1e3 for name, t in times.items()}
-    wrapper = Path(entry[0]).read_text(encoding="utf-8", errors="replace") if script.exists() else ""
     return {"runs": runs, "warmups": COLD_WARMUPS, "command": " ".join(entry + ["verify"]),
-            "package": package, "console_script_imports_re": "import re" in wrapper,
+            "package": package, "package_compiled": compiled == "True",
             "median_ms": median, "min_ms": {name: min(t) * 1e3 for name, t in times.items()},
             "ratio": median["verify"] / median["baseline"],
             "floor_ratio": median["floor"] / median["baseline"]}
@@ -589,8 +593,8 @@ def cold_table(cold: dict[str, Any]) -> str:
     base = cold["median_ms"]["baseline"]
     rows = [
         ("python -c pass", "python", ""),
-        (f'python -c "{COLD_BASELINE}" (the yardstick)', "baseline", ""),
-        ("python -c: the imports a verify needs (floor)", "floor", ""),
+        ("python -c: an Ed25519 binding and msgpack (the yardstick)", "baseline", ""),
+        ("python -c: the libraries a verify imports (floor)", "floor", ""),
         ("credledger verify BUNDLE --log-key VKEY", "verify", TARGETS["cold credledger verify"]),
     ]
     head = ["command", "median", "vs yardstick", "target"]
@@ -600,6 +604,8 @@ def cold_table(cold: dict[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) if i in (0, 3) else c.rjust(w) for i, (c, w) in
                        enumerate(zip(row, widths))) for row in [head, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += ["", f'yardstick: python -c "{COLD_BASELINE}"',
+              f'floor:     python -c "{COLD_FLOOR}"']
     return "\n".join(lines)
 
 
@@ -946,9 +952,10 @@ def main(argv: list[str] | None = None) -> int:
               f"(after {cold['warmups']} warm-ups), run in turn\n")
         print(cold_table(cold))
         print(f"\n(ledger from {cold['package']})")
-        if cold.get("console_script_imports_re"):
-            print("(this console script, written by an older pip, imports re: about 8 ms here; "
-                  "python3 -m venv --upgrade-deps gives a pip whose script does not)")
+        if not cold.get("package_compiled", True):
+            print("(the package has no compiled bytecode (PYTHONDONTWRITEBYTECODE?), so every run "
+                  "compiled its modules, which an installed package never does: run python -m "
+                  "compileall on it first)")
         print()
     if results:
         print("Ledger: credential events (issuance with signature checks, proofs, bundles, "

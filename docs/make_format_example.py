@@ -297,7 +297,7 @@ def build() -> tuple[Built, Any, Any]:
     for index, (item, t) in enumerate(zip(signed, (T_ENTRY0, T_ENTRY1), strict=True)):
         st = item.verify()
         state = RecordState(load)
-        smap = smt.SparseMap(b.nodes.get, root)
+        smap = smt.MapWriter(b.nodes.get, root)
         changes = apply_rules(state, st, item.signer, index, b.registry.public_key)
         for rec in changes:
             data = rec.encode()
@@ -311,10 +311,10 @@ def build() -> tuple[Built, Any, Any]:
         cr.append(merkle.leaf_hash(data))
         b.nodes.update(smap.new_nodes())
         root = smap.root
+        b.maps.append(smt.SparseMap(b.nodes.get, root))
         b.entries.append(data)
         b.state_roots.append(root)
         b.changes.append(changes)
-        b.maps.append(smap)
     cp = Checkpoint(ORIGIN, cr.size, cr.root())
     note = sign_checkpoint(cp, b.log)
     return b, signed, note

@@ -48,7 +48,6 @@ from ledger.log import Ledger
 from ledger.note import Verifier, open_checkpoint, parse_verifier
 from ledger.parallel import collection_paused, default_workers, verified_chunks
 from ledger.rules import RecordState, apply_rules
-from ledger.sha import bulk_sha256
 from ledger.store import MapNodes, Txn, from_u64, tree_key, u64
 
 CHUNK = 2048
@@ -105,12 +104,11 @@ class Replayer:
 
     def __init__(self, registry: bytes | None, *, want_roots: Iterable[int] = ()) -> None:
         self.registry = registry
-        sha256 = self._sha256 = bulk_sha256()
-        self.cr = merkle.CompactRange(sha256=sha256)
+        self.cr = merkle.CompactRange()
         # The replayed records, by map key: the rules' view (nothing is loaded from a store).
         self.state = RecordState(_no_record)
         self.status: dict[bytes, tuple[bytes, bytes]] = {}  # map key -> (value hash, record)
-        self.smap = smt.MapWriter(_no_nodes, sha256=sha256)
+        self.smap = smt.MapWriter(_no_nodes)
         self.last_time = 0
         self.want_roots = set(want_roots)
         self.report = AuditReport()
@@ -161,7 +159,7 @@ class Replayer:
         if self.smap.root != entry.state_root:
             raise AuditError(i, "state_root", f"is {entry.state_root.hex()}, the replayed "
                              f"status map's root is {self.smap.root.hex()}")
-        self.cr.append(merkle.leaf_hash(data, self._sha256), visit)
+        self.cr.append(merkle.leaf_hash(data), visit)
         self.last_time = entry.time
         self._count(st)
         if self.cr.size in self.want_roots:
@@ -303,7 +301,7 @@ def _check_stored_map(ledger: Ledger, replayer: Replayer, sizes: list[int]) -> N
         root = replayer.smap.root
         replayed = replayer.status
         leaves = 0
-        for key, value_hash in MapNodes(t, root, sha256=bulk_sha256()).leaves(root):
+        for key, value_hash in MapNodes(t, root).leaves(root):
             want = replayed.get(key)
             if want is None or want[0] != value_hash:
                 raise AuditError(None, "map", f"the stored map's leaf for key {key.hex()} "
@@ -315,7 +313,7 @@ def _check_stored_map(ledger: Ledger, replayer: Replayer, sizes: list[int]) -> N
         for size in sizes:
             data = t.entry(size - 1) if size else None
             state_root = trusted_entry(data).state_root if data is not None else smt.EMPTY
-            if state_root != smt.EMPTY and MapNodes(t, state_root, sha256=bulk_sha256()).get(
+            if state_root != smt.EMPTY and MapNodes(t, state_root).get(
                     state_root) is None:
                 raise AuditError(None, "map", f"the map root of checkpoint {size} "
                                  f"({state_root.hex()}) is not stored")

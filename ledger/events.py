@@ -13,28 +13,23 @@ refused, so one value has exactly one encoding and its hash is well defined (DES
   entry is ``SHA-256(0x00 || entry_bytes)`` (RFC 9162 §2.1.1).
 * A **record** is a value in the status map (DESIGN §3), keyed by :func:`map_key`.
 
-This module has no I/O and does not import lmdb: it is part of the offline verifier, so its value
-classes are written by hand rather than as dataclasses, for a fast cold start (see
-:mod:`ledger.frozen`).
+This module has no I/O and does not import lmdb: it is part of the offline verifier.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any, Final
 
 import msgpack
 
 from ledger import ed25519
 from ledger.ed25519 import is_canonical_point, is_small_order
 from ledger.errors import EncodingError, SignatureError
-from ledger.frozen import Frozen
-from ledger.parse import control_chars, first_of, is_id, is_lower_hex
-from ledger.sha import sha256
-
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
-if TYPE_CHECKING:
-    from typing import Any, Final
 
 ENTRY_VERSION: Final = 1
 MAX_ENTRY_SIZE: Final = 65_535
@@ -79,10 +74,11 @@ MAX_PARTS: Final = 256
 _MAX_TIME: Final = (1 << 63) - 1
 #: Canonical values nest at most this deep (a statement's parts are the deepest, at 2).
 MAX_NESTING: Final = 8
+_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*")
+_KEY_ID: Final = re.compile(r"[0-9a-f]{16}")
 # Control characters other than tab, and DEL. (Lone surrogates, which UTF-8 cannot encode, are
-# found by encoding: a character class over the surrogate range takes a millisecond to compile,
-# a tenth of the verifier's own start-up.)
-_CONTROL: Final = control_chars((0x00, 0x08), (0x0A, 0x1F), (0x7F, 0x7F))
+# found by encoding.)
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,7 +143,7 @@ def _check_plain(value: list[Any], what: str, depth: int) -> None:
 
 def check_id(value: Any, field: str) -> str:
     """An issuer or credential id: 1 to 256 ASCII characters from ``[A-Za-z0-9._:@+-]``."""
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LEN or not is_id(value):
+    if not isinstance(value, str) or len(value) > MAX_ID_LEN or not _ID.fullmatch(value):
         raise EncodingError(
             f"{field}: want 1 to {MAX_ID_LEN} characters of [A-Za-z0-9._:@+-] starting with a "
             f"letter or digit, got {_show(value)}"
@@ -163,15 +159,15 @@ def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bo
         raise EncodingError(f"{field}: at most {max_len} characters, got {len(value)}")
     if not empty and not value.strip():
         raise EncodingError(f"{field}: must not be empty")
-    control = first_of(value, _CONTROL)
+    control = _CONTROL.search(value)
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate; the first bad character is named
-            if control < 0 or exc.start < control:
+            if control is None or exc.start < control.start():
                 raise EncodingError(
                     f"{field}: not valid Unicode (a lone surrogate cannot be UTF-8)") from None
-    if control >= 0:
+    if control is not None:
         raise EncodingError(f"{field}: control characters are not allowed")
     return value
 
@@ -271,7 +267,8 @@ def _check(public_key: bytes, message: bytes, signature: bytes,
 # Statements
 
 
-class Statement(Frozen):
+@dataclass(frozen=True, slots=True)
+class Statement:
     """A decoded statement. ``fields`` holds the kind-specific fields after the common three.
 
     Layout: ``[kind, issuer, time, *fields]``; the fields per kind are (docs/FORMAT.md):
@@ -287,17 +284,10 @@ class Statement(Frozen):
     ========================  ===================================================================
     """
 
-    __slots__ = ("fields", "issuer", "kind", "time")
     kind: str
     issuer: str
     time: int
     fields: tuple[Any, ...]
-
-    def __init__(self, kind: str, issuer: str, time: int, fields: tuple[Any, ...]) -> None:
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "issuer", issuer)
-        object.__setattr__(self, "time", time)
-        object.__setattr__(self, "fields", fields)
 
     def encode(self) -> bytes:
         return pack([self.kind, self.issuer, self.time, *self.fields])
@@ -338,7 +328,7 @@ def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
         return (check_public_key(fields[0], "new public key"),)
     if kind == REVOKE_KEY:
         kid = fields[0]
-        if not isinstance(kid, str) or not is_lower_hex(kid, 16):
+        if not isinstance(kid, str) or not _KEY_ID.fullmatch(kid):
             raise EncodingError(f"key id: want 16 lowercase hex digits, got {_show(kid)}")
         return (kid, check_text(fields[1], "reason", max_len=1024))
     if kind == ISSUE:
@@ -389,18 +379,13 @@ def signing_message(statement_bytes: bytes) -> bytes:
     return SIGN_CONTEXT + statement_bytes
 
 
-class SignedStatement(Frozen):
+@dataclass(frozen=True, slots=True)
+class SignedStatement:
     """A statement as submitted to the log: exact bytes, signer public key, signature."""
 
-    __slots__ = ("signature", "signer", "statement")
     statement: bytes
     signer: bytes
     signature: bytes
-
-    def __init__(self, statement: bytes, signer: bytes, signature: bytes) -> None:
-        object.__setattr__(self, "statement", statement)
-        object.__setattr__(self, "signer", signer)
-        object.__setattr__(self, "signature", signature)
 
     def verify(self, *, fast: bool = False) -> Statement:
         """Decode the statement and check the signature over it; return the statement.
@@ -437,10 +422,10 @@ def _private_key(seed: bytes) -> tuple[Any, bytes]:
 # Entries
 
 
-class Entry(Frozen):
+@dataclass(frozen=True, slots=True)
+class Entry:
     """One log entry: ``[version, index, time, prev_root, state_root, statement, signer, signature]``."""
 
-    __slots__ = ("index", "prev_root", "signature", "signer", "state_root", "statement", "time")
     index: int
     time: int
     prev_root: bytes
@@ -448,16 +433,6 @@ class Entry(Frozen):
     statement: bytes
     signer: bytes
     signature: bytes
-
-    def __init__(self, index: int, time: int, prev_root: bytes, state_root: bytes,
-                 statement: bytes, signer: bytes, signature: bytes) -> None:
-        object.__setattr__(self, "index", index)
-        object.__setattr__(self, "time", time)
-        object.__setattr__(self, "prev_root", prev_root)
-        object.__setattr__(self, "state_root", state_root)
-        object.__setattr__(self, "statement", statement)
-        object.__setattr__(self, "signer", signer)
-        object.__setattr__(self, "signature", signature)
 
     def encode(self) -> bytes:
         data = pack([ENTRY_VERSION, self.index, self.time, self.prev_root, self.state_root,
@@ -535,7 +510,8 @@ def record_hash(record: bytes) -> bytes:
     return sha256(record).digest()
 
 
-class CredRecord(Frozen):
+@dataclass(frozen=True, slots=True)
+class CredRecord:
     """``["cred", issuer, cred_id, state, issued_index, changed_index|nil, reason, last_time]``.
 
     ``changed_index`` is the index of the entry that set the current state (nil while it is the
@@ -543,8 +519,6 @@ class CredRecord(Frozen):
     credential: a status statement must be newer (this refuses replays of an old suspension).
     """
 
-    __slots__ = ("changed_index", "cred_id", "issued_index", "issuer", "last_time", "reason",
-                 "state")
     issuer: str
     cred_id: str
     state: str
@@ -552,16 +526,6 @@ class CredRecord(Frozen):
     changed_index: int | None
     reason: str
     last_time: int
-
-    def __init__(self, issuer: str, cred_id: str, state: str, issued_index: int,
-                 changed_index: int | None, reason: str, last_time: int) -> None:
-        object.__setattr__(self, "issuer", issuer)
-        object.__setattr__(self, "cred_id", cred_id)
-        object.__setattr__(self, "state", state)
-        object.__setattr__(self, "issued_index", issued_index)
-        object.__setattr__(self, "changed_index", changed_index)
-        object.__setattr__(self, "reason", reason)
-        object.__setattr__(self, "last_time", last_time)
 
     def key(self) -> bytes:
         return map_key(CRED, self.issuer, self.cred_id)
@@ -571,14 +535,14 @@ class CredRecord(Frozen):
                      self.changed_index, self.reason, self.last_time])
 
 
-class KeyRecord(Frozen):
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
     """``["key", issuer, key_id, public_key, active_from, ended_at|nil, end, reason]``.
 
     The key may sign for its issuer at indexes ``active_from <= i < ended_at``; ``end`` is
     ``"rotated"`` or ``"revoked"`` once it ended, ``""`` before.
     """
 
-    __slots__ = ("active_from", "end", "ended_at", "issuer", "key_id", "public_key", "reason")
     issuer: str
     key_id: str
     public_key: bytes
@@ -586,16 +550,6 @@ class KeyRecord(Frozen):
     ended_at: int | None
     end: str
     reason: str
-
-    def __init__(self, issuer: str, key_id: str, public_key: bytes, active_from: int,
-                 ended_at: int | None, end: str, reason: str) -> None:
-        object.__setattr__(self, "issuer", issuer)
-        object.__setattr__(self, "key_id", key_id)
-        object.__setattr__(self, "public_key", public_key)
-        object.__setattr__(self, "active_from", active_from)
-        object.__setattr__(self, "ended_at", ended_at)
-        object.__setattr__(self, "end", end)
-        object.__setattr__(self, "reason", reason)
 
     def key(self) -> bytes:
         return map_key(KEY, self.issuer, self.key_id)
@@ -608,25 +562,16 @@ class KeyRecord(Frozen):
         return self.active_from <= index and (self.ended_at is None or index < self.ended_at)
 
 
-class IssuerRecord(Frozen):
+@dataclass(frozen=True, slots=True)
+class IssuerRecord:
     """``["issuer", issuer, name, url, registered_at, retired_at|nil, reason]``."""
 
-    __slots__ = ("issuer", "name", "reason", "registered_at", "retired_at", "url")
     issuer: str
     name: str
     url: str
     registered_at: int
     retired_at: int | None
     reason: str
-
-    def __init__(self, issuer: str, name: str, url: str, registered_at: int,
-                 retired_at: int | None, reason: str) -> None:
-        object.__setattr__(self, "issuer", issuer)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "url", url)
-        object.__setattr__(self, "registered_at", registered_at)
-        object.__setattr__(self, "retired_at", retired_at)
-        object.__setattr__(self, "reason", reason)
 
     def key(self) -> bytes:
         return map_key(ISSUER, self.issuer, "")

@@ -65,7 +65,6 @@ from ledger.files import fsync_path
 from ledger.keys import Passphrase, read_signer, write_key_bytes, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
 from ledger.rules import RecordState, apply_rules
-from ledger.sha import bulk_sha256, sha256
 from ledger.store import FORMAT, FORMAT_V1, MapNodes, Store, Txn, tree_key, u64
 
 if TYPE_CHECKING:
@@ -362,12 +361,11 @@ class Ledger:
             head = _read_head(txn)
             t = max(now, head.last_time)
             state = RecordState(store_loader(txn))
-            hasher = bulk_sha256()
-            nodes = MapNodes(txn, head.state_root, sha256=hasher)
-            smap = smt.MapWriter(nodes.get, head.state_root, sha256=hasher)
+            nodes = MapNodes(txn, head.state_root)
+            smap = smt.MapWriter(nodes.get, head.state_root)
             cr = merkle.CompactRange(
                 head.size, [txn.tree_node(lv, ix) for lv, ix in
-                            merkle.CompactRange.frontier_ids(head.size)], sha256=hasher)
+                            merkle.CompactRange.frontier_ids(head.size)])
             records: dict[bytes, bytes] = {}
             status: dict[bytes, bytes] = {}
             # Puts are gathered and made with one cursor per database at the end.
@@ -405,7 +403,7 @@ class Ledger:
                         if checks is not None:
                             checks.raise_first(total, too_large)
                         raise too_large from None
-                    cr.append(merkle.leaf_hash(data, hasher), put_tree)
+                    cr.append(merkle.leaf_hash(data), put_tree)
                     entries.append((u64(index), data))
                     if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
                         creds.append((cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b""))
@@ -560,7 +558,7 @@ class Snapshot:
         return note.decode()
 
     def map_proof(self, key: bytes, root: bytes) -> tuple[smt.MapProof, bytes | None]:
-        nodes = MapNodes(self._txn, root, sha256=sha256)
+        nodes = MapNodes(self._txn, root)
         proof = smt.SparseMap(nodes.get, root).prove(key, root)
         value = proof.value()
         return proof, None if value is None else self._txn.get("records", value)

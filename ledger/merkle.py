@@ -25,9 +25,9 @@ the same hashes. The size is authenticated by the signed checkpoint that carries
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from hashlib import sha256
 
 from ledger.errors import ProofError, RootMismatchError
-from ledger.sha import Hasher, sha256
 
 __all__ = [
     "EMPTY_ROOT",
@@ -64,10 +64,9 @@ _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 
 
-def leaf_hash(entry: bytes, sha256: Hasher = _sha256) -> bytes:
-    """Return the RFC 9162 leaf hash ``SHA-256(0x00 || entry)`` (``sha256``: see
-    :func:`ledger.sha.bulk_sha256`)."""
-    return sha256(_LEAF_PREFIX + entry).digest()
+def leaf_hash(entry: bytes) -> bytes:
+    """Return the RFC 9162 leaf hash ``SHA-256(0x00 || entry)``."""
+    return _sha256(_LEAF_PREFIX + entry).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -446,12 +445,10 @@ class CompactRange:
     counter carries: one node hash per trailing 1 bit of size.
     """
 
-    __slots__ = ("_sha256", "hashes", "size")
+    __slots__ = ("hashes", "size")
 
-    def __init__(self, size: int = 0, hashes: list[bytes] | None = None, *,
-                 sha256: Hasher = _sha256) -> None:
+    def __init__(self, size: int = 0, hashes: list[bytes] | None = None) -> None:
         """Make the frontier of ``size`` leaves from its hashes (see :meth:`frontier_ids`).
-        ``sha256`` computes the node hashes (see :func:`ledger.sha.bulk_sha256`).
 
         Raises :class:`~ledger.errors.ProofError` unless ``size >= 0`` and there is one 32-byte
         hash per set bit of ``size``.
@@ -469,7 +466,6 @@ class CompactRange:
             _check_hash(f"compact range hash {i}", h)
         self.size = size
         self.hashes = list(hashes)
-        self._sha256 = sha256
 
     def __repr__(self) -> str:
         return f"CompactRange(size={self.size}, hashes=[{', '.join(h.hex() for h in self.hashes)}])"
@@ -518,7 +514,7 @@ class CompactRange:
         # 1, its index ((size + 1) >> level) - 1 equals size >> level.
         level = 0
         carry = size
-        sha256 = self._sha256
+        sha256 = _sha256
         prefix = _NODE_PREFIX
         while carry & 1:
             h = sha256(prefix + hashes.pop() + h).digest()
@@ -535,7 +531,7 @@ class CompactRange:
         n = len(hashes)
         if n == 0:
             return EMPTY_ROOT
-        sha256 = self._sha256
+        sha256 = _sha256
         prefix = _NODE_PREFIX
         acc = hashes[n - 1]
         for i in range(n - 2, -1, -1):
@@ -547,5 +543,4 @@ class CompactRange:
         new = CompactRange.__new__(CompactRange)
         new.size = self.size
         new.hashes = self.hashes.copy()
-        new._sha256 = self._sha256
         return new

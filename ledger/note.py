@@ -19,21 +19,21 @@ non-canonical base64 (a second spelling of the same signature), uppercase key id
 :data:`MAX_NOTE_SIZE`. Malformed keys raise :class:`~ledger.errors.KeyFileError`, malformed notes
 and checkpoints :class:`~ledger.errors.EncodingError`, and signatures that do not check out
 :class:`~ledger.errors.SignatureError`. No message ever contains a private key. Reading key files
-is the caller's job; nothing here does I/O. The value classes are written by hand rather than as
-dataclasses, for the offline verifier's cold start (see :mod:`ledger.frozen`).
+is the caller's job; nothing here does I/O.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from ledger import ed25519
 from ledger.errors import EncodingError, KeyFileError, SignatureError
-from ledger.frozen import Frozen
-from ledger.parse import b64decode, b64encode, control_chars, first_of, is_decimal, is_lower_hex
-from ledger.sha import sha256
+from ledger.parse import b64decode, b64encode
 
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -73,7 +73,9 @@ _SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 _MAX_SIZE = (1 << 64) - 1  # checkpoint sizes are uint64 everywhere else (tlog-tiles, Go)
 
 # Every ASCII control character except newline (c2sp.org/signed-note, "Format").
-_FORBIDDEN_CONTROL = control_chars((0x00, 0x09), (0x0B, 0x1F))
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_HEX_KEY_ID = re.compile(r"[0-9a-f]{8}")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
 # Names and base64.
@@ -126,24 +128,18 @@ def key_id(name: str, public_key: bytes) -> bytes:
     return digest.digest()[:_KEY_ID_SIZE]
 
 
-class Verifier(Frozen):
+@dataclass(frozen=True, slots=True)
+class Verifier:
     """An Ed25519 note verifier key: a name, its 4-byte key id and a 32-byte public key.
 
     Construction checks that ``key_id`` is the id computed from ``name`` and ``public_key``.
     """
 
-    __slots__ = ("key_id", "name", "public_key")
     name: str
     key_id: bytes
     public_key: bytes
 
-    def __init__(self, name: str, key_id: bytes, public_key: bytes) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "key_id", key_id)
-        object.__setattr__(self, "public_key", public_key)
-        self._check()  # a method: in here the parameter key_id hides the function key_id
-
-    def _check(self) -> None:
+    def __post_init__(self) -> None:
         problem = _name_problem(self.name)
         if problem is not None:
             raise KeyFileError(f"malformed verifier key: {problem}")
@@ -188,7 +184,7 @@ def parse_verifier(text: str) -> Verifier:
     problem = _name_problem(name)
     if problem is not None:
         raise KeyFileError(f"malformed verifier key: {problem}")
-    if not is_lower_hex(hex_id, 8):
+    if not _HEX_KEY_ID.fullmatch(hex_id):
         raise KeyFileError("malformed verifier key: key id is not 8 lowercase hex digits")
     raw = _b64decode(encoded)
     if raw is None:
@@ -205,20 +201,18 @@ def parse_verifier(text: str) -> Verifier:
     return Verifier(name=name, key_id=bytes.fromhex(hex_id), public_key=raw[1:])
 
 
-class Signer(Frozen):
+@dataclass(frozen=True, slots=True)
+class Signer:
     """An Ed25519 note signer key: a name and a 32-byte private seed.
 
     ``repr`` shows the name and key id only; ``str`` is the secret key string and must be
     treated as the secret itself.
     """
 
-    __slots__ = ("name", "seed")
     name: str
     seed: bytes
 
-    def __init__(self, name: str, seed: bytes) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "seed", seed)
+    def __post_init__(self) -> None:
         problem = _name_problem(self.name)
         if problem is not None:
             raise KeyFileError(f"malformed signer key: {problem}")
@@ -281,7 +275,7 @@ def parse_signer(text: str) -> Signer:
     problem = _name_problem(name)
     if problem is not None:
         raise KeyFileError(f"malformed signer key: {problem}")
-    if not is_lower_hex(hex_id, 8):
+    if not _HEX_KEY_ID.fullmatch(hex_id):
         raise KeyFileError("malformed signer key: key id is not 8 lowercase hex digits")
     raw = _b64decode(encoded)
     if raw is None:
@@ -311,9 +305,9 @@ def _text_problem(text: str) -> str | None:
     """Say why ``text`` cannot be the text of a signed note, or return None if it can."""
     if not text.endswith("\n"):
         return "text does not end with a newline"
-    at = first_of(text, _FORBIDDEN_CONTROL)
-    if at >= 0:
-        return f"text contains control character U+{ord(text[at]):04X}"
+    bad = _FORBIDDEN_CONTROL.search(text)
+    if bad is not None:
+        return f"text contains control character U+{ord(bad[0]):04X}"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -321,18 +315,15 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-class NoteSignature(Frozen):
+@dataclass(frozen=True, slots=True)
+class NoteSignature:
     """One signature line of a note: key name, 4-byte key id, and the signature bytes after it."""
 
-    __slots__ = ("key_id", "name", "signature")
     name: str
     key_id: bytes
     signature: bytes
 
-    def __init__(self, name: str, key_id: bytes, signature: bytes) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "key_id", key_id)
-        object.__setattr__(self, "signature", signature)
+    def __post_init__(self) -> None:
         problem = _name_problem(self.name)
         if problem is not None:
             raise EncodingError(f"malformed note signature: {problem}")
@@ -349,7 +340,8 @@ class NoteSignature(Frozen):
         return f"{_SIGNATURE_PREFIX}{self.name} {encoded}\n"
 
 
-class Note(Frozen):
+@dataclass(frozen=True, slots=True)
+class Note:
     """A signed note: its text (ending in a newline) and its signatures, verified or not.
 
     Construction checks what :func:`parse_note` checks, so every Note can be formatted and parsed
@@ -357,13 +349,10 @@ class Note(Frozen):
     bytes in all.
     """
 
-    __slots__ = ("signatures", "text")
     text: str
     signatures: tuple[NoteSignature, ...]
 
-    def __init__(self, text: str, signatures: tuple[NoteSignature, ...]) -> None:
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "signatures", signatures)
+    def __post_init__(self) -> None:
         problem = _text_problem(self.text)
         if problem is not None:
             raise EncodingError(f"malformed note: {problem}")
@@ -409,10 +398,10 @@ def parse_note(data: bytes | str) -> Note:
             raise EncodingError(f"note is too large: {size} bytes, limit {MAX_NOTE_SIZE}")
 
     # 2. Characters.
-    at = first_of(text, _FORBIDDEN_CONTROL)
-    if at >= 0:
+    bad = _FORBIDDEN_CONTROL.search(text)
+    if bad is not None:
         raise EncodingError(
-            f"malformed note: control character U+{ord(text[at]):04X} at character {at}"
+            f"malformed note: control character U+{ord(bad[0]):04X} at character {bad.start()}"
         )
 
     # 3. Split at the last blank line: signature lines never hold an empty line, so everything
@@ -529,18 +518,15 @@ def open_note(data: bytes | str, verifiers: Sequence[Verifier]) -> tuple[Note, l
 # Checkpoints.
 
 
-class Checkpoint(Frozen):
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
     """A log checkpoint (c2sp.org/tlog-checkpoint): origin, tree size and 32-byte root hash."""
 
-    __slots__ = ("origin", "root", "size")
     origin: str
     size: int
     root: bytes
 
-    def __init__(self, origin: str, size: int, root: bytes) -> None:
-        object.__setattr__(self, "origin", origin)
-        object.__setattr__(self, "size", size)
-        object.__setattr__(self, "root", root)
+    def __post_init__(self) -> None:
         if not self.origin:
             raise EncodingError("malformed checkpoint: origin is empty")
         if "\n" in self.origin:
@@ -578,7 +564,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
         )
     origin, size_text, root_text = lines
     # At most 20 digits: also keeps int() away from its digit limit on hostile input.
-    if len(size_text) > 20 or not is_decimal(size_text):
+    if len(size_text) > 20 or not _DECIMAL.fullmatch(size_text):
         raise EncodingError("malformed checkpoint: size is not ASCII decimal without leading zeros")
     root = _b64decode(root_text)
     if root is None:

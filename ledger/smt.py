@@ -31,14 +31,17 @@ the proof for the absent key ``11...`` is ``leaf(A), b2`` with terminal ``EMPTY`
 
 Storage: a node is addressed by its hash and encoded as its hash preimage, 65 bytes: a leaf is
 ``0x02 || K || V``, a branch ``0x03 || left || right``. ``EMPTY`` is never stored. Nodes are
-immutable, so every old root stays readable and provable. :class:`SparseMap` reads nodes through
-a caller-supplied getter and keeps the nodes it creates in memory until the caller stores them;
-this module does no I/O.
+immutable, so every old root stays readable and provable. :class:`MapWriter` inserts, keeping
+the nodes it creates in memory until the caller stores them; :class:`SparseMap` looks up and
+proves. Both read nodes through a caller-supplied getter; this module does no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
 
 from ledger.errors import (
     EncodingError,
@@ -47,12 +50,6 @@ from ledger.errors import (
     RootMismatchError,
     StoreCorruptError,
 )
-from ledger.frozen import Frozen
-from ledger.sha import Hasher, sha256
-
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = [
     "EMPTY",
@@ -117,27 +114,24 @@ def branch_hash(left: bytes, right: bytes) -> bytes:
 
 
 class SparseMap:
-    """A mutable view of the map: reads nodes through `get`, keeps every node it creates in memory.
+    """A read-only view of the map at ``root``: lookups and proofs, reading nodes through ``get``.
 
     ``get`` must return the encoding stored under a node hash (the store is content-addressed and
-    trusted: node hashes are not recomputed on read). Nodes created by :meth:`set` are read from
-    memory first, so a batch of ``set`` calls needs no store writes in between; :meth:`new_nodes`
-    hands the store what to persist, and :meth:`clear_new` forgets them once ``get`` can read
-    them. A missing root node raises NotFoundError; a missing or malformed node below the root
-    raises StoreCorruptError. Not thread-safe.
+    trusted: node hashes are not recomputed on read). A missing root node raises NotFoundError; a
+    missing or malformed node below the root raises StoreCorruptError. Inserting is
+    :class:`MapWriter`'s.
     """
 
-    __slots__ = ("_get", "_new", "_root")
+    __slots__ = ("_get", "_root")
 
     def __init__(self, get: NodeGetter, root: bytes = EMPTY) -> None:
         _check_size(root, "map root")
         self._get = get
         self._root = root
-        self._new: dict[bytes, bytes] = {}
 
     @property
     def root(self) -> bytes:
-        """The current root hash (EMPTY for an empty map)."""
+        """The root hash of this view (EMPTY for an empty map)."""
         return self._root
 
     def lookup(self, key: bytes) -> bytes | None:
@@ -148,123 +142,11 @@ class SparseMap:
             return leaf[33:]
         return None
 
-    def set(self, key: bytes, value_hash: bytes) -> bytes:
-        """Insert ``key`` or replace its value hash, and return the new root.
-
-        Reads the nodes on key's path once and hashes each new node once: O(depth). Setting the
-        value a key already has changes nothing and creates no node.
-        """
-        if type(key) is not bytes or len(key) != KEY_SIZE:
-            _check_size(key, "map key")
-        if type(value_hash) is not bytes or len(value_hash) != KEY_SIZE:
-            _check_size(value_hash, "value hash")
-        # The walk down (as _descend, inlined: this is the append path's hottest loop).
-        k = int.from_bytes(key, "big")
-        new = self._new
-        created = new.get
-        stored = self._get
-        siblings: list[bytes] = []
-        path: list[bytes] = []  # created branches on the old path, superseded below
-        node = self._root
-        shift = MAX_DEPTH - 1
-        leaf = None
-        while node != EMPTY:
-            encoding = created(node)
-            if encoding is None:
-                encoding = stored(node)
-                if encoding is None or len(encoding) != NODE_SIZE or encoding[0] not in _TAGS:
-                    raise _bad_node(node, MAX_DEPTH - 1 - shift, encoding)
-            else:
-                path.append(node)
-            if encoding[0] == _LEAF_TAG:
-                leaf = encoding
-                break
-            if shift < 0:
-                raise StoreCorruptError(
-                    f"map branch {node.hex()} at depth {MAX_DEPTH}: a branch must be above depth"
-                    f" {MAX_DEPTH}"
-                )
-            if (k >> shift) & 1:
-                siblings.append(encoding[1:33])
-                node = encoding[33:]
-            else:
-                siblings.append(encoding[33:])
-                node = encoding[1:33]
-            shift -= 1
-        if leaf is not None:
-            old_key = leaf[1:33]
-            if old_key == key:
-                if leaf[33:] == value_hash:
-                    return self._root
-            else:
-                # Split: the old leaf and the new one part at the first bit where their keys
-                # differ, below a chain of branches with an EMPTY side for every shared bit.
-                # Extending the path this way lets the one loop below build the chain too.
-                depth = len(siblings)
-                first_diff = MAX_DEPTH - (k ^ int.from_bytes(old_key, "big")).bit_length()
-                if first_diff < depth:
-                    raise StoreCorruptError(
-                        f"map leaf for key {old_key.hex()} at depth {depth} is off the path of"
-                        f" key {key.hex()}: they share only {first_diff} bits"
-                    )
-                siblings.extend([EMPTY] * (first_diff - depth))
-                siblings.append(node)
-                if path and path[-1] == node:
-                    path.pop()  # the old leaf stays, one level down
-
-        # The nodes on the old path are replaced: drop those created since the last commit,
-        # so a big batch holds only its reachable nodes (no other position can share them).
-        pop = new.pop
-        for h in path:
-            pop(h, None)
-        sha256 = _sha256
-        encoding = _LEAF + key + value_hash
-        node = sha256(encoding).digest()
-        new[node] = encoding
-        # Rebuild from the new leaf up to the root; bit i of the key says which side we came from.
-        shift = MAX_DEPTH - len(siblings)
-        for sibling in reversed(siblings):
-            if (k >> shift) & 1:
-                encoding = _BRANCH + sibling + node
-            else:
-                encoding = _BRANCH + node + sibling
-            node = sha256(encoding).digest()
-            new[node] = encoding
-            shift += 1
-        self._root = node
-        return node
-
-    def new_nodes(self) -> dict[bytes, bytes]:
-        """Return the created nodes reachable from the current root, node hash -> encoding,
-        every node after its children (the order the store adds them in).
-
-        The walk starts at :attr:`root` and descends through created nodes only, stopping at
-        nodes read through ``get``; nodes of intermediate roots within a batch are left out.
-        """
-        new = self._new
-        seen: dict[bytes, bytes] = {}
-        stack = [self._root]
-        while stack:
-            node = stack.pop()
-            encoding = new.get(node)
-            if encoding is None or node in seen:
-                continue
-            seen[node] = encoding
-            if encoding[0] == _BRANCH_TAG:
-                stack.append(encoding[1:33])
-                stack.append(encoding[33:])
-        # Walked parents first: reversed, every node comes after all the nodes below it.
-        return dict(reversed(seen.items()))
-
-    def clear_new(self) -> None:
-        """Forget the created nodes. Call once the store has committed them and ``get`` reads them."""
-        self._new.clear()
-
     def prove(self, key: bytes, root: bytes | None = None) -> MapProof:
-        """Return the proof for ``key`` against ``root`` (default: the current root).
+        """Return the proof for ``key`` against ``root`` (default: this view's root).
 
-        Any root whose nodes ``get`` (or this map's created nodes) can read works, so old map
-        versions stay provable. Reads O(depth) nodes.
+        Any root whose nodes ``get`` can read works, so old map versions stay provable. Reads
+        O(depth) nodes.
         """
         _check_size(key, "map key")
         if root is None:
@@ -278,23 +160,18 @@ class SparseMap:
             key=key, leaf_key=leaf[1:33], leaf_value=leaf[33:], siblings=tuple(siblings)
         )
 
-    def _descend(self, key: bytes, root: bytes, path: list[bytes] | None = None,
-                 ) -> tuple[list[bytes], bytes, bytes | None]:
+    def _descend(self, key: bytes, root: bytes) -> tuple[list[bytes], bytes, bytes | None]:
         """Walk key's path from ``root``; return the siblings from the root down, the terminal's
-        hash, and the terminal leaf's encoding (None for an EMPTY terminal). The hashes of the
-        branches passed are appended to ``path`` if given."""
+        hash, and the terminal leaf's encoding (None for an EMPTY terminal)."""
         k = int.from_bytes(key, "big")
-        created = self._new.get
-        stored = self._get
+        get = self._get
         siblings: list[bytes] = []
         node = root
         depth = 0
         while node != EMPTY:
-            encoding = created(node)
-            if encoding is None:
-                encoding = stored(node)
-                if encoding is None or len(encoding) != NODE_SIZE or encoding[0] not in _TAGS:
-                    raise _bad_node(node, depth, encoding)
+            encoding = get(node)
+            if encoding is None or len(encoding) != NODE_SIZE or encoding[0] not in _TAGS:
+                raise _bad_node(node, depth, encoding)
             if encoding[0] == _LEAF_TAG:
                 return siblings, node, encoding
             if depth == MAX_DEPTH:
@@ -302,8 +179,6 @@ class SparseMap:
                     f"map branch {node.hex()} at depth {depth}: a branch must be above depth"
                     f" {MAX_DEPTH}"
                 )
-            if path is not None:
-                path.append(node)
             if (k >> (MAX_DEPTH - 1 - depth)) & 1:
                 siblings.append(encoding[1:33])
                 node = encoding[33:]
@@ -314,30 +189,28 @@ class SparseMap:
         return siblings, EMPTY, None
 
 
-
 class MapWriter:
-    """The map as a run of :meth:`set` calls sees it: a mutable tree in memory over the store.
+    """The one way to insert: the map as a run of :meth:`set` calls sees it, a mutable tree in
+    memory over the store.
 
-    Gives exactly the roots :meth:`SparseMap.set` gives (tests/test_smt.py checks it against
-    SparseMap and a slow reference), about three times faster, for the append path and the
-    audit replay, where every entry needs the root after its own change. Nodes are read from
-    the store once, on first visit, and kept as Python lists linked to their children, so a
-    walk is list indexing rather than a content-addressed lookup and slicing per level; a node
-    rehashed many times in a batch is encoded for the store once, by :meth:`new_nodes`.
+    For the append path and the audit replay, where every entry needs the root after its own
+    change (tests/test_smt.py checks its roots and new nodes against a slow reference). Nodes
+    are read from the store once, on first visit, and kept as Python lists linked to their
+    children, so a walk is list indexing rather than a content-addressed lookup and slicing per
+    level; a node rehashed many times in a batch is encoded for the store once, by
+    :meth:`new_nodes`.
 
     A branch is ``[hash, left_hash, right_hash, left_node, right_node, changed]`` (a child
     node is None until visited, and for an EMPTY side); a leaf is the tuple
-    ``(hash, key, value_hash, changed)``. Errors are those of :class:`SparseMap`. Not
-    thread-safe.
+    ``(hash, key, value_hash, changed)``. ``get`` is trusted as :class:`SparseMap`'s is; a
+    missing root node raises NotFoundError, a missing or malformed node below it, or a leaf off
+    its key's path, StoreCorruptError. Not thread-safe.
     """
 
-    __slots__ = ("_get", "_hash", "_node", "_sha256")
+    __slots__ = ("_get", "_hash", "_node")
 
-    def __init__(self, get: NodeGetter, root: bytes = EMPTY, *,
-                 sha256: Hasher = _sha256) -> None:
-        """``sha256`` computes the node hashes (see :func:`ledger.sha.bulk_sha256`)."""
+    def __init__(self, get: NodeGetter, root: bytes = EMPTY) -> None:
         _check_size(root, "map root")
-        self._sha256 = sha256
         self._get = get
         self._hash = root
         self._node: Any = None  # the root node: a branch list, a leaf tuple, or None
@@ -386,7 +259,7 @@ class MapWriter:
                     child = node[slot + 2] = self._load(h, MAX_DEPTH - 1 - shift)
             node = child
         depth = MAX_DEPTH - 1 - shift
-        sha256 = self._sha256
+        sha256 = _sha256
         encoding = _LEAF + key + value_hash
         leaf = (sha256(encoding).digest(), key, value_hash, True)
         new: Any = leaf
@@ -396,8 +269,9 @@ class MapWriter:
                 if node[2] == value_hash:
                     return self._hash
             else:
-                # Split: a chain of branches with an EMPTY side for every bit the two keys share
-                # below ``depth``, then a branch holding both leaves (as SparseMap.set).
+                # Split: the old leaf and the new one part at the first bit where their keys
+                # differ, below a chain of branches with an EMPTY side for every bit they share
+                # below ``depth``.
                 first_diff = MAX_DEPTH - (k ^ int.from_bytes(old_key, "big")).bit_length()
                 if first_diff < depth:
                     raise StoreCorruptError(
@@ -468,29 +342,24 @@ def _bad_node(node: bytes, depth: int, encoding: bytes | None) -> Exception:
     )
 
 
-class MapProof(Frozen):
+@dataclass(frozen=True, slots=True)
+class MapProof:
     """A proof of what the map holds for ``key``, or that it holds nothing.
 
     ``leaf_key``/``leaf_value`` are the terminal leaf found on key's path (both None when the
     terminal is EMPTY); ``siblings`` are the sibling hashes from the root downwards, one per
     level above the terminal. The shape (sizes, pairing, at most 256 siblings) is checked on
     construction and raises ProofError; a list of siblings is turned into a tuple.
-    (Hand-written, not a dataclass: see :mod:`ledger.frozen`.)
     """
 
-    __slots__ = ("key", "leaf_key", "leaf_value", "siblings")
     key: bytes
     leaf_key: bytes | None
     leaf_value: bytes | None
     siblings: tuple[bytes, ...]
 
-    def __init__(self, key: bytes, leaf_key: bytes | None, leaf_value: bytes | None,
-                 siblings: tuple[bytes, ...]) -> None:
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "leaf_key", leaf_key)
-        object.__setattr__(self, "leaf_value", leaf_value)
-        object.__setattr__(self, "siblings",
-                           siblings if isinstance(siblings, tuple) else tuple(siblings))
+    def __post_init__(self) -> None:
+        if not isinstance(self.siblings, tuple):
+            object.__setattr__(self, "siblings", tuple(self.siblings))
         _check_shape(self)
 
     def value(self) -> bytes | None:

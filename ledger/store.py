@@ -37,6 +37,7 @@ import os
 import re
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from hashlib import sha256
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -50,7 +51,6 @@ from ledger.errors import (
     StoreNotFoundError,
 )
 from ledger.files import fsync_path
-from ledger.sha import Hasher
 
 T = TypeVar("T")
 
@@ -211,14 +211,13 @@ class MapNodes:
     hash (a wrong location is store corruption, never a wrong root).
     """
 
-    __slots__ = ("_locs", "_mapnodes", "_maproots", "_nodes", "_sha256", "_txn")
+    __slots__ = ("_locs", "_mapnodes", "_maproots", "_nodes", "_txn")
 
-    def __init__(self, txn: Txn, root: bytes, *, sha256: Hasher) -> None:
+    def __init__(self, txn: Txn, root: bytes) -> None:
         self._txn = txn._txn
         self._mapnodes = txn._dbs["mapnodes"]
         self._maproots = txn._dbs["maproots"]
         self._nodes = txn._dbs["nodes"]
-        self._sha256 = sha256
         self._locs: dict[bytes, bytes] = {}
         if type(root) is bytes and len(root) == len(_EMPTY) and root != _EMPTY:
             loc = txn.get("maproots", root)
@@ -284,7 +283,7 @@ class MapNodes:
         else:
             raise StoreCorruptError(f"map node {node_hash.hex()} is malformed "
                                     f"({len(value)} bytes)")
-        if self._sha256(value).digest() != node_hash:
+        if sha256(value).digest() != node_hash:
             where = "in nodes" if loc == LEGACY else f"at location {loc.hex()}"
             raise StoreCorruptError(f"the map node {where} does not hash to {node_hash.hex()}")
         return value, children

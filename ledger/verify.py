@@ -15,15 +15,16 @@ Why the answer can be trusted (docs/FORMAT.md has the bytes):
    as of the checkpoint, including the *absence* of a revocation and of a never-issued id;
 4. the credential's issuance entry is signed by a key that the map proves was active for its
    issuer at the issuance index; a later status change is proven by its own entry.
-
-The value classes are written by hand rather than as dataclasses, for the cold start of
-``credledger verify`` (see :mod:`ledger.frozen`).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from ledger import merkle, smt
 from ledger.errors import (
@@ -60,14 +61,10 @@ from ledger.events import (
     record_hash,
     subject_commitment,
 )
-from ledger.frozen import Frozen
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
-from ledger.parse import b64decode, is_lower_hex, load_json
+from ledger.parse import b64decode
 
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
 if TYPE_CHECKING:
-    from typing import Any, Final
-
     from ledger.witness import CosignerVerifier
 
 BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"
@@ -93,46 +90,26 @@ class BundleError(VerificationError):
 # ---------------------------------------------------------------------------------- answers
 
 
-class CredentialAnswer(Frozen):
+@dataclass(frozen=True, slots=True)
+class CredentialAnswer:
     """What the bundle proves about one credential, as of its checkpoint.
 
     ``subject`` is set when a holder document was checked against the commitment.
     """
 
-    __slots__ = ("answer", "changed_index", "changed_time", "cred_id", "expires", "issued_index",
-                 "issued_time", "issuer", "key_id", "parts", "reason", "subject", "title")
     issuer: str
     cred_id: str
     answer: str
-    title: str
-    issued_index: int | None
-    issued_time: int | None
-    expires: int | None
-    changed_index: int | None
-    changed_time: int | None
-    reason: str
-    parts: tuple[str, ...]
-    subject: str | None
-    key_id: str
-
-    def __init__(self, issuer: str, cred_id: str, answer: str, title: str = "",
-                 issued_index: int | None = None, issued_time: int | None = None,
-                 expires: int | None = None, changed_index: int | None = None,
-                 changed_time: int | None = None, reason: str = "", parts: tuple[str, ...] = (),
-                 subject: str | None = None, key_id: str = "") -> None:
-        object.__setattr__(self, "issuer", issuer)
-        object.__setattr__(self, "cred_id", cred_id)
-        object.__setattr__(self, "answer", answer)
-        object.__setattr__(self, "title", title)
-        object.__setattr__(self, "issued_index", issued_index)
-        object.__setattr__(self, "issued_time", issued_time)
-        object.__setattr__(self, "expires", expires)
-        object.__setattr__(self, "changed_index", changed_index)
-        object.__setattr__(self, "changed_time", changed_time)
-        object.__setattr__(self, "reason", reason)
-        object.__setattr__(self, "parts", parts)
-        object.__setattr__(self, "subject", subject)
-        object.__setattr__(self, "key_id", key_id)
+    title: str = ""
+    issued_index: int | None = None
+    issued_time: int | None = None
+    expires: int | None = None
+    changed_index: int | None = None
+    changed_time: int | None = None
+    reason: str = ""
+    parts: tuple[str, ...] = ()
+    subject: str | None = None
+    key_id: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "id": self.cred_id, "answer": self.answer,
@@ -163,21 +140,14 @@ class CredentialAnswer(Frozen):
         return text
 
 
-class Verdict(Frozen):
+@dataclass(frozen=True, slots=True)
+class Verdict:
     """What a bundle proves, as of its checkpoint, trusted by a key or root, judged at ``at``."""
 
-    __slots__ = ("at", "checkpoint", "credentials", "trusted_by")
     checkpoint: Checkpoint
     credentials: tuple[CredentialAnswer, ...]
     trusted_by: str
     at: int
-
-    def __init__(self, checkpoint: Checkpoint, credentials: tuple[CredentialAnswer, ...],
-                 trusted_by: str, at: int) -> None:
-        object.__setattr__(self, "checkpoint", checkpoint)
-        object.__setattr__(self, "credentials", credentials)
-        object.__setattr__(self, "trusted_by", trusted_by)
-        object.__setattr__(self, "at", at)
 
     @property
     def valid(self) -> bool:
@@ -219,6 +189,7 @@ def _iso(ms: int | None) -> str | None:
 
 
 _MAX_B64 = 4 * -(-MAX_ENTRY_SIZE // 3)  # the base64 length of the largest entry
+_HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 def _b64(value: Any, what: str, size: int | None = None) -> bytes:
@@ -253,25 +224,15 @@ def _obj(value: Any, what: str, keys: AbstractSet[str],
     return value
 
 
-class Bundle(Frozen):
+@dataclass(frozen=True, slots=True)
+class Bundle:
     """A parsed (not yet verified) proof bundle."""
 
-    __slots__ = ("checkpoint", "credentials", "documents", "entries", "proofs")
     checkpoint: str
     entries: dict[int, tuple[bytes, tuple[bytes, ...]]]
     proofs: dict[bytes, tuple[smt.MapProof, bytes | None]]
     credentials: tuple[tuple[str, str], ...]
-    documents: tuple[dict[str, Any], ...]
-
-    def __init__(self, checkpoint: str, entries: dict[int, tuple[bytes, tuple[bytes, ...]]],
-                 proofs: dict[bytes, tuple[smt.MapProof, bytes | None]],
-                 credentials: tuple[tuple[str, str], ...],
-                 documents: tuple[dict[str, Any], ...] = ()) -> None:
-        object.__setattr__(self, "checkpoint", checkpoint)
-        object.__setattr__(self, "entries", entries)
-        object.__setattr__(self, "proofs", proofs)
-        object.__setattr__(self, "credentials", credentials)
-        object.__setattr__(self, "documents", documents)
+    documents: tuple[dict[str, Any], ...] = ()
 
 
 def parse_bundle(data: bytes | str) -> Bundle:
@@ -368,7 +329,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _load_json(data: bytes | str, what: str) -> Any:
     try:
-        return load_json(data, _no_duplicates)
+        return json.loads(data, object_pairs_hook=_no_duplicates)
     except EncodingError:
         raise
     except (ValueError, RecursionError):
@@ -536,7 +497,7 @@ def _decoded(raw: bytes, cls: type[Any], what: str) -> Any:
 def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
     """Check a holder document against the issuance statement; return the proven subject."""
     name = f"{st.issuer}/{st.fields[0]}"
-    if not is_lower_hex(doc["salt"]):
+    if not _HEX_BYTES.fullmatch(doc["salt"]):
         raise BundleError(f"{name}: the document's salt is not hex (want 64 lowercase hex digits)")
     salt = bytes.fromhex(doc["salt"])
     if len(salt) != 32:

@@ -1,14 +1,15 @@
 """``credledger verify`` without click: the holder's and employer's command starts cold fast.
 
-A verifier runs one command, once, on a laptop: its start-up is most of its cost. click alone
-takes longer to import than the whole check, so :func:`fast_main` parses a well-formed
-``credledger verify ...`` command line itself and runs :func:`run_verify`, the one
-implementation of the command, which the click command (``ledger.cli``, for ``--help`` and for
-every command line this parser does not take) runs too. Anything unusual (``--help``, an
-unknown or repeated-by-mistake option, a missing value, a number click must range-check, a
-directory where a file goes) makes :func:`fast_main` return None, and click then handles the
-command line and gives its usual usage error. tests/test_cli.py runs both paths on the same
-command lines and compares their exit codes and output.
+A verifier runs one command, once, on a laptop: its start-up is most of its cost, and through
+click a cold verify misses its budget (benchmarks/README.md, "Cold start"). So
+:func:`fast_main` parses a well-formed ``credledger verify ...`` command line itself and runs
+:func:`run_verify`, the one implementation of the command, which the click command
+(``ledger.cli``, for ``--help`` and for every command line this parser does not take) runs too.
+Anything unusual (``--help``, an unknown or repeated-by-mistake option, a missing value, a
+number click must range-check, a directory where a file goes) makes :func:`fast_main` return
+None, and click then handles the command line and gives its usual usage error.
+tests/test_cli.py runs both paths on the same command lines and compares their exit codes and
+output.
 
 The error mapping of the whole CLI (:func:`error_exit`) lives here too, so both paths map the
 package's errors to the same one-line messages and exit codes (DESIGN §8).
@@ -17,12 +18,10 @@ package's errors to the same one-line messages and exit codes (DESIGN §8).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-
-TYPE_CHECKING = False  # (not typing's: importing typing costs a cold verify ~5 ms)
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 PROG = "credledger"
 
@@ -91,8 +90,7 @@ def day_start_ms(text: str, option: str = "--at") -> int:
     import datetime as dt
 
     day = None
-    # (\d{4}-\d{2}-\d{2}: \d is any Unicode decimal digit, as str.isdecimal)
-    if len(text) == 10 and text[4] == text[7] == "-" and (text[:4] + text[5:7] + text[8:]).isdecimal():
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         try:
             day = dt.date.fromisoformat(text)
         except ValueError:
@@ -222,9 +220,7 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
         return None
     for key in ("size", "min_witnesses"):
         if opts[key] is not None:
-            from ledger.parse import is_ascii_digits
-
-            if not is_ascii_digits(opts[key], 1, 18):
+            if not re.fullmatch(r"[0-9]{1,18}", opts[key]):
                 return None
             opts[key] = int(opts[key])
     for path in (*files, *multi["documents"]):

@@ -15,14 +15,17 @@ Bytes (c2sp.org/tlog-cosignature):
 
 The witness's private key file is ``PRIVATE+KEY+<name>+<8 hex id>+<base64(0x04 || seed)>``,
 mode 0600, like the other key files. No lmdb here: verifiers import this module (``credledger
-verify --witness``), so its value classes are written by hand, not as dataclasses (see
-:mod:`ledger.frozen`).
+verify --witness``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from ledger import ed25519, merkle
 from ledger.errors import (
@@ -34,7 +37,6 @@ from ledger.errors import (
     VerificationError,
     WitnessStateError,
 )
-from ledger.frozen import Frozen
 from ledger.note import (
     Checkpoint,
     Note,
@@ -45,14 +47,13 @@ from ledger.note import (
     parse_checkpoint,
     parse_note,
 )
-from ledger.parse import b64decode, b64encode, is_lower_hex
-from ledger.sha import sha256
+from ledger.parse import b64decode, b64encode
 
-TYPE_CHECKING = False  # (not typing's: a cold verify --witness imports this module)
 if TYPE_CHECKING:
     from pathlib import Path
 
 ALG_COSIGNATURE = 0x04
+_HEX_KEY_ID = re.compile(r"[0-9a-f]{8}")
 HEADER = "cosignature/v1\n"
 MAX_TIMESTAMP = (1 << 63) - 1
 
@@ -79,16 +80,12 @@ def _check_name(name: str, what: str) -> None:
         raise KeyFileError(f"malformed {what}: the name must be non-empty, without spaces or '+'")
 
 
-class CosignerVerifier(Frozen):
+@dataclass(frozen=True, slots=True)
+class CosignerVerifier:
     """A witness's public key, as verifiers configure it (``--witness``)."""
 
-    __slots__ = ("name", "public_key")
     name: str
     public_key: bytes
-
-    def __init__(self, name: str, public_key: bytes) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "public_key", public_key)
 
     @property
     def key_id(self) -> bytes:
@@ -106,7 +103,7 @@ def parse_cosigner(text: str) -> CosignerVerifier:
         raise KeyFileError("malformed witness key: want <name>+<key id>+<base64 key>")
     name, hex_id, encoded = parts
     _check_name(name, "witness key")
-    if not is_lower_hex(hex_id, 8):
+    if not _HEX_KEY_ID.fullmatch(hex_id):
         raise KeyFileError("malformed witness key: key id is not 8 lowercase hex digits")
     raw = _b64(encoded, "witness key")
     if len(raw) != 33 or raw[0] != ALG_COSIGNATURE:
@@ -117,16 +114,12 @@ def parse_cosigner(text: str) -> CosignerVerifier:
     return v
 
 
-class WitnessKey(Frozen):
+@dataclass(frozen=True, slots=True)
+class WitnessKey:
     """A witness's private key: a name and a 32-byte Ed25519 seed (``str`` is the secret)."""
 
-    __slots__ = ("name", "seed")
     name: str
     seed: bytes
-
-    def __init__(self, name: str, seed: bytes) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "seed", seed)
 
     @property
     def public_key(self) -> bytes:

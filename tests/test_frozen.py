@@ -1,28 +1,28 @@
-"""Tests for ledger.frozen: the hand-written value classes behave as the frozen, slotted
-dataclasses they replace (equality, hash, repr, immutability, pickling, replace)."""
+"""The value classes of the verifier's modules are frozen, slotted dataclasses: equality, hash,
+repr, immutability, pickling, and dataclasses.replace running their constructor checks."""
 
 from __future__ import annotations
 
 import copy
-import inspect
+import dataclasses
 import pickle
+from typing import Any
 
 import pytest
 
 from ledger import events, note, smt, verify, witness
 from ledger.errors import EncodingError, ProofError
-from ledger.frozen import Frozen
 from ledger.note import Checkpoint, Signer
 
 MODULES = (events, note, smt, verify, witness)
 CLASSES = sorted((cls for m in MODULES for cls in vars(m).values()
-                  if isinstance(cls, type) and issubclass(cls, Frozen) and cls is not Frozen
+                  if isinstance(cls, type) and dataclasses.is_dataclass(cls)
                   and cls.__module__ == m.__name__), key=lambda c: c.__qualname__)
 ROOT = bytes(range(32))
 
 
 _SIGNER = Signer("v.example", ROOT)
-_SAMPLES: dict[str, Frozen] = {
+_SAMPLES: dict[str, Any] = {
     "Checkpoint": Checkpoint("example.org/log", 3, ROOT),
     "Verifier": _SIGNER.verifier(),
     "Signer": _SIGNER,
@@ -50,40 +50,40 @@ def test_the_classes_are_found() -> None:
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__qualname__)
-def test_fields_slots_and_constructor_agree(cls: type[Frozen]) -> None:
-    """``__slots__`` names the fields, the annotations declare them in the constructor's order,
-    and the constructor takes exactly them (what replace, repr and pickling rely on)."""
-    fields = list(cls.__annotations__)
-    assert sorted(cls.__slots__) == sorted(fields)
-    params = list(inspect.signature(cls.__init__).parameters)[1:]
-    assert params == fields
+def test_frozen_and_slotted(cls: type[Any]) -> None:
+    params = cls.__dataclass_params__
+    assert params.frozen and params.eq
+    assert cls.__slots__ == tuple(f.name for f in dataclasses.fields(cls))
     assert not hasattr(_SAMPLES[cls.__qualname__], "__dict__")
 
 
-def _fields(value: Frozen) -> tuple[object, ...]:
-    return tuple(getattr(value, name) for name in type(value).__annotations__)
+def _fields(value: Any) -> tuple[object, ...]:
+    return tuple(getattr(value, f.name) for f in dataclasses.fields(value))
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__qualname__)
-def test_value_semantics(cls: type[Frozen]) -> None:
+def test_value_semantics(cls: type[Any]) -> None:
     value = _SAMPLES[cls.__qualname__]
     twin = cls(*_fields(value))
     assert twin == value
     assert (twin != value) is False  # __ne__ from __eq__
     assert twin is not value and value != _fields(value)
-    if cls is not verify.Bundle:  # its dicts are unhashable, as they were in the dataclass
+    if cls is not verify.Bundle:  # its dicts are unhashable
         assert hash(twin) == hash(value)
-    for name in cls.__slots__:
-        with pytest.raises(AttributeError, match="frozen"):
-            setattr(value, name, None)
-        with pytest.raises(AttributeError, match="frozen"):
-            delattr(value, name)
-    with pytest.raises(AttributeError):
+    for f in dataclasses.fields(cls):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, f.name, None)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(value, f.name)
+    # Not a field: FrozenInstanceError, or a TypeError from the generated __setattr__ where
+    # CPython lacks the fix for python/cpython#105936 (3.11 and 3.12 do): nothing is set.
+    with pytest.raises((AttributeError, TypeError)):
         value.not_a_field = 1
+    assert not hasattr(value, "not_a_field")
     for copied in (copy.copy(value), copy.deepcopy(value),
                    pickle.loads(pickle.dumps(value))):
         assert copied == value and type(copied) is cls
-    assert value.replace() == value
+    assert dataclasses.replace(value) == value
 
 
 def test_repr_lists_the_fields_in_order_and_signer_hides_its_seed() -> None:
@@ -105,13 +105,13 @@ def test_equality_needs_the_same_class() -> None:
 
 def test_replace_runs_the_constructor_checks() -> None:
     cp = Checkpoint("example.org/log", 3, ROOT)
-    assert cp.replace(size=4) == Checkpoint("example.org/log", 4, ROOT)
+    assert dataclasses.replace(cp, size=4) == Checkpoint("example.org/log", 4, ROOT)
     assert cp.size == 3
     with pytest.raises(EncodingError, match="size -1 is not in"):
-        cp.replace(size=-1)
-    with pytest.raises(TypeError, match="no field 'height'"):
-        cp.replace(height=4)
+        dataclasses.replace(cp, size=-1)
+    with pytest.raises(TypeError, match="'height'"):
+        dataclasses.replace(cp, height=4)
     proof = smt.MapProof(ROOT, None, None, ())
     with pytest.raises(ProofError, match="both be given or both be None"):
-        proof.replace(leaf_key=ROOT)
-    assert proof.replace(siblings=[ROOT]).siblings == (ROOT,)
+        dataclasses.replace(proof, leaf_key=ROOT)
+    assert dataclasses.replace(proof, siblings=[ROOT]).siblings == (ROOT,)

@@ -60,7 +60,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1421,15 +1421,15 @@ def _seal(c: Corpus, model: dict[str, Any]) -> str:
     form the tree, the records the status map (the last entry's state_root is set to its root
     when it decodes), every proof is genuine. Only what the verifier checks *behind* the proofs
     stands between it and the hostile content."""
-    nodes: dict[bytes, bytes] = {}
-    smap = smt.SparseMap(nodes.get)
+    writer = smt.MapWriter(lambda h: None)
     for k, rec in model["records"].items():
-        smap.set(k, record_hash(rec))
+        writer.set(k, record_hash(rec))
+    smap = smt.SparseMap(writer.new_nodes().get, writer.root)
     entries = list(model["entries"])
     if entries:
         try:
             last = decode_entry(entries[-1])
-            entries[-1] = last.replace(state_root=smap.root).encode()
+            entries[-1] = replace(last, state_root=smap.root).encode()
         except LedgerError:
             pass
     leaves = [merkle.leaf_hash(e) for e in entries]

@@ -224,7 +224,7 @@ def check_log(ledger: Ledger, *, map_proofs: bool = True) -> Replay:
     leaves: list[bytes] = []
     snapshots: list[dict[bytes, bytes]] = []
     cred_entries: dict[tuple[str, str], list[int]] = {}
-    mirror = smt.SparseMap(lambda h: None)
+    mirror = smt.MapWriter(lambda h: None)
     last_time = 0
     for i in range(head.size):
         data = ledger.entry_bytes(i)
@@ -1453,7 +1453,7 @@ def test_map_nodes_refuse_a_parent_before_its_child(world: World) -> None:
     hr = hashlib.sha256(branch).digest()
 
     def add(order: list[tuple[bytes, bytes]]) -> Any:
-        return lambda t: store_module.MapNodes(t, smt.EMPTY, sha256=hashlib.sha256).add(
+        return lambda t: store_module.MapNodes(t, smt.EMPTY).add(
             1000, hr, dict(order))
 
     with pytest.raises(StoreCorruptError, match="neither mapnodes nor nodes"):
@@ -1497,7 +1497,7 @@ def test_map_nodes_never_read_empty(busy: World) -> None:
     root = busy.ledger.head().state_root
 
     def walk(t: Any) -> None:
-        nodes = store_module.MapNodes(t, root, sha256=hashlib.sha256)
+        nodes = store_module.MapNodes(t, root)
         stack = [root]
         while stack:
             h = stack.pop()
