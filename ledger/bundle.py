@@ -1,39 +1,149 @@
-"""Build proof bundles (docs/FORMAT.md, "Proof bundle") from a ledger store.
+"""Proof bundles (docs/FORMAT.md §9): the format, written and read, in one place.
 
 A bundle proves, as of one stored checkpoint, the status of one or more credentials (with the
 parts of stacked ones): the checkpoint note; the entries that matter, each with its RFC 9162
 inclusion proof (the issuance, the entry that set the current status, the entry that introduced
 the signing key, and the tree's last entry, whose ``state_root`` the map proofs are against);
 and status-map proofs for each credential, its signing key and its issuer. A never-issued id
-gets a proof of absence. ``ledger.verify`` checks all of it offline.
+gets a proof of absence.
+
+:func:`build_bundle` writes one from a ledger's read snapshot; :func:`parse_bundle` reads one
+strictly, every size limit checked before any hashing; ``ledger.verify`` checks what it proves.
+Reading needs no store: this module imports ``ledger.log`` only for its type hints.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import Any
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
-from ledger.errors import UsageError
+from ledger import smt
+from ledger.errors import EncodingError, LedgerError, UsageError
 from ledger.events import (
     CRED,
     ISSUER,
     KEY,
+    MAX_ENTRY_SIZE,
     CredRecord,
     KeyRecord,
+    check_id,
     decode_entry,
     decode_record,
     decode_statement,
     key_id,
     map_key,
 )
-from ledger.log import Ledger, Snapshot
+from ledger.holder import check_holder_document
 from ledger.note import parse_checkpoint, parse_note
-from ledger.verify import BUNDLE_FORMAT, MAX_CREDENTIALS
+from ledger.parse import b64decode, b64encode, json_fields, load_json
+
+if TYPE_CHECKING:
+    from ledger.log import Ledger, Snapshot
+
+BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"
+MAX_BUNDLE_SIZE: Final = 16 << 20
+MAX_ENTRIES: Final = 4096
+MAX_MAP_PROOFS: Final = 4096
+MAX_CREDENTIALS: Final = 1024
+MAX_PATH: Final = 64
 
 
-def _b64(b: bytes) -> str:
-    return base64.b64encode(b).decode()
+# ---------------------------------------------------------------------------------- reading
+
+
+_MAX_B64 = 4 * -(-MAX_ENTRY_SIZE // 3)  # the base64 length of the largest entry
+
+
+def _b64(value: Any, what: str, size: int | None = None) -> bytes:
+    if not isinstance(value, str) or len(value) > _MAX_B64:
+        raise EncodingError(f"bundle: {what}: want base64 text")
+    try:
+        raw = b64decode(value)
+    except ValueError as exc:
+        raise EncodingError(f"bundle: {what}: {exc}") from None
+    if size is not None and len(raw) != size:
+        raise EncodingError(f"bundle: {what}: want {size} bytes, got {len(raw)}")
+    return raw
+
+
+def _list(value: Any, what: str, limit: int) -> list[Any]:
+    if not isinstance(value, list):
+        raise EncodingError(f"bundle: {what}: want a list")
+    if len(value) > limit:
+        raise EncodingError(f"bundle: {what}: more than {limit} items")
+    return value
+
+
+def _obj(value: Any, what: str, keys: AbstractSet[str],
+         optional: AbstractSet[str] = frozenset()) -> dict[str, Any]:
+    return json_fields(value, f"bundle: {what}", keys, optional)
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A parsed (not yet verified) proof bundle."""
+
+    checkpoint: str
+    entries: dict[int, tuple[bytes, tuple[bytes, ...]]]
+    proofs: dict[bytes, tuple[smt.MapProof, bytes | None]]
+    credentials: tuple[tuple[str, str], ...]
+    documents: tuple[dict[str, Any], ...] = ()
+
+
+def parse_bundle(data: bytes | str) -> Bundle:
+    """Strictly parse bundle JSON, refusing oversize input before any hashing."""
+    if len(data) > MAX_BUNDLE_SIZE:
+        raise EncodingError(f"bundle: larger than {MAX_BUNDLE_SIZE} bytes")
+    doc = load_json(data, "bundle")
+    doc = _obj(doc, "top level", {"format", "checkpoint", "entries", "map", "credentials"},
+               {"documents"})
+    if doc["format"] != BUNDLE_FORMAT:
+        raise EncodingError(f"bundle: format: want {BUNDLE_FORMAT!r}")
+    if not isinstance(doc["checkpoint"], str):
+        raise EncodingError("bundle: checkpoint: want the note text")
+    entries: dict[int, tuple[bytes, tuple[bytes, ...]]] = {}
+    for n, item in enumerate(_list(doc["entries"], "entries", MAX_ENTRIES)):
+        item = _obj(item, f"entries[{n}]", {"index", "entry", "proof"})
+        index = item["index"]
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 1 << 63:
+            raise EncodingError(f"bundle: entries[{n}].index: want a non-negative integer")
+        if index in entries:
+            raise EncodingError(f"bundle: entry {index} appears twice")
+        proof = tuple(_b64(h, f"entries[{n}].proof", 32)
+                      for h in _list(item["proof"], f"entries[{n}].proof", MAX_PATH))
+        entries[index] = (_b64(item["entry"], f"entries[{n}].entry"), proof)
+    proofs: dict[bytes, tuple[smt.MapProof, bytes | None]] = {}
+    for n, item in enumerate(_list(doc["map"], "map", MAX_MAP_PROOFS)):
+        item = _obj(item, f"map[{n}]", {"key", "leaf_key", "leaf_value", "siblings", "record"})
+        k = _b64(item["key"], f"map[{n}].key", 32)
+        if k in proofs:
+            raise EncodingError(f"bundle: map[{n}]: the same key appears twice")
+        siblings = tuple(_b64(h, f"map[{n}].siblings", 32)
+                         for h in _list(item["siblings"], f"map[{n}].siblings", 256))
+        leaf_key = None if item["leaf_key"] is None else _b64(item["leaf_key"], "leaf_key", 32)
+        leaf_value = (None if item["leaf_value"] is None
+                      else _b64(item["leaf_value"], "leaf_value", 32))
+        record = None if item["record"] is None else _b64(item["record"], f"map[{n}].record")
+        try:
+            map_proof = smt.MapProof(k, leaf_key, leaf_value, siblings)
+        except LedgerError as exc:
+            raise EncodingError(f"bundle: map[{n}]: {exc}") from None
+        proofs[k] = (map_proof, record)
+    creds = []
+    for n, item in enumerate(_list(doc["credentials"], "credentials", MAX_CREDENTIALS)):
+        item = _obj(item, f"credentials[{n}]", {"issuer", "id"})
+        creds.append((check_id(item["issuer"], "issuer"), check_id(item["id"], "credential id")))
+    if not creds:
+        raise EncodingError("bundle: credentials: empty")
+    docs = tuple(check_holder_document(d, n) for n, d in
+                 enumerate(_list(doc.get("documents", []), "documents", MAX_CREDENTIALS)))
+    return Bundle(doc["checkpoint"], entries, proofs, tuple(creds), docs)
+
+
+
+# ---------------------------------------------------------------------------------- writing
 
 
 def build_bundle(ledger: Ledger, credentials: list[tuple[str, str]], *, size: int | None = None,
@@ -67,11 +177,11 @@ def _build(ledger: Snapshot, credentials: list[tuple[str, str]], size: int | Non
         if k not in proofs:
             keys.append(k)
             proofs[k] = {
-                "key": _b64(k),
-                "leaf_key": None if proof.leaf_key is None else _b64(proof.leaf_key),
-                "leaf_value": None if proof.leaf_value is None else _b64(proof.leaf_value),
-                "siblings": [_b64(h) for h in proof.siblings],
-                "record": None if record is None else _b64(record),
+                "key": b64encode(k),
+                "leaf_key": None if proof.leaf_key is None else b64encode(proof.leaf_key),
+                "leaf_value": None if proof.leaf_value is None else b64encode(proof.leaf_value),
+                "siblings": [b64encode(h) for h in proof.siblings],
+                "record": None if record is None else b64encode(record),
             }
         return record
 
@@ -107,8 +217,8 @@ def _build(ledger: Snapshot, credentials: list[tuple[str, str]], size: int | Non
         "format": BUNDLE_FORMAT,
         "checkpoint": note,
         "credentials": [{"issuer": i, "id": c} for i, c in credentials],
-        "entries": [{"index": i, "entry": _b64(ledger.entry_bytes(i)),
-                     "proof": [_b64(h) for h in ledger.inclusion_proof(i, cp.size)]}
+        "entries": [{"index": i, "entry": b64encode(ledger.entry_bytes(i)),
+                     "proof": [b64encode(h) for h in ledger.inclusion_proof(i, cp.size)]}
                     for i in sorted(entries)],
         "map": [proofs[k] for k in keys],
     }

@@ -441,11 +441,11 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
       credledger issue uni c-1 --key uni.key --subject "Ada Lovelace" --title "Python 101"
       credledger issue uni --key uni.key --batch cohort-2026.jsonl
     """
-    from ledger.holder import refuse_if_abandoned
-    from ledger.issuance import CredentialRequest, file_digest, read_batch
+    from ledger.holder import issuer_dir
+    from ledger.issuance import CredentialRequest, file_digest, read_batch, refuse_if_abandoned
     from ledger.issuance import issue as issue_batch
 
-    refuse_if_abandoned(Path(out_dir) / issuer_id, issuer_id, out_dir)
+    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
     signer = _read_key(key_file)
     if batch_file is not None:
         if cred_id is not None or subject or title or expires or parts or document_file:
@@ -492,7 +492,7 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
       credledger recover uni --out credentials
     """
     from ledger.holder import issuer_dir
-    from ledger.holder import recover as recover_documents
+    from ledger.issuance import recover as recover_documents
 
     out = issuer_dir(out_dir, issuer_id)
     with _open(ctx) as ledger:
@@ -731,7 +731,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
     with _open(ctx) as ledger:
         if fmt == "bundle":
             from ledger.bundle import build_bundle, dump_bundle
-            from ledger.verify import parse_holder_document
+            from ledger.holder import parse_holder_document
 
             docs = [parse_holder_document(Path(d).read_bytes()) for d in documents]
             _write_out(output, dump_bundle(build_bundle(ledger, creds, size=size,

@@ -1,42 +1,52 @@
-"""The issuer's protocol: credentials in, signed statements committed, holder documents out.
+"""The issuer's protocol: credentials in, signed statements committed, holder documents out
+(docs/FORMAT.md §10.1), crash-safe: the pending file, its lock, and recovery.
 
 :func:`issue` is what ``credledger issue`` runs, for one credential or a cohort, and what a
 program that issues through the library calls to be as crash-safe as the command line:
 
 1. refuse to start while an interrupted batch of the issuer waits for ``recover``;
 2. build and sign every statement, drawing a fresh 32-byte salt per credential;
-3. write all the holder documents to one locked, fsynced pending file (``ledger.holder``);
+3. write all the holder documents (``ledger.holder``) to one locked, fsynced pending file:
+   the documents hold the only copy of each salt;
 4. append the batch (one atomic commit);
 5. write each holder document, sync, remove the pending file.
 
 A failure before the commit removes the pending file; one after it (or an interrupt whose
-commit went through) keeps it and raises :class:`InterruptedAfterCommitError`, naming it.
+commit went through) keeps it and raises :class:`InterruptedAfterCommitError`, naming it;
+:func:`recover` finishes a batch whose writer died between steps 3 and 5.
 docs/FORMAT.md §10.1 gives every step; §11 the batch file :func:`read_batch` reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger.errors import EncodingError, InterruptedAfterCommitError, LedgerError
-from ledger.events import ISSUE, make_statement, sign_statement, subject_commitment
-from ledger.files import open_regular
-from ledger.holder import (
-    PendingFile,
-    committed,
-    holder_document,
-    issuer_dir,
-    refuse_if_abandoned,
+from ledger.errors import (
+    EncodingError,
+    InterruptedAfterCommitError,
+    LedgerError,
+    PendingBatchError,
 )
+from ledger.events import (
+    ISSUE,
+    decode_statement,
+    make_statement,
+    sign_statement,
+    subject_commitment,
+)
+from ledger.files import fsync_path, open_regular, write_atomic
+from ledger.holder import document_name, holder_document, issuer_dir
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
@@ -123,6 +133,205 @@ def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
         f"interrupted after the batch was committed ({exc.__class__.__name__}); its holder "
         f"documents are in {pending.path}: run 'credledger recover {issuer_id} --out "
         f"{out_dir}'", str(pending.path), keyboard=isinstance(exc, KeyboardInterrupt))
+
+
+# ------------------------------------------------------------------------ holder documents
+
+
+def write_document(out: Path, doc: dict[str, Any], *, sync: bool = True) -> Path:
+    """Write ``doc`` to ``out/<id>.json``, mode 0600, atomically (``files.write_atomic``).
+    ``sync=False``: the caller syncs a whole batch of them at once (``os.sync``)."""
+    path = out / document_name(doc["id"])
+    write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"), mode=0o600,
+                 sync=sync, sync_dir=sync)
+    return path
+
+
+def committed(ledger: Ledger, issuer_id: str, doc: dict[str, Any]) -> bool:
+    """Whether the log holds ``doc``'s credential with ``doc``'s subject commitment."""
+    commitment = subject_commitment(bytes.fromhex(doc["salt"]), doc["subject"])
+    indexes = ledger.cred_entries(issuer_id, doc["id"])
+    return bool(indexes) and decode_statement(
+        ledger.entry(indexes[0]).statement).fields[1] == commitment
+
+
+# ------------------------------------------------------------------------ the pending file
+
+
+class PendingFile:
+    """A batch's pending file, created, fsynced and locked (docs/FORMAT.md §10.1): it marks
+    the batch's documents as in use until :meth:`finish` or :meth:`discard`."""
+
+    def __init__(self, out: Path, docs: list[dict[str, Any]]) -> None:
+        self.out = out
+        self.path = out / f".pending-{document_name(docs[0]['id'])}l"
+        self._fd = _create_locked(self.path, "".join(json.dumps(d) + "\n" for d in docs))
+
+    def discard(self) -> None:
+        """The batch was not committed: the salts commit to nothing; remove the file."""
+        self.path.unlink(missing_ok=True)
+        self.release()
+
+    def finish(self, docs: list[dict[str, Any]]) -> None:
+        """The batch was committed: write every document, sync, remove the pending file."""
+        for doc in docs:
+            write_document(self.out, doc, sync=False)
+        os.sync()
+        self.path.unlink()
+        fsync_path(self.out)
+        self.release()
+
+    def release(self) -> None:
+        """Give up the lock (a kept file is then ``recover``'s to finish)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _create_locked(path: Path, text: str) -> int:
+    """Create ``path`` (mode 0600, fsynced, never overwriting) holding ``text``; return an open
+    descriptor holding an exclusive lock on it, which marks the file as in use until closed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise PendingBatchError(f"{path} already exists: another batch starting with the "
+                                    "same credential is being issued, or was interrupted"
+                                    ) from None
+        fsync_path(path.parent)
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return fd
+
+
+def abandoned(out: Path) -> Iterator[Path]:
+    """Pending files in ``out`` that no running writer holds (their writer was killed).
+
+    Each is yielded while this process holds its lock, so neither a writer nor another
+    ``recover`` can touch it meanwhile; a file unlinked by its finishing writer is skipped.
+    """
+    for path in sorted(out.glob(".pending-*.jsonl")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            continue  # its writer just finished
+        except OSError as exc:  # ELOOP: a link, never followed
+            raise EncodingError(f"{path}: not a pending file ({exc.strerror})") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise EncodingError(f"{path}: not a regular file; not a pending file")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a running issue is using it
+            try:
+                same = os.fstat(fd).st_nlink > 0 and os.path.samestat(os.fstat(fd),
+                                                                       os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield path
+        finally:
+            os.close(fd)
+
+
+def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
+    """Refuse to start a batch while ``out`` holds an interrupted batch's pending file."""
+    for path in abandoned(out):
+        raise PendingBatchError(f"{path} holds the holder documents of an interrupted batch; "
+                                f"run 'credledger recover {issuer_id} --out {out_dir}' first")
+
+
+def _stale_temps(out: Path) -> Iterator[Path]:
+    """Temporary files of pending files whose writer died before linking them: no batch of
+    theirs was committed (the link comes first), so they hold no salt anyone needs."""
+    for path in sorted(out.glob(".pending-*.tmp")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except (FileNotFoundError, OSError):
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue
+        finally:
+            os.close(fd)
+        yield path
+
+
+# ------------------------------------------------------------------------------- recovery
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What :func:`recover` did: pending files finished, documents written, and documents
+    dropped (their credentials never entered the log)."""
+
+    pending_files: int
+    documents: int
+    dropped: int
+
+
+def recover(ledger: Ledger, issuer_id: str, out: Path) -> Recovered:
+    """Finish every interrupted batch of ``issuer_id`` in ``out`` (docs/FORMAT.md §10.1)."""
+    written = dropped = files = 0
+    for path in abandoned(out):
+        files += 1
+        docs = _pending_documents(ledger, issuer_id, path)
+        for doc, is_committed in docs:
+            if not is_committed:
+                dropped += 1  # its batch never entered the log: the salt commits to nothing
+                continue
+            # Always rewritten (atomically): a document written just before a power loss may
+            # exist but be empty. One sync for all of them before the pending file goes.
+            write_document(out, doc, sync=False)
+            written += 1
+        os.sync()
+        fsync_path(out)
+        path.unlink()
+        fsync_path(out)
+    for tmp in _stale_temps(out):
+        tmp.unlink(missing_ok=True)
+    return Recovered(files, written, dropped)
+
+
+def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
+                       ) -> list[tuple[dict[str, Any], bool]]:
+    """Each holder document of a pending file, and whether the log holds its credential; a
+    line that is not a document of this log and issuer refuses the whole file (kept)."""
+    with open_regular(path, "a pending file") as f:  # one document a line, as the batch had
+        raw_lines = f.read().splitlines()
+    docs = []
+    for n, raw in enumerate(raw_lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EncodingError(f"{path}:{n}: not UTF-8: not a holder document; the file is "
+                                "left as it is") from None
+        try:
+            doc = json.loads(line)
+            is_committed = committed(ledger, issuer_id, doc)
+            mine = doc["origin"] == ledger.origin and doc["issuer"] == issuer_id
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+                LedgerError):
+            raise EncodingError(f"{path}:{n}: not a holder document; the file is left as it "
+                                "is") from None
+        if not mine:
+            raise EncodingError(
+                f"{path}:{n}: a document of {doc['issuer']!r} in log {doc['origin']!r}, not of "
+                f"{issuer_id!r} in this store's log {ledger.origin!r} (wrong --dir or "
+                "ISSUER?); the file is left as it is")
+        docs.append((doc, is_committed))
+    return docs
 
 
 # ---------------------------------------------------------------------------------- inputs

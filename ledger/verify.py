@@ -5,13 +5,15 @@ A verifier (an employer, an admissions office) holds either the log's verifier k
 credential in the bundle, one of VALID, REVOKED, SUSPENDED, EXPIRED or NOT FOUND, **as of the
 bundle's checkpoint**; any check that fails raises :class:`~ledger.errors.VerificationError`
 naming the check (the CLI reports it as INVALID). Nothing here touches the network or lmdb.
+The bundle's format and its parsing are ``ledger.bundle``'s; the holder document's,
+``ledger.holder``'s.
 
 Why the answer can be trusted (docs/FORMAT.md has the bytes):
 
 1. the checkpoint is signed by the log key, or names exactly the trusted size and root;
 2. every entry in the bundle is proven in that tree by an RFC 9162 inclusion proof;
 3. the tree's last entry carries ``state_root``, the status map's root after every entry of the
-   tree, so the status-map proofs (DESIGN §3) prove each credential's, key's and issuer's record
+   tree, so the status-map proofs (docs/FORMAT.md §5) prove each credential's, key's and issuer's record
    as of the checkpoint, including the *absence* of a revocation and of a never-issued id;
 4. the credential's issuance entry is signed by a key that the map proves was active for its
    issuer at the issuance index; a later status change is proven by its own entry.
@@ -19,17 +21,15 @@ Why the answer can be trusted (docs/FORMAT.md has the bytes):
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ledger import merkle, smt
+from ledger.bundle import MAX_CREDENTIALS, Bundle, parse_bundle
 from ledger.errors import (
     EncodingError,
-    LedgerError,
     ProofError,
     SignatureError,
     VerificationError,
@@ -40,7 +40,6 @@ from ledger.events import (
     ISSUED,
     ISSUER,
     KEY,
-    MAX_ENTRY_SIZE,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
@@ -53,7 +52,6 @@ from ledger.events import (
     IssuerRecord,
     KeyRecord,
     Statement,
-    check_id,
     decode_entry,
     decode_record,
     key_id,
@@ -61,19 +59,11 @@ from ledger.events import (
     record_hash,
     subject_commitment,
 )
+from ledger.holder import check_holder_document
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
-from ledger.parse import b64decode
 
 if TYPE_CHECKING:
     from ledger.witness import CosignerVerifier
-
-BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"
-CREDENTIAL_FORMAT: Final = "credential-ledger/credential@v1"
-MAX_BUNDLE_SIZE: Final = 16 << 20
-MAX_ENTRIES: Final = 4096
-MAX_MAP_PROOFS: Final = 4096
-MAX_CREDENTIALS: Final = 1024
-MAX_PATH: Final = 64
 
 VALID: Final = "VALID"
 REVOKED_ANSWER: Final = "REVOKED"
@@ -81,6 +71,8 @@ SUSPENDED_ANSWER: Final = "SUSPENDED"
 EXPIRED: Final = "EXPIRED"
 NOT_FOUND: Final = "NOT FOUND"
 INVALID: Final = "INVALID"
+
+_HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 class BundleError(VerificationError):
@@ -183,164 +175,6 @@ def _iso(ms: int | None) -> str | None:
             "%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):
         return f"{ms} ms"
-
-
-# ---------------------------------------------------------------------------------- parsing
-
-
-_MAX_B64 = 4 * -(-MAX_ENTRY_SIZE // 3)  # the base64 length of the largest entry
-_HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})*")
-
-
-def _b64(value: Any, what: str, size: int | None = None) -> bytes:
-    if not isinstance(value, str) or len(value) > _MAX_B64:
-        raise EncodingError(f"bundle: {what}: want base64 text")
-    try:
-        raw = b64decode(value)
-    except ValueError as exc:
-        raise EncodingError(f"bundle: {what}: {exc}") from None
-    if size is not None and len(raw) != size:
-        raise EncodingError(f"bundle: {what}: want {size} bytes, got {len(raw)}")
-    return raw
-
-
-def _list(value: Any, what: str, limit: int) -> list[Any]:
-    if not isinstance(value, list):
-        raise EncodingError(f"bundle: {what}: want a list")
-    if len(value) > limit:
-        raise EncodingError(f"bundle: {what}: more than {limit} items")
-    return value
-
-
-def _obj(value: Any, what: str, keys: AbstractSet[str],
-         optional: AbstractSet[str] = frozenset()) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise EncodingError(f"bundle: {what}: want an object")
-    missing = keys - set(value)
-    extra = set(value) - keys - optional
-    if missing or extra:
-        name = min(missing) if missing else min(extra)
-        raise EncodingError(f"bundle: {what}: {'missing' if missing else 'unknown'} field {name!r}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Bundle:
-    """A parsed (not yet verified) proof bundle."""
-
-    checkpoint: str
-    entries: dict[int, tuple[bytes, tuple[bytes, ...]]]
-    proofs: dict[bytes, tuple[smt.MapProof, bytes | None]]
-    credentials: tuple[tuple[str, str], ...]
-    documents: tuple[dict[str, Any], ...] = ()
-
-
-def parse_bundle(data: bytes | str) -> Bundle:
-    """Strictly parse bundle JSON, refusing oversize input before any hashing."""
-    if len(data) > MAX_BUNDLE_SIZE:
-        raise EncodingError(f"bundle: larger than {MAX_BUNDLE_SIZE} bytes")
-    doc = _load_json(data, "bundle")
-    doc = _obj(doc, "top level", {"format", "checkpoint", "entries", "map", "credentials"},
-               {"documents"})
-    if doc["format"] != BUNDLE_FORMAT:
-        raise EncodingError(f"bundle: format: want {BUNDLE_FORMAT!r}")
-    if not isinstance(doc["checkpoint"], str):
-        raise EncodingError("bundle: checkpoint: want the note text")
-    entries: dict[int, tuple[bytes, tuple[bytes, ...]]] = {}
-    for n, item in enumerate(_list(doc["entries"], "entries", MAX_ENTRIES)):
-        item = _obj(item, f"entries[{n}]", {"index", "entry", "proof"})
-        index = item["index"]
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 1 << 63:
-            raise EncodingError(f"bundle: entries[{n}].index: want a non-negative integer")
-        if index in entries:
-            raise EncodingError(f"bundle: entry {index} appears twice")
-        proof = tuple(_b64(h, f"entries[{n}].proof", 32)
-                      for h in _list(item["proof"], f"entries[{n}].proof", MAX_PATH))
-        entries[index] = (_b64(item["entry"], f"entries[{n}].entry"), proof)
-    proofs: dict[bytes, tuple[smt.MapProof, bytes | None]] = {}
-    for n, item in enumerate(_list(doc["map"], "map", MAX_MAP_PROOFS)):
-        item = _obj(item, f"map[{n}]", {"key", "leaf_key", "leaf_value", "siblings", "record"})
-        k = _b64(item["key"], f"map[{n}].key", 32)
-        if k in proofs:
-            raise EncodingError(f"bundle: map[{n}]: the same key appears twice")
-        siblings = tuple(_b64(h, f"map[{n}].siblings", 32)
-                         for h in _list(item["siblings"], f"map[{n}].siblings", 256))
-        leaf_key = None if item["leaf_key"] is None else _b64(item["leaf_key"], "leaf_key", 32)
-        leaf_value = (None if item["leaf_value"] is None
-                      else _b64(item["leaf_value"], "leaf_value", 32))
-        record = None if item["record"] is None else _b64(item["record"], f"map[{n}].record")
-        try:
-            map_proof = smt.MapProof(k, leaf_key, leaf_value, siblings)
-        except LedgerError as exc:
-            raise EncodingError(f"bundle: map[{n}]: {exc}") from None
-        proofs[k] = (map_proof, record)
-    creds = []
-    for n, item in enumerate(_list(doc["credentials"], "credentials", MAX_CREDENTIALS)):
-        item = _obj(item, f"credentials[{n}]", {"issuer", "id"})
-        creds.append((check_id(item["issuer"], "issuer"), check_id(item["id"], "credential id")))
-    if not creds:
-        raise EncodingError("bundle: credentials: empty")
-    docs = tuple(_holder_doc(d, n) for n, d in
-                 enumerate(_list(doc.get("documents", []), "documents", MAX_CREDENTIALS)))
-    return Bundle(doc["checkpoint"], entries, proofs, tuple(creds), docs)
-
-
-_DOC_FIELDS = {"type", "origin", "issuer", "id", "subject", "salt", "title", "expires", "parts",
-               "document_sha256"}
-
-
-def _holder_doc(value: Any, n: int) -> dict[str, Any]:
-    doc = _obj(value, f"documents[{n}]", _DOC_FIELDS)
-    where = f"bundle: documents[{n}]"
-    if doc["type"] != CREDENTIAL_FORMAT:
-        raise EncodingError(f"{where}.type: want {CREDENTIAL_FORMAT!r}")
-    for name in ("origin", "issuer", "id", "subject", "salt", "title"):
-        if not isinstance(doc[name], str) or not _utf8(doc[name]):
-            raise EncodingError(f"{where}.{name}: want text")
-    for name in ("issuer", "id"):  # quoted in answers and errors: ids only, no control text
-        check_id(doc[name], f"{where}.{name}")
-    parts = doc["parts"]
-    if parts is not None and (not isinstance(parts, list) or len(parts) > MAX_CREDENTIALS or
-                              not all(isinstance(p, str) for p in parts)):
-        raise EncodingError(f"{where}.parts: want null or a list of credential ids")
-    for name in ("expires", "document_sha256"):
-        if doc[name] is not None and not isinstance(doc[name], str):
-            raise EncodingError(f"{where}.{name}: want null or text")
-    return doc
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """JSON object hook: a repeated member name would let two readers see two documents."""
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise EncodingError(f"bundle: member {name[:40]!r} appears twice in one object")
-        out[name] = value
-    return out
-
-
-def _load_json(data: bytes | str, what: str) -> Any:
-    try:
-        return json.loads(data, object_pairs_hook=_no_duplicates)
-    except EncodingError:
-        raise
-    except (ValueError, RecursionError):
-        raise EncodingError(f"{what}: not JSON") from None
-
-
-def parse_holder_document(data: bytes | str) -> dict[str, Any]:
-    """Parse a holder's credential document (as written by ``credledger issue``)."""
-    if len(data) > 1 << 20:
-        raise EncodingError("credential document: larger than 1 MiB")
-    return _holder_doc(_load_json(data, "credential document"), 0)
 
 
 # ---------------------------------------------------------------------------------- checking
@@ -555,7 +389,7 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
         trusted_by += f", cosigned by {', '.join(sorted(times)) or 'no trusted witness'}"
     # 3. The tree's last entry gives the status-map root; 4. answer for every credential.
     checker = _Checker(bundle, cp)
-    documents = tuple(_holder_doc(d, n) for n, d in enumerate(documents))
+    documents = tuple(check_holder_document(d, n) for n, d in enumerate(documents))
     docs = {(d["issuer"], d["id"]): d for d in (*bundle.documents, *documents)}
     answers = {}
     for issuer, cred_id in _with_parts(bundle, checker):

@@ -102,7 +102,7 @@ def day_start_ms(text: str, option: str = "--at") -> int:
 
 def read_input(path: str) -> bytes:
     """A bundle or holder document, refused when larger than any bundle can be."""
-    from ledger.verify import MAX_BUNDLE_SIZE
+    from ledger.bundle import MAX_BUNDLE_SIZE
 
     try:
         with open(path, "rb") as f:
@@ -126,8 +126,9 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
     propagate (map them with :func:`error_exit`).
     """
     from ledger.errors import LedgerError
+    from ledger.holder import parse_holder_document
     from ledger.note import parse_verifier
-    from ledger.verify import INVALID, parse_holder_document, verify_bundle
+    from ledger.verify import INVALID, verify_bundle
 
     if (log_key is None) == (root is None) or (root is None) != (size is None):
         raise CommandError("give --log-key VKEY, or --root HEX with --size N", 2)

@@ -525,7 +525,7 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
 # counted.
 _NOT_ON_THE_VERIFY_PATH = (
     "click", "lmdb", "nacl", "ledger.parallel", "ledger.rules", "ledger.issuance",
-    "ledger.cli", "ledger.log", "ledger.store", "ledger.audit", "ledger.keys", "ledger.bundle",
+    "ledger.cli", "ledger.log", "ledger.store", "ledger.audit", "ledger.keys", "ledger.files",
     "ledger.tiles", "ledger.tlogproof", "ledger.demo",
 )
 
@@ -872,7 +872,7 @@ def test_recover_writes_the_committed_documents(env: Env) -> None:
 def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # Ctrl-C pressed while LMDB commits is raised only once the commit returned.
-    import ledger.holder as holder_module
+    import ledger.issuance as issuance_module
 
     real = Ledger.append
 
@@ -892,7 +892,7 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
     assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 2
     # Ctrl-C while the holder documents are written, after the commit: the same (it said
     # "nothing partial was written" once).
-    real_write = holder_module.write_document
+    real_write = issuance_module.write_document
     written: list[str] = []
 
     def write_then_interrupt(out: Path, doc: dict[str, Any], **kwargs: Any) -> Path:
@@ -901,13 +901,13 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
         written.append(doc["id"])
         return real_write(out, doc, **kwargs)
 
-    monkeypatch.setattr(holder_module, "write_document", write_then_interrupt)
+    monkeypatch.setattr(issuance_module, "write_document", write_then_interrupt)
     path = _batch_file(env, '{"id": "w-1", "subject": "s", "title": "t"}\n'
                             '{"id": "w-2", "subject": "s2", "title": "t"}\n')
     line = assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path),
                                 "--out", str(env.out)), 130)
     assert "committed" in line and ".pending-w-1.jsonl" in line and "nothing partial" not in line
-    monkeypatch.setattr(holder_module, "write_document", real_write)
+    monkeypatch.setattr(issuance_module, "write_document", real_write)
     assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 2
     assert (env.out / "uni" / "w-2.json").exists()
     # An interrupt before the commit: nothing in the log, no pending file left.

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from ledger import events, note, smt, verify, witness
+from ledger import bundle, events, note, smt, verify, witness
 from ledger.errors import EncodingError, ProofError
 from ledger.note import Checkpoint, Signer
 
-MODULES = (events, note, smt, verify, witness)
+MODULES = (bundle, events, note, smt, verify, witness)
 CLASSES = sorted((cls for m in MODULES for cls in vars(m).values()
                   if isinstance(cls, type) and dataclasses.is_dataclass(cls)
                   and cls.__module__ == m.__name__), key=lambda c: c.__qualname__)
@@ -37,7 +37,7 @@ _SAMPLES: dict[str, Any] = {
     "IssuerRecord": events.IssuerRecord("uni", "Uni", "https://uni.example", 0, None, ""),
     "CredentialAnswer": verify.CredentialAnswer("uni", "c-1", verify.VALID, title="T"),
     "Verdict": verify.Verdict(Checkpoint("example.org/log", 3, ROOT), (), "log key", 0),
-    "Bundle": verify.Bundle("note", {}, {}, (("uni", "c-1"),)),
+    "Bundle": bundle.Bundle("note", {}, {}, (("uni", "c-1"),)),
     "CosignerVerifier": witness.CosignerVerifier("w.example", ROOT),
     "WitnessKey": witness.WitnessKey("w.example", ROOT),
 }
@@ -68,7 +68,7 @@ def test_value_semantics(cls: type[Any]) -> None:
     assert twin == value
     assert (twin != value) is False  # __ne__ from __eq__
     assert twin is not value and value != _fields(value)
-    if cls is not verify.Bundle:  # its dicts are unhashable
+    if cls is not bundle.Bundle:  # its dicts are unhashable
         assert hash(twin) == hash(value)
     for f in dataclasses.fields(cls):
         with pytest.raises(dataclasses.FrozenInstanceError):

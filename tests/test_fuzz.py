@@ -71,7 +71,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import merkle, smt
-from ledger.bundle import build_bundle, dump_bundle
+from ledger.bundle import BUNDLE_FORMAT, Bundle, build_bundle, dump_bundle, parse_bundle
 from ledger.cli import cli
 from ledger.errors import EncodingError, LedgerError
 from ledger.events import (
@@ -96,6 +96,8 @@ from ledger.events import (
     subject_commitment,
     unpack_array,
 )
+from ledger.holder import CREDENTIAL_TYPE as CREDENTIAL_FORMAT
+from ledger.holder import parse_holder_document
 from ledger.issuance import parse_date, read_batch
 from ledger.log import Ledger
 from ledger.note import (
@@ -120,16 +122,11 @@ from ledger.tiles import (
 from ledger.tiles import parse_bundle as parse_entry_bundle
 from ledger.tlogproof import TlogProof, check_tlog_proof, parse_tlog_proof
 from ledger.verify import (
-    BUNDLE_FORMAT,
-    CREDENTIAL_FORMAT,
     EXPIRED,
     NOT_FOUND,
     REVOKED_ANSWER,
     SUSPENDED_ANSWER,
     VALID,
-    Bundle,
-    parse_bundle,
-    parse_holder_document,
     verify_bundle,
 )
 from ledger.verifycmd import CommandError, parse_duration

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import ledger.holder as holder_module
+import ledger.issuance as issuance_module
 from ledger.errors import (
     EncodingError,
     InterruptedAfterCommitError,
@@ -52,7 +52,7 @@ def test_issue_commits_and_writes_every_document(setup: tuple[Ledger, Signer, Pa
         assert json.loads(path.read_text()) == doc
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         # the document's salt opens the logged commitment
-        assert holder_module.committed(ledger, "uni", doc)
+        assert issuance_module.committed(ledger, "uni", doc)
         st = ledger.entry(1 + i).signed().verify()
         assert st.fields[1] == subject_commitment(bytes.fromhex(doc["salt"]), f"Holder {i}")
     assert not list((out / "uni").glob(".pending*"))
@@ -71,14 +71,14 @@ def test_a_refused_batch_leaves_no_pending_file(setup: tuple[Ledger, Signer, Pat
 def test_a_failure_after_the_commit_keeps_the_salts_for_recover(
         setup: tuple[Ledger, Signer, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     ledger, uni, out = setup
-    real = holder_module.write_document
+    real = issuance_module.write_document
 
     def fail_second(out_dir: Path, doc: dict[str, Any], **kwargs: Any) -> Path:
         if doc["id"] == "c-1":
             raise OSError(28, "No space left on device")
         return real(out_dir, doc, **kwargs)
 
-    monkeypatch.setattr(holder_module, "write_document", fail_second)
+    monkeypatch.setattr(issuance_module, "write_document", fail_second)
     with pytest.raises(InterruptedAfterCommitError) as info:
         issue(ledger, "uni", uni, _requests(3), out)
     assert not info.value.keyboard and info.value.pending.endswith(".pending-c-0.jsonl")
@@ -86,8 +86,8 @@ def test_a_failure_after_the_commit_keeps_the_salts_for_recover(
     # A new batch of the issuer is refused until recover has run.
     with pytest.raises(PendingBatchError, match="recover"):
         issue(ledger, "uni", uni, _requests(1, "d"), out)
-    monkeypatch.setattr(holder_module, "write_document", real)
-    done = holder_module.recover(ledger, "uni", out / "uni")
+    monkeypatch.setattr(issuance_module, "write_document", real)
+    done = issuance_module.recover(ledger, "uni", out / "uni")
     assert (done.pending_files, done.documents, done.dropped) == (1, 3, 0)
     assert sorted(p.name for p in (out / "uni").iterdir()) == ["c-0.json", "c-1.json",
                                                                 "c-2.json"]
@@ -104,7 +104,7 @@ def test_a_fifo_in_place_of_a_pending_file_is_refused_at_once(
 
     def run() -> None:
         try:
-            holder_module.recover(ledger, "uni", out / "uni")
+            issuance_module.recover(ledger, "uni", out / "uni")
             result.append(None)
         except BaseException as exc:  # noqa: BLE001 - reported below
             result.append(exc)
@@ -163,18 +163,18 @@ def test_the_longest_ids_commit_and_their_documents_always_fit(tmp_path: Path) -
         (done.out / long_name).read_text())["id"] == long_id
     # A long first id names the pending file; an interrupted batch of it can be recovered.
     first = "d" * 256
-    real = holder_module.write_document
+    real = issuance_module.write_document
 
     def fail(out_dir: Path, doc: dict[str, Any], **kwargs: Any) -> Path:
         raise OSError(5, "Input/output error")
 
-    holder_module.write_document = fail  # type: ignore[assignment]
+    issuance_module.write_document = fail  # type: ignore[assignment]
     try:
         with pytest.raises(InterruptedAfterCommitError):
             issue(ledger, issuer, key, [CredentialRequest(first, "s", "t")], tmp_path / "out")
     finally:
-        holder_module.write_document = real  # type: ignore[assignment]
-    done_rec = holder_module.recover(ledger, issuer, done.out)
+        issuance_module.write_document = real  # type: ignore[assignment]
+    done_rec = issuance_module.recover(ledger, issuer, done.out)
     assert (done_rec.pending_files, done_rec.documents) == (1, 1)
     ledger.close()
 

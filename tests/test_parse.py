@@ -14,10 +14,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ledger.bundle import parse_bundle
 from ledger.errors import EncodingError
 from ledger.events import MAX_ID_LEN, check_id, check_text
-from ledger.parse import b64decode, b64encode
-from ledger.verify import _load_json, _no_duplicates, parse_bundle
+from ledger.parse import _no_duplicates, b64decode, b64encode
+from ledger.parse import load_json as _load_json
 
 # Text biased towards the characters the checks are about, plus anything at all.
 _CHARS = st.one_of(st.sampled_from("0123456789abcdefABCDEF._:@+-/ \t\n\x00\x7f\x1f\u0660\xe9"),

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.bundle import build_bundle, dump_bundle
+from ledger.bundle import BUNDLE_FORMAT, MAX_BUNDLE_SIZE, MAX_PATH, build_bundle, dump_bundle
 from ledger.errors import (
     EncodingError,
     LedgerError,
@@ -56,14 +56,11 @@ from ledger.events import (
     sign_statement,
     subject_commitment,
 )
+from ledger.holder import CREDENTIAL_TYPE as CREDENTIAL_FORMAT
 from ledger.log import Ledger
 from ledger.note import Signer
 from ledger.verify import (
-    BUNDLE_FORMAT,
-    CREDENTIAL_FORMAT,
     EXPIRED,
-    MAX_BUNDLE_SIZE,
-    MAX_PATH,
     NOT_FOUND,
     REVOKED_ANSWER,
     SUSPENDED_ANSWER,
@@ -1118,7 +1115,7 @@ _B64_PIECES = ["A", "B", "Q", "g", "w", "/", "+", "=", "==", " ", "\n", "-", "_"
     lambda b: [base64.b64encode(b).decode()]))
 def test_base64_fields_accept_exactly_the_canonical_encodings(pieces: list[str]) -> None:
     from ledger.errors import EncodingError
-    from ledger.verify import _b64
+    from ledger.bundle import _b64
 
     value = "".join(pieces)
     want = _reference_b64(value)
