@@ -1,11 +1,11 @@
 """The auditor: replay every entry and check everything, trusting nothing the operator says.
 
-For every entry, in order (DESIGN §2–§5):
+For every entry, in order (docs/FORMAT.md §2-§6):
 
 1. it decodes strictly and says it is entry ``i``; its time does not go backwards;
 2. ``prev_root`` is the root of the tree of the ``i`` entries before it (the hash chain);
 3. the statement's signature verifies (checked on every core, ahead of the replay);
-4. the statement obeys the rules of DESIGN §4 as of the entries before it (the same
+4. the statement obeys the rules of docs/FORMAT.md §6 as of the entries before it (the same
    :func:`ledger.rules.apply_rules` the append path uses, over the replayed records);
 5. ``state_root`` is the root of the status map replayed from scratch after it.
 

@@ -1,6 +1,6 @@
 """``credledger``: the command line (click). Parse, call, render; nothing else.
 
-Exit codes (DESIGN §8), mapped in one place (:class:`_Group`): 0 ok; 1 verification failed or
+Exit codes (docs/ARCHITECTURE.md, "Errors and exit codes"), mapped in one place (:class:`_Group`): 0 ok; 1 verification failed or
 the answer is "not valid"; 2 usage error; 3 any other error (refused event, missing store, bad
 key file). Data goes to stdout (``--json``: one JSON object); messages and progress to stderr.
 """
@@ -29,7 +29,7 @@ DEFAULT_DIR = "./credledger-data"
 
 
 class Failure(click.ClickException):
-    """A one-line error with the exit code of DESIGN §8."""
+    """A one-line error with its exit code (docs/ARCHITECTURE.md, "Errors and exit codes")."""
 
     def __init__(self, message: str, code: int = 3) -> None:
         super().__init__(message)

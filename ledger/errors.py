@@ -76,7 +76,7 @@ class NotFoundError(LedgerError):
 
 
 class RefusedError(LedgerError):
-    """An event the rules of DESIGN §4 forbid. ``rule`` names the rule; nothing was written."""
+    """An event the rules of docs/FORMAT.md §6 forbid. ``rule`` names the rule; nothing was written."""
 
     def __init__(self, rule: str, detail: str) -> None:
         self.rule = rule

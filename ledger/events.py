@@ -3,15 +3,15 @@
 Every value here is one msgpack array with a fixed field order (docs/FORMAT.md lists each field):
 no maps, no floats, integers for times (UTC milliseconds since the Unix epoch), ``bin`` for bytes,
 UTF-8 ``str`` for text. Decoding is strict: bytes that do not re-encode to exactly themselves are
-refused, so one value has exactly one encoding and its hash is well defined (DESIGN §2).
+refused, so one value has exactly one encoding and its hash is well defined (docs/FORMAT.md §1.1).
 
-* A **statement** is what someone with authority says (DESIGN §4): it is signed with Ed25519 over
+* A **statement** is what someone with authority says (docs/FORMAT.md §3): it is signed with Ed25519 over
   ``SIGN_CONTEXT || statement_bytes``.
 * An **entry** is what the log sequences: a statement with its signer and signature, plus the
   entry's own index, the sequencing time, ``prev_root`` (the log root of everything before it: the
   hash chain) and ``state_root`` (the status-map root after applying it). The leaf hash of an
   entry is ``SHA-256(0x00 || entry_bytes)`` (RFC 9162 §2.1.1).
-* A **record** is a value in the status map (DESIGN §3), keyed by :func:`map_key`.
+* A **record** is a value in the status map (docs/FORMAT.md §5), keyed by :func:`map_key`.
 
 This module has no I/O and does not import lmdb: it is part of the offline verifier.
 """
@@ -39,7 +39,7 @@ SIGN_CONTEXT: Final = b"credential-ledger/v1 statement\n"
 """Prefix of every statement signature's message: a statement signature can never be mistaken
 for a signed note (which starts with an origin line) or anything else a key might sign."""
 
-# Statement kinds and who signs them (DESIGN §4).
+# Statement kinds and who signs them (docs/FORMAT.md §3.2, §6).
 REGISTER_ISSUER: Final = "register-issuer"  # registry key
 RETIRE_ISSUER: Final = "retire-issuer"  # registry key
 ROTATE_KEY: Final = "rotate-key"  # an active key of the issuer
@@ -492,7 +492,7 @@ def trusted_entry(data: bytes) -> Entry:
 
 
 # --------------------------------------------------------------------------------------------
-# Status-map keys and records (DESIGN §3)
+# Status-map keys and records (docs/FORMAT.md §5.1, §5.2)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -6,7 +6,7 @@ Implements, byte for byte:
   lines ``— <key name> <base64(4-byte key id || signature)>``. The text is split from the
   signatures at the *last* blank line. Ed25519 (signature type 0x01) is the only key type.
 - c2sp.org/tlog-checkpoint: the note text ``<origin>\\n<size>\\n<base64 root>\\n``. This ledger
-  writes and accepts no extension lines (DESIGN §5).
+  writes and accepts no extension lines (docs/FORMAT.md §7).
 - The key strings of golang.org/x/mod/sumdb/note: verifier keys
   ``<name>+<8 hex key id>+<base64(0x01 || public key)>`` and signer keys
   ``PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || seed)>``.
@@ -573,7 +573,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
 
 
 def sign_checkpoint(cp: Checkpoint, signer: Signer) -> str:
-    """Return the signed checkpoint note. The log key's name must be the origin (DESIGN §5);
+    """Return the signed checkpoint note. The log key's name must be the origin (docs/FORMAT.md §7.1);
     raises KeyFileError otherwise."""
     if signer.name != cp.origin:
         raise KeyFileError(

@@ -1,4 +1,4 @@
-r"""The status map: a binary sparse Merkle tree over 256-bit keys, in compact form (DESIGN §3).
+r"""The status map: a binary sparse Merkle tree over 256-bit keys, in compact form (docs/FORMAT.md §5).
 
 Keys ``K`` and value hashes ``V`` are 32 bytes. Bit ``i`` of a key (the most significant bit of
 byte 0 first) picks the side at depth ``i``: 0 is left, 1 is right. A full tree would be 256

@@ -1,4 +1,4 @@
-"""LMDB storage: the only module that imports lmdb (DESIGN §9).
+"""LMDB storage: the only module that imports lmdb (docs/FORMAT.md §12).
 
 Layout: one LMDB environment in the store directory, named databases only, integers as 8-byte
 big-endian keys so byte order is numeric order:

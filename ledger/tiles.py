@@ -1,6 +1,6 @@
 """Static publication as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles), and its auditor.
 
-Layout under a directory or URL prefix (DESIGN §6)::
+Layout under a directory or URL prefix (docs/FORMAT.md §13)::
 
     checkpoint                      the latest signed checkpoint note (written last)
     tile/<L>/<N>[.p/<W>]            hash tiles: 256 hashes of 32 bytes (W < 256 if partial)

@@ -12,7 +12,7 @@ tests/test_cli.py runs both paths on the same command lines and compares their e
 output.
 
 The error mapping of the whole CLI (:func:`error_exit`) lives here too, so both paths map the
-package's errors to the same one-line messages and exit codes (DESIGN §8).
+package's errors to the same one-line messages and exit codes (docs/ARCHITECTURE.md, "Errors and exit codes").
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ PROG = "credledger"
 
 
 class CommandError(Exception):
-    """A one-line error and its exit code (DESIGN §8)."""
+    """A one-line error and its exit code (docs/ARCHITECTURE.md, "Errors and exit codes")."""
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)

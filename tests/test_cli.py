@@ -1,4 +1,4 @@
-"""Tests for ledger.cli through click.testing.CliRunner: outputs, files, exit codes (DESIGN §8).
+"""Tests for ledger.cli through click.testing.CliRunner: outputs, files, exit codes (docs/ARCHITECTURE.md).
 
 Exit codes: 0 ok, 1 not valid, 2 usage error, 3 any other error; an error is one line on stderr
 starting ``credledger: error:``, never a traceback, and a refused command writes nothing.

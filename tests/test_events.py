@@ -1,6 +1,6 @@
 """Tests for ledger.events: canonical msgpack, strict decoding, validation and signatures.
 
-DESIGN §2: every entry is one canonical msgpack value (fixed-order arrays, no maps, no floats,
+docs/FORMAT.md §1.1: every entry is one canonical msgpack value (fixed-order arrays, no maps, no floats,
 integer times, ``bin`` bytes, UTF-8 ``str``); decoding is strict and re-encodes; an entry is at
 most 65,535 bytes; statements are signed with Ed25519 over ``SIGN_CONTEXT || statement``; a
 subject is named only through ``SHA-256(salt || subject)``.

@@ -2,8 +2,8 @@
 
 Every happy path is followed by a full re-check of the log (:func:`check_log`): the head, the
 RFC 9162 root over the leaf hashes of all entries, every entry's ``prev_root`` (the hash chain,
-DESIGN §2) and ``state_root`` (recomputed by replaying the log into a slow reference of the
-DESIGN §3 map kept here), the status records and their map proofs. Every refusal of DESIGN §4 is
+docs/FORMAT.md §4.2) and ``state_root`` (recomputed by replaying the log into a slow reference of the
+docs/FORMAT.md §5 map kept here), the status records and their map proofs. Every refusal of §6 is
 checked to name its rule and to leave the head unchanged.
 """
 
@@ -188,7 +188,7 @@ def _bit(key: bytes, i: int) -> int:
 
 
 def ref_map_root(values: dict[bytes, bytes], depth: int = 0) -> bytes:
-    """The DESIGN §3 map root, written out recursively from the text (slow, for tests only)."""
+    """The docs/FORMAT.md §5 map root, written out recursively from the text (slow, for tests only)."""
     if not values:
         return bytes(32)
     if len(values) == 1:
@@ -408,7 +408,7 @@ def test_forty_every_consistency_proof(forty: tuple[World, Replay]) -> None:
 
 
 def test_forty_map_proofs_at_every_earlier_batch(forty: tuple[World, Replay]) -> None:
-    """DESIGN §3: status proofs at every earlier checkpoint, not only the latest. Checkpoints
+    """docs/FORMAT.md §5.6: status proofs at every earlier checkpoint, not only the latest. Checkpoints
     are signed between batches, so the map must be provable at the end of every batch (the
     intermediate roots inside a batch are not stored)."""
     w, replay = forty

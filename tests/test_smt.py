@@ -1,4 +1,4 @@
-"""Tests for ledger.smt: the status map (DESIGN §3).
+"""Tests for ledger.smt: the status map (docs/FORMAT.md §5).
 
 Known answers are derived by hand below, as SHA-256 over explicit bytes. A slow recursive
 reference (``ref_root``, ``ref_proof``, ``ref_new_nodes``) cross-checks the map under
