@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from test_tiles import World, read_back
 
+from ledger.cli import cli
+from ledger.errors import FetchError, UsageError
 from ledger.log import Ledger
-from ledger.note import open_checkpoint
-from ledger.tiles import export_tiles
+from ledger.note import Signer, open_checkpoint
+from ledger.tiles import TileReader, export_tiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,7 +166,7 @@ def test_a_newer_checkpoint_published_meanwhile_without_the_lock_is_kept(tmp_pat
 
 
 def test_the_same_tree_is_replaced_only_by_a_note_with_more_signatures(tmp_path: Path) -> None:
-    from ledger.note import Signer, parse_note, sign_note
+    from ledger.note import parse_note, sign_note
 
     def cosigned(note: str, name: str) -> str:  # the note with one more signature line
         extra = sign_note(parse_note(note).text, Signer.generate(name))
@@ -185,3 +191,158 @@ def test_the_same_tree_is_replaced_only_by_a_note_with_more_signatures(tmp_path:
     assert report.checkpoint_kept and "lacks" in report.checkpoint_kept
     assert (out / "checkpoint").read_text() == other
     w.ledger.close()
+
+
+# ------------------------------------------------------------- 6. a deadline on every request
+
+DEADLINE = 1.5  # TileReader(timeout=...): the whole request
+MARGIN = 1.0  # what a refusal may take beyond it
+SERVER_LIMIT = 10.0  # every hostile server gives up after this (the old reader took as long)
+
+
+class _RawServer:
+    """A TCP server on 127.0.0.1 (an ephemeral port) that reads a request and then runs
+    ``behaviour(conn, stopped)`` on its own thread: raw bytes, no HTTP library. Its loops are
+    bounded (SERVER_LIMIT) and end when the test stops the server."""
+
+    def __init__(self, behaviour: Callable[[socket.socket, threading.Event], None]) -> None:
+        self.behaviour = behaviour
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.stopped = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self._start(self._serve)
+
+    def _start(self, target: Callable[..., None], *args: object) -> None:
+        t = threading.Thread(target=target, args=args, daemon=True)
+        self.threads.append(t)
+        t.start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the 50 ms timeout, or closed by stop()
+                continue
+            self._start(self._handle, conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                request = b""
+                while b"\r\n\r\n" not in request and len(request) < 65536:
+                    block = conn.recv(4096)
+                    if not block:
+                        return
+                    request += block
+                self.behaviour(conn, self.stopped)
+            except OSError:  # the client gave up: what it should do
+                pass
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.sock.close()
+        for t in self.threads:
+            t.join(timeout=5)
+
+
+def _for_a_while(stopped: threading.Event, every: float) -> Iterator[int]:
+    """Up to SERVER_LIMIT seconds of ticks ``every`` seconds apart, until the test stops."""
+    for n in range(int(SERVER_LIMIT / every)):
+        if stopped.is_set():
+            return
+        yield n
+        stopped.wait(every)
+
+
+def _trickle(conn: socket.socket, stopped: threading.Event) -> None:
+    # A whole, honest-looking response, one byte every 0.2 s: every recv gets its byte in time.
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000
+    for n in _for_a_while(stopped, 0.2):
+        conn.sendall(data[n:n + 1])
+
+
+def _endless_continue(conn: socket.socket, stopped: threading.Event) -> None:
+    for _ in _for_a_while(stopped, 0.01):
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" * 100)
+
+
+def _header_every_second(conn: socket.socket, stopped: threading.Event) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    for n in _for_a_while(stopped, 1.0):
+        conn.sendall(f"X-Header-{n}: {n}\r\n".encode())
+
+
+@pytest.mark.parametrize(("behaviour", "says"), [
+    (_trickle, "timed out"), (_endless_continue, "headers"), (_header_every_second, "timed out"),
+], ids=["trickle-1-byte-per-0.2s", "endless-100-continue", "one-header-per-second"])
+def test_a_hostile_server_is_refused_within_the_deadline(
+        behaviour: Callable[[socket.socket, threading.Event], None], says: str) -> None:
+    server = _RawServer(behaviour)
+    try:
+        reader = TileReader(server.url, timeout=DEADLINE)
+        start = time.monotonic()
+        with pytest.raises(FetchError) as info:
+            reader.checkpoint()
+        took = time.monotonic() - start
+    finally:
+        server.stop()
+    message = str(info.value)
+    assert took < DEADLINE + MARGIN, f"refused after {took:.1f} s ({message})"
+    assert "\n" not in message and reader.where("checkpoint") in message and says in message
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://host:notaport/", "http://[::1]x/",
+                                 "http://:80/", "https://host:99999/", "http://ho st/"])
+def test_a_malformed_url_is_a_usage_error(url: str) -> None:
+    with pytest.raises(UsageError, match="not a valid URL"):
+        TileReader(url)
+    key = str(Signer.generate("tiles.example/log").verifier())
+    result = CliRunner().invoke(cli, ["audit", "--tiles", url, "--log-key", key])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.stderr.count("\n") == 1 and "not a valid URL" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def _answer(response: bytes) -> Callable[[socket.socket, threading.Event], None]:
+    def behaviour(conn: socket.socket, stopped: threading.Event) -> None:
+        conn.sendall(response)
+    return behaviour
+
+
+def test_redirects_status_and_size_over_raw_http() -> None:
+    """What the reader kept from urllib: redirects to http(s) only, and not for ever; 404 is
+    NotFoundError, other statuses FetchError; plus a declared oversize body refused unread."""
+    from ledger.errors import EncodingError, NotFoundError
+
+    body = b"hello\n"
+    ok = _RawServer(_answer(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)))
+    hop = _RawServer(_answer(b"HTTP/1.1 302 Found\r\nLocation: " + ok.url.encode()
+                             + b"\r\nContent-Length: 0\r\n\r\n"))
+    to_file = _RawServer(_answer(b"HTTP/1.1 301 Moved\r\nLocation: file:///etc/passwd\r\n\r\n"))
+    missing = _RawServer(_answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+    teapot = _RawServer(_answer(b"HTTP/1.1 418 \x1b[31mteapot\r\nContent-Length: 0\r\n\r\n"))
+    huge = _RawServer(_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n"))
+    servers = [ok, hop, to_file, missing, teapot, huge]
+    loop = _RawServer(_answer(b""))
+    loop.behaviour = _answer(b"HTTP/1.1 307 Again\r\nLocation: " + loop.url.encode()
+                             + b"x\r\nContent-Length: 0\r\n\r\n")
+    servers.append(loop)
+    try:
+        assert TileReader(hop.url, timeout=DEADLINE).checkpoint() == body
+        with pytest.raises(FetchError, match="non-HTTP"):
+            TileReader(to_file.url, timeout=DEADLINE).checkpoint()
+        with pytest.raises(FetchError, match="redirects"):
+            TileReader(loop.url, timeout=DEADLINE).checkpoint()
+        with pytest.raises(NotFoundError, match="404"):
+            TileReader(missing.url, timeout=DEADLINE).checkpoint()
+        with pytest.raises(FetchError, match="HTTP 418") as info:
+            TileReader(teapot.url, timeout=DEADLINE).checkpoint()
+        assert "\x1b" not in str(info.value)
+        with pytest.raises(EncodingError, match="declared"):
+            TileReader(huge.url, timeout=DEADLINE).checkpoint()
+    finally:
+        for server in servers:
+            server.stop()
