@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
+import itertools
 import os
 import re
 import socket
@@ -118,6 +119,18 @@ MAX_REDIRECTS = 10
 FETCH_THREADS = 8
 """Tiles and bundles fetched at once, ahead of the replay."""
 
+BUNDLES_AHEAD = 4
+"""Entry bundles fetched ahead of the replay, at most (tiles, 8 KiB each: FETCH_THREADS). Each
+may be 16.8 MB and take twice that while it is read: this bounds the audit's memory."""
+
+AHEAD_BYTES = 32 << 20
+"""Fewer bundles are fetched ahead when they are big: as many as this many bytes hold at the
+size of the biggest so far (:class:`_Ahead`); bundles of 64 KiB entries go one at a time."""
+
+CHUNK_BYTES = 1 << 20
+"""The entry bytes in one chunk of the audit's replay, at most (and at most ``CHUNK`` entries:
+an honest chunk of 2048 entries is some 700 KB)."""
+
 TileId = tuple[int, int, int]
 """``(level, index, width)`` of a tile; the entry bundles share the ids of level 0."""
 
@@ -175,16 +188,44 @@ def tiles_of(size: int) -> list[TileId]:
     """
     if size < 0:
         raise UsageError(f"tree size {size}: want >= 0")
-    out: list[TileId] = []
+    return list(_tiles(size))
+
+
+def _tiles(size: int) -> Iterator[TileId]:
+    """:func:`tiles_of`, one at a time (for a tree of 2**40 leaves, 2**32 of them)."""
     level = 0
     nodes = size  # hashes at tree level 8 * level: one per complete subtree of 256**level leaves
     while nodes:
-        out.extend((level, n, TILE_WIDTH) for n in range(nodes >> TILE_HEIGHT))
+        yield from ((level, n, TILE_WIDTH) for n in range(nodes >> TILE_HEIGHT))
+        if nodes % TILE_WIDTH:
+            yield level, nodes >> TILE_HEIGHT, nodes % TILE_WIDTH
+        nodes >>= TILE_HEIGHT
+        level += 1
+
+
+def _partial_tiles(size: int) -> list[TileId]:
+    """The partial tiles of a tree of ``size`` leaves, level by level: at most one a level."""
+    out = []
+    level, nodes = 0, size
+    while nodes:
         if nodes % TILE_WIDTH:
             out.append((level, nodes >> TILE_HEIGHT, nodes % TILE_WIDTH))
         nodes >>= TILE_HEIGHT
         level += 1
     return out
+
+
+def _full_tiles_in_order(size: int) -> Iterator[TileId]:
+    """The full tiles of a tree of ``size`` leaves in the order a replay completes them: by
+    the leaf that ends them, then upwards (level-0 tile ``n``, then the tiles above that end
+    with it). Lazy: the audit's plan costs nothing however big a size a checkpoint claims."""
+    for n in range(size >> TILE_HEIGHT):
+        yield 0, n, TILE_WIDTH
+        done, level = n + 1, 1  # done: complete tiles of the level below
+        while done % TILE_WIDTH == 0:
+            done >>= TILE_HEIGHT
+            yield level, done - 1, TILE_WIDTH
+            level += 1
 
 
 def _tile_end(tile: TileId) -> int:
@@ -358,7 +399,7 @@ def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
                 return False
             return True
 
-        for tile in tiles_of(cp.size):
+        for tile in _tiles(cp.size):
             level, index, width = tile
             first = index * TILE_WIDTH
             if level == 0:
@@ -377,7 +418,7 @@ def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
         for size, _ in ledger.checkpoints():
             if size >= cp.size:
                 continue
-            for tile in tiles_of(size):
+            for tile in _tiles(size):
                 level, index, width = tile
                 if width == TILE_WIDTH:
                     continue  # full tiles: already written above, and immutable
@@ -810,25 +851,45 @@ V = TypeVar("V")
 
 
 class _Ahead(Generic[K, V]):
-    """Fetches resources on a thread pool, up to ``depth`` ahead of their use, in plan order."""
+    """Fetches resources on a thread pool, up to ``depth`` ahead of their use, in plan order.
+
+    With ``weigh``, fewer when they are big: one at a time until the first is weighed, then as
+    many as ``budget`` bytes hold at the size of the biggest seen so far (at least one, at most
+    ``depth``). Honest entry bundles (some 90 KB) go 8 at a time; bundles of 64 KiB entries
+    (16.8 MB each) one at a time."""
 
     def __init__(self, pool: ThreadPoolExecutor, fetch: Callable[[K], V], plan: Iterable[K],
-                 depth: int) -> None:
+                 depth: int, *, weigh: Callable[[V], int] | None = None,
+                 budget: int = 0) -> None:
         self.pool = pool
         self.fetch = fetch
         self.plan = iter(plan)
         self.depth = depth
+        self.weigh = weigh
+        self.budget = budget
+        self.biggest = -1  # weight of the biggest result so far; -1: none yet
         self.queue: deque[tuple[K, Future[V]]] = deque()
 
+    def _depth(self) -> int:
+        if self.weigh is None:
+            return self.depth
+        if self.biggest < 0:
+            return 1
+        return max(1, min(self.depth, self.budget // max(self.biggest, 1)))
+
     def get(self, key: K) -> V:
-        while len(self.queue) < self.depth:
+        while len(self.queue) < self._depth():
             nxt = next(self.plan, None)
             if nxt is None:
                 break
             self.queue.append((nxt, self.pool.submit(self.fetch, nxt)))
         if self.queue and self.queue[0][0] == key:
-            return self.queue.popleft()[1].result()
-        return self.fetch(key)  # not the planned order: fetch it now
+            value = self.queue.popleft()[1].result()
+        else:
+            value = self.fetch(key)  # not the planned order: fetch it now
+        if self.weigh is not None:
+            self.biggest = max(self.biggest, self.weigh(value))
+        return value
 
 
 # ----------------------------------------------------------------------------- audit
@@ -895,11 +956,12 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
         if old.size > cp.size:  # known before any replay: fail fast
             check_saved_checkpoints([old], size=cp.size, root_at=lambda _: None)
     replayer = Replayer(None, want_roots=[s.size for s in saved])
-    plan = tiles_of(cp.size)
-    bundles = [(index, width) for level, index, width in plan if level == 0]
-    # Tiles in the order the replay completes them: by the leaf that ends them, then upwards.
-    full = sorted((t for t in plan if t[2] == TILE_WIDTH), key=lambda t: (_tile_end(t), t[0]))
-    partials = [t for t in plan if t[2] != TILE_WIDTH]
+    # The plan, lazily: a checkpoint may claim any size below 2**64 (item 7 of issue 19).
+    partials = _partial_tiles(cp.size)
+
+    def bundles() -> Iterator[tuple[int, int]]:  # (index, width), one iterator per call
+        yield from ((n, TILE_WIDTH) for n in range(cp.size >> TILE_HEIGHT))
+        yield from ((i, w) for level, i, w in partials if level == 0)
 
     def fetch_bundle(key: tuple[int, int]) -> list[bytes]:
         index, width = key
@@ -914,8 +976,11 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
 
     pool = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="tiles")
     try:
-        ahead_bundles = _Ahead(pool, fetch_bundle, bundles, FETCH_THREADS)
-        ahead_tiles = _Ahead(pool, fetch_tile, full + partials, FETCH_THREADS)
+        ahead_bundles = _Ahead(pool, fetch_bundle, bundles(), BUNDLES_AHEAD, budget=AHEAD_BYTES,
+                               weigh=lambda entries: sum(map(len, entries)) + 2 * len(entries))
+        ahead_tiles = _Ahead(pool, fetch_tile,
+                             itertools.chain(_full_tiles_in_order(cp.size), partials),
+                             FETCH_THREADS)
         pending: dict[int, list[bytes]] = {}  # tile level -> hashes of its unfinished tile
 
         def check_tile(level: int, index: int, want: list[bytes]) -> None:
@@ -938,12 +1003,17 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
                 hashes.clear()
 
         def chunks() -> Iterator[list[bytes]]:
+            # At most CHUNK entries and about CHUNK_BYTES bytes: the replay keeps a few chunks
+            # in flight, and bundles of 64 KiB entries would make 2048 of them 134 MB each.
             chunk: list[bytes] = []
-            for key in bundles:
-                chunk.extend(ahead_bundles.get(key))
-                if len(chunk) >= CHUNK:
-                    yield chunk
-                    chunk = []
+            held = 0
+            for key in bundles():
+                for entry in ahead_bundles.get(key):
+                    chunk.append(entry)
+                    held += len(entry)
+                    if len(chunk) >= CHUNK or held >= CHUNK_BYTES:
+                        yield chunk
+                        chunk, held = [], 0
             if chunk:
                 yield chunk
 

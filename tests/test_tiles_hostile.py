@@ -346,3 +346,117 @@ def test_redirects_status_and_size_over_raw_http() -> None:
     finally:
         for server in servers:
             server.stop()
+
+
+# ------------------------------------------------------- 7. memory bounded by declared limits
+
+# The audit in a child process: address space capped (so a regression fails with MemoryError
+# instead of taking the machine), its peak RSS (ru_maxrss) reported back with the outcome.
+_AUDIT = r"""
+import json, resource, sys, time
+cap = int(sys.argv[4])
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+from ledger.note import parse_verifier
+from ledger.tiles import TileReader, audit_tiles
+source, key, workers = sys.argv[1], parse_verifier(sys.argv[2]), int(sys.argv[3])
+start = time.monotonic()
+try:
+    report = audit_tiles(TileReader(source), key, workers=workers)
+    outcome = f"ok {report.size}"
+except BaseException as exc:
+    outcome = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+seconds = time.monotonic() - start
+# VmHWM: this process image's peak RSS (ru_maxrss would count the parent's at the fork too).
+with open("/proc/self/status") as f:
+    peak_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+print(json.dumps({"outcome": outcome, "seconds": seconds, "peak_mb": peak_kb / 1024}))
+"""
+
+ADDRESS_SPACE = 2 << 30  # the child's RLIMIT_AS: a guard only; the bounds below are on RSS
+MAX_BUNDLE = (2 + 0xFFFF) * 256  # the declared limit of an entry bundle: 16.8 MB
+
+
+def _audit_in_child(source: str, key: object, workers: int = 2) -> dict[str, object]:
+    env = {**os.environ, "MALLOC_ARENA_MAX": "2"}  # (glibc's arenas reserve address space)
+    done = subprocess.run(
+        [sys.executable, "-c", _AUDIT, source, str(key), str(workers), str(ADDRESS_SPACE)],
+        capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _hostile_tree(tmp_path: Path, *, honest: int, size: int, bundles: int) -> tuple[Path, World]:
+    """A log of ``honest`` entries (a multiple of 256) exported, then ``bundles`` full entry
+    bundles of 256 entries of 65,535 bytes each (hard links to one file), and a checkpoint
+    of ``size`` signed with the log's key."""
+    from ledger.note import Checkpoint, sign_checkpoint
+    from ledger.tiles import bundle_path
+
+    w = World(tmp_path / "store")
+    out = tmp_path / "tiles"
+    w.grow(honest)
+    w.ledger.checkpoint()
+    export_tiles(w.ledger, out)
+    big = tmp_path / "big-bundle"
+    big.write_bytes((0xFFFF.to_bytes(2, "big") + b"\xa5" * 0xFFFF) * 256)
+    assert big.stat().st_size == MAX_BUNDLE
+    for n in range(honest // 256, honest // 256 + bundles):
+        path = out / bundle_path(n)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.link(big, path)
+    root = w.ledger.root_at(honest)
+    (out / "checkpoint").write_text(sign_checkpoint(Checkpoint(w.ledger.origin, size, root),
+                                                    w.log_signer))
+    return out, w
+
+
+@pytest.mark.parametrize("size", [2**40, 2**64 - 1])
+def test_a_checkpoint_claiming_a_huge_tree_costs_no_memory_before_fetching(
+        tmp_path: Path, size: int) -> None:
+    # A checkpoint of size 2^40 signed by the operator over a log of 512 entries. The old
+    # audit listed every tile first (2^32 level-0 tiles, sorted): 1.47 GB before fetching
+    # anything, MemoryError under this child's address-space cap. Now the plan is lazy: the
+    # audit replays the two bundles there are and stops at the first missing one.
+    out, w = _hostile_tree(tmp_path, honest=512, size=size, bundles=0)
+    got = _audit_in_child(str(out), w.log_key)
+    assert got["outcome"].startswith("AuditError: audit failed: entry 512: missing"), got
+    assert got["peak_mb"] < 80, got  # bound: 80 MB (measured ~35 MB, as an honest tiny audit)
+    w.ledger.close()
+
+
+@pytest.mark.parametrize("where", ["directory", "http"])
+@pytest.mark.parametrize("honest", [0, 512], ids=["all-bundles-maximal", "maximal-after-honest"])
+def test_bundles_of_maximum_size_entries_keep_memory_bounded(
+        tmp_path: Path, honest: int, where: str) -> None:
+    # Bundles of 256 entries of 65,535 bytes (16.8 MB each, the most a bundle may declare),
+    # under a checkpoint of 64 bundles. The old audit gathered 2048 entries per chunk (134 MB)
+    # and kept 2 * workers + 1 chunks in flight (1.07 GB with 2 workers, 2.6 GB with 8), plus 8
+    # bundles fetched ahead. Now a chunk holds at most 1 MiB of entries, at most 4 bundles are
+    # fetched ahead (one at a time once they are seen to be big). Bound: BUNDLES_AHEAD * 2 *
+    # 16.8 MB being read + 16.8 MB being replayed + chunks in flight + 35 MB of interpreter
+    # and libraries is some 200 MB; "maximal-after-honest" (512 honest entries first, so the
+    # first 4 big bundles are all fetched at once) is the worst case, measured 145-165 MB.
+    out, w = _hostile_tree(tmp_path, honest=honest, size=256 * 64, bundles=64 - honest // 256)
+    httpd = None
+    source = str(out)
+    if where == "http":
+        import functools
+        import http.server
+
+        from test_tiles import _Quiet
+
+        httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+        threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+        source = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    try:
+        got = _audit_in_child(source, w.log_key, workers=4)
+    finally:
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+    assert got["outcome"].startswith(f"AuditError: audit failed: entry {honest}: encoding"), got
+    assert got["peak_mb"] < 250, got  # bound: 250 MB (see above)
+    w.ledger.close()
