@@ -673,8 +673,8 @@ class TileReader:
         self.base_url: str | None = None
         self.base_dir: Path | None = None
         if scheme in ("http", "https"):
+            _split_url(text, UsageError)  # a malformed URL: the caller's mistake
             self.base_url = text.rstrip("/") + "/"
-            _split_url(self.base_url, UsageError)  # a malformed URL: the caller's mistake
             self._tls: ssl.SSLContext | None = None
         elif scheme == "file":
             self.base_dir = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
