@@ -1122,4 +1122,6 @@ def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> Non
     _emit(as_json, data,
           f"exported tree size {report.size} to {out_dir}: {report.files_written} files written "
           f"({report.bytes_written:,} bytes), {report.files_skipped} already there; "
-          f"{report.seconds:.2f} s")
+          f"{report.seconds:.2f} s"
+          + (f"; checkpoint not replaced: {report.checkpoint_kept}" if report.checkpoint_kept
+             else ""))

@@ -28,9 +28,15 @@ against the replay.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import ipaddress
+import itertools
 import os
+import re
+import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
@@ -39,9 +45,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from http.client import HTTPException
+from http.client import HTTPException, HTTPResponse
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ledger import merkle
 from ledger.audit import CHUNK, AuditError, AuditReport, Replayer, replay
@@ -57,7 +63,14 @@ from ledger.errors import (
 )
 from ledger.files import fsync_path, read_regular, write_atomic
 from ledger.log import Ledger
-from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint, parse_verifier
+from ledger.note import (
+    MAX_NOTE_SIZE,
+    Checkpoint,
+    Verifier,
+    open_checkpoint,
+    parse_note,
+    parse_verifier,
+)
 from ledger.parallel import default_workers
 from ledger.store import Txn
 
@@ -93,10 +106,30 @@ MAX_ENTRY_SIZE = 0xFFFF
 CHECKPOINT_PATH = "checkpoint"
 
 DEFAULT_TIMEOUT = 30.0
-"""Seconds allowed for one HTTP(S) response, from the request to its last byte."""
+"""Seconds allowed for one HTTP(S) request: connecting, sending it, every status line, header
+and body byte of the response, and of the redirects before it (one deadline for all)."""
+
+MAX_HEAD_BYTES = 1 << 16
+"""The most bytes read of a response before its headers end: its status line and headers, and
+any ``100 Continue`` responses before it (64 KiB; at most 100 header lines, http.client's cap)."""
+
+MAX_REDIRECTS = 10
+"""Redirects followed for one request (to http or https URLs only)."""
 
 FETCH_THREADS = 8
 """Tiles and bundles fetched at once, ahead of the replay."""
+
+BUNDLES_AHEAD = 4
+"""Entry bundles fetched ahead of the replay, at most (tiles, 8 KiB each: FETCH_THREADS). Each
+may be 16.8 MB and take twice that while it is read: this bounds the audit's memory."""
+
+AHEAD_BYTES = 32 << 20
+"""Fewer bundles are fetched ahead when they are big: as many as this many bytes hold at the
+size of the biggest so far (:class:`_Ahead`); bundles of 64 KiB entries go one at a time."""
+
+CHUNK_BYTES = 1 << 20
+"""The entry bytes in one chunk of the audit's replay, at most (and at most ``CHUNK`` entries:
+an honest chunk of 2048 entries is some 700 KB)."""
 
 TileId = tuple[int, int, int]
 """``(level, index, width)`` of a tile; the entry bundles share the ids of level 0."""
@@ -155,16 +188,44 @@ def tiles_of(size: int) -> list[TileId]:
     """
     if size < 0:
         raise UsageError(f"tree size {size}: want >= 0")
-    out: list[TileId] = []
+    return list(_tiles(size))
+
+
+def _tiles(size: int) -> Iterator[TileId]:
+    """:func:`tiles_of`, one at a time (for a tree of 2**40 leaves, 2**32 of them)."""
     level = 0
     nodes = size  # hashes at tree level 8 * level: one per complete subtree of 256**level leaves
     while nodes:
-        out.extend((level, n, TILE_WIDTH) for n in range(nodes >> TILE_HEIGHT))
+        yield from ((level, n, TILE_WIDTH) for n in range(nodes >> TILE_HEIGHT))
+        if nodes % TILE_WIDTH:
+            yield level, nodes >> TILE_HEIGHT, nodes % TILE_WIDTH
+        nodes >>= TILE_HEIGHT
+        level += 1
+
+
+def _partial_tiles(size: int) -> list[TileId]:
+    """The partial tiles of a tree of ``size`` leaves, level by level: at most one a level."""
+    out = []
+    level, nodes = 0, size
+    while nodes:
         if nodes % TILE_WIDTH:
             out.append((level, nodes >> TILE_HEIGHT, nodes % TILE_WIDTH))
         nodes >>= TILE_HEIGHT
         level += 1
     return out
+
+
+def _full_tiles_in_order(size: int) -> Iterator[TileId]:
+    """The full tiles of a tree of ``size`` leaves in the order a replay completes them: by
+    the leaf that ends them, then upwards (level-0 tile ``n``, then the tiles above that end
+    with it). Lazy: the audit's plan costs nothing however big a size a checkpoint claims."""
+    for n in range(size >> TILE_HEIGHT):
+        yield 0, n, TILE_WIDTH
+        done, level = n + 1, 1  # done: complete tiles of the level below
+        while done % TILE_WIDTH == 0:
+            done >>= TILE_HEIGHT
+            yield level, done - 1, TILE_WIDTH
+            level += 1
 
 
 def _tile_end(tile: TileId) -> int:
@@ -289,11 +350,14 @@ class ExportReport:
     files_skipped: int
     seconds: float
     written: tuple[str, ...]
+    checkpoint_kept: str | None = None
+    """Why the directory's checkpoint was left as it was (another export published the same
+    tree with cosignatures this one lacks); None when it is this export's."""
 
     def as_dict(self) -> dict[str, object]:
         return {"size": self.size, "root": self.root.hex(), "files_written": self.files_written,
                 "bytes_written": self.bytes_written, "files_skipped": self.files_skipped,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "checkpoint_kept": self.checkpoint_kept}
 
 
 def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
@@ -310,68 +374,68 @@ def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
     3. Every file is written atomically (:func:`write_atomic`); the directories are fsynced,
        and only then the ``checkpoint`` file is replaced, so a reader never sees a checkpoint
        whose tiles are not all in place.
+    4. A published checkpoint never goes back: the export holds an exclusive ``flock`` on
+       ``out_dir`` itself from the first read of its checkpoint to the last write, so exports
+       into one directory run one after the other, and re-reads the checkpoint right before
+       replacing it. A bigger tree there by then (a writer that does not take the lock) is a
+       ConflictError; the same tree is replaced only by a note that keeps every signature it
+       has and adds some (new cosignatures), else it is kept and ``checkpoint_kept`` says why.
 
     ``progress(n)`` is called with the number of entries of each bundle handled.
     """
     start = time.perf_counter()
-    try:
-        note = ledger.checkpoint_note()
-    except NotFoundError:
-        raise NotFoundError("nothing to export: no checkpoint has been signed yet; run "
-                            "'credledger checkpoint' first") from None
-    log_key = parse_verifier(ledger.log_vkey())
-    cp = open_checkpoint(note, log_key)
-    if ledger.root_at(cp.size) != cp.root:
-        raise StoreCorruptError(f"the stored checkpoint of size {cp.size} does not match the "
-                                "store's tree")
+    _stored_checkpoint(ledger)  # none: say so before touching the directory
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    known = _published_size(root, ledger, log_key, cp)
-    writer = _Writer(root)
+    with _locked(root):
+        # Read under the lock: after an export that held it, the store's latest checkpoint.
+        note, log_key, cp = _stored_checkpoint(ledger)
+        known = _published_size(root, ledger, log_key, cp)
+        writer = _Writer(root)
 
-    def fresh(tile: TileId, rel: str) -> bool:
-        if _tile_end(tile) <= known and writer.exists(rel):
-            writer.skipped += 1
-            return False
-        return True
+        def fresh(tile: TileId, rel: str) -> bool:
+            if _tile_end(tile) <= known and writer.exists(rel):
+                writer.skipped += 1
+                return False
+            return True
 
-    for tile in tiles_of(cp.size):
-        level, index, width = tile
-        first = index * TILE_WIDTH
-        if level == 0:
-            rel = bundle_path(index, width)
-            if fresh(tile, rel):
-                writer.put(rel, ledger.store.read(partial(_bundle_bytes, first=first,
-                                                          width=width)))
-            if progress is not None:
-                progress(width)
-        rel = tile_path(level, index, width)
-        if fresh(tile, rel):
-            writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level, index=index,
-                                                      width=width)))
-    # c2sp.org/tlog-tiles: a log serves the partial tiles of every tree size it signed a
-    # checkpoint for, so proofs against an older checkpoint can be made from the tiles too.
-    for size, _ in ledger.checkpoints():
-        if size >= cp.size:
-            continue
-        for tile in tiles_of(size):
+        for tile in _tiles(cp.size):
             level, index, width = tile
-            if width == TILE_WIDTH:
-                continue  # full tiles: already written above, and immutable
+            first = index * TILE_WIDTH
             if level == 0:
                 rel = bundle_path(index, width)
-                if not writer.exists(rel):
-                    writer.put(rel, ledger.store.read(partial(
-                        _bundle_bytes, first=index * TILE_WIDTH, width=width)))
+                if fresh(tile, rel):
+                    writer.put(rel, ledger.store.read(partial(_bundle_bytes, first=first,
+                                                              width=width)))
+                if progress is not None:
+                    progress(width)
             rel = tile_path(level, index, width)
-            if not writer.exists(rel):
-                writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level,
-                                                          index=index, width=width)))
-    writer.sync()
-    writer.put(CHECKPOINT_PATH, note.encode("utf-8"))
-    writer.sync()
+            if fresh(tile, rel):
+                writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level, index=index,
+                                                          width=width)))
+        # c2sp.org/tlog-tiles: a log serves the partial tiles of every tree size it signed a
+        # checkpoint for, so proofs against an older checkpoint can be made from the tiles too.
+        for size, _ in ledger.checkpoints():
+            if size >= cp.size:
+                continue
+            for tile in _tiles(size):
+                level, index, width = tile
+                if width == TILE_WIDTH:
+                    continue  # full tiles: already written above, and immutable
+                if level == 0:
+                    rel = bundle_path(index, width)
+                    if not writer.exists(rel):
+                        writer.put(rel, ledger.store.read(partial(
+                            _bundle_bytes, first=index * TILE_WIDTH, width=width)))
+                rel = tile_path(level, index, width)
+                if not writer.exists(rel):
+                    writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level,
+                                                              index=index, width=width)))
+        writer.sync()
+        kept = _publish(writer, note, ledger, log_key, cp)
+        writer.sync()
     return ExportReport(cp.size, cp.root, len(writer.written), writer.bytes, writer.skipped,
-                        time.perf_counter() - start, tuple(writer.written))
+                        time.perf_counter() - start, tuple(writer.written), kept)
 
 
 def _bundle_bytes(txn: Txn, *, first: int, width: int) -> bytes:
@@ -390,14 +454,45 @@ def _tile_bytes(txn: Txn, *, level: int, index: int, width: int) -> bytes:
     return b"".join(txn.tree_node(tree_level, base + i) for i in range(width))
 
 
-def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoint) -> int:
-    """The size of the checkpoint already in ``root`` (0 if none), once it is known to be a
-    prefix of the tree being exported."""
+def _stored_checkpoint(ledger: Ledger) -> tuple[str, Verifier, Checkpoint]:
+    """The latest stored checkpoint note, the log key, and the checkpoint, checked."""
+    try:
+        note = ledger.checkpoint_note()
+    except NotFoundError:
+        raise NotFoundError("nothing to export: no checkpoint has been signed yet; run "
+                            "'credledger checkpoint' first") from None
+    log_key = parse_verifier(ledger.log_vkey())
+    cp = open_checkpoint(note, log_key)
+    if ledger.root_at(cp.size) != cp.root:
+        raise StoreCorruptError(f"the stored checkpoint of size {cp.size} does not match the "
+                                "store's tree")
+    return note, log_key, cp
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the directory ``root`` itself (no lock file among the published
+    ones): one export at a time into it, across processes and threads (each holder opens the
+    directory itself). The kernel drops the lock when its holder exits, however it exits."""
+    import fcntl
+
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _published(root: Path, ledger: Ledger, log_key: Verifier,
+               cp: Checkpoint) -> tuple[Checkpoint, bytes] | None:
+    """The checkpoint already in ``root`` and its bytes (None if there is none), once it is
+    known to be a prefix of the tree being exported; ConflictError otherwise."""
     path = root / CHECKPOINT_PATH
     try:  # a FIFO, a device or a directory there is refused (NotRegularFileError), not skipped
         data = read_regular(path, MAX_NOTE_SIZE, "a checkpoint")
     except NotFoundError:
-        return 0
+        return None
     except EncodingError as exc:
         raise ConflictError(f"{path}: not a checkpoint of this log ({exc}); refusing to export "
                             "over it") from None
@@ -412,27 +507,156 @@ def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoin
     if ledger.root_at(old.size) != old.root:
         raise ConflictError(f"{path} has a root at size {old.size} that this ledger's tree does "
                             "not have (another history); refusing to export over it")
-    return old.size
+    return old, data
+
+
+def _published_size(root: Path, ledger: Ledger, log_key: Verifier, cp: Checkpoint) -> int:
+    """The size of the checkpoint already in ``root`` (0 if none), once it is known to be a
+    prefix of the tree being exported."""
+    found = _published(root, ledger, log_key, cp)
+    return 0 if found is None else found[0].size
+
+
+def _publish(writer: _Writer, note: str, ledger: Ledger, log_key: Verifier,
+             cp: Checkpoint) -> str | None:
+    """Replace the checkpoint unless that would take the published log back: re-read it (under
+    the directory's lock) right before. A bigger tree is a ConflictError (from
+    :func:`_published`); the same tree is replaced only by a note with every signature line
+    it has and more. Return why the published one was kept, or None."""
+    data = note.encode("utf-8")
+    found = _published(writer.root, ledger, log_key, cp)
+    if found is not None and found[0].size == cp.size and found[1] != data:
+        theirs = {s.line() for s in parse_note(found[1]).signatures}
+        ours = {s.line() for s in parse_note(data).signatures}
+        if not theirs < ours:
+            return (f"{writer.root / CHECKPOINT_PATH} already publishes tree size {cp.size} "
+                    "with signatures this export's checkpoint lacks; kept it")
+    writer.put(CHECKPOINT_PATH, data)
+    return None
 
 
 # ----------------------------------------------------------------------------- reading
 
 
-class _NoFileRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects to http(s) only."""
+class _HeadTooLarge(Exception):
+    """A response's status lines and headers went on past :data:`MAX_HEAD_BYTES`."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, "redirect to a non-HTTP URL", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+class _Deadline(io.RawIOBase):
+    """The reading side of one request's socket: before every ``recv`` the socket's timeout is
+    set to what is left of the request's deadline (so no byte arriving late, however slowly the
+    earlier ones came, is waited for), and until :attr:`head_limit` is lifted at most that many
+    bytes are read (the status lines and headers of a response, 1xx responses included)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = deadline
+        self.head_limit: int | None = MAX_HEAD_BYTES
+        self.got = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        view = memoryview(buffer).cast("B")
+        if self.head_limit is not None:
+            if self.got >= self.head_limit:
+                raise _HeadTooLarge
+            view = view[:self.head_limit - self.got]
+        self.sock.settimeout(left)
+        n = self.sock.recv_into(view)
+        self.got += n
+        return n
+
+
+class _Source:
+    """What :class:`http.client.HTTPResponse` reads from: a buffered :class:`_Deadline`."""
+
+    def __init__(self, raw: _Deadline) -> None:
+        self.raw = raw
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(self.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class _Url:
+    """An http(s) URL taken apart for one request."""
+
+    https: bool
+    host: str
+    port: int
+    target: str  # the request target: path and query, percent-encoded
+    authority: str  # the Host header
+
+
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?")
+
+
+def _split_url(url: str, error: type[LedgerError]) -> _Url:
+    """Take an http(s) URL apart; ``error`` (UsageError for the caller's URL, FetchError for a
+    server's redirect) names what is wrong with a malformed one."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port could not be cast to integer value"
+        raise error(f"{_printable(url)}: not a valid URL ({_printable(str(exc)).lower()})"
+                    ) from None
+    hostport = parts.netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        after = hostport.partition("]")[2]
+    else:
+        after = hostport[hostport.find(":"):] if ":" in hostport else ""
+    if after and not (after[0] == ":" and (after == ":" or after[1:].isascii()
+                                            and after[1:].isdigit())):
+        raise error(f"{_printable(url)}: not a valid URL (junk after the host)")
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise error(f"{_printable(url)}: want an http:// or https:// URL")
+    host = parts.hostname or ""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise error(f"{_printable(url)}: not a valid URL (bad IPv6 address)") from None
+        name = f"[{host}]"
+    else:
+        try:
+            host = host.encode("idna").decode("ascii") if not host.isascii() else host
+        except UnicodeError:
+            host = ""
+        if not _HOST_NAME.fullmatch(host):
+            raise error(f"{_printable(url)}: not a valid URL (no valid host name)")
+        name = host
+    if port == 0:
+        raise error(f"{_printable(url)}: not a valid URL (port 0)")
+    target = urllib.parse.quote(parts.path or "/", safe="/%!$&'()*+,;=:@-._~")
+    if parts.query:
+        target += "?" + urllib.parse.quote(parts.query, safe="/?%!$&'()*+,;=:@-._~")
+    return _Url(scheme == "https", host, port or (443 if scheme == "https" else 80), target,
+                name if port is None else f"{name}:{port}")
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` for a one-line message: control characters escaped, at most ``limit`` chars."""
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                  for c in text[:limit])
+    return out + ("..." if len(text) > limit else "")
 
 
 class TileReader:
     """Reads a tlog-tiles tree from a directory, a ``file://`` URL or an ``http(s)://`` prefix.
 
     Every resource is capped: a checkpoint at :data:`~ledger.note.MAX_NOTE_SIZE` bytes, a tile at
-    ``32 * width``, a bundle at ``width * (2 + 65535)``; HTTP responses must arrive whole within
-    ``timeout`` seconds, and may be gzip-encoded. Raises :class:`~ledger.errors.EncodingError` for
+    ``32 * width``, a bundle at ``width * (2 + 65535)``; an HTTP request must be done within
+    ``timeout`` seconds (one deadline for connecting, the status line, headers and body; the
+    status lines and headers at most :data:`MAX_HEAD_BYTES`), and responses may be
+    gzip-encoded. A malformed URL is a :class:`~ledger.errors.UsageError` at once.
+    Raises :class:`~ledger.errors.EncodingError` for
     a truncated or oversize resource, :class:`~ledger.errors.NotFoundError` for a missing one
     (a 404), :class:`~ledger.errors.NotRegularFileError` for a local "file" that is a FIFO, a
     device or a directory (refused at once: local files are read with
@@ -444,13 +668,14 @@ class TileReader:
     def __init__(self, source: str | os.PathLike[str], *,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         text = os.fspath(source)
-        scheme = urllib.parse.urlsplit(text).scheme.lower() if "://" in text else ""
+        scheme = text.partition("://")[0].lower() if "://" in text else ""
         self.timeout = timeout
         self.base_url: str | None = None
         self.base_dir: Path | None = None
         if scheme in ("http", "https"):
+            _split_url(text, UsageError)  # a malformed URL: the caller's mistake
             self.base_url = text.rstrip("/") + "/"
-            self._opener = urllib.request.build_opener(_NoFileRedirects)
+            self._tls: ssl.SSLContext | None = None
         elif scheme == "file":
             self.base_dir = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
         elif scheme:
@@ -483,32 +708,19 @@ class TileReader:
 
     def _get_url(self, rel: str, limit: int) -> bytes:
         url = self.where(rel)
-        deadline = time.monotonic() + self.timeout
-        request = urllib.request.Request(url, headers={
-            "Accept-Encoding": "gzip, identity", "User-Agent": "credledger-tiles"})
+        raw_limit = limit + _gzip_slack(limit)
         try:
-            with self._opener.open(request, timeout=self.timeout) as resp:
-                encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
-                raw_limit = limit + _gzip_slack(limit)
-                chunks: list[bytes] = []
-                got = 0
-                while got <= raw_limit:
-                    block = resp.read(min(_READ_BLOCK, raw_limit + 1 - got))
-                    if not block:
-                        break
-                    chunks.append(block)
-                    got += len(block)
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"GET {url}: timed out after {self.timeout:g} s")
-        except urllib.error.HTTPError as exc:
-            if exc.code in (404, 410):
-                raise NotFoundError(f"GET {url}: HTTP {exc.code} (not found)") from None
-            raise FetchError(f"GET {url}: HTTP {exc.code} {exc.reason}") from None
-        except urllib.error.URLError as exc:
-            raise FetchError(f"GET {url}: {exc.reason}") from None
-        except (OSError, HTTPException, ValueError) as exc:
-            raise FetchError(f"GET {url}: {exc.__class__.__name__}: {exc}") from None
-        raw = b"".join(chunks)
+            encoding, raw = self._request(url, raw_limit)
+        except TimeoutError:
+            raise FetchError(f"GET {url}: timed out after {self.timeout:g} s") from None
+        except _HeadTooLarge:
+            raise FetchError(f"GET {url}: the response's status lines and headers run past "
+                             f"{MAX_HEAD_BYTES} bytes") from None
+        except HTTPException as exc:
+            raise FetchError(f"GET {url}: bad HTTP response ({exc.__class__.__name__}: "
+                             f"{_printable(str(exc))})") from None
+        except OSError as exc:  # refused, reset, unreachable, DNS, TLS
+            raise FetchError(f"GET {url}: {_printable(exc.strerror or str(exc))}") from None
         if encoding in ("identity", ""):
             return raw
         if encoding in ("gzip", "x-gzip"):
@@ -522,7 +734,84 @@ class TileReader:
             if len(out) <= limit and not d.eof:
                 raise EncodingError(f"{url}: truncated gzip encoding")
             return out
-        raise FetchError(f"GET {url}: unsupported Content-Encoding {encoding!r}")
+        raise FetchError(f"GET {url}: unsupported Content-Encoding {_printable(encoding)!r}")
+
+    def _request(self, url: str, raw_limit: int) -> tuple[str, bytes]:
+        """GET ``url``, following up to :data:`MAX_REDIRECTS` redirects to http(s) URLs, all
+        within one deadline of :attr:`timeout` seconds (connecting, sending, every status line,
+        header and body byte); return the Content-Encoding and at most ``raw_limit + 1`` bytes
+        of the body. Raises TimeoutError, _HeadTooLarge, HTTPException or OSError for the
+        caller to name, and NotFoundError, FetchError or EncodingError itself."""
+        deadline = time.monotonic() + self.timeout
+        where = url
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = _split_url(where, FetchError)
+            sock = self._connect(parts, deadline)
+            try:
+                sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+                sock.sendall(f"GET {parts.target} HTTP/1.1\r\nHost: {parts.authority}\r\n"
+                             "Accept-Encoding: gzip, identity\r\nUser-Agent: credledger-tiles\r\n"
+                             "Connection: close\r\n\r\n".encode("ascii"))
+                source = _Deadline(sock, deadline)
+                resp = HTTPResponse(_Source(source), method="GET")  # type: ignore[arg-type]
+                resp.begin()  # status lines and headers: at most MAX_HEAD_BYTES
+                source.head_limit = None
+                status = resp.status
+                if status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
+                    location = resp.getheader("Location", "")
+                    where = urllib.parse.urljoin(where, location.strip())
+                    if urllib.parse.urlsplit(where).scheme.lower() not in ("http", "https"):
+                        raise FetchError(f"GET {url}: redirect to a non-HTTP URL "
+                                         f"{_printable(location)!r}")
+                    continue
+                if status in (404, 410):
+                    raise NotFoundError(f"GET {url}: HTTP {status} (not found)")
+                if not 200 <= status < 300:
+                    raise FetchError(f"GET {url}: HTTP {status} {_printable(resp.reason or '')}"
+                                     .rstrip())
+                encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
+                if resp.length is not None and resp.length > raw_limit:
+                    raise EncodingError(f"{url}: oversize: {resp.length} bytes declared, at "
+                                        f"most {raw_limit} wanted")
+                chunks: list[bytes] = []
+                got = 0
+                while got <= raw_limit:
+                    block = resp.read(min(_READ_BLOCK, raw_limit + 1 - got))
+                    if not block:
+                        break
+                    chunks.append(block)
+                    got += len(block)
+                return encoding, b"".join(chunks)
+            finally:
+                sock.close()
+        raise FetchError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
+
+    def _connect(self, parts: _Url, deadline: float) -> socket.socket:
+        """A connected (and for https, TLS-wrapped and verified) socket, within the deadline.
+        (Name resolution has no timeout of its own: the system resolver's applies.)"""
+        error: OSError = OSError(f"cannot resolve {parts.host}")
+        for family, kind, proto, _, address in socket.getaddrinfo(
+                parts.host, parts.port, type=socket.SOCK_STREAM):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(left)
+                sock.connect(address)
+                if parts.https:
+                    if self._tls is None:
+                        self._tls = ssl.create_default_context()
+                    sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+                    sock = self._tls.wrap_socket(sock, server_hostname=parts.host)
+                return sock
+            except TimeoutError:
+                sock.close()
+                raise
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise error
 
     def checkpoint(self) -> bytes:
         """The checkpoint note's bytes (not yet verified), fetched once."""
@@ -562,25 +851,45 @@ V = TypeVar("V")
 
 
 class _Ahead(Generic[K, V]):
-    """Fetches resources on a thread pool, up to ``depth`` ahead of their use, in plan order."""
+    """Fetches resources on a thread pool, up to ``depth`` ahead of their use, in plan order.
+
+    With ``weigh``, fewer when they are big: one at a time until the first is weighed, then as
+    many as ``budget`` bytes hold at the size of the biggest seen so far (at least one, at most
+    ``depth``). Honest entry bundles (some 90 KB) go 8 at a time; bundles of 64 KiB entries
+    (16.8 MB each) one at a time."""
 
     def __init__(self, pool: ThreadPoolExecutor, fetch: Callable[[K], V], plan: Iterable[K],
-                 depth: int) -> None:
+                 depth: int, *, weigh: Callable[[V], int] | None = None,
+                 budget: int = 0) -> None:
         self.pool = pool
         self.fetch = fetch
         self.plan = iter(plan)
         self.depth = depth
+        self.weigh = weigh
+        self.budget = budget
+        self.biggest = -1  # weight of the biggest result so far; -1: none yet
         self.queue: deque[tuple[K, Future[V]]] = deque()
 
+    def _depth(self) -> int:
+        if self.weigh is None:
+            return self.depth
+        if self.biggest < 0:
+            return 1
+        return max(1, min(self.depth, self.budget // max(self.biggest, 1)))
+
     def get(self, key: K) -> V:
-        while len(self.queue) < self.depth:
+        while len(self.queue) < self._depth():
             nxt = next(self.plan, None)
             if nxt is None:
                 break
             self.queue.append((nxt, self.pool.submit(self.fetch, nxt)))
         if self.queue and self.queue[0][0] == key:
-            return self.queue.popleft()[1].result()
-        return self.fetch(key)  # not the planned order: fetch it now
+            value = self.queue.popleft()[1].result()
+        else:
+            value = self.fetch(key)  # not the planned order: fetch it now
+        if self.weigh is not None:
+            self.biggest = max(self.biggest, self.weigh(value))
+        return value
 
 
 # ----------------------------------------------------------------------------- audit
@@ -647,11 +956,12 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
         if old.size > cp.size:  # known before any replay: fail fast
             check_saved_checkpoints([old], size=cp.size, root_at=lambda _: None)
     replayer = Replayer(None, want_roots=[s.size for s in saved])
-    plan = tiles_of(cp.size)
-    bundles = [(index, width) for level, index, width in plan if level == 0]
-    # Tiles in the order the replay completes them: by the leaf that ends them, then upwards.
-    full = sorted((t for t in plan if t[2] == TILE_WIDTH), key=lambda t: (_tile_end(t), t[0]))
-    partials = [t for t in plan if t[2] != TILE_WIDTH]
+    # The plan, lazily: a checkpoint may claim any size below 2**64 (item 7 of issue 19).
+    partials = _partial_tiles(cp.size)
+
+    def bundles() -> Iterator[tuple[int, int]]:  # (index, width), one iterator per call
+        yield from ((n, TILE_WIDTH) for n in range(cp.size >> TILE_HEIGHT))
+        yield from ((i, w) for level, i, w in partials if level == 0)
 
     def fetch_bundle(key: tuple[int, int]) -> list[bytes]:
         index, width = key
@@ -666,8 +976,11 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
 
     pool = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="tiles")
     try:
-        ahead_bundles = _Ahead(pool, fetch_bundle, bundles, FETCH_THREADS)
-        ahead_tiles = _Ahead(pool, fetch_tile, full + partials, FETCH_THREADS)
+        ahead_bundles = _Ahead(pool, fetch_bundle, bundles(), BUNDLES_AHEAD, budget=AHEAD_BYTES,
+                               weigh=lambda entries: sum(map(len, entries)) + 2 * len(entries))
+        ahead_tiles = _Ahead(pool, fetch_tile,
+                             itertools.chain(_full_tiles_in_order(cp.size), partials),
+                             FETCH_THREADS)
         pending: dict[int, list[bytes]] = {}  # tile level -> hashes of its unfinished tile
 
         def check_tile(level: int, index: int, want: list[bytes]) -> None:
@@ -690,12 +1003,17 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
                 hashes.clear()
 
         def chunks() -> Iterator[list[bytes]]:
+            # At most CHUNK entries and about CHUNK_BYTES bytes: the replay keeps a few chunks
+            # in flight, and bundles of 64 KiB entries would make 2048 of them 134 MB each.
             chunk: list[bytes] = []
-            for key in bundles:
-                chunk.extend(ahead_bundles.get(key))
-                if len(chunk) >= CHUNK:
-                    yield chunk
-                    chunk = []
+            held = 0
+            for key in bundles():
+                for entry in ahead_bundles.get(key):
+                    chunk.append(entry)
+                    held += len(entry)
+                    if len(chunk) >= CHUNK or held >= CHUNK_BYTES:
+                        yield chunk
+                        chunk, held = [], 0
             if chunk:
                 yield chunk
 
