@@ -166,11 +166,13 @@ def test_a_newer_checkpoint_published_meanwhile_without_the_lock_is_kept(tmp_pat
 
 
 def test_the_same_tree_is_replaced_only_by_a_note_with_more_signatures(tmp_path: Path) -> None:
-    from ledger.note import parse_note, sign_note
 
-    def cosigned(note: str, name: str) -> str:  # the note with one more signature line
-        extra = sign_note(parse_note(note).text, Signer.generate(name))
-        return note + parse_note(extra).signatures[0].line()
+    from ledger.witness import WitnessKey, add_cosignature
+
+    witnesses = {name: WitnessKey.generate(name) for name in ("a.example", "b.example")}
+
+    def cosigned(note: str, name: str) -> str:  # the note with one witness's cosignature
+        return add_cosignature(note, witnesses[name], 1_767_225_600)
 
     w = World(tmp_path / "store")
     w.grow(5)
@@ -178,7 +180,8 @@ def test_the_same_tree_is_replaced_only_by_a_note_with_more_signatures(tmp_path:
     out = tmp_path / "tiles"
     export_tiles(w.ledger, out)
     # New cosignatures on the stored checkpoint: the same tree, re-published with them.
-    richer = w.ledger.add_cosignatures(cosigned(note, "a.example"))
+    richer = w.ledger.add_cosignatures(cosigned(note, "a.example"),
+                                       [witnesses["a.example"].verifier()])
     report = export_tiles(w.ledger, out)
     assert "checkpoint" in report.written and report.checkpoint_kept is None
     assert (out / "checkpoint").read_text() == richer

@@ -1114,8 +1114,8 @@ _B64_PIECES = ["A", "B", "Q", "g", "w", "/", "+", "=", "==", " ", "\n", "-", "_"
 @given(st.lists(st.sampled_from(_B64_PIECES), max_size=12) | st.binary(max_size=40).map(
     lambda b: [base64.b64encode(b).decode()]))
 def test_base64_fields_accept_exactly_the_canonical_encodings(pieces: list[str]) -> None:
-    from ledger.errors import EncodingError
     from ledger.bundle import _b64
+    from ledger.errors import EncodingError
 
     value = "".join(pieces)
     want = _reference_b64(value)
