@@ -2,11 +2,14 @@
 
 - docs/FORMAT.md's worked example is what ``docs/make_format_example.py`` generates now;
 - every command README.md's command table names exists in ``ledger.cli``;
-- every command's ``--help`` shows an example.
+- every command's ``--help`` shows an example;
+- docs/ARCHITECTURE.md's module table is the package's import graph, layered;
+- the code cites documents of the repository, never one outside it.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -121,3 +124,81 @@ def test_help_has_an_example(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Example" in result.output, f"credledger {' '.join(path)} --help shows no example"
+
+
+# ------------------------------------------------------------------------------ the architecture
+
+
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+PACKAGE = ROOT / "ledger"
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The package modules ``path`` imports at run time (anywhere in it, lazily too), not
+    those imported only for type hints under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    hints: set[int] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+                and node.test.id == "TYPE_CHECKING"):
+            hints.update(id(n) for n in ast.walk(node))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in hints:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "ledger":
+                out |= {a.name for a in node.names if a.name != "__version__"}
+            elif node.module.startswith("ledger."):
+                out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("ledger.")}
+    out.discard(path.stem)
+    return out
+
+
+def _documented_modules() -> dict[str, tuple[int, set[str]]]:
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    table = text.split("<!-- modules:")[1].split("<!-- end of modules -->")[0]
+    rows: dict[str, tuple[int, set[str]]] = {}
+    for line in table.splitlines():
+        m = re.fullmatch(r"\| `(\w+)` \| (\d) \| [^|]+ \|(.*)\|", line.strip())
+        if m:
+            rows[m[1]] = (int(m[2]), {x.strip() for x in m[3].split(",") if x.strip()})
+    return rows
+
+
+def test_the_architecture_table_is_the_import_graph() -> None:
+    documented = _documented_modules()
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert set(documented) == modules, "docs/ARCHITECTURE.md lists other modules than ledger/"
+    for name, (_, listed) in documented.items():
+        actual = _runtime_imports(PACKAGE / f"{name}.py")
+        assert actual == listed, f"{name}: imports {sorted(actual)}, the table says {sorted(listed)}"
+
+
+def test_imports_flow_down_the_layers() -> None:
+    documented = _documented_modules()
+    for name, (layer, imports) in documented.items():
+        for dep in imports:
+            assert documented[dep][0] <= layer, f"{name} (layer {layer}) imports {dep} " \
+                                                 f"(layer {documented[dep][0]})"
+
+
+def test_the_checker_sees_lazy_imports_and_skips_type_hints(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from typing import TYPE_CHECKING\nfrom ledger import merkle\n"
+                     "if TYPE_CHECKING:\n    from ledger.log import Ledger\n"
+                     "def f():\n    import ledger.store\n    from ledger.events import pack\n")
+    assert _runtime_imports(probe) == {"merkle", "store", "events"}
+
+
+def test_the_code_cites_only_documents_of_the_repository() -> None:
+    outside = re.compile(r"DESIGN(\.md)?\s*§|\.\./shared|shared/(DESIGN|STYLE)")
+    for path in [*PACKAGE.glob("*.py"), *(ROOT / "tests").glob("*.py"),
+                 *(ROOT / "docs").glob("*.md"), README]:
+        if path.name == "test_docs.py":
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not outside.search(line), f"{path.name}:{n} cites a document outside the " \
+                                             f"repository: {line.strip()}"
