@@ -14,11 +14,10 @@ Two libraries check the equation, and under the rule they accept exactly the sam
 * OpenSSL, through ``cryptography`` (:func:`verify_openssl`), for single checks: the offline
   verifier, checkpoints and cosignatures (:func:`verify`).
 * libsodium, through PyNaCl's public API (:func:`verify_sodium`), for bulk checks only: the
-  append and audit workers (:func:`ledger.events.verify_signature_fast`). Measured here
-  (interleaved, 10 rounds of 2,000 signatures by one key): 58 µs a signature against
-  OpenSSL's 109 µs (110 µs with a key object made per check), 1.9 times as fast, and batch
-  issuance and audits are bound by these checks. It is imported only when first used, so a
-  cold verify does not load it.
+  append and audit workers (:func:`ledger.events.verify_signature_fast`): about twice as
+  fast as OpenSSL here, and batch issuance and audits are bound by these checks
+  (benchmarks/README.md, "Measurements behind the code"). It is imported only when first
+  used, so a cold verify does not load it.
 
 This module does no curve arithmetic and never handles a secret (signing is OpenSSL's).
 """

@@ -73,9 +73,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 RESERVE_PER_ITEM = 4096
-"""Bytes of store pages an append reserves per item before it starts (measured: 1.2 to 3.2 KB
-of data per event up to 10^5 events, plus the pages a transaction copies), so that a batch
-rarely fills the map and has to be done again after growing it."""
+"""Bytes of store pages an append reserves per item before it starts (an event's data and the
+pages a transaction copies: benchmarks/README.md, "Measurements behind the code"), so that a
+batch rarely fills the map and has to be done again after growing it."""
 
 Progress = Callable[[int], None]
 

@@ -71,7 +71,7 @@ def leaf_hash(entry: bytes) -> bytes:
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Return the RFC 9162 inner node hash ``SHA-256(0x01 || left || right)``."""
-    # Concatenation beats a chain of update() calls for 65 bytes (measured: 0.56 vs 0.78 µs).
+    # One concatenation, not a chain of update() calls: faster for 65 bytes (benchmarks/README.md).
     return _sha256(_NODE_PREFIX + left + right).digest()
 
 

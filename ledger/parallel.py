@@ -65,8 +65,8 @@ def collection_paused() -> Iterator[None]:
 
     They make several small objects per event, none of them in a reference cycle, and the
     collector's passes over them (and over the status-map nodes a batch holds in memory, more
-    with every pass it survives) cost 1-8 µs an event at 10^4-4x10^4 entries, growing with
-    the objects alive. Reference counting still frees everything as usual; garbage in a cycle,
+    with every pass it survives) cost microseconds an event, growing with the objects alive
+    (benchmarks/README.md, "Measurements behind the code"). Reference counting still frees everything as usual; garbage in a cycle,
     anywhere in the process, waits until the block ends. Blocks may overlap (threads): the
     collector is switched back on, if it was on before the first, when the last one ends.
     """

@@ -200,8 +200,8 @@ class MapNodes:
     entry of the batch that made it, and its place among that batch's new nodes, children
     first; a branch's value is its 65-byte encoding followed by its children's locations. A
     batch's nodes are thus appended at the end of ``mapnodes``, in key order, rather than
-    scattered over it by their hashes: measured at 1.5x10^5 events (batches of 10^4), the store
-    took 1,822 bytes an event instead of 3,356 and a commit 12 instead of 42 µs an event.
+    scattered over it by their hashes: the store takes about half the bytes an event and a
+    commit a third of the time (benchmarks/README.md, "Measurements behind the code").
     ``maproots`` gives each batch's final map root its location.
 
     :meth:`get` reads by hash, the interface :mod:`ledger.smt` uses: the walks start at the
@@ -245,8 +245,8 @@ class MapNodes:
             return
         level = [(root, self._locs.get(root, LEGACY))]
         while level:
-            # In location order: a batch's nodes lie together. (One get each: py-lmdb's
-            # getmulti measured 8 µs a key here, a get about 3.)
+            # In location order: a batch's nodes lie together. (One get each: faster than
+            # py-lmdb's getmulti here, benchmarks/README.md.)
             level.sort(key=_location_of)
             below: list[tuple[bytes, bytes]] = []
             for h, loc in level:
