@@ -719,8 +719,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
       credledger prove uni cs-001 --size 14 -o old.json
       credledger prove uni cs-001 --format tlog-proof -o cs-001.tlog-proof
     """
-    from ledger.events import CRED, CredRecord, check_id
-    from ledger.note import parse_checkpoint, parse_note
+    from ledger.events import check_id
 
     creds = [(check_id(issuer_id, "issuer"), check_id(c, "credential id")) for c in cred_ids]
     for other in others:
@@ -731,28 +730,20 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
     with _open(ctx) as ledger:
         if fmt == "bundle":
             from ledger.bundle import build_bundle, dump_bundle
-            from ledger.holder import parse_holder_document
+            from ledger.files import read_regular
+            from ledger.holder import MAX_DOCUMENT_SIZE, parse_holder_document
 
-            docs = [parse_holder_document(Path(d).read_bytes()) for d in documents]
+            docs = [parse_holder_document(read_regular(d, MAX_DOCUMENT_SIZE, "a holder document"))
+                    for d in documents]
             _write_out(output, dump_bundle(build_bundle(ledger, creds, size=size,
                                                         documents=docs)))
             return
         if len(creds) != 1 or documents:
             raise Failure("--format tlog-proof proves one credential, without documents", 2)
-        note = ledger.checkpoint_note(size)
-        cp = parse_checkpoint(parse_note(note).text)
-        rec = ledger.record(CRED, issuer_id, cred_ids[0])
-        if not isinstance(rec, CredRecord):
-            raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_ids[0]!r}")
-        if rec.issued_index >= cp.size:
-            raise NotFoundError(f"{issuer_id}/{cred_ids[0]} was issued at entry "
-                                f"{rec.issued_index}, after the checkpoint of size {cp.size}; "
-                                "run 'credledger checkpoint' first")
-        proof = ledger.inclusion_proof(rec.issued_index, cp.size)
-        data = ledger.entry_bytes(rec.issued_index)
-    from ledger.tlogproof import TlogProof
+        from ledger.tlogproof import prove_issuance
 
-    _write_out(output, TlogProof(rec.issued_index, tuple(proof), note, data).format())
+        tlog_proof = prove_issuance(ledger, issuer_id, cred_ids[0], size=size)
+    _write_out(output, tlog_proof.format())
 
 
 @cli.command()

@@ -10,7 +10,8 @@ Layout (c2sp.org/tlog-proof)::
     <the checkpoint note, verbatim>
 
 The extra data is not authenticated by itself; it is trusted only because its leaf hash is proven
-to be in the checkpointed tree. No I/O, no lmdb.
+to be in the checkpointed tree. :func:`prove_issuance` builds one from a ledger (imported for type
+hints only); the rest reads and checks. No I/O, no lmdb.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ledger import merkle
-from ledger.errors import EncodingError
+from ledger.errors import EncodingError, NotFoundError
+from ledger.events import CRED, CredRecord
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
+
+if TYPE_CHECKING:
+    from ledger.log import Ledger
 
 HEADER = "c2sp.org/tlog-proof@v1"
 MAX_PROOF_TEXT = 1 << 20
@@ -44,6 +50,25 @@ class TlogProof:
         lines.append(f"index {self.index}")
         lines.extend(base64.b64encode(h).decode() for h in self.proof)
         return "\n".join(lines) + "\n\n" + self.note
+
+
+def prove_issuance(ledger: Ledger, issuer_id: str, cred_id: str, *,
+                   size: int | None = None) -> TlogProof:
+    """The tlog-proof of a credential's issuance entry against the stored checkpoint of
+    ``size`` (default: the latest), its extra data the exact entry bytes."""
+    def build(snap: Any) -> TlogProof:
+        note = snap.checkpoint_note(size)
+        cp = parse_checkpoint(parse_note(note).text)
+        rec = ledger.record(CRED, issuer_id, cred_id)
+        if not isinstance(rec, CredRecord):
+            raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_id!r}")
+        if rec.issued_index >= cp.size:
+            raise NotFoundError(f"{issuer_id}/{cred_id} was issued at entry {rec.issued_index}, "
+                                f"after the checkpoint of size {cp.size}; run 'credledger "
+                                "checkpoint' first")
+        proof = snap.inclusion_proof(rec.issued_index, cp.size)
+        return TlogProof(rec.issued_index, tuple(proof), note, snap.entry_bytes(rec.issued_index))
+    return ledger.snapshot(build)
 
 
 def _b64(text: str, what: str) -> bytes:
