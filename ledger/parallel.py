@@ -100,15 +100,14 @@ def verify_statements(items: Sequence[SignedStatement]) -> list[Statement]:
 def handoff() -> None:
     """Let another thread of this process take the GIL, if one is waiting for it.
 
-    The worker pool's threads in this process (which hand a worker its next chunk when it
-    finishes one) need the GIL now and then. A writer that runs Python without pause, calling
-    into LMDB every few dozen microseconds, starves them: each such call releases the GIL for
-    about a microsecond and takes it straight back, which restarts a waiting thread's 5 ms
-    countdown to asking for it, so it seldom gets in. Measured in 10^4 batches: the workers sat
-    idle for 250-480 ms of the writer's 550-880 ms, their finished chunks unanswered. A
-    ``time.sleep(0)`` now and then lets a waiting thread in (interleaved A/B, 6 rounds: the
-    batch at 0.56-0.61 of one core's raw libsodium rate without it, 0.70-0.80 with it, every
-    4, 16 or 64 entries alike; ``os.sched_yield`` helped less: 0.66).
+    The worker pool's threads in this process (the executor's manager thread, which hands a
+    worker its next chunk, and the call queue's feeder, which pickles it into the pipe) need
+    the GIL once a chunk. A writer that runs Python without pause, calling into LMDB every few
+    dozen microseconds, starves them: each such call releases the GIL for about a microsecond
+    and takes it straight back, which restarts a waiting thread's 5 ms countdown to asking for
+    it, so it seldom gets in, and the workers sit idle. A ``time.sleep(0)`` now and then lets a
+    waiting thread in. Giving the pool every chunk up front does not remove those threads, nor
+    the need for this (benchmarks/README.md, "Parallel checks and the writer's hand-off").
     """
     _time.sleep(0)
 
