@@ -24,6 +24,8 @@ This module does no curve arithmetic and never handles a secret (signing is Open
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -102,15 +104,27 @@ def verify_sodium(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """RFC 8032's check with libsodium (PyNaCl's ``crypto_sign_open``), for bulk checks,
     without the ledger's rule (bare libsodium refuses keys and R of small order, and keys that
     are not canonical, itself)."""
-    from nacl.bindings import crypto_sign_open
-    from nacl.exceptions import CryptoError
-
+    sign_open, crypto_error = _sodium or _load_sodium()
     # crypto_sign_open takes the signature and the message as one buffer, and does not check
     # the key's length.
     if len(signature) != 64 or len(public_key) != 32:
         return False
     try:
-        crypto_sign_open(bytes(signature) + bytes(message), bytes(public_key))
-    except CryptoError:
+        sign_open(bytes(signature) + bytes(message), bytes(public_key))
+    except crypto_error:
         return False
     return True
+
+
+_sodium: tuple[Any, type[Exception]] | None = None
+"""PyNaCl's ``crypto_sign_open`` and ``CryptoError``, once a bulk check has loaded them (a cold
+verify never does)."""
+
+
+def _load_sodium() -> tuple[Any, type[Exception]]:
+    global _sodium
+    from nacl.bindings import crypto_sign_open
+    from nacl.exceptions import CryptoError
+
+    _sodium = (crypto_sign_open, CryptoError)
+    return _sodium
