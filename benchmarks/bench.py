@@ -76,7 +76,8 @@ from ledger.log import Ledger
 from ledger.note import Signer, parse_verifier
 from ledger.parallel import default_workers
 from ledger.store import DATA_FILE, DB_NAMES
-from ledger.tiles import audit_tiles, export_tiles
+from ledger.tileaudit import audit_tiles
+from ledger.tiles import export_tiles
 from ledger.verify import verify_bundle
 
 BATCH = 10_000

@@ -367,7 +367,8 @@ def continue_story(ledger: Any, b: Built, note: str, tmp: Path) -> dict[str, Any
     """Export tiles at size 2, run a witness, append entries 2-4, cosign and export size 5."""
     from ledger.bundle import build_bundle, dump_bundle
     from ledger.errors import SignatureError
-    from ledger.tiles import audit_tiles, export_tiles
+    from ledger.tileaudit import audit_tiles
+    from ledger.tiles import export_tiles
     from ledger.verify import verify_bundle
     from ledger.witness import Witness, WitnessRefused, parse_cosigner
 

@@ -987,13 +987,8 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
           --checkpoint last.checkpoint --save-checkpoint last.checkpoint
     """
     from ledger.note import open_checkpoint
-    from ledger.tiles import (
-        TileReader,
-        audit_tiles,
-        check_saved_checkpoints,
-        open_saved_checkpoints,
-        write_atomic,
-    )
+    from ledger.tileaudit import audit_tiles, check_saved_checkpoints, open_saved_checkpoints
+    from ledger.tilereader import TileReader
 
     notes = [_read_checkpoint_file(f) for f in saved]
     if tiles is not None:

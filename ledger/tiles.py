@@ -1,4 +1,4 @@
-"""Static publication as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles), and its auditor.
+"""Static publication as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles): its format and export.
 
 Layout under a directory or URL prefix (docs/FORMAT.md §13)::
 
@@ -20,46 +20,28 @@ is not 0::
                 tile/1/000.p/2    (the roots of leaves [0, 256) and [256, 512))
 
 :func:`export_tiles` writes the tree of the latest stored checkpoint, incrementally and
-atomically. :class:`TileReader` reads a tree from a directory or an ``http(s)://`` prefix with
-strict parsing and a size cap per resource. :func:`audit_tiles` replays it as
-:func:`ledger.audit.audit_store` replays a store, and checks every tile and saved checkpoint
-against the replay.
+atomically; the paths and the bytes of tiles and entry bundles are here too. Reading a tree
+(``ledger.tilereader``) and auditing it (``ledger.tileaudit``) have their own modules.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import ipaddress
-import itertools
 import os
-import re
-import socket
-import ssl
 import time
-import urllib.parse
-import urllib.request
-import zlib
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from http.client import HTTPException, HTTPResponse
 from pathlib import Path
-from typing import Any, Generic, TypeVar
 
 from ledger import merkle
-from ledger.audit import CHUNK, AuditError, AuditReport, Replayer, replay
 from ledger.errors import (
     ConflictError,
     EncodingError,
-    FetchError,
     LedgerError,
     NotFoundError,
     StoreCorruptError,
     UsageError,
-    VerificationError,
 )
 from ledger.files import fsync_path, read_regular, write_atomic
 from ledger.log import Ledger
@@ -71,7 +53,6 @@ from ledger.note import (
     parse_note,
     parse_verifier,
 )
-from ledger.parallel import default_workers
 from ledger.store import Txn
 
 __all__ = [
@@ -80,13 +61,9 @@ __all__ = [
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "ExportReport",
-    "TileReader",
-    "audit_tiles",
     "bundle_path",
-    "check_saved_checkpoints",
     "encode_bundle",
     "export_tiles",
-    "open_saved_checkpoints",
     "parse_bundle",
     "parse_tile",
     "tile_path",
@@ -105,44 +82,11 @@ MAX_ENTRY_SIZE = 0xFFFF
 
 CHECKPOINT_PATH = "checkpoint"
 
-DEFAULT_TIMEOUT = 30.0
-"""Seconds allowed for one HTTP(S) request: connecting, sending it, every status line, header
-and body byte of the response, and of the redirects before it (one deadline for all)."""
-
-MAX_HEAD_BYTES = 1 << 16
-"""The most bytes read of a response before its headers end: its status line and headers, and
-any ``100 Continue`` responses before it (64 KiB; at most 100 header lines, http.client's cap)."""
-
-MAX_REDIRECTS = 10
-"""Redirects followed for one request (to http or https URLs only)."""
-
-FETCH_THREADS = 8
-"""Tiles and bundles fetched at once, ahead of the replay."""
-
-BUNDLES_AHEAD = 4
-"""Entry bundles fetched ahead of the replay, at most (tiles, 8 KiB each: FETCH_THREADS). Each
-may be 16.8 MB and take twice that while it is read: this bounds the audit's memory."""
-
-AHEAD_BYTES = 32 << 20
-"""Fewer bundles are fetched ahead when they are big: as many as this many bytes hold at the
-size of the biggest so far (:class:`_Ahead`); bundles of 64 KiB entries go one at a time."""
-
-CHUNK_BYTES = 1 << 20
-"""The entry bytes in one chunk of the audit's replay, at most (and at most ``CHUNK`` entries:
-an honest chunk of 2048 entries is some 700 KB)."""
-
 TileId = tuple[int, int, int]
 """``(level, index, width)`` of a tile; the entry bundles share the ids of level 0."""
 
 _HASH = merkle.HASH_SIZE
 _FULL_TILE_BYTES = TILE_WIDTH * _HASH
-_READ_BLOCK = 1 << 16
-
-
-def _gzip_slack(limit: int) -> int:
-    # gzip can grow incompressible data (hashes, signatures): 18 bytes of header and trailer,
-    # and 5 bytes per stored block of at most 64 KiB. Compressed bodies may be this much bigger.
-    return 64 + 5 * (limit // 0xFFFF + 1)
 
 
 # ----------------------------------------------------------------------------- names and bytes
@@ -534,514 +478,3 @@ def _publish(writer: _Writer, note: str, ledger: Ledger, log_key: Verifier,
     writer.put(CHECKPOINT_PATH, data)
     return None
 
-
-# ----------------------------------------------------------------------------- reading
-
-
-class _HeadTooLarge(Exception):
-    """A response's status lines and headers went on past :data:`MAX_HEAD_BYTES`."""
-
-
-class _Deadline(io.RawIOBase):
-    """The reading side of one request's socket: before every ``recv`` the socket's timeout is
-    set to what is left of the request's deadline (so no byte arriving late, however slowly the
-    earlier ones came, is waited for), and until :attr:`head_limit` is lifted at most that many
-    bytes are read (the status lines and headers of a response, 1xx responses included)."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__()
-        self.sock = sock
-        self.deadline = deadline
-        self.head_limit: int | None = MAX_HEAD_BYTES
-        self.got = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        view = memoryview(buffer).cast("B")
-        if self.head_limit is not None:
-            if self.got >= self.head_limit:
-                raise _HeadTooLarge
-            view = view[:self.head_limit - self.got]
-        self.sock.settimeout(left)
-        n = self.sock.recv_into(view)
-        self.got += n
-        return n
-
-
-class _Source:
-    """What :class:`http.client.HTTPResponse` reads from: a buffered :class:`_Deadline`."""
-
-    def __init__(self, raw: _Deadline) -> None:
-        self.raw = raw
-
-    def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(self.raw)
-
-
-@dataclass(frozen=True, slots=True)
-class _Url:
-    """An http(s) URL taken apart for one request."""
-
-    https: bool
-    host: str
-    port: int
-    target: str  # the request target: path and query, percent-encoded
-    authority: str  # the Host header
-
-
-_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?")
-
-
-def _split_url(url: str, error: type[LedgerError]) -> _Url:
-    """Take an http(s) URL apart; ``error`` (UsageError for the caller's URL, FetchError for a
-    server's redirect) names what is wrong with a malformed one."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError as exc:  # "Invalid IPv6 URL", "Port could not be cast to integer value"
-        raise error(f"{_printable(url)}: not a valid URL ({_printable(str(exc)).lower()})"
-                    ) from None
-    hostport = parts.netloc.rpartition("@")[2]
-    if hostport.startswith("["):
-        after = hostport.partition("]")[2]
-    else:
-        after = hostport[hostport.find(":"):] if ":" in hostport else ""
-    if after and not (after[0] == ":" and (after == ":" or after[1:].isascii()
-                                            and after[1:].isdigit())):
-        raise error(f"{_printable(url)}: not a valid URL (junk after the host)")
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise error(f"{_printable(url)}: want an http:// or https:// URL")
-    host = parts.hostname or ""
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise error(f"{_printable(url)}: not a valid URL (bad IPv6 address)") from None
-        name = f"[{host}]"
-    else:
-        try:
-            host = host.encode("idna").decode("ascii") if not host.isascii() else host
-        except UnicodeError:
-            host = ""
-        if not _HOST_NAME.fullmatch(host):
-            raise error(f"{_printable(url)}: not a valid URL (no valid host name)")
-        name = host
-    if port == 0:
-        raise error(f"{_printable(url)}: not a valid URL (port 0)")
-    target = urllib.parse.quote(parts.path or "/", safe="/%!$&'()*+,;=:@-._~")
-    if parts.query:
-        target += "?" + urllib.parse.quote(parts.query, safe="/?%!$&'()*+,;=:@-._~")
-    return _Url(scheme == "https", host, port or (443 if scheme == "https" else 80), target,
-                name if port is None else f"{name}:{port}")
-
-
-def _printable(text: str, limit: int = 200) -> str:
-    """``text`` for a one-line message: control characters escaped, at most ``limit`` chars."""
-    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                  for c in text[:limit])
-    return out + ("..." if len(text) > limit else "")
-
-
-class TileReader:
-    """Reads a tlog-tiles tree from a directory, a ``file://`` URL or an ``http(s)://`` prefix.
-
-    Every resource is capped: a checkpoint at :data:`~ledger.note.MAX_NOTE_SIZE` bytes, a tile at
-    ``32 * width``, a bundle at ``width * (2 + 65535)``; an HTTP request must be done within
-    ``timeout`` seconds (one deadline for connecting, the status line, headers and body; the
-    status lines and headers at most :data:`MAX_HEAD_BYTES`), and responses may be
-    gzip-encoded. A malformed URL is a :class:`~ledger.errors.UsageError` at once.
-    Raises :class:`~ledger.errors.EncodingError` for
-    a truncated or oversize resource, :class:`~ledger.errors.NotFoundError` for a missing one
-    (a 404), :class:`~ledger.errors.NotRegularFileError` for a local "file" that is a FIFO, a
-    device or a directory (refused at once: local files are read with
-    :func:`ledger.files.read_regular`), and :class:`~ledger.errors.FetchError` for other I/O
-    and network failures.
-    The checkpoint is fetched once and then kept, so every check uses the same one.
-    """
-
-    def __init__(self, source: str | os.PathLike[str], *,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
-        text = os.fspath(source)
-        scheme = text.partition("://")[0].lower() if "://" in text else ""
-        self.timeout = timeout
-        self.base_url: str | None = None
-        self.base_dir: Path | None = None
-        if scheme in ("http", "https"):
-            _split_url(text, UsageError)  # a malformed URL: the caller's mistake
-            self.base_url = text.rstrip("/") + "/"
-            self._tls: ssl.SSLContext | None = None
-        elif scheme == "file":
-            self.base_dir = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
-        elif scheme:
-            raise UsageError(f"{text}: want a directory or an http:// or https:// URL")
-        else:
-            self.base_dir = Path(text)
-        self.source = text
-        self._checkpoint: bytes | None = None
-
-    def where(self, rel: str) -> str:
-        """The full path or URL of ``rel``, for messages."""
-        if self.base_url is not None:
-            return self.base_url + rel
-        assert self.base_dir is not None
-        return str(self.base_dir / rel)
-
-    def fetch(self, rel: str, limit: int) -> bytes:
-        """Return the bytes of ``rel``; EncodingError if there are more than ``limit``."""
-        data = self._get_url(rel, limit) if self.base_url is not None else self._get_file(rel, limit)
-        if len(data) > limit:
-            raise EncodingError(f"{self.where(rel)}: oversize: more than {limit} bytes")
-        return data
-
-    def _get_file(self, rel: str, limit: int) -> bytes:
-        path = self.where(rel)
-        try:
-            return read_regular(path, limit, _what(rel))
-        except OSError as exc:  # missing, not regular, oversize: read_regular's own errors
-            raise FetchError(f"{path}: {(exc.strerror or str(exc)).lower()}") from None
-
-    def _get_url(self, rel: str, limit: int) -> bytes:
-        url = self.where(rel)
-        raw_limit = limit + _gzip_slack(limit)
-        try:
-            encoding, raw = self._request(url, raw_limit)
-        except TimeoutError:
-            raise FetchError(f"GET {url}: timed out after {self.timeout:g} s") from None
-        except _HeadTooLarge:
-            raise FetchError(f"GET {url}: the response's status lines and headers run past "
-                             f"{MAX_HEAD_BYTES} bytes") from None
-        except HTTPException as exc:
-            raise FetchError(f"GET {url}: bad HTTP response ({exc.__class__.__name__}: "
-                             f"{_printable(str(exc))})") from None
-        except OSError as exc:  # refused, reset, unreachable, DNS, TLS
-            raise FetchError(f"GET {url}: {_printable(exc.strerror or str(exc))}") from None
-        if encoding in ("identity", ""):
-            return raw
-        if encoding in ("gzip", "x-gzip"):
-            if len(raw) > raw_limit:
-                raise EncodingError(f"{url}: oversize: more than {raw_limit} gzip bytes")
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            try:
-                out = d.decompress(raw, limit + 1)
-            except zlib.error as exc:
-                raise EncodingError(f"{url}: bad gzip encoding ({exc})") from None
-            if len(out) <= limit and not d.eof:
-                raise EncodingError(f"{url}: truncated gzip encoding")
-            return out
-        raise FetchError(f"GET {url}: unsupported Content-Encoding {_printable(encoding)!r}")
-
-    def _request(self, url: str, raw_limit: int) -> tuple[str, bytes]:
-        """GET ``url``, following up to :data:`MAX_REDIRECTS` redirects to http(s) URLs, all
-        within one deadline of :attr:`timeout` seconds (connecting, sending, every status line,
-        header and body byte); return the Content-Encoding and at most ``raw_limit + 1`` bytes
-        of the body. Raises TimeoutError, _HeadTooLarge, HTTPException or OSError for the
-        caller to name, and NotFoundError, FetchError or EncodingError itself."""
-        deadline = time.monotonic() + self.timeout
-        where = url
-        for _ in range(MAX_REDIRECTS + 1):
-            parts = _split_url(where, FetchError)
-            sock = self._connect(parts, deadline)
-            try:
-                sock.settimeout(max(deadline - time.monotonic(), 1e-3))
-                sock.sendall(f"GET {parts.target} HTTP/1.1\r\nHost: {parts.authority}\r\n"
-                             "Accept-Encoding: gzip, identity\r\nUser-Agent: credledger-tiles\r\n"
-                             "Connection: close\r\n\r\n".encode("ascii"))
-                source = _Deadline(sock, deadline)
-                resp = HTTPResponse(_Source(source), method="GET")  # type: ignore[arg-type]
-                resp.begin()  # status lines and headers: at most MAX_HEAD_BYTES
-                source.head_limit = None
-                status = resp.status
-                if status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
-                    location = resp.getheader("Location", "")
-                    where = urllib.parse.urljoin(where, location.strip())
-                    if urllib.parse.urlsplit(where).scheme.lower() not in ("http", "https"):
-                        raise FetchError(f"GET {url}: redirect to a non-HTTP URL "
-                                         f"{_printable(location)!r}")
-                    continue
-                if status in (404, 410):
-                    raise NotFoundError(f"GET {url}: HTTP {status} (not found)")
-                if not 200 <= status < 300:
-                    raise FetchError(f"GET {url}: HTTP {status} {_printable(resp.reason or '')}"
-                                     .rstrip())
-                encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
-                if resp.length is not None and resp.length > raw_limit:
-                    raise EncodingError(f"{url}: oversize: {resp.length} bytes declared, at "
-                                        f"most {raw_limit} wanted")
-                chunks: list[bytes] = []
-                got = 0
-                while got <= raw_limit:
-                    block = resp.read(min(_READ_BLOCK, raw_limit + 1 - got))
-                    if not block:
-                        break
-                    chunks.append(block)
-                    got += len(block)
-                return encoding, b"".join(chunks)
-            finally:
-                sock.close()
-        raise FetchError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
-
-    def _connect(self, parts: _Url, deadline: float) -> socket.socket:
-        """A connected (and for https, TLS-wrapped and verified) socket, within the deadline.
-        (Name resolution has no timeout of its own: the system resolver's applies.)"""
-        error: OSError = OSError(f"cannot resolve {parts.host}")
-        for family, kind, proto, _, address in socket.getaddrinfo(
-                parts.host, parts.port, type=socket.SOCK_STREAM):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("timed out")
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.settimeout(left)
-                sock.connect(address)
-                if parts.https:
-                    if self._tls is None:
-                        self._tls = ssl.create_default_context()
-                    sock.settimeout(max(deadline - time.monotonic(), 1e-3))
-                    sock = self._tls.wrap_socket(sock, server_hostname=parts.host)
-                return sock
-            except TimeoutError:
-                sock.close()
-                raise
-            except OSError as exc:
-                sock.close()
-                error = exc
-        raise error
-
-    def checkpoint(self) -> bytes:
-        """The checkpoint note's bytes (not yet verified), fetched once."""
-        if self._checkpoint is None:
-            self._checkpoint = self.fetch(CHECKPOINT_PATH, MAX_NOTE_SIZE)
-        return self._checkpoint
-
-    def tile(self, level: int, index: int, width: int = TILE_WIDTH) -> list[bytes]:
-        """The hashes of tile ``(level, index, width)``; a missing partial tile is read from
-        the full one, which a log may serve instead (c2sp.org/tlog-tiles, "Partial Tiles")."""
-        rel = tile_path(level, index, width)
-        try:
-            return parse_tile(self.fetch(rel, width * _HASH), width, self.where(rel))
-        except NotFoundError:
-            if width == TILE_WIDTH:
-                raise
-        full = tile_path(level, index)
-        return parse_tile(self.fetch(full, _FULL_TILE_BYTES), TILE_WIDTH, self.where(full))[:width]
-
-    def entries(self, index: int, width: int = TILE_WIDTH) -> list[bytes]:
-        """The entries of bundle ``(index, width)``, falling back to the full bundle like
-        :meth:`tile`."""
-        rel = bundle_path(index, width)
-        limit = width * (2 + MAX_ENTRY_SIZE)
-        try:
-            return parse_bundle(self.fetch(rel, limit), width, self.where(rel))
-        except NotFoundError:
-            if width == TILE_WIDTH:
-                raise
-        full = bundle_path(index)
-        data = self.fetch(full, TILE_WIDTH * (2 + MAX_ENTRY_SIZE))
-        return parse_bundle(data, TILE_WIDTH, self.where(full))[:width]
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Ahead(Generic[K, V]):
-    """Fetches resources on a thread pool, up to ``depth`` ahead of their use, in plan order.
-
-    With ``weigh``, fewer when they are big: one at a time until the first is weighed, then as
-    many as ``budget`` bytes hold at the size of the biggest seen so far (at least one, at most
-    ``depth``). Honest entry bundles (some 90 KB) go 8 at a time; bundles of 64 KiB entries
-    (16.8 MB each) one at a time."""
-
-    def __init__(self, pool: ThreadPoolExecutor, fetch: Callable[[K], V], plan: Iterable[K],
-                 depth: int, *, weigh: Callable[[V], int] | None = None,
-                 budget: int = 0) -> None:
-        self.pool = pool
-        self.fetch = fetch
-        self.plan = iter(plan)
-        self.depth = depth
-        self.weigh = weigh
-        self.budget = budget
-        self.biggest = -1  # weight of the biggest result so far; -1: none yet
-        self.queue: deque[tuple[K, Future[V]]] = deque()
-
-    def _depth(self) -> int:
-        if self.weigh is None:
-            return self.depth
-        if self.biggest < 0:
-            return 1
-        return max(1, min(self.depth, self.budget // max(self.biggest, 1)))
-
-    def get(self, key: K) -> V:
-        while len(self.queue) < self._depth():
-            nxt = next(self.plan, None)
-            if nxt is None:
-                break
-            self.queue.append((nxt, self.pool.submit(self.fetch, nxt)))
-        if self.queue and self.queue[0][0] == key:
-            value = self.queue.popleft()[1].result()
-        else:
-            value = self.fetch(key)  # not the planned order: fetch it now
-        if self.weigh is not None:
-            self.biggest = max(self.biggest, self.weigh(value))
-        return value
-
-
-# ----------------------------------------------------------------------------- audit
-
-
-def open_saved_checkpoints(notes: Iterable[str], log_key: Verifier) -> list[Checkpoint]:
-    """Verify checkpoints an auditor kept from earlier audits; AuditError (rule ``checkpoint``)
-    for one that does not verify with ``log_key``."""
-    out = []
-    for n, note in enumerate(notes, 1):
-        try:
-            out.append(open_checkpoint(note, log_key))
-        except LedgerError as exc:
-            raise AuditError(None, "checkpoint", f"saved checkpoint {n}: {exc}") from None
-    return out
-
-
-def check_saved_checkpoints(saved: Sequence[Checkpoint], *, size: int,
-                            root_at: Callable[[int], bytes | None]) -> None:
-    """Each saved checkpoint must be a prefix of the audited tree of ``size`` leaves:
-    its size at most ``size`` and its root ``root_at(its size)``. Otherwise the log rolled
-    back, forked or rewrote history: AuditError rule ``fork``."""
-    for old in saved:
-        if old.size > size:
-            raise AuditError(None, "fork", f"a saved checkpoint has tree size {old.size}, the "
-                             f"log now has {size}: the log rolled back or forked")
-        root = root_at(old.size)
-        if root != old.root:
-            raise AuditError(None, "fork", f"the saved checkpoint of size {old.size} has root "
-                             f"{old.root.hex()}, the log's tree at that size has "
-                             f"{(root or b'').hex()}: the log forked or rewrote history")
-
-
-def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, *,
-                saved_checkpoints: Iterable[str] = (),
-                progress: Callable[[int], None] | None = None,
-                workers: int | None = 1) -> AuditReport:
-    """Audit a published tlog-tiles tree, trusting only ``log_key``.
-
-    1. The checkpoint must verify with ``log_key`` (a missing one is a NotFoundError: wrong
-       source); so must each of ``saved_checkpoints`` (checkpoint notes kept from earlier
-       audits), and none may be bigger than it.
-    2. Every entry bundle up to the checkpoint's size is replayed as the store audit replays
-       entries (:class:`~ledger.audit.Replayer`; the registry key is the signer of entry 0).
-    3. Every tile, as soon as the replay has all of its hashes, must hold exactly them:
-       level 0 the leaf hashes, level L the roots of the 256**L-leaf subtrees.
-    4. The replayed root must be the checkpoint's; each saved checkpoint's root must be the
-       replayed root at its size (else rule ``fork``).
-
-    Every violation, including a truncated, oversize or missing tile or bundle, raises
-    :class:`~ledger.audit.AuditError`. Network and I/O failures raise
-    :class:`~ledger.errors.FetchError`; a local tile that is not a regular file,
-    :class:`~ledger.errors.NotRegularFileError`.
-    """
-    start = time.perf_counter()
-    reader = source if isinstance(source, TileReader) else TileReader(source)
-    # 1. Checkpoints.
-    try:
-        cp = open_checkpoint(reader.checkpoint(), log_key)
-    except (EncodingError, VerificationError) as exc:
-        raise AuditError(None, "checkpoint", f"{reader.where(CHECKPOINT_PATH)}: {exc}") from None
-    saved = open_saved_checkpoints(saved_checkpoints, log_key)
-    for old in saved:
-        if old.size > cp.size:  # known before any replay: fail fast
-            check_saved_checkpoints([old], size=cp.size, root_at=lambda _: None)
-    replayer = Replayer(None, want_roots=[s.size for s in saved])
-    # The plan, lazily: a checkpoint may claim any size below 2**64 (item 7 of issue 19).
-    partials = _partial_tiles(cp.size)
-
-    def bundles() -> Iterator[tuple[int, int]]:  # (index, width), one iterator per call
-        yield from ((n, TILE_WIDTH) for n in range(cp.size >> TILE_HEIGHT))
-        yield from ((i, w) for level, i, w in partials if level == 0)
-
-    def fetch_bundle(key: tuple[int, int]) -> list[bytes]:
-        index, width = key
-        return _audit_read(reader.entries, index, width, "entry-bundle", index * TILE_WIDTH,
-                           reader.where(bundle_path(index, width)))
-
-    def fetch_tile(tile: TileId) -> list[bytes]:
-        level, index, width = tile
-        first = index * TILE_WIDTH if level == 0 else None
-        return _audit_read(lambda i, w: reader.tile(level, i, w), index, width, "tile", first,
-                           reader.where(tile_path(level, index, width)))
-
-    pool = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="tiles")
-    try:
-        ahead_bundles = _Ahead(pool, fetch_bundle, bundles(), BUNDLES_AHEAD, budget=AHEAD_BYTES,
-                               weigh=lambda entries: sum(map(len, entries)) + 2 * len(entries))
-        ahead_tiles = _Ahead(pool, fetch_tile,
-                             itertools.chain(_full_tiles_in_order(cp.size), partials),
-                             FETCH_THREADS)
-        pending: dict[int, list[bytes]] = {}  # tile level -> hashes of its unfinished tile
-
-        def check_tile(level: int, index: int, want: list[bytes]) -> None:
-            got = ahead_tiles.get((level, index, len(want)))
-            for i, (g, w) in enumerate(zip(got, want, strict=True)):
-                if g != w:
-                    where = reader.where(tile_path(level, index, len(want)))
-                    raise AuditError(index * TILE_WIDTH + i if level == 0 else None, "tile",
-                                     f"{where}: hash {i} is {g.hex()}, the replayed tree has "
-                                     f"{w.hex()}")
-
-        def visit(tree_level: int, node: int, h: bytes) -> None:
-            if tree_level % TILE_HEIGHT:
-                return
-            level = tree_level // TILE_HEIGHT
-            hashes = pending.setdefault(level, [])
-            hashes.append(h)
-            if len(hashes) == TILE_WIDTH:
-                check_tile(level, node >> TILE_HEIGHT, hashes)
-                hashes.clear()
-
-        def chunks() -> Iterator[list[bytes]]:
-            # At most CHUNK entries and about CHUNK_BYTES bytes: the replay keeps a few chunks
-            # in flight, and bundles of 64 KiB entries would make 2048 of them 134 MB each.
-            chunk: list[bytes] = []
-            held = 0
-            for key in bundles():
-                for entry in ahead_bundles.get(key):
-                    chunk.append(entry)
-                    held += len(entry)
-                    if len(chunk) >= CHUNK or held >= CHUNK_BYTES:
-                        yield chunk
-                        chunk, held = [], 0
-            if chunk:
-                yield chunk
-
-        # 2.-3. Replay, checking full tiles as they complete.
-        if workers is None:  # every core (the command line's choice), for a big tree
-            workers = default_workers() if cp.size >= 2 * CHUNK else 1
-        report = replay(chunks(), replayer, visit=visit, progress=progress, workers=workers)
-        for level, index, _ in partials:
-            check_tile(level, index, pending.get(level, []))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    # 4. Roots.
-    if report.root != cp.root:
-        raise AuditError(None, "root", f"the checkpoint of size {cp.size} has root "
-                         f"{cp.root.hex()}, the replayed entries give {report.root.hex()}")
-    check_saved_checkpoints(saved, size=cp.size, root_at=report.roots.get)
-    report.roots.setdefault(cp.size, cp.root)
-    report.checkpoints = 1 + len(saved)
-    report.seconds = time.perf_counter() - start
-    return report
-
-
-def _audit_read(read: Callable[[int, int], list[bytes]], index: int, width: int, rule: str,
-                first: int | None, where: str) -> list[bytes]:
-    """Call ``read(index, width)``, turning a bad or missing resource into an AuditError."""
-    try:
-        return read(index, width)
-    except EncodingError as exc:
-        raise AuditError(first, rule, str(exc)) from None
-    except NotFoundError as exc:
-        raise AuditError(first, "missing", f"{where}: the checkpoint needs it ({exc})") from None

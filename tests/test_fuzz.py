@@ -113,12 +113,8 @@ from ledger.note import (
     sign_checkpoint,
     sign_note,
 )
-from ledger.tiles import (
-    audit_tiles,
-    encode_bundle,
-    export_tiles,
-    parse_tile,
-)
+from ledger.tileaudit import audit_tiles
+from ledger.tiles import encode_bundle, export_tiles, parse_tile
 from ledger.tiles import parse_bundle as parse_entry_bundle
 from ledger.tlogproof import TlogProof, check_tlog_proof, parse_tlog_proof
 from ledger.verify import (

@@ -43,14 +43,9 @@ from ledger.errors import (
 from ledger.events import ISSUE, REGISTER_ISSUER, make_statement, sign_statement
 from ledger.log import Ledger
 from ledger.note import Checkpoint, Signer, open_checkpoint, sign_checkpoint
-from ledger.tiles import (
-    TileReader,
-    audit_tiles,
-    bundle_path,
-    export_tiles,
-    tile_path,
-    tiles_of,
-)
+from ledger.tileaudit import audit_tiles
+from ledger.tilereader import TileReader
+from ledger.tiles import bundle_path, export_tiles, tile_path, tiles_of
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in UTC milliseconds
 ORIGIN = "tiles.example/log"

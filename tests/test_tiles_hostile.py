@@ -30,7 +30,8 @@ from ledger.cli import cli
 from ledger.errors import FetchError, UsageError
 from ledger.log import Ledger
 from ledger.note import Signer, open_checkpoint
-from ledger.tiles import TileReader, export_tiles
+from ledger.tilereader import TileReader
+from ledger.tiles import export_tiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -360,7 +361,8 @@ import json, resource, sys, time
 cap = int(sys.argv[4])
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 from ledger.note import parse_verifier
-from ledger.tiles import TileReader, audit_tiles
+from ledger.tileaudit import audit_tiles
+from ledger.tilereader import TileReader
 source, key, workers = sys.argv[1], parse_verifier(sys.argv[2]), int(sys.argv[3])
 start = time.monotonic()
 try:
