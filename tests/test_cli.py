@@ -375,11 +375,11 @@ def _parse_tlog_proof(text: str) -> tuple[bytes, int, list[bytes], str]:
 def test_prove_tlog_proof(env: Env) -> None:
     for i in range(6):
         env.issue(f"c-{i}")
-    assert_error(env.run("prove", "uni", "c-3", "--format", "tlog-proof"), 3,
-                 match="no checkpoint")
+    assert_error(env.run("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7"), 3,
+                 match="no checkpoint of size 7")
     env.ok("checkpoint")
     env.issue("late")
-    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof").stdout
+    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7").stdout
     vkey = parse_verifier(env.log_vkey)
     cp, index, data = check_tlog_proof(text, verifier=vkey)
     assert (cp.size, index) == (7, 4)
@@ -406,12 +406,67 @@ def test_prove_tlog_proof(env: Env) -> None:
     outside = env.tmp / "outside.txt"
     outside.write_text("keep me")
     (env.tmp / "c-3.tlog-proof.tmp").symlink_to(outside)  # the temp name it once used
-    env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "-o", str(out))
+    env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7", "-o", str(out))
     assert out.read_text(encoding="utf-8") == text
     assert outside.read_text() == "keep me"  # never written through a planted link
-    assert_error(env.run("prove", "uni", "late", "--format", "tlog-proof"), 3,
+    assert_error(env.run("prove", "uni", "late", "--format", "tlog-proof", "--size", "7"), 3,
                  match="after the checkpoint")
     assert_error(env.run("prove", "uni", "nope", "--format", "tlog-proof"), 3)
+
+
+def test_prove_proves_the_log_as_it_is_now(env: Env) -> None:
+    """Issue 15: after the last checkpoint the log grew (a revocation, a new credential);
+    prove signs a checkpoint of the whole log rather than silently prove the older state,
+    which it proves only when asked (--size)."""
+    env.issue("c-1")
+    old = env.json("checkpoint")["size"]
+    env.ok("revoke", "uni", "c-1", "--key", str(env.uni_key), "--reason", "misconduct")
+    env.issue("c-2")
+    now = env.size()
+    revoked, fresh, stale = env.tmp / "c-1.json", env.tmp / "c-2.json", env.tmp / "old.json"
+    result = env.ok("prove", "uni", "c-1", "-o", str(revoked))
+    assert f"signed a checkpoint of size {now}" in result.stderr
+    assert [size for size, _ in read_ledger(env.store).checkpoints()] == [old, now]
+    result = env.run("verify", str(revoked), "--log-key", env.log_vkey, "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "REVOKED"
+    assert json.loads(result.stdout)["checkpoint"]["size"] == now
+    result = env.ok("prove", "uni", "c-2", "-o", str(fresh))
+    assert "signed" not in result.stderr  # the log has not grown since: no new checkpoint
+    assert env.run("verify", str(fresh), "--log-key", env.log_vkey).exit_code == 0
+    # The older state only when asked.
+    env.ok("prove", "uni", "c-1", "--size", str(old), "-o", str(stale))
+    result = env.run("verify", str(stale), "--log-key", env.log_vkey, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["checkpoint"]["size"] == old
+    # The same for a tlog-proof.
+    env.issue("c-3")
+    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof").stdout
+    cp, index, _ = check_tlog_proof(text, verifier=parse_verifier(env.log_vkey))
+    assert (cp.size, index) == (now + 1, now)
+
+
+def test_prove_without_the_log_key_refuses(bare: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the log has grown and no checkpoint can be signed (an encrypted log key without a
+    passphrase, or no log key in the store), prove refuses in one line naming the ways out."""
+    monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "s3cret passphrase")
+    bare.json("init", "--origin", ORIGIN, "--encrypt")
+    uni_key, uni_vkey = bare.key("uni")
+    bare.ok("issuer", "add", "uni", "--key", uni_vkey)
+    bare.ok("checkpoint")
+    monkeypatch.delenv("CREDLEDGER_PASSPHRASE")
+    bare.ok("issue", "uni", "c-1", "--key", str(uni_key), "--subject", "s", "--title", "t",
+            "--out", str(bare.out))
+    for fmt in ("bundle", "tlog-proof"):
+        line = assert_error(bare.run("prove", "uni", "c-1", "--format", fmt), 3)
+        assert "encrypted" in line and "credledger checkpoint" in line and "--size 1" in line
+    assert [size for size, _ in read_ledger(bare.store).checkpoints()] == [1]
+    assert bare.run("prove", "uni", "c-1", "--size", "1").exit_code == 0  # asked: NOT FOUND
+    monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "s3cret passphrase")
+    bare.ok("prove", "uni", "c-1")
+    bare.ok("issue", "uni", "c-2", "--key", str(uni_key), "--subject", "s", "--title", "t",
+            "--out", str(bare.out))
+    (bare.store / "keys" / "log.key").rename(bare.tmp / "log.key")
+    line = assert_error(bare.run("prove", "uni", "c-2"), 3)
+    assert "log key is not in" in line and "--size 2" in line
 
 
 def test_prove_bundle_and_verify(env: Env) -> None:
