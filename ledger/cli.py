@@ -415,8 +415,10 @@ def _read_text_file(path: str | os.PathLike[str], what: str) -> str:
 @click.option("--expires", metavar="YYYY-MM-DD", help="Last day the credential is valid.")
 @click.option("--part", "parts", multiple=True, metavar="CRED_ID",
               help="A credential this one stacks (repeatable).")
-@click.option("--document", "document_file", type=click.Path(dir_okay=False, exists=True),
-              help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to.")
+@click.option("--attachment", "--document", "document_file",
+              type=click.Path(dir_okay=False, exists=True),
+              help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to "
+                   "('verify --attachment' checks it; --document is the older name).")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
               help="A JSONL file: one credential a line, all issued in one atomic commit.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
@@ -791,8 +793,9 @@ def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
         raise Failure(f"{grown}, and the log key {path} is encrypted: set {PASSPHRASE_ENV}, "
                       f"run 'credledger checkpoint' first, or {older} the older state", 3)
     cp = parse_checkpoint(parse_note(ledger.checkpoint(ledger.log_signer(ask))).text)
-    since = f"its latest checkpoint (size {latest})" if latest is not None else "it began"
-    return cp.size, f"signed a checkpoint of size {cp.size}: the log had grown since {since}"
+    why = (f"the log had grown since its latest checkpoint (size {latest})"
+           if latest is not None else "none had been signed yet")
+    return cp.size, f"signed a checkpoint of size {cp.size}: {why}"
 
 
 @cli.command()
@@ -805,7 +808,12 @@ def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
               help="The tree size of the trusted --root.")
 @click.option("--document", "documents", multiple=True,
               type=click.Path(dir_okay=False, readable=False),
-              help="A holder's credential document to check against the log (repeatable).")
+              help="A holder's credential document (the JSON from 'issue') to check against "
+                   "the log (repeatable).")
+@click.option("--attachment", "attachments", multiple=True,
+              type=click.Path(dir_okay=False, readable=False),
+              help="A file (e.g. the certificate PDF) whose SHA-256 must be the document digest "
+                   "the log commits to for a credential proven (repeatable).")
 @click.option("--at", "at", metavar="YYYY-MM-DD", default=None,
               help="Judge expiry (and --max-age) at the start of this day (UTC) instead of now.")
 @click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
@@ -817,23 +825,33 @@ def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
                    "(e.g. 36h, 7d, 90m).")
 @_json_option
 def verify(file: str, log_key: str | None, root: str | None, size: int | None,
-           documents: tuple[str, ...], at: str | None, witnesses: tuple[str, ...],
-           min_witnesses: int | None, max_age: str | None, as_json: bool) -> None:
+           documents: tuple[str, ...], attachments: tuple[str, ...], at: str | None,
+           witnesses: tuple[str, ...], min_witnesses: int | None, max_age: str | None,
+           as_json: bool) -> None:
     """Check a proof bundle offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
 
-    Exit 0 only when every credential in the bundle is VALID; 1 otherwise (including a
-    bundle that fails any check); 2 for usage errors; 3 for an unreadable file.
+    FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
+    in the trusted checkpoint's tree (inclusion only, not status). Each credential's committed
+    document digest is shown; --attachment checks a file against it.
+
+    Exit 0 only when every credential in the bundle is VALID (or the tlog-proof checks); 1
+    otherwise (including a proof that fails any check); 2 for usage errors (a holder's
+    document given as FILE, say); 3 for an unreadable file.
 
     \b
     Examples:
       credledger verify cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
       credledger verify cs-001.bundle.json --root 60dd97...f573 --size 17
+      credledger verify cs-001.bundle.json --log-key VKEY --document cs-001.json \\
+          --attachment cs-001.pdf
+      credledger verify cs-001.tlog-proof --log-key VKEY
       credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
           --min-witnesses 2 --max-age 7d
     """
     try:
         code, out, err = run_verify(file, log_key=log_key, root=root, size=size,
-                                    documents=documents, at=at, witnesses=witnesses,
+                                    documents=documents, attachments=attachments, at=at,
+                                    witnesses=witnesses,
                                     min_witnesses=min_witnesses, max_age=max_age, as_json=as_json)
     except CommandError as exc:
         raise Failure(exc.message, exc.code) from None

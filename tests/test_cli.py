@@ -483,6 +483,88 @@ def test_prove_bundle_and_verify(env: Env) -> None:
     assert_usage_error(env.run("verify", str(env.tmp / "c-1.json")))
 
 
+def test_verify_shows_and_checks_the_committed_document(env: Env) -> None:
+    """Issue 15: verify shows the document digest the log commits to and checks a file (the
+    certificate PDF) against it with --attachment; --document is the holder's JSON only."""
+    pdf, other = env.tmp / "c-1.pdf", env.tmp / "other.pdf"
+    pdf.write_bytes(b"%PDF-1.7 the certificate\n")
+    other.write_bytes(b"%PDF-1.7 another certificate\n")
+    digest = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    env.issue("c-1", "--document", str(pdf))  # the old name of issue's option still works
+    env.issue("c-2", "--attachment", str(other))
+    env.issue("c-3")
+    bundle, plain = env.tmp / "c-1.bundle.json", env.tmp / "c-3.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-3", "-o", str(plain))
+    key = ["--log-key", env.log_vkey]
+    data = env.json("verify", str(bundle), *key)
+    assert data["credentials"][0]["document_sha256"] == digest
+    assert env.json("verify", str(plain), *key)["credentials"][0]["document_sha256"] is None
+    assert digest in env.ok("verify", str(bundle), *key).stdout
+    result = env.ok("verify", str(bundle), *key, "--attachment", str(pdf))
+    assert "attachment" in result.stdout and "matches" in result.stdout
+    data = env.json("verify", str(bundle), *key, "--attachment", str(pdf))
+    assert data["attachments"] == [{"file": str(pdf), "sha256": digest, "credential": "uni/c-1"}]
+    for bad, words in ((bundle, "is not the document digest"), (plain, "commits to a document")):
+        result = env.run("verify", str(bad), *key, "--attachment", str(other))
+        assert result.exit_code == 1 and result.stdout.startswith("INVALID")
+        assert f"attachment {other}" in result.stdout and words in result.stdout
+        result = env.run("verify", str(bad), *key, "--attachment", str(other), "--json")
+        assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "INVALID"
+    # A PDF given as --document: not a holder document; the message names --attachment.
+    line = assert_error(env.run("verify", str(bundle), *key, "--document", str(pdf)), 2)
+    assert str(pdf) in line and "not a holder's credential document" in line
+    assert "--attachment" in line
+    line = assert_error(env.run("verify", str(bundle), *key, "--document", str(plain)), 2)
+    assert "is a proof bundle" in line
+
+
+def test_verify_names_wrong_files_and_usage_mistakes(env: Env) -> None:
+    """Issue 15: usage mistakes exit 2 in one line; a holder document or a text file given as
+    FILE is named as such; a tlog-proof file is verified as one."""
+    env.issue("c-1")
+    bundle, proof = env.tmp / "c-1.bundle.json", env.tmp / "c-1.tlog-proof"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-1", "--format", "tlog-proof", "-o", str(proof))
+    cp = env.json("checkpoint")
+    key = ["--log-key", env.log_vkey]
+    assert_error(env.run("verify", str(bundle), "--log-key", "not a key"), 2, match="--log-key")
+    assert_error(env.run("verify", str(bundle), "--root", "zz", "--size", "1"), 2,
+                 match="--root")
+    assert_error(env.run("verify", str(bundle), *key, "--max-age", "7d"), 2,
+                 match="--max-age needs --witness")
+    assert_error(env.run("verify", str(bundle), *key, "--witness", "bad"), 2, match="--witness")
+    doc = env.out / "uni" / "c-1.json"
+    line = assert_error(env.run("verify", str(doc), *key), 2)
+    assert "holder's credential document" in line and "--document" in line
+    text = env.tmp / "notes.txt"
+    text.write_text("hello\n")
+    result = env.run("verify", str(text), *key)
+    assert result.exit_code == 1
+    assert result.stdout == f"INVALID    {text}: not a proof bundle (not JSON)\n"
+    # A tlog-proof, by the log key or a trusted root.
+    for trust in (key, ["--root", cp["root"], "--size", str(cp["size"])]):
+        result = env.ok("verify", str(proof), *trust)
+        assert result.stdout.startswith("INCLUDED   entry 1 is in the log: issue uni/c-1 ")
+        assert f"size {cp['size']}" in result.stdout
+        data = env.json("verify", str(proof), *trust)
+        assert (data["answer"], data["index"]) == ("INCLUDED", 1)
+        assert (data["entry"]["kind"], data["entry"]["issuer"], data["entry"]["id"]) == (
+            "issue", "uni", "c-1")
+    result = env.run("verify", str(proof), "--root", "00" * 32, "--size", str(cp["size"]))
+    assert result.exit_code == 1 and result.stdout.startswith("INVALID")
+    other_vkey = env.json("key", "new", str(env.tmp / "other.key"), "--name", ORIGIN)["vkey"]
+    lines = proof.read_text().split("\n")
+    lines[3] = base64.b64encode(bytes(32)).decode()  # the first hash of the inclusion path
+    tampered = env.tmp / "tampered.tlog-proof"
+    tampered.write_text("\n".join(lines))
+    for bad in ([str(proof), "--log-key", other_vkey], [str(tampered), *key]):
+        result = env.run("verify", *bad)
+        assert result.exit_code == 1 and result.stdout.startswith("INVALID"), result.output
+    line = assert_error(env.run("verify", str(proof), *key, "--document", str(doc)), 2)
+    assert "tlog-proof" in line
+
+
 def _run_entry(args: list[str], *, through_click: bool, extra_env: dict[str, str] | None = None,
                close_stdout: bool = False) -> tuple[int, str, str]:
     """Run ``credledger ARGS`` in a fresh interpreter: through the console script's entry
@@ -518,6 +600,9 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
     tampered.write_text(json.dumps(bundle))
     doc = env.out / "uni" / "c-1.json"
     key = env.log_vkey
+    notes, proof = env.tmp / "notes.txt", env.tmp / "c-1.tlog-proof"
+    notes.write_text("not a bundle\n")
+    env.ok("prove", "uni", "c-1", "--format", "tlog-proof", "-o", str(proof))
     cases: list[list[str]] = [
         [str(good), "--log-key", key],
         [str(good), f"--log-key={key}", "--json", "--at", "2027-06-01"],
@@ -548,6 +633,22 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         [str(good), "--root", cp["root"], "--size", str(cp["size"])],
         [str(held), "--root", cp["root"], "--size", str(cp["size"]), "--json", "--at",
          "2027-06-01"],
+        # Issue 15: wrong kinds of file, usage mistakes, tlog-proofs, attachments.
+        [str(doc), "--log-key", key],
+        [str(notes), "--log-key", key],
+        [str(notes), "--log-key", key, "--json"],
+        [str(good), "--log-key", key, "--document", str(notes)],
+        [str(good), "--log-key", key, "--document", str(held)],
+        [str(good), "--log-key", key, "--attachment", str(notes)],
+        [str(good), "--log-key", key, "--attachment", str(notes), "--json"],
+        [str(good), "--log-key", key, "--attachment", str(env.tmp / "missing.pdf")],
+        [str(good), "--log-key", key, "--attachment", str(env.tmp)],
+        [str(proof), "--log-key", key],
+        [str(proof), "--log-key", key, "--json"],
+        [str(proof), "--root", cp["root"], "--size", str(cp["size"])],
+        [str(proof), "--root", "00" * 32, "--size", str(cp["size"])],
+        [str(proof), "--log-key", key, "--document", str(doc)],
+        [str(good), "--log-key", key, "--max-age", "7d", "--min-witnesses", "0"],
     ]
     for args in cases:
         fast = _run_entry(["verify", *args], through_click=False)
