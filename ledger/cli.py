@@ -415,8 +415,10 @@ def _read_text_file(path: str | os.PathLike[str], what: str) -> str:
 @click.option("--expires", metavar="YYYY-MM-DD", help="Last day the credential is valid.")
 @click.option("--part", "parts", multiple=True, metavar="CRED_ID",
               help="A credential this one stacks (repeatable).")
-@click.option("--document", "document_file", type=click.Path(dir_okay=False, exists=True),
-              help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to.")
+@click.option("--attachment", "--document", "document_file",
+              type=click.Path(dir_okay=False, exists=True),
+              help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to "
+                   "('verify --attachment' checks it; --document is the older name).")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
               help="A JSONL file: one credential a line, all issued in one atomic commit.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
@@ -692,7 +694,8 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
 @click.option("--with", "others", multiple=True, metavar="ISSUER/CRED_ID",
               help="Add another issuer's credential to the bundle (repeatable).")
 @click.option("--size", type=click.IntRange(min=0), default=None,
-              help="Prove against the stored checkpoint of this size (default: the latest).")
+              help="Prove an older state: the stored checkpoint of this size (default: the "
+                   "log as it is now, signing a checkpoint if it has grown since the latest).")
 @click.option("--format", "fmt", type=click.Choice(["bundle", "tlog-proof"]), default="bundle",
               show_default=True,
               help="bundle: status and authenticity (JSON); tlog-proof: C2SP inclusion proof "
@@ -705,7 +708,12 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
 @click.pass_context
 def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others: tuple[str, ...],
           size: int | None, fmt: str, documents: tuple[str, ...], output: str | None) -> None:
-    """Write an offline proof for credentials against a stored checkpoint.
+    """Write an offline proof for credentials, as of the log now (or of an older checkpoint).
+
+    By default the proof is against a checkpoint of the whole log: the latest stored one if
+    the log has not grown since, else a new one, signed with the store's log key (an encrypted
+    key needs CREDLEDGER_PASSPHRASE or a terminal). --size N proves the older state of the
+    stored checkpoint of size N instead.
 
     A bundle proves authenticity and status (valid, revoked, suspended, or never issued) as
     of the checkpoint; several credentials (a stack) share one checkpoint, and the parts of a
@@ -727,23 +735,67 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
         if not sep:
             raise Failure(f"--with: want ISSUER/CRED_ID, got {other!r}", 2)
         creds.append((check_id(issuer, "issuer"), check_id(cred, "credential id")))
+    if fmt == "tlog-proof" and (len(creds) != 1 or documents):
+        raise Failure("--format tlog-proof proves one credential, without documents", 2)
+    from ledger.files import read_regular
+    from ledger.holder import MAX_DOCUMENT_SIZE, parse_holder_document
+
+    docs = [parse_holder_document(read_regular(d, MAX_DOCUMENT_SIZE, "a holder document"))
+            for d in documents]
+    signed = None
     with _open(ctx) as ledger:
         if fmt == "bundle":
             from ledger.bundle import build_bundle, dump_bundle
-            from ledger.files import read_regular
-            from ledger.holder import MAX_DOCUMENT_SIZE, parse_holder_document
 
-            docs = [parse_holder_document(read_regular(d, MAX_DOCUMENT_SIZE, "a holder document"))
-                    for d in documents]
-            _write_out(output, dump_bundle(build_bundle(ledger, creds, size=size,
-                                                        documents=docs)))
-            return
-        if len(creds) != 1 or documents:
-            raise Failure("--format tlog-proof proves one credential, without documents", 2)
-        from ledger.tlogproof import prove_issuance
+            if size is None:
+                size, signed = _current_checkpoint(ledger)
+            text = dump_bundle(build_bundle(ledger, creds, size=size, documents=docs))
+        else:
+            from ledger.events import CRED, CredRecord
+            from ledger.tlogproof import prove_issuance
 
-        tlog_proof = prove_issuance(ledger, issuer_id, cred_ids[0], size=size)
-    _write_out(output, tlog_proof.format())
+            if size is None:  # sign nothing for a credential that was never issued
+                if not isinstance(ledger.record(CRED, *creds[0]), CredRecord):
+                    raise NotFoundError(f"issuer {creds[0][0]!r} never issued {creds[0][1]!r}")
+                size, signed = _current_checkpoint(ledger)
+            text = prove_issuance(ledger, *creds[0], size=size).format()
+    _write_out(output, text)
+    if signed is not None:
+        click.echo(signed, err=True)
+
+
+def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
+    """The size of a checkpoint of the whole log: the latest stored one if the log has not
+    grown since, else one signed now with the store's log key (and then a line saying so).
+    Never silently an older state: without the log key (or its passphrase) it refuses,
+    naming the ways out."""
+    from ledger.keys import PASSPHRASE_ENV
+    from ledger.note import parse_checkpoint, parse_note
+
+    size = ledger.head().size
+    try:
+        latest: int | None = parse_checkpoint(parse_note(ledger.checkpoint_note()).text).size
+    except NotFoundError:
+        latest = None
+    if latest == size:
+        return size, None
+    path = ledger.key_path("log.key")
+    older = f"pass --size {latest} to prove" if latest is not None else "no checkpoint can prove"
+    grown = (f"the log has {size} entries, {'none' if latest is None else latest} of them "
+             "checkpointed")
+    if not path.exists():
+        raise Failure(f"{grown}, and the log key is not in {path.parent}: run 'credledger "
+                      f"checkpoint' where it is, or {older} the older state", 3)
+
+    def ask() -> str:  # only for an encrypted key, and only without CREDLEDGER_PASSPHRASE
+        if sys.stdin.isatty():
+            return str(click.prompt(f"Passphrase for {path}", hide_input=True, err=True))
+        raise Failure(f"{grown}, and the log key {path} is encrypted: set {PASSPHRASE_ENV}, "
+                      f"run 'credledger checkpoint' first, or {older} the older state", 3)
+    cp = parse_checkpoint(parse_note(ledger.checkpoint(ledger.log_signer(ask))).text)
+    why = (f"the log had grown since its latest checkpoint (size {latest})"
+           if latest is not None else "none had been signed yet")
+    return cp.size, f"signed a checkpoint of size {cp.size}: {why}"
 
 
 @cli.command()
@@ -756,7 +808,12 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
               help="The tree size of the trusted --root.")
 @click.option("--document", "documents", multiple=True,
               type=click.Path(dir_okay=False, readable=False),
-              help="A holder's credential document to check against the log (repeatable).")
+              help="A holder's credential document (the JSON from 'issue') to check against "
+                   "the log (repeatable).")
+@click.option("--attachment", "attachments", multiple=True,
+              type=click.Path(dir_okay=False, readable=False),
+              help="A file (e.g. the certificate PDF) whose SHA-256 must be the document digest "
+                   "the log commits to for a credential proven (repeatable).")
 @click.option("--at", "at", metavar="YYYY-MM-DD", default=None,
               help="Judge expiry (and --max-age) at the start of this day (UTC) instead of now.")
 @click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
@@ -768,23 +825,33 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
                    "(e.g. 36h, 7d, 90m).")
 @_json_option
 def verify(file: str, log_key: str | None, root: str | None, size: int | None,
-           documents: tuple[str, ...], at: str | None, witnesses: tuple[str, ...],
-           min_witnesses: int | None, max_age: str | None, as_json: bool) -> None:
+           documents: tuple[str, ...], attachments: tuple[str, ...], at: str | None,
+           witnesses: tuple[str, ...], min_witnesses: int | None, max_age: str | None,
+           as_json: bool) -> None:
     """Check a proof bundle offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
 
-    Exit 0 only when every credential in the bundle is VALID; 1 otherwise (including a
-    bundle that fails any check); 2 for usage errors; 3 for an unreadable file.
+    FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
+    in the trusted checkpoint's tree (inclusion only, not status). Each credential's committed
+    document digest is shown; --attachment checks a file against it.
+
+    Exit 0 only when every credential in the bundle is VALID (or the tlog-proof checks); 1
+    otherwise (including a proof that fails any check); 2 for usage errors (a holder's
+    document given as FILE, say); 3 for an unreadable file.
 
     \b
     Examples:
       credledger verify cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
       credledger verify cs-001.bundle.json --root 60dd97...f573 --size 17
+      credledger verify cs-001.bundle.json --log-key VKEY --document cs-001.json \\
+          --attachment cs-001.pdf
+      credledger verify cs-001.tlog-proof --log-key VKEY
       credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
           --min-witnesses 2 --max-age 7d
     """
     try:
         code, out, err = run_verify(file, log_key=log_key, root=root, size=size,
-                                    documents=documents, at=at, witnesses=witnesses,
+                                    documents=documents, attachments=attachments, at=at,
+                                    witnesses=witnesses,
                                     min_witnesses=min_witnesses, max_age=max_age, as_json=as_json)
     except CommandError as exc:
         raise Failure(exc.message, exc.code) from None

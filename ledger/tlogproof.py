@@ -55,7 +55,9 @@ class TlogProof:
 def prove_issuance(ledger: Ledger, issuer_id: str, cred_id: str, *,
                    size: int | None = None) -> TlogProof:
     """The tlog-proof of a credential's issuance entry against the stored checkpoint of
-    ``size`` (default: the latest), its extra data the exact entry bytes."""
+    ``size`` (default: the latest stored one, which may be older than the log: ``credledger
+    prove`` signs a current one first unless asked for a size), its extra data the exact
+    entry bytes."""
     def build(snap: Any) -> TlogProof:
         note = snap.checkpoint_note(size)
         cp = parse_checkpoint(parse_note(note).text)
@@ -64,8 +66,8 @@ def prove_issuance(ledger: Ledger, issuer_id: str, cred_id: str, *,
             raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_id!r}")
         if rec.issued_index >= cp.size:
             raise NotFoundError(f"{issuer_id}/{cred_id} was issued at entry {rec.issued_index}, "
-                                f"after the checkpoint of size {cp.size}; run 'credledger "
-                                "checkpoint' first")
+                                f"after the checkpoint of size {cp.size}; prove it against a "
+                                "later checkpoint ('credledger prove' without --size signs one)")
         proof = snap.inclusion_proof(rec.issued_index, cp.size)
         return TlogProof(rec.issued_index, tuple(proof), note, snap.entry_bytes(rec.issued_index))
     return ledger.snapshot(build)

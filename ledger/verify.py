@@ -102,6 +102,8 @@ class CredentialAnswer:
     parts: tuple[str, ...] = ()
     subject: str | None = None
     key_id: str = ""
+    document_sha256: str | None = None
+    """The SHA-256 (hex) of the document (a certificate PDF, say) the issuance commits to."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "id": self.cred_id, "answer": self.answer,
@@ -109,7 +111,7 @@ class CredentialAnswer:
                 "issued_time": _iso(self.issued_time), "expires": _iso(self.expires),
                 "changed_index": self.changed_index, "changed_time": _iso(self.changed_time),
                 "reason": self.reason, "parts": list(self.parts), "subject": self.subject,
-                "key_id": self.key_id}
+                "key_id": self.key_id, "document_sha256": self.document_sha256}
 
     def describe(self) -> str:
         name = f"{self.issuer}/{self.cred_id}"
@@ -293,7 +295,8 @@ class _Checker:
             changed_index=rec.changed_index if rec.state != ISSUED else None,
             changed_time=changed_time if rec.state != ISSUED else None,
             reason=rec.reason if rec.state != ISSUED else "", parts=tuple(st.fields[5]),
-            subject=subject, key_id=kid)
+            subject=subject, key_id=kid,
+            document_sha256=None if st.fields[4] is None else st.fields[4].hex())
 
     def _need(self, kind: str, issuer: str, ident: str = "") -> bytes:
         raw = self.record(kind, issuer, ident)

@@ -116,19 +116,101 @@ def read_input(path: str) -> bytes:
     return data
 
 
+def file_sha256(path: str) -> str:
+    """The SHA-256 (hex) of a regular file of any size (an ``--attachment``), read in chunks."""
+    import hashlib
+    import stat
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise CommandError(f"{path}: not a regular file", 3)
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file", 3) from None
+    except IsADirectoryError:
+        raise CommandError(f"{path}: is a directory", 3) from None
+    return h.hexdigest()
+
+
+def file_kind(data: bytes) -> str:
+    """What a file given to ``verify`` is: ``tlog-proof`` (by its header line), ``bundle`` or
+    ``holder`` (JSON of that format or type), ``json`` (other JSON) or ``text`` (not JSON)."""
+    import json
+
+    from ledger.bundle import BUNDLE_FORMAT
+    from ledger.holder import CREDENTIAL_TYPE
+
+    if data.startswith(b"c2sp.org/tlog-proof@"):
+        from ledger.tlogproof import HEADER
+
+        if data.startswith(HEADER.encode() + b"\n"):
+            return "tlog-proof"
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return "text"
+    if isinstance(value, dict):
+        if value.get("type") == CREDENTIAL_TYPE:
+            return "holder"
+        if value.get("format") == BUNDLE_FORMAT:
+            return "bundle"
+    return "json"
+
+
+def _invalid(reason: str, as_json: bool, what: str = "bundle") -> tuple[int, str, str]:
+    from ledger.verify import INVALID
+
+    if as_json:
+        import json
+
+        out = json.dumps({"valid": False, "answer": INVALID, "reason": reason}) + "\n"
+    else:
+        out = f"INVALID    {reason}\n"
+    return 1, out, f"the {what} does not verify: {reason}"
+
+
+def _check_attachments(attachments: tuple[tuple[str, str], ...],
+                       committed: dict[str, str | None]) -> list[dict[str, str]]:
+    """Each attachment's SHA-256 must be a document digest the log commits to for one of the
+    proven credentials (``committed``: credential name to digest); VerificationError if not."""
+    from ledger.errors import VerificationError
+
+    found = []
+    for name, digest in attachments:
+        cred = next((c for c, d in committed.items() if d == digest), None)
+        if cred is None:
+            have = sorted(c for c, d in committed.items() if d is not None)
+            raise VerificationError(
+                f"attachment {name}: its SHA-256 {digest} is not the document digest the log "
+                f"commits to for {', '.join(have)}" if have else
+                f"attachment {name}: no credential proven here commits to a document digest")
+        found.append({"file": name, "sha256": digest, "credential": cred})
+    return found
+
+
+def _attachment_lines(found: list[dict[str, str]]) -> list[str]:
+    return [f"attachment {a['file']}: its SHA-256 matches the document committed for "
+            f"{a['credential']}" for a in found]
+
+
 def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | None,
-               documents: tuple[str, ...] = (), at: str | None = None,
-               witnesses: tuple[str, ...] = (), min_witnesses: int | None = None,
-               max_age: str | None = None, as_json: bool = False) -> tuple[int, str, str]:
+               documents: tuple[str, ...] = (), attachments: tuple[str, ...] = (),
+               at: str | None = None, witnesses: tuple[str, ...] = (),
+               min_witnesses: int | None = None, max_age: str | None = None,
+               as_json: bool = False) -> tuple[int, str, str]:
     """Run ``credledger verify``: return (exit code, stdout text, stderr error line or "").
 
-    Usage problems and unreadable files raise :class:`CommandError`; other package errors
-    propagate (map them with :func:`error_exit`).
+    FILE is a proof bundle, or a tlog-proof (``prove --format tlog-proof``), told apart by its
+    first line. Usage problems (including a file of the wrong kind) and unreadable files raise
+    :class:`CommandError`; other package errors propagate (map them with :func:`error_exit`).
     """
-    from ledger.errors import LedgerError
+    from ledger.errors import EncodingError, LedgerError
     from ledger.holder import parse_holder_document
     from ledger.note import parse_verifier
-    from ledger.verify import INVALID, verify_bundle
+    from ledger.verify import verify_bundle
 
     if (log_key is None) == (root is None) or (root is None) != (size is None):
         raise CommandError("give --log-key VKEY, or --root HEX with --size N", 2)
@@ -140,39 +222,78 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
             trusted_root = None
         if trusted_root is None or len(trusted_root) != 32:
             raise CommandError("--root: want a SHA-256 root as 64 hex digits", 2)
-    verifier = parse_verifier(log_key.strip()) if log_key is not None else None
+    verifier = None
+    if log_key is not None:
+        try:
+            verifier = parse_verifier(log_key.strip())
+        except LedgerError as exc:
+            raise CommandError(f"--log-key: {exc}", 2) from None
     at_ms = day_start_ms(at) if at is not None else now_ms()
     cosigners: tuple[Any, ...] = ()
     if witnesses:
         from ledger.witness import parse_cosigner
 
-        cosigners = tuple(parse_cosigner(w) for w in witnesses)
+        try:
+            cosigners = tuple(parse_cosigner(w) for w in witnesses)
+        except LedgerError as exc:
+            raise CommandError(f"--witness: {exc}", 2) from None
     if min_witnesses is None:
         min_witnesses = 1 if cosigners else 0
     if min_witnesses > len(cosigners):
         raise CommandError(f"--min-witnesses {min_witnesses} needs that many --witness keys", 2)
+    if max_age is not None and not cosigners:
+        raise CommandError("--max-age needs --witness: it bounds the age of the newest "
+                           "trusted witness cosignature", 2)
     max_age_ms = parse_duration(max_age) if max_age is not None else None
     data = read_input(file)
-    raw_docs = [read_input(d) for d in documents]
+    raw_docs = [(d, read_input(d)) for d in documents]
+    digests = tuple((a, file_sha256(a)) for a in attachments)
+    kind = file_kind(data) if data.startswith(b"c2sp.org/") else "bundle"
+    if kind == "tlog-proof":
+        if documents:
+            raise CommandError(f"--document: {file} is a tlog-proof, which proves only that "
+                               "an entry is in the log; check a holder document with a proof "
+                               "bundle", 2)
+        return _run_tlog_proof(file, data, verifier=verifier, root=trusted_root, size=size,
+                               at_ms=at_ms, cosigners=cosigners, min_witnesses=min_witnesses,
+                               max_age_ms=max_age_ms, digests=digests, as_json=as_json)
     try:
-        docs = tuple(parse_holder_document(d) for d in raw_docs)
+        docs = []
+        for name, raw in raw_docs:
+            try:
+                docs.append(parse_holder_document(raw))
+            except EncodingError:
+                _refuse_document(name, raw)
+                raise
         verdict = verify_bundle(data, log_key=verifier, root=trusted_root, size=size, at=at_ms,
-                                documents=docs, witnesses=cosigners, min_witnesses=min_witnesses,
-                                max_age_ms=max_age_ms)
+                                documents=tuple(docs), witnesses=cosigners,
+                                min_witnesses=min_witnesses, max_age_ms=max_age_ms)
+        found = _check_attachments(digests, {f"{c.issuer}/{c.cred_id}": c.document_sha256
+                                             for c in verdict.credentials})
     except LedgerError as exc:
-        if as_json:
-            import json
-
-            out = json.dumps({"valid": False, "answer": INVALID, "reason": str(exc)}) + "\n"
-        else:
-            out = f"INVALID    {exc}\n"
-        return 1, out, f"the bundle does not verify: {exc}"
+        reason = str(exc)
+        what = file_kind(data)
+        if what == "holder":
+            raise CommandError(f"{file} is a holder's credential document, not a proof "
+                               "bundle: pass it with --document", 2) from None
+        if what == "text":
+            reason = f"{file}: not a proof bundle (not JSON)"
+        return _invalid(reason, as_json)
     if as_json:
         import json
 
-        out = json.dumps(verdict.as_dict(), indent=2) + "\n"
+        result = verdict.as_dict()
+        if found:
+            result["attachments"] = found
+        out = json.dumps(result, indent=2) + "\n"
     else:
-        lines = [answer.describe() for answer in verdict.credentials]
+        lines = []
+        for answer in verdict.credentials:
+            lines.append(answer.describe())
+            if answer.document_sha256 is not None:
+                lines.append(f"{'':10} {answer.issuer}/{answer.cred_id}: the log commits to a "
+                             f"document of SHA-256 {answer.document_sha256}")
+        lines.extend(_attachment_lines(found))
         cp = verdict.checkpoint
         lines.append(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
                      f"trusted by {verdict.trusted_by}")
@@ -180,12 +301,87 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
     return (0 if verdict.valid else 1), out, ""
 
 
+def _refuse_document(name: str, raw: bytes) -> None:
+    """A ``--document`` file of another kind is a usage mistake: say what it is."""
+    what = file_kind(raw)
+    if what == "text":
+        raise CommandError(f"--document: {name} is not a holder's credential document (not "
+                           "JSON); to check a certificate file (a PDF, say) against the digest "
+                           "the log commits to, pass it with --attachment", 2)
+    if what in ("bundle", "tlog-proof"):
+        raise CommandError(f"--document: {name} is a {'proof bundle' if what == 'bundle' else what}, "
+                           "not a holder's credential document: pass it as FILE", 2)
+
+
+def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None,
+                    size: int | None, at_ms: int, cosigners: tuple[Any, ...],
+                    min_witnesses: int, max_age_ms: int | None,
+                    digests: tuple[tuple[str, str], ...], as_json: bool) -> tuple[int, str, str]:
+    """``credledger verify`` of a tlog-proof: the entry is in the trusted checkpoint's tree
+    (docs/FORMAT.md §8). Says what the entry is; proves nothing about a credential's status."""
+    from ledger.errors import LedgerError, ProofError
+    from ledger.events import ISSUE, REINSTATE, REVOKE, SUSPEND, decode_entry, key_id
+    from ledger.tlogproof import check_tlog_proof, parse_tlog_proof
+    from ledger.verify import _iso
+
+    try:
+        cp, index, raw = check_tlog_proof(data, verifier=verifier, root=root, size=size)
+        trusted_by = (f"log key {verifier.name}+{verifier.key_id.hex()}" if verifier is not None
+                      else f"root {cp.root.hex()} at size {cp.size}")
+        if cosigners or min_witnesses or max_age_ms is not None:
+            from ledger.witness import check_witness_policy
+
+            times = check_witness_policy(parse_tlog_proof(data).note, cosigners,
+                                         min_witnesses=min_witnesses, max_age_ms=max_age_ms,
+                                         now_ms=at_ms)
+            trusted_by += f", cosigned by {', '.join(sorted(times)) or 'no trusted witness'}"
+        entry = decode_entry(raw)
+        if entry.index != index:
+            raise ProofError(f"tlog-proof: the entry at index {index} says it is entry "
+                              f"{entry.index}")
+        st = entry.signed().verify()
+        cred = f"{st.issuer}/{st.fields[0]}" if st.kind in (ISSUE, REVOKE, SUSPEND,
+                                                             REINSTATE) else st.issuer
+        digest = st.fields[4].hex() if st.kind == ISSUE and st.fields[4] is not None else None
+        found = _check_attachments(digests, {cred: digest})
+    except LedgerError as exc:
+        return _invalid(str(exc), as_json, "tlog-proof")
+    title = st.fields[2] if st.kind == ISSUE else None
+    if as_json:
+        import json
+
+        result: dict[str, Any] = {
+            "valid": True, "answer": "INCLUDED", "proof": "tlog-proof", "index": index,
+            "checkpoint": {"origin": cp.origin, "size": cp.size, "root": cp.root.hex()},
+            "trusted_by": trusted_by, "at": _iso(at_ms),
+            "entry": {"kind": st.kind, "issuer": st.issuer,
+                      "id": st.fields[0] if cred != st.issuer else None, "title": title,
+                      "time": _iso(entry.time), "key_id": key_id(entry.signer),
+                      "document_sha256": digest}}
+        if found:
+            result["attachments"] = found
+        return 0, json.dumps(result, indent=2) + "\n", ""
+    named = f"{cred} {title!r}" if title is not None else cred
+    first = (f"INCLUDED   entry {index} is in the log: {st.kind} {named} "
+             f"({_iso(entry.time)}), signed by key {key_id(entry.signer)}")
+    lines = [first]
+    if digest is not None:
+        lines.append(f"{'':10} {cred}: the log commits to a document of SHA-256 {digest}")
+    lines.extend(_attachment_lines(found))
+    lines.append(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
+                 f"trusted by {trusted_by}")
+    lines.append(f"{'':10} a tlog-proof proves inclusion only: not that the key was the "
+                 "issuer's, nor the credential's status (a proof bundle does)")
+    return 0, "".join(line + "\n" for line in lines), ""
+
+
 # --------------------------------------------------------------------------------------------
 # The fast path: a strict parser for well-formed command lines only.
 
 _VALUED = {"--log-key": "log_key", "--root": "root", "--size": "size", "--at": "at",
            "--min-witnesses": "min_witnesses", "--max-age": "max_age"}
-_MULTIPLE = {"--document": "documents", "--witness": "witnesses"}
+_MULTIPLE = {"--document": "documents", "--attachment": "attachments",
+             "--witness": "witnesses"}
 
 
 def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
@@ -193,7 +389,7 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
     None when click should parse them (help, anything unusual, any usage error)."""
     opts: dict[str, Any] = {"log_key": None, "root": None, "size": None, "at": None,
                             "min_witnesses": None, "max_age": None, "as_json": False}
-    multi: dict[str, list[str]] = {"documents": [], "witnesses": []}
+    multi: dict[str, list[str]] = {"documents": [], "attachments": [], "witnesses": []}
     files: list[str] = []
     i = 0
     while i < len(args):
@@ -224,10 +420,11 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
             if not re.fullmatch(r"[0-9]{1,18}", opts[key]):
                 return None
             opts[key] = int(opts[key])
-    for path in (*files, *multi["documents"]):
+    for path in (*files, *multi["documents"], *multi["attachments"]):
         if os.path.isdir(path):
             return None
     return {"file": files[0], "documents": tuple(multi["documents"]),
+            "attachments": tuple(multi["attachments"]),
             "witnesses": tuple(multi["witnesses"]), **opts}
 
 

@@ -375,11 +375,11 @@ def _parse_tlog_proof(text: str) -> tuple[bytes, int, list[bytes], str]:
 def test_prove_tlog_proof(env: Env) -> None:
     for i in range(6):
         env.issue(f"c-{i}")
-    assert_error(env.run("prove", "uni", "c-3", "--format", "tlog-proof"), 3,
-                 match="no checkpoint")
+    assert_error(env.run("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7"), 3,
+                 match="no checkpoint of size 7")
     env.ok("checkpoint")
     env.issue("late")
-    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof").stdout
+    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7").stdout
     vkey = parse_verifier(env.log_vkey)
     cp, index, data = check_tlog_proof(text, verifier=vkey)
     assert (cp.size, index) == (7, 4)
@@ -406,12 +406,67 @@ def test_prove_tlog_proof(env: Env) -> None:
     outside = env.tmp / "outside.txt"
     outside.write_text("keep me")
     (env.tmp / "c-3.tlog-proof.tmp").symlink_to(outside)  # the temp name it once used
-    env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "-o", str(out))
+    env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7", "-o", str(out))
     assert out.read_text(encoding="utf-8") == text
     assert outside.read_text() == "keep me"  # never written through a planted link
-    assert_error(env.run("prove", "uni", "late", "--format", "tlog-proof"), 3,
+    assert_error(env.run("prove", "uni", "late", "--format", "tlog-proof", "--size", "7"), 3,
                  match="after the checkpoint")
     assert_error(env.run("prove", "uni", "nope", "--format", "tlog-proof"), 3)
+
+
+def test_prove_proves_the_log_as_it_is_now(env: Env) -> None:
+    """Issue 15: after the last checkpoint the log grew (a revocation, a new credential);
+    prove signs a checkpoint of the whole log rather than silently prove the older state,
+    which it proves only when asked (--size)."""
+    env.issue("c-1")
+    old = env.json("checkpoint")["size"]
+    env.ok("revoke", "uni", "c-1", "--key", str(env.uni_key), "--reason", "misconduct")
+    env.issue("c-2")
+    now = env.size()
+    revoked, fresh, stale = env.tmp / "c-1.json", env.tmp / "c-2.json", env.tmp / "old.json"
+    result = env.ok("prove", "uni", "c-1", "-o", str(revoked))
+    assert f"signed a checkpoint of size {now}" in result.stderr
+    assert [size for size, _ in read_ledger(env.store).checkpoints()] == [old, now]
+    result = env.run("verify", str(revoked), "--log-key", env.log_vkey, "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "REVOKED"
+    assert json.loads(result.stdout)["checkpoint"]["size"] == now
+    result = env.ok("prove", "uni", "c-2", "-o", str(fresh))
+    assert "signed" not in result.stderr  # the log has not grown since: no new checkpoint
+    assert env.run("verify", str(fresh), "--log-key", env.log_vkey).exit_code == 0
+    # The older state only when asked.
+    env.ok("prove", "uni", "c-1", "--size", str(old), "-o", str(stale))
+    result = env.run("verify", str(stale), "--log-key", env.log_vkey, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["checkpoint"]["size"] == old
+    # The same for a tlog-proof.
+    env.issue("c-3")
+    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof").stdout
+    cp, index, _ = check_tlog_proof(text, verifier=parse_verifier(env.log_vkey))
+    assert (cp.size, index) == (now + 1, now)
+
+
+def test_prove_without_the_log_key_refuses(bare: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the log has grown and no checkpoint can be signed (an encrypted log key without a
+    passphrase, or no log key in the store), prove refuses in one line naming the ways out."""
+    monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "s3cret passphrase")
+    bare.json("init", "--origin", ORIGIN, "--encrypt")
+    uni_key, uni_vkey = bare.key("uni")
+    bare.ok("issuer", "add", "uni", "--key", uni_vkey)
+    bare.ok("checkpoint")
+    monkeypatch.delenv("CREDLEDGER_PASSPHRASE")
+    bare.ok("issue", "uni", "c-1", "--key", str(uni_key), "--subject", "s", "--title", "t",
+            "--out", str(bare.out))
+    for fmt in ("bundle", "tlog-proof"):
+        line = assert_error(bare.run("prove", "uni", "c-1", "--format", fmt), 3)
+        assert "encrypted" in line and "credledger checkpoint" in line and "--size 1" in line
+    assert [size for size, _ in read_ledger(bare.store).checkpoints()] == [1]
+    assert bare.run("prove", "uni", "c-1", "--size", "1").exit_code == 0  # asked: NOT FOUND
+    monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "s3cret passphrase")
+    bare.ok("prove", "uni", "c-1")
+    bare.ok("issue", "uni", "c-2", "--key", str(uni_key), "--subject", "s", "--title", "t",
+            "--out", str(bare.out))
+    (bare.store / "keys" / "log.key").rename(bare.tmp / "log.key")
+    line = assert_error(bare.run("prove", "uni", "c-2"), 3)
+    assert "log key is not in" in line and "--size 2" in line
 
 
 def test_prove_bundle_and_verify(env: Env) -> None:
@@ -426,6 +481,88 @@ def test_prove_bundle_and_verify(env: Env) -> None:
         assert result.exit_code == code, result.output
         assert ("VALID" if code == 0 else "REVOKED") in result.stdout
     assert_usage_error(env.run("verify", str(env.tmp / "c-1.json")))
+
+
+def test_verify_shows_and_checks_the_committed_document(env: Env) -> None:
+    """Issue 15: verify shows the document digest the log commits to and checks a file (the
+    certificate PDF) against it with --attachment; --document is the holder's JSON only."""
+    pdf, other = env.tmp / "c-1.pdf", env.tmp / "other.pdf"
+    pdf.write_bytes(b"%PDF-1.7 the certificate\n")
+    other.write_bytes(b"%PDF-1.7 another certificate\n")
+    digest = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    env.issue("c-1", "--document", str(pdf))  # the old name of issue's option still works
+    env.issue("c-2", "--attachment", str(other))
+    env.issue("c-3")
+    bundle, plain = env.tmp / "c-1.bundle.json", env.tmp / "c-3.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-3", "-o", str(plain))
+    key = ["--log-key", env.log_vkey]
+    data = env.json("verify", str(bundle), *key)
+    assert data["credentials"][0]["document_sha256"] == digest
+    assert env.json("verify", str(plain), *key)["credentials"][0]["document_sha256"] is None
+    assert digest in env.ok("verify", str(bundle), *key).stdout
+    result = env.ok("verify", str(bundle), *key, "--attachment", str(pdf))
+    assert "attachment" in result.stdout and "matches" in result.stdout
+    data = env.json("verify", str(bundle), *key, "--attachment", str(pdf))
+    assert data["attachments"] == [{"file": str(pdf), "sha256": digest, "credential": "uni/c-1"}]
+    for bad, words in ((bundle, "is not the document digest"), (plain, "commits to a document")):
+        result = env.run("verify", str(bad), *key, "--attachment", str(other))
+        assert result.exit_code == 1 and result.stdout.startswith("INVALID")
+        assert f"attachment {other}" in result.stdout and words in result.stdout
+        result = env.run("verify", str(bad), *key, "--attachment", str(other), "--json")
+        assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "INVALID"
+    # A PDF given as --document: not a holder document; the message names --attachment.
+    line = assert_error(env.run("verify", str(bundle), *key, "--document", str(pdf)), 2)
+    assert str(pdf) in line and "not a holder's credential document" in line
+    assert "--attachment" in line
+    line = assert_error(env.run("verify", str(bundle), *key, "--document", str(plain)), 2)
+    assert "is a proof bundle" in line
+
+
+def test_verify_names_wrong_files_and_usage_mistakes(env: Env) -> None:
+    """Issue 15: usage mistakes exit 2 in one line; a holder document or a text file given as
+    FILE is named as such; a tlog-proof file is verified as one."""
+    env.issue("c-1")
+    bundle, proof = env.tmp / "c-1.bundle.json", env.tmp / "c-1.tlog-proof"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-1", "--format", "tlog-proof", "-o", str(proof))
+    cp = env.json("checkpoint")
+    key = ["--log-key", env.log_vkey]
+    assert_error(env.run("verify", str(bundle), "--log-key", "not a key"), 2, match="--log-key")
+    assert_error(env.run("verify", str(bundle), "--root", "zz", "--size", "1"), 2,
+                 match="--root")
+    assert_error(env.run("verify", str(bundle), *key, "--max-age", "7d"), 2,
+                 match="--max-age needs --witness")
+    assert_error(env.run("verify", str(bundle), *key, "--witness", "bad"), 2, match="--witness")
+    doc = env.out / "uni" / "c-1.json"
+    line = assert_error(env.run("verify", str(doc), *key), 2)
+    assert "holder's credential document" in line and "--document" in line
+    text = env.tmp / "notes.txt"
+    text.write_text("hello\n")
+    result = env.run("verify", str(text), *key)
+    assert result.exit_code == 1
+    assert result.stdout == f"INVALID    {text}: not a proof bundle (not JSON)\n"
+    # A tlog-proof, by the log key or a trusted root.
+    for trust in (key, ["--root", cp["root"], "--size", str(cp["size"])]):
+        result = env.ok("verify", str(proof), *trust)
+        assert result.stdout.startswith("INCLUDED   entry 1 is in the log: issue uni/c-1 ")
+        assert f"size {cp['size']}" in result.stdout
+        data = env.json("verify", str(proof), *trust)
+        assert (data["answer"], data["index"]) == ("INCLUDED", 1)
+        assert (data["entry"]["kind"], data["entry"]["issuer"], data["entry"]["id"]) == (
+            "issue", "uni", "c-1")
+    result = env.run("verify", str(proof), "--root", "00" * 32, "--size", str(cp["size"]))
+    assert result.exit_code == 1 and result.stdout.startswith("INVALID")
+    other_vkey = env.json("key", "new", str(env.tmp / "other.key"), "--name", ORIGIN)["vkey"]
+    lines = proof.read_text().split("\n")
+    lines[3] = base64.b64encode(bytes(32)).decode()  # the first hash of the inclusion path
+    tampered = env.tmp / "tampered.tlog-proof"
+    tampered.write_text("\n".join(lines))
+    for bad in ([str(proof), "--log-key", other_vkey], [str(tampered), *key]):
+        result = env.run("verify", *bad)
+        assert result.exit_code == 1 and result.stdout.startswith("INVALID"), result.output
+    line = assert_error(env.run("verify", str(proof), *key, "--document", str(doc)), 2)
+    assert "tlog-proof" in line
 
 
 def _run_entry(args: list[str], *, through_click: bool, extra_env: dict[str, str] | None = None,
@@ -463,6 +600,9 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
     tampered.write_text(json.dumps(bundle))
     doc = env.out / "uni" / "c-1.json"
     key = env.log_vkey
+    notes, proof = env.tmp / "notes.txt", env.tmp / "c-1.tlog-proof"
+    notes.write_text("not a bundle\n")
+    env.ok("prove", "uni", "c-1", "--format", "tlog-proof", "-o", str(proof))
     cases: list[list[str]] = [
         [str(good), "--log-key", key],
         [str(good), f"--log-key={key}", "--json", "--at", "2027-06-01"],
@@ -493,6 +633,22 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         [str(good), "--root", cp["root"], "--size", str(cp["size"])],
         [str(held), "--root", cp["root"], "--size", str(cp["size"]), "--json", "--at",
          "2027-06-01"],
+        # Issue 15: wrong kinds of file, usage mistakes, tlog-proofs, attachments.
+        [str(doc), "--log-key", key],
+        [str(notes), "--log-key", key],
+        [str(notes), "--log-key", key, "--json"],
+        [str(good), "--log-key", key, "--document", str(notes)],
+        [str(good), "--log-key", key, "--document", str(held)],
+        [str(good), "--log-key", key, "--attachment", str(notes)],
+        [str(good), "--log-key", key, "--attachment", str(notes), "--json"],
+        [str(good), "--log-key", key, "--attachment", str(env.tmp / "missing.pdf")],
+        [str(good), "--log-key", key, "--attachment", str(env.tmp)],
+        [str(proof), "--log-key", key],
+        [str(proof), "--log-key", key, "--json"],
+        [str(proof), "--root", cp["root"], "--size", str(cp["size"])],
+        [str(proof), "--root", "00" * 32, "--size", str(cp["size"])],
+        [str(proof), "--log-key", key, "--document", str(doc)],
+        [str(good), "--log-key", key, "--max-age", "7d", "--min-witnesses", "0"],
     ]
     for args in cases:
         fast = _run_entry(["verify", *args], through_click=False)
