@@ -58,11 +58,15 @@ def _json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
 
 
-def _emit(as_json: bool, data: dict[str, Any], human: str) -> None:
+def _emit(as_json: bool, data: dict[str, Any], human: str, note: str | None = None) -> None:
+    """The result on stdout (JSON, or ``human``), and nothing else: ``note``, a message for
+    the person at the terminal, goes to stderr, so that ``$(credledger ...)`` is the result."""
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=False))
     else:
         click.echo(human)
+        if note:
+            click.echo(note, err=True)
 
 
 def _store_dir(ctx: click.Context) -> Path:
@@ -120,7 +124,8 @@ def main() -> None:
 def init(ctx: click.Context, origin: str, encrypt: bool, as_json: bool) -> None:
     """Create the store, the log key and the registry key; print their verifier keys.
 
-    The keys are written to DIR/keys/log.key and DIR/keys/registry.key (mode 0600).
+    Stdout: the log verifier key, then the registry verifier key, one a line. The keys are
+    written to DIR/keys/log.key and DIR/keys/registry.key (mode 0600).
     Publish the log verifier key: verifiers and auditors trust it.
 
     \b
@@ -136,10 +141,9 @@ def init(ctx: click.Context, origin: str, encrypt: bool, as_json: bool) -> None:
         data = {"dir": str(_store_dir(ctx)), "origin": origin,
                 "log_vkey": str(log_signer.verifier()),
                 "registry_vkey": str(registry.verifier())}
-    _emit(as_json, data,
-          f"created ledger {origin!r} in {data['dir']}\n"
-          f"log verifier key (publish it; verifiers trust it):\n  {data['log_vkey']}\n"
-          f"registry verifier key:\n  {data['registry_vkey']}")
+    _emit(as_json, data, f"{data['log_vkey']}\n{data['registry_vkey']}",
+          f"(created ledger {origin!r} in {data['dir']}; above: the log verifier key, publish "
+          "it, verifiers trust it; then the registry verifier key)")
 
 
 def _check_origin(origin: str) -> None:
@@ -188,8 +192,8 @@ def key_new(file: str, name: str | None, encrypt: bool, as_json: bool) -> None:
     signer = Signer.generate(name)
     write_signer(file, signer, passphrase)
     vkey = str(signer.verifier())
-    _emit(as_json, {"file": file, "vkey": vkey, "key_id": key_id(signer.public_key)},
-          f"{vkey}\n(key id {key_id(signer.public_key)}; the private key is in {file}, mode 0600)")
+    _emit(as_json, {"file": file, "vkey": vkey, "key_id": key_id(signer.public_key)}, vkey,
+          f"(key id {key_id(signer.public_key)}; the private key is in {file}, mode 0600)")
 
 
 @key.command("show")
@@ -861,8 +865,8 @@ def witness_init(state_dir: str, name: str, as_json: bool) -> None:
 
     w = Witness.create(state_dir, name)
     vkey = str(w.key.verifier())
-    _emit(as_json, {"dir": state_dir, "vkey": vkey},
-          f"{vkey}\n(verifiers pass this to 'credledger verify --witness')")
+    _emit(as_json, {"dir": state_dir, "vkey": vkey}, vkey,
+          "(verifiers pass this to 'credledger verify --witness')")
 
 
 @witness.command("cosign")

@@ -57,8 +57,8 @@ class Env:
                                  f"{result.exception!r}\n{result.output}") from result.exception
         return result
 
-    def ok(self, *args: str) -> Result:
-        result = self.run(*args)
+    def ok(self, *args: str, store: Path | None = None) -> Result:
+        result = self.run(*args, store=store)
         assert result.exit_code == 0, (args, result.stdout, result.stderr)
         return result
 
@@ -167,6 +167,27 @@ def test_key_new_makes_a_0600_file(bare: Env) -> None:
     bare.ok("key", "new", str(other))
     assert read_signer(other).name == "college"
     assert_usage_error(bare.run("key", "new", str(bare.tmp / "x.key"), "--name", "a b"))
+
+
+def test_key_new_stdout_is_the_verifier_key_only(bare: Env) -> None:
+    # Issue 15: --key "$(credledger key new f.key)" failed on the note's second line. Stdout
+    # carries the result only; the note goes to stderr.
+    bare.ok("init", "--origin", ORIGIN)
+    result = bare.ok("key", "new", str(bare.tmp / "f.key"))
+    assert result.stdout == str(read_signer(bare.tmp / "f.key").verifier()) + "\n"
+    assert "mode 0600" in result.stderr and "key id" in result.stderr
+    captured = result.stdout.removesuffix("\n")  # what $(...) gives
+    bare.ok("issuer", "add", "f", "--key", captured)
+    assert bare.json("status", "f")["registered_at"] == 0
+    # The same for init (its two keys, one a line) and witness init (its key).
+    init = bare.ok("init", "--origin", ORIGIN, store=bare.tmp / "s2")
+    log_vkey, registry_vkey = init.stdout.splitlines()
+    assert log_vkey == str(read_signer(bare.tmp / "s2" / "keys" / "log.key").verifier())
+    assert registry_vkey == str(read_signer(bare.tmp / "s2" / "keys" / "registry.key").verifier())
+    assert "publish" in init.stderr
+    witness = bare.ok("witness", "init", str(bare.tmp / "w"), "--name", "w.example")
+    assert len(witness.stdout.splitlines()) == 1 and witness.stdout.startswith("w.example+")
+    assert "--witness" in witness.stderr
 
 
 def test_issuer_add_registers(env: Env) -> None:
