@@ -391,7 +391,12 @@ def _report(as_json: bool, res: Any, what: str) -> None:
             "root": res.root.hex()}
     where = (f"entry {res.first}" if res.count == 1
              else f"entries {res.first}..{res.first + res.count - 1}")
-    _emit(as_json, data, f"{what}: {where}; the log now has {res.size} entries")
+    _emit(as_json, data, f"{what}: {where}; the log now has {_count(res.size, 'entry', 'entries')}")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 MAX_TEXT_FILE = 1 << 20
@@ -609,7 +614,7 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
       credledger status uni c-1
       credledger status uni --json
     """
-    from ledger.events import CRED, ISSUER, CredRecord, IssuerRecord, decode_statement
+    from ledger.events import CRED, ISSUED, ISSUER, CredRecord, IssuerRecord, decode_statement
     from ledger.log import describe
 
     with _open(ctx) as ledger:
@@ -638,7 +643,8 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
             if rec.changed_index is not None:
                 changed = ledger.entry(rec.changed_index)
                 data["changed_time"] = _iso(changed.time)
-                human += f"; {rec.state} at entry {rec.changed_index} ({_iso(changed.time)})"
+                change = rec.state if rec.state != ISSUED else "reinstated"
+                human += f"; {change} at entry {rec.changed_index} ({_iso(changed.time)})"
                 if rec.reason:
                     human += f": {rec.reason}"
         data["tree_size"] = head.size
@@ -958,7 +964,7 @@ def backup(ctx: click.Context, dest: str, as_json: bool) -> None:
     size = (Path(dest) / "data.mdb").stat().st_size
     _emit(as_json, {"dest": dest, "size": head.size, "root": head.root.hex(),
                     "store_bytes": before, "backup_bytes": size},
-          f"backed up the log of {head.size} entries (root {head.root.hex()}) to {dest}: "
+          f"backed up the log of {_count(head.size, 'entry', 'entries')} (root {head.root.hex()}) to {dest}: "
           f"{size:,} bytes (the store uses {before:,})")
 
 
@@ -1046,9 +1052,15 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
     data["source"] = tiles if tiles is not None else str(_store_dir(ctx))
     data["saved_checkpoint"] = save
     _emit(as_json, data,
-          f"audit OK ({where}): {report.size} entries ({report.issuers} issuers, "
-          f"{report.credentials} credentials, {report.revocations} revocations, "
-          f"{report.suspensions} suspensions), {report.checkpoints} checkpoints checked; root "
+          f"audit OK ({where}): {_count(report.size, 'entry', 'entries')} ("
+          f"{_count(report.issuers, 'issuer', 'issuers')}, "
+          f"{_count(report.credentials, 'credential', 'credentials')}, "
+          f"{_count(report.revocations, 'revocation', 'revocations')}, "
+          f"{_count(report.suspensions, 'suspension', 'suspensions')}, "
+          f"{_count(report.reinstatements, 'reinstatement', 'reinstatements')}, "
+          f"{_count(report.key_rotations, 'key rotation', 'key rotations')}, "
+          f"{_count(report.key_revocations, 'key revocation', 'key revocations')}), "
+          f"{_count(report.checkpoints, 'checkpoint', 'checkpoints')} checked; root "
           f"{report.root.hex()}; {report.seconds:.2f} s ({report.rate:,.0f} entries/s)"
           + (f"; checkpoint saved to {save}" if save else ""))
 

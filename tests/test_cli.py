@@ -1164,3 +1164,59 @@ def test_encrypt_needs_a_passphrase(bare: Env, monkeypatch: pytest.MonkeyPatch) 
     result = bare.run("key", "new", str(bare.tmp / "k.key"), "--encrypt")
     assert_error(result, 2)
     assert not (bare.tmp / "k.key").exists()
+
+
+# ----------------------------------------------------------------------------- issue 15
+
+
+def test_reinstated_status_and_verify_name_the_reinstatement(env: Env) -> None:
+    env.issue("c-1")
+    key = ("--key", str(env.uni_key))
+    env.ok("suspend", "uni", "c-1", *key, "--reason", "under review")
+    env.ok("reinstate", "uni", "c-1", *key, "--reason", "review closed")
+    human = env.ok("status", "uni", "c-1").stdout
+    assert "reinstated at entry 3 (" in human and human.rstrip().endswith(": review closed")
+    assert "issued at entry 3" not in human
+    status = env.json("status", "uni", "c-1")
+    env.ok("checkpoint")
+    bundle = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    verdict = json.loads(env.ok("verify", str(bundle), "--log-key", env.log_vkey, "--json").stdout)
+    (cred,) = verdict["credentials"]
+    assert cred["answer"] == "VALID"
+    assert cred["changed_index"] == status["changed_index"] == 3
+    assert cred["changed_time"][:19] == status["changed_time"][:19]
+    assert cred["reason"] == "review closed"
+
+
+def test_counts_are_singular_for_one(bare: Env) -> None:
+    bare.ok("init", "--origin", ORIGIN)
+    _, vkey = bare.key("uni")
+    out = bare.ok("issuer", "add", "uni", "--key", vkey).stdout
+    assert "the log now has 1 entry\n" in out and "1 entries" not in out
+    out = bare.ok("backup", str(bare.tmp / "b1")).stdout
+    assert "the log of 1 entry (" in out
+    bare.ok("checkpoint")
+    out = bare.ok("audit").stdout
+    assert "1 entry (1 issuer, 0 credentials" in out and "1 checkpoint checked" in out
+
+
+def test_audit_summary_counts_every_kind_of_change(env: Env) -> None:
+    key = ("--key", str(env.uni_key))
+    for cred in ("c-1", "c-2", "c-3"):
+        env.issue(cred)
+    env.ok("suspend", "uni", "c-1", *key)
+    env.ok("reinstate", "uni", "c-1", *key)
+    env.ok("suspend", "uni", "c-2", *key)
+    env.ok("revoke", "uni", "c-3", *key)
+    new_key, new_vkey = env.key("uni2")
+    env.ok("issuer", "rotate", "uni", *key, "--new-key", str(new_key))
+    env.ok("issuer", "revoke-key", "uni", new_vkey)  # by the registry
+    env.ok("checkpoint")
+    report = env.json("audit")
+    assert (report["entries"], report["credentials"], report["revocations"],
+            report["suspensions"], report["reinstatements"], report["key_rotations"],
+            report["key_revocations"]) == (10, 3, 1, 2, 1, 1, 1)
+    human = env.ok("audit").stdout
+    assert ("10 entries (1 issuer, 3 credentials, 1 revocation, 2 suspensions, "
+            "1 reinstatement, 1 key rotation, 1 key revocation), 1 checkpoint checked") in human
