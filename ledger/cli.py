@@ -746,7 +746,8 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
             docs = [parse_holder_document(read_regular(d, MAX_DOCUMENT_SIZE, "a holder document"))
                     for d in documents]
             _write_out(output, dump_bundle(build_bundle(ledger, creds, size=size,
-                                                        documents=docs)))
+                                                        documents=docs)),
+                       mode=0o600 if docs else 0o644)  # documents hold the holders' salts
             return
         if len(creds) != 1 or documents:
             raise Failure("--format tlog-proof proves one credential, without documents", 2)
@@ -805,14 +806,14 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
         click.get_current_context().exit(code)
 
 
-def _write_out(output: str | None, text: str) -> None:
+def _write_out(output: str | None, text: str, *, mode: int = 0o644) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
     path = Path(output)
     if path.is_dir():
         raise Failure(f"{output}: is a directory; -o takes a file", 2)
-    write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"), mode=mode)
     click.echo(f"wrote {output}", err=True)
 
 

@@ -1220,3 +1220,60 @@ def test_audit_summary_counts_every_kind_of_change(env: Env) -> None:
     human = env.ok("audit").stdout
     assert ("10 entries (1 issuer, 3 credentials, 1 revocation, 2 suspensions, "
             "1 reinstatement, 1 key rotation, 1 key revocation), 1 checkpoint checked") in human
+
+
+def test_a_file_that_is_no_key_file_is_told_so_before_its_mode(env: Env) -> None:
+    cohort = env.tmp / "cohort.jsonl"
+    cohort.write_text('{"id": "c-1", "subject": "Ada", "title": "Python 101"}\n')
+    cohort.chmod(0o644)
+    message = assert_error(env.run("issue", "uni", "--key", str(cohort), "--batch", str(cohort),
+                                   "--out", str(env.out)), 3, match="not a key file")
+    assert "chmod" not in message
+    # A real key file with a loose mode is still told to be made private.
+    env.uni_key.chmod(0o644)
+    assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
+                         "--title", "T", "--out", str(env.out)), 3, match="chmod 600")
+
+
+def test_bundles_holding_documents_are_private(env: Env) -> None:
+    env.issue("c-1")
+    env.ok("checkpoint")
+    plain, private = env.tmp / "plain.json", env.tmp / "private.json"
+    env.ok("prove", "uni", "c-1", "-o", str(plain))
+    env.ok("prove", "uni", "c-1", "--document", str(env.out / "uni" / "c-1.json"),
+           "-o", str(private))
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600  # the holder's salt: like documents
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o644
+    assert stat.S_IMODE((env.out / "uni" / "c-1.json").stat().st_mode) == 0o600
+
+
+def test_a_refused_issue_leaves_no_empty_folders(env: Env) -> None:
+    env.issue("c-1")
+    fresh = env.tmp / "fresh" / "out"
+    result = env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
+                     "--title", "T", "--out", str(fresh))
+    assert_error(result, 3, match="duplicate-credential")
+    assert not (env.tmp / "fresh").exists()
+    # A directory that was there before stays, and so does one with other files in it.
+    env.out.mkdir(exist_ok=True)
+    assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
+                         "--title", "T", "--out", str(env.out)), 3, match="duplicate-credential")
+    assert (env.out / "uni" / "c-1.json").is_file()
+
+
+def test_max_age_is_told_in_days_and_hours(env: Env) -> None:
+    env.issue("c-1")
+    note = env.tmp / "checkpoint.txt"
+    note.write_text(env.ok("checkpoint").stdout, encoding="utf-8")
+    wkey = env.ok("witness", "init", str(env.tmp / "w"), "--name", "w.example").stdout.strip()
+    cosigned = env.tmp / "cosigned.txt"
+    env.ok("witness", "cosign", str(note), "--state", str(env.tmp / "w"), "--log-key",
+           env.log_vkey, "-o", str(cosigned))
+    env.ok("checkpoint", "--add-cosignatures", str(cosigned), "--witness", wkey)
+    bundle = env.tmp / "b.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    result = env.run("verify", str(bundle), "--log-key", env.log_vkey, "--witness", wkey,
+                     "--max-age", "36h", "--at", "2099-01-01")
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "older than the allowed 1 day 12 h" in result.output
+    assert " s old" not in result.output and "days" in result.output
