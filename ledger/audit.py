@@ -33,7 +33,10 @@ from ledger.errors import (
 from ledger.events import (
     ISSUE,
     REGISTER_ISSUER,
+    REINSTATE,
     REVOKE,
+    REVOKE_KEY,
+    ROTATE_KEY,
     SUSPEND,
     Entry,
     Record,
@@ -83,6 +86,9 @@ class AuditReport:
     credentials: int = 0
     revocations: int = 0
     suspensions: int = 0
+    reinstatements: int = 0
+    key_rotations: int = 0
+    key_revocations: int = 0
     checkpoints: int = 0
     seconds: float = 0.0
     roots: dict[int, bytes] = field(default_factory=dict)
@@ -95,7 +101,9 @@ class AuditReport:
         return {"ok": True, "entries": self.size, "root": self.root.hex(),
                 "state_root": self.state_root.hex(), "issuers": self.issuers,
                 "credentials": self.credentials, "revocations": self.revocations,
-                "suspensions": self.suspensions, "checkpoints": self.checkpoints,
+                "suspensions": self.suspensions, "reinstatements": self.reinstatements,
+                "key_rotations": self.key_rotations, "key_revocations": self.key_revocations,
+                "checkpoints": self.checkpoints,
                 "seconds": round(self.seconds, 3), "entries_per_second": round(self.rate)}
 
 
@@ -176,6 +184,12 @@ class Replayer:
             r.revocations += 1
         elif st.kind == SUSPEND:
             r.suspensions += 1
+        elif st.kind == REINSTATE:
+            r.reinstatements += 1
+        elif st.kind == ROTATE_KEY:
+            r.key_rotations += 1
+        elif st.kind == REVOKE_KEY:
+            r.key_revocations += 1
 
     def finish(self) -> AuditReport:
         r = self.report

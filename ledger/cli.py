@@ -58,11 +58,15 @@ def _json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
 
 
-def _emit(as_json: bool, data: dict[str, Any], human: str) -> None:
+def _emit(as_json: bool, data: dict[str, Any], human: str, note: str | None = None) -> None:
+    """The result on stdout (JSON, or ``human``), and nothing else: ``note``, a message for
+    the person at the terminal, goes to stderr, so that ``$(credledger ...)`` is the result."""
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=False))
     else:
         click.echo(human)
+        if note:
+            click.echo(note, err=True)
 
 
 def _store_dir(ctx: click.Context) -> Path:
@@ -120,7 +124,8 @@ def main() -> None:
 def init(ctx: click.Context, origin: str, encrypt: bool, as_json: bool) -> None:
     """Create the store, the log key and the registry key; print their verifier keys.
 
-    The keys are written to DIR/keys/log.key and DIR/keys/registry.key (mode 0600).
+    Stdout: the log verifier key, then the registry verifier key, one a line. The keys are
+    written to DIR/keys/log.key and DIR/keys/registry.key (mode 0600).
     Publish the log verifier key: verifiers and auditors trust it.
 
     \b
@@ -136,10 +141,9 @@ def init(ctx: click.Context, origin: str, encrypt: bool, as_json: bool) -> None:
         data = {"dir": str(_store_dir(ctx)), "origin": origin,
                 "log_vkey": str(log_signer.verifier()),
                 "registry_vkey": str(registry.verifier())}
-    _emit(as_json, data,
-          f"created ledger {origin!r} in {data['dir']}\n"
-          f"log verifier key (publish it; verifiers trust it):\n  {data['log_vkey']}\n"
-          f"registry verifier key:\n  {data['registry_vkey']}")
+    _emit(as_json, data, f"{data['log_vkey']}\n{data['registry_vkey']}",
+          f"(created ledger {origin!r} in {data['dir']}; above: the log verifier key, publish "
+          "it, verifiers trust it; then the registry verifier key)")
 
 
 def _check_origin(origin: str) -> None:
@@ -188,8 +192,8 @@ def key_new(file: str, name: str | None, encrypt: bool, as_json: bool) -> None:
     signer = Signer.generate(name)
     write_signer(file, signer, passphrase)
     vkey = str(signer.verifier())
-    _emit(as_json, {"file": file, "vkey": vkey, "key_id": key_id(signer.public_key)},
-          f"{vkey}\n(key id {key_id(signer.public_key)}; the private key is in {file}, mode 0600)")
+    _emit(as_json, {"file": file, "vkey": vkey, "key_id": key_id(signer.public_key)}, vkey,
+          f"(key id {key_id(signer.public_key)}; the private key is in {file}, mode 0600)")
 
 
 @key.command("show")
@@ -387,7 +391,12 @@ def _report(as_json: bool, res: Any, what: str) -> None:
             "root": res.root.hex()}
     where = (f"entry {res.first}" if res.count == 1
              else f"entries {res.first}..{res.first + res.count - 1}")
-    _emit(as_json, data, f"{what}: {where}; the log now has {res.size} entries")
+    _emit(as_json, data, f"{what}: {where}; the log now has {_count(res.size, 'entry', 'entries')}")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 MAX_TEXT_FILE = 1 << 20
@@ -607,7 +616,7 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
       credledger status uni c-1
       credledger status uni --json
     """
-    from ledger.events import CRED, ISSUER, CredRecord, IssuerRecord, decode_statement
+    from ledger.events import CRED, ISSUED, ISSUER, CredRecord, IssuerRecord, decode_statement
     from ledger.log import describe
 
     with _open(ctx) as ledger:
@@ -636,7 +645,8 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
             if rec.changed_index is not None:
                 changed = ledger.entry(rec.changed_index)
                 data["changed_time"] = _iso(changed.time)
-                human += f"; {rec.state} at entry {rec.changed_index} ({_iso(changed.time)})"
+                change = rec.state if rec.state != ISSUED else "reinstated"
+                human += f"; {change} at entry {rec.changed_index} ({_iso(changed.time)})"
                 if rec.reason:
                     human += f": {rec.reason}"
         data["tree_size"] = head.size
@@ -759,7 +769,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
                     raise NotFoundError(f"issuer {creds[0][0]!r} never issued {creds[0][1]!r}")
                 size, signed = _current_checkpoint(ledger)
             text = prove_issuance(ledger, *creds[0], size=size).format()
-    _write_out(output, text)
+    _write_out(output, text, mode=0o600 if docs else 0o644)  # documents hold holders' salts
     if signed is not None:
         click.echo(signed, err=True)
 
@@ -862,14 +872,14 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
         click.get_current_context().exit(code)
 
 
-def _write_out(output: str | None, text: str) -> None:
+def _write_out(output: str | None, text: str, *, mode: int = 0o644) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
     path = Path(output)
     if path.is_dir():
         raise Failure(f"{output}: is a directory; -o takes a file", 2)
-    write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"), mode=mode)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -928,8 +938,8 @@ def witness_init(state_dir: str, name: str, as_json: bool) -> None:
 
     w = Witness.create(state_dir, name)
     vkey = str(w.key.verifier())
-    _emit(as_json, {"dir": state_dir, "vkey": vkey},
-          f"{vkey}\n(verifiers pass this to 'credledger verify --witness')")
+    _emit(as_json, {"dir": state_dir, "vkey": vkey}, vkey,
+          "(verifiers pass this to 'credledger verify --witness')")
 
 
 @witness.command("cosign")
@@ -1021,7 +1031,7 @@ def backup(ctx: click.Context, dest: str, as_json: bool) -> None:
     size = (Path(dest) / "data.mdb").stat().st_size
     _emit(as_json, {"dest": dest, "size": head.size, "root": head.root.hex(),
                     "store_bytes": before, "backup_bytes": size},
-          f"backed up the log of {head.size} entries (root {head.root.hex()}) to {dest}: "
+          f"backed up the log of {_count(head.size, 'entry', 'entries')} (root {head.root.hex()}) to {dest}: "
           f"{size:,} bytes (the store uses {before:,})")
 
 
@@ -1104,9 +1114,15 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
     data["source"] = tiles if tiles is not None else str(_store_dir(ctx))
     data["saved_checkpoint"] = save
     _emit(as_json, data,
-          f"audit OK ({where}): {report.size} entries ({report.issuers} issuers, "
-          f"{report.credentials} credentials, {report.revocations} revocations, "
-          f"{report.suspensions} suspensions), {report.checkpoints} checkpoints checked; root "
+          f"audit OK ({where}): {_count(report.size, 'entry', 'entries')} ("
+          f"{_count(report.issuers, 'issuer', 'issuers')}, "
+          f"{_count(report.credentials, 'credential', 'credentials')}, "
+          f"{_count(report.revocations, 'revocation', 'revocations')}, "
+          f"{_count(report.suspensions, 'suspension', 'suspensions')}, "
+          f"{_count(report.reinstatements, 'reinstatement', 'reinstatements')}, "
+          f"{_count(report.key_rotations, 'key rotation', 'key rotations')}, "
+          f"{_count(report.key_revocations, 'key revocation', 'key revocations')}), "
+          f"{_count(report.checkpoints, 'checkpoint', 'checkpoints')} checked; root "
           f"{report.root.hex()}; {report.seconds:.2f} s ({report.rate:,.0f} entries/s)"
           + (f"; checkpoint saved to {save}" if save else ""))
 

@@ -104,7 +104,12 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                                     subject=req.subject, salt=salt, title=req.title,
                                     expires=req.expires, parts=list(req.parts),
                                     document=req.document))
-    pending = PendingFile(out, docs)
+    created = _missing_directories(out)  # made for the pending file; removed if refused
+    try:
+        pending = PendingFile(out, docs)
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         appended = ledger.append(items, progress=progress)
     except BaseException as exc:
@@ -116,6 +121,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
             is_committed = True  # cannot tell: keep the salts for 'recover' to sort out
         if not is_committed:
             pending.discard()
+            _remove_empty(created)  # a refused batch leaves no empty OUT/ISSUER behind
             raise
         pending.release()
         raise _after_commit(exc, pending, issuer_id, out_dir) from None
@@ -156,6 +162,24 @@ def committed(ledger: Ledger, issuer_id: str, doc: dict[str, Any]) -> bool:
 
 
 # ------------------------------------------------------------------------ the pending file
+
+
+def _missing_directories(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove ``directories`` (deepest first) as long as each is empty."""
+    for d in directories:
+        try:
+            d.rmdir()
+        except OSError:  # not empty (another batch's files), or gone: leave it
+            return
 
 
 class PendingFile:

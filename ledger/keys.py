@@ -115,6 +115,7 @@ PASSPHRASE_ENV = "CREDLEDGER_PASSPHRASE"
 """The environment variable read for the passphrase of an encrypted key file."""
 
 ENCRYPTED_PREFIX = "ENCRYPTED+KEY+"
+KEY_FILE_PREFIXES = ("PRIVATE+KEY+", ENCRYPTED_PREFIX)
 SCHEME = "scrypt-chacha20poly1305"
 
 Passphrase = str | Callable[[], str] | None
@@ -225,11 +226,6 @@ def _read_file(p: Path) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise KeyFileError(f"{p}: not a regular file")
-        if st.st_mode & 0o077:
-            raise KeyFileError(
-                f"{p}: key file is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
-                f"run 'chmod 600 {p}'"
-            )
         try:
             data = os.read(fd, MAX_KEY_FILE + 1)
         except OSError as exc:
@@ -238,6 +234,15 @@ def _read_file(p: Path) -> bytes:
         os.close(fd)
     if len(data) > MAX_KEY_FILE:
         raise KeyFileError(f"{p}: too large for a key file")
+    if st.st_mode & 0o077:
+        # A file that is no key file at all (a batch file given as --key, say) is told so,
+        # rather than told to be made private.
+        if not _decode(p, data).startswith(KEY_FILE_PREFIXES):
+            raise KeyFileError(f"{p}: not a key file (want one PRIVATE+KEY+... line)")
+        raise KeyFileError(
+            f"{p}: key file is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+            f"run 'chmod 600 {p}'"
+        )
     return data
 
 

@@ -26,7 +26,9 @@ the batch is visible. Every change a batch makes is in that one transaction.
 Growth: the map starts small and doubles when LMDB reports it full, up to a cap
 (``CREDLEDGER_MAX_MAP_SIZE`` bytes, default 1 TiB); at the cap, or when the disk is full,
 :class:`StoreFullError` is raised and nothing is written. Several processes may append to one
-store: LMDB's write lock serialises them, and readers never block. LMDB needs a local file system
+store: LMDB's write lock serialises them, and readers never block; a process whose map is
+smaller than the one another process grew adopts the new size and begins again
+(``MDB_MAP_RESIZED``, :meth:`Store._retry_resized`). LMDB needs a local file system
 (its lock file relies on shared memory): do not put a store on NFS or SMB.
 """
 
@@ -63,6 +65,9 @@ FORMAT_V1 = b"credential-ledger/v1"
 """The format before map nodes were stored by location: still read, upgraded by the first
 append (its nodes stay in ``nodes``, read by hash, and new ones go to ``mapnodes``)."""
 INITIAL_MAP_SIZE = 64 << 20
+RESIZE_RETRIES = 20
+"""How often one read (or the opening of a store) adopts the map size another process set
+and begins again before it gives up."""
 DEFAULT_MAX_MAP_SIZE = 1 << 40
 DATA_FILE = "data.mdb"
 
@@ -396,7 +401,9 @@ class Store:
             self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
                                  subdir=True, create=create, sync=True, metasync=True,
                                  readahead=False, meminit=False, max_readers=254)
-            self._dbs = {name: self.env.open_db(name.encode()) for name in DB_NAMES}
+            self._dbs = self._retry_resized(
+                lambda: {name: self.env.open_db(name.encode()) for name in DB_NAMES},
+                f"cannot open the store in {self.path}")
         except lmdb.Error as exc:
             raise _store_error(exc, f"cannot open the store in {self.path}") from None
 
@@ -410,16 +417,30 @@ class Store:
         self.close()
 
     def read(self, fn: Callable[[Txn], T]) -> T:
-        """Run ``fn`` in a read transaction (a consistent snapshot; never blocks writers)."""
-        for _ in range(3):
+        """Run ``fn`` in a read transaction (a consistent snapshot; never blocks writers).
+        ``fn`` may be called again from the start if another process grew the map meanwhile."""
+        def attempt() -> T:
+            with self.env.begin(write=False, buffers=True) as txn:
+                return fn(Txn(txn, self._dbs))
+        try:
+            return self._retry_resized(attempt, "read failed")
+        except lmdb.Error as exc:
+            raise _store_error(exc, "read failed") from None
+
+    def _retry_resized(self, fn: Callable[[], T], what: str) -> T:
+        """Run ``fn`` (which begins its own transaction), adopting the map size another
+        process set and running it again, up to ``RESIZE_RETRIES`` times, when LMDB reports
+        ``MDB_MAP_RESIZED``: another process grew the map past the size this one mapped, at
+        the transaction's begin or during it. Each retry maps at least what the other process
+        had committed, so only a writer growing the map that often in the meantime exhausts
+        them."""
+        for _ in range(RESIZE_RETRIES):
             try:
-                with self.env.begin(write=False, buffers=True) as txn:
-                    return fn(Txn(txn, self._dbs))
+                return fn()
             except lmdb.MapResizedError:
                 self.env.set_mapsize(0)  # another process grew the map: adopt its size
-            except lmdb.Error as exc:
-                raise _store_error(exc, "read failed") from None
-        raise StoreError("read failed: the map kept being resized by another process")
+        raise StoreError(f"{what}: the map kept being resized by another process "
+                         f"({RESIZE_RETRIES} times)")
 
     def write(self, fn: Callable[[Txn], T], *, reserve: int = 0) -> T:
         """Run ``fn`` in one write transaction and commit it durably.
@@ -439,7 +460,7 @@ class Store:
             except lmdb.MapFullError:
                 self._grow()
             except lmdb.MapResizedError:
-                self.env.set_mapsize(0)
+                self.env.set_mapsize(0)  # another process grew the map: adopt its size
             except lmdb.Error as exc:
                 raise _store_error(exc, "write failed; nothing was written") from None
 
@@ -472,8 +493,11 @@ class Store:
         (LMDB's copy in one read transaction: writers go on meanwhile; the copy keeps the
         reachable pages only, so the free pages of old transactions are left behind), and
         make it durable."""
-        try:
+        def copy() -> None:
+            (dest / DATA_FILE).unlink(missing_ok=True)  # left by an attempt that met a resize
             self.env.copy(str(dest), compact=True)
+        try:
+            self._retry_resized(copy, f"cannot copy the store to {dest}")
         except lmdb.Error as exc:
             raise _store_error(exc, f"cannot copy the store to {dest}") from None
         fsync_path(dest / DATA_FILE)

@@ -292,9 +292,10 @@ class _Checker:
         return CredentialAnswer(
             issuer, cred_id, answer, title=st.fields[2], issued_index=rec.issued_index,
             issued_time=issued.time, expires=expires,
-            changed_index=rec.changed_index if rec.state != ISSUED else None,
-            changed_time=changed_time if rec.state != ISSUED else None,
-            reason=rec.reason if rec.state != ISSUED else "", parts=tuple(st.fields[5]),
+            # The last status change (a reinstatement, for a VALID or EXPIRED answer): the
+            # record names it and its entry was checked above.
+            changed_index=rec.changed_index, changed_time=changed_time,
+            reason=rec.reason, parts=tuple(st.fields[5]),
             subject=subject, key_id=kid,
             document_sha256=None if st.fields[4] is None else st.fields[4].hex())
 

@@ -225,9 +225,24 @@ def check_witness_policy(note_text: str, witnesses: Sequence[CosignerVerifier], 
                                  "freshness")
         newest = max(dated)
         if now_ms - newest > max_age_ms:
-            raise SignatureError(f"the newest witness cosignature is {(now_ms - newest) // 1000} s "
-                                 f"old, older than the allowed {max_age_ms // 1000} s")
+            raise SignatureError(f"the newest witness cosignature is "
+                                 f"{duration_text((now_ms - newest) // 1000)} old, older than "
+                                 f"the allowed {duration_text(max_age_ms // 1000)}")
     return times
+
+
+def duration_text(seconds: int) -> str:
+    """A duration for people, its two largest units: ``53 days 7 h``, ``2 h 5 min``, ``40 s``."""
+    units = (("day", 86400), ("h", 3600), ("min", 60), ("s", 1))
+    parts = []
+    for name, size in units:
+        n, seconds = divmod(seconds, size)
+        if n or parts:
+            parts.append(f"{n} {name}{'s' if name == 'day' and n != 1 else ''}")
+        if len(parts) == 2:
+            break
+    parts = [p for p in parts if not p.startswith("0 ")] or ["0 s"]
+    return " ".join(parts)
 
 
 STATE_FILE = "state.json"

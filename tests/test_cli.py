@@ -57,8 +57,8 @@ class Env:
                                  f"{result.exception!r}\n{result.output}") from result.exception
         return result
 
-    def ok(self, *args: str) -> Result:
-        result = self.run(*args)
+    def ok(self, *args: str, store: Path | None = None) -> Result:
+        result = self.run(*args, store=store)
         assert result.exit_code == 0, (args, result.stdout, result.stderr)
         return result
 
@@ -167,6 +167,27 @@ def test_key_new_makes_a_0600_file(bare: Env) -> None:
     bare.ok("key", "new", str(other))
     assert read_signer(other).name == "college"
     assert_usage_error(bare.run("key", "new", str(bare.tmp / "x.key"), "--name", "a b"))
+
+
+def test_key_new_stdout_is_the_verifier_key_only(bare: Env) -> None:
+    # Issue 15: --key "$(credledger key new f.key)" failed on the note's second line. Stdout
+    # carries the result only; the note goes to stderr.
+    bare.ok("init", "--origin", ORIGIN)
+    result = bare.ok("key", "new", str(bare.tmp / "f.key"))
+    assert result.stdout == str(read_signer(bare.tmp / "f.key").verifier()) + "\n"
+    assert "mode 0600" in result.stderr and "key id" in result.stderr
+    captured = result.stdout.removesuffix("\n")  # what $(...) gives
+    bare.ok("issuer", "add", "f", "--key", captured)
+    assert bare.json("status", "f")["registered_at"] == 0
+    # The same for init (its two keys, one a line) and witness init (its key).
+    init = bare.ok("init", "--origin", ORIGIN, store=bare.tmp / "s2")
+    log_vkey, registry_vkey = init.stdout.splitlines()
+    assert log_vkey == str(read_signer(bare.tmp / "s2" / "keys" / "log.key").verifier())
+    assert registry_vkey == str(read_signer(bare.tmp / "s2" / "keys" / "registry.key").verifier())
+    assert "publish" in init.stderr
+    witness = bare.ok("witness", "init", str(bare.tmp / "w"), "--name", "w.example")
+    assert len(witness.stdout.splitlines()) == 1 and witness.stdout.startswith("w.example+")
+    assert "--witness" in witness.stderr
 
 
 def test_issuer_add_registers(env: Env) -> None:
@@ -1299,3 +1320,116 @@ def test_encrypt_needs_a_passphrase(bare: Env, monkeypatch: pytest.MonkeyPatch) 
     result = bare.run("key", "new", str(bare.tmp / "k.key"), "--encrypt")
     assert_error(result, 2)
     assert not (bare.tmp / "k.key").exists()
+
+
+# ----------------------------------------------------------------------------- issue 15
+
+
+def test_reinstated_status_and_verify_name_the_reinstatement(env: Env) -> None:
+    env.issue("c-1")
+    key = ("--key", str(env.uni_key))
+    env.ok("suspend", "uni", "c-1", *key, "--reason", "under review")
+    env.ok("reinstate", "uni", "c-1", *key, "--reason", "review closed")
+    human = env.ok("status", "uni", "c-1").stdout
+    assert "reinstated at entry 3 (" in human and human.rstrip().endswith(": review closed")
+    assert "issued at entry 3" not in human
+    status = env.json("status", "uni", "c-1")
+    env.ok("checkpoint")
+    bundle = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    verdict = json.loads(env.ok("verify", str(bundle), "--log-key", env.log_vkey, "--json").stdout)
+    (cred,) = verdict["credentials"]
+    assert cred["answer"] == "VALID"
+    assert cred["changed_index"] == status["changed_index"] == 3
+    assert cred["changed_time"][:19] == status["changed_time"][:19]
+    assert cred["reason"] == "review closed"
+
+
+def test_counts_are_singular_for_one(bare: Env) -> None:
+    bare.ok("init", "--origin", ORIGIN)
+    _, vkey = bare.key("uni")
+    out = bare.ok("issuer", "add", "uni", "--key", vkey).stdout
+    assert "the log now has 1 entry\n" in out and "1 entries" not in out
+    out = bare.ok("backup", str(bare.tmp / "b1")).stdout
+    assert "the log of 1 entry (" in out
+    bare.ok("checkpoint")
+    out = bare.ok("audit").stdout
+    assert "1 entry (1 issuer, 0 credentials" in out and "1 checkpoint checked" in out
+
+
+def test_audit_summary_counts_every_kind_of_change(env: Env) -> None:
+    key = ("--key", str(env.uni_key))
+    for cred in ("c-1", "c-2", "c-3"):
+        env.issue(cred)
+    env.ok("suspend", "uni", "c-1", *key)
+    env.ok("reinstate", "uni", "c-1", *key)
+    env.ok("suspend", "uni", "c-2", *key)
+    env.ok("revoke", "uni", "c-3", *key)
+    new_key, new_vkey = env.key("uni2")
+    env.ok("issuer", "rotate", "uni", *key, "--new-key", str(new_key))
+    env.ok("issuer", "revoke-key", "uni", new_vkey)  # by the registry
+    env.ok("checkpoint")
+    report = env.json("audit")
+    assert (report["entries"], report["credentials"], report["revocations"],
+            report["suspensions"], report["reinstatements"], report["key_rotations"],
+            report["key_revocations"]) == (10, 3, 1, 2, 1, 1, 1)
+    human = env.ok("audit").stdout
+    assert ("10 entries (1 issuer, 3 credentials, 1 revocation, 2 suspensions, "
+            "1 reinstatement, 1 key rotation, 1 key revocation), 1 checkpoint checked") in human
+
+
+def test_a_file_that_is_no_key_file_is_told_so_before_its_mode(env: Env) -> None:
+    cohort = env.tmp / "cohort.jsonl"
+    cohort.write_text('{"id": "c-1", "subject": "Ada", "title": "Python 101"}\n')
+    cohort.chmod(0o644)
+    message = assert_error(env.run("issue", "uni", "--key", str(cohort), "--batch", str(cohort),
+                                   "--out", str(env.out)), 3, match="not a key file")
+    assert "chmod" not in message
+    # A real key file with a loose mode is still told to be made private.
+    env.uni_key.chmod(0o644)
+    assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
+                         "--title", "T", "--out", str(env.out)), 3, match="chmod 600")
+
+
+def test_bundles_holding_documents_are_private(env: Env) -> None:
+    env.issue("c-1")
+    env.ok("checkpoint")
+    plain, private = env.tmp / "plain.json", env.tmp / "private.json"
+    env.ok("prove", "uni", "c-1", "-o", str(plain))
+    env.ok("prove", "uni", "c-1", "--document", str(env.out / "uni" / "c-1.json"),
+           "-o", str(private))
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600  # the holder's salt: like documents
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o644
+    assert stat.S_IMODE((env.out / "uni" / "c-1.json").stat().st_mode) == 0o600
+
+
+def test_a_refused_issue_leaves_no_empty_folders(env: Env) -> None:
+    env.issue("c-1")
+    fresh = env.tmp / "fresh" / "out"
+    result = env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
+                     "--title", "T", "--out", str(fresh))
+    assert_error(result, 3, match="duplicate-credential")
+    assert not (env.tmp / "fresh").exists()
+    # A directory that was there before stays, and so does one with other files in it.
+    env.out.mkdir(exist_ok=True)
+    assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
+                         "--title", "T", "--out", str(env.out)), 3, match="duplicate-credential")
+    assert (env.out / "uni" / "c-1.json").is_file()
+
+
+def test_max_age_is_told_in_days_and_hours(env: Env) -> None:
+    env.issue("c-1")
+    note = env.tmp / "checkpoint.txt"
+    note.write_text(env.ok("checkpoint").stdout, encoding="utf-8")
+    wkey = env.ok("witness", "init", str(env.tmp / "w"), "--name", "w.example").stdout.strip()
+    cosigned = env.tmp / "cosigned.txt"
+    env.ok("witness", "cosign", str(note), "--state", str(env.tmp / "w"), "--log-key",
+           env.log_vkey, "-o", str(cosigned))
+    env.ok("checkpoint", "--add-cosignatures", str(cosigned), "--witness", wkey)
+    bundle = env.tmp / "b.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    result = env.run("verify", str(bundle), "--log-key", env.log_vkey, "--witness", wkey,
+                     "--max-age", "36h", "--at", "2099-01-01")
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "older than the allowed 1 day 12 h" in result.output
+    assert " s old" not in result.output and "days" in result.output

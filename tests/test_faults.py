@@ -302,3 +302,104 @@ def test_failed_backup_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
     head = ledger.backup(tmp_path / "backups" / "b1")
     assert head == ledger.head()
     ledger.close()
+
+
+_GROWING_WRITER = """
+import sys
+import ledger.store
+ledger.store.INITIAL_MAP_SIZE = 128 << 10
+from ledger.events import ISSUE, make_statement, sign_statement
+from ledger.log import Ledger
+seed, prefix, rounds, n = bytes.fromhex(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+with Ledger.open(sys.argv[1]) as ledger:
+    for r in range(rounds):
+        ledger.append([sign_statement(make_statement(ISSUE, "uni", 2, f"{prefix}{r}-{i}",
+                                                     bytes(32), "T", None, None, []), seed)
+                       for i in range(n)])
+"""
+
+
+def _grow_in_another_process(store: Path, issuer: Signer, prefix: str, rounds: int,
+                             n: int) -> subprocess.Popen[bytes]:
+    """A process appending ``rounds`` batches of ``n`` issues, each growing the map."""
+    return subprocess.Popen([sys.executable, "-c", _GROWING_WRITER, str(store),
+                             issuer.seed.hex(), prefix, str(rounds), str(n)],
+                            env=_env(store), stderr=subprocess.PIPE)
+
+
+def test_readers_adopt_the_map_size_another_process_grew(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 15: during big batches, 'status' and 'prove' failed with MDB_MAP_RESIZED. A reader
+    # opening the store (as each command does) must adopt the new size and go on. (One process
+    # opens an LMDB environment once: a reader that stays open is the next test's.)
+    monkeypatch.setattr("ledger.store.INITIAL_MAP_SIZE", 128 << 10)
+    monkeypatch.delenv("CREDLEDGER_MAX_MAP_SIZE", raising=False)
+    ledger, issuer = _ledger(tmp_path)
+    start = ledger.store.env.info()["map_size"]
+    ledger.close()
+    store = tmp_path / "s"
+    writer = _grow_in_another_process(store, issuer, "g", 12, 400)
+    reads, failures = 0, []
+    while writer.poll() is None:
+        reads += 1
+        try:
+            with Ledger.open(store) as reader:  # what each 'status' or 'prove' does
+                reader.head()
+                reader.record("cred", "uni", "g0-1")
+        except Exception as exc:  # noqa: BLE001 - every failure counts
+            failures.append(f"{type(exc).__name__}: {exc}")
+    assert writer.wait() == 0, writer.stderr.read() if writer.stderr else ""
+    assert failures == [], f"{len(failures)} of {reads} reads failed: {failures[:3]}"
+    assert reads > 20
+    with Ledger.open(store) as after:
+        assert after.head().size == 1 + 12 * 400
+        assert after.store.env.info()["map_size"] > 8 * start  # it grew, several times
+
+
+def test_opening_a_store_whose_map_grew_meanwhile(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Deterministic: the environment is mapped at the old size, then another process grows
+    # the map and commits before this one begins its first transaction (LMDB then answers
+    # MDB_MAP_RESIZED), and again before a read of an open store.
+    import lmdb
+
+    import ledger.store as store_module
+
+    monkeypatch.setattr(store_module, "INITIAL_MAP_SIZE", 128 << 10)
+    monkeypatch.delenv("CREDLEDGER_MAX_MAP_SIZE", raising=False)
+    ledger, issuer = _ledger(tmp_path)
+    ledger.close()
+    store = tmp_path / "s"
+    real_open = lmdb.open
+    grown = []
+
+    def open_then_grow(*args: Any, **kw: Any) -> Any:
+        env = real_open(*args, **kw)
+        if not grown:
+            grown.append(1)
+            assert _grow_in_another_process(store, issuer, "a", 1, 1000).wait() == 0
+        return env
+
+    monkeypatch.setattr(store_module.lmdb, "open", open_then_grow)
+    opened = Ledger.open(store)
+    assert opened.head().size == 1001
+    before = opened.store.env.info()["map_size"]
+    assert _grow_in_another_process(store, issuer, "b", 1, 3000).wait() == 0
+    resized = []
+    real_set = opened.store.env.set_mapsize
+
+    class Env:  # the store's environment, counting the adoptions of a new size
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_env, name)
+
+        def set_mapsize(self, size: int) -> None:
+            resized.append(size)
+            real_set(size)
+
+    real_env = opened.store.env
+    opened.store.env = Env()  # type: ignore[assignment]
+    assert opened.head().size == 4001
+    assert resized == [0]
+    assert real_env.info()["map_size"] > before
+    opened.store.env = real_env
+    opened.close()

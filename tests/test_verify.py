@@ -280,7 +280,11 @@ def test_reinstated_is_valid(story: Story) -> None:
     v = w.verify(w.bundle(("uni", "reinst-1")))
     a = one(v)
     assert v.valid and a.answer == VALID
-    assert (a.changed_index, a.changed_time, a.reason) == (None, None, "")
+    # Issue 15: the reinstatement is the last status change; 'status --json' names it too.
+    reinstated = w.ledger.entry(story.idx["reinstate"])
+    assert (a.changed_index, a.changed_time, a.reason) == (story.idx["reinstate"],
+                                                           reinstated.time, "cleared")
+    assert a.as_dict()["changed_index"] == story.idx["reinstate"]
 
 
 def test_expiry_is_judged_at_the_given_time(story: Story) -> None:
