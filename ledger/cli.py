@@ -452,8 +452,13 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
       credledger issue uni c-1 --key uni.key --subject "Ada Lovelace" --title "Python 101"
       credledger issue uni --key uni.key --batch cohort-2026.jsonl
     """
-    from ledger.holder import issuer_dir
-    from ledger.issuance import CredentialRequest, file_digest, read_batch, refuse_if_abandoned
+    from ledger.issuance import (
+        CredentialRequest,
+        file_digest,
+        issuer_dir,
+        read_batch,
+        refuse_if_abandoned,
+    )
     from ledger.issuance import issue as issue_batch
 
     refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
@@ -502,7 +507,7 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
     Example:
       credledger recover uni --out credentials
     """
-    from ledger.holder import issuer_dir
+    from ledger.issuance import issuer_dir
     from ledger.issuance import recover as recover_documents
 
     out = issuer_dir(out_dir, issuer_id)

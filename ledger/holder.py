@@ -9,8 +9,6 @@ inside a bundle, and checks it against the logged statement (``ledger.verify``).
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 from typing import Any, Final
 
 from ledger.errors import EncodingError
@@ -58,10 +56,6 @@ def document_name(cred_id: str) -> str:
     """The file name of a credential's holder document in ``OUT/<issuer>/``."""
     return file_stem(cred_id) + ".json"
 
-
-def issuer_dir(out_dir: str | os.PathLike[str], issuer_id: str) -> Path:
-    """``OUT/<issuer>/``: where an issuer's holder documents and pending files go."""
-    return Path(out_dir) / file_stem(issuer_id)
 
 
 # ---------------------------------------------------------------------------------- reading

@@ -46,7 +46,7 @@ from ledger.events import (
     subject_commitment,
 )
 from ledger.files import fsync_path, open_regular, write_atomic
-from ledger.holder import document_name, holder_document, issuer_dir
+from ledger.holder import document_name, file_stem, holder_document
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
@@ -356,6 +356,12 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
                 "ISSUER?); the file is left as it is")
         docs.append((doc, is_committed))
     return docs
+
+
+def issuer_dir(out_dir: str | os.PathLike[str], issuer_id: str) -> Path:
+    """``OUT/<issuer>/``: where an issuer's holder documents and pending files go (the
+    issuer id as ``holder.file_stem`` makes it a name)."""
+    return Path(out_dir) / file_stem(issuer_id)
 
 
 # ---------------------------------------------------------------------------------- inputs
