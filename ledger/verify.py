@@ -61,6 +61,7 @@ from ledger.events import (
 )
 from ledger.holder import check_holder_document
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
+from ledger.printable import printable
 
 if TYPE_CHECKING:
     from ledger.witness import CosignerVerifier
@@ -112,9 +113,12 @@ class CredentialAnswer:
                 "key_id": self.key_id}
 
     def describe(self) -> str:
+        """One line for a terminal: every piece of outside text in it escaped
+        (``ledger.printable``)."""
         name = f"{self.issuer}/{self.cred_id}"
         if self.answer == NOT_FOUND:
-            return f"NOT FOUND  {name}: never issued as of this checkpoint (absence proven)"
+            return printable(f"NOT FOUND  {name}: never issued as of this checkpoint (absence "
+                             "proven)")
         text = f"{self.answer:<10} {name} {self.title!r}, issued at entry {self.issued_index} " \
                f"({_iso(self.issued_time)})"
         if self.answer in (REVOKED_ANSWER, SUSPENDED_ANSWER):
@@ -129,7 +133,7 @@ class CredentialAnswer:
             text += f"; stacks {', '.join(self.parts)}"
         if self.subject is not None:
             text += f"; holder {self.subject!r} matches the commitment"
-        return text
+        return printable(text)
 
 
 @dataclass(frozen=True, slots=True)

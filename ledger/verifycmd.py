@@ -128,6 +128,7 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
     from ledger.errors import LedgerError
     from ledger.holder import parse_holder_document
     from ledger.note import parse_verifier
+    from ledger.printable import printable
     from ledger.verify import INVALID, verify_bundle
 
     if (log_key is None) == (root is None) or (root is None) != (size is None):
@@ -165,8 +166,8 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
 
             out = json.dumps({"valid": False, "answer": INVALID, "reason": str(exc)}) + "\n"
         else:
-            out = f"INVALID    {exc}\n"
-        return 1, out, f"the bundle does not verify: {exc}"
+            out = f"INVALID    {printable(str(exc))}\n"
+        return 1, out, f"the bundle does not verify: {printable(str(exc))}"
     if as_json:
         import json
 
@@ -176,7 +177,7 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
         cp = verdict.checkpoint
         lines.append(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
                      f"trusted by {verdict.trusted_by}")
-        out = "".join(line + "\n" for line in lines)
+        out = "".join(printable(line) + "\n" for line in lines)
     return (0 if verdict.valid else 1), out, ""
 
 
@@ -249,8 +250,10 @@ def fast_main(args: list[str]) -> int | None:
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
     if err:
+        from ledger.printable import printable
+
         try:
-            _write(sys.stderr, f"{PROG}: error: {err}\n")
+            _write(sys.stderr, f"{PROG}: error: {printable(err)}\n")
         except OSError:
             pass  # nowhere left to say it; the exit code still does
     return code

@@ -1124,3 +1124,98 @@ def test_base64_fields_accept_exactly_the_canonical_encodings(pieces: list[str])
     except EncodingError:
         got = None
     assert got == want, value
+
+
+# ------------------------------------------------------------------- what is printed (issue 15.8)
+# Text from a bundle or a note reaches the terminal escaped (ledger.printable): no C0, DEL or C1
+# control, no direction override or isolate, nothing else that does not print.
+
+HOSTILE = "x\x1b[2J\x9b31m\u202eevil\u2066\u200f\u061c\x7f\t\n\u2028y"
+
+
+def _printed(text: str) -> None:
+    """Every line of ``text`` is printable, and the hostile characters appear only escaped."""
+    for line in text.splitlines():
+        assert line.isprintable(), repr(line)
+    for char in "\x1b\x9b\u202e\u2066\u200f\u061c\x7f\u2028":
+        assert char not in text
+
+
+def test_printable_escapes_what_a_terminal_obeys() -> None:
+    from ledger.printable import BIDI_CONTROLS, printable
+
+    assert printable("plain text, é, 中文, 😀") == "plain text, é, 中文, 😀"
+    assert printable("a\x1bb\x9bc\x7fd\u202ee\tf\ng") == \
+        "a\\x1bb\\x9bc\\x7fd\\u202ee\\x09f\\x0ag"
+    assert printable("\U000e0001\ud800") == "\\U000e0001\\ud800"
+    for char in BIDI_CONTROLS | {chr(c) for c in (*range(0x20), *range(0x7f, 0xa0))}:
+        assert printable(char).isprintable() and printable(char).startswith("\\")
+    assert printable(printable(HOSTILE)) == printable(HOSTILE)  # escaping twice changes nothing
+
+
+def _verify_file(tmp_path: Path, data: str, **kw: Any) -> tuple[int, str, str]:
+    from ledger.verifycmd import run_verify
+
+    path = tmp_path / "b.json"
+    path.write_text(data, encoding="utf-8")
+    kw.setdefault("log_key", None)
+    kw.setdefault("root", None)
+    kw.setdefault("size", None)
+    return run_verify(str(path), at="2026-02-01", **kw)
+
+
+def test_reasons_and_titles_are_printed_escaped(tmp_path: Path) -> None:
+    w = World(tmp_path / "store", "print.example/log")
+    key = Signer.generate("uni")
+    w.register("uni", key)
+    reason = "".join(c for c in HOSTILE if c not in "\x1b\x7f\n")  # logged text: no C0 but tab
+    w.issue(key, "uni", "c1", title="Title " + reason)
+    w.append(key, REVOKE, "uni", "c1", reason)
+    w.ledger.checkpoint()
+    data = w.bundle(("uni", "c1"))
+    a = one(w.verify(data))
+    assert a.reason == reason  # the answer keeps the logged text; only printing escapes it
+    _printed(a.describe())
+    code, out, err = _verify_file(tmp_path, data, log_key=str(w.log_key))
+    assert code == 1 and "REVOKED" in out and not err
+    _printed(out)
+    assert "\\x9b31m\\u202eevil" in out
+    code, out, _ = _verify_file(tmp_path, data, log_key=str(w.log_key), as_json=True)
+    assert out.isascii() and json.loads(out)["credentials"][0]["reason"] == reason
+    w.ledger.close()
+    # The store's own commands print the logged text escaped too.
+    from ledger.cli import cli
+
+    result = CliRunner().invoke(cli, ["--dir", str(tmp_path / "store"), "status", "uni", "c1"])
+    assert result.exit_code == 0 and "\\x9b31m\\u202eevil" in result.output
+    _printed(result.output)
+    result = CliRunner().invoke(cli, ["--dir", str(tmp_path / "store"), "status", "uni",
+                                      "c\u202e1"])
+    assert result.exit_code != 0 and "c\\u202e1" in result.output
+    _printed(result.output)
+
+
+def test_an_unauthenticated_origin_and_note_key_names_are_printed_escaped(small: Small,
+                                                                           tmp_path: Path) -> None:
+    from ledger.note import format_note, parse_note
+
+    w = small.w
+    size = w.ledger.head().size
+    note = parse_note(json.loads(small.valid)["checkpoint"])
+    evil_origin = note.text.replace(w.origin, "evil\x9b\u202e.example/log", 1)
+    # With root trust the origin is not authenticated: it is printed, escaped.
+    data = edit(small.valid, lambda d: d.update(
+        checkpoint=format_note(type(note)(evil_origin, note.signatures))))
+    code, out, err = _verify_file(tmp_path, data, root=w.root_of(size).hex(), size=size)
+    assert code == 0 and "as of checkpoint evil\\x9b\\u202e.example/log" in out
+    _printed(out)
+    # A signature line under a key name of controls and overrides, quoted in the error.
+    stranger = Signer.generate("k\x9b\u202e\u2066\x9dz")
+    from ledger.note import sign_note
+
+    forged = sign_note(note.text, stranger)
+    data = edit(small.valid, lambda d: d.update(checkpoint=forged))
+    code, out, err = _verify_file(tmp_path, data, log_key=str(w.log_key))
+    assert code == 1 and out.startswith("INVALID") and "k\\x9b\\u202e\\u2066\\x9dz+" in out
+    _printed(out)
+    _printed(err)
