@@ -40,6 +40,7 @@ from ledger.events import (
     ISSUED,
     ISSUER,
     KEY,
+    KEY_REVOKED,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
@@ -88,6 +89,11 @@ class CredentialAnswer:
     """What the bundle proves about one credential, as of its checkpoint.
 
     ``subject`` is set when a holder document was checked against the commitment.
+    ``key_revoked_index`` (and ``key_revoked_reason``) are set when the map proves that the
+    signing key was revoked, after the issuance (a key revoked before it could not have signed
+    it); ``issuer_retired_index`` (and ``issuer_retired_reason``) when it proves the issuer
+    retired. Neither changes the answer (a credential issued while its key was active stays
+    as it was), but both are said.
     """
 
     issuer: str
@@ -103,6 +109,10 @@ class CredentialAnswer:
     parts: tuple[str, ...] = ()
     subject: str | None = None
     key_id: str = ""
+    key_revoked_index: int | None = None
+    key_revoked_reason: str = ""
+    issuer_retired_index: int | None = None
+    issuer_retired_reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "id": self.cred_id, "answer": self.answer,
@@ -110,7 +120,11 @@ class CredentialAnswer:
                 "issued_time": _iso(self.issued_time), "expires": _iso(self.expires),
                 "changed_index": self.changed_index, "changed_time": _iso(self.changed_time),
                 "reason": self.reason, "parts": list(self.parts), "subject": self.subject,
-                "key_id": self.key_id}
+                "key_id": self.key_id,
+                "key_revoked": None if self.key_revoked_index is None else {
+                    "index": self.key_revoked_index, "reason": self.key_revoked_reason},
+                "issuer_retired": None if self.issuer_retired_index is None else {
+                    "index": self.issuer_retired_index, "reason": self.issuer_retired_reason}}
 
     def describe(self) -> str:
         """One line for a terminal: every piece of outside text in it escaped
@@ -129,6 +143,14 @@ class CredentialAnswer:
         if self.expires is not None:
             text += f"; {'expired after' if self.answer == EXPIRED else 'valid through'} " \
                     f"{_last_day(self.expires)}"
+        if self.key_revoked_index is not None:
+            text += f"; signed by key {self.key_id}, revoked at entry {self.key_revoked_index}"
+            if self.key_revoked_reason:
+                text += f" ({self.key_revoked_reason})"
+        if self.issuer_retired_index is not None:
+            text += f"; issuer {self.issuer} retired at entry {self.issuer_retired_index}"
+            if self.issuer_retired_reason:
+                text += f" ({self.issuer_retired_reason})"
         if self.parts:
             text += f"; stacks {', '.join(self.parts)}"
         if self.subject is not None:
@@ -297,7 +319,11 @@ class _Checker:
             changed_index=rec.changed_index if rec.state != ISSUED else None,
             changed_time=changed_time if rec.state != ISSUED else None,
             reason=rec.reason if rec.state != ISSUED else "", parts=tuple(st.fields[5]),
-            subject=subject, key_id=kid)
+            subject=subject, key_id=kid,
+            key_revoked_index=key.ended_at if key.end == KEY_REVOKED else None,
+            key_revoked_reason=key.reason if key.end == KEY_REVOKED else "",
+            issuer_retired_index=issuer_rec.retired_at,
+            issuer_retired_reason=issuer_rec.reason if issuer_rec.retired_at is not None else "")
 
     def _need(self, kind: str, issuer: str, ident: str = "") -> bytes:
         raw = self.record(kind, issuer, ident)

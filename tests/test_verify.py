@@ -1219,3 +1219,49 @@ def test_an_unauthenticated_origin_and_note_key_names_are_printed_escaped(small:
     assert code == 1 and out.startswith("INVALID") and "k\\x9b\\u202e\\u2066\\x9dz+" in out
     _printed(out)
     _printed(err)
+
+
+def test_a_revoked_signing_key_and_a_retired_issuer_are_said(tmp_path: Path) -> None:
+    """Issue 15.8c: still VALID by the rules (the key was active at the issuance), but said."""
+    from ledger.events import RETIRE_ISSUER
+
+    w = World(tmp_path / "store", "said.example/log")
+    key, new = Signer.generate("uni"), Signer.generate("uni-2")
+    w.register("uni", key)
+    w.issue(key, "uni", "c1")
+    w.append(key, ROTATE_KEY, "uni", new.public_key)
+    w.issue(new, "uni", "c2")
+    w.ledger.checkpoint()
+    for cred in ("c1", "c2"):  # a rotated key, an active one, a registered issuer: nothing said
+        a = one(w.verify(w.bundle(("uni", cred))))
+        assert a.answer == VALID and a.key_revoked_index is None
+        assert a.issuer_retired_index is None
+        assert "revoked" not in a.describe() and "retired" not in a.describe()
+        assert a.as_dict()["key_revoked"] is None and a.as_dict()["issuer_retired"] is None
+    kid = key_id(new.public_key)
+    revoked_at = w.append(w.registry, REVOKE_KEY, "uni", kid, "stolen laptop")
+    retired_at = w.append(w.registry, RETIRE_ISSUER, "uni", "merged into poly")
+    w.register("poly", Signer.generate("poly"))  # the tree's last entry is another one
+    w.ledger.checkpoint()
+    data = w.bundle(("uni", "c2"))
+    v = w.verify(data)
+    a = one(v)
+    assert v.valid and a.answer == VALID
+    assert (a.key_id, a.key_revoked_index, a.key_revoked_reason) == (kid, revoked_at,
+                                                                    "stolen laptop")
+    assert (a.issuer_retired_index, a.issuer_retired_reason) == (retired_at, "merged into poly")
+    assert a.describe().startswith("VALID ")
+    assert f"; signed by key {kid}, revoked at entry {revoked_at} (stolen laptop)" in a.describe()
+    assert f"; issuer uni retired at entry {retired_at} (merged into poly)" in a.describe()
+    d = v.as_dict()["credentials"][0]
+    assert d["key_revoked"] == {"index": revoked_at, "reason": "stolen laptop"}
+    assert d["issuer_retired"] == {"index": retired_at, "reason": "merged into poly"}
+    # The first key was rotated, not revoked: only the retirement is said for c1.
+    a = one(w.verify(w.bundle(("uni", "c1"))))
+    assert a.answer == VALID and a.key_revoked_index is None
+    assert a.issuer_retired_index == retired_at
+    # The bundle needs nothing more than the key's and issuer's records (already proven); the
+    # revocation and retirement entries themselves are not in it.
+    indexes = {e["index"] for e in json.loads(data)["entries"]}
+    assert revoked_at not in indexes and retired_at not in indexes
+    w.ledger.close()
