@@ -139,6 +139,12 @@ def parse_bundle(data: bytes | str) -> Bundle:
         raise EncodingError("bundle: credentials: empty")
     docs = tuple(check_holder_document(d, n) for n, d in
                  enumerate(_list(doc.get("documents", []), "documents", MAX_CREDENTIALS)))
+    named: set[tuple[str, str]] = set()
+    for n, d in enumerate(docs):
+        if (d["issuer"], d["id"]) in named:
+            raise EncodingError(f"bundle: documents[{n}]: a second holder document for "
+                                f"{d['issuer']}/{d['id']}")
+        named.add((d["issuer"], d["id"]))
     return Bundle(doc["checkpoint"], entries, proofs, tuple(creds), docs)
 
 

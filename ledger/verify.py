@@ -420,7 +420,12 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
     # 3. The tree's last entry gives the status-map root; 4. answer for every credential.
     checker = _Checker(bundle, cp)
     documents = tuple(check_holder_document(d, n) for n, d in enumerate(documents))
-    docs = {(d["issuer"], d["id"]): d for d in (*bundle.documents, *documents)}
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in (*bundle.documents, *documents):  # the bundle's own are one a credential (parsed)
+        name = (d["issuer"], d["id"])
+        if docs.setdefault(name, d) != d:
+            raise BundleError(f"two different holder documents for {name[0]}/{name[1]} are "
+                              "given")
     answers = {}
     for issuer, cred_id in _with_parts(bundle, checker):
         answers[(issuer, cred_id)] = checker.credential(issuer, cred_id, at,

@@ -596,6 +596,29 @@ def test_document_for_a_credential_not_in_the_bundle_is_refused(story: Story) ->
         w.verify(w.bundle(("uni", "after-b"), documents=[doc]))
 
 
+def test_two_holder_documents_for_one_credential_are_refused(story: Story) -> None:
+    """Issue 15.8d: as duplicate members and entries are; the first was never checked."""
+    w = story.w
+    held = w.held[("uni", "valid-1")]
+    doc = held.document(w.origin)
+    other = held.document(w.origin, subject="someone else")  # fails the commitment
+    for docs in ([doc, doc], [other, doc]):
+        data = w.bundle(("uni", "valid-1"), documents=docs)
+        with pytest.raises(EncodingError, match=r"documents\[1\]: a second holder document "
+                                                "for uni/valid-1"):
+            w.verify(data)
+    # Given besides the bundle's: the same document again is harmless; a different one is
+    # refused, whichever comes first.
+    embedded = w.bundle(("uni", "valid-1"), documents=[doc])
+    assert one(w.verify(embedded, documents=(doc,))).subject == held.subject
+    with pytest.raises(VerificationError, match="two different holder documents for "
+                                                "uni/valid-1"):
+        w.verify(embedded, documents=(other,))
+    plain = w.bundle(("uni", "valid-1"))
+    with pytest.raises(VerificationError, match="two different holder documents"):
+        w.verify(plain, documents=(other, doc))
+
+
 def test_document_of_another_credential_under_this_id_is_refused(story: Story) -> None:
     """A genuine document of after-b relabelled as valid-1: the commitment differs."""
     w = story.w
