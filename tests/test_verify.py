@@ -1288,3 +1288,100 @@ def test_a_revoked_signing_key_and_a_retired_issuer_are_said(tmp_path: Path) -> 
     indexes = {e["index"] for e in json.loads(data)["entries"]}
     assert revoked_at not in indexes and retired_at not in indexes
     w.ledger.close()
+
+
+# --------------------------------------------------------- parsing memory (issue 15.8e)
+
+_PEAK = r"""
+import sys
+def hwm():  # VmHWM: this process's peak RSS, in MiB (reset by exec, unlike ru_maxrss)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+from ledger.bundle import parse_bundle
+from ledger.errors import EncodingError
+data = open(sys.argv[1], "rb").read()
+before = hwm()
+try:
+    parse_bundle(data)
+except EncodingError as exc:
+    print(exc)
+print(hwm() - before)
+"""
+
+
+def _parse_growth(tmp_path: Path, data: bytes) -> tuple[str, float]:
+    """Parse ``data`` as a bundle in a fresh interpreter: its error, and how far (MiB) the
+    parse raised the process's peak RSS above what reading the file took."""
+    path = tmp_path / "hostile.json"
+    path.write_bytes(data)
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout.splitlines()
+    return out[0], float(out[1])
+
+
+def _filled(body: bytes, tail: bytes = b"") -> bytes:
+    """``body`` (a JSON array) padded with one long string to exactly MAX_BUNDLE_SIZE."""
+    filler = MAX_BUNDLE_SIZE - len(body) - 3 - len(tail)
+    return body[:-1] + b',"' + tail + b"a" * filler + b'"]'
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_bundle_parsing_memory_is_bounded(tmp_path: Path) -> None:
+    from ledger.bundle import MAX_BUNDLE_ITEMS
+
+    # 16 MiB of empty objects: refused before parsing. Before the bound, parsing it raised the
+    # peak by about 400 MiB (measured 399-401 MiB on Python 3.11); now by nothing measurable
+    # (0 MiB) and in about 0.3 s. Bound: 32 MiB.
+    empty = b"[" + b"{}," * ((MAX_BUNDLE_SIZE - 2) // 3 - 1) + b"{}]"
+    error, grew = _parse_growth(tmp_path, empty)
+    assert grew < 32, grew
+    assert error == f"bundle: more than {MAX_BUNDLE_ITEMS} JSON items"
+    # The costliest shapes the bound admits, at 16 MiB: parsed, then refused for their shape.
+    # Bound: MAX_BUNDLE_ITEMS (2^19) items at most about 130 bytes each (one large object's
+    # member, key and pair; or a one-member object) = 64 MiB, plus the text decoded to str and
+    # one long string in it, each at most 4 bytes a byte of input when a character outside
+    # the BMP makes them UCS-4 = 2 x 64 MiB; 192 MiB in all. Measured: 127 MiB (one object of
+    # 2^19 members) and 142 MiB (2^18 empty objects and a 12 MiB string with an emoji).
+    big_object = b'[{' + b",".join(b'"%x":0' % (i + 0x100000)
+                                   for i in range(MAX_BUNDLE_ITEMS - 3)) + b"}]"
+    objects = b"[" + b"{}," * (MAX_BUNDLE_ITEMS // 2 - 2) + b"{}]"
+    for data in (_filled(big_object), _filled(objects, "😀".encode())):
+        assert len(data) == MAX_BUNDLE_SIZE
+        error, grew = _parse_growth(tmp_path, data)
+        assert error == "bundle: top level: want an object"
+        assert grew < 192, grew
+
+
+def test_the_item_bound_admits_any_bundle_of_hashes_up_to_the_size_cap() -> None:
+    """What build_bundle writes is mostly 32-byte hashes (47 bytes or more an item, indented):
+    16 MiB of them, as map proof siblings, stays under MAX_BUNDLE_ITEMS; strings are skipped."""
+    from ledger.bundle import MAX_BUNDLE_ITEMS
+    from ledger.parse import json_items_within
+
+    proof = {"key": "A" * 43 + "=", "leaf_key": None, "leaf_value": None,
+             "siblings": [base64.b64encode(bytes([i]) * 32).decode() for i in range(256)],
+             "record": None}
+    def text_of(n: int) -> str:
+        return json.dumps({"map": [proof] * n}, indent=1)
+
+    one_proof = len(text_of(2)) - len(text_of(1))
+    text = text_of((MAX_BUNDLE_SIZE - len(text_of(0))) // one_proof)
+    assert MAX_BUNDLE_SIZE - one_proof < len(text) <= MAX_BUNDLE_SIZE
+    assert json_items_within(text, MAX_BUNDLE_ITEMS)
+    assert json_items_within(text.encode(), MAX_BUNDLE_ITEMS)
+    # Commas, brackets and braces inside strings are not items.
+    titled = json.dumps({"documents": [{"title": "{[,]}" * 1000}] * 1000})
+    assert json_items_within(titled, 2100) and not json_items_within(titled, 2000)
+    assert json_items_within(rb'["a\",\\",1]', 2) and not json_items_within(rb'["a\",\\",1]', 1)
+
+
+def test_holder_document_parsing_is_bounded_too() -> None:
+    from ledger.holder import MAX_PARTS_LISTED, holder_document, parse_holder_document
+
+    doc = holder_document(origin="o.example/log", issuer_id="uni", cred_id="c1", subject="s",
+                          salt=bytes(32), title="{[,]}" * 100, expires=None,
+                          parts=[f"p{i}" for i in range(MAX_PARTS_LISTED)], document=None)
+    assert parse_holder_document(json.dumps(doc, indent=2))["parts"] == doc["parts"]
+    with pytest.raises(EncodingError, match="credential document: more than 1040 JSON items"):
+        parse_holder_document(b"[" + b"{}," * 349_000 + b"{}]")  # under 1 MiB
