@@ -48,6 +48,11 @@ MAX_ENTRIES: Final = 4096
 MAX_MAP_PROOFS: Final = 4096
 MAX_CREDENTIALS: Final = 1024
 MAX_PATH: Final = 64
+MAX_BUNDLE_ITEMS: Final = 1 << 19
+"""The most JSON items (``{``, ``[`` and ``,`` outside strings) a bundle may have, counted
+before it is parsed: parsing builds every item at once, and 16 MiB of tiny ones (``{},``)
+took 400 MB. A bundle ``build_bundle`` writes is mostly 32-byte hashes, 47 bytes or more an
+item, so one of 16 MiB has fewer than 360,000."""
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -96,7 +101,7 @@ def parse_bundle(data: bytes | str) -> Bundle:
     """Strictly parse bundle JSON, refusing oversize input before any hashing."""
     if len(data) > MAX_BUNDLE_SIZE:
         raise EncodingError(f"bundle: larger than {MAX_BUNDLE_SIZE} bytes")
-    doc = load_json(data, "bundle")
+    doc = load_json(data, "bundle", MAX_BUNDLE_ITEMS)
     doc = _obj(doc, "top level", {"format", "checkpoint", "entries", "map", "credentials"},
                {"documents"})
     if doc["format"] != BUNDLE_FORMAT:
@@ -139,6 +144,12 @@ def parse_bundle(data: bytes | str) -> Bundle:
         raise EncodingError("bundle: credentials: empty")
     docs = tuple(check_holder_document(d, n) for n, d in
                  enumerate(_list(doc.get("documents", []), "documents", MAX_CREDENTIALS)))
+    named: set[tuple[str, str]] = set()
+    for n, d in enumerate(docs):
+        if (d["issuer"], d["id"]) in named:
+            raise EncodingError(f"bundle: documents[{n}]: a second holder document for "
+                                f"{d['issuer']}/{d['id']}")
+        named.add((d["issuer"], d["id"]))
     return Bundle(doc["checkpoint"], entries, proofs, tuple(creds), docs)
 
 

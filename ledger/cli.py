@@ -21,6 +21,7 @@ import click
 from ledger import __version__
 from ledger.errors import EncodingError, NotFoundError
 from ledger.files import write_atomic
+from ledger.printable import printable, printable_lines
 from ledger.verifycmd import CommandError, error_exit, now_ms, run_verify
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +37,7 @@ class Failure(click.ClickException):
         self.exit_code = code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"credledger: error: {self.format_message()}", err=True)
+        click.echo(f"credledger: error: {printable(self.format_message())}", err=True)
 
 
 class _Group(click.Group):
@@ -64,9 +65,9 @@ def _emit(as_json: bool, data: dict[str, Any], human: str, note: str | None = No
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=False))
     else:
-        click.echo(human)
+        click.echo(printable_lines(human))
         if note:
-            click.echo(note, err=True)
+            click.echo(printable_lines(note), err=True)
 
 
 def _store_dir(ctx: click.Context) -> Path:

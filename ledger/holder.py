@@ -91,7 +91,9 @@ def parse_holder_document(data: bytes | str) -> dict[str, Any]:
     """Parse a holder's credential document (as written by ``credledger issue``)."""
     if len(data) > MAX_DOCUMENT_SIZE:
         raise EncodingError("credential document: larger than 1 MiB")
-    return check_holder_document(load_json(data, "credential document"), 0)
+    # Ten fields and at most MAX_PARTS_LISTED parts: a bound on what parsing may build.
+    return check_holder_document(load_json(data, "credential document",
+                                           MAX_PARTS_LISTED + 16), 0)
 
 
 def _utf8(text: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -40,9 +41,47 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def load_json(data: bytes | str, what: str) -> Any:
+# A JSON string (possessive: linear, no backtracking), a character that opens a container or
+# follows an item, or a quote that opens no complete string (the text is not JSON from there).
+_TOKEN_BYTES = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[{\[,]|"', re.DOTALL)
+_TOKEN_TEXT = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[{\[,]|"', re.DOTALL)
+
+
+def json_items_within(data: bytes | str, limit: int) -> bool:
+    """Whether the JSON text ``data`` has at most ``limit`` structural characters (``{``, ``[``
+    and ``,`` outside strings), without building anything: a bound on the objects that parsing
+    it makes (every value, member or item but the first of each container follows a comma).
+
+    The count of those characters anywhere (strings included) is an upper bound, taken first
+    at the cost of three ``count`` calls; only above ``limit`` are strings skipped, token by
+    token, stopping as soon as ``limit`` is passed. Text that stops being JSON (a string never
+    closed) is counted only up to there: parsing refuses it anyway."""
+    if isinstance(data, bytes):
+        if data.count(b"{") + data.count(b"[") + data.count(b",") <= limit:
+            return True
+        tokens = _TOKEN_BYTES.finditer(data)
+    else:
+        if data.count("{") + data.count("[") + data.count(",") <= limit:
+            return True
+        tokens = _TOKEN_TEXT.finditer(data)
+    count = 0
+    for match in tokens:
+        if match.end() - match.start() == 1:
+            if data[match.start()] in (34, '"'):  # an unclosed string: not JSON from here
+                return True
+            count += 1
+            if count > limit:
+                return False
+    return True
+
+
+def load_json(data: bytes | str, what: str, max_items: int | None = None) -> Any:
     """Parse JSON strictly (a member named twice in one object is refused); one-line
-    :class:`EncodingError` naming ``what`` for anything that is not JSON."""
+    :class:`EncodingError` naming ``what`` for anything that is not JSON. With ``max_items``,
+    text of more than that many items (:func:`json_items_within`) is refused before it is
+    parsed: parsing builds every item at once, some 70 bytes or more each."""
+    if max_items is not None and not json_items_within(data, max_items):
+        raise EncodingError(f"{what}: more than {max_items} JSON items")
     try:
         return json.loads(data, object_pairs_hook=_no_duplicates)
     except EncodingError:

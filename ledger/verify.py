@@ -40,6 +40,7 @@ from ledger.events import (
     ISSUED,
     ISSUER,
     KEY,
+    KEY_REVOKED,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
@@ -61,6 +62,7 @@ from ledger.events import (
 )
 from ledger.holder import check_holder_document
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
+from ledger.printable import printable
 
 if TYPE_CHECKING:
     from ledger.witness import CosignerVerifier
@@ -87,6 +89,11 @@ class CredentialAnswer:
     """What the bundle proves about one credential, as of its checkpoint.
 
     ``subject`` is set when a holder document was checked against the commitment.
+    ``key_revoked_index`` (and ``key_revoked_reason``) are set when the map proves that the
+    signing key was revoked, after the issuance (a key revoked before it could not have signed
+    it); ``issuer_retired_index`` (and ``issuer_retired_reason``) when it proves the issuer
+    retired. Neither changes the answer (a credential issued while its key was active stays
+    as it was), but both are said.
     """
 
     issuer: str
@@ -104,6 +111,10 @@ class CredentialAnswer:
     key_id: str = ""
     document_sha256: str | None = None
     """The SHA-256 (hex) of the document (a certificate PDF, say) the issuance commits to."""
+    key_revoked_index: int | None = None
+    key_revoked_reason: str = ""
+    issuer_retired_index: int | None = None
+    issuer_retired_reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "id": self.cred_id, "answer": self.answer,
@@ -111,12 +122,19 @@ class CredentialAnswer:
                 "issued_time": _iso(self.issued_time), "expires": _iso(self.expires),
                 "changed_index": self.changed_index, "changed_time": _iso(self.changed_time),
                 "reason": self.reason, "parts": list(self.parts), "subject": self.subject,
-                "key_id": self.key_id, "document_sha256": self.document_sha256}
+                "key_id": self.key_id, "document_sha256": self.document_sha256,
+                "key_revoked": None if self.key_revoked_index is None else {
+                    "index": self.key_revoked_index, "reason": self.key_revoked_reason},
+                "issuer_retired": None if self.issuer_retired_index is None else {
+                    "index": self.issuer_retired_index, "reason": self.issuer_retired_reason}}
 
     def describe(self) -> str:
+        """One line for a terminal: every piece of outside text in it escaped
+        (``ledger.printable``)."""
         name = f"{self.issuer}/{self.cred_id}"
         if self.answer == NOT_FOUND:
-            return f"NOT FOUND  {name}: never issued as of this checkpoint (absence proven)"
+            return printable(f"NOT FOUND  {name}: never issued as of this checkpoint (absence "
+                             "proven)")
         text = f"{self.answer:<10} {name} {self.title!r}, issued at entry {self.issued_index} " \
                f"({_iso(self.issued_time)})"
         if self.answer in (REVOKED_ANSWER, SUSPENDED_ANSWER):
@@ -127,11 +145,19 @@ class CredentialAnswer:
         if self.expires is not None:
             text += f"; {'expired after' if self.answer == EXPIRED else 'valid through'} " \
                     f"{_last_day(self.expires)}"
+        if self.key_revoked_index is not None:
+            text += f"; signed by key {self.key_id}, revoked at entry {self.key_revoked_index}"
+            if self.key_revoked_reason:
+                text += f" ({self.key_revoked_reason})"
+        if self.issuer_retired_index is not None:
+            text += f"; issuer {self.issuer} retired at entry {self.issuer_retired_index}"
+            if self.issuer_retired_reason:
+                text += f" ({self.issuer_retired_reason})"
         if self.parts:
             text += f"; stacks {', '.join(self.parts)}"
         if self.subject is not None:
             text += f"; holder {self.subject!r} matches the commitment"
-        return text
+        return printable(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +323,11 @@ class _Checker:
             changed_index=rec.changed_index, changed_time=changed_time,
             reason=rec.reason, parts=tuple(st.fields[5]),
             subject=subject, key_id=kid,
-            document_sha256=None if st.fields[4] is None else st.fields[4].hex())
+            document_sha256=None if st.fields[4] is None else st.fields[4].hex(),
+            key_revoked_index=key.ended_at if key.end == KEY_REVOKED else None,
+            key_revoked_reason=key.reason if key.end == KEY_REVOKED else "",
+            issuer_retired_index=issuer_rec.retired_at,
+            issuer_retired_reason=issuer_rec.reason if issuer_rec.retired_at is not None else "")
 
     def _need(self, kind: str, issuer: str, ident: str = "") -> bytes:
         raw = self.record(kind, issuer, ident)
@@ -394,7 +424,12 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
     # 3. The tree's last entry gives the status-map root; 4. answer for every credential.
     checker = _Checker(bundle, cp)
     documents = tuple(check_holder_document(d, n) for n, d in enumerate(documents))
-    docs = {(d["issuer"], d["id"]): d for d in (*bundle.documents, *documents)}
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in (*bundle.documents, *documents):  # the bundle's own are one a credential (parsed)
+        name = (d["issuer"], d["id"])
+        if docs.setdefault(name, d) != d:
+            raise BundleError(f"two different holder documents for {name[0]}/{name[1]} are "
+                              "given")
     answers = {}
     for issuer, cred_id in _with_parts(bundle, checker):
         answers[(issuer, cred_id)] = checker.credential(issuer, cred_id, at,

@@ -161,6 +161,7 @@ def file_kind(data: bytes) -> str:
 
 
 def _invalid(reason: str, as_json: bool, what: str = "bundle") -> tuple[int, str, str]:
+    from ledger.printable import printable
     from ledger.verify import INVALID
 
     if as_json:
@@ -168,8 +169,8 @@ def _invalid(reason: str, as_json: bool, what: str = "bundle") -> tuple[int, str
 
         out = json.dumps({"valid": False, "answer": INVALID, "reason": reason}) + "\n"
     else:
-        out = f"INVALID    {reason}\n"
-    return 1, out, f"the {what} does not verify: {reason}"
+        out = f"INVALID    {printable(reason)}\n"
+    return 1, out, f"the {what} does not verify: {printable(reason)}"
 
 
 def _check_attachments(attachments: tuple[tuple[str, str], ...],
@@ -210,6 +211,7 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
     from ledger.errors import EncodingError, LedgerError
     from ledger.holder import parse_holder_document
     from ledger.note import parse_verifier
+    from ledger.printable import printable
     from ledger.verify import verify_bundle
 
     if (log_key is None) == (root is None) or (root is None) != (size is None):
@@ -297,7 +299,7 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
         cp = verdict.checkpoint
         lines.append(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
                      f"trusted by {verdict.trusted_by}")
-        out = "".join(line + "\n" for line in lines)
+        out = "".join(printable(line) + "\n" for line in lines)
     return (0 if verdict.valid else 1), out, ""
 
 
@@ -372,7 +374,9 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
                  f"trusted by {trusted_by}")
     lines.append(f"{'':10} a tlog-proof proves inclusion only: not that the key was the "
                  "issuer's, nor the credential's status (a proof bundle does)")
-    return 0, "".join(line + "\n" for line in lines), ""
+    from ledger.printable import printable
+
+    return 0, "".join(printable(line) + "\n" for line in lines), ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,8 +450,10 @@ def fast_main(args: list[str]) -> int | None:
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
     if err:
+        from ledger.printable import printable
+
         try:
-            _write(sys.stderr, f"{PROG}: error: {err}\n")
+            _write(sys.stderr, f"{PROG}: error: {printable(err)}\n")
         except OSError:
             pass  # nowhere left to say it; the exit code still does
     return code

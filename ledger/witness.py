@@ -179,13 +179,26 @@ def add_cosignature(note_text: str, key: WitnessKey, timestamp: int) -> str:
 
 
 def cosignature_times(note: Note, witnesses: Sequence[CosignerVerifier]) -> dict[str, int]:
-    """Verify the cosignatures of trusted ``witnesses`` on ``note``; name -> timestamp (s).
+    """Verify the cosignatures of trusted ``witnesses`` on ``note``; witness -> timestamp (s).
+
+    Witnesses are counted by public key, not by name (a cosignature signs neither the name nor
+    the key id): one item per distinct trusted public key with a valid line, with its newest
+    timestamp. The same key listed twice, or under two names (a line copied under the other
+    name verifies too), counts once; two keys under one name count twice. An item is named by
+    its witness's name, or ``name+<key id>`` when trusted witnesses of different keys share
+    that name (:func:`witness_labels`).
 
     Lines from unknown keys are ignored; a trusted key's line that fails raises
-    :class:`SignatureError`.
+    :class:`SignatureError`. Two different trusted keys with one name and key id (a 32-bit
+    collision) make the trusted list ambiguous: :class:`KeyFileError`.
     """
-    known = {(w.name, w.key_id): w for w in witnesses}
-    times: dict[str, int] = {}
+    known: dict[tuple[str, bytes], CosignerVerifier] = {}
+    for w in witnesses:
+        if known.setdefault((w.name, w.key_id), w).public_key != w.public_key:
+            raise KeyFileError(f"ambiguous trusted witness keys: two different keys are named "
+                               f"{w.name}+{w.key_id.hex()}")
+    labels = witness_labels(witnesses)
+    newest: dict[bytes, int] = {}
     for sig in note.signatures:
         w = known.get((sig.name, sig.key_id))
         if w is None:
@@ -198,8 +211,23 @@ def cosignature_times(note: Note, witnesses: Sequence[CosignerVerifier]) -> dict
             raise SignatureError(f"cosignature from {w.name}: timestamp out of range")
         if not ed25519.verify(w.public_key, cosigned_message(note.text, ts), sig.signature[8:]):
             raise SignatureError(f"invalid cosignature from witness {w.name}")
-        times[w.name] = max(ts, times.get(w.name, 0))
-    return times
+        newest[w.public_key] = max(ts, newest.get(w.public_key, 0))
+    return {labels[pk]: ts for pk, ts in newest.items()}
+
+
+def witness_labels(witnesses: Sequence[CosignerVerifier]) -> dict[bytes, str]:
+    """Public key -> the name it is counted under: the name of the first trusted witness with
+    that key, or ``name+<key id>`` when a trusted witness of another key has the same name.
+    Distinct keys get distinct labels (a name holds no ``+``)."""
+    keys_of: dict[str, set[bytes]] = {}
+    for w in witnesses:
+        keys_of.setdefault(w.name, set()).add(w.public_key)
+    labels: dict[bytes, str] = {}
+    for w in witnesses:
+        if w.public_key not in labels:
+            labels[w.public_key] = (w.name if len(keys_of[w.name]) == 1
+                                    else f"{w.name}+{w.key_id.hex()}")
+    return labels
 
 
 MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
@@ -208,11 +236,12 @@ MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
 
 def check_witness_policy(note_text: str, witnesses: Sequence[CosignerVerifier], *,
                          min_witnesses: int, max_age_ms: int | None, now_ms: int) -> dict[str, int]:
-    """Require ``min_witnesses`` valid cosignatures, the newest no older than ``max_age_ms``."""
+    """Require valid cosignatures of ``min_witnesses`` distinct trusted witness keys
+    (:func:`cosignature_times`), the newest no older than ``max_age_ms``."""
     times = cosignature_times(parse_note(note_text), witnesses)
     if len(times) < min_witnesses:
-        raise SignatureError(f"the checkpoint has {len(times)} trusted witness cosignature(s), "
-                             f"want at least {min_witnesses}")
+        raise SignatureError(f"the checkpoint has cosignatures of {len(times)} distinct trusted "
+                             f"witness key(s), want at least {min_witnesses}")
     if max_age_ms is not None:
         if not times:
             raise SignatureError("--max-age needs at least one trusted witness cosignature")

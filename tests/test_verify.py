@@ -600,6 +600,29 @@ def test_document_for_a_credential_not_in_the_bundle_is_refused(story: Story) ->
         w.verify(w.bundle(("uni", "after-b"), documents=[doc]))
 
 
+def test_two_holder_documents_for_one_credential_are_refused(story: Story) -> None:
+    """Issue 15.8d: as duplicate members and entries are; the first was never checked."""
+    w = story.w
+    held = w.held[("uni", "valid-1")]
+    doc = held.document(w.origin)
+    other = held.document(w.origin, subject="someone else")  # fails the commitment
+    for docs in ([doc, doc], [other, doc]):
+        data = w.bundle(("uni", "valid-1"), documents=docs)
+        with pytest.raises(EncodingError, match=r"documents\[1\]: a second holder document "
+                                                "for uni/valid-1"):
+            w.verify(data)
+    # Given besides the bundle's: the same document again is harmless; a different one is
+    # refused, whichever comes first.
+    embedded = w.bundle(("uni", "valid-1"), documents=[doc])
+    assert one(w.verify(embedded, documents=(doc,))).subject == held.subject
+    with pytest.raises(VerificationError, match="two different holder documents for "
+                                                "uni/valid-1"):
+        w.verify(embedded, documents=(other,))
+    plain = w.bundle(("uni", "valid-1"))
+    with pytest.raises(VerificationError, match="two different holder documents"):
+        w.verify(plain, documents=(other, doc))
+
+
 def test_document_of_another_credential_under_this_id_is_refused(story: Story) -> None:
     """A genuine document of after-b relabelled as valid-1: the commitment differs."""
     w = story.w
@@ -821,7 +844,11 @@ def test_a_million_short_proof_items_are_refused_by_count(small: Small) -> None:
     w = small.w
     data = _with_proof(small.valid, ",".join(["0"] * 1_000_000))
     assert len(data) < MAX_BUNDLE_SIZE
-    with pytest.raises(EncodingError, match=f"more than {MAX_PATH} items"):
+    # Refused now before parsing, by the count of JSON items (issue 15.8e), no longer after it
+    # by the length of the list (test_path_limit_itself holds that limit).
+    from ledger.bundle import MAX_BUNDLE_ITEMS
+
+    with pytest.raises(EncodingError, match=f"bundle: more than {MAX_BUNDLE_ITEMS} JSON items"):
         w.verify(data)
 
 
@@ -1128,3 +1155,241 @@ def test_base64_fields_accept_exactly_the_canonical_encodings(pieces: list[str])
     except EncodingError:
         got = None
     assert got == want, value
+
+
+# ------------------------------------------------------------------- what is printed (issue 15.8)
+# Text from a bundle or a note reaches the terminal escaped (ledger.printable): no C0, DEL or C1
+# control, no direction override or isolate, nothing else that does not print.
+
+HOSTILE = "x\x1b[2J\x9b31m\u202eevil\u2066\u200f\u061c\x7f\t\n\u2028y"
+
+
+def _printed(text: str) -> None:
+    """Every line of ``text`` is printable, and the hostile characters appear only escaped."""
+    for line in text.splitlines():
+        assert line.isprintable(), repr(line)
+    for char in "\x1b\x9b\u202e\u2066\u200f\u061c\x7f\u2028":
+        assert char not in text
+
+
+def test_printable_escapes_what_a_terminal_obeys() -> None:
+    from ledger.printable import BIDI_CONTROLS, printable
+
+    assert printable("plain text, é, 中文, 😀") == "plain text, é, 中文, 😀"
+    assert printable("a\x1bb\x9bc\x7fd\u202ee\tf\ng") == \
+        "a\\x1bb\\x9bc\\x7fd\\u202ee\\x09f\\x0ag"
+    assert printable("\U000e0001\ud800") == "\\U000e0001\\ud800"
+    for char in BIDI_CONTROLS | {chr(c) for c in (*range(0x20), *range(0x7f, 0xa0))}:
+        assert printable(char).isprintable() and printable(char).startswith("\\")
+    assert printable(printable(HOSTILE)) == printable(HOSTILE)  # escaping twice changes nothing
+
+
+def _verify_file(tmp_path: Path, data: str, **kw: Any) -> tuple[int, str, str]:
+    from ledger.verifycmd import run_verify
+
+    path = tmp_path / "b.json"
+    path.write_text(data, encoding="utf-8")
+    kw.setdefault("log_key", None)
+    kw.setdefault("root", None)
+    kw.setdefault("size", None)
+    return run_verify(str(path), at="2026-02-01", **kw)
+
+
+def test_reasons_and_titles_are_printed_escaped(tmp_path: Path) -> None:
+    w = World(tmp_path / "store", "print.example/log")
+    key = Signer.generate("uni")
+    w.register("uni", key)
+    reason = "".join(c for c in HOSTILE if c not in "\x1b\x7f\n")  # logged text: no C0 but tab
+    w.issue(key, "uni", "c1", title="Title " + reason)
+    w.append(key, REVOKE, "uni", "c1", reason)
+    w.ledger.checkpoint()
+    data = w.bundle(("uni", "c1"))
+    a = one(w.verify(data))
+    assert a.reason == reason  # the answer keeps the logged text; only printing escapes it
+    _printed(a.describe())
+    code, out, err = _verify_file(tmp_path, data, log_key=str(w.log_key))
+    assert code == 1 and "REVOKED" in out and not err
+    _printed(out)
+    assert "\\x9b31m\\u202eevil" in out
+    code, out, _ = _verify_file(tmp_path, data, log_key=str(w.log_key), as_json=True)
+    assert out.isascii() and json.loads(out)["credentials"][0]["reason"] == reason
+    w.ledger.close()
+    # The store's own commands print the logged text escaped too.
+    from ledger.cli import cli
+
+    result = CliRunner().invoke(cli, ["--dir", str(tmp_path / "store"), "status", "uni", "c1"])
+    assert result.exit_code == 0 and "\\x9b31m\\u202eevil" in result.output
+    _printed(result.output)
+    result = CliRunner().invoke(cli, ["--dir", str(tmp_path / "store"), "status", "uni",
+                                      "c\u202e1"])
+    assert result.exit_code != 0 and "c\\u202e1" in result.output
+    _printed(result.output)
+
+
+def test_an_unauthenticated_origin_and_note_key_names_are_printed_escaped(small: Small,
+                                                                           tmp_path: Path) -> None:
+    from ledger.note import format_note, parse_note
+
+    w = small.w
+    size = w.ledger.head().size
+    note = parse_note(json.loads(small.valid)["checkpoint"])
+    evil_origin = note.text.replace(w.origin, "evil\x9b\u202e.example/log", 1)
+    # With root trust the origin is not authenticated: it is printed, escaped.
+    data = edit(small.valid, lambda d: d.update(
+        checkpoint=format_note(type(note)(evil_origin, note.signatures))))
+    code, out, err = _verify_file(tmp_path, data, root=w.root_of(size).hex(), size=size)
+    assert code == 0 and "as of checkpoint evil\\x9b\\u202e.example/log" in out
+    _printed(out)
+    # A signature line under a key name of controls and overrides, quoted in the error.
+    stranger = Signer.generate("k\x9b\u202e\u2066\x9dz")
+    from ledger.note import sign_note
+
+    forged = sign_note(note.text, stranger)
+    data = edit(small.valid, lambda d: d.update(checkpoint=forged))
+    code, out, err = _verify_file(tmp_path, data, log_key=str(w.log_key))
+    assert code == 1 and out.startswith("INVALID") and "k\\x9b\\u202e\\u2066\\x9dz+" in out
+    _printed(out)
+    _printed(err)
+
+
+def test_a_revoked_signing_key_and_a_retired_issuer_are_said(tmp_path: Path) -> None:
+    """Issue 15.8c: still VALID by the rules (the key was active at the issuance), but said."""
+    from ledger.events import RETIRE_ISSUER
+
+    w = World(tmp_path / "store", "said.example/log")
+    key, new = Signer.generate("uni"), Signer.generate("uni-2")
+    w.register("uni", key)
+    w.issue(key, "uni", "c1")
+    w.append(key, ROTATE_KEY, "uni", new.public_key)
+    w.issue(new, "uni", "c2")
+    w.ledger.checkpoint()
+    for cred in ("c1", "c2"):  # a rotated key, an active one, a registered issuer: nothing said
+        a = one(w.verify(w.bundle(("uni", cred))))
+        assert a.answer == VALID and a.key_revoked_index is None
+        assert a.issuer_retired_index is None
+        assert "revoked" not in a.describe() and "retired" not in a.describe()
+        assert a.as_dict()["key_revoked"] is None and a.as_dict()["issuer_retired"] is None
+    kid = key_id(new.public_key)
+    revoked_at = w.append(w.registry, REVOKE_KEY, "uni", kid, "stolen laptop")
+    retired_at = w.append(w.registry, RETIRE_ISSUER, "uni", "merged into poly")
+    w.register("poly", Signer.generate("poly"))  # the tree's last entry is another one
+    w.ledger.checkpoint()
+    data = w.bundle(("uni", "c2"))
+    v = w.verify(data)
+    a = one(v)
+    assert v.valid and a.answer == VALID
+    assert (a.key_id, a.key_revoked_index, a.key_revoked_reason) == (kid, revoked_at,
+                                                                    "stolen laptop")
+    assert (a.issuer_retired_index, a.issuer_retired_reason) == (retired_at, "merged into poly")
+    assert a.describe().startswith("VALID ")
+    assert f"; signed by key {kid}, revoked at entry {revoked_at} (stolen laptop)" in a.describe()
+    assert f"; issuer uni retired at entry {retired_at} (merged into poly)" in a.describe()
+    d = v.as_dict()["credentials"][0]
+    assert d["key_revoked"] == {"index": revoked_at, "reason": "stolen laptop"}
+    assert d["issuer_retired"] == {"index": retired_at, "reason": "merged into poly"}
+    # The first key was rotated, not revoked: only the retirement is said for c1.
+    a = one(w.verify(w.bundle(("uni", "c1"))))
+    assert a.answer == VALID and a.key_revoked_index is None
+    assert a.issuer_retired_index == retired_at
+    # The bundle needs nothing more than the key's and issuer's records (already proven); the
+    # revocation and retirement entries themselves are not in it.
+    indexes = {e["index"] for e in json.loads(data)["entries"]}
+    assert revoked_at not in indexes and retired_at not in indexes
+    w.ledger.close()
+
+
+# --------------------------------------------------------- parsing memory (issue 15.8e)
+
+_PEAK = r"""
+import sys
+def hwm():  # VmHWM: this process's peak RSS, in MiB (reset by exec, unlike ru_maxrss)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+from ledger.bundle import parse_bundle
+from ledger.errors import EncodingError
+data = open(sys.argv[1], "rb").read()
+before = hwm()
+try:
+    parse_bundle(data)
+except EncodingError as exc:
+    print(exc)
+print(hwm() - before)
+"""
+
+
+def _parse_growth(tmp_path: Path, data: bytes) -> tuple[str, float]:
+    """Parse ``data`` as a bundle in a fresh interpreter: its error, and how far (MiB) the
+    parse raised the process's peak RSS above what reading the file took."""
+    path = tmp_path / "hostile.json"
+    path.write_bytes(data)
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout.splitlines()
+    return out[0], float(out[1])
+
+
+def _filled(body: bytes, tail: bytes = b"") -> bytes:
+    """``body`` (a JSON array) padded with one long string to exactly MAX_BUNDLE_SIZE."""
+    filler = MAX_BUNDLE_SIZE - len(body) - 3 - len(tail)
+    return body[:-1] + b',"' + tail + b"a" * filler + b'"]'
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_bundle_parsing_memory_is_bounded(tmp_path: Path) -> None:
+    from ledger.bundle import MAX_BUNDLE_ITEMS
+
+    # 16 MiB of empty objects: refused before parsing. Before the bound, parsing it raised the
+    # peak by about 400 MiB (measured 399-401 MiB on Python 3.11); now by nothing measurable
+    # (0 MiB) and in about 0.3 s. Bound: 32 MiB.
+    empty = b"[" + b"{}," * ((MAX_BUNDLE_SIZE - 2) // 3 - 1) + b"{}]"
+    error, grew = _parse_growth(tmp_path, empty)
+    assert grew < 32, grew
+    assert error == f"bundle: more than {MAX_BUNDLE_ITEMS} JSON items"
+    # The costliest shapes the bound admits, at 16 MiB: parsed, then refused for their shape.
+    # Bound: MAX_BUNDLE_ITEMS (2^19) items at most about 130 bytes each (one large object's
+    # member, key and pair; or a one-member object) = 64 MiB, plus the text decoded to str and
+    # one long string in it, each at most 4 bytes a byte of input when a character outside
+    # the BMP makes them UCS-4 = 2 x 64 MiB; 192 MiB in all. Measured: 127 MiB (one object of
+    # 2^19 members) and 142 MiB (2^18 empty objects and a 12 MiB string with an emoji).
+    big_object = b'[{' + b",".join(b'"%x":0' % (i + 0x100000)
+                                   for i in range(MAX_BUNDLE_ITEMS - 3)) + b"}]"
+    objects = b"[" + b"{}," * (MAX_BUNDLE_ITEMS // 2 - 2) + b"{}]"
+    for data in (_filled(big_object), _filled(objects, "😀".encode())):
+        assert len(data) == MAX_BUNDLE_SIZE
+        error, grew = _parse_growth(tmp_path, data)
+        assert error == "bundle: top level: want an object"
+        assert grew < 192, grew
+
+
+def test_the_item_bound_admits_any_bundle_of_hashes_up_to_the_size_cap() -> None:
+    """What build_bundle writes is mostly 32-byte hashes (47 bytes or more an item, indented):
+    16 MiB of them, as map proof siblings, stays under MAX_BUNDLE_ITEMS; strings are skipped."""
+    from ledger.bundle import MAX_BUNDLE_ITEMS
+    from ledger.parse import json_items_within
+
+    proof = {"key": "A" * 43 + "=", "leaf_key": None, "leaf_value": None,
+             "siblings": [base64.b64encode(bytes([i]) * 32).decode() for i in range(256)],
+             "record": None}
+    def text_of(n: int) -> str:
+        return json.dumps({"map": [proof] * n}, indent=1)
+
+    one_proof = len(text_of(2)) - len(text_of(1))
+    text = text_of((MAX_BUNDLE_SIZE - len(text_of(0))) // one_proof)
+    assert MAX_BUNDLE_SIZE - one_proof < len(text) <= MAX_BUNDLE_SIZE
+    assert json_items_within(text, MAX_BUNDLE_ITEMS)
+    assert json_items_within(text.encode(), MAX_BUNDLE_ITEMS)
+    # Commas, brackets and braces inside strings are not items.
+    titled = json.dumps({"documents": [{"title": "{[,]}" * 1000}] * 1000})
+    assert json_items_within(titled, 2100) and not json_items_within(titled, 2000)
+    assert json_items_within(rb'["a\",\\",1]', 2) and not json_items_within(rb'["a\",\\",1]', 1)
+
+
+def test_holder_document_parsing_is_bounded_too() -> None:
+    from ledger.holder import MAX_PARTS_LISTED, holder_document, parse_holder_document
+
+    doc = holder_document(origin="o.example/log", issuer_id="uni", cred_id="c1", subject="s",
+                          salt=bytes(32), title="{[,]}" * 100, expires=None,
+                          parts=[f"p{i}" for i in range(MAX_PARTS_LISTED)], document=None)
+    assert parse_holder_document(json.dumps(doc, indent=2))["parts"] == doc["parts"]
+    with pytest.raises(EncodingError, match="credential document: more than 1040 JSON items"):
+        parse_holder_document(b"[" + b"{}," * 349_000 + b"{}]")  # under 1 MiB

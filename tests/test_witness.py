@@ -145,6 +145,43 @@ def test_policy_counts_trusted_valid_cosignatures(log: Log) -> None:
                              now_ms=now)
 
 
+def test_quorum_counts_distinct_witness_keys_not_names(log: Log) -> None:
+    """Issue 15.8b: a cosignature signs neither the witness's name nor its key id."""
+    from ledger.note import NoteSignature, format_note, parse_note
+    from ledger.witness import CosignerVerifier, cosigner_key_id
+
+    note = log.grow(2)
+    now = T0 + 2 * HOUR
+    ts = (T0 + HOUR) // 1000
+
+    def policy(text: str, trusted: list[Any], k: int) -> dict[str, int]:
+        return check_witness_policy(text, trusted, min_witnesses=k, max_age_ms=None, now_ms=now)
+
+    # Two trusted witnesses of one name and two keys: two witnesses.
+    x1, x2 = WitnessKey.generate("w.example"), WitnessKey.generate("w.example")
+    both = add_cosignature(add_cosignature(note, x1, ts), x2, ts)
+    trusted = [x1.verifier(), x2.verifier()]
+    assert policy(both, trusted, 2) == {f"w.example+{x1.verifier().key_id.hex()}": ts,
+                                        f"w.example+{x2.verifier().key_id.hex()}": ts}
+    # One key listed twice: one witness.
+    one = add_cosignature(note, x1, ts)
+    assert policy(one, [x1.verifier(), x1.verifier()], 1) == {"w.example": ts}
+    with pytest.raises(SignatureError, match="of 1 distinct trusted witness key.*want at least 2"):
+        policy(one, [x1.verifier(), x1.verifier(), x2.verifier()], 2)
+    # One key trusted under two names: its line, copied under the other name (with that
+    # name's key id), verifies too, but the key counts once.
+    alias = CosignerVerifier("alias.example", x1.public_key)
+    line = parse_note(one).signatures[-1]
+    renamed = NoteSignature("alias.example", cosigner_key_id("alias.example", x1.public_key),
+                            line.signature)
+    parsed = parse_note(one)
+    doubled = format_note(type(parsed)(parsed.text, (*parsed.signatures, renamed)))
+    trusted = [x1.verifier(), alias]
+    assert policy(doubled, trusted, 1) == {"w.example": ts}
+    with pytest.raises(SignatureError, match="want at least 2"):
+        policy(doubled, trusted, 2)
+
+
 def test_future_dated_cosignatures_cannot_show_freshness(log: Log) -> None:
     note = log.grow(1)
     w1, w2 = WitnessKey.generate("w1.example"), WitnessKey.generate("w2.example")
