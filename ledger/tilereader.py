@@ -33,6 +33,7 @@ from ledger.errors import (
 )
 from ledger.files import read_regular
 from ledger.note import MAX_NOTE_SIZE
+from ledger.printable import printable
 from ledger.tiles import (
     _FULL_TILE_BYTES,
     _HASH,
@@ -173,10 +174,8 @@ def _split_url(url: str, error: type[LedgerError]) -> _Url:
 
 
 def _printable(text: str, limit: int = 200) -> str:
-    """``text`` for a one-line message: control characters escaped, at most ``limit`` chars."""
-    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                  for c in text[:limit])
-    return out + ("..." if len(text) > limit else "")
+    """``text`` for a one-line message (``ledger.printable``), at most ``limit`` chars."""
+    return printable(text[:limit]) + ("..." if len(text) > limit else "")
 
 
 class TileReader:
