@@ -665,7 +665,7 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         [str(good), "--log-key", key, "--attachment", str(env.tmp / "missing.pdf")],
         [str(good), "--log-key", key, "--attachment", str(env.tmp)],
         [str(proof), "--log-key", key],
-        [str(proof), "--log-key", key, "--json"],
+        [str(proof), "--log-key", key, "--json", "--at", "2027-06-01"],  # "at": no clock race
         [str(proof), "--root", cp["root"], "--size", str(cp["size"])],
         [str(proof), "--root", "00" * 32, "--size", str(cp["size"])],
         [str(proof), "--log-key", key, "--document", str(doc)],
