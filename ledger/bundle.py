@@ -7,7 +7,8 @@ the signing key, and the tree's last entry, whose ``state_root`` the map proofs 
 and status-map proofs for each credential, its signing key and its issuer. A never-issued id
 gets a proof of absence.
 
-:func:`build_bundle` writes one from a ledger's read snapshot; :func:`parse_bundle` reads one
+:func:`build_bundle` writes one from a ledger's read snapshot, :func:`build_bundles` one for each
+credential of a cohort from a single snapshot and checkpoint; :func:`parse_bundle` reads one
 strictly, every size limit checked before any hashing; ``ledger.verify`` checks what it proves.
 Reading needs no store: this module imports ``ledger.log`` only for its type hints.
 """
@@ -15,6 +16,7 @@ Reading needs no store: this module imports ``ledger.log`` only for its type hin
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -164,78 +166,131 @@ def build_bundle(ledger: Ledger, credentials: list[tuple[str, str]], *, size: in
 
     UsageError if that would prove more than ``MAX_CREDENTIALS`` credentials, counting the
     parts of stacked ones."""
-    return ledger.snapshot(lambda snap: _build(snap, credentials, size, documents))
+    return ledger.snapshot(lambda snap: _Builder(snap, size).build(credentials, documents))
 
 
-def _build(ledger: Snapshot, credentials: list[tuple[str, str]], size: int | None,
-           documents: list[dict[str, Any]] | None) -> dict[str, Any]:
-    note = ledger.checkpoint_note(size)
-    cp = parse_checkpoint(parse_note(note).text)
-    entries: set[int] = set()
-    keys: list[bytes] = []
-    if cp.size > 0:
-        entries.add(cp.size - 1)
-        state_root = decode_entry(ledger.entry_bytes(cp.size - 1)).state_root
-    else:
-        from ledger.smt import EMPTY
+def build_bundles(ledger: Ledger, issuer: str, ids: Iterable[str], *, size: int | None = None,
+                  documents: Mapping[str, dict[str, Any]] | None = None,
+                  progress: Callable[[int], None] | None = None,
+                  ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One bundle for each credential ``ids`` of ``issuer`` (a cohort), in order, as
+    ``(id, bundle)``: all read from ONE snapshot of the store and against ONE checkpoint (of
+    ``size``, default the latest stored), however the log grows meanwhile. ``documents`` maps
+    an id to the holder document its bundle embeds; ``progress(n)`` is called after the n-th.
 
-        state_root = EMPTY
-    proofs: dict[bytes, dict[str, Any]] = {}
+    The proofs every bundle shares (the checkpoint's last entry, the issuer's key and status)
+    are read once. The bundles are built before the first is returned (the snapshot is one
+    read transaction), so a cohort's bundles are all in memory at once: about 40 kB each for
+    a log of a million entries. A never-issued id gets a bundle proving its absence
+    (:func:`proves_absence`)."""
+    wanted = [(issuer, check_id(i, "credential id")) for i in ids]
+    docs = documents or {}
 
-    def prove(kind: str, issuer: str, ident: str = "") -> bytes | None:
-        k = map_key(kind, issuer, ident)
-        proof, record = ledger.map_proof(k, state_root)
-        if k not in proofs:
-            keys.append(k)
-            proofs[k] = {
+    def build(snap: Snapshot) -> list[tuple[str, dict[str, Any]]]:
+        builder = _Builder(snap, size)
+        out = []
+        for n, cred in enumerate(wanted, 1):
+            doc = docs.get(cred[1])
+            out.append((cred[1], builder.build([cred], None if doc is None else [doc])))
+            if progress is not None:
+                progress(n)
+        return out
+
+    return iter(ledger.snapshot(build))
+
+
+def proves_absence(bundle: dict[str, Any]) -> bool:
+    """Whether a bundle :func:`build_bundle` wrote for one credential proves it was never
+    issued (as of its checkpoint): the credential's own map proof, the first, has no record."""
+    return bool(bundle["map"]) and bundle["map"][0]["record"] is None
+
+
+class _Builder:
+    """Bundles from one snapshot against one checkpoint; the checkpoint, the state root and
+    every entry and map proof are read once however many bundles use them."""
+
+    def __init__(self, ledger: Snapshot, size: int | None) -> None:
+        self.ledger = ledger
+        self.note = ledger.checkpoint_note(size)
+        self.cp = parse_checkpoint(parse_note(self.note).text)
+        if self.cp.size > 0:
+            self.state_root = decode_entry(ledger.entry_bytes(self.cp.size - 1)).state_root
+        else:
+            self.state_root = smt.EMPTY
+        self._proofs: dict[bytes, tuple[dict[str, Any], bytes | None]] = {}
+        self._entries: dict[int, dict[str, Any]] = {}
+
+    def _map_proof(self, k: bytes) -> tuple[dict[str, Any], bytes | None]:
+        if k not in self._proofs:
+            proof, record = self.ledger.map_proof(k, self.state_root)
+            self._proofs[k] = ({
                 "key": b64encode(k),
                 "leaf_key": None if proof.leaf_key is None else b64encode(proof.leaf_key),
                 "leaf_value": None if proof.leaf_value is None else b64encode(proof.leaf_value),
                 "siblings": [b64encode(h) for h in proof.siblings],
                 "record": None if record is None else b64encode(record),
-            }
-        return record
+            }, record)
+        return self._proofs[k]
 
-    queue = list(credentials)
-    seen: set[tuple[str, str]] = set()
-    while queue:
-        issuer, cred_id = queue.pop(0)
-        if (issuer, cred_id) in seen:
-            continue
-        seen.add((issuer, cred_id))
-        if len(seen) > MAX_CREDENTIALS:
-            raise UsageError(f"more than {MAX_CREDENTIALS} credentials (counting the parts of "
-                             "stacked ones) in one bundle; prove them in several bundles")
-        raw = prove(CRED, issuer, cred_id)
-        if raw is None:
-            continue  # absence is proven by the map proof alone
-        rec = decode_record(raw)
-        assert isinstance(rec, CredRecord)
-        entries.add(rec.issued_index)
-        if rec.changed_index is not None:
-            entries.add(rec.changed_index)
-        issued = decode_entry(ledger.entry_bytes(rec.issued_index))
-        kraw = prove(KEY, issuer, key_id(issued.signer))
-        if kraw is not None:
-            krec = decode_record(kraw)
-            assert isinstance(krec, KeyRecord)
-            entries.add(krec.active_from)
-        prove(ISSUER, issuer)
-        st = decode_statement(issued.statement)
-        queue.extend((issuer, part) for part in st.fields[5])
+    def _entry(self, index: int) -> dict[str, Any]:
+        if index not in self._entries:
+            self._entries[index] = {
+                "index": index, "entry": b64encode(self.ledger.entry_bytes(index)),
+                "proof": [b64encode(h) for h in self.ledger.inclusion_proof(index, self.cp.size)]}
+        return self._entries[index]
 
-    bundle: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
-        "checkpoint": note,
-        "credentials": [{"issuer": i, "id": c} for i, c in credentials],
-        "entries": [{"index": i, "entry": b64encode(ledger.entry_bytes(i)),
-                     "proof": [b64encode(h) for h in ledger.inclusion_proof(i, cp.size)]}
-                    for i in sorted(entries)],
-        "map": [proofs[k] for k in keys],
-    }
-    if documents:
-        bundle["documents"] = documents
-    return bundle
+    def build(self, credentials: list[tuple[str, str]],
+              documents: list[dict[str, Any]] | None) -> dict[str, Any]:
+        ledger = self.ledger
+        entries: set[int] = set()
+        if self.cp.size > 0:
+            entries.add(self.cp.size - 1)
+        proofs: dict[bytes, dict[str, Any]] = {}
+
+        def prove(kind: str, issuer: str, ident: str = "") -> bytes | None:
+            k = map_key(kind, issuer, ident)
+            proof, record = self._map_proof(k)
+            proofs.setdefault(k, proof)  # dicts keep the order of first use
+            return record
+
+        queue = list(credentials)
+        seen: set[tuple[str, str]] = set()
+        while queue:
+            issuer, cred_id = queue.pop(0)
+            if (issuer, cred_id) in seen:
+                continue
+            seen.add((issuer, cred_id))
+            if len(seen) > MAX_CREDENTIALS:
+                raise UsageError(f"more than {MAX_CREDENTIALS} credentials (counting the parts "
+                                 "of stacked ones) in one bundle; prove them in several bundles")
+            raw = prove(CRED, issuer, cred_id)
+            if raw is None:
+                continue  # absence is proven by the map proof alone
+            rec = decode_record(raw)
+            assert isinstance(rec, CredRecord)
+            entries.add(rec.issued_index)
+            if rec.changed_index is not None:
+                entries.add(rec.changed_index)
+            issued = decode_entry(ledger.entry_bytes(rec.issued_index))
+            kraw = prove(KEY, issuer, key_id(issued.signer))
+            if kraw is not None:
+                krec = decode_record(kraw)
+                assert isinstance(krec, KeyRecord)
+                entries.add(krec.active_from)
+            prove(ISSUER, issuer)
+            st = decode_statement(issued.statement)
+            queue.extend((issuer, part) for part in st.fields[5])
+
+        bundle: dict[str, Any] = {
+            "format": BUNDLE_FORMAT,
+            "checkpoint": self.note,
+            "credentials": [{"issuer": i, "id": c} for i, c in credentials],
+            "entries": [self._entry(i) for i in sorted(entries)],
+            "map": list(proofs.values()),
+        }
+        if documents:
+            bundle["documents"] = documents
+        return bundle
 
 
 def dump_bundle(bundle: dict[str, Any]) -> str:
