@@ -20,7 +20,7 @@ import click
 
 from ledger import __version__
 from ledger.errors import EncodingError, NotFoundError
-from ledger.files import write_atomic
+from ledger.files import fsync_path, write_atomic
 from ledger.printable import printable, printable_lines
 from ledger.verifycmd import CommandError, error_exit, now_ms, run_verify
 
@@ -778,6 +778,95 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
     _write_out(output, text, mode=0o600 if docs else 0o644)  # documents hold holders' salts
     if signed is not None:
         click.echo(signed, err=True)
+
+
+@cli.command("prove-all")
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cohort_file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Where the bundles go: <CRED_ID>.bundle.json each (created if need be).")
+@click.option("--documents", "documents_dir", type=click.Path(file_okay=False), default=None,
+              metavar="OUT", help="Embed each holder's document from OUT/ISSUER/ (the --out "
+                                  "of 'issue'); the bundles are then mode 0600.")
+@click.option("--size", type=click.IntRange(min=0), default=None,
+              help="Prove an older state: the stored checkpoint of this size (default: the "
+                   "log as it is now, as for 'prove').")
+@click.option("--strict", is_flag=True,
+              help="Refuse, writing nothing, if any credential was never issued (default: "
+                   "its bundle proves the absence, and the summary counts it).")
+@_json_option
+@click.pass_context
+def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str,
+              documents_dir: str | None, size: int | None, strict: bool, as_json: bool) -> None:
+    """Write a bundle for each credential of a cohort, all from one snapshot of the log and
+    against one checkpoint, as 'prove' would one by one.
+
+    FILE is the batch file the cohort was issued from (JSONL: its ids are used) or a plain
+    list of credential ids, one a line. Each bundle goes to OUT_DIR/<CRED_ID>.bundle.json.
+    A credential never issued gets a bundle proving its absence, counted in the summary
+    (--strict refuses instead). With --documents, every issued credential must have its
+    holder document there, or nothing is written.
+
+    \b
+    Examples:
+      credledger prove-all uni cohort-2026.jsonl --out-dir bundles
+      credledger prove-all uni ids.txt --out-dir bundles --documents credentials --strict
+    """
+    from ledger.bundle import build_bundles, dump_bundle, proves_absence
+    from ledger.events import check_id
+    from ledger.holder import file_stem
+    from ledger.issuance import cohort_documents, issuer_dir, read_cohort
+
+    issuer_id = check_id(issuer_id, "issuer")
+    ids = read_cohort(cohort_file)
+    docs = (cohort_documents(issuer_dir(documents_dir, issuer_id), issuer_id, ids)
+            if documents_dir is not None else None)
+    out = Path(out_dir)
+    bar = (click.progressbar(length=len(ids), label="proving", file=sys.stderr)
+           if not as_json and sys.stderr.isatty() and len(ids) > 1 else None)
+    signed = None
+    with _open(ctx) as ledger:
+        if size is None:
+            size, signed = _current_checkpoint(ledger)
+        if bar is not None:
+            with bar:
+                done = [0]
+
+                def progress(n: int) -> None:
+                    bar.update(n - done[0])
+                    done[0] = n
+                bundles = list(build_bundles(ledger, issuer_id, ids, size=size, documents=docs,
+                                             progress=progress))
+        else:
+            bundles = list(build_bundles(ledger, issuer_id, ids, size=size, documents=docs))
+    absent = [i for i, b in bundles if proves_absence(b)]
+    if strict and absent:
+        raise Failure(f"{_count(len(absent), 'credential', 'credentials')} of {len(ids)} "
+                      f"never issued by {issuer_id!r} (the first: {absent[0]!r}); no bundle "
+                      "written", 3)
+    if docs is not None:
+        missing = [i for i, b in bundles if i not in docs and not proves_absence(b)]
+        if missing:
+            where = issuer_dir(documents_dir or "", issuer_id)
+            raise Failure(f"no holder document in {where} for {len(missing)} issued "
+                          f"credential{'s' if len(missing) != 1 else ''} (the first: "
+                          f"{missing[0]!r}); no bundle written", 3)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for cred_id, bundle in bundles:  # documents hold holders' salts: those bundles are 0600
+        path = out / f"{file_stem(cred_id)}.bundle.json"
+        write_atomic(path, dump_bundle(bundle).encode("utf-8"),
+                     mode=0o600 if "documents" in bundle else 0o644, sync=False, sync_dir=False)
+        files.append(str(path))
+    os.sync()  # one sync for all of them
+    fsync_path(out)
+    if signed is not None:
+        click.echo(signed, err=True)
+    never = f", {len(absent)} of them proving a credential never issued" if absent else ""
+    _emit(as_json, {"bundles": len(bundles), "never_issued": absent, "checkpoint_size": size,
+                    "out_dir": str(out), "documents": len(docs or {})},
+          f"wrote {_count(len(bundles), 'bundle', 'bundles')} to {out}{never}, as of the "
+          f"checkpoint of size {size}")
 
 
 def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:

@@ -40,13 +40,20 @@ from ledger.errors import (
 )
 from ledger.events import (
     ISSUE,
+    check_id,
     decode_statement,
     make_statement,
     sign_statement,
     subject_commitment,
 )
-from ledger.files import fsync_path, open_regular, write_atomic
-from ledger.holder import document_name, file_stem, holder_document
+from ledger.files import fsync_path, open_regular, read_regular, write_atomic
+from ledger.holder import (
+    MAX_DOCUMENT_SIZE,
+    document_name,
+    file_stem,
+    holder_document,
+    parse_holder_document,
+)
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
@@ -456,3 +463,56 @@ def read_batch(path: str | os.PathLike[str]) -> Iterator[CredentialRequest]:
                                     tuple(obj.get("parts") or ()), document, where)
         if not seen:
             raise EncodingError(f"{path}: no credentials in the file")
+
+
+MAX_ID_LIST = 64 << 20
+"""The largest plain list of credential ids :func:`read_cohort` reads (256 k ids of 256 bytes)."""
+
+
+def read_cohort(path: str | os.PathLike[str]) -> list[str]:
+    """The credential ids of a cohort, in order: from a batch file (JSONL, docs/FORMAT.md §11,
+    recognised by its first non-blank character, ``{``; only the ids are used) or from a plain
+    list, one id a line (blank lines skipped). An id given twice, a bad id or an empty file is
+    a clear error naming ``FILE:LINE``."""
+    with open_regular(path, "a cohort file") as f:
+        head = f.read(MAX_BATCH_LINE).lstrip()
+    if head.startswith(b"{"):
+        return [r.id for r in read_batch(path)]
+    data = read_regular(path, MAX_ID_LIST, "a cohort file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EncodingError(f"{path}: not UTF-8 text; not a list of credential ids") from None
+    ids: list[str] = []
+    seen: set[str] = set()
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            check_id(line, "credential id")
+        except EncodingError as exc:
+            raise EncodingError(f"{path}:{n}: {exc}") from None
+        if line in seen:
+            raise EncodingError(f"{path}:{n}: credential id {line!r} appears twice")
+        seen.add(line)
+        ids.append(line)
+    if not ids:
+        raise EncodingError(f"{path}: no credential ids in the file")
+    return ids
+
+
+def cohort_documents(out: Path, issuer_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The holder documents 'issue' wrote to ``out`` (``OUT/<issuer>/``) for ``ids``: those
+    that exist, each checked to be for ``issuer_id`` and its id."""
+    docs: dict[str, dict[str, Any]] = {}
+    for cred_id in ids:
+        path = out / document_name(cred_id)
+        if not path.exists():
+            continue
+        doc = parse_holder_document(read_regular(path, MAX_DOCUMENT_SIZE, "a holder document"))
+        if (doc["issuer"], doc["id"]) != (issuer_id, cred_id):
+            raise EncodingError(f"{path}: the holder document of {doc['issuer']}/{doc['id']}, "
+                                f"not of {issuer_id}/{cred_id}")
+        docs[cred_id] = doc
+    return docs

@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from ledger.cli import cli
 from ledger.errors import VerificationError
 from ledger.keys import read_signer
 from ledger.log import Ledger
-from ledger.note import open_checkpoint, parse_verifier
+from ledger.note import open_checkpoint, parse_checkpoint, parse_note, parse_verifier
 from ledger.tlogproof import check_tlog_proof
 
 ORIGIN = "cli.example/log"
@@ -1433,3 +1435,115 @@ def test_max_age_is_told_in_days_and_hours(env: Env) -> None:
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "older than the allowed 1 day 12 h" in result.output
     assert " s old" not in result.output and "days" in result.output
+
+
+# ------------------------------------------------------------------------- bulk proofs (issue 15)
+
+
+def _cohort(env: Env, n: int) -> Path:
+    batch = env.tmp / "cohort.jsonl"
+    batch.write_text("".join(json.dumps({"id": f"s-{i}", "subject": f"Student {i}",
+                                         "title": "Python 101"}) + "\n" for i in range(n)))
+    env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(batch),
+           "--out", str(env.out))
+    return batch
+
+
+def test_prove_all_a_cohort_from_its_batch_file(env: Env) -> None:
+    """Issue 15: a whole cohort's bundles in one command, from one snapshot, one checkpoint;
+    each verifies; a revoked one answers REVOKED; documents embedded, 0600."""
+    batch = _cohort(env, 6)
+    env.ok("revoke", "uni", "s-2", "--key", str(env.uni_key), "--reason", "misconduct")
+    now = env.size()
+    bundles = env.tmp / "bundles"
+    result = env.ok("prove-all", "uni", str(batch), "--out-dir", str(bundles),
+                    "--documents", str(env.out))
+    assert f"signed a checkpoint of size {now}" in result.stderr
+    assert result.stdout == f"wrote 6 bundles to {bundles}, as of the checkpoint of size {now}\n"
+    assert sorted(p.name for p in bundles.iterdir()) == [f"s-{i}.bundle.json" for i in range(6)]
+    for i in range(6):
+        path = bundles / f"s-{i}.bundle.json"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds the holder's salt
+        assert json.loads(path.read_text())["documents"][0]["id"] == f"s-{i}"
+        verdict = env.run("verify", str(path), "--log-key", env.log_vkey, "--json")
+        data = json.loads(verdict.stdout)
+        assert data["checkpoint"]["size"] == now
+        if i == 2:
+            assert (verdict.exit_code, data["answer"]) == (1, "REVOKED")
+        else:
+            assert (verdict.exit_code, data["answer"]) == (0, "VALID"), data
+    # The same bundle as 'prove' writes for one credential (with its document).
+    single = env.tmp / "s-4.json"
+    env.ok("prove", "uni", "s-4", "--document", str(env.out / "uni" / "s-4.json"),
+           "-o", str(single))
+    assert single.read_text() == (bundles / "s-4.bundle.json").read_text()
+
+
+def test_prove_all_an_id_list_never_issued_and_strict(env: Env) -> None:
+    _cohort(env, 3)
+    env.ok("checkpoint")
+    ids = env.tmp / "ids.txt"
+    ids.write_text("s-0\n\ns-9\ns-1\n")
+    out = env.tmp / "b"
+    data = env.json("prove-all", "uni", str(ids), "--out-dir", str(out))
+    assert data == {"bundles": 3, "never_issued": ["s-9"], "checkpoint_size": 4,
+                    "out_dir": str(out), "documents": 0}
+    assert stat.S_IMODE((out / "s-0.bundle.json").stat().st_mode) == 0o644  # no document
+    result = env.run("verify", str(out / "s-9.bundle.json"), "--log-key", env.log_vkey)
+    assert result.exit_code == 1 and "NOT FOUND" in result.stdout
+    text = env.ok("prove-all", "uni", str(ids), "--out-dir", str(out)).stdout
+    assert "1 of them proving a credential never issued" in text
+    # --strict: refused, nothing written.
+    strict = env.tmp / "strict"
+    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict), "--strict"),
+                 3, match="never issued")
+    assert not strict.exists()
+    # --documents with one missing for an issued credential: refused, nothing written.
+    (env.out / "uni" / "s-1.json").unlink()
+    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict),
+                         "--documents", str(env.out)), 3, match="'s-1'")
+    assert not strict.exists()
+    # Bad input files: one line each.
+    ids.write_text("s-0\ns-0\n")
+    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict)), 3,
+                 match="ids.txt:2")
+    ids.write_text("s 0\n")
+    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict)), 3,
+                 match="ids.txt:1")
+    ids.write_text("\n")
+    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict)), 3,
+                 match="no credential ids")
+
+
+def test_prove_all_reads_one_snapshot(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """All bundles from one snapshot: the log growing (and a new checkpoint being signed)
+    while they are built changes none of them."""
+    from ledger import bundle as bundle_module
+
+    batch = _cohort(env, 4)
+    size = env.json("checkpoint")["size"]
+    snapshots = []
+    real_builder = bundle_module._Builder
+
+    class Spy(real_builder):  # type: ignore[misc, valid-type]
+        def __init__(self, snap: Any, size: int | None) -> None:
+            snapshots.append(snap)
+            super().__init__(snap, size)
+
+        def build(self, credentials: Any, documents: Any) -> Any:
+            if credentials[0][1] == "s-1":  # between bundles, another process appends, signs
+                for args in (["issue", "uni", "late", "--key", str(env.uni_key), "--subject",
+                              "s", "--title", "t", "--out", str(env.out)], ["checkpoint"]):
+                    subprocess.run([sys.executable, "-m", "ledger", "--dir", str(env.store),
+                                    *args], check=True, capture_output=True)
+            return super().build(credentials, documents)
+
+    monkeypatch.setattr(bundle_module, "_Builder", Spy)
+    out = env.tmp / "b"
+    env.ok("prove-all", "uni", str(batch), "--out-dir", str(out))
+    assert len(snapshots) == 1
+    notes = {json.loads((out / f"s-{i}.bundle.json").read_text())["checkpoint"]
+             for i in range(4)}
+    assert len(snapshots) == 1 and len(notes) == 1
+    assert parse_checkpoint(parse_note(notes.pop()).text).size == size == 5
+    assert [s for s, _ in read_ledger(env.store).checkpoints()] == [5, 6]  # it did grow
