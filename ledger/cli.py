@@ -452,7 +452,9 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
     """Issue one credential, or a whole cohort from a CSV or JSONL file in one atomic commit.
 
     Each holder's credential document (with the secret salt of its subject commitment) is
-    written to OUT/<CRED_ID>.json, mode 0600: hand it to the holder.
+    written to OUT/<CRED_ID>.json, mode 0600: hand it to the holder. While a batch of ISSUER
+    that was interrupted after its commit waits for 'credledger recover' (in any --out), issue
+    refuses and names it.
 
     \b
     A CSV batch: a header line, then one credential a line (Excel's UTF-8 BOM is fine):
@@ -476,6 +478,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
         parse_columns,
         read_batch,
         refuse_if_abandoned,
+        refuse_if_pending,
         split_existing,
     )
     from ledger.issuance import issue as issue_batch
@@ -504,6 +507,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
         requests = [CredentialRequest(cred_id, subject, title, expires, parts,
                                       file_digest(document_file) if document_file else None)]
     with _open(ctx) as ledger:
+        refuse_if_pending(ledger, issuer_id, out_dir)  # in any OUT the store recorded
         skipped = 0
         if skip_existing:
             requests, existing = split_existing(ledger, issuer_id, requests)

@@ -19,6 +19,7 @@ docs/FORMAT.md §10.1 gives every step; §11 the batch file :func:`read_batch` r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import fcntl
@@ -37,6 +38,7 @@ from ledger.errors import (
     EncodingError,
     InterruptedAfterCommitError,
     LedgerError,
+    NotFoundError,
     PendingBatchError,
 )
 from ledger.events import (
@@ -46,7 +48,7 @@ from ledger.events import (
     sign_statement,
     subject_commitment,
 )
-from ledger.files import fsync_path, open_regular, write_atomic
+from ledger.files import fsync_path, open_regular, read_regular, write_atomic
 from ledger.holder import document_name, file_stem, holder_document
 
 if TYPE_CHECKING:
@@ -87,7 +89,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     """Issue ``requests`` as one atomic batch signed by ``signer``; write each holder's
     document to ``out_dir/<issuer>/<id>.json`` (mode 0600). All or none are issued."""
     out = issuer_dir(out_dir, issuer_id)
-    refuse_if_abandoned(out, issuer_id, out_dir)
+    refuse_if_pending(ledger, issuer_id, out_dir)
     if not requests:
         raise EncodingError("no credentials to issue")
     t = ledger.clock() if now is None else now
@@ -106,8 +108,15 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                                     expires=req.expires, parts=list(req.parts),
                                     document=req.document))
     created = _missing_directories(out)  # made for the pending file; removed if refused
+    store = ledger.store.path
     try:
-        pending = PendingFile(out, docs)
+        with _record_lock(store):  # the store records OUT before the pending file is linked
+            _record(store, issuer_id, out, add=True)
+            try:
+                pending = PendingFile(out, docs)
+            except BaseException:
+                _record(store, issuer_id, out, add=False)
+                raise
     except BaseException:
         _remove_empty(created)
         raise
@@ -122,6 +131,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
             is_committed = True  # cannot tell: keep the salts for 'recover' to sort out
         if not is_committed:
             pending.discard()
+            clear_record(ledger, issuer_id, out)
             _remove_empty(created)  # a refused batch leaves no empty OUT/ISSUER behind
             raise
         pending.release()
@@ -131,6 +141,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     except BaseException as exc:  # noqa: BLE001 - committed: whatever stopped us, say so
         pending.release()
         raise _after_commit(exc, pending, issuer_id, out_dir) from None
+    clear_record(ledger, issuer_id, out)  # after the pending file is gone
     return Issued(appended, out, tuple(docs))
 
 
@@ -276,6 +287,91 @@ def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[st
                                 f"run 'credledger recover {issuer_id} --out {out_dir}' first")
 
 
+def refuse_if_pending(ledger: Ledger, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
+    """Refuse to start a batch while an interrupted batch of ``issuer_id`` left a pending
+    file, in ``out_dir`` or in any other OUT directory the store recorded for the issuer."""
+    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
+    for out in recorded(ledger.store.path, issuer_id):
+        for path in abandoned(out):
+            raise PendingBatchError(
+                f"{path} holds the holder documents of an interrupted batch of {issuer_id!r}; "
+                f"run 'credledger recover {issuer_id} --out {out.parent}' first")
+
+
+# The store's record of where each issuer's pending files are (docs/FORMAT.md §10.2):
+# STORE/pending/<issuer as a file name>, a JSON list of OUT/<issuer> directories, written
+# (under the lock STORE/pending/.lock) before a pending file is linked, and cleared of a
+# directory only once no pending file is left in it.
+MAX_RECORD = 1 << 20
+
+
+def _record_file(store: Path, issuer_id: str) -> Path:
+    return store / "pending" / file_stem(issuer_id)
+
+
+@contextlib.contextmanager
+def _record_lock(store: Path) -> Iterator[None]:
+    directory = store / "pending"
+    if not directory.is_dir():
+        directory.mkdir(mode=0o700, exist_ok=True)
+        fsync_path(store)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_record(path: Path) -> list[str]:
+    try:
+        data = read_regular(path, MAX_RECORD, "a record of pending files")
+    except NotFoundError:
+        return []
+    try:
+        dirs = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        dirs = None
+    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+        raise EncodingError(f"{path}: not a record of pending files (a JSON list of "
+                            "directories)")
+    return dirs
+
+
+def _record(store: Path, issuer_id: str, out: Path, *, add: bool) -> None:
+    """Add ``out`` to the issuer's record, or remove it if no pending file is left in it
+    (the caller holds :func:`_record_lock`)."""
+    path = _record_file(store, issuer_id)
+    dirs = _read_record(path)
+    name = os.path.abspath(out)
+    if add:
+        if name in dirs:
+            return
+        dirs.append(name)
+    else:
+        if name not in dirs or any(out.glob(".pending-*.jsonl")):
+            return
+        dirs.remove(name)
+    if dirs:
+        write_atomic(path, (json.dumps(sorted(dirs)) + "\n").encode("utf-8"), mode=0o600)
+    else:
+        path.unlink(missing_ok=True)
+        fsync_path(path.parent)
+
+
+def clear_record(ledger: Ledger, issuer_id: str, out: Path) -> None:
+    """Drop ``out`` from the issuer's record once no pending file is left in it."""
+    with _record_lock(ledger.store.path):
+        _record(ledger.store.path, issuer_id, out, add=False)
+
+
+def recorded(store: Path, issuer_id: str) -> list[Path]:
+    """The OUT/<issuer> directories where the store recorded pending files of the issuer."""
+    if not (store / "pending").is_dir():
+        return []
+    return [Path(d) for d in sorted(_read_record(_record_file(store, issuer_id)))]
+
+
 def _stale_temps(out: Path) -> Iterator[Path]:
     """Temporary files of pending files whose writer died before linking them: no batch of
     theirs was committed (the link comes first), so they hold no salt anyone needs."""
@@ -326,6 +422,7 @@ def recover(ledger: Ledger, issuer_id: str, out: Path) -> Recovered:
         fsync_path(out)
     for tmp in _stale_temps(out):
         tmp.unlink(missing_ok=True)
+    clear_record(ledger, issuer_id, out)
     return Recovered(files, written, dropped)
 
 

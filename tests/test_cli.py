@@ -1533,3 +1533,33 @@ def test_skip_existing_makes_a_rerun_safe(env: Env) -> None:
     result = _issue_batch(env, path, "--skip-existing")
     assert result.exit_code == 0 and "all 3 credentials are already in the log" in result.stdout
     assert env.size() == 4
+
+
+def test_an_interrupted_batch_blocks_issue_to_any_out(env: Env,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger import issuance
+
+    def fail(*_: Any, **__: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    lines = GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n'
+    path = _batch_file(env, lines)
+    with monkeypatch.context() as m:
+        m.setattr(issuance, "write_document", fail)  # the disk fills after the commit
+        assert_error(_issue_batch(env, path), 3, match="recover")
+    pending = env.out / "uni" / ".pending-b-1.jsonl"
+    assert pending.exists() and env.size() == 3
+    record = env.store / "pending" / "uni"
+    assert json.loads(record.read_text()) == [str(env.out / "uni")]
+    # Another --out (relative, from elsewhere) does not hide the interrupted batch.
+    other = env.tmp / "elsewhere"
+    message = assert_error(env.run("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject",
+                                   "s", "--title", "t", "--out", str(other)), 3)
+    assert str(pending) in message and f"credledger recover uni --out {env.out}'" in message
+    assert env.size() == 3 and not other.exists()
+    env.ok("recover", "uni", "--out", str(env.out))
+    assert not pending.exists() and not record.exists()
+    _check_holder_document(env, "b-2", "s2", 2)
+    env.ok("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject", "s", "--title", "t",
+           "--out", str(other))
+    assert not record.exists()  # cleared once the batch's pending file is gone

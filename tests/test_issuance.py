@@ -249,3 +249,20 @@ def test_read_batch_csv_counts_physical_lines(tmp_path: Path) -> None:
         list(read_batch(jsonl))
     with pytest.raises(EncodingError, match="for CSV batch files only"):
         list(read_batch(jsonl, columns={"id": "id"}))
+
+
+def test_the_store_records_out_before_the_pending_file_is_linked(
+        setup: tuple[Ledger, Signer, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger, signer, out = setup
+    real_link = os.link
+    seen = []
+
+    def link(src: Any, dst: Any, **kw: Any) -> None:
+        if ".pending-" in str(dst):
+            seen.append(issuance_module.recorded(ledger.store.path, "uni"))
+        real_link(src, dst, **kw)
+
+    monkeypatch.setattr(issuance_module.os, "link", link)
+    issue(ledger, "uni", signer, _requests(2), out)
+    assert seen == [[out / "uni"]]
+    assert issuance_module.recorded(ledger.store.path, "uni") == []  # cleared after
