@@ -387,9 +387,9 @@ def _append(ledger: Any, items: list[Any], progress: Any = None) -> Any:
     return ledger.append(items, progress=progress)
 
 
-def _report(as_json: bool, res: Any, what: str) -> None:
+def _report(as_json: bool, res: Any, what: str, extra: dict[str, Any] | None = None) -> None:
     data = {"first_index": res.first, "count": res.count, "size": res.size,
-            "root": res.root.hex()}
+            "root": res.root.hex(), **(extra or {})}
     where = (f"entry {res.first}" if res.count == 1
              else f"entries {res.first}..{res.first + res.count - 1}")
     _emit(as_json, data, f"{what}: {where}; the log now has {_count(res.size, 'entry', 'entries')}")
@@ -430,21 +430,37 @@ def _read_text_file(path: str | os.PathLike[str], what: str) -> str:
               help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to "
                    "('verify --attachment' checks it; --document is the older name).")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
-              help="A JSONL file: one credential a line, all issued in one atomic commit.")
+              help="A CSV file with a header (name ending in .csv) or a JSONL file: all its "
+                   "credentials issued in one atomic commit.")
+@click.option("--format", "batch_format", type=click.Choice(["csv", "jsonl"]),
+              help="The --batch file's format (default: csv for a name ending in .csv, else "
+                   "jsonl).")
+@click.option("--columns", metavar="FIELD=COLUMN,...",
+              help="CSV: the column of each field, e.g. id=student_no,subject=email "
+                   "(default: columns named id, subject, title, expires, parts, document).")
+@click.option("--skip-existing", is_flag=True,
+              help="Skip credentials (by id) the log already holds for ISSUER and issue the "
+                   "rest: a re-run after a failure is safe.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
               show_default=True, help="Where the holders' credential documents are written.")
 @_json_option
 @click.pass_context
 def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str,
           subject: str | None, title: str | None, expires: str | None, parts: tuple[str, ...],
-          document_file: str | None, batch_file: str | None, out_dir: str, as_json: bool) -> None:
-    """Issue one credential, or a whole cohort from a JSONL file in one atomic commit.
+          document_file: str | None, batch_file: str | None, batch_format: str | None,
+          columns: str | None, skip_existing: bool, out_dir: str, as_json: bool) -> None:
+    """Issue one credential, or a whole cohort from a CSV or JSONL file in one atomic commit.
 
     Each holder's credential document (with the secret salt of its subject commitment) is
-    written to OUT/<CRED_ID>.json, mode 0600: hand it to the holder.
+    written to OUT/<CRED_ID>.json, mode 0600: hand it to the holder. While a batch of ISSUER
+    that was interrupted after its commit waits for 'credledger recover' (in any --out), issue
+    refuses and names it.
 
     \b
-    A batch line: {"id": "c-1", "subject": "Ada Lovelace", "title": "Python 101",
+    A CSV batch: a header line, then one credential a line (Excel's UTF-8 BOM is fine):
+      id,subject,title,expires,parts
+      c-1,Ada Lovelace,Python 101,2028-06-30,m-1;m-2
+    A JSONL batch line: {"id": "c-1", "subject": "Ada Lovelace", "title": "Python 101",
                    "expires": "2028-06-30", "parts": ["m-1", "m-2"], "document": "<sha256 hex>"}
     (expires, parts and document are optional). All lines or none are issued.
 
@@ -452,29 +468,55 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
     Examples:
       credledger issue uni c-1 --key uni.key --subject "Ada Lovelace" --title "Python 101"
       credledger issue uni --key uni.key --batch cohort-2026.jsonl
+      credledger issue uni --key uni.key --batch registrar.csv --skip-existing \\
+          --columns id=student_no,subject=email,title=course,expires=valid_until
     """
     from ledger.issuance import (
         CredentialRequest,
         file_digest,
         issuer_dir,
+        parse_columns,
         read_batch,
         refuse_if_abandoned,
+        refuse_if_pending,
+        split_existing,
     )
     from ledger.issuance import issue as issue_batch
 
     refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
-    signer = _read_key(key_file)
     if batch_file is not None:
         if cred_id is not None or subject or title or expires or parts or document_file:
             raise Failure("--batch takes the credentials from the file: give no CRED_ID, "
                           "--subject, --title, --expires, --part or --document", 2)
-        requests = list(read_batch(batch_file))
+        try:
+            mapping = None if columns is None else parse_columns(columns)
+        except EncodingError as exc:
+            raise Failure(str(exc), 2) from None
+        if mapping is not None and (batch_format or "") != "csv" and not \
+                batch_file.lower().endswith(".csv"):
+            raise Failure("--columns is for a CSV batch (a name ending in .csv, or --format "
+                          "csv)", 2)
+        signer = _read_key(key_file)
+        requests = list(read_batch(batch_file, fmt=batch_format, columns=mapping))
     else:
         if cred_id is None or subject is None or title is None:
             raise Failure("give CRED_ID, --subject and --title (or --batch FILE)", 2)
+        if batch_format or columns:
+            raise Failure("--format and --columns are for --batch", 2)
+        signer = _read_key(key_file)
         requests = [CredentialRequest(cred_id, subject, title, expires, parts,
                                       file_digest(document_file) if document_file else None)]
     with _open(ctx) as ledger:
+        refuse_if_pending(ledger, issuer_id, out_dir)  # in any OUT the store recorded
+        skipped = 0
+        if skip_existing:
+            requests, existing = split_existing(ledger, issuer_id, requests)
+            skipped = len(existing)
+            if not requests:
+                _emit(as_json, {"count": 0, "skipped": skipped, "size": ledger.head().size},
+                      f"all {_count(skipped, 'credential is', 'credentials are')} already in "
+                      "the log; nothing issued")
+                return
         if len(requests) > 1 and not as_json and sys.stderr.isatty():
             with click.progressbar(length=len(requests), label="issuing", file=sys.stderr) as bar:
                 done = [0]
@@ -487,7 +529,9 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
         else:
             issued = issue_batch(ledger, issuer_id, signer, requests, out_dir, now=_now())
     _report(as_json, issued.appended, f"issued {len(requests)} credential"
-            f"{'s' if len(requests) > 1 else ''} (holder documents in {issued.out})")
+            f"{'s' if len(requests) > 1 else ''} (holder documents in {issued.out})"
+            + (f"; skipped {skipped} already in the log" if skip_existing else ""),
+            extra={"skipped": skipped} if skip_existing else None)
 
 
 @cli.command()

@@ -19,6 +19,8 @@ docs/FORMAT.md §10.1 gives every step; §11 the batch file :func:`read_batch` r
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime as dt
 import fcntl
 import hashlib
@@ -30,12 +32,13 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ledger.errors import (
     EncodingError,
     InterruptedAfterCommitError,
     LedgerError,
+    NotFoundError,
     PendingBatchError,
 )
 from ledger.events import (
@@ -93,7 +96,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     """Issue ``requests`` as one atomic batch signed by ``signer``; write each holder's
     document to ``out_dir/<issuer>/<id>.json`` (mode 0600). All or none are issued."""
     out = issuer_dir(out_dir, issuer_id)
-    refuse_if_abandoned(out, issuer_id, out_dir)
+    refuse_if_pending(ledger, issuer_id, out_dir)
     if not requests:
         raise EncodingError("no credentials to issue")
     t = ledger.clock() if now is None else now
@@ -112,8 +115,15 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                                     expires=req.expires, parts=list(req.parts),
                                     document=req.document))
     created = _missing_directories(out)  # made for the pending file; removed if refused
+    store = ledger.store.path
     try:
-        pending = PendingFile(out, docs)
+        with _record_lock(store):  # the store records OUT before the pending file is linked
+            _record(store, issuer_id, out, add=True)
+            try:
+                pending = PendingFile(out, docs)
+            except BaseException:
+                _record(store, issuer_id, out, add=False)
+                raise
     except BaseException:
         _remove_empty(created)
         raise
@@ -128,6 +138,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
             is_committed = True  # cannot tell: keep the salts for 'recover' to sort out
         if not is_committed:
             pending.discard()
+            clear_record(ledger, issuer_id, out)
             _remove_empty(created)  # a refused batch leaves no empty OUT/ISSUER behind
             raise
         pending.release()
@@ -137,6 +148,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     except BaseException as exc:  # noqa: BLE001 - committed: whatever stopped us, say so
         pending.release()
         raise _after_commit(exc, pending, issuer_id, out_dir) from None
+    clear_record(ledger, issuer_id, out)  # after the pending file is gone
     return Issued(appended, out, tuple(docs))
 
 
@@ -282,6 +294,91 @@ def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[st
                                 f"run 'credledger recover {issuer_id} --out {out_dir}' first")
 
 
+def refuse_if_pending(ledger: Ledger, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
+    """Refuse to start a batch while an interrupted batch of ``issuer_id`` left a pending
+    file, in ``out_dir`` or in any other OUT directory the store recorded for the issuer."""
+    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
+    for out in recorded(ledger.store.path, issuer_id):
+        for path in abandoned(out):
+            raise PendingBatchError(
+                f"{path} holds the holder documents of an interrupted batch of {issuer_id!r}; "
+                f"run 'credledger recover {issuer_id} --out {out.parent}' first")
+
+
+# The store's record of where each issuer's pending files are (docs/FORMAT.md §10.2):
+# STORE/pending/<issuer as a file name>, a JSON list of OUT/<issuer> directories, written
+# (under the lock STORE/pending/.lock) before a pending file is linked, and cleared of a
+# directory only once no pending file is left in it.
+MAX_RECORD = 1 << 20
+
+
+def _record_file(store: Path, issuer_id: str) -> Path:
+    return store / "pending" / file_stem(issuer_id)
+
+
+@contextlib.contextmanager
+def _record_lock(store: Path) -> Iterator[None]:
+    directory = store / "pending"
+    if not directory.is_dir():
+        directory.mkdir(mode=0o700, exist_ok=True)
+        fsync_path(store)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_record(path: Path) -> list[str]:
+    try:
+        data = read_regular(path, MAX_RECORD, "a record of pending files")
+    except NotFoundError:
+        return []
+    try:
+        dirs = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        dirs = None
+    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+        raise EncodingError(f"{path}: not a record of pending files (a JSON list of "
+                            "directories)")
+    return dirs
+
+
+def _record(store: Path, issuer_id: str, out: Path, *, add: bool) -> None:
+    """Add ``out`` to the issuer's record, or remove it if no pending file is left in it
+    (the caller holds :func:`_record_lock`)."""
+    path = _record_file(store, issuer_id)
+    dirs = _read_record(path)
+    name = os.path.abspath(out)
+    if add:
+        if name in dirs:
+            return
+        dirs.append(name)
+    else:
+        if name not in dirs or any(out.glob(".pending-*.jsonl")):
+            return
+        dirs.remove(name)
+    if dirs:
+        write_atomic(path, (json.dumps(sorted(dirs)) + "\n").encode("utf-8"), mode=0o600)
+    else:
+        path.unlink(missing_ok=True)
+        fsync_path(path.parent)
+
+
+def clear_record(ledger: Ledger, issuer_id: str, out: Path) -> None:
+    """Drop ``out`` from the issuer's record once no pending file is left in it."""
+    with _record_lock(ledger.store.path):
+        _record(ledger.store.path, issuer_id, out, add=False)
+
+
+def recorded(store: Path, issuer_id: str) -> list[Path]:
+    """The OUT/<issuer> directories where the store recorded pending files of the issuer."""
+    if not (store / "pending").is_dir():
+        return []
+    return [Path(d) for d in sorted(_read_record(_record_file(store, issuer_id)))]
+
+
 def _stale_temps(out: Path) -> Iterator[Path]:
     """Temporary files of pending files whose writer died before linking them: no batch of
     theirs was committed (the link comes first), so they hold no salt anyone needs."""
@@ -332,6 +429,7 @@ def recover(ledger: Ledger, issuer_id: str, out: Path) -> Recovered:
         fsync_path(out)
     for tmp in _stale_temps(out):
         tmp.unlink(missing_ok=True)
+    clear_record(ledger, issuer_id, out)
     return Recovered(files, written, dropped)
 
 
@@ -416,51 +514,51 @@ def parse_digest(value: Any) -> bytes:
         raise EncodingError("document: want a SHA-256 digest as 64 hex digits") from None
 
 
-_BATCH_FIELDS = {"id", "subject", "title", "expires", "parts", "document"}
+_BATCH_FIELDS = ("id", "subject", "title", "expires", "parts", "document")
 
 
-def read_batch(path: str | os.PathLike[str]) -> Iterator[CredentialRequest]:
+def batch_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
+    """``"csv"`` or ``"jsonl"``: ``fmt`` if given, else ``csv`` for a name ending in ``.csv``
+    (any case), else ``jsonl``."""
+    if fmt is not None:
+        if fmt not in ("csv", "jsonl"):
+            raise EncodingError(f"unknown batch format {fmt!r}; want csv or jsonl")
+        return fmt
+    return "csv" if os.fspath(path).lower().endswith(".csv") else "jsonl"
+
+
+def parse_columns(spec: str) -> dict[str, str]:
+    """``id=student_no,subject=email`` -> ``{"id": "student_no", "subject": "email"}``: which
+    CSV column holds each request field (docs/FORMAT.md §11.1)."""
+    columns: dict[str, str] = {}
+    for item in spec.split(","):
+        field, sep, column = item.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field or not column:
+            raise EncodingError(f"--columns: want FIELD=COLUMN, got {item.strip()[:40]!r}")
+        if field not in _BATCH_FIELDS:
+            raise EncodingError(f"--columns: unknown field {field!r}; the fields are "
+                                f"{', '.join(_BATCH_FIELDS)}")
+        if field in columns:
+            raise EncodingError(f"--columns: field {field!r} given twice")
+        columns[field] = column
+    return columns
+
+
+def read_batch(path: str | os.PathLike[str], *, fmt: str | None = None,
+               columns: dict[str, str] | None = None) -> Iterator[CredentialRequest]:
     """The credentials of a batch file (docs/FORMAT.md §11), each with its ``FILE:LINE``; a
-    clear error for any bad line."""
+    clear error for any bad line. ``fmt``: ``csv`` or ``jsonl`` (default: by the name,
+    :func:`batch_format`); ``columns``: for CSV, the column of each field (default: the
+    field names)."""
+    fmt = batch_format(path, fmt)
+    if columns is not None and fmt != "csv":
+        raise EncodingError("a column mapping is for CSV batch files only")
     seen: set[str] = set()
     with open_regular(path, "a batch file") as f:  # a FIFO or a device is refused at once
-        n = 0
-        while raw := f.readline(MAX_BATCH_LINE + 1):  # bounded: a huge line is never held
-            n += 1
-            if n > MAX_BATCH_LINES:
-                raise EncodingError(f"{path}: more than {MAX_BATCH_LINES} lines")
-            if len(raw) > MAX_BATCH_LINE:
-                raise EncodingError(f"{path}:{n}: line longer than {MAX_BATCH_LINE} bytes")
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-                msg = (exc.args[0] if isinstance(exc, ValueError) and exc.args
-                       else "nested too deeply" if isinstance(exc, RecursionError)
-                       else "not UTF-8")
-                raise EncodingError(f"{path}:{n}: not a JSON object ({str(msg)[:80]})") from None
-            if not isinstance(obj, dict):
-                raise EncodingError(f"{path}:{n}: want a JSON object, got {type(obj).__name__}")
-            extra = set(obj) - _BATCH_FIELDS
-            if extra:
-                raise EncodingError(f"{path}:{n}: unknown field {min(extra)!r}")
-            for field in ("id", "subject", "title"):
-                if not isinstance(obj.get(field), str):
-                    raise EncodingError(f"{path}:{n}: {field!r} must be a string")
-            if obj.get("parts") is not None and not isinstance(obj["parts"], list):
-                raise EncodingError(f"{path}:{n}: 'parts' must be a list of credential ids")
-            if obj["id"] in seen:
-                raise EncodingError(f"{path}:{n}: credential id {obj['id']!r} appears twice")
-            seen.add(obj["id"])
-            where = f"{path}:{n}"
-            try:
-                document = (None if obj.get("document") is None
-                            else parse_digest(obj["document"]))
-            except EncodingError as exc:
-                raise EncodingError(f"{where}: {exc}") from None
-            yield CredentialRequest(obj["id"], obj["subject"], obj["title"], obj.get("expires"),
-                                    tuple(obj.get("parts") or ()), document, where)
+        rows = _csv_rows(f, path, columns) if fmt == "csv" else _jsonl_rows(f, path)
+        for n, obj in rows:
+            yield _request(obj, f"{path}:{n}", seen)
         if not seen:
             raise EncodingError(f"{path}: no credentials in the file")
 
@@ -470,14 +568,17 @@ MAX_ID_LIST = 64 << 20
 
 
 def read_cohort(path: str | os.PathLike[str]) -> list[str]:
-    """The credential ids of a cohort, in order: from a batch file (JSONL, docs/FORMAT.md §11,
-    recognised by its first non-blank character, ``{``; only the ids are used) or from a plain
+    """The credential ids of a cohort, in order: from a batch file (CSV by its name, or JSONL,
+    docs/FORMAT.md §11, recognised by its first non-blank character, ``{``; only the ids are
+    used) or from a plain
     list, one id a line (blank lines skipped). An id given twice, a bad id or an empty file is
     a clear error naming ``FILE:LINE``."""
+    if batch_format(path, None) == "csv":  # a CSV batch file: its ids
+        return [r.id for r in read_batch(path)]
     with open_regular(path, "a cohort file") as f:
         head = f.read(MAX_BATCH_LINE).lstrip()
     if head.startswith(b"{"):
-        return [r.id for r in read_batch(path)]
+        return [r.id for r in read_batch(path, fmt="jsonl")]
     data = read_regular(path, MAX_ID_LIST, "a cohort file")
     try:
         text = data.decode("utf-8")
@@ -516,3 +617,134 @@ def cohort_documents(out: Path, issuer_id: str, ids: list[str]) -> dict[str, dic
                                 f"not of {issuer_id}/{cred_id}")
         docs[cred_id] = doc
     return docs
+
+
+def _lines(f: BinaryIO, path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
+    """The numbered lines of a batch file, each read bounded: a huge line is never held."""
+    n = 0
+    while raw := f.readline(MAX_BATCH_LINE + 1):
+        n += 1
+        if n > MAX_BATCH_LINES:
+            raise EncodingError(f"{path}: more than {MAX_BATCH_LINES} lines")
+        if len(raw) > MAX_BATCH_LINE:
+            raise EncodingError(f"{path}:{n}: line longer than {MAX_BATCH_LINE} bytes")
+        yield n, raw
+
+
+def _jsonl_rows(f: BinaryIO, path: str | os.PathLike[str]
+                ) -> Iterator[tuple[int, dict[str, Any]]]:
+    for n, raw in _lines(f, path):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            msg = (exc.args[0] if isinstance(exc, ValueError) and exc.args
+                   else "nested too deeply" if isinstance(exc, RecursionError)
+                   else "not UTF-8")
+            raise EncodingError(f"{path}:{n}: not a JSON object ({str(msg)[:80]})") from None
+        if not isinstance(obj, dict):
+            raise EncodingError(f"{path}:{n}: want a JSON object, got {type(obj).__name__}")
+        extra = set(obj) - set(_BATCH_FIELDS)
+        if extra:
+            raise EncodingError(f"{path}:{n}: unknown field {min(extra)!r}")
+        yield n, obj
+
+
+def _csv_rows(f: BinaryIO, path: str | os.PathLike[str], columns: dict[str, str] | None
+              ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a CSV batch file with a header (a UTF-8 BOM is skipped) as JSONL-like objects,
+    each with the physical line it starts on (the header is line 1). A record (a quoted cell
+    may span lines) is bounded like a JSONL line: at most MAX_BATCH_LINE bytes, so is each
+    cell."""
+    state = {"line": 0, "record": 0, "start": 1}
+
+    def text() -> Iterator[str]:
+        for n, raw in _lines(f, path):
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            state["line"] = n
+            if state["record"] == 0:
+                state["start"] = n
+            state["record"] += len(raw)
+            if state["record"] > MAX_BATCH_LINE:
+                raise EncodingError(f"{path}:{state['start']}: record (lines {state['start']}"
+                                    f"-{n}) longer than {MAX_BATCH_LINE} bytes")
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise EncodingError(f"{path}:{n}: not UTF-8") from None
+
+    reader = csv.reader(text(), strict=True)
+    start = 1
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise EncodingError(f"{path}: no header line")
+        mapping = columns or {name: name for name in header}
+        if columns is None:
+            unknown = [name for name in header if name not in _BATCH_FIELDS]
+            if unknown:
+                raise EncodingError(
+                    f"{path}:1: unknown column {unknown[0][:40]!r} (the columns are "
+                    f"{', '.join(_BATCH_FIELDS)}; map others with --columns FIELD=COLUMN)")
+        index: dict[str, int] = {}
+        for field, column in mapping.items():
+            if header.count(column) > 1:
+                raise EncodingError(f"{path}:1: column {column[:40]!r} appears twice")
+            if column not in header:
+                raise EncodingError(f"{path}:1: no column {column[:40]!r} (for {field!r})")
+            index[field] = header.index(column)
+        for field in ("id", "subject", "title"):
+            if field not in index:
+                raise EncodingError(f"{path}:1: no {field!r} column")
+        while True:
+            start = state["line"] + 1
+            state["record"] = 0
+            row = next(reader, None)
+            if row is None:
+                return
+            if not row or row == [""]:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise EncodingError(f"{path}:{start}: {len(row)} cells; the header has "
+                                    f"{len(header)}")
+            obj: dict[str, Any] = {}
+            for field, i in index.items():
+                cell = row[i]
+                if field == "parts":
+                    obj[field] = [p.strip() for p in cell.split(";") if p.strip()]
+                elif field in ("expires", "document"):
+                    obj[field] = cell.strip() or None
+                else:
+                    obj[field] = cell
+            yield start, obj
+    except csv.Error as exc:
+        raise EncodingError(f"{path}:{start}: not CSV ({str(exc)[:80]})") from None
+
+
+def _request(obj: dict[str, Any], where: str, seen: set[str]) -> CredentialRequest:
+    for field in ("id", "subject", "title"):
+        if not isinstance(obj.get(field), str):
+            raise EncodingError(f"{where}: {field!r} must be a string")
+    if obj.get("parts") is not None and not isinstance(obj["parts"], list):
+        raise EncodingError(f"{where}: 'parts' must be a list of credential ids")
+    if obj["id"] in seen:
+        raise EncodingError(f"{where}: credential id {obj['id']!r} appears twice")
+    seen.add(obj["id"])
+    try:
+        document = None if obj.get("document") is None else parse_digest(obj["document"])
+    except EncodingError as exc:
+        raise EncodingError(f"{where}: {exc}") from None
+    return CredentialRequest(obj["id"], obj["subject"], obj["title"], obj.get("expires"),
+                             tuple(obj.get("parts") or ()), document, where)
+
+
+def split_existing(ledger: Ledger, issuer_id: str, requests: Sequence[CredentialRequest]
+                   ) -> tuple[list[CredentialRequest], list[CredentialRequest]]:
+    """``requests`` as (new, existing): whether the log already holds a credential of
+    ``issuer_id`` with the request's id (``issue --skip-existing``: a re-run is safe)."""
+    new, existing = [], []
+    for req in requests:
+        (existing if ledger.cred_entries(issuer_id, req.id) else new).append(req)
+    return new, existing

@@ -1546,3 +1546,133 @@ def test_prove_all_reads_one_snapshot(env: Env, monkeypatch: pytest.MonkeyPatch)
     assert len(snapshots) == 1 and len(notes) == 1
     assert parse_checkpoint(parse_note(notes.pop()).text).size == size == 5
     assert [s for s, _ in read_ledger(env.store).checkpoints()] == [5, 6]  # it did grow
+
+
+# ------------------------------------------------------------- issue 15: the registrar's CSV
+
+
+def _issue_batch(env: Env, path: Path, *extra: str) -> Result:
+    return env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
+                   str(env.out), *extra)
+
+
+def test_issue_batch_csv_from_excel(env: Env) -> None:
+    env.issue("m-1")
+    env.issue("m-2")
+    digest = hashlib.sha256(b"transcript").hexdigest()
+    path = env.tmp / "cohort.csv"
+    # Excel: a UTF-8 BOM, CRLF line ends, a quoted cell with a comma, an empty cell.
+    path.write_bytes(b"\xef\xbb\xbfid,subject,title,expires,parts,document\r\n"
+                     b'c-1,"Lovelace, Ada",Python 101,2030-01-31,m-1; m-2,\r\n'
+                     + f"c-2,Grace Hopper,Python 101,,,{digest}\r\n".encode()
+                     + "c-3,Émilie du Châtelet,Python 101,,,\r\n".encode())
+    result = _issue_batch(env, path)
+    assert result.exit_code == 0, result.output
+    assert "issued 3 credentials" in result.stdout
+    doc = _check_holder_document(env, "c-1", "Lovelace, Ada", 3)
+    assert (doc["expires"], doc["parts"]) == ("2030-01-31", ["m-1", "m-2"])
+    assert _check_holder_document(env, "c-2", "Grace Hopper", 4)["document_sha256"] == digest
+    _check_holder_document(env, "c-3", "Émilie du Châtelet", 5)
+    # --format csv for another name; a mapping from the registrar's column names.
+    other = env.tmp / "registrar.txt"
+    other.write_text("student_no,email,course,grade\nd-1,ada@example.org,SQL,A\n",
+                     encoding="utf-8")
+    result = _issue_batch(env, other, "--format", "csv", "--columns",
+                          "id=student_no,subject=email,title=course")
+    assert result.exit_code == 0, result.output
+    _check_holder_document(env, "d-1", "ada@example.org", 6)
+
+
+CSV_HEADER = "id,subject,title\n"
+BAD_CSV: dict[str, tuple[str | bytes, str]] = {
+    # the physical line, counting the header as line 1 and a quoted cell's line breaks
+    "bad-id": (CSV_HEADER + 'a-1,"two\nlines",t\na 2,s,t\n', ":4: "),
+    "cells": (CSV_HEADER + "a-1,s,t\n\na-2,s\n", ":4: 2 cells"),
+    "repeated": (CSV_HEADER + "a-1,s,t\na-1,s,t\n", ":3: credential id 'a-1' appears twice"),
+    "bad-expiry": ("id,subject,title,expires\na-1,s,t,31/01/2030\n", ":2: expires"),
+    "not-utf8": (CSV_HEADER.encode() + b"a-1,s\xff,t\n", ":2: not UTF-8"),
+    "unknown-column": ("id,subject,title,expiry\na-1,s,t,2030-01-31\n", ":1: unknown column"),
+    "missing-column": ("id,subject\na-1,s\n", ":1: no 'title' column"),
+    "bad-quote": (CSV_HEADER + 'a-1,s,t\na-2,"s"x,t\n', ":3: not CSV"),
+    "long-record": (CSV_HEADER + 'a-1,"' + "x\n" * 40_000 + '",t\n', ":2: record (lines 2-"),
+    "long-line": (CSV_HEADER + "a-1,s," + "x" * 70_000 + "\n", ":2: line longer"),
+    "header-only": (CSV_HEADER, ": no credentials"),
+}
+
+
+@pytest.mark.parametrize("flaw", list(BAD_CSV))
+def test_bad_csv_names_the_line(env: Env, flaw: str) -> None:
+    text, where = BAD_CSV[flaw]
+    path = env.tmp / "cohort.csv"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    message = assert_error(_issue_batch(env, path), 3)
+    assert f"cohort.csv{where}" in message, message
+    assert env.size() == 1
+    assert not list(env.out.glob("uni/*"))
+
+
+def test_columns_usage_errors(env: Env) -> None:
+    path = _batch_file(env, GOOD_LINE)
+    assert_usage_error(_issue_batch(env, path, "--columns", "id=no"))  # a JSONL file
+    csv_path = env.tmp / "c.csv"
+    csv_path.write_text(CSV_HEADER + "a-1,s,t\n", encoding="utf-8")
+    assert_usage_error(_issue_batch(env, csv_path, "--columns", "colour=x"))
+    assert_usage_error(_issue_batch(env, csv_path, "--columns", "id"))
+    assert_usage_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject",
+                               "s", "--title", "t", "--format", "csv"))
+    assert env.size() == 1
+
+
+def test_skip_existing_makes_a_rerun_safe(env: Env) -> None:
+    path = env.tmp / "cohort.csv"
+    path.write_text(CSV_HEADER + "a-1,s1,t\na-2,s2,t\n", encoding="utf-8")
+    assert _issue_batch(env, path).exit_code == 0
+    first = (env.out / "uni" / "a-1.json").read_bytes()
+    # The registrar adds a line and runs it again: without --skip-existing, refused.
+    path.write_text(CSV_HEADER + "a-1,s1,t\na-2,s2,t\na-3,s3,t\n", encoding="utf-8")
+    assert_error(_issue_batch(env, path), 3, match="duplicate")
+    assert env.size() == 3
+    result = _issue_batch(env, path, "--skip-existing")
+    assert result.exit_code == 0, result.output
+    assert "issued 1 credential " in result.stdout and "skipped 2" in result.stdout
+    assert env.size() == 4
+    assert (env.out / "uni" / "a-1.json").read_bytes() == first  # untouched
+    _check_holder_document(env, "a-3", "s3", 3)
+    data = json.loads(_issue_batch(env, path, "--skip-existing", "--json").stdout)
+    assert (data["count"], data["skipped"]) == (0, 3)
+    result = _issue_batch(env, path, "--skip-existing")
+    assert result.exit_code == 0 and "all 3 credentials are already in the log" in result.stdout
+    assert env.size() == 4
+
+
+def test_an_interrupted_batch_blocks_issue_to_any_out(env: Env,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger import issuance
+
+    def fail(*_: Any, **__: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    lines = GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n'
+    path = _batch_file(env, lines)
+    with monkeypatch.context() as m:
+        m.setattr(issuance, "write_document", fail)  # the disk fills after the commit
+        assert_error(_issue_batch(env, path), 3, match="recover")
+    pending = env.out / "uni" / ".pending-b-1.jsonl"
+    assert pending.exists() and env.size() == 3
+    record = env.store / "pending" / "uni"
+    assert json.loads(record.read_text()) == [str(env.out / "uni")]
+    # Another --out (relative, from elsewhere) does not hide the interrupted batch.
+    other = env.tmp / "elsewhere"
+    message = assert_error(env.run("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject",
+                                   "s", "--title", "t", "--out", str(other)), 3)
+    assert str(pending) in message and f"credledger recover uni --out {env.out}'" in message
+    assert env.size() == 3 and not other.exists()
+    env.ok("recover", "uni", "--out", str(env.out))
+    assert not pending.exists() and not record.exists()
+    _check_holder_document(env, "b-2", "s2", 2)
+    env.ok("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject", "s", "--title", "t",
+           "--out", str(other))
+    assert not record.exists()  # cleared once the batch's pending file is gone

@@ -234,3 +234,35 @@ def test_a_huge_batch_line_is_refused_without_holding_it(tmp_path: Path) -> None
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "line longer than 70000 bytes" in out.stdout
+
+
+def test_read_batch_csv_counts_physical_lines(tmp_path: Path) -> None:
+    path = tmp_path / "b.CSV"  # by the suffix, any case
+    path.write_bytes(b'\xef\xbb\xbfno,who,course,extra\r\na,"one\r\ntwo",t,x\r\n\r\nb,s,t,y\r\n')
+    a, b = read_batch(path, columns={"id": "no", "subject": "who", "title": "course"})
+    assert (a.id, a.subject, a.where) == ("a", "one\r\ntwo", f"{path}:2")
+    assert (b.id, b.where) == ("b", f"{path}:5")
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text("id,subject,title\na,s,t\n", encoding="utf-8")
+    assert [r.id for r in read_batch(jsonl, fmt="csv")] == ["a"]
+    with pytest.raises(EncodingError, match=r"b\.jsonl:1: not a JSON object"):
+        list(read_batch(jsonl))
+    with pytest.raises(EncodingError, match="for CSV batch files only"):
+        list(read_batch(jsonl, columns={"id": "id"}))
+
+
+def test_the_store_records_out_before_the_pending_file_is_linked(
+        setup: tuple[Ledger, Signer, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger, signer, out = setup
+    real_link = os.link
+    seen = []
+
+    def link(src: Any, dst: Any, **kw: Any) -> None:
+        if ".pending-" in str(dst):
+            seen.append(issuance_module.recorded(ledger.store.path, "uni"))
+        real_link(src, dst, **kw)
+
+    monkeypatch.setattr(issuance_module.os, "link", link)
+    issue(ledger, "uni", signer, _requests(2), out)
+    assert seen == [[out / "uni"]]
+    assert issuance_module.recorded(ledger.store.path, "uni") == []  # cleared after
