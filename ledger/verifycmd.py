@@ -298,7 +298,8 @@ def _trust(log_key: str | None, root: str | None, size: int | None, checkpoint: 
     if (root is None) != (size is None):
         raise CommandError("give --root HEX with --size N", 2)
     if root is not None and (log_key is not None or checkpoint is not None):
-        raise CommandError("give --log-key VKEY, or --root HEX with --size N, not both", 2)
+        raise CommandError("--root and --size are a trust anchor of their own: give them "
+                           "without --log-key and --checkpoint", 2)
     verifier = None
     if log_key is not None:
         try:
