@@ -948,13 +948,25 @@ def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, readable=False))
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, readable=False, allow_dash=True))
 @click.option("--log-key", "log_key", metavar="VKEY", default=None,
-              help="Trust the log's verifier key (as printed by 'credledger init').")
-@click.option("--root", metavar="HEX", default=None,
-              help="Trust a published root hash (hex); needs --size.")
+              help="Trust the log's verifier key (as printed by 'credledger init'). "
+                   "Default: the key for the file's origin in --trust FILE or in "
+                   "$CREDLEDGER_LOG_KEY.")
+@click.option("--root", metavar="ROOT", default=None,
+              help="Trust a published root hash (hex, or the base64 a checkpoint prints); "
+                   "needs --size.")
 @click.option("--size", type=click.IntRange(min=0), default=None,
               help="The tree size of the trusted --root.")
+@click.option("--checkpoint", "checkpoint", metavar="FILE", default=None,
+              type=click.Path(dir_okay=False, readable=False),
+              help="Trust a saved signed checkpoint's (size, root): it must verify with "
+                   "--log-key; without --log-key it is a pin like --root/--size.")
+@click.option("--trust", "trust", metavar="FILE", default=None,
+              type=click.Path(dir_okay=False, readable=False),
+              help="A trust file of log keys (VKEYs, one a line, # comments); the one named by "
+                   "the file's origin is used.")
 @click.option("--document", "documents", multiple=True,
               type=click.Path(dir_okay=False, readable=False),
               help="A holder's credential document (the JSON from 'issue') to check against "
@@ -973,13 +985,19 @@ def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
               help="Require the newest trusted cosignature to be at most this old "
                    "(e.g. 36h, 7d, 90m).")
 @_json_option
-def verify(file: str, log_key: str | None, root: str | None, size: int | None,
+def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: int | None,
+           checkpoint: str | None, trust: str | None,
            documents: tuple[str, ...], attachments: tuple[str, ...], at: str | None,
            witnesses: tuple[str, ...], min_witnesses: int | None, max_age: str | None,
            as_json: bool) -> None:
-    """Check a proof bundle offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
+    """Check proof bundles offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
 
-    FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
+    Each answer names the issuer, says whether the holder was checked (only with --document)
+    and what the answers are as of (the time of the checkpoint's last entry). Several FILEs
+    are verified one by one, a block each (--json: a list), exit code the worst; '-' is stdin.
+    The trusted log key may come from --trust FILE or $CREDLEDGER_LOG_KEY.
+
+    A FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
     in the trusted checkpoint's tree (inclusion only, not status). Each credential's committed
     document digest is shown; --attachment checks a file against it.
 
@@ -991,6 +1009,8 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
     Examples:
       credledger verify cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
       credledger verify cs-001.bundle.json --root 60dd97...f573 --size 17
+      credledger verify cs-001.bundle.json --checkpoint saved.checkpoint --log-key VKEY
+      CREDLEDGER_LOG_KEY=VKEY credledger verify a.bundle.json b.bundle.json -
       credledger verify cs-001.bundle.json --log-key VKEY --document cs-001.json \\
           --attachment cs-001.pdf
       credledger verify cs-001.tlog-proof --log-key VKEY
@@ -998,15 +1018,18 @@ def verify(file: str, log_key: str | None, root: str | None, size: int | None,
           --min-witnesses 2 --max-age 7d
     """
     try:
-        code, out, err = run_verify(file, log_key=log_key, root=root, size=size,
+        code, out, err = run_verify(files, log_key=log_key, root=root, size=size,
                                     documents=documents, attachments=attachments, at=at,
-                                    witnesses=witnesses,
+                                    witnesses=witnesses, checkpoint=checkpoint, trust=trust,
                                     min_witnesses=min_witnesses, max_age=max_age, as_json=as_json)
     except CommandError as exc:
         raise Failure(exc.message, exc.code) from None
     click.echo(out, nl=False)
     if err:
-        raise Failure(err, code)
+        *before, last = err.split("\n")
+        for line in before:
+            click.echo(f"credledger: error: {printable(line)}", err=True)
+        raise Failure(last, code)
     if code:
         click.get_current_context().exit(code)
 

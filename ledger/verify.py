@@ -115,14 +115,22 @@ class CredentialAnswer:
     key_revoked_reason: str = ""
     issuer_retired_index: int | None = None
     issuer_retired_reason: str = ""
+    issuer_name: str = ""
+    """The issuer's display name, from its proven issuer record."""
+
+    @property
+    def holder_checked(self) -> bool:
+        """True when a holder document was checked against the issuance's commitment."""
+        return self.subject is not None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"issuer": self.issuer, "id": self.cred_id, "answer": self.answer,
+        return {"issuer": self.issuer, "issuer_name": self.issuer_name or None,
+                "id": self.cred_id, "answer": self.answer,
                 "title": self.title, "issued_index": self.issued_index,
                 "issued_time": _iso(self.issued_time), "expires": _iso(self.expires),
                 "changed_index": self.changed_index, "changed_time": _iso(self.changed_time),
                 "reason": self.reason, "parts": list(self.parts), "subject": self.subject,
-                "key_id": self.key_id, "document_sha256": self.document_sha256,
+                "holder_checked": self.holder_checked, "key_id": self.key_id, "document_sha256": self.document_sha256,
                 "key_revoked": None if self.key_revoked_index is None else {
                     "index": self.key_revoked_index, "reason": self.key_revoked_reason},
                 "issuer_retired": None if self.issuer_retired_index is None else {
@@ -135,8 +143,9 @@ class CredentialAnswer:
         if self.answer == NOT_FOUND:
             return printable(f"NOT FOUND  {name}: never issued as of this checkpoint (absence "
                              "proven)")
-        text = f"{self.answer:<10} {name} {self.title!r}, issued at entry {self.issued_index} " \
-               f"({_iso(self.issued_time)})"
+        by = f"{self.issuer_name} ({self.issuer})" if self.issuer_name else self.issuer
+        text = f"{self.answer:<10} {name} {self.title!r}, issued by {by} at entry " \
+               f"{self.issued_index} ({_iso(self.issued_time)})"
         if self.answer in (REVOKED_ANSWER, SUSPENDED_ANSWER):
             text += f"; {self.answer.lower()} at entry {self.changed_index} " \
                     f"({_iso(self.changed_time)})"
@@ -157,6 +166,8 @@ class CredentialAnswer:
             text += f"; stacks {', '.join(self.parts)}"
         if self.subject is not None:
             text += f"; holder {self.subject!r} matches the commitment"
+        else:
+            text += "; holder not checked (no document given)"
         return printable(text)
 
 
@@ -168,6 +179,9 @@ class Verdict:
     credentials: tuple[CredentialAnswer, ...]
     trusted_by: str
     at: int
+    as_of: int | None = None
+    """The sequencing time of the tree's last entry (None for an empty tree): what the
+    answers are as of."""
 
     @property
     def valid(self) -> bool:
@@ -178,6 +192,7 @@ class Verdict:
                 "checkpoint": {"origin": self.checkpoint.origin, "size": self.checkpoint.size,
                                "root": self.checkpoint.root.hex()},
                 "trusted_by": self.trusted_by, "at": _iso(self.at),
+                "as_of": _iso(self.as_of),
                 "credentials": [c.as_dict() for c in self.credentials]}
 
     def worst(self) -> str:
@@ -327,7 +342,8 @@ class _Checker:
             key_revoked_index=key.ended_at if key.end == KEY_REVOKED else None,
             key_revoked_reason=key.reason if key.end == KEY_REVOKED else "",
             issuer_retired_index=issuer_rec.retired_at,
-            issuer_retired_reason=issuer_rec.reason if issuer_rec.retired_at is not None else "")
+            issuer_retired_reason=issuer_rec.reason if issuer_rec.retired_at is not None else "",
+            issuer_name=issuer_rec.name)
 
     def _need(self, kind: str, issuer: str, ident: str = "") -> bytes:
         raw = self.record(kind, issuer, ident)
@@ -438,7 +454,8 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
         if (issuer, cred_id) not in answers:
             raise BundleError(f"a document for {issuer}/{cred_id} is given, but the bundle "
                               "does not prove that credential")
-    return Verdict(cp, tuple(answers.values()), trusted_by, at)
+    as_of = checker.entry(cp.size - 1, "the tree's last entry").time if cp.size else None
+    return Verdict(cp, tuple(answers.values()), trusted_by, at, as_of)
 
 
 def _with_parts(bundle: Bundle, checker: _Checker) -> Iterator[tuple[str, str]]:

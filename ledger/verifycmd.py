@@ -197,42 +197,201 @@ def _attachment_lines(found: list[dict[str, str]]) -> list[str]:
             f"{a['credential']}" for a in found]
 
 
-def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | None,
-               documents: tuple[str, ...] = (), attachments: tuple[str, ...] = (),
-               at: str | None = None, witnesses: tuple[str, ...] = (),
-               min_witnesses: int | None = None, max_age: str | None = None,
-               as_json: bool = False) -> tuple[int, str, str]:
-    """Run ``credledger verify``: return (exit code, stdout text, stderr error line or "").
+LOG_KEY_ENV = "CREDLEDGER_LOG_KEY"
+"""The environment variable that may hold trusted log keys (one or more VKEYs, whitespace
+apart), used when no trust anchor is given on the command line."""
 
-    FILE is a proof bundle, or a tlog-proof (``prove --format tlog-proof``), told apart by its
-    first line. Usage problems (including a file of the wrong kind) and unreadable files raise
-    :class:`CommandError`; other package errors propagate (map them with :func:`error_exit`).
-    """
-    from ledger.errors import EncodingError, LedgerError
-    from ledger.holder import parse_holder_document
-    from ledger.note import parse_verifier
-    from ledger.printable import printable
-    from ledger.verify import verify_bundle
+STDIN = "-"
 
-    if (log_key is None) == (root is None) or (root is None) != (size is None):
-        raise CommandError("give --log-key VKEY, or --root HEX with --size N", 2)
-    trusted_root = None
-    if root is not None:
+
+def parse_root(text: str) -> bytes:
+    """A trusted root: 64 hex digits, or the canonical base64 a checkpoint prints."""
+    from ledger.parse import b64decode
+
+    value = None
+    if len(text) == 64:
         try:
-            trusted_root = bytes.fromhex(root)
+            value = bytes.fromhex(text)
         except ValueError:
-            trusted_root = None
-        if trusted_root is None or len(trusted_root) != 32:
-            raise CommandError("--root: want a SHA-256 root as 64 hex digits", 2)
+            value = None
+    if value is None:
+        try:
+            value = b64decode(text)
+        except ValueError:
+            value = None
+    if value is None or len(value) != 32:
+        raise CommandError("--root: want a SHA-256 root as 64 hex digits or as the base64 a "
+                           "checkpoint prints", 2)
+    return value
+
+
+def read_trust_file(path: str) -> list[str]:
+    """The VKEYs of a trust file: one a line; blank lines and ``#`` comments ignored."""
+    from ledger.note import MAX_NOTE_SIZE
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_NOTE_SIZE + 1)
+    except FileNotFoundError:
+        raise CommandError(f"--trust: {path}: no such file", 3) from None
+    except IsADirectoryError:
+        raise CommandError(f"--trust: {path}: is a directory", 3) from None
+    if len(data) > MAX_NOTE_SIZE:
+        raise CommandError(f"--trust: {path}: larger than {MAX_NOTE_SIZE} bytes", 3)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"--trust: {path}: not UTF-8 text", 3) from None
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def _origin_of(data: bytes) -> str | None:
+    """The origin line of a bundle's or tlog-proof's checkpoint, or None if it has none."""
+    note = None
+    if data.startswith(b"c2sp.org/tlog-proof@"):
+        parts = data.split(b"\n\n", 1)
+        note = parts[1].decode("utf-8", "replace") if len(parts) == 2 else None
+    else:
+        import json
+
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError):
+            return None
+        if isinstance(value, dict) and isinstance(value.get("checkpoint"), str):
+            note = value["checkpoint"]
+    if not note:
+        return None
+    return note.split("\n", 1)[0] or None
+
+
+class _Trust:
+    """The trust anchor of one run: a log key, or a (root, size) pin, or candidate log keys
+    (``--trust``, ``CREDLEDGER_LOG_KEY``) chosen by each file's origin."""
+
+    def __init__(self, verifier: Any, root: bytes | None, size: int | None,
+                 candidates: tuple[Any, ...], source: str, trusted_by: str | None) -> None:
+        self.verifier, self.root, self.size = verifier, root, size
+        self.candidates, self.source, self.trusted_by = candidates, source, trusted_by
+
+    def for_data(self, data: bytes) -> Any:
+        """The verifier key for this file (None with a root pin)."""
+        if self.verifier is not None or self.root is not None:
+            return self.verifier
+        origin = _origin_of(data)
+        for v in self.candidates:
+            if v.name == origin:
+                return v
+        named = f"{origin!r}" if origin else "its log (no checkpoint origin found)"
+        have = "; " + self.source if self.source else ""
+        raise CommandError(f"no trusted log key for {named}: give --log-key VKEY, set "
+                           f"{LOG_KEY_ENV}, or list it in a --trust file; or pin --root HEX "
+                           f"--size N, or --checkpoint FILE{have}", 2)
+
+
+def _trust(log_key: str | None, root: str | None, size: int | None, checkpoint: str | None,
+           trust: str | None) -> _Trust:
+    from ledger.errors import LedgerError
+    from ledger.note import parse_verifier
+
+    if (root is None) != (size is None):
+        raise CommandError("give --root HEX with --size N", 2)
+    if root is not None and (log_key is not None or checkpoint is not None):
+        raise CommandError("--root and --size are a trust anchor of their own: give them "
+                           "without --log-key and --checkpoint", 2)
     verifier = None
     if log_key is not None:
         try:
             verifier = parse_verifier(log_key.strip())
         except LedgerError as exc:
             raise CommandError(f"--log-key: {exc}", 2) from None
+    if checkpoint is not None:
+        return _saved_checkpoint(checkpoint, verifier)
+    if verifier is not None:
+        return _Trust(verifier, None, None, (), "", None)
+    if root is not None:
+        return _Trust(None, parse_root(root), size, (), "", None)
+    if trust is not None:
+        texts, source = read_trust_file(trust), f"--trust {trust}"
+    else:
+        texts, source = os.environ.get(LOG_KEY_ENV, "").split(), LOG_KEY_ENV
+    keys = []
+    for text in texts:
+        try:
+            keys.append(parse_verifier(text))
+        except LedgerError as exc:
+            raise CommandError(f"{source}: {exc}", 2) from None
+    names = ", ".join(sorted({k.name for k in keys}))
+    return _Trust(None, None, None, tuple(keys),
+                  f"{source} has keys for {names}" if keys else "", None)
+
+
+def _saved_checkpoint(path: str, verifier: Any) -> _Trust:
+    """``--checkpoint FILE``: a saved signed checkpoint, trusted as the (size, root) it names
+    if it verifies under ``--log-key``; without ``--log-key``, a pin like --root/--size."""
+    from ledger.errors import LedgerError
+    from ledger.note import MAX_NOTE_SIZE, open_checkpoint, parse_checkpoint, parse_note
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_NOTE_SIZE + 1)
+    except FileNotFoundError:
+        raise CommandError(f"--checkpoint: {path}: no such file", 3) from None
+    except IsADirectoryError:
+        raise CommandError(f"--checkpoint: {path}: is a directory", 3) from None
+    try:
+        if verifier is not None:
+            cp = open_checkpoint(data, verifier)
+            how = f"checkpoint {path} signed by log key {verifier.name}+{verifier.key_id.hex()}"
+        else:
+            cp = parse_checkpoint(parse_note(data).text)
+            how = f"checkpoint {path} (unsigned pin)"
+    except LedgerError as exc:
+        raise CommandError(f"--checkpoint: {path}: {exc}", 1) from None
+    return _Trust(None, cp.root, cp.size, (), "",
+                  f"{how}: root {cp.root.hex()} at size {cp.size}")
+
+
+def _read_stdin() -> bytes:
+    from ledger.bundle import MAX_BUNDLE_SIZE
+
+    data = sys.stdin.buffer.read(MAX_BUNDLE_SIZE + 1)
+    if len(data) > MAX_BUNDLE_SIZE:
+        raise CommandError(f"stdin: larger than {MAX_BUNDLE_SIZE} bytes; not a bundle", 1)
+    return data
+
+
+def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str | None,
+               size: int | None, documents: tuple[str, ...] = (),
+               attachments: tuple[str, ...] = (), at: str | None = None,
+               witnesses: tuple[str, ...] = (), min_witnesses: int | None = None,
+               max_age: str | None = None, as_json: bool = False,
+               checkpoint: str | None = None, trust: str | None = None,
+               ) -> tuple[int, str, str]:
+    """Run ``credledger verify``: return (exit code, stdout text, stderr error lines or "").
+
+    Each FILE is a proof bundle, or a tlog-proof (``prove --format tlog-proof``), told apart by
+    its first line; ``-`` is stdin. With one FILE, usage problems (including a file of the
+    wrong kind) and unreadable files raise :class:`CommandError`; other package errors
+    propagate (map them with :func:`error_exit`). With several, each is verified in turn, one
+    block each (``--json``: a list), an error is said for its file, and the exit code is the
+    worst.
+    """
+    if isinstance(files, str):
+        files = (files,)
+    if not files:
+        raise CommandError("give a FILE to verify", 2)
+    if files.count(STDIN) > 1:
+        raise CommandError("'-' (stdin) can be given once", 2)
+    if len(files) > 1 and (documents or attachments):
+        raise CommandError("--document and --attachment go with one FILE; verify the others "
+                           "in another run", 2)
+    trust_ = _trust(log_key, root, size, checkpoint, trust)
     at_ms = day_start_ms(at) if at is not None else now_ms()
     cosigners: tuple[Any, ...] = ()
     if witnesses:
+        from ledger.errors import LedgerError
         from ledger.witness import parse_cosigner
 
         try:
@@ -247,7 +406,56 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
         raise CommandError("--max-age needs --witness: it bounds the age of the newest "
                            "trusted witness cosignature", 2)
     max_age_ms = parse_duration(max_age) if max_age is not None else None
-    data = read_input(file)
+    common = {"trust": trust_, "documents": documents, "attachments": attachments,
+              "at_ms": at_ms, "cosigners": cosigners, "min_witnesses": min_witnesses,
+              "max_age_ms": max_age_ms, "as_json": as_json}
+    if len(files) == 1:
+        return _verify_one(files[0], **common)
+    worst, outs, errs, results = 0, [], [], []
+    from ledger.printable import printable
+
+    for file in files:
+        try:
+            code, out, err = _verify_one(file, **common)
+        except Exception as exc:
+            mapped = error_exit(exc)
+            if mapped is None:
+                raise
+            code, out, err = mapped.code, "", mapped.message
+            if as_json:
+                import json
+
+                out = json.dumps({"valid": False, "answer": "ERROR", "reason": err})
+        worst = max(worst, code)
+        if err:
+            errs.append(printable(f"{file}: {err}"))
+        if as_json:
+            import json
+
+            value = json.loads(out)
+            results.append({"file": file, **value})
+        else:
+            outs.append(f"== {printable(file)} ==\n{out}")
+    if as_json:
+        import json
+
+        return worst, json.dumps(results, indent=2) + "\n", "\n".join(errs)
+    return worst, "\n".join(outs), "\n".join(errs)
+
+
+def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
+                attachments: tuple[str, ...], at_ms: int, cosigners: tuple[Any, ...],
+                min_witnesses: int, max_age_ms: int | None,
+                as_json: bool) -> tuple[int, str, str]:
+    from dataclasses import replace
+
+    from ledger.errors import EncodingError, LedgerError
+    from ledger.holder import parse_holder_document
+    from ledger.printable import printable
+    from ledger.verify import verify_bundle
+
+    data = _read_stdin() if file == STDIN else read_input(file)
+    verifier = trust.for_data(data)
     raw_docs = [(d, read_input(d)) for d in documents]
     digests = tuple((a, file_sha256(a)) for a in attachments)
     kind = file_kind(data) if data.startswith(b"c2sp.org/") else "bundle"
@@ -256,9 +464,10 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
             raise CommandError(f"--document: {file} is a tlog-proof, which proves only that "
                                "an entry is in the log; check a holder document with a proof "
                                "bundle", 2)
-        return _run_tlog_proof(file, data, verifier=verifier, root=trusted_root, size=size,
+        return _run_tlog_proof(file, data, verifier=verifier, root=trust.root, size=trust.size,
                                at_ms=at_ms, cosigners=cosigners, min_witnesses=min_witnesses,
-                               max_age_ms=max_age_ms, digests=digests, as_json=as_json)
+                               max_age_ms=max_age_ms, digests=digests, as_json=as_json,
+                               trusted_by=trust.trusted_by)
     try:
         docs = []
         for name, raw in raw_docs:
@@ -267,9 +476,13 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
             except EncodingError:
                 _refuse_document(name, raw)
                 raise
-        verdict = verify_bundle(data, log_key=verifier, root=trusted_root, size=size, at=at_ms,
-                                documents=tuple(docs), witnesses=cosigners,
+        verdict = verify_bundle(data, log_key=verifier, root=trust.root, size=trust.size,
+                                at=at_ms, documents=tuple(docs), witnesses=cosigners,
                                 min_witnesses=min_witnesses, max_age_ms=max_age_ms)
+        if trust.trusted_by is not None:
+            verdict = replace(verdict, trusted_by=trust.trusted_by +
+                              verdict.trusted_by.partition(",")[1] +
+                              verdict.trusted_by.partition(",")[2])
         found = _check_attachments(digests, {f"{c.issuer}/{c.cred_id}": c.document_sha256
                                              for c in verdict.credentials})
     except LedgerError as exc:
@@ -297,8 +510,12 @@ def run_verify(file: str, *, log_key: str | None, root: str | None, size: int | 
                              f"document of SHA-256 {answer.document_sha256}")
         lines.extend(_attachment_lines(found))
         cp = verdict.checkpoint
-        lines.append(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
-                     f"trusted by {verdict.trusted_by}")
+        from ledger.verify import _iso
+
+        when = (f"as of {_iso(verdict.as_of)} (the time of the checkpoint's last entry): "
+                if verdict.as_of is not None else "as of an empty log: ")
+        lines.append(f"{when}checkpoint {cp.origin} size {cp.size} root "
+                     f"{cp.root.hex()[:16]}..., trusted by {verdict.trusted_by}")
         out = "".join(printable(line) + "\n" for line in lines)
     return (0 if verdict.valid else 1), out, ""
 
@@ -318,7 +535,8 @@ def _refuse_document(name: str, raw: bytes) -> None:
 def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None,
                     size: int | None, at_ms: int, cosigners: tuple[Any, ...],
                     min_witnesses: int, max_age_ms: int | None,
-                    digests: tuple[tuple[str, str], ...], as_json: bool) -> tuple[int, str, str]:
+                    digests: tuple[tuple[str, str], ...], as_json: bool,
+                    trusted_by: str | None = None) -> tuple[int, str, str]:
     """``credledger verify`` of a tlog-proof: the entry is in the trusted checkpoint's tree
     (docs/FORMAT.md §8). Says what the entry is; proves nothing about a credential's status."""
     from ledger.errors import LedgerError, ProofError
@@ -328,8 +546,9 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
 
     try:
         cp, index, raw = check_tlog_proof(data, verifier=verifier, root=root, size=size)
-        trusted_by = (f"log key {verifier.name}+{verifier.key_id.hex()}" if verifier is not None
-                      else f"root {cp.root.hex()} at size {cp.size}")
+        if trusted_by is None:
+            trusted_by = (f"log key {verifier.name}+{verifier.key_id.hex()}"
+                          if verifier is not None else f"root {cp.root.hex()} at size {cp.size}")
         if cosigners or min_witnesses or max_age_ms is not None:
             from ledger.witness import check_witness_policy
 
@@ -383,7 +602,8 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
 # The fast path: a strict parser for well-formed command lines only.
 
 _VALUED = {"--log-key": "log_key", "--root": "root", "--size": "size", "--at": "at",
-           "--min-witnesses": "min_witnesses", "--max-age": "max_age"}
+           "--min-witnesses": "min_witnesses", "--max-age": "max_age",
+           "--checkpoint": "checkpoint", "--trust": "trust"}
 _MULTIPLE = {"--document": "documents", "--attachment": "attachments",
              "--witness": "witnesses"}
 
@@ -392,7 +612,8 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
     """The keyword arguments of :func:`run_verify` for ``args`` (what follows ``verify``), or
     None when click should parse them (help, anything unusual, any usage error)."""
     opts: dict[str, Any] = {"log_key": None, "root": None, "size": None, "at": None,
-                            "min_witnesses": None, "max_age": None, "as_json": False}
+                            "min_witnesses": None, "max_age": None, "as_json": False,
+                            "checkpoint": None, "trust": None}
     multi: dict[str, list[str]] = {"documents": [], "attachments": [], "witnesses": []}
     files: list[str] = []
     i = 0
@@ -402,7 +623,7 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
         if arg == "--json":
             opts["as_json"] = True
             continue
-        if not arg.startswith("-"):
+        if not arg.startswith("-") or arg == STDIN:
             files.append(arg)
             continue
         name, eq, value = arg.partition("=")
@@ -417,7 +638,7 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
             multi[_MULTIPLE[name]].append(value)
         else:
             opts[_VALUED[name]] = value
-    if len(files) != 1:
+    if not files:
         return None
     for key in ("size", "min_witnesses"):
         if opts[key] is not None:
@@ -425,9 +646,9 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
                 return None
             opts[key] = int(opts[key])
     for path in (*files, *multi["documents"], *multi["attachments"]):
-        if os.path.isdir(path):
+        if path != STDIN and os.path.isdir(path):
             return None
-    return {"file": files[0], "documents": tuple(multi["documents"]),
+    return {"files": tuple(files), "documents": tuple(multi["documents"]),
             "attachments": tuple(multi["attachments"]),
             "witnesses": tuple(multi["witnesses"]), **opts}
 
@@ -453,7 +674,8 @@ def fast_main(args: list[str]) -> int | None:
         from ledger.printable import printable
 
         try:
-            _write(sys.stderr, f"{PROG}: error: {printable(err)}\n")
+            _write(sys.stderr, "".join(f"{PROG}: error: {printable(line)}\n"
+                                       for line in err.split("\n")))
         except OSError:
             pass  # nowhere left to say it; the exit code still does
     return code

@@ -589,7 +589,7 @@ def test_verify_names_wrong_files_and_usage_mistakes(env: Env) -> None:
 
 
 def _run_entry(args: list[str], *, through_click: bool, extra_env: dict[str, str] | None = None,
-               close_stdout: bool = False) -> tuple[int, str, str]:
+               close_stdout: bool = False, stdin: bytes = b"") -> tuple[int, str, str]:
     """Run ``credledger ARGS`` in a fresh interpreter: through the console script's entry
     (``ledger.main``: the click-free fast path for verify) or straight through click."""
     import subprocess
@@ -599,10 +599,10 @@ def _run_entry(args: list[str], *, through_click: bool, extra_env: dict[str, str
             else "from ledger.main import main; main()")
     if close_stdout:
         code = "import os; os.close(1)\n" + code.replace("; ", "\n")
-    env = {k: v for k, v in os.environ.items() if k != "CREDLEDGER_DIR"}
+    env = {k: v for k, v in os.environ.items() if k not in ("CREDLEDGER_DIR", "CREDLEDGER_LOG_KEY")}
     env.update(extra_env or {})
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
-                          env=env, timeout=60, check=False)
+                          env=env, timeout=60, check=False, input=stdin)
     return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
 
 
@@ -626,6 +626,10 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
     notes, proof = env.tmp / "notes.txt", env.tmp / "c-1.tlog-proof"
     notes.write_text("not a bundle\n")
     env.ok("prove", "uni", "c-1", "--format", "tlog-proof", "-o", str(proof))
+    b64root = base64.b64encode(bytes.fromhex(cp["root"])).decode()
+    saved, trustfile = env.tmp / "saved.cp", env.tmp / "keys.trust"
+    saved.write_text(cp["note"])
+    trustfile.write_text(f"# logs I trust\n\n{env.uni_vkey}\n{key}\n")
     cases: list[list[str]] = [
         [str(good), "--log-key", key],
         [str(good), f"--log-key={key}", "--json", "--at", "2027-06-01"],
@@ -672,10 +676,28 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         [str(proof), "--root", "00" * 32, "--size", str(cp["size"])],
         [str(proof), "--log-key", key, "--document", str(doc)],
         [str(good), "--log-key", key, "--max-age", "7d", "--min-witnesses", "0"],
+        # Issue 15, what the employer sees: base64 roots, saved checkpoints, trust files,
+        # several files and stdin.
+        [str(good), "--root", b64root, "--size", str(cp["size"])],
+        [str(good), "--root", b64root, "--size", str(cp["size"]), "--log-key", key],
+        [str(good), "--checkpoint", str(saved), "--log-key", key],
+        [str(good), "--checkpoint", str(saved), "--json", "--at", "2027-06-01"],
+        [str(good), "--checkpoint", str(saved), "--log-key", env.uni_vkey],
+        [str(good), "--checkpoint", str(env.tmp / "missing.cp")],
+        [str(good), "--trust", str(trustfile)],
+        [str(proof), "--trust", str(trustfile)],
+        [str(good), "--trust", str(env.tmp / "missing.trust")],
+        [str(good), str(held), str(tampered), "--log-key", key],
+        [str(good), str(held), "--log-key", key, "--json", "--at", "2027-06-01"],
+        [str(good), str(env.tmp / "missing.json"), "--log-key", key],
+        [str(good), str(held), "--log-key", key, "--document", str(doc)],
+        ["-", "--log-key", key],
+        ["-", str(good), "--log-key", key, "--json", "--at", "2027-06-01"],
+        ["-", "-", "--log-key", key],
     ]
     for args in cases:
-        fast = _run_entry(["verify", *args], through_click=False)
-        slow = _run_entry(["verify", *args], through_click=True)
+        fast = _run_entry(["verify", *args], through_click=False, stdin=good.read_bytes())
+        slow = _run_entry(["verify", *args], through_click=True, stdin=good.read_bytes())
         assert fast == slow, args
         assert "Traceback" not in fast[1] + fast[2], args
     # A title that an ASCII-only stdout cannot take, and a closed stdout.
@@ -1676,3 +1698,86 @@ def test_an_interrupted_batch_blocks_issue_to_any_out(env: Env,
     env.ok("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject", "s", "--title", "t",
            "--out", str(other))
     assert not record.exists()  # cleared once the batch's pending file is gone
+
+
+def test_verify_shows_what_the_employer_sees(env: Env) -> None:
+    """Issue 15: the issuer's name, 'as of' the checkpoint's last entry, whether the holder
+    was checked; roots in base64; a saved checkpoint; log keys from the environment or a trust
+    file (a missing one names the bundle's origin); several files and stdin."""
+    env.issue("c-1")
+    env.issue("c-2")
+    env.ok("revoke", "uni", "c-2", "--key", str(env.uni_key), "--reason", "fraud")
+    cp = env.json("checkpoint")
+    good, bad = env.tmp / "c-1.bundle.json", env.tmp / "c-2.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(good))
+    env.ok("prove", "uni", "c-2", "-o", str(bad))
+    doc, key = env.out / "uni" / "c-1.json", env.log_vkey
+    last_time = env.json("entry", str(cp["size"] - 1))["time"][:19] + "Z"  # whole seconds
+    code, out, err = _run_entry(["verify", str(good), "--log-key", key], through_click=False)
+    assert code == 0 and err == "", err
+    assert "issued by Example University (uni)" in out
+    assert "holder not checked (no document given)" in out
+    assert f"as of {last_time} (the time of the checkpoint's last entry)" in out
+    code, out, _ = _run_entry(["verify", str(good), "--log-key", key, "--document", str(doc)],
+                              through_click=False)
+    assert code == 0 and "holder 'holder of c-1' matches the commitment" in out
+    assert "not checked" not in out
+    code, out, _ = _run_entry(["verify", str(good), "--log-key", key, "--json"],
+                              through_click=False)
+    data = json.loads(out)
+    assert data["as_of"] == last_time
+    c = data["credentials"][0]
+    assert c["issuer_name"] == "Example University" and c["holder_checked"] is False
+    # --root in the base64 a checkpoint prints, as well as hex.
+    b64root = base64.b64encode(bytes.fromhex(cp["root"])).decode()
+    assert b64root in cp["note"]
+    code, out, _ = _run_entry(["verify", str(good), "--root", b64root, "--size", str(cp["size"])],
+                              through_click=False)
+    assert code == 0 and f"trusted by root {cp['root']}" in out
+    # A saved checkpoint: verified under --log-key, or a pin without it.
+    saved = env.tmp / "saved.cp"
+    saved.write_text(cp["note"])
+    code, out, _ = _run_entry(["verify", str(good), "--checkpoint", str(saved), "--log-key", key],
+                              through_click=False)
+    assert code == 0 and f"trusted by checkpoint {saved} signed by log key" in out
+    code, out, _ = _run_entry(["verify", str(good), "--checkpoint", str(saved)],
+                              through_click=False)
+    assert code == 0 and "(unsigned pin)" in out
+    code, _, err = _run_entry(["verify", str(good), "--checkpoint", str(saved), "--log-key",
+                               env.registry_vkey or env.uni_vkey], through_click=False)
+    assert code in (1, 2) and "--checkpoint" in err
+    env.issue("c-3")
+    env.ok("checkpoint")
+    newer = env.tmp / "c-3.bundle.json"
+    env.ok("prove", "uni", "c-3", "-o", str(newer))
+    code, out, _ = _run_entry(["verify", str(newer), "--checkpoint", str(saved)],
+                              through_click=False)
+    assert code == 1 and "INVALID" in out  # pinned to the older tree
+    # Log keys from CREDLEDGER_LOG_KEY or a trust file; a missing one names the origin.
+    origin = cp["origin"]
+    code, _, err = _run_entry(["verify", str(good)], through_click=False)
+    assert code == 2 and f"no trusted log key for {origin!r}" in err
+    code, out, _ = _run_entry(["verify", str(good)], through_click=False,
+                              extra_env={"CREDLEDGER_LOG_KEY": key})
+    assert code == 0 and "VALID" in out
+    trust = env.tmp / "keys.trust"
+    trust.write_text(f"# the logs we trust\n{key}\n")
+    code, out, _ = _run_entry(["verify", str(good), "--trust", str(trust)], through_click=False)
+    assert code == 0 and "trusted by log key" in out
+    trust.write_text("# nothing\n")
+    code, _, err = _run_entry(["verify", str(good), "--trust", str(trust)], through_click=False)
+    assert code == 2 and origin in err
+    # Several files, one block each, the worst exit code; '-' is stdin.
+    code, out, err = _run_entry(["verify", str(good), "-", "--log-key", key],
+                                through_click=False, stdin=bad.read_bytes())
+    assert code == 1 and out.count("== ") == 2 and "REVOKED" in out and "VALID" in out
+    code, out, err = _run_entry(["verify", str(good), str(env.tmp / "nope.json"), "--log-key",
+                                 key, "--json"], through_click=False)
+    assert code == 3 and "nope.json: " in err
+    blocks = json.loads(out)
+    assert [b["valid"] for b in blocks] == [True, False] and blocks[0]["file"] == str(good)
+    big = env.tmp / "big"
+    big.write_bytes(b" " * (16 * 1024 * 1024 + 1))
+    code, _, err = _run_entry(["verify", "-", "--log-key", key], through_click=False,
+                              stdin=big.read_bytes())
+    assert code == 1 and "stdin: larger than" in err

@@ -1238,7 +1238,7 @@ def test_an_unauthenticated_origin_and_note_key_names_are_printed_escaped(small:
     data = edit(small.valid, lambda d: d.update(
         checkpoint=format_note(type(note)(evil_origin, note.signatures))))
     code, out, err = _verify_file(tmp_path, data, root=w.root_of(size).hex(), size=size)
-    assert code == 0 and "as of checkpoint evil\\x9b\\u202e.example/log" in out
+    assert code == 0 and "checkpoint evil\\x9b\\u202e.example/log" in out
     _printed(out)
     # A signature line under a key name of controls and overrides, quoted in the error.
     stranger = Signer.generate("k\x9b\u202e\u2066\x9dz")
