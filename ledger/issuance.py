@@ -208,7 +208,8 @@ class PendingFile:
     def __init__(self, out: Path, docs: list[dict[str, Any]]) -> None:
         self.out = out
         self.path = out / f".pending-{document_name(docs[0]['id'])}l"
-        self._fd = _create_locked(self.path, "".join(json.dumps(d) + "\n" for d in docs))
+        self._fd: int | None = _create_locked(self.path,
+                                              "".join(json.dumps(d) + "\n" for d in docs))
 
     def discard(self) -> None:
         """The batch was not committed: the salts commit to nothing; remove the file."""
@@ -744,7 +745,8 @@ def split_existing(ledger: Ledger, issuer_id: str, requests: Sequence[Credential
                    ) -> tuple[list[CredentialRequest], list[CredentialRequest]]:
     """``requests`` as (new, existing): whether the log already holds a credential of
     ``issuer_id`` with the request's id (``issue --skip-existing``: a re-run is safe)."""
-    new, existing = [], []
+    new: list[CredentialRequest] = []
+    existing: list[CredentialRequest] = []
     for req in requests:
         (existing if ledger.cred_entries(issuer_id, req.id) else new).append(req)
     return new, existing

@@ -6,6 +6,7 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -56,6 +57,7 @@ def json_items_within(data: bytes | str, limit: int) -> bool:
     at the cost of three ``count`` calls; only above ``limit`` are strings skipped, token by
     token, stopping as soon as ``limit`` is passed. Text that stops being JSON (a string never
     closed) is counted only up to there: parsing refuses it anyway."""
+    tokens: Iterator[re.Match[bytes]] | Iterator[re.Match[str]]
     if isinstance(data, bytes):
         if data.count(b"{") + data.count(b"[") + data.count(b",") <= limit:
             return True

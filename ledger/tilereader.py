@@ -18,6 +18,7 @@ import socket
 import ssl
 import time
 import urllib.parse
+import urllib.request
 import zlib
 from dataclasses import dataclass
 from http.client import HTTPException, HTTPResponse

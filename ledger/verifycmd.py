@@ -406,9 +406,10 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
         raise CommandError("--max-age needs --witness: it bounds the age of the newest "
                            "trusted witness cosignature", 2)
     max_age_ms = parse_duration(max_age) if max_age is not None else None
-    common = {"trust": trust_, "documents": documents, "attachments": attachments,
-              "at_ms": at_ms, "cosigners": cosigners, "min_witnesses": min_witnesses,
-              "max_age_ms": max_age_ms, "as_json": as_json}
+    common: dict[str, Any] = {
+        "trust": trust_, "documents": documents, "attachments": attachments, "at_ms": at_ms,
+        "cosigners": cosigners, "min_witnesses": min_witnesses, "max_age_ms": max_age_ms,
+        "as_json": as_json}
     if len(files) == 1:
         return _verify_one(files[0], **common)
     worst, outs, errs, results = 0, [], [], []

@@ -200,9 +200,10 @@ def cosignature_times(note: Note, witnesses: Sequence[CosignerVerifier]) -> dict
     labels = witness_labels(witnesses)
     newest: dict[bytes, int] = {}
     for sig in note.signatures:
-        w = known.get((sig.name, sig.key_id))
-        if w is None:
+        trusted = known.get((sig.name, sig.key_id))
+        if trusted is None:
             continue
+        w = trusted
         if len(sig.signature) != 72:
             raise SignatureError(f"cosignature from {w.name}: want 72 bytes, got "
                                  f"{len(sig.signature)}")
@@ -263,7 +264,7 @@ def check_witness_policy(note_text: str, witnesses: Sequence[CosignerVerifier], 
 def duration_text(seconds: int) -> str:
     """A duration for people, its two largest units: ``53 days 7 h``, ``2 h 5 min``, ``40 s``."""
     units = (("day", 86400), ("h", 3600), ("min", 60), ("s", 1))
-    parts = []
+    parts: list[str] = []
     for name, size in units:
         n, seconds = divmod(seconds, size)
         if n or parts:
