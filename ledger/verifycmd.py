@@ -104,34 +104,44 @@ def read_input(path: str) -> bytes:
     """A bundle or holder document, refused when larger than any bundle can be."""
     from ledger.bundle import MAX_BUNDLE_SIZE
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BUNDLE_SIZE + 1)
-    except FileNotFoundError:
-        raise CommandError(f"{path}: no such file", 3) from None
-    except IsADirectoryError:
-        raise CommandError(f"{path}: is a directory", 3) from None
+    data = _read_file(path, MAX_BUNDLE_SIZE, "a proof bundle")
     if len(data) > MAX_BUNDLE_SIZE:
         raise CommandError(f"{path}: larger than {MAX_BUNDLE_SIZE} bytes; not a bundle", 1)
     return data
 
 
+def _read_file(path: str, limit: int, what: str, option: str = "") -> bytes:
+    """At most ``limit + 1`` bytes of the regular file ``path`` (``files.open_regular``: a
+    FIFO or a device is refused at once, never waited on); one-line errors, exit 3."""
+    from ledger.errors import NotFoundError, NotRegularFileError
+    from ledger.files import open_regular
+
+    where = f"{option}: {path}" if option else path
+    try:
+        with open_regular(path, what) as f:
+            return f.read(limit + 1)
+    except NotFoundError:
+        raise CommandError(f"{where}: no such file", 3) from None
+    except NotRegularFileError as exc:
+        raise CommandError(f"{option}: {exc}" if option else str(exc), 3) from None
+
+
 def file_sha256(path: str) -> str:
     """The SHA-256 (hex) of a regular file of any size (an ``--attachment``), read in chunks."""
     import hashlib
-    import stat
+
+    from ledger.errors import NotFoundError, NotRegularFileError
+    from ledger.files import open_regular
 
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise CommandError(f"{path}: not a regular file", 3)
+        with open_regular(path, "an attachment") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
-    except FileNotFoundError:
+    except NotFoundError:
         raise CommandError(f"{path}: no such file", 3) from None
-    except IsADirectoryError:
-        raise CommandError(f"{path}: is a directory", 3) from None
+    except NotRegularFileError as exc:
+        raise CommandError(str(exc), 3) from None
     return h.hexdigest()
 
 
@@ -229,13 +239,7 @@ def read_trust_file(path: str) -> list[str]:
     """The VKEYs of a trust file: one a line; blank lines and ``#`` comments ignored."""
     from ledger.note import MAX_NOTE_SIZE
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_NOTE_SIZE + 1)
-    except FileNotFoundError:
-        raise CommandError(f"--trust: {path}: no such file", 3) from None
-    except IsADirectoryError:
-        raise CommandError(f"--trust: {path}: is a directory", 3) from None
+    data = _read_file(path, MAX_NOTE_SIZE, "a trust file", "--trust")
     if len(data) > MAX_NOTE_SIZE:
         raise CommandError(f"--trust: {path}: larger than {MAX_NOTE_SIZE} bytes", 3)
     try:
@@ -333,13 +337,7 @@ def _saved_checkpoint(path: str, verifier: Any) -> _Trust:
     from ledger.errors import LedgerError
     from ledger.note import MAX_NOTE_SIZE, open_checkpoint, parse_checkpoint, parse_note
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_NOTE_SIZE + 1)
-    except FileNotFoundError:
-        raise CommandError(f"--checkpoint: {path}: no such file", 3) from None
-    except IsADirectoryError:
-        raise CommandError(f"--checkpoint: {path}: is a directory", 3) from None
+    data = _read_file(path, MAX_NOTE_SIZE, "a checkpoint", "--checkpoint")
     try:
         if verifier is not None:
             cp = open_checkpoint(data, verifier)

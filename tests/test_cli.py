@@ -1781,3 +1781,27 @@ def test_verify_shows_what_the_employer_sees(env: Env) -> None:
     code, _, err = _run_entry(["verify", "-", "--log-key", key], through_click=False,
                               stdin=big.read_bytes())
     assert code == 1 and "stdin: larger than" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_verify_refuses_a_fifo_in_every_file_option_at_once(env: Env) -> None:
+    # Every file verify reads goes through files.open_regular: a FIFO (nobody writing to it) as
+    # the bundle, a document, an attachment, a trust file or a saved checkpoint is refused at
+    # once, exit 3, one line, on the fast path and through click alike (it used to wait).
+    env.issue("c-1")
+    env.ok("checkpoint")
+    good = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(good))
+    fifo = env.tmp / "fifo"
+    os.mkfifo(fifo)
+    key = env.log_vkey
+    for args in ([str(fifo), "--log-key", key],
+                 [str(good), "--log-key", key, "--document", str(fifo)],
+                 [str(good), "--log-key", key, "--attachment", str(fifo)],
+                 [str(good), "--trust", str(fifo)],
+                 [str(good), "--log-key", key, "--checkpoint", str(fifo)]):
+        for through_click in (False, True):
+            code, out, err = _run_entry(["verify", *args], through_click=through_click)
+            assert code == 3, (args, out, err)
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and "not a regular file (a FIFO)" in lines[0], (args, err)
