@@ -35,7 +35,8 @@ def _say(text: str) -> None:
 
 
 def run_demo(keep: str | None) -> None:
-    from ledger.cli import Failure, cli
+    from ledger.cli import cli
+    from ledger.cliutil import Failure
 
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="credledger-demo-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,184 @@
+"""What every command of the command line shares: the error type and its exit codes, the
+``--json`` option and the one way results are printed, opening the store, reading keys and
+small files, and the few renderings (times, counts) used by several commands.
+
+Exit codes (docs/ARCHITECTURE.md, "Errors and exit codes"), mapped in one place (:class:`Group`):
+0 ok; 1 verification failed or the answer is "not valid"; 2 usage error; 3 any other error
+(refused event, missing store, bad key file). Data goes to stdout (``--json``: one JSON object);
+messages and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ledger.errors import EncodingError
+from ledger.files import write_atomic
+from ledger.printable import printable, printable_lines
+from ledger.verifycmd import error_exit, now_ms
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+class Failure(click.ClickException):
+    """A one-line error with its exit code (docs/ARCHITECTURE.md, "Errors and exit codes")."""
+
+    def __init__(self, message: str, code: int = 3) -> None:
+        super().__init__(message)
+        self.exit_code = code  # type: ignore[misc]  # click declares it on the class
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"credledger: error: {printable(self.format_message())}", err=True)
+
+
+class Group(click.Group):
+    """Turns the package's errors (and the few OS errors that reach us) into exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BaseException as exc:
+            mapped = error_exit(exc)
+            if mapped is None:
+                raise
+            raise Failure(mapped.message, mapped.code) from None
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
+
+
+def emit(as_json: bool, data: dict[str, Any], human: str, note: str | None = None) -> None:
+    """The result on stdout (JSON, or ``human``), and nothing else: ``note``, a message for
+    the person at the terminal, goes to stderr, so that ``$(credledger ...)`` is the result."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=False))
+    else:
+        click.echo(printable_lines(human))
+        if note:
+            click.echo(printable_lines(note), err=True)
+
+
+def store_path(ctx: click.Context) -> Path:
+    return Path(ctx.obj["dir"])
+
+
+def open_ledger(ctx: click.Context) -> Any:
+    from ledger.log import Ledger
+    from ledger.parallel import default_workers
+
+    return Ledger.open(store_path(ctx), workers=default_workers())  # every core for big batches
+
+
+def b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def parse_vkey(text: str) -> Any:
+    from ledger.note import parse_verifier
+
+    return parse_verifier(text.strip())
+
+
+def now() -> int:
+    return now_ms()
+
+
+def read_key(path: str) -> Any:
+    from ledger.keys import read_signer
+
+    return read_signer(path, passphrase_prompt(path))
+
+
+def passphrase_prompt(file: str | os.PathLike[str]) -> Callable[[], str]:
+    """Ask for an encrypted key file's passphrase, only if the file turns out encrypted and
+    CREDLEDGER_PASSPHRASE is not set, and only on a terminal."""
+    def ask() -> str:
+        if not sys.stdin.isatty():
+            raise Failure(f"{file}: key file is encrypted; set CREDLEDGER_PASSPHRASE", 3)
+        return str(click.prompt(f"Passphrase for {file}", hide_input=True, err=True))
+    return ask
+
+
+def new_passphrase() -> str:
+    """A passphrase for new key files: CREDLEDGER_PASSPHRASE, or asked twice on a terminal."""
+    env = os.environ.get("CREDLEDGER_PASSPHRASE")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise Failure("--encrypt: set CREDLEDGER_PASSPHRASE or run on a terminal", 2)
+    return str(click.prompt("Passphrase", hide_input=True, confirmation_prompt=True, err=True))
+
+
+def sign(st: Any, signer: Any) -> Any:
+    from ledger.events import sign_statement
+
+    return sign_statement(st, signer.seed)
+
+
+def append(ledger: Any, items: list[Any], progress: Any = None) -> Any:
+    return ledger.append(items, progress=progress)
+
+
+def report_append(as_json: bool, res: Any, what: str, extra: dict[str, Any] | None = None) -> None:
+    data = {"first_index": res.first, "count": res.count, "size": res.size,
+            "root": res.root.hex(), **(extra or {})}
+    where = (f"entry {res.first}" if res.count == 1
+             else f"entries {res.first}..{res.first + res.count - 1}")
+    emit(as_json, data, f"{what}: {where}; the log now has {plural(res.size, 'entry', 'entries')}")
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{n} {one if n == 1 else many}"
+
+
+MAX_TEXT_FILE = 1 << 20
+
+
+def read_text_file(path: str | os.PathLike[str], what: str) -> str:
+    """A small UTF-8 input file (a note, a proof, a pending file); one-line errors, and never
+    a hang on a FIFO or an endless read of a device (ledger.files.read_regular)."""
+    from ledger.files import read_regular
+
+    data = read_regular(path, MAX_TEXT_FILE, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EncodingError(f"{path}: not UTF-8 text; not {what}") from None
+
+
+def iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[
+        :-4] + "Z"
+
+
+def expiry_date(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return (dt.datetime.fromtimestamp(ms / 1000, dt.UTC) - dt.timedelta(days=1)).date(
+    ).isoformat()
+
+
+def write_out(output: str | None, text: str, *, mode: int = 0o644) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise Failure(f"{output}: is a directory; -o takes a file", 2)
+    write_atomic(path, text.encode("utf-8"), mode=mode)
+    click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,185 @@
+"""The auditor's and publisher's commands: ``audit``, ``export tiles``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ledger.cliutil import (
+    Failure,
+    Group,
+    emit,
+    json_option,
+    open_ledger,
+    parse_vkey,
+    plural,
+    store_path,
+)
+from ledger.errors import EncodingError
+from ledger.files import write_atomic
+
+
+@click.command()
+@click.option("--tiles", "tiles", metavar="DIR|URL", default=None,
+              help="Audit a published tlog-tiles tree (a directory or an http(s) URL) instead "
+                   "of the store; needs --log-key.")
+@click.option("--log-key", "log_key", metavar="VKEY", default=None,
+              help="The log verifier key to trust (default for a store: the one it names).")
+@click.option("--checkpoint", "saved", multiple=True, type=click.Path(dir_okay=False),
+              metavar="FILE",
+              help="A checkpoint kept from an earlier audit: the log must extend it (repeatable).")
+@click.option("--save-checkpoint", "save", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Write the newest verified checkpoint here, for next time.")
+@json_option
+@click.pass_context
+def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tuple[str, ...],
+          save: str | None, as_json: bool) -> None:
+    """Replay every entry and check everything: hashes, chain, signatures, rules, map, checkpoints.
+
+    From the store, or with --tiles from a published C2SP tlog-tiles tree (no store needed; only
+    --log-key is trusted, and every tile is checked against the replay). Checkpoints saved from
+    earlier audits (--checkpoint) must be prefixes of the log now: otherwise the log forked or
+    rewrote history. Exits 1 at the first violation, naming the entry and the rule.
+
+    \b
+    Examples:
+      credledger audit --log-key "example.org/credentials+1d5387d8+AdhtjU..."
+      credledger audit --tiles https://example.org/credentials --log-key "$LOG_VKEY" \\
+          --checkpoint last.checkpoint --save-checkpoint last.checkpoint
+    """
+    from ledger.note import open_checkpoint
+    from ledger.tileaudit import audit_tiles, check_saved_checkpoints, open_saved_checkpoints
+    from ledger.tilereader import TileReader
+
+    notes = [_read_checkpoint_file(f) for f in saved]
+    if tiles is not None:
+        if log_key is None:
+            raise Failure("--tiles needs --log-key: a published tree is trusted only through "
+                          "the log's verifier key", 2)
+        verifier = parse_vkey(log_key)
+        reader = TileReader(tiles)
+        size = _unverified_size(reader)
+        if as_json or size < 1000 or not sys.stderr.isatty():
+            report = audit_tiles(reader, verifier, saved_checkpoints=notes, workers=None)
+        else:
+            with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
+                report = audit_tiles(reader, verifier, saved_checkpoints=notes, workers=None,
+                                     progress=bar.update)
+        newest: str | None = reader.checkpoint().decode("utf-8")  # verified: valid UTF-8
+        where = f"tiles at {tiles}"
+    else:
+        from ledger.audit import audit_store
+        from ledger.note import parse_verifier
+
+        with open_ledger(ctx) as ledger:
+            verifier = parse_vkey(log_key) if log_key else parse_verifier(ledger.log_vkey())
+            old = open_saved_checkpoints(notes, verifier)
+            size = ledger.head().size
+            if as_json or size < 1000 or not sys.stderr.isatty():
+                report = audit_store(ledger, log_key=verifier, workers=None)
+            else:
+                with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
+                    report = audit_store(ledger, log_key=verifier, workers=None,
+                                         progress=bar.update)
+            # The store's tree nodes were just checked against the replay, so its roots are
+            # the replayed ones.
+            check_saved_checkpoints(old, size=report.size, root_at=ledger.root_at)
+            report.checkpoints += len(old)
+            sizes = [s for s, _ in ledger.checkpoints() if s <= report.size]
+            newest = ledger.checkpoint_note(max(sizes)) if sizes else None
+        where = "the store"
+    if save is not None:
+        if newest is None:
+            raise Failure("the audit passed, but the store has no checkpoint to save; run "
+                          "'credledger checkpoint'", 3)
+        open_checkpoint(newest, verifier)
+        write_atomic(save, newest.encode("utf-8"))
+    data = report.as_dict()
+    data["source"] = tiles if tiles is not None else str(store_path(ctx))
+    data["saved_checkpoint"] = save
+    emit(as_json, data,
+          f"audit OK ({where}): {plural(report.size, 'entry', 'entries')} ("
+          f"{plural(report.issuers, 'issuer', 'issuers')}, "
+          f"{plural(report.credentials, 'credential', 'credentials')}, "
+          f"{plural(report.revocations, 'revocation', 'revocations')}, "
+          f"{plural(report.suspensions, 'suspension', 'suspensions')}, "
+          f"{plural(report.reinstatements, 'reinstatement', 'reinstatements')}, "
+          f"{plural(report.key_rotations, 'key rotation', 'key rotations')}, "
+          f"{plural(report.key_revocations, 'key revocation', 'key revocations')}), "
+          f"{plural(report.checkpoints, 'checkpoint', 'checkpoints')} checked; root "
+          f"{report.root.hex()}; {report.seconds:.2f} s ({report.rate:,.0f} entries/s)"
+          + (f"; checkpoint saved to {save}" if save else ""))
+
+
+def _read_checkpoint_file(path: str) -> str:
+    from ledger.files import read_regular
+    from ledger.note import MAX_NOTE_SIZE
+
+    try:  # NotFoundError, NotRegularFileError: exit 3
+        data = read_regular(path, MAX_NOTE_SIZE, "a checkpoint")
+    except EncodingError:
+        raise Failure(f"{path}: larger than {MAX_NOTE_SIZE} bytes; not a checkpoint", 1) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Failure(f"{path}: not UTF-8; not a checkpoint", 1) from None
+
+
+def _unverified_size(reader: Any) -> int:
+    """The tree size a published checkpoint claims, for a progress bar only (0 if it cannot
+    be read: the audit then reports why)."""
+    from ledger.note import parse_checkpoint, parse_note
+
+    try:
+        return parse_checkpoint(parse_note(reader.checkpoint()).text).size
+    except EncodingError:
+        return 0
+
+
+@click.group(cls=Group)
+def export() -> None:
+    """Publish the log in static formats that any web server can serve.
+
+    \b
+    Example:
+      credledger export tiles /var/www/log
+    """
+
+
+@export.command("tiles")
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
+@json_option
+@click.pass_context
+def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> None:
+    """Write the log of the latest checkpoint as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles).
+
+    DIR gets `checkpoint`, `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`. Run it again
+    after each checkpoint: only new files are written, each atomically, the checkpoint last.
+    Serve DIR as static files; auditors run `credledger audit --tiles URL --log-key VKEY`.
+
+    \b
+    Example:
+      credledger checkpoint && credledger export tiles /var/www/log
+    """
+    from ledger.tiles import export_tiles
+
+    with open_ledger(ctx) as ledger:
+        size = ledger.head().size
+        if as_json or size < 10_000 or not sys.stderr.isatty():
+            report = export_tiles(ledger, out_dir)
+        else:
+            with click.progressbar(length=size, label="exporting", file=sys.stderr) as bar:
+                report = export_tiles(ledger, out_dir, progress=bar.update)
+    data = report.as_dict()
+    data["dir"] = out_dir
+    emit(as_json, data,
+          f"exported tree size {report.size} to {out_dir}: {report.files_written} files written "
+          f"({report.bytes_written:,} bytes), {report.files_skipped} already there; "
+          f"{report.seconds:.2f} s"
+          + (f"; checkpoint not replaced: {report.checkpoint_kept}" if report.checkpoint_kept
+             else ""))
+
+
+COMMANDS: list[click.Command] = [audit, export]

@@ -1,0 +1,217 @@
+"""The issuer's commands: ``issue``, ``recover``, ``revoke``, ``suspend``, ``reinstate``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import click
+
+from ledger.cliutil import (
+    Failure,
+    append,
+    emit,
+    json_option,
+    now,
+    open_ledger,
+    plural,
+    read_key,
+    report_append,
+    sign,
+)
+from ledger.errors import EncodingError
+
+
+@click.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cred_id", metavar="CRED_ID", required=False)
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
+              help="An active key file of the issuer.")
+@click.option("--subject", help="Who the credential is for (only a salted hash enters the log).")
+@click.option("--title", help="What the credential certifies.")
+@click.option("--expires", metavar="YYYY-MM-DD", help="Last day the credential is valid.")
+@click.option("--part", "parts", multiple=True, metavar="CRED_ID",
+              help="A credential this one stacks (repeatable).")
+@click.option("--attachment", "--document", "document_file",
+              type=click.Path(dir_okay=False, exists=True),
+              help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to "
+                   "('verify --attachment' checks it; --document is the older name).")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
+              help="A CSV file with a header (name ending in .csv) or a JSONL file: all its "
+                   "credentials issued in one atomic commit.")
+@click.option("--format", "batch_format", type=click.Choice(["csv", "jsonl"]),
+              help="The --batch file's format (default: csv for a name ending in .csv, else "
+                   "jsonl).")
+@click.option("--columns", metavar="FIELD=COLUMN,...",
+              help="CSV: the column of each field, e.g. id=student_no,subject=email "
+                   "(default: columns named id, subject, title, expires, parts, document).")
+@click.option("--skip-existing", is_flag=True,
+              help="Skip credentials (by id) the log already holds for ISSUER and issue the "
+                   "rest: a re-run after a failure is safe.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
+              show_default=True, help="Where the holders' credential documents are written.")
+@json_option
+@click.pass_context
+def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str,
+          subject: str | None, title: str | None, expires: str | None, parts: tuple[str, ...],
+          document_file: str | None, batch_file: str | None, batch_format: str | None,
+          columns: str | None, skip_existing: bool, out_dir: str, as_json: bool) -> None:
+    """Issue one credential, or a whole cohort from a CSV or JSONL file in one atomic commit.
+
+    Each holder's credential document (with the secret salt of its subject commitment) is
+    written to OUT/<CRED_ID>.json, mode 0600: hand it to the holder. While a batch of ISSUER
+    that was interrupted after its commit waits for 'credledger recover' (in any --out), issue
+    refuses and names it.
+
+    \b
+    A CSV batch: a header line, then one credential a line (Excel's UTF-8 BOM is fine):
+      id,subject,title,expires,parts
+      c-1,Ada Lovelace,Python 101,2028-06-30,m-1;m-2
+    A JSONL batch line: {"id": "c-1", "subject": "Ada Lovelace", "title": "Python 101",
+                   "expires": "2028-06-30", "parts": ["m-1", "m-2"], "document": "<sha256 hex>"}
+    (expires, parts and document are optional). All lines or none are issued.
+
+    \b
+    Examples:
+      credledger issue uni c-1 --key uni.key --subject "Ada Lovelace" --title "Python 101"
+      credledger issue uni --key uni.key --batch cohort-2026.jsonl
+      credledger issue uni --key uni.key --batch registrar.csv --skip-existing \\
+          --columns id=student_no,subject=email,title=course,expires=valid_until
+    """
+    from ledger.issuance import (
+        CredentialRequest,
+        file_digest,
+        issuer_dir,
+        parse_columns,
+        read_batch,
+        refuse_if_abandoned,
+        refuse_if_pending,
+        split_existing,
+    )
+    from ledger.issuance import issue as issue_batch
+
+    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
+    if batch_file is not None:
+        if cred_id is not None or subject or title or expires or parts or document_file:
+            raise Failure("--batch takes the credentials from the file: give no CRED_ID, "
+                          "--subject, --title, --expires, --part or --document", 2)
+        try:
+            mapping = None if columns is None else parse_columns(columns)
+        except EncodingError as exc:
+            raise Failure(str(exc), 2) from None
+        if mapping is not None and (batch_format or "") != "csv" and not \
+                batch_file.lower().endswith(".csv"):
+            raise Failure("--columns is for a CSV batch (a name ending in .csv, or --format "
+                          "csv)", 2)
+        signer = read_key(key_file)
+        requests = list(read_batch(batch_file, fmt=batch_format, columns=mapping))
+    else:
+        if cred_id is None or subject is None or title is None:
+            raise Failure("give CRED_ID, --subject and --title (or --batch FILE)", 2)
+        if batch_format or columns:
+            raise Failure("--format and --columns are for --batch", 2)
+        signer = read_key(key_file)
+        requests = [CredentialRequest(cred_id, subject, title, expires, parts,
+                                      file_digest(document_file) if document_file else None)]
+    with open_ledger(ctx) as ledger:
+        refuse_if_pending(ledger, issuer_id, out_dir)  # in any OUT the store recorded
+        skipped = 0
+        if skip_existing:
+            requests, existing = split_existing(ledger, issuer_id, requests)
+            skipped = len(existing)
+            if not requests:
+                emit(as_json, {"count": 0, "skipped": skipped, "size": ledger.head().size},
+                      f"all {plural(skipped, 'credential is', 'credentials are')} already in "
+                      "the log; nothing issued")
+                return
+        if len(requests) > 1 and not as_json and sys.stderr.isatty():
+            with click.progressbar(length=len(requests), label="issuing", file=sys.stderr) as bar:
+                done = [0]
+
+                def progress(n: int) -> None:
+                    bar.update(n - done[0])
+                    done[0] = n
+                issued = issue_batch(ledger, issuer_id, signer, requests, out_dir, now=now(),
+                                     progress=progress)
+        else:
+            issued = issue_batch(ledger, issuer_id, signer, requests, out_dir, now=now())
+    report_append(as_json, issued.appended, f"issued {len(requests)} credential"
+            f"{'s' if len(requests) > 1 else ''} (holder documents in {issued.out})"
+            + (f"; skipped {skipped} already in the log" if skip_existing else ""),
+            extra={"skipped": skipped} if skip_existing else None)
+
+
+@click.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
+              show_default=True, help="The --out directory of the interrupted 'issue'.")
+@json_option
+@click.pass_context
+def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> None:
+    """Finish an interrupted 'issue': write the holder documents its commit left pending.
+
+    A batch that was killed after its commit leaves OUT/ISSUER/.pending-*.jsonl, the only copy
+    of its holders' salts. For each document there, recover writes OUT/ISSUER/<CRED_ID>.json if
+    the log holds that credential with the same subject commitment, drops the documents of
+    credentials that never entered the log, and removes the pending file.
+
+    \b
+    Example:
+      credledger recover uni --out credentials
+    """
+    from ledger.issuance import issuer_dir
+    from ledger.issuance import recover as recover_documents
+
+    out = issuer_dir(out_dir, issuer_id)
+    with open_ledger(ctx) as ledger:
+        done = recover_documents(ledger, issuer_id, out)
+    written, files = done.documents, done.pending_files
+    emit(as_json, {"pending_files": files, "documents": written, "dropped": done.dropped},
+          f"recovered {written} holder document{'s' if written != 1 else ''} in {out} from "
+          f"{files} pending file{'s' if files != 1 else ''}; dropped {done.dropped} of "
+          "credentials not in the log")
+
+
+def _status_command(kind: str, verb: str) -> Callable[..., None]:
+    @click.argument("issuer_id", metavar="ISSUER")
+    @click.argument("cred_id", metavar="CRED_ID")
+    @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
+                  help="An active key file of the credential's issuer.")
+    @click.option("--reason", default="", help=f"Why the credential is {verb}.")
+    @json_option
+    @click.pass_context
+    def command(ctx: click.Context, issuer_id: str, cred_id: str, key_file: str, reason: str,
+                as_json: bool) -> None:
+        from ledger.events import CRED, CredRecord, make_statement
+
+        signer = read_key(key_file)
+        with open_ledger(ctx) as ledger:
+            rec = ledger.record(CRED, issuer_id, cred_id)
+            # A status statement must be newer than the last one about the credential.
+            t = max(now(), rec.last_time + 1 if isinstance(rec, CredRecord) else 0)
+            st = make_statement(kind, issuer_id, t, cred_id, reason)
+            res = append(ledger, [sign(st, signer)])
+        report_append(as_json, res, f"{verb} {issuer_id}/{cred_id}")
+    return command
+
+
+def _status_commands() -> list[click.Command]:
+    from ledger.events import REINSTATE, REVOKE, SUSPEND
+
+    docs = {
+        REVOKE: ("revoked", "Revoke a credential (final), signed by its issuer.",
+                 'credledger revoke uni c-1 --key uni.key --reason "academic misconduct"'),
+        SUSPEND: ("suspended", "Suspend a credential (reversible), signed by its issuer.",
+                  'credledger suspend uni c-1 --key uni.key --reason "under review"'),
+        REINSTATE: ("reinstated", "Reinstate a suspended credential, signed by its issuer.",
+                    'credledger reinstate uni c-1 --key uni.key --reason "review cleared"'),
+    }
+    commands = []
+    for kind, (verb, summary, example) in docs.items():
+        fn = _status_command(kind, verb)
+        fn.__doc__ = f"{summary}\n\n\b\nExample:\n  {example}\n"
+        commands.append(click.command(kind)(fn))
+    return commands
+
+
+COMMANDS: list[click.Command] = [issue, recover] + _status_commands()

@@ -1,0 +1,313 @@
+"""Proofs and their check: ``prove``, ``prove-all``, ``verify`` (click's side of it; a
+well-formed ``credledger verify`` runs ``verifycmd`` without click, see ``main``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger.cliutil import (
+    Failure,
+    emit,
+    json_option,
+    open_ledger,
+    plural,
+    write_out,
+)
+from ledger.errors import NotFoundError
+from ledger.files import fsync_path, write_atomic
+from ledger.printable import printable
+from ledger.verifycmd import CommandError, run_verify
+
+
+@click.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cred_ids", metavar="CRED_ID...", nargs=-1, required=True)
+@click.option("--with", "others", multiple=True, metavar="ISSUER/CRED_ID",
+              help="Add another issuer's credential to the bundle (repeatable).")
+@click.option("--size", type=click.IntRange(min=0), default=None,
+              help="Prove an older state: the stored checkpoint of this size (default: the "
+                   "log as it is now, signing a checkpoint if it has grown since the latest).")
+@click.option("--format", "fmt", type=click.Choice(["bundle", "tlog-proof"]), default="bundle",
+              show_default=True,
+              help="bundle: status and authenticity (JSON); tlog-proof: C2SP inclusion proof "
+                   "of the issuance entry.")
+@click.option("--document", "documents", multiple=True, type=click.Path(dir_okay=False),
+              help="Embed the holder's credential document (from 'issue'), so the verifier "
+                   "also checks the subject (repeatable).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of stdout.")
+@click.pass_context
+def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others: tuple[str, ...],
+          size: int | None, fmt: str, documents: tuple[str, ...], output: str | None) -> None:
+    """Write an offline proof for credentials, as of the log now (or of an older checkpoint).
+
+    By default the proof is against a checkpoint of the whole log: the latest stored one if
+    the log has not grown since, else a new one, signed with the store's log key (an encrypted
+    key needs CREDLEDGER_PASSPHRASE or a terminal). --size N proves the older state of the
+    stored checkpoint of size N instead.
+
+    A bundle proves authenticity and status (valid, revoked, suspended, or never issued) as
+    of the checkpoint; several credentials (a stack) share one checkpoint, and the parts of a
+    stacked credential are included. A tlog-proof proves only that the issuance entry is in
+    the log; its extra data is the exact entry bytes.
+
+    \b
+    Examples:
+      credledger prove uni cs-001 -o cs-001.bundle.json
+      credledger prove uni cs-001 cs-002 --with other/x-9 --document cs-001.json -o stack.json
+      credledger prove uni cs-001 --size 14 -o old.json
+      credledger prove uni cs-001 --format tlog-proof -o cs-001.tlog-proof
+    """
+    from ledger.events import check_id
+
+    creds = [(check_id(issuer_id, "issuer"), check_id(c, "credential id")) for c in cred_ids]
+    for other in others:
+        issuer, sep, cred = other.partition("/")
+        if not sep:
+            raise Failure(f"--with: want ISSUER/CRED_ID, got {other!r}", 2)
+        creds.append((check_id(issuer, "issuer"), check_id(cred, "credential id")))
+    if fmt == "tlog-proof" and (len(creds) != 1 or documents):
+        raise Failure("--format tlog-proof proves one credential, without documents", 2)
+    from ledger.files import read_regular
+    from ledger.holder import MAX_DOCUMENT_SIZE, parse_holder_document
+
+    docs = [parse_holder_document(read_regular(d, MAX_DOCUMENT_SIZE, "a holder document"))
+            for d in documents]
+    signed = None
+    with open_ledger(ctx) as ledger:
+        if fmt == "bundle":
+            from ledger.bundle import build_bundle, dump_bundle
+
+            if size is None:
+                size, signed = _current_checkpoint(ledger)
+            text = dump_bundle(build_bundle(ledger, creds, size=size, documents=docs))
+        else:
+            from ledger.events import CRED, CredRecord
+            from ledger.tlogproof import prove_issuance
+
+            if size is None:  # sign nothing for a credential that was never issued
+                if not isinstance(ledger.record(CRED, *creds[0]), CredRecord):
+                    raise NotFoundError(f"issuer {creds[0][0]!r} never issued {creds[0][1]!r}")
+                size, signed = _current_checkpoint(ledger)
+            text = prove_issuance(ledger, *creds[0], size=size).format()
+    write_out(output, text, mode=0o600 if docs else 0o644)  # documents hold holders' salts
+    if signed is not None:
+        click.echo(signed, err=True)
+
+
+@click.command("prove-all")
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cohort_file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Where the bundles go: <CRED_ID>.bundle.json each (created if need be).")
+@click.option("--documents", "documents_dir", type=click.Path(file_okay=False), default=None,
+              metavar="OUT", help="Embed each holder's document from OUT/ISSUER/ (the --out "
+                                  "of 'issue'); the bundles are then mode 0600.")
+@click.option("--size", type=click.IntRange(min=0), default=None,
+              help="Prove an older state: the stored checkpoint of this size (default: the "
+                   "log as it is now, as for 'prove').")
+@click.option("--strict", is_flag=True,
+              help="Refuse, writing nothing, if any credential was never issued (default: "
+                   "its bundle proves the absence, and the summary counts it).")
+@json_option
+@click.pass_context
+def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str,
+              documents_dir: str | None, size: int | None, strict: bool, as_json: bool) -> None:
+    """Write a bundle for each credential of a cohort, all from one snapshot of the log and
+    against one checkpoint, as 'prove' would one by one.
+
+    FILE is the batch file the cohort was issued from (JSONL: its ids are used) or a plain
+    list of credential ids, one a line. Each bundle goes to OUT_DIR/<CRED_ID>.bundle.json.
+    A credential never issued gets a bundle proving its absence, counted in the summary
+    (--strict refuses instead). With --documents, every issued credential must have its
+    holder document there, or nothing is written.
+
+    \b
+    Examples:
+      credledger prove-all uni cohort-2026.jsonl --out-dir bundles
+      credledger prove-all uni ids.txt --out-dir bundles --documents credentials --strict
+    """
+    from ledger.bundle import build_bundles, dump_bundle, proves_absence
+    from ledger.events import check_id
+    from ledger.holder import file_stem
+    from ledger.issuance import cohort_documents, issuer_dir, read_cohort
+
+    issuer_id = check_id(issuer_id, "issuer")
+    ids = read_cohort(cohort_file)
+    docs = (cohort_documents(issuer_dir(documents_dir, issuer_id), issuer_id, ids)
+            if documents_dir is not None else None)
+    out = Path(out_dir)
+    bar = (click.progressbar(length=len(ids), label="proving", file=sys.stderr)
+           if not as_json and sys.stderr.isatty() and len(ids) > 1 else None)
+    signed = None
+    with open_ledger(ctx) as ledger:
+        if size is None:
+            size, signed = _current_checkpoint(ledger)
+        if bar is not None:
+            with bar:
+                done = [0]
+
+                def progress(n: int) -> None:
+                    bar.update(n - done[0])
+                    done[0] = n
+                bundles = list(build_bundles(ledger, issuer_id, ids, size=size, documents=docs,
+                                             progress=progress))
+        else:
+            bundles = list(build_bundles(ledger, issuer_id, ids, size=size, documents=docs))
+    absent = [i for i, b in bundles if proves_absence(b)]
+    if strict and absent:
+        raise Failure(f"{plural(len(absent), 'credential', 'credentials')} of {len(ids)} "
+                      f"never issued by {issuer_id!r} (the first: {absent[0]!r}); no bundle "
+                      "written", 3)
+    if docs is not None:
+        missing = [i for i, b in bundles if i not in docs and not proves_absence(b)]
+        if missing:
+            where = issuer_dir(documents_dir or "", issuer_id)
+            raise Failure(f"no holder document in {where} for {len(missing)} issued "
+                          f"credential{'s' if len(missing) != 1 else ''} (the first: "
+                          f"{missing[0]!r}); no bundle written", 3)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for cred_id, bundle in bundles:  # documents hold holders' salts: those bundles are 0600
+        path = out / f"{file_stem(cred_id)}.bundle.json"
+        write_atomic(path, dump_bundle(bundle).encode("utf-8"),
+                     mode=0o600 if "documents" in bundle else 0o644, sync=False, sync_dir=False)
+        files.append(str(path))
+    os.sync()  # one sync for all of them
+    fsync_path(out)
+    if signed is not None:
+        click.echo(signed, err=True)
+    never = f", {len(absent)} of them proving a credential never issued" if absent else ""
+    emit(as_json, {"bundles": len(bundles), "never_issued": absent, "checkpoint_size": size,
+                    "out_dir": str(out), "documents": len(docs or {})},
+          f"wrote {plural(len(bundles), 'bundle', 'bundles')} to {out}{never}, as of the "
+          f"checkpoint of size {size}")
+
+
+def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
+    """The size of a checkpoint of the whole log: the latest stored one if the log has not
+    grown since, else one signed now with the store's log key (and then a line saying so).
+    Never silently an older state: without the log key (or its passphrase) it refuses,
+    naming the ways out."""
+    from ledger.keys import PASSPHRASE_ENV
+    from ledger.note import parse_checkpoint, parse_note
+
+    size = ledger.head().size
+    try:
+        latest: int | None = parse_checkpoint(parse_note(ledger.checkpoint_note()).text).size
+    except NotFoundError:
+        latest = None
+    if latest == size:
+        return size, None
+    path = ledger.key_path("log.key")
+    older = f"pass --size {latest} to prove" if latest is not None else "no checkpoint can prove"
+    grown = (f"the log has {size} entries, {'none' if latest is None else latest} of them "
+             "checkpointed")
+    if not path.exists():
+        raise Failure(f"{grown}, and the log key is not in {path.parent}: run 'credledger "
+                      f"checkpoint' where it is, or {older} the older state", 3)
+
+    def ask() -> str:  # only for an encrypted key, and only without CREDLEDGER_PASSPHRASE
+        if sys.stdin.isatty():
+            return str(click.prompt(f"Passphrase for {path}", hide_input=True, err=True))
+        raise Failure(f"{grown}, and the log key {path} is encrypted: set {PASSPHRASE_ENV}, "
+                      f"run 'credledger checkpoint' first, or {older} the older state", 3)
+    cp = parse_checkpoint(parse_note(ledger.checkpoint(ledger.log_signer(ask))).text)
+    why = (f"the log had grown since its latest checkpoint (size {latest})"
+           if latest is not None else "none had been signed yet")
+    return cp.size, f"signed a checkpoint of size {cp.size}: {why}"
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, readable=False, allow_dash=True))
+@click.option("--log-key", "log_key", metavar="VKEY", default=None,
+              help="Trust the log's verifier key (as printed by 'credledger init'). "
+                   "Default: the key for the file's origin in --trust FILE or in "
+                   "$CREDLEDGER_LOG_KEY.")
+@click.option("--root", metavar="ROOT", default=None,
+              help="Trust a published root hash (hex, or the base64 a checkpoint prints); "
+                   "needs --size.")
+@click.option("--size", type=click.IntRange(min=0), default=None,
+              help="The tree size of the trusted --root.")
+@click.option("--checkpoint", "checkpoint", metavar="FILE", default=None,
+              type=click.Path(dir_okay=False, readable=False),
+              help="Trust a saved signed checkpoint's (size, root): it must verify with "
+                   "--log-key; without --log-key it is a pin like --root/--size.")
+@click.option("--trust", "trust", metavar="FILE", default=None,
+              type=click.Path(dir_okay=False, readable=False),
+              help="A trust file of log keys (VKEYs, one a line, # comments); the one named by "
+                   "the file's origin is used.")
+@click.option("--document", "documents", multiple=True,
+              type=click.Path(dir_okay=False, readable=False),
+              help="A holder's credential document (the JSON from 'issue') to check against "
+                   "the log (repeatable).")
+@click.option("--attachment", "attachments", multiple=True,
+              type=click.Path(dir_okay=False, readable=False),
+              help="A file (e.g. the certificate PDF) whose SHA-256 must be the document digest "
+                   "the log commits to for a credential proven (repeatable).")
+@click.option("--at", "at", metavar="YYYY-MM-DD", default=None,
+              help="Judge expiry (and --max-age) at the start of this day (UTC) instead of now.")
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
+              help="A trusted witness's cosigner key (repeatable).")
+@click.option("--min-witnesses", type=click.IntRange(min=0), default=None,
+              help="Require this many trusted witness cosignatures (default: 1 with --witness).")
+@click.option("--max-age", default=None, metavar="DURATION",
+              help="Require the newest trusted cosignature to be at most this old "
+                   "(e.g. 36h, 7d, 90m).")
+@json_option
+def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: int | None,
+           checkpoint: str | None, trust: str | None,
+           documents: tuple[str, ...], attachments: tuple[str, ...], at: str | None,
+           witnesses: tuple[str, ...], min_witnesses: int | None, max_age: str | None,
+           as_json: bool) -> None:
+    """Check proof bundles offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
+
+    Each answer names the issuer, says whether the holder was checked (only with --document)
+    and what the answers are as of (the time of the checkpoint's last entry). Several FILEs
+    are verified one by one, a block each (--json: a list), exit code the worst; '-' is stdin.
+    The trusted log key may come from --trust FILE or $CREDLEDGER_LOG_KEY.
+
+    A FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
+    in the trusted checkpoint's tree (inclusion only, not status). Each credential's committed
+    document digest is shown; --attachment checks a file against it.
+
+    Exit 0 only when every credential in the bundle is VALID (or the tlog-proof checks); 1
+    otherwise (including a proof that fails any check); 2 for usage errors (a holder's
+    document given as FILE, say); 3 for an unreadable file.
+
+    \b
+    Examples:
+      credledger verify cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
+      credledger verify cs-001.bundle.json --root 60dd97...f573 --size 17
+      credledger verify cs-001.bundle.json --checkpoint saved.checkpoint --log-key VKEY
+      CREDLEDGER_LOG_KEY=VKEY credledger verify a.bundle.json b.bundle.json -
+      credledger verify cs-001.bundle.json --log-key VKEY --document cs-001.json \\
+          --attachment cs-001.pdf
+      credledger verify cs-001.tlog-proof --log-key VKEY
+      credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
+          --min-witnesses 2 --max-age 7d
+    """
+    try:
+        code, out, err = run_verify(files, log_key=log_key, root=root, size=size,
+                                    documents=documents, attachments=attachments, at=at,
+                                    witnesses=witnesses, checkpoint=checkpoint, trust=trust,
+                                    min_witnesses=min_witnesses, max_age=max_age, as_json=as_json)
+    except CommandError as exc:
+        raise Failure(exc.message, exc.code) from None
+    click.echo(out, nl=False)
+    if err:
+        *before, last = err.split("\n")
+        for line in before:
+            click.echo(f"credledger: error: {printable(line)}", err=True)
+        raise Failure(last, code)
+    if code:
+        click.get_current_context().exit(code)
+
+
+COMMANDS: list[click.Command] = [prove, prove_all, verify]

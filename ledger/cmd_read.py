@@ -1,0 +1,207 @@
+"""Reading the store: ``checkpoint``, ``status``, ``entry``, ``consistency``, ``backup``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ledger.cliutil import (
+    Failure,
+    b64,
+    emit,
+    expiry_date,
+    iso,
+    json_option,
+    open_ledger,
+    passphrase_prompt,
+    plural,
+    read_text_file,
+)
+from ledger.errors import NotFoundError
+
+
+@click.command()
+@click.option("--add-cosignatures", "cosigned", type=click.Path(dir_okay=False), default=None,
+              help="Store the witness cosignatures of this cosigned checkpoint (from "
+                   "'credledger witness cosign') with the stored checkpoint of its size.")
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
+              help="With --add-cosignatures: a witness whose cosignatures to store "
+                   "(repeatable); lines that do not verify under one are not stored.")
+@json_option
+@click.pass_context
+def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, ...],
+               as_json: bool) -> None:
+    """Sign, store and print a checkpoint (C2SP signed note) of the current tree.
+
+    Prints exactly the note on stdout. Every checkpoint ever signed is kept. Bundles made
+    afterwards carry the checkpoint with every cosignature stored for it.
+
+    \b
+    Examples:
+      credledger checkpoint > checkpoint.txt
+      credledger checkpoint --add-cosignatures cosigned.txt --witness "$(cat w1.vkey)"
+    """
+    from ledger.note import parse_checkpoint, parse_note
+    from ledger.witness import parse_cosigner
+
+    if (cosigned is None) != (not witnesses):
+        raise Failure("--add-cosignatures and --witness go together: give the cosigned "
+                      "checkpoint and the witnesses whose cosignatures to store", 2)
+    trusted = [parse_cosigner(w.strip()) for w in witnesses]
+    with open_ledger(ctx) as ledger:
+        if cosigned is not None:
+            note = ledger.add_cosignatures(read_text_file(cosigned, "a cosigned checkpoint"),
+                                           trusted)
+        else:
+            note = ledger.checkpoint(
+                ledger.log_signer(passphrase_prompt(ledger.key_path("log.key"))))
+    if as_json:
+        cp = parse_checkpoint(parse_note(note).text)
+        emit(True, {"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "note": note}, "")
+    else:
+        click.echo(note, nl=False)
+
+
+@click.command()
+@click.argument("issuer_id", metavar="ISSUER")
+@click.argument("cred_id", metavar="CRED_ID", required=False)
+@json_option
+@click.pass_context
+def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: bool) -> None:
+    """What the ledger says now about a credential (or, without CRED_ID, an issuer).
+
+    \b
+    Examples:
+      credledger status uni c-1
+      credledger status uni --json
+    """
+    from ledger.events import CRED, ISSUED, ISSUER, CredRecord, IssuerRecord, decode_statement
+    from ledger.log import describe
+
+    with open_ledger(ctx) as ledger:
+        head = ledger.head()
+        if cred_id is None:
+            rec = ledger.record(ISSUER, issuer_id)
+            if not isinstance(rec, IssuerRecord):
+                raise NotFoundError(f"issuer {issuer_id!r} is not registered")
+            data = describe(rec)
+            human = (f"issuer {issuer_id} ({rec.name or 'no name'}): registered at entry "
+                     f"{rec.registered_at}" +
+                     (f", retired at entry {rec.retired_at}" if rec.retired_at is not None else ""))
+        else:
+            rec = ledger.record(CRED, issuer_id, cred_id)
+            if not isinstance(rec, CredRecord):
+                raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_id!r}")
+            entries = ledger.cred_entries(issuer_id, cred_id)
+            issued = ledger.entry(rec.issued_index)
+            st = decode_statement(issued.statement)
+            data = describe(rec)
+            data.update({"title": st.fields[2], "expires": expiry_date(st.fields[3]),
+                         "parts": st.fields[5], "entries": entries,
+                         "issued_time": iso(issued.time)})
+            human = f"{issuer_id}/{cred_id}: {rec.state.upper()} — {st.fields[2]!r}, issued at " \
+                    f"entry {rec.issued_index} ({iso(issued.time)})"
+            if rec.changed_index is not None:
+                changed = ledger.entry(rec.changed_index)
+                data["changed_time"] = iso(changed.time)
+                change = rec.state if rec.state != ISSUED else "reinstated"
+                human += f"; {change} at entry {rec.changed_index} ({iso(changed.time)})"
+                if rec.reason:
+                    human += f": {rec.reason}"
+        data["tree_size"] = head.size
+    emit(as_json, data, human)
+
+
+@click.command()
+@click.argument("index", type=click.IntRange(min=0))
+@click.option("--raw", is_flag=True, help="Write the exact leaf bytes (msgpack) to stdout.")
+@json_option
+@click.pass_context
+def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
+    """Show one entry (--raw: the exact leaf bytes, whose leaf hash the tree holds).
+
+    \b
+    Examples:
+      credledger entry 0
+      credledger entry 42 --raw > entry-42.bin
+    """
+    from ledger.events import decode_entry, decode_statement, key_id
+    from ledger.merkle import leaf_hash
+
+    with open_ledger(ctx) as ledger:
+        data = ledger.entry_bytes(index)
+    if raw:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    e = decode_entry(data)
+    st = decode_statement(e.statement)
+    fields = [f.hex() if isinstance(f, bytes) else f for f in st.fields]
+    out = {"index": e.index, "time": iso(e.time), "leaf_hash": leaf_hash(data).hex(),
+           "prev_root": e.prev_root.hex(), "state_root": e.state_root.hex(),
+           "kind": st.kind, "issuer": st.issuer, "statement_time": iso(st.time),
+           "fields": fields, "signer_key_id": key_id(e.signer), "size_bytes": len(data)}
+    human = "\n".join(f"{k:15} {v}" for k, v in out.items())
+    emit(as_json, out, human)
+
+
+@click.command()
+@click.argument("old_size", type=click.IntRange(min=0))
+@click.argument("new_size", type=click.IntRange(min=0), required=False)
+@json_option
+@click.pass_context
+def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json: bool) -> None:
+    """Print the RFC 9162 consistency proof between two tree sizes, one base64 hash a line.
+
+    NEW_SIZE defaults to the latest checkpoint's size.
+
+    \b
+    Example:
+      credledger consistency 1000 1510
+    """
+    from ledger.note import parse_checkpoint, parse_note
+
+    with open_ledger(ctx) as ledger:
+        if new_size is None:
+            new_size = parse_checkpoint(parse_note(ledger.checkpoint_note()).text).size
+        if old_size > new_size:
+            raise Failure(f"OLD_SIZE {old_size} is larger than NEW_SIZE {new_size}", 2)
+        proof = ledger.consistency_proof(old_size, new_size)
+        roots = (ledger.root_at(old_size), ledger.root_at(new_size))
+    if as_json:
+        emit(True, {"size1": old_size, "size2": new_size, "root1": b64(roots[0]),
+                     "root2": b64(roots[1]), "proof": [b64(h) for h in proof]}, "")
+    else:
+        click.echo("".join(b64(h) + "\n" for h in proof), nl=False)
+
+
+@click.command()
+@click.argument("dest", type=click.Path(file_okay=False))
+@json_option
+@click.pass_context
+def backup(ctx: click.Context, dest: str, as_json: bool) -> None:
+    """Copy the store and its key files into the new directory DEST, consistently and durably,
+    while issuers may go on appending.
+
+    The copy is compacted (the free pages that LMDB's copy-on-write leaves behind are not
+    copied), opened and self-checked before it gets its name; 'credledger --dir DEST audit'
+    checks it in full. The key files keep their permissions (0600): keep DEST as private as
+    the store.
+
+    \b
+    Example:
+      credledger backup /var/backups/credentials-2026-11-30
+    """
+    with open_ledger(ctx) as ledger:
+        before = ledger.store.data_size()
+        head = ledger.backup(dest)
+    size = (Path(dest) / "data.mdb").stat().st_size
+    emit(as_json, {"dest": dest, "size": head.size, "root": head.root.hex(),
+                    "store_bytes": before, "backup_bytes": size},
+          f"backed up the log of {plural(head.size, 'entry', 'entries')} (root {head.root.hex()}) to {dest}: "
+          f"{size:,} bytes (the store uses {before:,})")
+
+
+COMMANDS: list[click.Command] = [checkpoint, status, entry, consistency, backup]
