@@ -18,7 +18,7 @@ from ledger.cliutil import (
     plural,
     write_out,
 )
-from ledger.errors import NotFoundError
+from ledger.errors import EncodingError, NotFoundError
 from ledger.files import fsync_path, write_atomic
 from ledger.printable import printable
 from ledger.verifycmd import CommandError, run_verify
@@ -111,18 +111,21 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
 @click.option("--size", type=click.IntRange(min=0), default=None,
               help="Prove an older state: the stored checkpoint of this size (default: the "
                    "log as it is now, as for 'prove').")
+@click.option("--columns", metavar="FIELD=COLUMN,...",
+              help="A CSV FILE's column mapping: the one it was issued with ('issue --columns').")
 @click.option("--strict", is_flag=True,
               help="Refuse, writing nothing, if any credential was never issued (default: "
                    "its bundle proves the absence, and the summary counts it).")
 @json_option
 @click.pass_context
 def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str,
-              documents_dir: str | None, size: int | None, strict: bool, as_json: bool) -> None:
+              documents_dir: str | None, size: int | None, columns: str | None, strict: bool,
+              as_json: bool) -> None:
     """Write a bundle for each credential of a cohort, all from one snapshot of the log and
     against one checkpoint, as 'prove' would one by one.
 
-    FILE is the batch file the cohort was issued from (JSONL: its ids are used) or a plain
-    list of credential ids, one a line. Each bundle goes to OUT_DIR/<CRED_ID>.bundle.json.
+    FILE is the batch file the cohort was issued from (CSV or JSONL: its ids are used; a CSV
+    file's --columns as for 'issue') or a plain list of credential ids, one a line. Each bundle goes to OUT_DIR/<CRED_ID>.bundle.json.
     A credential never issued gets a bundle proving its absence, counted in the summary
     (--strict refuses instead). With --documents, every issued credential must have its
     holder document there, or nothing is written.
@@ -130,15 +133,21 @@ def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str
     \b
     Examples:
       credledger prove-all uni cohort-2026.jsonl --out-dir bundles
+      credledger prove-all uni registrar.csv --columns id=student_no,subject=email,title=course \\
+          --out-dir bundles
       credledger prove-all uni ids.txt --out-dir bundles --documents credentials --strict
     """
     from ledger.bundle import build_bundles, dump_bundle, proves_absence
     from ledger.events import check_id
     from ledger.holder import file_stem
-    from ledger.issuance import cohort_documents, issuer_dir, read_cohort
+    from ledger.issuance import cohort_documents, issuer_dir, parse_columns, read_cohort
 
     issuer_id = check_id(issuer_id, "issuer")
-    ids = read_cohort(cohort_file)
+    try:
+        mapping = None if columns is None else parse_columns(columns)
+    except EncodingError as exc:
+        raise Failure(str(exc), 2) from None
+    ids = read_cohort(cohort_file, mapping)
     docs = (cohort_documents(issuer_dir(documents_dir, issuer_id), issuer_id, ids)
             if documents_dir is not None else None)
     out = Path(out_dir)

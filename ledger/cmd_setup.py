@@ -40,7 +40,7 @@ def init(ctx: click.Context, origin: str, encrypt: bool, as_json: bool) -> None:
 
     \b
     Example:
-      credledger --dir ./ledger init --origin example.org/credentials
+      credledger --dir ./log-store init --origin example.org/credentials
     """
     from ledger.log import Ledger
 

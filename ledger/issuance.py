@@ -40,6 +40,7 @@ from ledger.errors import (
     LedgerError,
     NotFoundError,
     PendingBatchError,
+    UsageError,
 )
 from ledger.events import (
     ISSUE,
@@ -568,14 +569,18 @@ MAX_ID_LIST = 64 << 20
 """The largest plain list of credential ids :func:`read_cohort` reads (256 k ids of 256 bytes)."""
 
 
-def read_cohort(path: str | os.PathLike[str]) -> list[str]:
+def read_cohort(path: str | os.PathLike[str],
+                columns: dict[str, str] | None = None) -> list[str]:
     """The credential ids of a cohort, in order: from a batch file (CSV by its name, or JSONL,
     docs/FORMAT.md §11, recognised by its first non-blank character, ``{``; only the ids are
     used) or from a plain
     list, one id a line (blank lines skipped). An id given twice, a bad id or an empty file is
-    a clear error naming ``FILE:LINE``."""
+    a clear error naming ``FILE:LINE``. ``columns`` maps a CSV file's columns as for
+    :func:`read_batch` (the one it was issued with)."""
     if batch_format(path, None) == "csv":  # a CSV batch file: its ids
-        return [r.id for r in read_batch(path)]
+        return [r.id for r in read_batch(path, columns=columns)]
+    if columns is not None:
+        raise UsageError(f"{path}: --columns is for a CSV file (a name ending in .csv)")
     with open_regular(path, "a cohort file") as f:
         head = f.read(MAX_BATCH_LINE).lstrip()
     if head.startswith(b"{"):
