@@ -3,8 +3,9 @@
 A bundle proves, as of one stored checkpoint, the status of one or more credentials (with the
 parts of stacked ones): the checkpoint note; the entries that matter, each with its RFC 9162
 inclusion proof (the issuance, the entry that set the current status, the entry that introduced
-the signing key, and the tree's last entry, whose ``state_root`` the map proofs are against);
-and status-map proofs for each credential, its signing key and its issuer. A never-issued id
+the signing key, the ``revoke-key`` that flagged a key as compromised, and the tree's last
+entry, whose ``state_root`` the map proofs are against); and status-map proofs for each
+credential, its signing key (and a reinstatement's), and its issuer. A never-issued id
 gets a proof of absence.
 
 :func:`build_bundle` writes one from a ledger's read snapshot, :func:`build_bundles` one for each
@@ -25,6 +26,7 @@ from ledger import smt
 from ledger.errors import EncodingError, LedgerError, UsageError
 from ledger.events import (
     CRED,
+    ISSUED,
     ISSUER,
     KEY,
     MAX_ENTRY_SIZE,
@@ -277,6 +279,17 @@ class _Builder:
                 krec = decode_record(kraw)
                 assert isinstance(krec, KeyRecord)
                 entries.add(krec.active_from)
+                if krec.revoked_at is not None:  # flagged as compromised: the revoke-key
+                    entries.add(krec.revoked_at)
+            if rec.state == ISSUED and rec.changed_index is not None:
+                # A reinstatement: the key that signed it, which may be a later one.
+                changed = decode_entry(ledger.entry_bytes(rec.changed_index))
+                rraw = prove(KEY, issuer, key_id(changed.signer))
+                if rraw is not None:
+                    rrec = decode_record(rraw)
+                    assert isinstance(rrec, KeyRecord)
+                    if rrec.revoked_at is not None:
+                        entries.add(rrec.revoked_at)
             prove(ISSUER, issuer)
             st = decode_statement(issued.statement)
             queue.extend((issuer, part) for part in st.fields[5])

@@ -275,7 +275,12 @@ def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: 
            documents: tuple[str, ...], attachments: tuple[str, ...], at: str | None,
            witnesses: tuple[str, ...], min_witnesses: int | None, max_age: str | None,
            as_json: bool) -> None:
-    """Check proof bundles offline: VALID, REVOKED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
+    """Check proof bundles offline: VALID, REVOKED, KEY COMPROMISED, SUSPENDED, EXPIRED, NOT
+    FOUND or INVALID.
+
+    KEY COMPROMISED: the credential was issued (or reinstated) by a key that the log flags as
+    stolen from that entry on ('issuer revoke-key --compromised-since'). A credential whose
+    key was revoked after it was issued stays VALID, and the answer says so.
 
     Each answer names the issuer, says whether the holder was checked (only with --document)
     and what the answers are as of (the time of the checkpoint's last entry). Several FILEs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -72,24 +73,25 @@ def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, .
 def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: bool) -> None:
     """What the ledger says now about a credential (or, without CRED_ID, an issuer).
 
+    For an issuer: its registration and retirement, then every key it ever had, oldest
+    first: the ledger key id and the public key (base64: the log holds the raw key, not the
+    name of a verifier key string), the entry (and time) from which it was active, when and
+    how it ended (rotated, revoked, or still active), and a revocation with its reason and,
+    for a key flagged with 'issuer revoke-key --compromised-since', the entry from which its
+    statements are not trusted.
+
     \b
     Examples:
       credledger status uni c-1
       credledger status uni --json
     """
-    from ledger.events import CRED, ISSUED, ISSUER, CredRecord, IssuerRecord, decode_statement
+    from ledger.events import CRED, ISSUED, CredRecord, decode_statement
     from ledger.log import describe
 
     with open_ledger(ctx) as ledger:
         head = ledger.head()
         if cred_id is None:
-            rec = ledger.record(ISSUER, issuer_id)
-            if not isinstance(rec, IssuerRecord):
-                raise NotFoundError(f"issuer {issuer_id!r} is not registered")
-            data = describe(rec)
-            human = (f"issuer {issuer_id} ({rec.name or 'no name'}): registered at entry "
-                     f"{rec.registered_at}" +
-                     (f", retired at entry {rec.retired_at}" if rec.retired_at is not None else ""))
+            data, human = _issuer_status(ledger, issuer_id)
         else:
             rec = ledger.record(CRED, issuer_id, cred_id)
             if not isinstance(rec, CredRecord):
@@ -112,6 +114,61 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
                     human += f": {rec.reason}"
         data["tree_size"] = head.size
     emit(as_json, data, human)
+
+
+def _issuer_status(ledger: Any, issuer_id: str) -> tuple[dict[str, Any], str]:
+    """``status ISSUER``: the issuer record and its keys' history (``Ledger.issuer_history``)."""
+    from ledger.log import describe
+
+    history = ledger.issuer_history(issuer_id)
+    if history is None:
+        raise NotFoundError(f"issuer {issuer_id!r} is not registered")
+    rec = history.record
+    data = describe(rec)
+    data["registered_time"] = iso(history.registered_time)
+    data["retired_time"] = None if history.retired_time is None else iso(history.retired_time)
+    human = (f"issuer {issuer_id} ({rec.name or 'no name'}): registered at entry "
+             f"{rec.registered_at} ({iso(history.registered_time)})")
+    if rec.retired_at is not None:
+        human += f", retired at entry {rec.retired_at} ({data['retired_time']})"
+        human += f": {rec.reason}" if rec.reason else ""
+    keys = []
+    lines = [human, f"keys, oldest first ({len(history.keys)}):"]
+    for k in history.keys:
+        key = k.record
+        revoked = key.revoked_index
+        item: dict[str, Any] = {
+            "key_id": key.key_id, "public_key": b64(key.public_key),
+            "introduced_by": k.introduced_by, "active_from": key.active_from,
+            "active_from_time": iso(k.active_from_time), "ended_at": key.ended_at,
+            "ended_time": None if k.ended_time is None else iso(k.ended_time),
+            "end": key.end or None, "revoked": None}
+        span = (f"    active from entry {key.active_from} ({iso(k.active_from_time)}, "
+                f"{k.introduced_by})")
+        if key.ended_at is not None:
+            span += f" to entry {key.ended_at} ({item['ended_time']}): {key.end}"
+        elif rec.retired_at is not None:
+            span += f"; signs nothing since the issuer retired at entry {rec.retired_at}"
+        else:
+            span += ": active"
+        lines += [f"  {key.key_id}  public key {b64(key.public_key)}", span]
+        if revoked is not None:
+            since = key.untrusted_from
+            assert since is not None and k.revoked_time is not None
+            item["revoked"] = {"index": revoked, "time": iso(k.revoked_time),
+                               "reason": key.reason, "compromised_since": since}
+            text = (f"    revoked at entry {revoked} ({iso(k.revoked_time)}): "
+                    f"{key.reason or '(no reason given)'}")
+            if since != revoked:
+                assert key.ended_at is not None
+                text += (f"; compromised from entry {since} on: what it signed at entries "
+                         f"{since}..{key.ended_at - 1} is not trusted")
+            lines.append(text)
+        keys.append(item)
+    data["keys"] = keys
+    active = [k.record.key_id for k in history.keys if k.record.ended_at is None]
+    data["active_key"] = active[0] if active and rec.retired_at is None else None
+    return data, "\n".join(lines)
 
 
 @click.command()

@@ -201,29 +201,49 @@ def issuer_rotate(ctx: click.Context, issuer_id: str, key_file: str, new_key_fil
 @click.option("--key", "key_file", type=click.Path(dir_okay=False), default=None,
               help="An active key file of the issuer (default: the registry key revokes).")
 @click.option("--reason", default="", help="Why the key is revoked.")
+@click.option("--compromised-since", "since", type=click.IntRange(min=0), default=None,
+              metavar="INDEX",
+              help="The key was stolen from entry INDEX on: what it signed at INDEX or later "
+                   "is not trusted. Also for a key already rotated (INDEX before the rotation).")
 @json_option
 @click.pass_context
 def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file: str | None,
-                      reason: str, as_json: bool) -> None:
+                      reason: str, since: int | None, as_json: bool) -> None:
     """Revoke one of an issuer's keys (KEY_ID: 16 hex digits, or the verifier key).
 
-    Credentials issued before the revocation stay valid: the log proves they came first.
+    Without --compromised-since: an active key can sign nothing from this entry on;
+    credentials it issued before stay VALID (the log proves they came first), and verify says
+    the key was revoked.
+
+    With --compromised-since INDEX: the key was stolen from entry INDEX on (INDEX at or after
+    the entry that introduced it, and before its rotation; for an active key, at most this
+    entry, which ends it). Credentials it issued at INDEX or later, and reinstatements it
+    signed there, verify as KEY COMPROMISED, not VALID; those issued before stay VALID and
+    verify says the key was revoked and from where it was compromised. A key can be revoked
+    once: a second revoke-key for it is refused, as is an INDEX outside the key's span.
+    Find the indexes with 'credledger status ISSUER'.
 
     \b
-    Example:
+    Examples:
       credledger issuer revoke-key uni 1f2e3d4c5b6a7988 --reason "laptop stolen"
+      credledger issuer revoke-key uni 1f2e3d4c5b6a7988 --compromised-since 1200 \\
+          --reason "old key found on a stolen backup disk"
     """
     from ledger.events import REVOKE_KEY, key_id, make_statement
 
     kid = key_ref.strip()
     if "+" in kid:
         kid = key_id(parse_vkey(kid).public_key)
+    fields = (kid, reason) if since is None else (kid, reason, since)
     with open_ledger(ctx) as ledger:
         signer = (read_key(key_file) if key_file
                   else ledger.registry_signer(passphrase_prompt(ledger.key_path("registry.key"))))
-        st = make_statement(REVOKE_KEY, issuer_id, now(), kid, reason)
+        st = make_statement(REVOKE_KEY, issuer_id, now(), *fields)
         res = append(ledger, [sign(st, signer)])
-    report_append(as_json, res, f"revoked key {kid} of {issuer_id!r}")
+    what = f"revoked key {kid} of {issuer_id!r}"
+    if since is not None:
+        what += f", compromised since entry {since}"
+    report_append(as_json, res, what)
 
 
 @issuer.command("retire")

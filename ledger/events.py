@@ -277,7 +277,7 @@ class Statement:
     register-issuer           name (str), url (str), public_key (bin 32)
     retire-issuer             reason (str)
     rotate-key                new_public_key (bin 32)
-    revoke-key                key_id (str, 16 hex), reason (str)
+    revoke-key                key_id (str, 16 hex), reason (str)[, compromised_since (int)]
     issue                     cred_id (str), subject (bin 32), title (str), expires (int|nil),
                               document (bin 32|nil), parts (array of str)
     revoke/suspend/reinstate  cred_id (str), reason (str)
@@ -309,6 +309,13 @@ class Statement:
             return str(self.fields[0])
         return ""
 
+    @property
+    def compromised_since(self) -> int | None:
+        """A ``revoke-key``'s compromise index (its optional third field), else None."""
+        if self.kind == REVOKE_KEY and len(self.fields) == 3:
+            return int(self.fields[2])
+        return None
+
 
 _STATEMENT_FIELDS: Final = {
     REGISTER_ISSUER: 3, RETIRE_ISSUER: 1, ROTATE_KEY: 1, REVOKE_KEY: 2, ISSUE: 6,
@@ -317,6 +324,11 @@ _STATEMENT_FIELDS: Final = {
 
 
 def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
+    if kind == REVOKE_KEY and len(fields) == 3:  # the optional compromise index
+        kid, reason = _validate_fields(kind, fields[:2])
+        return (kid, reason, check_index(fields[2], "compromised since"))
+    if kind == REVOKE_KEY and len(fields) != 2:
+        raise EncodingError(f"{kind} statement: want 2 or 3 fields, got {len(fields)}")
     _fields(fields, _STATEMENT_FIELDS[kind], f"{kind} statement")
     if kind == REGISTER_ISSUER:
         name, url, pub = fields
@@ -537,10 +549,14 @@ class CredRecord:
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
-    """``["key", issuer, key_id, public_key, active_from, ended_at|nil, end, reason]``.
+    """``["key", issuer, key_id, public_key, active_from, ended_at|nil, end, reason]``, or
+    with ``revoked_at, compromised_since`` after them (10 fields): docs/FORMAT.md §5.2.
 
     The key may sign for its issuer at indexes ``active_from <= i < ended_at``; ``end`` is
-    ``"rotated"`` or ``"revoked"`` once it ended, ``""`` before.
+    ``"rotated"`` or ``"revoked"`` once it ended, ``""`` before. A ``revoke-key`` with a
+    compromise index writes the 10-field form: ``revoked_at`` is that entry's index, and the
+    key's signatures at indexes ``>= compromised_since`` are not trusted. The 8-field form
+    with ``end == "revoked"`` means ``revoked_at == compromised_since == ended_at``.
     """
 
     issuer: str
@@ -550,16 +566,42 @@ class KeyRecord:
     ended_at: int | None
     end: str
     reason: str
+    revoked_at: int | None = None
+    compromised_since: int | None = None
 
     def key(self) -> bytes:
         return map_key(KEY, self.issuer, self.key_id)
 
     def encode(self) -> bytes:
-        return pack([KEY, self.issuer, self.key_id, self.public_key, self.active_from,
-                     self.ended_at, self.end, self.reason])
+        items = [KEY, self.issuer, self.key_id, self.public_key, self.active_from,
+                 self.ended_at, self.end, self.reason]
+        if self.revoked_at is not None:
+            items += [self.revoked_at, self.compromised_since]
+        return pack(items)
 
     def active_at(self, index: int) -> bool:
         return self.active_from <= index and (self.ended_at is None or index < self.ended_at)
+
+    @property
+    def revoked_index(self) -> int | None:
+        """The index of the ``revoke-key`` entry that revoked the key, or None."""
+        if self.revoked_at is not None:
+            return self.revoked_at
+        return self.ended_at if self.end == KEY_REVOKED else None
+
+    @property
+    def untrusted_from(self) -> int | None:
+        """The first index at which a statement the key signed is not trusted (None: none):
+        the compromise index, or for a plain revocation its own index."""
+        if self.compromised_since is not None:
+            return self.compromised_since
+        return self.ended_at if self.end == KEY_REVOKED else None
+
+    def trusted_at(self, index: int) -> bool:
+        """Whether a statement the key signed at ``index`` stands: active there, and not at
+        or after its compromise."""
+        since = self.untrusted_from
+        return self.active_at(index) and (since is None or index < since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,15 +641,25 @@ def decode_record(data: bytes) -> Record:
                           _opt(changed, check_index, "changed_index"),
                           check_text(reason, "reason", max_len=1024), check_time(last, "last_time"))
     if kind == KEY:
+        revoked_at = since = None
+        if len(items) not in (8, 10):
+            raise EncodingError(f"key record: want 8 or 10 fields, got {len(items)}")
+        if len(items) == 10:
+            revoked_at = check_index(items[8], "revoked_at")
+            since = check_index(items[9], "compromised_since")
+            items = items[:8]
         _, issuer, kid, pub, start, ended, end, reason = _fields(items, 8, "key record")
         if end not in ("", KEY_ROTATED, KEY_REVOKED) or (end == "") != (ended is None):
             raise EncodingError(f"key record end: got {_show(end)}")
         pub = check_bytes(pub, "public key", 32)
         if kid != key_id(pub):
             raise EncodingError("key record: key id does not match the public key")
-        return KeyRecord(check_id(issuer, "issuer id"), kid, pub, check_index(start, "active_from"),
-                         _opt(ended, check_index, "ended_at"), end,
-                         check_text(reason, "reason", max_len=1024))
+        rec = KeyRecord(check_id(issuer, "issuer id"), kid, pub, check_index(start, "active_from"),
+                        _opt(ended, check_index, "ended_at"), end,
+                        check_text(reason, "reason", max_len=1024), revoked_at, since)
+        if revoked_at is not None:
+            _check_compromise(rec)
+        return rec
     if kind == ISSUER:
         _, issuer, name, url, reg, retired, reason = _fields(items, 7, "issuer record")
         return IssuerRecord(check_id(issuer, "issuer id"), check_text(name, "name", max_len=256),
@@ -615,6 +667,22 @@ def decode_record(data: bytes) -> Record:
                             _opt(retired, check_index, "retired_at"),
                             check_text(reason, "reason", max_len=1024))
     raise EncodingError(f"record kind: want cred, key or issuer, got {_show(kind)}")
+
+
+def _check_compromise(rec: KeyRecord) -> None:
+    """The 10-field key record's constraints (docs/FORMAT.md §5.2): it says something the
+    8-field form cannot, consistently."""
+    ended, revoked, since = rec.ended_at, rec.revoked_at, rec.compromised_since
+    assert revoked is not None and since is not None
+    if ended is None:
+        raise EncodingError("key record: revoked_at is set but the key has not ended")
+    if not rec.active_from <= since < ended:
+        raise EncodingError(f"key record: compromised_since {since} is not in the key's active "
+                            f"span [{rec.active_from}, {ended})")
+    if rec.end == KEY_REVOKED and revoked != ended:
+        raise EncodingError("key record: a revoked key's revoked_at must equal ended_at")
+    if rec.end == KEY_ROTATED and revoked <= ended:
+        raise EncodingError("key record: a rotated key is revoked after its rotation")
 
 
 def subject_commitment(salt: bytes, subject: str) -> bytes:

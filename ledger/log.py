@@ -42,11 +42,15 @@ from ledger.events import (
     CRED,
     ISSUE,
     KEY,
+    KEY_ROTATED,
+    REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
+    ROTATE_KEY,
     SUSPEND,
     CredRecord,
     Entry,
+    IssuerRecord,
     KeyRecord,
     Record,
     SignedStatement,
@@ -56,7 +60,9 @@ from ledger.events import (
     check_time,
     decode_entry,
     decode_record,
+    decode_statement,
     encode_entry,
+    key_id,
     pack,
     record_hash,
     unpack_array,
@@ -117,6 +123,30 @@ class Appended:
     count: int
     size: int
     root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHistory:
+    """One key of an issuer as the log tells it (:meth:`Ledger.issuer_history`): its current
+    record, and the sequencing times of the entries the record names."""
+
+    record: KeyRecord
+    introduced_by: str
+    """``register-issuer`` or ``rotate-key``: the kind of the entry at ``active_from``."""
+    active_from_time: int
+    ended_time: int | None
+    revoked_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerHistory:
+    """An issuer's record, the times of its registration and retirement, and every key it
+    ever had, oldest first."""
+
+    record: IssuerRecord
+    registered_time: int
+    retired_time: int | None
+    keys: tuple[KeyHistory, ...]
 
 
 MAX_CRED_PREFIX = 511 - 8
@@ -301,6 +331,12 @@ class Ledger:
                                   and len(ident) == 16):
             raise EncodingError(f"key id: want 16 lowercase hex digits, got {ident!r:.40}")
         return self.store.read(lambda t: RecordState(store_loader(t)).get(kind, issuer, ident))
+
+    def issuer_history(self, issuer: str) -> IssuerHistory | None:
+        """The issuer's registration, retirement and keys (None if it was never registered),
+        from one snapshot: see :meth:`Snapshot.issuer_history`."""
+        check_id(issuer, "issuer id")
+        return self.snapshot(lambda s: s.issuer_history(issuer))
 
     def cred_entries(self, issuer: str, cred_id: str) -> list[int]:
         """Indexes of every entry about a credential, oldest first."""
@@ -557,6 +593,55 @@ class Snapshot:
                                 if size is None else f"no checkpoint of size {size} was signed")
         return note.decode()
 
+    def issuer_history(self, issuer: str) -> IssuerHistory | None:
+        """Every key the issuer ever had, oldest first, with its registration and retirement.
+
+        The store keeps no list of an issuer's keys, and needs none: keys come only from the
+        ``register-issuer`` entry (the first) and from ``rotate-key`` entries, each signed by
+        the one active key and ending it, so an issuer's keys form one chain. It is walked
+        from the registration: a key record that ended ``rotated`` names, in ``ended_at``,
+        the ``rotate-key`` entry that holds the next key's public key. A store whose records
+        and entries do not agree along the chain is reported as corrupt.
+        """
+        state = RecordState(store_loader(self._txn))
+        rec = state.issuer(issuer)
+        if rec is None:
+            return None
+
+        def statement(index: int, kind: str) -> tuple[Entry, Any]:
+            entry = decode_entry(self.entry_bytes(index))
+            st = decode_statement(entry.statement)
+            if st.kind != kind or st.issuer != issuer:
+                raise StoreCorruptError(f"entry {index} is not the {kind} of {issuer!r} that "
+                                        "its status record names")
+            return entry, st
+
+        def time_at(index: int) -> int:
+            return decode_entry(self.entry_bytes(index)).time
+
+        def time_of(index: int | None) -> int | None:
+            return None if index is None else time_at(index)
+
+        registration, st = statement(rec.registered_at, REGISTER_ISSUER)
+        public_key, introduced_by = st.fields[2], REGISTER_ISSUER
+        keys: list[KeyHistory] = []
+        size = self.head().size
+        while True:
+            key = state.key(issuer, key_id(public_key))
+            if key is None or key.public_key != public_key or len(keys) > size:
+                raise StoreCorruptError(f"issuer {issuer!r}: the key record of "
+                                        f"{key_id(public_key)} is missing or wrong")
+            keys.append(KeyHistory(key, introduced_by, time_at(key.active_from),
+                                   time_of(key.ended_at), time_of(key.revoked_index)))
+            if key.end != KEY_ROTATED:
+                break
+            assert key.ended_at is not None
+            rotation, st = statement(key.ended_at, ROTATE_KEY)
+            if rotation.signer != public_key:
+                raise StoreCorruptError(f"entry {key.ended_at} does not rotate key {key.key_id}")
+            public_key, introduced_by = st.fields[0], ROTATE_KEY
+        return IssuerHistory(rec, registration.time, time_of(rec.retired_at), tuple(keys))
+
     def map_proof(self, key: bytes, root: bytes) -> tuple[smt.MapProof, bytes | None]:
         nodes = MapNodes(self._txn, root)
         proof = smt.SparseMap(nodes.get, root).prove(key, root)
@@ -601,7 +686,9 @@ def describe(record: Record | None) -> dict[str, Any]:
     if isinstance(record, KeyRecord):
         return {"kind": "key", "issuer": record.issuer, "key_id": record.key_id,
                 "active_from": record.active_from, "ended_at": record.ended_at,
-                "end": record.end, "reason": record.reason}
+                "end": record.end, "reason": record.reason,
+                "revoked_at": record.revoked_index,
+                "compromised_since": record.untrusted_from}
     return {"kind": "issuer", "issuer": record.issuer, "name": record.name, "url": record.url,
             "registered_at": record.registered_at, "retired_at": record.retired_at,
             "reason": record.reason}

@@ -126,15 +126,7 @@ def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
         signing = _active_key(state, issuer, signer)
 
     if kind == REVOKE_KEY:
-        kid, reason = st.fields
-        target = state.key(issuer, kid)
-        if target is None:
-            raise RefusedError("unknown-key", f"issuer {issuer!r} has no key {kid}")
-        if target.ended_at is not None:
-            raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} already "
-                               f"ended at index {target.ended_at} ({target.end})")
-        return [KeyRecord(issuer, kid, target.public_key, target.active_from, index, KEY_REVOKED,
-                          reason)]
+        return [_revoke_key(state, st, index)]
 
     if kind == ROTATE_KEY:
         assert signing is not None
@@ -177,6 +169,44 @@ def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
                            f"statement about {issuer}/{cred_id} ({cred.last_time})")
     new_state = {REVOKE: REVOKED, SUSPEND: SUSPENDED, REINSTATE: ISSUED}[kind]
     return [CredRecord(issuer, cred_id, new_state, cred.issued_index, index, st.fields[1], st.time)]
+
+
+def _revoke_key(state: RecordState, st: Statement, index: int) -> KeyRecord:
+    """``revoke-key`` at ``index`` (docs/FORMAT.md §5.3, §6): without a compromise index it
+    ends an active key; with one, ``since``, it also says that the key's statements from entry
+    ``since`` on are not to be trusted, and it may then name a key that was already rotated."""
+    issuer, kid, reason, since = st.issuer, st.fields[0], st.fields[1], st.compromised_since
+    target = state.key(issuer, kid)
+    if target is None:
+        raise RefusedError("unknown-key", f"issuer {issuer!r} has no key {kid}")
+    revoked = target.revoked_index
+    if revoked is not None:
+        raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} was already "
+                           f"revoked at index {revoked}")
+    if target.ended_at is not None and since is None:
+        raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} already ended at "
+                           f"index {target.ended_at} ({target.end}); to flag it as stolen, give "
+                           "the index from which it was compromised (--compromised-since)")
+    if since is not None and since < target.active_from:
+        raise RefusedError("bad-compromise-index", f"key {kid} of issuer {issuer!r} became "
+                           f"active at index {target.active_from}; it signed nothing at index "
+                           f"{since}")
+    if target.ended_at is None:  # an active key: it ends here
+        if since is not None and since > index:
+            raise RefusedError("bad-compromise-index", f"compromised since index {since}: "
+                               f"after this revocation (index {index})")
+        if since is None or since == index:
+            return KeyRecord(issuer, kid, target.public_key, target.active_from, index,
+                             KEY_REVOKED, reason)
+        return KeyRecord(issuer, kid, target.public_key, target.active_from, index,
+                         KEY_REVOKED, reason, index, since)
+    assert since is not None
+    if since >= target.ended_at:
+        raise RefusedError("bad-compromise-index", f"key {kid} of issuer {issuer!r} was "
+                           f"{target.end} at index {target.ended_at} and signed nothing from "
+                           f"then on; a compromise from index {since} would flag nothing")
+    return KeyRecord(issuer, kid, target.public_key, target.active_from, target.ended_at,
+                     target.end, reason, index, since)
 
 
 def _active_key(state: RecordState, issuer: str, signer: bytes) -> KeyRecord:

@@ -2,8 +2,8 @@
 
 A verifier (an employer, an admissions office) holds either the log's verifier key or a published
 ``(size, root)``, and a bundle file from a holder. :func:`verify_bundle` answers, for every
-credential in the bundle, one of VALID, REVOKED, SUSPENDED, EXPIRED or NOT FOUND, **as of the
-bundle's checkpoint**; any check that fails raises :class:`~ledger.errors.VerificationError`
+credential in the bundle, one of VALID, REVOKED, KEY COMPROMISED, SUSPENDED, EXPIRED or NOT
+FOUND, **as of the bundle's checkpoint**; any check that fails raises :class:`~ledger.errors.VerificationError`
 naming the check (the CLI reports it as INVALID). Nothing here touches the network or lmdb.
 The bundle's format and its parsing are ``ledger.bundle``'s; the holder document's,
 ``ledger.holder``'s.
@@ -16,7 +16,10 @@ Why the answer can be trusted (docs/FORMAT.md has the bytes):
    tree, so the status-map proofs (docs/FORMAT.md §5) prove each credential's, key's and issuer's record
    as of the checkpoint, including the *absence* of a revocation and of a never-issued id;
 4. the credential's issuance entry is signed by a key that the map proves was active for its
-   issuer at the issuance index; a later status change is proven by its own entry.
+   issuer at the issuance index; a later status change is proven by its own entry;
+5. a key flagged as compromised from some index on (docs/FORMAT.md §5.2) is proven so by its
+   record and the ``revoke-key`` entry that flagged it: a credential whose issuance (or whose
+   reinstatement) that key signed at or after that index is KEY COMPROMISED, not VALID.
 """
 
 from __future__ import annotations
@@ -40,10 +43,10 @@ from ledger.events import (
     ISSUED,
     ISSUER,
     KEY,
-    KEY_REVOKED,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
+    REVOKE_KEY,
     REVOKED,
     ROTATE_KEY,
     SUSPEND,
@@ -71,6 +74,7 @@ VALID: Final = "VALID"
 REVOKED_ANSWER: Final = "REVOKED"
 SUSPENDED_ANSWER: Final = "SUSPENDED"
 EXPIRED: Final = "EXPIRED"
+KEY_COMPROMISED: Final = "KEY COMPROMISED"
 NOT_FOUND: Final = "NOT FOUND"
 INVALID: Final = "INVALID"
 
@@ -85,15 +89,37 @@ class BundleError(VerificationError):
 
 
 @dataclass(frozen=True, slots=True)
+class Compromise:
+    """Why an answer is KEY COMPROMISED: the statement the credential's standing rests on (its
+    issuance, or the reinstatement that set its current state), entry ``entry`` of kind
+    ``kind``, was signed by key ``key_id``, which the log flags as compromised from entry
+    ``since`` on (by the ``revoke-key`` at ``revoked_at``, for ``reason``)."""
+
+    entry: int
+    kind: str
+    key_id: str
+    since: int
+    revoked_at: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"entry": self.entry, "kind": self.kind, "key_id": self.key_id,
+                "compromised_since": self.since, "revoked_at": self.revoked_at,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialAnswer:
     """What the bundle proves about one credential, as of its checkpoint.
 
     ``subject`` is set when a holder document was checked against the commitment.
-    ``key_revoked_index`` (and ``key_revoked_reason``) are set when the map proves that the
-    signing key was revoked, after the issuance (a key revoked before it could not have signed
-    it); ``issuer_retired_index`` (and ``issuer_retired_reason``) when it proves the issuer
-    retired. Neither changes the answer (a credential issued while its key was active stays
-    as it was), but both are said.
+    ``key_revoked_index`` (and ``key_revoked_reason``, ``key_compromised_since``) are set when
+    the map proves that the signing key was revoked, after the issuance (a key revoked before
+    it could not have signed it); ``issuer_retired_index`` (and ``issuer_retired_reason``)
+    when it proves the issuer retired. Neither changes the answer (a credential issued while
+    its key was active stays as it was), but both are said; except that a key flagged as
+    compromised from an index at or before the issuance (or the reinstatement) makes the
+    answer KEY COMPROMISED, and ``compromise`` says why.
     """
 
     issuer: str
@@ -117,6 +143,10 @@ class CredentialAnswer:
     issuer_retired_reason: str = ""
     issuer_name: str = ""
     """The issuer's display name, from its proven issuer record."""
+    key_compromised_since: int | None = None
+    """With ``key_revoked_index``: the first index from which the key's statements are not
+    trusted (the revocation's own index, unless it was flagged from an earlier one)."""
+    compromise: Compromise | None = None
 
     @property
     def holder_checked(self) -> bool:
@@ -132,7 +162,9 @@ class CredentialAnswer:
                 "reason": self.reason, "parts": list(self.parts), "subject": self.subject,
                 "holder_checked": self.holder_checked, "key_id": self.key_id, "document_sha256": self.document_sha256,
                 "key_revoked": None if self.key_revoked_index is None else {
-                    "index": self.key_revoked_index, "reason": self.key_revoked_reason},
+                    "index": self.key_revoked_index, "reason": self.key_revoked_reason,
+                    "compromised_since": self.key_compromised_since},
+                "compromise": None if self.compromise is None else self.compromise.as_dict(),
                 "issuer_retired": None if self.issuer_retired_index is None else {
                     "index": self.issuer_retired_index, "reason": self.issuer_retired_reason}}
 
@@ -154,10 +186,19 @@ class CredentialAnswer:
         if self.expires is not None:
             text += f"; {'expired after' if self.answer == EXPIRED else 'valid through'} " \
                     f"{_last_day(self.expires)}"
-        if self.key_revoked_index is not None:
+        c = self.compromise
+        if c is not None:
+            text += f"; {'signed' if c.kind == ISSUE else 'reinstated at entry ' + str(c.entry)}" \
+                    f" by key {c.key_id}, which the log flags as compromised from entry " \
+                    f"{c.since} on (revoked at entry {c.revoked_at}" + \
+                    (f": {c.reason})" if c.reason else ")")
+        if self.key_revoked_index is not None and (c is None or c.key_id != self.key_id):
             text += f"; signed by key {self.key_id}, revoked at entry {self.key_revoked_index}"
             if self.key_revoked_reason:
                 text += f" ({self.key_revoked_reason})"
+            since = self.key_compromised_since
+            if since is not None and since != self.key_revoked_index:
+                text += f", compromised from entry {since} on (after this issuance)"
         if self.issuer_retired_index is not None:
             text += f"; issuer {self.issuer} retired at entry {self.issuer_retired_index}"
             if self.issuer_retired_reason:
@@ -196,7 +237,7 @@ class Verdict:
                 "credentials": [c.as_dict() for c in self.credentials]}
 
     def worst(self) -> str:
-        order = [REVOKED_ANSWER, NOT_FOUND, SUSPENDED_ANSWER, EXPIRED, VALID]
+        order = [REVOKED_ANSWER, KEY_COMPROMISED, NOT_FOUND, SUSPENDED_ANSWER, EXPIRED, VALID]
         answers = {c.answer for c in self.credentials}
         return next((a for a in order if a in answers), NOT_FOUND)
 
@@ -292,9 +333,7 @@ class _Checker:
             raise BundleError(f"{issuer}/{cred_id}: entry {rec.issued_index} is not its issuance")
         # The signing key: a key of the issuer, active at the issuance index.
         kid = key_id(issued.signer)
-        key = _decoded(self._need(KEY, issuer, kid), KeyRecord, f"key {kid}")
-        if key.issuer != issuer or key.public_key != issued.signer:
-            raise BundleError(f"{issuer}/{cred_id}: signed by key {kid}, not a key of {issuer}")
+        key = self.key(issuer, issued.signer, f"{issuer}/{cred_id}")
         if not key.active_at(rec.issued_index):
             raise BundleError(f"{issuer}/{cred_id}: key {kid} was not active at entry "
                               f"{rec.issued_index}")
@@ -308,6 +347,7 @@ class _Checker:
         if issuer_rec.issuer != issuer:
             raise BundleError(f"issuer {issuer}: the record names {issuer_rec.issuer}")
         # The current status, proven by the entry that set it.
+        compromise = _compromise(key, rec.issued_index, ISSUE)
         changed_time = None
         if rec.changed_index is not None:
             ch = self.entry(rec.changed_index, f"{issuer}/{cred_id} status change")
@@ -318,12 +358,22 @@ class _Checker:
                 raise BundleError(f"{issuer}/{cred_id}: entry {rec.changed_index} does not "
                                   f"{want} it")
             changed_time = ch.time
+            if want == REINSTATE:
+                # The credential stands on this reinstatement: its key must be trusted there.
+                rkey = self.key(issuer, ch.signer, f"{issuer}/{cred_id} reinstatement")
+                if not rkey.active_at(rec.changed_index):
+                    raise BundleError(f"{issuer}/{cred_id}: key {rkey.key_id} was not active at "
+                                      f"entry {rec.changed_index}")
+                compromise = compromise or _compromise(rkey, rec.changed_index, REINSTATE)
         elif rec.state != ISSUED:
             raise BundleError(f"{issuer}/{cred_id}: state {rec.state} without a status entry")
         expires = st.fields[3]
         subject = _check_document(doc, st, self.cp) if doc is not None else None
         if rec.state == REVOKED:
             answer = REVOKED_ANSWER
+            compromise = None  # revoked whoever signed what: revocation is final
+        elif compromise is not None:
+            answer = KEY_COMPROMISED
         elif rec.state == SUSPENDED:
             answer = SUSPENDED_ANSWER
         elif expires is not None and expires <= at:
@@ -339,11 +389,28 @@ class _Checker:
             reason=rec.reason, parts=tuple(st.fields[5]),
             subject=subject, key_id=kid,
             document_sha256=None if st.fields[4] is None else st.fields[4].hex(),
-            key_revoked_index=key.ended_at if key.end == KEY_REVOKED else None,
-            key_revoked_reason=key.reason if key.end == KEY_REVOKED else "",
+            key_revoked_index=key.revoked_index,
+            key_revoked_reason=key.reason if key.revoked_index is not None else "",
             issuer_retired_index=issuer_rec.retired_at,
             issuer_retired_reason=issuer_rec.reason if issuer_rec.retired_at is not None else "",
-            issuer_name=issuer_rec.name)
+            issuer_name=issuer_rec.name,
+            key_compromised_since=key.untrusted_from, compromise=compromise)
+
+    def key(self, issuer: str, signer: bytes, what: str) -> KeyRecord:
+        """The proven record of the issuer's key ``signer``; for a key flagged as compromised
+        (the 10-field record), the ``revoke-key`` entry that flagged it is checked too."""
+        kid = key_id(signer)
+        key: KeyRecord = _decoded(self._need(KEY, issuer, kid), KeyRecord, f"key {kid}")
+        if key.issuer != issuer or key.public_key != signer:
+            raise BundleError(f"{what}: signed by key {kid}, not a key of {issuer}")
+        if key.revoked_at is not None:
+            rst = self.statement(self.entry(key.revoked_at, f"key {kid} revocation"),
+                                 f"key {kid} revocation")
+            if rst.kind != REVOKE_KEY or rst.issuer != issuer or rst.fields != (
+                    kid, key.reason, key.compromised_since):
+                raise BundleError(f"key {kid}: entry {key.revoked_at} does not flag it as "
+                                  f"compromised since entry {key.compromised_since}")
+        return key
 
     def _need(self, kind: str, issuer: str, ident: str = "") -> bytes:
         raw = self.record(kind, issuer, ident)
@@ -366,6 +433,14 @@ class _Checker:
         except EncodingError as exc:
             raise BundleError(f"{what}: entry {entry.index}: {exc}") from None
         return st
+
+
+def _compromise(key: KeyRecord, index: int, kind: str) -> Compromise | None:
+    """Why the statement ``key`` signed at ``index`` is not trusted (None if it is)."""
+    since, revoked = key.untrusted_from, key.revoked_index
+    if since is None or revoked is None or index < since:
+        return None
+    return Compromise(index, kind, key.key_id, since, revoked, key.reason)
 
 
 def _decoded(raw: bytes, cls: type[Any], what: str) -> Any:

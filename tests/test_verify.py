@@ -1285,7 +1285,9 @@ def test_a_revoked_signing_key_and_a_retired_issuer_are_said(tmp_path: Path) -> 
     assert f"; signed by key {kid}, revoked at entry {revoked_at} (stolen laptop)" in a.describe()
     assert f"; issuer uni retired at entry {retired_at} (merged into poly)" in a.describe()
     d = v.as_dict()["credentials"][0]
-    assert d["key_revoked"] == {"index": revoked_at, "reason": "stolen laptop"}
+    assert d["key_revoked"] == {"index": revoked_at, "reason": "stolen laptop",
+                                "compromised_since": revoked_at}
+    assert d["compromise"] is None
     assert d["issuer_retired"] == {"index": retired_at, "reason": "merged into poly"}
     # The first key was rotated, not revoked: only the retirement is said for c1.
     a = one(w.verify(w.bundle(("uni", "c1"))))
