@@ -73,6 +73,9 @@ _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 """Characters RDFC-1.0 escapes in IRIs and pyld does not."""
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:.*", re.DOTALL)
+_MAX_RESOLVED = 256
+"""Processed contexts a loader's cache may hold before it is emptied (documents may carry
+inline contexts, each cached by its JSON)."""
 
 
 def check_datetime(value: object, what: str) -> datetime.datetime:
@@ -220,6 +223,8 @@ def canonicalize(document: Mapping[str, Any], *, loader: Loader = PINNED_LOADER)
     from pyld.jsonld import JsonLdError, JsonLdProcessor
 
     _check_text(document, "document")
+    if len(loader.resolved) > _MAX_RESOLVED:  # inline contexts are cached too: stay bounded
+        loader.resolved.clear()
 
     # No base IRI (as jsonld.js's base: null): pyld would resolve a relative IRI against
     # http://example.org/base/ when given "", and safe mode must see it relative.

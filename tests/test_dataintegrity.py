@@ -398,3 +398,11 @@ def test_two_alike_blank_nodes_canonicalize() -> None:
     doc = {"@id": "https://example.org/s", "https://example.org/p": [
         {"https://example.org/v": "same"}, {"https://example.org/v": "same"}]}
     assert di.canonicalize(doc).count("_:c14n") == 4
+
+
+def test_the_context_cache_stays_bounded() -> None:
+    loader = ldloader.Loader()
+    for n in range(300):
+        di.canonicalize({"@context": {"p": f"https://example.org/p{n}"},
+                         "@id": "https://example.org/s", "p": "o"}, loader=loader)
+    assert len(loader.resolved) <= 257
