@@ -126,3 +126,16 @@ class ConflictError(LedgerError):
     """The destination already holds what this must not overwrite: a backup into an existing
     directory; ``export tiles`` into a directory whose checkpoint is another log's, from
     another history, or newer than the store's (a rollback). Nothing was written."""
+
+
+class ContextError(LedgerError):
+    """A JSON-LD context the ledger does not serve: a URL outside the pinned set (never
+    fetched), or a pinned context file whose SHA-256 is not the one pinned (a damaged
+    install). Raised by ``ledger.ldloader``; the credential verifier reports it as a failed
+    check."""
+
+
+class CredentialError(VerificationError):
+    """A verifiable credential or its Data Integrity proof does not check out: the message
+    names the failed check in one line (``proof.cryptosuite``, ``canonicalization``,
+    ``credentialSubject.identifier[0].identityHash`` ...)."""

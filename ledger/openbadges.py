@@ -1,0 +1,479 @@
+"""Open Badges 3.0 credentials: built, signed, read strictly, verified, and digested.
+
+An ``OpenBadgeCredential`` (1EdTech Open Badges 3.0, over the W3C Verifiable Credentials Data
+Model 2.0) as this ledger issues it; docs/FORMAT.md §16 lists every field. In short::
+
+    @context            [VC 2.0, OB 3.0.3]                       (in that order, exactly)
+    id                  the credential's URI                      (urn:uuid:... for instance)
+    type                ["VerifiableCredential", "OpenBadgeCredential"]
+    issuer              Profile: id = the issuer's did:key, type ["Profile"], name, url
+    validFrom           RFC 3339; validUntil (optional) after it
+    name                the credential's name; description (optional)
+    credentialSubject   AchievementSubject:
+        identifier      [IdentityObject: identityType, hashed true,
+                         identityHash "sha256$" + hex(SHA-256(value || salt)), salt]
+        achievement     Achievement: id, type ["Achievement"], name, description,
+                        criteria {narrative}, resultDescription (only with a result)
+        result          (optional) [Result: resultDescription -> the achievement's, value]
+    evidence            (optional, a stacked credential) [Evidence: id = a part's credential
+                        id, type ["Evidence"], name]
+    proof               DataIntegrityProof, eddsa-rdfc-2022, by the issuer's did:key
+
+Choices the specification leaves open, and why:
+
+* **The holder is named by a hashed, salted identifier**, never in clear: an
+  ``IdentityObject`` per OB 3.0 §B.1 ("IdentityHash": ``sha256$`` and the lowercase hex of
+  SHA-256 over the UTF-8 identifier with the UTF-8 salt appended). The value is hashed exactly
+  as given (callers normalise, e.g. lower-case an email address, before issuing). The salt is
+  64 hex digits (:func:`new_salt`). OB 3.0's ``IdentifierTypeEnum`` has no student number
+  type; a student number is ``sisSourcedId`` (the id the student information system gives),
+  not an ``ext:`` extension no wallet knows.
+* **Parts of a stacked credential are its evidence.** OB 3.0 has no part-of property (CLR
+  2.0's ``association`` is for CLR documents, ``related`` means "the same achievement in
+  another language or version"); the credentials a stacked one was earned on are what it was
+  earned on: each part is an ``Evidence`` whose ``id`` is the part's credential id.
+* **The digest the log commits** (:func:`credential_digest`) is SHA-256 of the RDFC-1.0
+  canonical N-Quads of the whole signed credential, proof included, not of its bytes: a wallet
+  that re-serialises the JSON (member order, spacing, escapes, ``"Profile"`` for
+  ``["Profile"]``) keeps the digest, while any change of meaning, or of the signature,
+  changes it.
+
+Reading is strict: :func:`check_credential` accepts exactly the shape above (no unknown
+member anywhere, each type and date checked) and raises one-line
+:class:`~ledger.errors.CredentialError` naming the path of what failed (``issuer.id``,
+``credentialSubject.identifier[0].identityHash``). :func:`verify_credential` adds the proof
+(``ledger.dataintegrity``) and that the key that signed is the issuer's own did:key.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger import dataintegrity, didkey
+from ledger.errors import CredentialError, EncodingError
+from ledger.ldloader import OB_V3, VC_V2
+
+CONTEXT = (VC_V2, OB_V3)
+CREDENTIAL_TYPE = ("VerifiableCredential", "OpenBadgeCredential")
+IDENTITY_TYPES = frozenset({
+    "name", "sourcedId", "systemId", "productId", "userName", "accountId", "emailAddress",
+    "nationalIdentityNumber", "isbn", "issn", "lisSourcedId", "oneRosterSourcedId",
+    "sisSourcedId", "ltiContextId", "ltiDeploymentId", "ltiToolId", "ltiPlatformId",
+    "ltiUserId", "identifier"})
+"""OB 3.0's IdentifierTypeEnum (an extensible vocabulary: ``ext:...`` names are read too)."""
+ISSUED_IDENTITY_TYPES = frozenset({"emailAddress", "sisSourcedId", "name"})
+"""What this ledger names holders by: an email address, a student number, or the name."""
+RESULT_TYPES = frozenset({
+    "GradePointAverage", "LetterGrade", "Percent", "PerformanceLevel", "PredictedScore",
+    "RawScore", "Result", "RubricCriterion", "RubricCriterionLevel", "RubricScore",
+    "ScaledScore", "Status"})
+"""OB 3.0's ResultType (extensible: ``ext:...`` names are read too)."""
+MAX_CREDENTIAL_BYTES = 1 << 20
+"""The largest credential file :func:`parse_credential` reads."""
+MAX_TEXT = 16384
+"""The longest text field (a name, a description, a narrative, a value), in code points."""
+MAX_IRI = 2048
+MAX_ITEMS = 1024
+"""The most identifiers, results or parts a credential may list."""
+
+_HASH = re.compile(r"sha256\$[0-9a-fA-F]{64}")
+_SALT = re.compile(r"[0-9a-f]{64}")
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\]*")
+
+
+def _fail(path: str, message: str) -> CredentialError:
+    return CredentialError(f"{path}: {message}")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------------------ identities
+
+
+def new_salt() -> str:
+    """A fresh salt for an identity hash: 32 random bytes as 64 lowercase hex digits."""
+    return secrets.token_hex(32)
+
+
+def identity_hash(value: str, salt: str) -> str:
+    """OB 3.0's IdentityHash of ``value`` salted with ``salt``: ``sha256$`` and the lowercase
+    hex of SHA-256(UTF-8(value) || UTF-8(salt))."""
+    return "sha256$" + hashlib.sha256(value.encode("utf-8") + salt.encode("utf-8")).hexdigest()
+
+
+def identity_object(identity_type: str, value: str, salt: str) -> dict[str, Any]:
+    """The hashed, salted ``IdentityObject`` naming a holder by ``value``."""
+    if identity_type not in ISSUED_IDENTITY_TYPES:
+        raise _fail("identityType", f"{_short(identity_type)}; this ledger names holders by "
+                                    f"{', '.join(sorted(ISSUED_IDENTITY_TYPES))}")
+    _text(value, "identity value")
+    if not isinstance(salt, str) or not _SALT.fullmatch(salt):
+        raise _fail("salt", "want 64 lowercase hex digits (new_salt())")
+    return {"type": "IdentityObject", "identityType": identity_type, "hashed": True,
+            "identityHash": identity_hash(value, salt), "salt": salt}
+
+
+# ------------------------------------------------------------------------------ building
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """The issuing organisation: its Ed25519 public key (its did:key), name and home page."""
+
+    public_key: bytes
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Achievement:
+    """What is awarded. ``result_name`` (e.g. "Grade") and ``result_type`` (OB 3.0's
+    ResultType) describe the result a credential may carry; without ``result_name`` it
+    carries none."""
+
+    id: str
+    name: str
+    description: str
+    criteria: str
+    result_name: str | None = None
+    result_type: str = "LetterGrade"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One credential a stacked credential was earned on: its credential id, and a name."""
+
+    id: str
+    name: str | None = None
+
+
+def _text(value: object, path: str, *, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, "want a string")
+    if not empty and not value.strip():
+        raise _fail(path, "empty")
+    if len(value) > MAX_TEXT:
+        raise _fail(path, f"{len(value)} characters, at most {MAX_TEXT}")
+    return value
+
+
+def _iri(value: object, path: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_IRI or not _IRI.fullmatch(value):
+        raise _fail(path, f"want an absolute IRI (a URL or a URN), got {_short(value)}")
+    return value
+
+
+def _result_description_id(achievement_id: str) -> str:
+    return achievement_id + "#result"
+
+
+def build_credential(*, credential_id: str, issuer: Issuer, achievement: Achievement,
+                     identity_type: str, identity_value: str, salt: str, valid_from: str,
+                     valid_until: str | None = None, name: str | None = None,
+                     description: str | None = None, result: str | None = None,
+                     parts: Sequence[Part] = ()) -> dict[str, Any]:
+    """The unsigned ``OpenBadgeCredential`` (see the module docstring); checked with
+    :func:`check_credential` before it is returned. ``name`` defaults to the achievement's."""
+    achievement_doc: dict[str, Any] = {
+        "id": _iri(achievement.id, "achievement.id"), "type": ["Achievement"],
+        "name": _text(achievement.name, "achievement.name"),
+        "description": _text(achievement.description, "achievement.description"),
+        "criteria": {"narrative": _text(achievement.criteria, "achievement.criteria")}}
+    subject: dict[str, Any] = {
+        "type": ["AchievementSubject"],
+        "identifier": [identity_object(identity_type, identity_value, salt)],
+        "achievement": achievement_doc}
+    if achievement.result_name is not None:
+        achievement_doc["resultDescription"] = [{
+            "id": _result_description_id(achievement.id), "type": ["ResultDescription"],
+            "name": _text(achievement.result_name, "achievement.result_name"),
+            "resultType": achievement.result_type}]
+    if result is not None:
+        if achievement.result_name is None:
+            raise _fail("result", "the achievement describes no result (result_name)")
+        subject["result"] = [{"type": ["Result"],
+                              "resultDescription": _result_description_id(achievement.id),
+                              "value": _text(result, "result")}]
+    profile: dict[str, Any] = {"id": didkey.encode(issuer.public_key), "type": ["Profile"],
+                               "name": _text(issuer.name, "issuer.name")}
+    if issuer.url is not None:
+        profile["url"] = _iri(issuer.url, "issuer.url")
+    doc: dict[str, Any] = {
+        "@context": list(CONTEXT), "id": _iri(credential_id, "id"),
+        "type": list(CREDENTIAL_TYPE), "issuer": profile, "validFrom": valid_from}
+    if valid_until is not None:
+        doc["validUntil"] = valid_until
+    doc["name"] = achievement.name if name is None else name
+    if description is not None:
+        doc["description"] = description
+    doc["credentialSubject"] = subject
+    if parts:
+        doc["evidence"] = [{"id": part.id, "type": ["Evidence"],
+                            **({"name": part.name} if part.name is not None else {})}
+                           for part in parts]
+    check_credential(doc, signed=False)
+    return doc
+
+
+def issue_credential(seed: bytes, *, created: str, **fields: Any) -> dict[str, Any]:
+    """:func:`build_credential` with ``fields``, signed by the issuer's key (its 32-byte
+    ``seed``) with an ``eddsa-rdfc-2022`` proof made at ``created``."""
+    doc = build_credential(**fields)
+    issuer: Issuer = fields["issuer"]
+    return dataintegrity.sign(doc, seed, created=created,
+                              verification_method=didkey.verification_method(issuer.public_key))
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """One hashed identifier of the holder."""
+
+    identity_type: str
+    identity_hash: str
+    salt: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBadge:
+    """What a credential that passed :func:`check_credential` says."""
+
+    id: str
+    issuer_did: str
+    issuer_key: bytes
+    issuer_name: str
+    issuer_url: str | None
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime | None
+    name: str
+    achievement_id: str
+    achievement_name: str
+    identifiers: tuple[Identifier, ...]
+    result: str | None
+    parts: tuple[str, ...]
+
+
+def _object(value: object, path: str, required: set[str],
+            optional: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(path, "want a JSON object")
+    missing = required - set(value)
+    if missing:
+        raise _fail(f"{path}.{min(missing)}" if path else min(missing), "missing")
+    extra = set(value) - required - optional
+    if extra:
+        name = min(extra, key=str)
+        raise _fail(f"{path}.{name}" if path else str(name), "not a member of this credential "
+                    "format")
+    return value
+
+
+def _types(value: object, path: str, want: Sequence[str]) -> None:
+    """A ``type`` that is the set ``want`` (as a list, in any order; one item may stand
+    alone as a string, as JSON-LD compaction writes it)."""
+    items = value if isinstance(value, list) else [value]
+    if (not all(isinstance(t, str) for t in items) or len(set(items)) != len(items)
+            or set(items) != set(want)):
+        raise _fail(path, f"got {_short(value)}, want {list(want)}")
+
+
+def _list(value: object, path: str) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise _fail(path, "want a non-empty list")
+    if len(value) > MAX_ITEMS:
+        raise _fail(path, f"{len(value)} items, at most {MAX_ITEMS}")
+    return value
+
+
+def _enum(value: object, path: str, known: frozenset[str]) -> str:
+    if not isinstance(value, str) or not (value in known or (
+            value.startswith("ext:") and 4 < len(value) <= 256)):
+        raise _fail(path, f"{_short(value)} is not one of OB 3.0's values (or ext:...)")
+    return value
+
+
+def _identifier(value: object, path: str) -> Identifier:
+    obj = _object(value, path, {"type", "identityType", "hashed", "identityHash", "salt"})
+    if obj["type"] != "IdentityObject":
+        raise _fail(f"{path}.type", f"got {_short(obj['type'])}, want 'IdentityObject'")
+    if obj["hashed"] is not True:
+        raise _fail(f"{path}.hashed", "want true: a holder is never named in clear")
+    if not isinstance(obj["identityHash"], str) or not _HASH.fullmatch(obj["identityHash"]):
+        raise _fail(f"{path}.identityHash", "want 'sha256$' and 64 hex digits")
+    if not isinstance(obj["salt"], str) or not obj["salt"] or len(obj["salt"]) > 256:
+        raise _fail(f"{path}.salt", "want a non-empty string of at most 256 characters")
+    return Identifier(identity_type=_enum(obj["identityType"], f"{path}.identityType",
+                                          IDENTITY_TYPES),
+                      identity_hash=obj["identityHash"], salt=obj["salt"])
+
+
+def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
+    """What ``doc`` says, if it has exactly this ledger's OpenBadgeCredential shape (with a
+    ``proof`` if ``signed``; its fields are checked by :func:`verify_credential`, which also
+    checks the signature). Raises :class:`CredentialError` naming the first failed path."""
+    top = _object(doc, "", {"@context", "id", "type", "issuer", "validFrom", "name",
+                            "credentialSubject", *(("proof",) if signed else ())},
+                  {"validUntil", "description", "evidence"})
+    if top["@context"] != list(CONTEXT):
+        raise _fail("@context", f"want exactly {list(CONTEXT)}, in that order")
+    credential_id = _iri(top["id"], "id")
+    _types(top["type"], "type", CREDENTIAL_TYPE)
+    # The issuer: a Profile whose id is a did:key.
+    profile = _object(top["issuer"], "issuer", {"id", "type", "name"}, {"url"})
+    try:
+        issuer_key = didkey.decode(profile["id"])
+    except EncodingError as exc:
+        raise _fail("issuer.id", str(exc)) from None
+    _types(profile["type"], "issuer.type", ["Profile"])
+    issuer_name = _text(profile["name"], "issuer.name")
+    issuer_url = _iri(profile["url"], "issuer.url") if "url" in profile else None
+    # Validity.
+    valid_from = dataintegrity.check_datetime(top["validFrom"], "validFrom")
+    valid_until = None
+    if "validUntil" in top:
+        valid_until = dataintegrity.check_datetime(top["validUntil"], "validUntil")
+        if valid_until <= valid_from:
+            raise _fail("validUntil", "not after validFrom")
+    name = _text(top["name"], "name")
+    if "description" in top:
+        _text(top["description"], "description", empty=True)
+    # The subject: who (hashed identifiers), what (the achievement), how well (the result).
+    subject = _object(top["credentialSubject"], "credentialSubject",
+                      {"type", "identifier", "achievement"}, {"id", "result"})
+    _types(subject["type"], "credentialSubject.type", ["AchievementSubject"])
+    if "id" in subject:
+        _iri(subject["id"], "credentialSubject.id")
+    identifiers = tuple(_identifier(item, f"credentialSubject.identifier[{n}]")
+                        for n, item in enumerate(_list(subject["identifier"],
+                                                       "credentialSubject.identifier")))
+    path = "credentialSubject.achievement"
+    achievement = _object(subject["achievement"], path,
+                          {"id", "type", "name", "description", "criteria"},
+                          {"resultDescription"})
+    achievement_id = _iri(achievement["id"], f"{path}.id")
+    _types(achievement["type"], f"{path}.type", ["Achievement"])
+    achievement_name = _text(achievement["name"], f"{path}.name")
+    _text(achievement["description"], f"{path}.description")
+    criteria = _object(achievement["criteria"], f"{path}.criteria", {"narrative"})
+    _text(criteria["narrative"], f"{path}.criteria.narrative")
+    described: set[str] = set()
+    descriptions = (_list(achievement["resultDescription"], f"{path}.resultDescription")
+                    if "resultDescription" in achievement else [])
+    for n, item in enumerate(descriptions):
+        where = f"{path}.resultDescription[{n}]"
+        rd = _object(item, where, {"id", "type", "name", "resultType"})
+        described.add(_iri(rd["id"], f"{where}.id"))
+        _types(rd["type"], f"{where}.type", ["ResultDescription"])
+        _text(rd["name"], f"{where}.name")
+        _enum(rd["resultType"], f"{where}.resultType", RESULT_TYPES)
+    result = None
+    if "result" in subject:
+        results = _list(subject["result"], "credentialSubject.result")
+        for n, item in enumerate(results):
+            where = f"credentialSubject.result[{n}]"
+            res = _object(item, where, {"type", "resultDescription", "value"})
+            _types(res["type"], f"{where}.type", ["Result"])
+            if res["resultDescription"] not in described:
+                raise _fail(f"{where}.resultDescription", "names no resultDescription of the "
+                                                          "achievement")
+            value = _text(res["value"], f"{where}.value")
+            result = value if n == 0 else result
+    parts: list[str] = []
+    if "evidence" in top:
+        for n, item in enumerate(_list(top["evidence"], "evidence")):
+            ev = _object(item, f"evidence[{n}]", {"id", "type"}, {"name"})
+            parts.append(_iri(ev["id"], f"evidence[{n}].id"))
+            _types(ev["type"], f"evidence[{n}].type", ["Evidence"])
+            if "name" in ev:
+                _text(ev["name"], f"evidence[{n}].name")
+        if len(set(parts)) != len(parts):
+            raise _fail("evidence", "a part is listed twice")
+    return OpenBadge(id=credential_id, issuer_did=profile["id"], issuer_key=issuer_key,
+                     issuer_name=issuer_name, issuer_url=issuer_url, valid_from=valid_from,
+                     valid_until=valid_until, name=name, achievement_id=achievement_id,
+                     achievement_name=achievement_name, identifiers=identifiers, result=result,
+                     parts=tuple(parts))
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise CredentialError(f"credential: member {name[:40]!r} appears twice in one "
+                                  f"object")
+        out[name] = value
+    return out
+
+
+def parse_credential(data: bytes | str) -> dict[str, Any]:
+    """The credential in the JSON text ``data`` (at most :data:`MAX_CREDENTIAL_BYTES`; no
+    member named twice in one object), checked by :func:`check_credential`."""
+    if len(data) > MAX_CREDENTIAL_BYTES:
+        raise CredentialError(f"credential: {len(data)} bytes, at most {MAX_CREDENTIAL_BYTES}")
+    try:
+        doc = json.loads(data, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError):
+        raise CredentialError("credential: not JSON") from None
+    check_credential(doc)
+    return doc  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------ verifying
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCredential:
+    """A credential whose shape and proof checked out, by its issuer's own key."""
+
+    badge: OpenBadge
+    proof: dataintegrity.VerifiedProof
+
+
+def verify_credential(doc: Mapping[str, Any]) -> VerifiedCredential:
+    """Check ``doc``: its shape (:func:`check_credential`), that its proof's verification
+    method is the issuer's own did:key, and the ``eddsa-rdfc-2022`` proof itself (with the
+    pinned contexts only). Says nothing of validity dates or status: those are the verifier's,
+    as of a time it chooses. Raises :class:`CredentialError` or
+    :class:`~ledger.errors.SignatureError` naming the failed check."""
+    badge = check_credential(doc)
+    proof = doc["proof"]
+    want = didkey.verification_method(badge.issuer_key)
+    if isinstance(proof, dict) and proof.get("verificationMethod") != want:
+        raise _fail("proof.verificationMethod", "not the issuer's own did:key")
+    return VerifiedCredential(badge=badge, proof=dataintegrity.verify(doc, didkey.resolve))
+
+
+def identifier_matches(badge: OpenBadge, value: str, identity_type: str | None = None) -> bool:
+    """Whether the holder's claimed identifier ``value`` (of ``identity_type``, or of any
+    type) hashes, with its salt, to one of the credential's identity hashes. The value is
+    compared exactly as given (no case folding); the hex of the hash in either case."""
+    for ident in badge.identifiers:
+        if identity_type is not None and ident.identity_type != identity_type:
+            continue
+        if hmac.compare_digest(identity_hash(value, ident.salt).encode(),
+                               ident.identity_hash.lower().encode()):
+            return True
+    return False
+
+
+def credential_digest(doc: Mapping[str, Any]) -> bytes:
+    """The digest the log commits for a signed credential: SHA-256 of the UTF-8 RDFC-1.0
+    canonical N-Quads of the whole credential, proof included (docs/FORMAT.md §16.3). The
+    same for every JSON spelling of the same credential; different for any change of what it
+    says or of its signature."""
+    if "proof" not in doc:
+        raise _fail("proof", "the credential is not signed; only a signed one has a digest")
+    return hashlib.sha256(dataintegrity.canonicalize(doc).encode("utf-8")).digest()
