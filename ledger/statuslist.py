@@ -634,12 +634,13 @@ def parse_status_list_credential(data: bytes | str) -> dict[str, Any]:
 def verify_status_list_credential(
         doc: Mapping[str, Any], resolve_key: Callable[[str], bytes] = didkey.resolve, *,
         purpose: str | None = None, list_url: str | None = None,
-        at: datetime.datetime | None = None) -> VerifiedStatusList:
+        at: datetime.datetime | None = None, issuer: str | None = None) -> VerifiedStatusList:
     """Check the status list credential ``doc``: its shape
     (:func:`check_status_list_credential`), that its proof's verification method is the
     issuer's own did:key, and the ``eddsa-rdfc-2022`` proof (``resolve_key`` maps the method
     to its key, as for ``dataintegrity.verify``); then, if given, that it is a list for
-    ``purpose``, published at ``list_url``, and valid at ``at``. Raises
+    ``purpose``, published at ``list_url``, valid at ``at``, and by ``issuer`` (the DID of
+    the credential whose status it tells: a list by anyone else says nothing of it). Raises
     :class:`CredentialError` or :class:`~ledger.errors.SignatureError` naming the failed
     check."""
     status_list = check_status_list_credential(doc)
@@ -653,6 +654,9 @@ def verify_status_list_credential(
                                                        f"a {purpose} list")
     if list_url is not None and status_list.url != list_url:
         raise _fail("id", f"the list at {_short(status_list.url)}, want {_short(list_url)}")
+    if issuer is not None and status_list.issuer_did != issuer:
+        raise _fail("issuer", f"the list is by {_short(status_list.issuer_did)}, not by the "
+                              f"credential's issuer {_short(issuer)}")
     if at is not None and not status_list.valid_at(at):
         raise _fail("validFrom" if at < status_list.valid_from else "validUntil",
                     f"the list is not valid at {at.isoformat()}")

@@ -453,6 +453,10 @@ def test_a_list_signed_by_another_key_is_refused() -> None:
         valid_from="2026-07-01T09:00:00Z")
     with pytest.raises(CredentialError, match="proof.verificationMethod: not the issuer's own"):
         statuslist.verify_status_list_credential(_with(SIGNED, ("proof",), theirs["proof"]))
+    statuslist.verify_status_list_credential(theirs, issuer=didkey.encode(other))
+    with pytest.raises(CredentialError, match="issuer: the list is by 'did:key:z6Mk.*, not by "
+                                              "the credential's issuer 'did:key:"):
+        statuslist.verify_status_list_credential(theirs, issuer=didkey.encode(PUBLIC))
     with pytest.raises(CredentialError, match="names another key"):
         statuslist.issue_status_list_credential(
             other_seed, created=CREATED, issuer_key=PUBLIC, list_url=REVOCATION_URL,
