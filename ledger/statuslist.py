@@ -26,13 +26,11 @@ is ``u`` (multibase base64url) and the unpadded base64url of the GZIP of those b
 
 Choices the specification leaves open, and why:
 
-* **GZIP written here, byte for byte** (:func:`gzip_bitstring`): one DEFLATE block with the
-  fixed Huffman codes of RFC 1951, whose only back-references are runs (distance 1), in a
-  GZIP member with every header field zero (no name, no time, OS 255). The same bits always
-  give the same bytes, on any machine: zlib's own output depends on its version and build
-  (zlib-ng differs), and the ledger will commit the digests of published lists. A list of
-  131,072 entries with a few bits set is some 130 bytes of GZIP. Reading accepts any valid
-  single-member GZIP (:func:`decode_list` inflates with zlib), within bounds.
+* **GZIP from the standard library** (:func:`gzip_bitstring`: level 9, time 0). Its bytes
+  may differ between zlib builds; nothing depends on them being reproduced elsewhere: a
+  published list is checked by its digest (of the list as published) and by the bits it
+  decodes to, never by encoding the bits again. Reading accepts any valid single-member GZIP
+  (:func:`decode_list` inflates with zlib), within bounds.
 * **Bounded reading**: an ``encodedList`` over :data:`MAX_ENCODED_LIST` characters is refused
   before it is decoded, and inflation stops past :data:`MAX_LIST_BYTES` (a GZIP bomb costs at
   most that much memory).
@@ -51,11 +49,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import gzip
 import hashlib
 import json
 import re
 import secrets
-import struct
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -176,111 +174,15 @@ def random_index(size: int, used: AbstractSet[int]) -> int:
     return secrets.choice(free)
 
 
-# ------------------------------------------------------------------------------ GZIP, written here
-
-# RFC 1951 §3.2.5: the length symbols 257..284 (base length, extra bits); 285 is length 258.
-_LENGTHS = ((3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 0), (11, 1), (13, 1),
-            (15, 1), (17, 1), (19, 2), (23, 2), (27, 2), (31, 2), (35, 3), (43, 3), (51, 3),
-            (59, 3), (67, 4), (83, 4), (99, 4), (115, 4), (131, 5), (163, 5), (195, 5),
-            (227, 5))
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-"""ID1 ID2, CM 8 (deflate), FLG 0, MTIME 0, XFL 0, OS 255 (unknown)."""
-
-
-def _reverse(code: int, width: int) -> int:
-    out = 0
-    for _ in range(width):
-        out = (out << 1) | (code & 1)
-        code >>= 1
-    return out
-
-
-def _fixed_code(symbol: int) -> tuple[int, int]:
-    """The fixed Huffman code of a literal/length symbol (RFC 1951 §3.2.6), as (bits in the
-    order they are written, width)."""
-    if symbol < 144:
-        code, width = 0x30 + symbol, 8
-    elif symbol < 256:
-        code, width = 0x190 + symbol - 144, 9
-    elif symbol < 280:
-        code, width = symbol - 256, 7
-    else:
-        code, width = 0xC0 + symbol - 280, 8
-    return _reverse(code, width), width
-
-
-_CODES = [_fixed_code(s) for s in range(286)]
-_DISTANCE_1 = (_reverse(0, 5), 5)
-"""Distance symbol 0 (distance 1, no extra bits): five zero bits."""
-
-
-def _length_bits(length: int) -> tuple[int, int]:
-    """The bits (as written, LSB first) and their count for a match of ``length`` (3..258)."""
-    if length == 258:
-        code, width = _CODES[285]
-        return code, width
-    for n in range(len(_LENGTHS) - 1, -1, -1):
-        base, extra = _LENGTHS[n]
-        if length >= base:
-            code, width = _CODES[257 + n]
-            return code | ((length - base) << width), width + extra
-    raise AssertionError(length)
-
-
-_MATCH = [(0, 0)] * 3 + [_length_bits(n) for n in range(3, 259)]
-"""For each length 3..258: the length symbol and its extra bits, then distance 1."""
-
-
-def _deflate(data: bytes) -> bytes:
-    """One final DEFLATE block with the fixed codes: each byte is a literal followed by its run
-    of equal bytes as matches at distance 1 (258 at a time while 3 or more remain)."""
-    out = bytearray()
-    acc, nbits = 0, 0
-
-    def put(bits: int, width: int) -> None:
-        nonlocal acc, nbits
-        acc |= bits << nbits
-        nbits += width
-        while nbits >= 8:
-            out.append(acc & 0xFF)
-            acc >>= 8
-            nbits -= 8
-
-    put(0b011, 3)  # BFINAL = 1, BTYPE = 01 (fixed Huffman codes)
-    dist_bits, dist_width = _DISTANCE_1
-    i, n = 0, len(data)
-    while i < n:
-        byte = data[i]
-        put(*_CODES[byte])
-        i += 1
-        end = i
-        while end < n and data[end] == byte:
-            end += 1
-        run = end - i
-        while run >= 3:
-            m = min(run, 258)
-            bits, width = _MATCH[m]
-            put(bits, width)
-            put(dist_bits, dist_width)
-            i += m
-            run -= m
-    put(*_CODES[256])  # end of block
-    if nbits:
-        out.append(acc & 0xFF)
-    return bytes(out)
+# ------------------------------------------------------------------------------------- GZIP
 
 
 def gzip_bitstring(bitstring: bytes) -> bytes:
-    """The GZIP member (RFC 1952) this ledger writes for ``bitstring``: the fixed header, the
-    DEFLATE block of :func:`_deflate`, CRC-32 and the length (both little-endian u32). A
-    function of the bytes alone; checked by inflating it with zlib before it is returned."""
+    """The GZIP member (RFC 1952) of ``bitstring``: the standard library's, at level 9 with a
+    zero time, so that the same bits give the same bytes with one zlib build."""
     if not isinstance(bitstring, bytes):
         raise EncodingError("status list: the bitstring must be bytes")
-    member = (_GZIP_HEADER + _deflate(bitstring)
-              + struct.pack("<II", zlib.crc32(bitstring), len(bitstring) & 0xFFFFFFFF))
-    if zlib.decompress(member, wbits=31) != bitstring:  # pragma: no cover - a bug, never data
-        raise AssertionError("status list: the GZIP written does not inflate to its bitstring")
-    return member
+    return gzip.compress(bitstring, compresslevel=9, mtime=0)
 
 
 def _b64url(data: bytes) -> str:
