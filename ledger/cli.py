@@ -17,7 +17,7 @@ DEFAULT_DIR = "./credledger-data"
 @click.option("--dir", "store_dir", envvar="CREDLEDGER_DIR", default=DEFAULT_DIR,
               show_default=True, metavar="DIR",
               help="The ledger store directory (or set CREDLEDGER_DIR).")
-@click.version_option(version=__version__, prog_name="credledger")
+@click.version_option(__version__, "-V", "--version", prog_name="credledger")
 @click.pass_context
 def cli(ctx: click.Context, store_dir: str) -> None:
     """credential-ledger: micro-credentials in an append-only Merkle log, checkable offline.
