@@ -16,7 +16,8 @@ DEFAULT_DIR = "./credledger-data"
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.option("--dir", "store_dir", envvar="CREDLEDGER_DIR", default=DEFAULT_DIR,
               show_default=True, metavar="DIR",
-              help="The ledger store directory (or set CREDLEDGER_DIR).")
+              help="The ledger store directory (or set CREDLEDGER_DIR); also taken after "
+                   "the command.")
 @click.version_option(__version__, "-V", "--version", prog_name="credledger")
 @click.pass_context
 def cli(ctx: click.Context, store_dir: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from ledger.errors import EncodingError
 from ledger.files import write_atomic
@@ -52,6 +53,28 @@ class Group(click.Group):
             if mapped is None:
                 raise
             raise Failure(mapped.message, mapped.code) from None
+
+
+def _dir_after_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--dir`` after the command: the same as before it (``credledger --dir DIR status``);
+    given in both places with two different directories, a usage error. Either wins over
+    CREDLEDGER_DIR."""
+    if value is None:
+        return
+    root = ctx.find_root()
+    before = root.params.get("store_dir")
+    if root.get_parameter_source("store_dir") is ParameterSource.COMMANDLINE and before != value:
+        raise click.UsageError(f"--dir is given twice: {before!r} before the command and "
+                               f"{value!r} after it; give one", ctx)
+    ctx.ensure_object(dict)["dir"] = value
+
+
+def dir_option(f: F) -> F:
+    """``--dir DIR`` on a command that opens the store, as well as before the command."""
+    return click.option("--dir", metavar="DIR", default=None, expose_value=False,
+                        callback=_dir_after_command,
+                        help="The ledger store directory, as 'credledger --dir DIR' before "
+                             "the command (or set CREDLEDGER_DIR).")(f)
 
 
 def json_option(f: F) -> F:

@@ -10,6 +10,7 @@ import click
 from ledger.cliutil import (
     Failure,
     Group,
+    dir_option,
     emit,
     json_option,
     open_ledger,
@@ -33,6 +34,7 @@ from ledger.files import write_atomic
 @click.option("--save-checkpoint", "save", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="Write the newest verified checkpoint here, for next time.")
 @json_option
+@dir_option
 @click.pass_context
 def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tuple[str, ...],
           save: str | None, as_json: bool) -> None:
@@ -151,6 +153,7 @@ def export() -> None:
 @export.command("tiles")
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
 @json_option
+@dir_option
 @click.pass_context
 def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> None:
     """Write the log of the latest checkpoint as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles).

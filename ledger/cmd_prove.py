@@ -12,6 +12,7 @@ import click
 
 from ledger.cliutil import (
     Failure,
+    dir_option,
     emit,
     json_option,
     open_ledger,
@@ -41,6 +42,7 @@ from ledger.verifycmd import CommandError, run_verify
                    "also checks the subject (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of stdout.")
+@dir_option
 @click.pass_context
 def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others: tuple[str, ...],
           size: int | None, fmt: str, documents: tuple[str, ...], output: str | None) -> None:
@@ -115,6 +117,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
               help="Refuse, writing nothing, if any credential was never issued (default: "
                    "its bundle proves the absence, and the summary counts it).")
 @json_option
+@dir_option
 @click.pass_context
 def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str,
               documents_dir: str | None, size: int | None, strict: bool, as_json: bool) -> None:

@@ -10,6 +10,7 @@ import click
 from ledger.cliutil import (
     Failure,
     b64,
+    dir_option,
     emit,
     expiry_date,
     iso,
@@ -30,6 +31,7 @@ from ledger.errors import NotFoundError
               help="With --add-cosignatures: a witness whose cosignatures to store "
                    "(repeatable); lines that do not verify under one are not stored.")
 @json_option
+@dir_option
 @click.pass_context
 def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, ...],
                as_json: bool) -> None:
@@ -68,6 +70,7 @@ def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, .
 @click.argument("issuer_id", metavar="ISSUER")
 @click.argument("cred_id", metavar="CRED_ID", required=False)
 @json_option
+@dir_option
 @click.pass_context
 def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: bool) -> None:
     """What the ledger says now about a credential (or, without CRED_ID, an issuer).
@@ -118,6 +121,7 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
 @click.argument("index", type=click.IntRange(min=0))
 @click.option("--raw", is_flag=True, help="Write the exact leaf bytes (msgpack) to stdout.")
 @json_option
+@dir_option
 @click.pass_context
 def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
     """Show one entry (--raw: the exact leaf bytes, whose leaf hash the tree holds).
@@ -151,6 +155,7 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
 @click.argument("old_size", type=click.IntRange(min=0))
 @click.argument("new_size", type=click.IntRange(min=0), required=False)
 @json_option
+@dir_option
 @click.pass_context
 def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json: bool) -> None:
     """Print the RFC 9162 consistency proof between two tree sizes, one base64 hash a line.
@@ -180,6 +185,7 @@ def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json
 @click.command()
 @click.argument("dest", type=click.Path(file_okay=False))
 @json_option
+@dir_option
 @click.pass_context
 def backup(ctx: click.Context, dest: str, as_json: bool) -> None:
     """Copy the store and its key files into the new directory DEST, consistently and durably,

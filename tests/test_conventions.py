@@ -6,11 +6,21 @@ with several FILEs and their documents.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import click
+import pytest
+import test_cli
 from click.testing import CliRunner
-from test_cli import Env, _no_env_dir, assert_error, bare, env  # noqa: F401  (fixtures)
+from test_cli import Env, assert_error
 
 from ledger import __version__
 from ledger.cli import cli
+
+# test_cli's fixtures: a bare directory, a store with issuer uni, no CREDLEDGER_* variables.
+bare, env, _no_env_dir = test_cli.bare, test_cli.env, test_cli._no_env_dir
 
 
 def test_dash_v_is_the_version() -> None:
@@ -18,3 +28,92 @@ def test_dash_v_is_the_version() -> None:
         result = CliRunner().invoke(cli, [flag])
         assert result.exit_code == 0, result.output
         assert result.stdout == f"credledger, version {__version__}\n"
+
+
+# ----------------------------------------------------------------------------- --dir after
+
+
+def _store_commands() -> list[tuple[str, ...]]:
+    """Every command whose code opens the store (``open_ledger``, ``store_path``)."""
+    import inspect
+
+    out = []
+
+    def walk(group: click.Group, path: tuple[str, ...]) -> None:
+        for name, cmd in sorted(group.commands.items()):
+            if isinstance(cmd, click.Group):
+                walk(cmd, (*path, name))
+            elif cmd.callback is not None:
+                source = inspect.getsource(inspect.unwrap(cmd.callback))
+                if "open_ledger(" in source or "store_path(" in source:
+                    out.append((*path, name))
+    walk(cli, ())
+    return out
+
+
+def test_every_command_that_opens_the_store_takes_dir_after_it() -> None:
+    commands = _store_commands()
+    assert {("status",), ("init",), ("issue",), ("audit",), ("export", "tiles"),
+            ("issuer", "add"), ("revoke",), ("prove-all",)} <= set(commands)
+    for path in commands:
+        cmd: click.Command = cli
+        for name in path:
+            assert isinstance(cmd, click.Group)
+            cmd = cmd.commands[name]
+        assert any("--dir" in p.opts for p in cmd.params), f"{' '.join(path)}: no --dir"
+
+
+# Command lines that reach the opening of the store (a key file they read first is given).
+_OPENING = [
+    ["status", "uni"], ["status", "uni", "c-1"], ["entry", "0"], ["checkpoint"],
+    ["consistency", "0"], ["backup", "{tmp}/backup"], ["prove", "uni", "c-1"],
+    ["prove-all", "uni", "{tmp}/ids.txt", "--out-dir", "{tmp}/bundles"], ["audit"],
+    ["export", "tiles", "{tmp}/tiles"], ["issuer", "retire", "uni"],
+    ["issuer", "add", "x", "--key", "{vkey}"], ["issuer", "rotate", "uni", "--key", "{key}",
+                                                   "--new-key", "{key}"],
+    ["issuer", "revoke-key", "uni", "0123456789abcdef"],
+    ["issue", "uni", "c-1", "--key", "{key}", "--subject", "s", "--title", "t",
+     "--out", "{tmp}/out"],
+    ["recover", "uni", "--out", "{tmp}/out"],
+    ["revoke", "uni", "c-1", "--key", "{key}"], ["suspend", "uni", "c-1", "--key", "{key}"],
+    ["reinstate", "uni", "c-1", "--key", "{key}"],
+]
+
+
+@pytest.mark.parametrize("args", _OPENING, ids=lambda a: " ".join(a[:2]))
+def test_dir_after_the_command_is_the_store(env: Env, args: list[str]) -> None:
+    """``credledger CMD ... --dir DIR`` opens DIR, as ``credledger --dir DIR CMD ...`` does:
+    a missing DIR is named, and the store given before the command is not used."""
+    (env.tmp / "ids.txt").write_text("c-1\n")
+    words = [a.format(tmp=env.tmp, key=env.uni_key, vkey=env.uni_vkey) for a in args]
+    missing = env.tmp / "no-store-here"
+    result = env.runner.invoke(cli, [*words, "--dir", str(missing)])
+    assert_error(result, 3, match=f"no ledger store in {missing}")
+    result = env.runner.invoke(cli, [*words, "--dir", str(missing)],
+                               env={"CREDLEDGER_DIR": str(env.store)})
+    assert_error(result, 3, match=f"no ledger store in {missing}")  # after the command wins
+
+
+def test_dir_before_after_and_from_the_environment(env: Env) -> None:
+    env.issue("c-1")
+    runner, store = env.runner, str(env.store)
+    want = env.ok("status", "uni", "c-1").stdout
+    for args, environ in (
+        (["status", "uni", "c-1", "--dir", store], {}),
+        (["status", "--dir", store, "uni", "c-1"], {}),
+        (["--dir", store, "status", "uni", "c-1", "--dir", store], {}),  # the same twice
+        (["status", "uni", "c-1"], {"CREDLEDGER_DIR": store}),
+        (["status", "uni", "c-1", "--dir", store], {"CREDLEDGER_DIR": str(env.tmp / "x")}),
+        (["--dir", store, "status", "uni", "c-1"], {"CREDLEDGER_DIR": str(env.tmp / "x")}),
+    ):
+        result = runner.invoke(cli, args, env=environ)
+        assert (result.exit_code, result.stdout) == (0, want), (args, result.output)
+    # Two different directories: a usage error, and nothing is opened.
+    result = runner.invoke(cli, ["--dir", store, "status", "uni", "--dir", str(env.tmp / "x")])
+    assert result.exit_code == 2, result.output
+    assert "--dir is given twice" in result.stderr
+    # Through the console script, as a user types it.
+    proc = subprocess.run([sys.executable, "-m", "ledger", "status", "uni", "c-1", "--dir",
+                           store], capture_output=True, text=True, check=False, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "CREDLEDGER_DIR"})
+    assert (proc.returncode, proc.stdout) == (0, want), proc.stderr
