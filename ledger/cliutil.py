@@ -92,6 +92,12 @@ def emit(as_json: bool, data: dict[str, Any], human: str, note: str | None = Non
             click.echo(printable_lines(note), err=True)
 
 
+def secho(text: str, fg: str) -> None:
+    """``text`` on stdout in colour ``fg``, unless NO_COLOR is set to anything but the empty
+    string (no-color.org); click leaves colour out anyway when stdout is not a terminal."""
+    click.echo(text if os.environ.get("NO_COLOR") else click.style(text, fg=fg))
+
+
 def store_path(ctx: click.Context) -> Path:
     return Path(ctx.obj["dir"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -117,3 +118,39 @@ def test_dir_before_after_and_from_the_environment(env: Env) -> None:
                            store], capture_output=True, text=True, check=False, timeout=60,
                           env={k: v for k, v in os.environ.items() if k != "CREDLEDGER_DIR"})
     assert (proc.returncode, proc.stdout) == (0, want), proc.stderr
+
+
+# ----------------------------------------------------------------------------- NO_COLOR
+
+
+@pytest.mark.parametrize("no_color", [None, "", "1"], ids=["unset", "empty", "set"])
+def test_no_color_is_honoured_by_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          no_color: str | None) -> None:
+    """On a terminal (``color=True``), the demo is in colour unless NO_COLOR is set to
+    something (no-color.org: an empty value does not count)."""
+    monkeypatch.chdir(tmp_path)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    result = CliRunner().invoke(cli, ["demo"], color=True)
+    assert result.exit_code == 0, result.output
+    assert ("\x1b[" in result.output) == (not no_color)
+
+
+def test_no_colour_into_a_pipe(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    proc = subprocess.run([sys.executable, "-m", "ledger", "demo"], capture_output=True,
+                          cwd=tmp_path, env=environ, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert b"\x1b" not in proc.stdout + proc.stderr
+
+
+def test_colour_is_only_written_through_one_helper() -> None:
+    """Every colour goes through ``cliutil.secho``, which honours NO_COLOR."""
+    for path in (Path(__file__).parent.parent / "ledger").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "cliutil.py":
+            text = text.replace("click.style(text, fg=fg)", "", 1)
+        for needle in ("click.style(", "click.secho(", "\\x1b", "\\033", "\\u001b"):
+            assert needle not in text, f"{path.name} writes colour without cliutil.secho"
