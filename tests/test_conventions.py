@@ -154,3 +154,42 @@ def test_colour_is_only_written_through_one_helper() -> None:
             text = text.replace("click.style(text, fg=fg)", "", 1)
         for needle in ("click.style(", "click.secho(", "\\x1b", "\\033", "\\u001b"):
             assert needle not in text, f"{path.name} writes colour without cliutil.secho"
+
+
+# ----------------------------------------------------------------------------- completion, help
+
+
+def _console(args: list[str], **environ: str) -> subprocess.CompletedProcess[str]:
+    """``credledger ARGS`` through the console script's entry (ledger.main), as installed."""
+    env_ = {k: v for k, v in os.environ.items() if not k.startswith(("CREDLEDGER_", "_CRED"))}
+    env_.update(environ)
+    return subprocess.run([sys.executable, "-c", "from ledger.main import main; main()", *args],
+                          capture_output=True, text=True, env=env_, check=False, timeout=60)
+
+
+def test_shell_completion_through_the_console_script(tmp_path: Path) -> None:
+    script = _console([], _CREDLEDGER_COMPLETE="bash_source")
+    assert script.returncode == 0, script.stderr
+    assert "_credledger_completion()" in script.stdout
+    assert "complete -o nosort -F _credledger_completion credledger" in script.stdout
+    for words, cword, want in (("credledger sta", 1, "plain,status"),
+                               ("credledger status uni --d", 3, "plain,--dir"),
+                               ("credledger verify --log", 2, "plain,--log-key")):
+        done = _console([], _CREDLEDGER_COMPLETE="bash_complete", COMP_WORDS=words,
+                        COMP_CWORD=str(cword))
+        assert want in done.stdout.splitlines(), (words, done.stdout, done.stderr)
+    # Completion is click's even when verify's arguments would take the click-free path.
+    done = _console(["verify", str(tmp_path / "c-1.bundle.json")],
+                    _CREDLEDGER_COMPLETE="bash_complete", COMP_WORDS="credledger verify --log",
+                    COMP_CWORD="2")
+    assert done.stdout.splitlines() == ["plain,--log-key"], done.stdout + done.stderr
+
+
+def test_help_documents_completion_and_the_environment() -> None:
+    text = CliRunner().invoke(cli, ["--help"]).stdout
+    for needle in ('eval "$(_CREDLEDGER_COMPLETE=bash_source credledger)"', "CREDLEDGER_DEBUG=1",
+                   "CREDLEDGER_DIR", "CREDLEDGER_PASSPHRASE", "CREDLEDGER_LOG_KEY", "NO_COLOR"):
+        assert needle in text, needle
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for needle in ("_CREDLEDGER_COMPLETE=bash_source", "CREDLEDGER_DEBUG", "NO_COLOR"):
+        assert needle in readme, needle
