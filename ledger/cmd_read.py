@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ledger.cliutil import (
     read_text_file,
 )
 from ledger.errors import NotFoundError
+from ledger.printable import printable
 
 
 @click.command()
@@ -124,16 +126,24 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
 @dir_option
 @click.pass_context
 def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
-    """Show one entry (--raw: the exact leaf bytes, whose leaf hash the tree holds).
+    """Show one entry, its statement's fields by name (--raw: the exact leaf bytes, whose leaf
+    hash the tree holds).
+
+    Bytes are shown as hex, times as UTC (and --json gives the statement's fields in order as
+    well, as "fields"); text from the statement is quoted, and escaped where a terminal would
+    obey it.
 
     \b
     Examples:
       credledger entry 0
+      credledger entry 42 --json
       credledger entry 42 --raw > entry-42.bin
     """
-    from ledger.events import decode_entry, decode_statement, key_id
+    from ledger.events import FIELD_NAMES, decode_entry, decode_statement, key_id
     from ledger.merkle import leaf_hash
 
+    if raw and as_json:
+        raise Failure("--raw writes the leaf bytes, --json a JSON object: give one", 2)
     with open_ledger(ctx) as ledger:
         data = ledger.entry_bytes(index)
     if raw:
@@ -142,13 +152,33 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
         return
     e = decode_entry(data)
     st = decode_statement(e.statement)
-    fields = [f.hex() if isinstance(f, bytes) else f for f in st.fields]
+    fields = [f.hex() if isinstance(f, bytes) else list(f) if isinstance(f, tuple) else f
+              for f in st.fields]
+    named = dict(zip(FIELD_NAMES[st.kind], fields, strict=True))
     out = {"index": e.index, "time": iso(e.time), "leaf_hash": leaf_hash(data).hex(),
            "prev_root": e.prev_root.hex(), "state_root": e.state_root.hex(),
            "kind": st.kind, "issuer": st.issuer, "statement_time": iso(st.time),
-           "fields": fields, "signer_key_id": key_id(e.signer), "size_bytes": len(data)}
-    human = "\n".join(f"{k:15} {v}" for k, v in out.items())
-    emit(as_json, out, human)
+           "fields": fields, "statement_fields": named, "signer": e.signer.hex(),
+           "signer_key_id": key_id(e.signer), "signature": e.signature.hex(),
+           "size_bytes": len(data)}
+    lines = [f"{k:15} {out[k]}" for k in ("index", "time", "leaf_hash", "prev_root",
+                                          "state_root", "kind", "issuer", "statement_time")]
+    for name, value in zip(FIELD_NAMES[st.kind], st.fields, strict=True):
+        if isinstance(value, bytes):
+            shown = value.hex()
+        elif value is None:
+            shown = "(none)"
+        elif isinstance(value, int):
+            shown = str(value)
+            if name == "expires":
+                shown += f" ({iso(value)}: valid through {expiry_date(value)})"
+        else:  # text and lists of ids: quoted as JSON, exactly as they are
+            shown = json.dumps(list(value) if isinstance(value, tuple) else value,
+                               ensure_ascii=False)
+        lines.append(f"{name:15} {printable(shown)}")
+    lines += [f"{'signer':15} {e.signer.hex()} (key id {key_id(e.signer)})",
+              f"{'signature':15} {e.signature.hex()}", f"{'size_bytes':15} {len(data)}"]
+    emit(as_json, out, "\n".join(lines))
 
 
 @click.command()

@@ -193,3 +193,52 @@ def test_help_documents_completion_and_the_environment() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     for needle in ("_CREDLEDGER_COMPLETE=bash_source", "CREDLEDGER_DEBUG", "NO_COLOR"):
         assert needle in readme, needle
+
+
+# ----------------------------------------------------------------------------- entry
+
+
+def test_entry_shows_every_kind_by_field_name_faithfully(env: Env) -> None:
+    """``entry --json`` gives the statement's fields by name (and in order, as before), bytes
+    in hex, exactly what the leaf bytes hold; the human form quotes text and escapes what a
+    terminal would obey; --raw and --json together are a usage error."""
+    import msgpack
+
+    from ledger.events import _STATEMENT_FIELDS, FIELD_NAMES, KINDS
+
+    assert set(FIELD_NAMES) == set(KINDS)
+    assert {k: len(v) for k, v in FIELD_NAMES.items()} == _STATEMENT_FIELDS
+    pdf = env.tmp / "c.pdf"
+    pdf.write_bytes(b"%PDF-1.7 a certificate")
+    env.issue("m-1")
+    env.issue("c-1", "--expires", "2030-01-31", "--part", "m-1", "--attachment", str(pdf))
+    title = 'it\'s "x" \u202eevil\tend'
+    env.ok("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject", "s", "--title", title,
+           "--out", str(env.out))
+    env.ok("suspend", "uni", "c-2", "--key", str(env.uni_key), "--reason", "a\tb \u2066c")
+    new_key, _ = env.key("uni-2")
+    env.ok("issuer", "rotate", "uni", "--key", str(env.uni_key), "--new-key", str(new_key))
+    env.ok("issuer", "retire", "uni", "--reason", "merged")
+    kinds = set()
+    for index in range(env.json("checkpoint")["size"]):
+        data = env.json("entry", str(index))
+        raw = env.ok("entry", str(index), "--raw").stdout_bytes
+        items = msgpack.unpackb(raw)
+        statement = msgpack.unpackb(items[5])
+        want = [v.hex() if isinstance(v, bytes) else v for v in statement[3:]]
+        assert data["kind"] == statement[0] and data["issuer"] == statement[1]
+        assert data["fields"] == want
+        assert data["statement_fields"] == dict(zip(FIELD_NAMES[statement[0]], want,
+                                                    strict=True))
+        assert (data["signer"], data["signature"]) == (items[6].hex(), items[7].hex())
+        kinds.add(data["kind"])
+        human = env.ok("entry", str(index)).stdout
+        for name in FIELD_NAMES[data["kind"]]:
+            assert any(line.split()[0] == name for line in human.splitlines()), (name, human)
+        assert not any(c in human for c in "\t\u202e\u2066"), human
+    assert kinds == {"register-issuer", "issue", "suspend", "rotate-key", "retire-issuer"}
+    human = env.ok("entry", "3").stdout  # the title, quoted and escaped, in one line
+    assert 'title           "it\'s \\"x\\" \\u202eevil\\tend"\n' in human
+    assert "valid through 2030-01-31" in env.ok("entry", "2").stdout
+    result = env.run("entry", "0", "--raw", "--json")
+    assert result.exit_code == 2 and not result.stdout_bytes
