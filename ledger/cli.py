@@ -21,7 +21,10 @@ Environment:
   CREDLEDGER_DEBUG=1     a traceback instead of the one-line 'internal error' of a bug
   NO_COLOR=1             no colour (none is written into a pipe or file anyway)
 
-Exit codes: 0 ok, 1 not valid, 2 usage error, 3 any other error.
+\b
+--json: one JSON object on stdout, "format": "credledger-COMMAND/1" first; an error is then
+one line of JSON on stderr: {"format": "credledger-error/1", "error": {"code": N, "message":
+"..."}}. Exit codes: 0 ok, 1 not valid, 2 usage error, 3 any other error.
 
 \b
 Shell completion (bash; zsh_source and fish_source for zsh and fish):

@@ -25,6 +25,27 @@ from typing import Any
 
 PROG = "credledger"
 
+ERROR_FORMAT = "credledger-error/1"
+"""The ``format`` of an error under ``--json``: ``{"format": ..., "error": {"code": N,
+"message": "..."}}``, one line on stderr, for every command (docs/ARCHITECTURE.md)."""
+
+VERIFY_FORMAT = "credledger-verify/1"
+"""The ``format`` of each of ``verify --json``'s answers (a list of them for several FILEs)."""
+
+
+def json_format(command: str) -> str:
+    """The ``format`` of a command's ``--json`` object: ``credledger-status/1``,
+    ``credledger-issuer-add/1``. A field may be added in a version; one removed or changed in
+    meaning takes a new version."""
+    return f"{PROG}-{command.replace(' ', '-')}/1"
+
+
+def json_error(code: int, message: str) -> str:
+    """An error under ``--json``: one line of JSON (for stderr), in the one shape."""
+    import json
+
+    return json.dumps({"format": ERROR_FORMAT, "error": {"code": code, "message": message}})
+
 
 class CommandError(Exception):
     """A one-line error and its exit code (docs/ARCHITECTURE.md, "Errors and exit codes")."""
@@ -177,7 +198,8 @@ def _invalid(reason: str, as_json: bool, what: str = "bundle") -> tuple[int, str
     if as_json:
         import json
 
-        out = json.dumps({"valid": False, "answer": INVALID, "reason": reason}) + "\n"
+        out = json.dumps({"format": VERIFY_FORMAT, "valid": False, "answer": INVALID,
+                          "reason": reason}) + "\n"
     else:
         out = f"INVALID    {printable(reason)}\n"
     return 1, out, f"the {what} does not verify: {printable(reason)}"
@@ -424,7 +446,8 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
             if as_json:
                 import json
 
-                out = json.dumps({"valid": False, "answer": "ERROR", "reason": err})
+                out = json.dumps({"format": VERIFY_FORMAT, "valid": False, "answer": "ERROR",
+                                  "reason": err})
         worst = max(worst, code)
         if err:
             errs.append(printable(f"{file}: {err}"))
@@ -432,7 +455,7 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
             import json
 
             value = json.loads(out)
-            results.append({"file": file, **value})
+            results.append({"format": value.pop("format"), "file": file, **value})
         else:
             outs.append(f"== {printable(file)} ==\n{out}")
     if as_json:
@@ -496,7 +519,7 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
     if as_json:
         import json
 
-        result = verdict.as_dict()
+        result = {"format": VERIFY_FORMAT, **verdict.as_dict()}
         if found:
             result["attachments"] = found
         out = json.dumps(result, indent=2) + "\n"
@@ -571,7 +594,7 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
         import json
 
         result: dict[str, Any] = {
-            "valid": True, "answer": "INCLUDED", "proof": "tlog-proof", "index": index,
+            "format": VERIFY_FORMAT, "valid": True, "answer": "INCLUDED", "proof": "tlog-proof", "index": index,
             "checkpoint": {"origin": cp.origin, "size": cp.size, "root": cp.root.hex()},
             "trusted_by": trusted_by, "at": _iso(at_ms),
             "entry": {"kind": st.kind, "issuer": st.issuer,
@@ -657,6 +680,7 @@ def fast_main(args: list[str]) -> int | None:
     kwargs = parse_verify_args(args)
     if kwargs is None:
         return None
+    as_json = bool(kwargs["as_json"])
     try:
         code, out, err = run_verify(**kwargs)
         _write(sys.stdout, out)
@@ -673,8 +697,8 @@ def fast_main(args: list[str]) -> int | None:
         from ledger.printable import printable
 
         try:
-            _write(sys.stderr, "".join(f"{PROG}: error: {printable(line)}\n"
-                                       for line in err.split("\n")))
+            _write(sys.stderr, json_error(code, "; ".join(err.split("\n"))) + "\n" if as_json
+                   else "".join(f"{PROG}: error: {printable(line)}\n" for line in err.split("\n")))
         except OSError:
             pass  # nowhere left to say it; the exit code still does
     return code

@@ -6,10 +6,12 @@ with several FILEs and their documents.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -242,3 +244,169 @@ def test_entry_shows_every_kind_by_field_name_faithfully(env: Env) -> None:
     assert "valid through 2030-01-31" in env.ok("entry", "2").stdout
     result = env.run("entry", "0", "--raw", "--json")
     assert result.exit_code == 2 and not result.stdout_bytes
+
+
+# ----------------------------------------------------------------------------- --json
+
+
+def _leaf_commands() -> list[tuple[tuple[str, ...], click.Command]]:
+    out = []
+
+    def walk(group: click.Group, path: tuple[str, ...]) -> None:
+        for name, cmd in sorted(group.commands.items()):
+            if isinstance(cmd, click.Group):
+                walk(cmd, (*path, name))
+            else:
+                out.append(((*path, name), cmd))
+    walk(cli, ())
+    return out
+
+
+def test_every_command_that_prints_data_takes_json() -> None:
+    """Only the narrated demo has no --json."""
+    without = {" ".join(path) for path, cmd in _leaf_commands()
+               if not any("--json" in p.opts for p in cmd.params)}
+    assert without == {"demo"}
+
+
+def _json(env: Env, *args: str) -> Any:
+    """``credledger ARGS --json``: exit 0, one JSON object on stdout, nothing on stderr."""
+    result = env.run(*args, "--json")
+    assert result.exit_code == 0, (args, result.output)
+    assert not result.stderr, (args, result.stderr)
+    return json.loads(result.stdout)
+
+
+def _command_of(args: tuple[str, ...]) -> str:
+    words = [a for a in args if not a.startswith("-")]
+    return "-".join(words[:2] if words[0] in ("key", "issuer", "witness", "export") else
+                    words[:1])
+
+
+def test_every_json_object_names_its_format(env: Env) -> None:
+    """Each command's --json object starts with "format": "credledger-COMMAND/1"; prove and
+    witness cosign have --json now (the proof itself inside, unless -o is given)."""
+    t = env.tmp
+    new_key, new_vkey = env.key("uni-2")
+    o2_key, _ = env.key("o2")
+    calls: list[tuple[str, ...]] = [
+        ("key", "new", str(t / "x.key")), ("key", "show", str(env.uni_key)),
+        ("issuer", "add", "other", "--key", new_vkey),
+        ("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "s", "--title", "T",
+         "--out", str(env.out)),
+        ("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject", "s", "--title", "T",
+         "--out", str(env.out)),
+        ("suspend", "uni", "c-2", "--key", str(env.uni_key)),
+        ("reinstate", "uni", "c-2", "--key", str(env.uni_key)),
+        ("revoke", "uni", "c-2", "--key", str(env.uni_key)),
+        ("checkpoint",), ("status", "uni"), ("status", "uni", "c-1"), ("entry", "1"),
+        ("consistency", "1"), ("backup", str(t / "backup")),
+        ("prove", "uni", "c-1", "-o", str(t / "c-1.bundle.json")),
+        ("prove-all", "uni", str(t / "ids.txt"), "--out-dir", str(t / "bundles")),
+        ("audit",), ("export", "tiles", str(t / "tiles")),
+        ("witness", "init", str(t / "w"), "--name", "w.example"),
+        ("issuer", "rotate", "other", "--key", str(new_key), "--new-key", str(o2_key)),
+        ("issuer", "revoke-key", "other", env.json("key", "show", str(o2_key))["key_id"]),
+        ("issuer", "retire", "other"),
+    ]
+    (t / "ids.txt").write_text("c-1\nc-2\n")
+    for args in calls:
+        data = _json(env, *args)
+        assert next(iter(data)) == "format", args
+        assert data["format"] == f"credledger-{_command_of(args)}/1", (args, data["format"])
+    # prove: the bundle inside (it verifies), or what was written with -o.
+    data = _json(env, "prove", "uni", "c-1")
+    assert (data["proof"], data["credentials"], data["output"]) == ("bundle", ["uni/c-1"], None)
+    assert data["checkpoint_signed"] is True  # the log grew since the last checkpoint
+    bundle = t / "embedded.bundle.json"
+    bundle.write_text(json.dumps(data["bundle"]))
+    verdict = _json(env, "verify", str(bundle), "--log-key", env.log_vkey)
+    assert (verdict["format"], verdict["answer"]) == ("credledger-verify/1", "VALID")
+    data = _json(env, "prove", "uni", "c-1", "--format", "tlog-proof")
+    assert data["tlog_proof"] == env.ok("prove", "uni", "c-1", "--format", "tlog-proof").stdout
+    data = _json(env, "prove", "uni", "c-1", "-o", str(t / "c-1.bundle.json"))
+    assert data["output"] == str(t / "c-1.bundle.json") and "bundle" not in data
+    many = _json(env, "verify", str(bundle), str(t / "c-1.bundle.json"), "--log-key",
+                 env.log_vkey)
+    assert [v["format"] for v in many] == ["credledger-verify/1"] * 2
+    # witness cosign: the cosigned note inside, or written with -o.
+    note = t / "cp.txt"
+    note.write_text(env.ok("checkpoint").stdout)
+    cosign = ("witness", "cosign", str(note), "--state", str(t / "w"), "--log-key", env.log_vkey)
+    data = _json(env, *cosign)
+    assert data["format"] == "credledger-witness-cosign/1"
+    assert data["note"].startswith(note.read_text()) and data["witness"] == "w.example"
+    assert data["size"] == env.size()
+    data = _json(env, *cosign, "-o", str(t / "cosigned.txt"))
+    assert "note" not in data and (t / "cosigned.txt").read_text().startswith(note.read_text())
+
+
+def _one_json_error(stderr: str, code: int) -> str:
+    """stderr under --json: exactly one line, the error object in its one shape."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    value = json.loads(lines[0])
+    assert value == {"format": "credledger-error/1",
+                     "error": {"code": code, "message": value["error"]["message"]}}, value
+    assert isinstance(value["error"]["message"], str) and value["error"]["message"]
+    return str(value["error"]["message"])
+
+
+def test_errors_under_json_are_one_json_object(env: Env) -> None:
+    env.issue("c-1")
+    cases: list[tuple[list[str], int, str]] = [
+        (["status", "nope", "--json"], 3, "issuer 'nope' is not registered"),
+        (["status", "--json"], 2, "Missing argument 'ISSUER'."),
+        (["--json", "status", "uni"], 2, "No such option '--json'."),
+        (["status", "uni", "--bogus", "--json"], 2, "No such option '--bogus'."),
+        (["revoke", "uni", "c-9", "--key", str(env.uni_key), "--json"], 3,
+         "refused (unknown-credential)"),
+        (["status", "uni", "--json", "--dir", str(env.tmp / "none")], 2, "--dir is given twice"),
+        (["entry", "0", "--raw", "--json"], 2, "--raw writes the leaf bytes"),
+    ]
+    for args, code, message in cases:
+        result = env.run(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert not result.stdout, (args, result.stdout)
+        assert message in _one_json_error(result.stderr, code), args
+        plain = env.run(*[a for a in args if a != "--json"])  # without --json: the text line
+        if code == 3:
+            assert_error(plain, 3, match=message)
+
+
+def test_verify_errors_under_json_on_both_paths(env: Env) -> None:
+    """The click-free verify and click's give the same JSON: answers on stdout, each with its
+    format, and the error as one JSON line on stderr."""
+    from test_cli import _run_entry
+
+    env.issue("c-1")
+    good = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(good))
+    notes = env.tmp / "notes.txt"
+    notes.write_text("not a bundle\n")
+    key = ["--log-key", env.log_vkey]
+    at = ["--at", "2027-06-01"]
+    cases: list[tuple[list[str], int]] = [
+        ([str(good), *key, "--json", *at], 0),
+        ([str(notes), *key, "--json"], 1),
+        ([str(env.tmp / "missing.json"), *key, "--json"], 3),
+        ([str(good), "--json"], 2),
+        ([str(good), *key, "--json", "--document", str(notes)], 2),
+        ([str(good), str(notes), *key, "--json", *at], 1),
+        ([str(good), str(env.tmp / "missing.json"), *key, "--json", *at], 3),
+        ([str(good), "--json", "--log-key"], 2),  # click's parse
+        ([str(good), "--json", "--size", "-1", *key], 2),
+    ]
+    for args, code in cases:
+        fast = _run_entry(["verify", *args], through_click=False)
+        slow = _run_entry(["verify", *args], through_click=True)
+        assert fast == slow, args
+        assert fast[0] == code, (args, fast)
+        if code:
+            _one_json_error(fast[2], code)
+        else:
+            assert not fast[2]
+        if fast[1]:
+            value = json.loads(fast[1])
+            for answer in value if isinstance(value, list) else [value]:
+                assert answer["format"] == "credledger-verify/1"
