@@ -164,7 +164,16 @@ def open_ledger(ctx: click.Context) -> Any:
     from ledger.log import Ledger
     from ledger.parallel import default_workers
 
-    return Ledger.open(store_path(ctx), workers=default_workers())  # every core for big batches
+    said: list[bool] = []
+
+    def waiting() -> None:  # from a timer thread, once a wait: say it once a command
+        if not said:
+            said.append(True)
+            click.echo("credledger: waiting for another writer: another process holds the "
+                       "store's write lock (a big batch?); going on once it is released",
+                       err=True)
+    return Ledger.open(store_path(ctx), workers=default_workers(),  # every core for big batches
+                       on_wait=waiting)
 
 
 def b64(b: bytes) -> str:

@@ -410,3 +410,59 @@ def test_verify_errors_under_json_on_both_paths(env: Env) -> None:
             value = json.loads(fast[1])
             for answer in value if isinstance(value, list) else [value]:
                 assert answer["format"] == "credledger-verify/1"
+
+
+# ----------------------------------------------------------------------------- another writer
+
+_HOLD = """
+import sys, time
+from ledger.store import Store
+
+def hold(txn):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+
+Store(sys.argv[1]).write(hold)
+"""
+
+
+def test_a_note_while_another_process_holds_the_write_lock(env: Env) -> None:
+    """While another process holds the store's write lock (a big batch, say), a writer, and a
+    command opening the store, wait: after 1.5 s they say so on stderr, once, and then go on."""
+    import time
+
+    env.issue("c-1")
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(env.store), "4"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        start = time.monotonic()
+        procs = [
+            _console_popen(["--dir", str(env.store), "issue", "uni", "c-2", "--key",
+                            str(env.uni_key), "--subject", "s", "--title", "T", "--out",
+                            str(env.out)]),
+            _console_popen(["--dir", str(env.store), "status", "uni", "c-1", "--json"]),
+        ]
+        outs = [p.communicate(timeout=60) for p in procs]
+        waited = time.monotonic() - start
+    finally:
+        holder.wait(timeout=60)
+    assert holder.returncode == 0
+    assert waited > 2
+    note = ("credledger: waiting for another writer: another process holds the store's write "
+            "lock (a big batch?); going on once it is released\n")
+    for proc, (out, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err
+        assert err == note, err  # once, and nothing else
+    assert "issued 1 credential" in outs[0][0]
+    assert json.loads(outs[1][0])["state"] == "issued"
+    # Without another writer: no note.
+    result = _console(["--dir", str(env.store), "revoke", "uni", "c-2", "--key",
+                       str(env.uni_key)])
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def _console_popen(args: list[str]) -> subprocess.Popen[str]:
+    env_ = {k: v for k, v in os.environ.items() if not k.startswith(("CREDLEDGER_", "_CRED"))}
+    return subprocess.Popen([sys.executable, "-c", "from ledger.main import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_)
