@@ -296,7 +296,10 @@ def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: 
 
     A FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
     in the trusted checkpoint's tree (inclusion only, not status). Each credential's committed
-    document digest is shown; --attachment checks a file against it.
+    document digest is shown; --attachment checks a file against it. With several FILEs, each
+    --document goes with the one bundle proving its credential, each --attachment with the one
+    FILE whose credential commits to its SHA-256; one that goes with no FILE, or with several,
+    is a usage error.
 
     Exit 0 only when every credential in the bundle is VALID (or the tlog-proof checks); 1
     otherwise (including a proof that fails any check); 2 for usage errors (a holder's
@@ -310,6 +313,8 @@ def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: 
       CREDLEDGER_LOG_KEY=VKEY credledger verify a.bundle.json b.bundle.json -
       credledger verify cs-001.bundle.json --log-key VKEY --document cs-001.json \\
           --attachment cs-001.pdf
+      credledger verify a.bundle.json b.bundle.json --log-key VKEY --document a.json \\
+          --document b.json
       credledger verify cs-001.tlog-proof --log-key VKEY
       credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
           --min-witnesses 2 --max-age 7d

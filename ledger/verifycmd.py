@@ -396,7 +396,8 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
     wrong kind) and unreadable files raise :class:`CommandError`; other package errors
     propagate (map them with :func:`error_exit`). With several, each is verified in turn, one
     block each (``--json``: a list), an error is said for its file, and the exit code is the
-    worst.
+    worst; each document and attachment goes with the one FILE it fits
+    (:func:`_match_to_files`).
     """
     if isinstance(files, str):
         files = (files,)
@@ -404,9 +405,6 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
         raise CommandError("give a FILE to verify", 2)
     if files.count(STDIN) > 1:
         raise CommandError("'-' (stdin) can be given once", 2)
-    if len(files) > 1 and (documents or attachments):
-        raise CommandError("--document and --attachment go with one FILE; verify the others "
-                           "in another run", 2)
     trust_ = _trust(log_key, root, size, checkpoint, trust)
     at_ms = day_start_ms(at) if at is not None else now_ms()
     cosigners: tuple[Any, ...] = ()
@@ -432,12 +430,31 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
         "as_json": as_json}
     if len(files) == 1:
         return _verify_one(files[0], **common)
+    datas: dict[str, bytes | Exception] = {}
+    matched: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    if documents or attachments:
+        from ledger.errors import LedgerError
+
+        for file in files:
+            try:
+                datas[file] = _read_stdin() if file == STDIN else read_input(file)
+            except (CommandError, LedgerError, OSError) as exc:  # said for its file below
+                datas[file] = exc
+        matched = _match_to_files(datas, documents, attachments)
     worst, outs, errs, results = 0, [], [], []
     from ledger.printable import printable
 
     for file in files:
         try:
-            code, out, err = _verify_one(file, **common)
+            if file in datas:
+                data = datas[file]
+                if isinstance(data, Exception):
+                    raise data
+                docs, atts = matched.get(file, ((), ()))
+                code, out, err = _verify_one(file, **{**common, "documents": docs,
+                                                      "attachments": atts}, data=data)
+            else:
+                code, out, err = _verify_one(file, **common)
         except Exception as exc:
             mapped = error_exit(exc)
             if mapped is None:
@@ -465,10 +482,92 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
     return worst, "\n".join(outs), "\n".join(errs)
 
 
+def _proven(data: bytes) -> tuple[str, set[str], set[str]]:
+    """What a FILE says it proves, read but not verified (only to match ``--document`` and
+    ``--attachment`` to one of several FILEs; verifying each FILE then checks it): its kind
+    (``bundle``, ``tlog-proof``, or ``other``), the credentials it names (a bundle's, with
+    the parts among its entries) and the document digests their issuances commit to."""
+    from ledger.bundle import parse_bundle
+    from ledger.errors import LedgerError
+    from ledger.events import ISSUE, decode_entry, decode_statement
+    from ledger.tlogproof import parse_tlog_proof
+
+    try:
+        if data.startswith(b"c2sp.org/tlog-proof@"):
+            kind, named, raws = "tlog-proof", None, [parse_tlog_proof(data).extra or b""]
+        else:
+            bundle = parse_bundle(data)
+            kind, raws = "bundle", [raw for raw, _ in bundle.entries.values()]
+            named = [f"{i}/{c}" for i, c in bundle.credentials]
+    except LedgerError:
+        return "other", set(), set()
+    issued: dict[str, tuple[str | None, list[str]]] = {}  # name -> (digest, parts)
+    for raw in raws:
+        try:
+            st = decode_statement(decode_entry(raw).statement)
+        except LedgerError:
+            continue
+        if st.kind == ISSUE:
+            issued[f"{st.issuer}/{st.fields[0]}"] = (
+                None if st.fields[4] is None else st.fields[4].hex(),
+                [f"{st.issuer}/{p}" for p in st.fields[5]])
+    queue = list(issued) if named is None else named  # a bundle's credentials, then parts
+    names: set[str] = set()
+    while queue:
+        name = queue.pop()
+        if name not in names:
+            names.add(name)
+            queue.extend(issued.get(name, (None, []))[1])
+    digests = {d for n, (d, _) in issued.items() if n in names and d is not None}
+    return kind, names, digests
+
+
+def _match_to_files(datas: dict[str, bytes | Exception], documents: tuple[str, ...],
+                    attachments: tuple[str, ...],
+                    ) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """With several FILEs: each ``--document`` goes with the one bundle that names the
+    credential the document is for, each ``--attachment`` with the one FILE whose credentials
+    commit to its SHA-256. One that goes with no FILE, or with several, is a usage error
+    (exit 2) naming the fix: which proof it belongs to is never guessed."""
+    from ledger.errors import LedgerError
+    from ledger.holder import parse_holder_document
+
+    proven = {f: _proven(d) if isinstance(d, bytes) else ("other", set(), set())
+              for f, d in datas.items()}
+    docs: dict[str, list[str]] = {f: [] for f in datas}
+    atts: dict[str, list[str]] = {f: [] for f in datas}
+    for doc in documents:
+        raw = read_input(doc)
+        try:
+            parsed = parse_holder_document(raw)
+        except LedgerError:
+            _refuse_document(doc, raw)
+            raise CommandError(f"--document: {doc} is not a holder's credential document", 2)
+        name = f"{parsed['issuer']}/{parsed['id']}"
+        where = [f for f, (kind, names, _) in proven.items() if kind == "bundle" and name in names]
+        if len(where) != 1:
+            how = "none of the FILEs proves" if not where else f"{len(where)} of the FILEs prove"
+            raise CommandError(f"--document {doc}: {how} {name}, the credential it is for; "
+                               f"verify it with its bundle alone: {PROG} verify BUNDLE "
+                               f"--document {doc}", 2)
+        docs[where[0]].append(doc)
+    for att in attachments:
+        digest = file_sha256(att)
+        where = [f for f, (_, _, digests) in proven.items() if digest in digests]
+        if len(where) != 1:
+            how = ("no credential the FILEs prove commits to" if not where else
+                   f"credentials of {len(where)} of the FILEs commit to")
+            raise CommandError(f"--attachment {att}: {how} its SHA-256 {digest}; verify it "
+                               f"with the proof it goes with alone: {PROG} verify FILE "
+                               f"--attachment {att}", 2)
+        atts[where[0]].append(att)
+    return {f: (tuple(docs[f]), tuple(atts[f])) for f in datas}
+
+
 def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
                 attachments: tuple[str, ...], at_ms: int, cosigners: tuple[Any, ...],
                 min_witnesses: int, max_age_ms: int | None,
-                as_json: bool) -> tuple[int, str, str]:
+                as_json: bool, data: bytes | None = None) -> tuple[int, str, str]:
     from dataclasses import replace
 
     from ledger.errors import EncodingError, LedgerError
@@ -476,7 +575,8 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
     from ledger.printable import printable
     from ledger.verify import verify_bundle
 
-    data = _read_stdin() if file == STDIN else read_input(file)
+    if data is None:
+        data = _read_stdin() if file == STDIN else read_input(file)
     verifier = trust.for_data(data)
     raw_docs = [(d, read_input(d)) for d in documents]
     digests = tuple((a, file_sha256(a)) for a in attachments)

@@ -466,3 +466,72 @@ def _console_popen(args: list[str]) -> subprocess.Popen[str]:
     env_ = {k: v for k, v in os.environ.items() if not k.startswith(("CREDLEDGER_", "_CRED"))}
     return subprocess.Popen([sys.executable, "-c", "from ledger.main import main; main()", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_)
+
+
+# ----------------------------------------------------------------------------- verify, several FILEs
+
+
+def test_verify_matches_documents_and_attachments_to_one_of_several_files(env: Env) -> None:
+    """With several FILEs, a --document goes with the one bundle proving its credential and an
+    --attachment with the one FILE whose credential commits to its SHA-256, on both paths; one
+    that goes with no FILE or with several is a usage error naming the fix."""
+    from test_cli import _run_entry
+
+    pdf = env.tmp / "c-2.pdf"
+    pdf.write_bytes(b"%PDF-1.7 the certificate of c-2")
+    env.issue("c-1")
+    env.issue("c-2", "--attachment", str(pdf))
+    env.issue("c-3")
+    env.ok("checkpoint")
+    b1, b2, b3, proof2 = (env.tmp / n for n in ("c-1.json", "c-2.json", "c-3.json", "c-2.tlog"))
+    for cred, path in (("c-1", b1), ("c-2", b2), ("c-3", b3)):
+        env.ok("prove", "uni", cred, "-o", str(path))
+    env.ok("prove", "uni", "c-2", "--format", "tlog-proof", "-o", str(proof2))
+    again = env.tmp / "c-1-again.json"
+    env.ok("prove", "uni", "c-1", "-o", str(again))
+    d1, d2, d3 = (str(env.out / "uni" / f"c-{n}.json") for n in (1, 2, 3))
+    forged = env.tmp / "forged-c-3.json"
+    doc = json.loads(Path(d3).read_text())
+    doc["subject"] = "Mallory"
+    forged.write_text(json.dumps(doc))
+    other = env.tmp / "other.pdf"
+    other.write_bytes(b"%PDF-1.7 not a committed certificate")
+    key = ["--log-key", env.log_vkey]
+
+    def both(*args: str) -> tuple[int, str, str]:
+        fast = _run_entry(["verify", *args], through_click=False)
+        assert fast == _run_entry(["verify", *args], through_click=True), args
+        return fast
+
+    code, out, err = both(str(b1), str(b2), *key, "--document", d2, "--document", d1,
+                          "--attachment", str(pdf))
+    assert (code, err) == (0, ""), out + err
+    blocks = out.split("\n== ")
+    assert "holder 'holder of c-1' matches the commitment" in blocks[0]
+    assert "holder 'holder of c-2' matches" in blocks[1]
+    assert f"attachment {pdf}: its SHA-256 matches" in blocks[1]
+    assert "attachment" not in blocks[0]
+    code, out, err = both(str(b1), str(b2), *key, "--document", d1, "--json", "--at",
+                          "2027-06-01")
+    answers = json.loads(out)
+    assert code == 0 and [a["credentials"][0]["holder_checked"] for a in answers] == [True, False]
+    # The attachment goes with the tlog-proof too; a document never does.
+    code, out, _ = both(str(b1), str(proof2), *key, "--attachment", str(pdf))
+    assert code == 0 and f"attachment {pdf}: its SHA-256 matches" in out.split("\n== ")[1]
+    # A forged document still goes with its bundle, which then does not verify.
+    code, out, err = both(str(b1), str(b3), *key, "--document", str(forged))
+    assert code == 1 and "INVALID" in out.split("\n== ")[1], out + err
+    # Usage errors, naming the fix.
+    for args, message in (
+        ([str(b1), str(b3), "--document", d2], "none of the FILEs proves uni/c-2"),
+        ([str(b1), str(again), "--document", d1], "2 of the FILEs prove uni/c-1"),
+        ([str(b1), str(proof2), "--document", d2], "none of the FILEs proves uni/c-2"),
+        ([str(b1), str(b3), "--attachment", str(other)],
+         "no credential the FILEs prove commits to its SHA-256"),
+        ([str(b2), str(proof2), "--attachment", str(pdf)],
+         "credentials of 2 of the FILEs commit to its SHA-256"),
+    ):
+        code, out, err = both(*args, *key)
+        assert (code, out) == (2, ""), (args, out, err)
+        assert message in err and "alone: credledger verify " in err, (args, err)
+        assert len(err.splitlines()) == 1
