@@ -17,7 +17,7 @@ import click
 import pytest
 import test_cli
 from click.testing import CliRunner
-from test_cli import Env, assert_error
+from test_cli import ORIGIN, Env, assert_error
 
 from ledger import __version__
 from ledger.cli import cli
@@ -535,3 +535,128 @@ def test_verify_matches_documents_and_attachments_to_one_of_several_files(env: E
         assert (code, out) == (2, ""), (args, out, err)
         assert message in err and "alone: credledger verify " in err, (args, err)
         assert len(err.splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- audit --since
+
+
+def _batch(env: Env, first: int, count: int, **extra: Any) -> None:
+    path = env.tmp / f"batch-{first}.jsonl"
+    path.write_text("".join(json.dumps({"id": f"c-{i}", "subject": f"s{i}", "title": f"T{i}",
+                                        **extra}) + "\n"
+                            for i in range(first, first + count)))
+    env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
+           str(env.out))
+
+
+@pytest.fixture
+def grown(env: Env) -> tuple[Env, Path, Path]:
+    """A log of 300 entries whose checkpoint an audit saved, then grown to 707 entries (a
+    level-1 tile and partial tiles on both sides of the saved size), with changes to
+    credentials issued before it; published as tiles."""
+    _batch(env, 1, 299)
+    saved = env.tmp / "seen.checkpoint"
+    env.ok("checkpoint")
+    env.ok("audit", "--save-checkpoint", str(saved))
+    _batch(env, 300, 400, parts=["c-7"])  # stacks a credential issued before the saved size
+    key = ["--key", str(env.uni_key)]
+    env.ok("revoke", "uni", "c-5", *key, "--reason", "issued in error")
+    env.ok("suspend", "uni", "c-6", *key)
+    env.ok("reinstate", "uni", "c-6", *key)
+    env.ok("checkpoint")
+    for n in range(700, 704):  # entries after the newest checkpoint, as a store may have
+        env.issue(f"c-{n}")
+    tiles = env.tmp / "tiles"
+    env.ok("export", "tiles", str(tiles))
+    return env, saved, tiles
+
+
+def test_audit_since_a_saved_checkpoint_checks_the_new_entries(
+        grown: tuple[Env, Path, Path]) -> None:
+    env, saved, tiles = grown
+    size = env.size()
+    assert json.loads(saved.read_text().split("\n")[1]) == 300
+    data = env.json("audit", "--since", str(saved))
+    assert (data["since"], data["new_entries"], data["entries"]) == (300, size - 300, size)
+    assert data["rules_checked"] is True and data["consistent_to"] == 703
+    assert (data["credentials"], data["revocations"], data["suspensions"],
+            data["reinstatements"]) == (404, 1, 1, 1)
+    full = env.json("audit")
+    assert (data["root"], data["state_root"]) == (full["root"], full["state_root"])
+    # From the published tiles: the new entries and their tiles, not their rules.
+    result = env.ok("audit", "--tiles", str(tiles), "--log-key", env.log_vkey, "--since",
+                    str(saved), "--save-checkpoint", str(env.tmp / "next.checkpoint"))
+    assert "403 new entries of 703, after the saved checkpoint of size 300" in result.stdout
+    assert "NOT checked: the rules and the status map of the new entries" in result.stderr
+    data = env.json("audit", "--tiles", str(tiles), "--log-key", env.log_vkey, "--since",
+                    str(saved))
+    assert (data["since"], data["new_entries"], data["rules_checked"]) == (300, 403, False)
+    with test_cli.read_ledger(env.store) as led:
+        assert data["root"] == led.root_at(703).hex()
+    # The next run starts where this one ended; nothing new is fine.
+    data = env.json("audit", "--tiles", str(tiles), "--log-key", env.log_vkey, "--since",
+                    str(env.tmp / "next.checkpoint"))
+    assert (data["since"], data["new_entries"]) == (703, 0)
+    for since in (str(saved), str(env.tmp / "next.checkpoint")):
+        assert env.json("audit", "--since", since)["ok"] is True
+    result = env.run("audit", "--since", str(saved), "--checkpoint", str(saved))
+    assert result.exit_code == 2
+
+
+def test_audit_since_a_checkpoint_the_log_does_not_extend_fails(
+        grown: tuple[Env, Path, Path]) -> None:
+    """A saved checkpoint (signed by the log key) that is not a prefix of the log: a forked
+    history at its size, or a log rolled back below it. Exit 1, rule fork, store and tiles."""
+    from ledger.keys import read_signer
+    from ledger.note import Checkpoint, sign_checkpoint
+
+    env, _, tiles = grown
+    signer = read_signer(env.store / "keys" / "log.key")
+    for size, root in ((300, bytes(range(32))), (5000, bytes(32)), (1, bytes(32))):
+        forged = env.tmp / f"forged-{size}.checkpoint"
+        forged.write_text(sign_checkpoint(Checkpoint(ORIGIN, size, root), signer))
+        for where in ([], ["--tiles", str(tiles), "--log-key", env.log_vkey]):
+            line = assert_error(env.run("audit", *where, "--since", str(forged)), 1)
+            assert "fork:" in line and ("forked" in line or "rolled back" in line), line
+    # A checkpoint the log key did not sign is refused as such.
+    other = read_signer(env.key("x")[0])
+    unsigned = env.tmp / "unsigned.checkpoint"
+    unsigned.write_text(sign_checkpoint(Checkpoint("x", 300, bytes(32)), other))
+    assert_error(env.run("audit", "--since", str(unsigned)), 1, match="saved checkpoint")
+
+
+def test_audit_since_finds_a_tampered_new_entry(grown: tuple[Env, Path, Path]) -> None:
+    from ledger.store import Store, u64
+    from ledger.tiles import encode_bundle, parse_bundle
+
+    env, saved, tiles = grown
+    # In the published tiles: entry 500 (bundle 1 holds entries 256..511).
+    path = tiles / "tile" / "entries" / "001"
+    entries = parse_bundle(path.read_bytes(), 256)
+    entries[500 - 256] = entries[500 - 256][:-1] + bytes([entries[500 - 256][-1] ^ 1])
+    path.write_bytes(encode_bundle(entries))
+    line = assert_error(env.run("audit", "--tiles", str(tiles), "--log-key", env.log_vkey,
+                                "--since", str(saved)), 1)
+    assert "entry 500" in line, line
+    # In the store: the same change to entry 500.
+    with Store(env.store) as store:
+        store.write(lambda t: t.put("entries", u64(500), entries[500 - 256]))
+    line = assert_error(env.run("audit", "--since", str(saved)), 1)
+    assert "entry 500" in line, line
+
+
+def test_audit_since_reads_the_prior_state_with_map_proofs(grown: tuple[Env, Path, Path]) -> None:
+    """The records the new entries' rules need (c-5, revoked after the saved size) are read
+    with map proofs against the saved state: a changed stored record is found."""
+    from ledger.events import CRED, map_key
+    from ledger.store import Store
+
+    env, saved, _ = grown
+    with test_cli.read_ledger(env.store) as led:
+        proof, record = led.map_proof(map_key(CRED, "uni", "c-5"), led.entry(299).state_root)
+    value = proof.value()
+    assert value is not None and record is not None
+    with Store(env.store) as store:
+        store.write(lambda t: t.put("records", value, record[:-1] + bytes([record[-1] ^ 1])))
+    line = assert_error(env.run("audit", "--since", str(saved)), 1)
+    assert "map:" in line and "does not hash" in line, line
