@@ -173,7 +173,12 @@ def open_ledger(ctx: click.Context) -> Any:
                        "store's write lock (a big batch?); going on once it is released",
                        err=True)
     return Ledger.open(store_path(ctx), workers=default_workers(),  # every core for big batches
-                       on_wait=waiting)
+                       on_wait=waiting, readonly=command_name() in READERS)
+
+
+READERS = frozenset({"status", "entry", "consistency", "backup", "audit", "export tiles"})
+"""The commands that only read the store: they open it read-only, and so never wait for a
+writer (opening a store for writing takes LMDB's write lock for a moment)."""
 
 
 def b64(b: bytes) -> str:

@@ -33,9 +33,10 @@ smaller than the one another process grew adopts the new size and begins again
 
 Waiting for the write lock: a writer waits, without a time limit, for the one that holds LMDB's
 write lock to commit (a batch of 100,000 credentials holds it for some seconds); so does the
-opening of a store, since py-lmdb opens named databases in a write transaction. A waiter that
-gave ``on_wait`` has it called once, from a timer thread, after :data:`WAIT_NOTE_AFTER` seconds
-of waiting (the command line's "waiting for another writer" note).
+opening of a store for writing, since py-lmdb opens named databases in a write transaction
+(a store opened ``readonly`` never waits: the commands that only read open it so). A waiter
+that gave ``on_wait`` has it called once, from a timer thread, after :data:`WAIT_NOTE_AFTER`
+seconds of waiting (the command line's "waiting for another writer" note).
 """
 
 from __future__ import annotations
@@ -391,7 +392,7 @@ class Store:
     """An LMDB environment holding one ledger. Not to be shared across ``fork()``."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False,
-                 on_wait: Callable[[], None] | None = None) -> None:
+                 on_wait: Callable[[], None] | None = None, readonly: bool = False) -> None:
         self.path = Path(path)
         self.on_wait = on_wait
         data = self.path / DATA_FILE
@@ -409,15 +410,28 @@ class Store:
         if data.exists():
             size = max(size, data.stat().st_size)
         try:
-            self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
-                                 subdir=True, create=create, sync=True, metasync=True,
-                                 readahead=False, meminit=False, max_readers=254)
-            self._dbs = self._retry_resized(  # (a write transaction each: see the module)
-                lambda: self._waiting(
-                    lambda: {name: self.env.open_db(name.encode()) for name in DB_NAMES}),
-                f"cannot open the store in {self.path}")
+            self._dbs = self._open(size, create=create, readonly=readonly)
         except lmdb.Error as exc:
             raise _store_error(exc, f"cannot open the store in {self.path}") from None
+
+    def _open(self, size: int, *, create: bool, readonly: bool) -> dict[str, Any]:
+        """Open the environment and its named databases: as a writer, in a write transaction
+        (see the module); read-only, in a read transaction, never waiting for a writer (a
+        format-v1 store, which lacks databases a writer adds, is opened as a writer)."""
+        self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
+                             subdir=True, create=create, readonly=readonly, sync=True,
+                             metasync=True, readahead=False, meminit=False, max_readers=254)
+        try:
+            return self._retry_resized(
+                lambda: self._waiting(lambda: {
+                    name: self.env.open_db(name.encode(), create=not readonly)
+                    for name in DB_NAMES}),
+                f"cannot open the store in {self.path}")
+        except lmdb.NotFoundError:
+            if not readonly:
+                raise
+        self.env.close()
+        return self._open(size, create=False, readonly=False)
 
     def close(self) -> None:
         self.env.close()

@@ -427,39 +427,60 @@ Store(sys.argv[1]).write(hold)
 
 
 def test_a_note_while_another_process_holds_the_write_lock(env: Env) -> None:
-    """While another process holds the store's write lock (a big batch, say), a writer, and a
-    command opening the store, wait: after 1.5 s they say so on stderr, once, and then go on."""
+    """While another process holds the store's write lock (a big batch, say), a writer waits:
+    after 1.5 s it says so on stderr, once, and goes on when the lock is released. A command
+    that only reads neither waits nor says anything (it waited silently, at the opening)."""
     import time
 
     env.issue("c-1")
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(env.store), "4"],
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(env.store), "6"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         start = time.monotonic()
-        procs = [
-            _console_popen(["--dir", str(env.store), "issue", "uni", "c-2", "--key",
-                            str(env.uni_key), "--subject", "s", "--title", "T", "--out",
-                            str(env.out)]),
-            _console_popen(["--dir", str(env.store), "status", "uni", "c-1", "--json"]),
-        ]
-        outs = [p.communicate(timeout=60) for p in procs]
-        waited = time.monotonic() - start
+        writer = _console_popen(["--dir", str(env.store), "issue", "uni", "c-2", "--key",
+                                 str(env.uni_key), "--subject", "s", "--title", "T", "--out",
+                                 str(env.out)])
+        readers = [_console_popen(["--dir", str(env.store), *args]) for args in (
+            ["status", "uni", "c-1", "--json"], ["entry", "1", "--json"], ["audit", "--json"])]
+        read = [p.communicate(timeout=60) for p in readers]
+        read_time = time.monotonic() - start
+        out, err = writer.communicate(timeout=60)
+        write_time = time.monotonic() - start
     finally:
         holder.wait(timeout=60)
     assert holder.returncode == 0
-    assert waited > 2
-    note = ("credledger: waiting for another writer: another process holds the store's write "
-            "lock (a big batch?); going on once it is released\n")
-    for proc, (out, err) in zip(procs, outs, strict=True):
-        assert proc.returncode == 0, err
-        assert err == note, err  # once, and nothing else
-    assert "issued 1 credential" in outs[0][0]
-    assert json.loads(outs[1][0])["state"] == "issued"
+    assert read_time < 4 < write_time, (read_time, write_time)
+    for proc, (rout, rerr) in zip(readers, read, strict=True):
+        assert (proc.returncode, rerr) == (0, ""), rerr
+        assert json.loads(rout)["format"].startswith("credledger-")
+    assert writer.returncode == 0, err
+    assert err == ("credledger: waiting for another writer: another process holds the store's "
+                   "write lock (a big batch?); going on once it is released\n")  # once
+    assert "issued 1 credential" in out
     # Without another writer: no note.
     result = _console(["--dir", str(env.store), "revoke", "uni", "c-2", "--key",
                        str(env.uni_key)])
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_a_store_lacking_a_database_is_opened_for_reading_as_a_writer(tmp_path: Path) -> None:
+    """A store of format v1 lacks databases a writer adds: opened read-only, it is opened as a
+    writer instead (which adds them), and reads."""
+    import lmdb
+
+    from ledger.store import Store
+
+    Store(tmp_path / "s", create=True).close()
+    env = lmdb.open(str(tmp_path / "s"), max_dbs=20)
+    db = env.open_db(b"maproots")
+    with env.begin(write=True) as txn:
+        txn.drop(db, delete=True)
+    env.close()
+    with Store(tmp_path / "s", readonly=True) as store:
+        assert store.read(lambda t: t.get("maproots", bytes(32))) is None
+    with Store(tmp_path / "s", readonly=True) as store:  # now a reader's
+        assert store.read(lambda t: t.get("maproots", bytes(32))) is None
 
 
 def _console_popen(args: list[str]) -> subprocess.Popen[str]:
