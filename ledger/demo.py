@@ -180,8 +180,8 @@ def _verify_tlog_proof(proof_file: str, store: Path) -> None:
     entry.signed().verify()
     st = decode_statement(entry.statement)
     secho(f"verifier: checkpoint signature OK ({cp.origin}, size {cp.size}); entry {index} "
-                f"is in the tree; issuer signature OK: {st.issuer}/{st.fields[0]} "
-                f"{st.fields[2]!r}", fg="green")
+          f"is in the tree; issuer signature OK: {st.issuer}/{st.fields[0]} "
+          f"{st.fields[2]!r}", fg="green")
 
 
 def _check_consistency(store: Path) -> None:
@@ -195,4 +195,4 @@ def _check_consistency(store: Path) -> None:
     c1, c2 = (parse_checkpoint(parse_note(n).text) for n in (n1, n2))
     merkle.verify_consistency(c1.size, c2.size, proof, c1.root, c2.root)
     secho(f"auditor: the checkpoint of size {s2} extends the one of size {s1}: consistent",
-                fg="green")
+          fg="green")
