@@ -154,7 +154,7 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
     st = decode_statement(e.statement)
     fields = [f.hex() if isinstance(f, bytes) else list(f) if isinstance(f, tuple) else f
               for f in st.fields]
-    named = dict(zip(FIELD_NAMES[st.kind], fields, strict=True))
+    named = dict(zip(FIELD_NAMES[st.kind], fields))  # (an optional last field may be absent)
     out = {"index": e.index, "time": iso(e.time), "leaf_hash": leaf_hash(data).hex(),
            "prev_root": e.prev_root.hex(), "state_root": e.state_root.hex(),
            "kind": st.kind, "issuer": st.issuer, "statement_time": iso(st.time),
@@ -163,7 +163,7 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
            "size_bytes": len(data)}
     lines = [f"{k:15} {out[k]}" for k in ("index", "time", "leaf_hash", "prev_root",
                                           "state_root", "kind", "issuer", "statement_time")]
-    for name, value in zip(FIELD_NAMES[st.kind], st.fields, strict=True):
+    for name, value in zip(FIELD_NAMES[st.kind], st.fields):
         if isinstance(value, bytes):
             shown = value.hex()
         elif value is None:
