@@ -26,6 +26,7 @@ from ledger import merkle, smt
 from ledger.errors import (
     EncodingError,
     LedgerError,
+    NotFoundError,
     RefusedError,
     StoreCorruptError,
     VerificationError,
@@ -42,13 +43,14 @@ from ledger.events import (
     Record,
     Statement,
     decode_entry,
+    decode_record,
     decode_statement,
     record_hash,
     trusted_entry,
     trusted_statement,
 )
-from ledger.log import Ledger
-from ledger.note import Verifier, open_checkpoint, parse_verifier
+from ledger.log import Ledger, Snapshot
+from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_verifier
 from ledger.parallel import collection_paused, default_workers, verified_chunks
 from ledger.rules import RecordState, apply_rules
 from ledger.store import MapNodes, Txn, from_u64, tree_key, u64
@@ -79,6 +81,10 @@ class AuditError(VerificationError):
 
 @dataclass(slots=True)
 class AuditReport:
+    """What an audit checked. ``size`` is the log's size; with ``since`` (an incremental
+    audit from a saved checkpoint of that size) only the entries after it were replayed, and
+    ``rules`` says whether their rules and status map were checked (not from a tile tree)."""
+
     size: int = 0
     root: bytes = merkle.EMPTY_ROOT
     state_root: bytes = smt.EMPTY
@@ -92,14 +98,27 @@ class AuditReport:
     checkpoints: int = 0
     seconds: float = 0.0
     roots: dict[int, bytes] = field(default_factory=dict)
+    since: int | None = None
+    rules: bool = True
+    consistent_to: int | None = None
+    """With ``since``: the size of the newest checkpoint the saved one was proven a prefix of
+    by a consistency proof."""
+
+    @property
+    def replayed(self) -> int:
+        """The entries replayed: all, or those after ``since``."""
+        return self.size - (self.since or 0)
 
     @property
     def rate(self) -> float:
-        return self.size / self.seconds if self.seconds > 0 else 0.0
+        return self.replayed / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, object]:
-        return {"ok": True, "entries": self.size, "root": self.root.hex(),
-                "state_root": self.state_root.hex(), "issuers": self.issuers,
+        since = {} if self.since is None else {
+            "since": self.since, "new_entries": self.replayed, "rules_checked": self.rules,
+            "consistent_to": self.consistent_to}
+        return {"ok": True, "entries": self.size, **since, "root": self.root.hex(),
+                "state_root": self.state_root.hex() if self.rules else None, "issuers": self.issuers,
                 "credentials": self.credentials, "revocations": self.revocations,
                 "suspensions": self.suspensions, "reinstatements": self.reinstatements,
                 "key_rotations": self.key_rotations, "key_revocations": self.key_revocations,
@@ -108,20 +127,29 @@ class AuditReport:
 
 
 class Replayer:
-    """Replays entries one by one from an empty log, keeping only what the checks need."""
+    """Replays entries one by one from an empty log, keeping only what the checks need; or,
+    for an incremental audit, from a trusted point (``start``: the tree's frontier there;
+    ``last_time``: its last entry's time; ``load`` and ``nodes``: its status records and map
+    nodes, each checked against ``state_root``, its last entry's), or with ``rules=False``
+    without the rules and the status map (when no prior state is known: a tile tree)."""
 
-    def __init__(self, registry: bytes | None, *, want_roots: Iterable[int] = ()) -> None:
+    def __init__(self, registry: bytes | None, *, want_roots: Iterable[int] = (),
+                 start: merkle.CompactRange | None = None, last_time: int = 0,
+                 load: Callable[[bytes], Record | None] = _no_record,
+                 nodes: smt.NodeGetter = _no_nodes, state_root: bytes = smt.EMPTY,
+                 rules: bool = True) -> None:
         self.registry = registry
-        self.cr = merkle.CompactRange()
-        # The replayed records, by map key: the rules' view (nothing is loaded from a store).
-        self.state = RecordState(_no_record)
+        self.cr = merkle.CompactRange() if start is None else start.copy()
+        # The replayed records, by map key: the rules' view (from nothing, or ``load``ed).
+        self.state = RecordState(load)
         self.status: dict[bytes, tuple[bytes, bytes]] = {}  # map key -> (value hash, record)
-        self.smap = smt.MapWriter(_no_nodes)
-        self.last_time = 0
+        self.smap = smt.MapWriter(nodes, state_root)
+        self.last_time = last_time
+        self.rules = rules
         self.want_roots = set(want_roots)
-        self.report = AuditReport()
-        if 0 in self.want_roots:
-            self.report.roots[0] = merkle.EMPTY_ROOT
+        self.report = AuditReport(rules=rules)
+        if self.cr.size in self.want_roots:
+            self.report.roots[self.cr.size] = self.cr.root()
 
     def feed(self, data: bytes, visit: Callable[[int, int, bytes], None] | None = None, *,
              checked: bool = False) -> Entry:
@@ -148,6 +176,18 @@ class Replayer:
                              f"{i} entries before it is {self.cr.root().hex()}")
         if entry.time < self.last_time:
             raise AuditError(i, "time-order", f"time {entry.time} is before {self.last_time}")
+        if self.rules:
+            self._apply(i, entry, st)
+        self.cr.append(merkle.leaf_hash(data), visit)
+        self.last_time = entry.time
+        self._count(st)
+        if self.cr.size in self.want_roots:
+            self.report.roots[self.cr.size] = self.cr.root()
+        return entry
+
+    def _apply(self, i: int, entry: Entry, st: Statement) -> None:
+        """The rules and the status map: ``st`` judged as of the entries before it, and the
+        entry's ``state_root`` the replayed map's root after it."""
         if self.registry is None:
             if st.kind != REGISTER_ISSUER:
                 raise AuditError(i, "registry", "the first entry must register an issuer")
@@ -157,22 +197,19 @@ class Replayer:
                                   time=entry.time)
         except RefusedError as exc:
             raise AuditError(i, f"rule {exc.rule}", exc.detail) from None
-        for rec in changes:
-            k = rec.key()
-            encoded = rec.encode()
-            vh = record_hash(encoded)
-            self.smap.set(k, vh)
-            self.state.changed[k] = rec
-            self.status[k] = (vh, encoded)
+        try:
+            for rec in changes:
+                k = rec.key()
+                encoded = rec.encode()
+                vh = record_hash(encoded)
+                self.smap.set(k, vh)
+                self.state.changed[k] = rec
+                self.status[k] = (vh, encoded)
+        except (NotFoundError, StoreCorruptError) as exc:  # a prior map node (incremental)
+            raise AuditError(i, "map", f"the status map before this entry: {exc}") from None
         if self.smap.root != entry.state_root:
             raise AuditError(i, "state_root", f"is {entry.state_root.hex()}, the replayed "
                              f"status map's root is {self.smap.root.hex()}")
-        self.cr.append(merkle.leaf_hash(data), visit)
-        self.last_time = entry.time
-        self._count(st)
-        if self.cr.size in self.want_roots:
-            self.report.roots[self.cr.size] = self.cr.root()
-        return entry
 
     def _count(self, st: Statement) -> None:
         r = self.report
@@ -355,3 +392,226 @@ def _check_status_index(ledger: Ledger, replayer: Replayer) -> None:
             raise AuditError(None, "status-index", f"the store indexes {count} records, the "
                              f"replay has {len(replayed)}")
     ledger.store.read(check)
+
+
+# ----------------------------------------------------------------------------- incremental
+
+
+def open_saved(note: str | bytes, log_key: Verifier) -> Checkpoint:
+    """A checkpoint kept from an earlier audit, which must verify with ``log_key``."""
+    try:
+        return open_checkpoint(note, log_key)
+    except LedgerError as exc:
+        raise AuditError(None, "checkpoint", f"the saved checkpoint: {exc}") from None
+
+
+def resume_point(size: int, root: bytes, node: Callable[[int, int], bytes],
+                 entry: Callable[[int], bytes],
+                 ) -> tuple[merkle.CompactRange, Entry | None, Entry | None]:
+    """Where an incremental audit resumes: the tree of a saved checkpoint (``size``, ``root``:
+    trusted, an earlier audit checked everything up to it). Its frontier, read with
+    ``node(level, index)``, must fold to ``root``, or the log forked (rule ``fork``); its first
+    and last entries, read with ``entry(index)``, must be leaves of it (inclusion proofs made
+    of ``node``s) and are returned decoded (None for the empty tree)."""
+    frontier = merkle.CompactRange(size, [node(level, index) for level, index in
+                                          merkle.CompactRange.frontier_ids(size)])
+    if frontier.root() != root:
+        raise AuditError(None, "fork", f"the log's tree at size {size} has root "
+                         f"{frontier.root().hex()}, the saved checkpoint's is {root.hex()}: "
+                         "the log forked or rewrote history")
+    if size == 0:
+        return frontier, None, None
+
+    def checked(index: int) -> Entry:
+        data = entry(index)
+        groups = merkle.proof_nodes(merkle.inclusion_path(index, size))
+        proof = merkle.fold_proof_nodes(groups, [node(lv, ix) for g in groups for lv, ix in g])
+        try:
+            merkle.verify_inclusion(index, size, merkle.leaf_hash(data), proof, root)
+        except LedgerError:
+            raise AuditError(index, "fork", "not the entry the saved checkpoint's tree holds: "
+                             "the log forked or rewrote history") from None
+        try:
+            return decode_entry(data)
+        except EncodingError as exc:
+            raise AuditError(index, "encoding", str(exc)) from None
+    return frontier, checked(0), checked(size - 1)
+
+
+def _records_at(snap: Snapshot, root: bytes) -> Callable[[bytes], Record | None]:
+    """The status records of the map ``root`` (a trusted one): each read with its map proof,
+    checked against ``root``, and its bytes against the proven value hash."""
+    def load(k: bytes) -> Record | None:
+        try:
+            proof, data = snap.map_proof(k, root)
+            value = smt.verify_proof(root, proof)
+        except LedgerError as exc:
+            raise AuditError(None, "map", f"the status map at the saved checkpoint, key "
+                             f"{k.hex()}: {exc}") from None
+        if value is None:
+            return None
+        if data is None or record_hash(data) != value:
+            raise AuditError(None, "map", f"record {value.hex()} is missing or does not hash "
+                             "to what the map proves")
+        try:
+            record = decode_record(data)
+        except EncodingError as exc:
+            raise AuditError(None, "map", f"record {value.hex()}: {exc}") from None
+        if record.key() != k:
+            raise AuditError(None, "map", f"record {value.hex()} is not the one of key {k.hex()}")
+        return record
+    return load
+
+
+def audit_store_since(ledger: Ledger, saved: str | bytes, *, log_key: Verifier | None = None,
+                      progress: Callable[[int], None] | None = None,
+                      workers: int | None = 1) -> AuditReport:
+    """An incremental audit of a store: only the entries after ``saved``, a checkpoint kept
+    from an earlier audit (verified with ``log_key``, default the store's), are replayed, from
+    the state that checkpoint fixes. What is checked, and what is not, is in
+    docs/SECURITY.md, "Incremental audits":
+
+    1. the store's tree at the saved size is the saved checkpoint's (its frontier folds to its
+       root; else rule ``fork``), and so are its first and last entries (inclusion proofs);
+    2. every new entry as :func:`audit_store` checks it (encoding, index, chain, time order,
+       signature, the rules, ``state_root``), the rules judging it against the records the
+       saved checkpoint's state fixes: each read with a map proof against its last entry's
+       ``state_root``, and the map updated from stored nodes checked against their hashes;
+    3. the stored tree nodes the new entries made, the head, every stored checkpoint (newer
+       ones: signature and the replayed root; older ones: signature and a consistency proof to
+       the saved one), and the consistency proof from the saved checkpoint to the newest;
+    4. for every record the new entries changed: the status index, the record and the stored
+       map's leaf under the head.
+    """
+    key = log_key or parse_verifier(ledger.log_vkey())
+    old = open_saved(saved, key)
+    registry = ledger.registry
+
+    def run(t: Txn) -> AuditReport:
+        snap = Snapshot(t)
+        head = snap.head()
+        if old.size > head.size:
+            raise AuditError(None, "fork", f"the saved checkpoint has tree size {old.size}, the "
+                             f"log now has {head.size}: the log rolled back or forked")
+
+        def node(level: int, index: int) -> bytes:
+            try:
+                return t.tree_node(level, index)
+            except StoreCorruptError as exc:
+                raise AuditError(None, "tree", str(exc)) from None
+
+        def entry(index: int) -> bytes:
+            data = t.entry(index)
+            if data is None:
+                raise AuditError(index, "missing", "the store lacks this entry")
+            return data
+
+        start, first, last = resume_point(old.size, old.root, node, entry)
+        if first is not None and first.signer != registry:
+            raise AuditError(0, "registry", "the store's registry key did not sign entry 0")
+        state_root = smt.EMPTY if last is None else last.state_root
+        stored = [(from_u64(k), v.decode()) for k, v in t.items("checkpoints")]
+        replayer = Replayer(registry, want_roots=[s for s, _ in stored if s >= old.size],
+                            start=start, last_time=0 if last is None else last.time,
+                            load=_records_at(snap, state_root),
+                            nodes=MapNodes(t, state_root).get, state_root=state_root)
+        visited: list[tuple[int, int, bytes]] = []
+
+        def check_tree_nodes() -> None:
+            for level, index, h in visited:
+                if t.get("tree", tree_key(level, index)) != h:
+                    raise AuditError(index if level == 0 else None, "tree",
+                                     f"stored tree node ({level}, {index}) differs from the "
+                                     "replay")
+            visited.clear()
+
+        def chunks() -> Iterator[list[bytes]]:
+            for begin in range(old.size, head.size, CHUNK):
+                chunk = _entries(t, start=begin, end=min(begin + CHUNK, head.size))
+                for n, data in enumerate(chunk):
+                    if data is None:
+                        raise AuditError(begin + n, "missing", "the store lacks this entry")
+                yield [d for d in chunk if d is not None]
+                check_tree_nodes()
+
+        new = head.size - old.size
+        count = workers if workers is not None else (
+            default_workers() if new >= 2 * CHUNK else 1)
+        report = replay(chunks(), replayer, visit=lambda lv, ix, h: visited.append((lv, ix, h)),
+                        progress=progress, workers=count)
+        check_tree_nodes()
+        if (report.size, report.root, report.state_root) != (head.size, head.root,
+                                                             head.state_root):
+            raise AuditError(None, "head", f"the store's head (size {head.size}, root "
+                             f"{head.root.hex()}) differs from the replay (size {report.size}, "
+                             f"root {report.root.hex()})")
+        newer = [(s, note) for s, note in stored if s > old.size]
+        check_checkpoints(newer, report, key)
+        for s, note in stored:
+            if s <= old.size:
+                _check_older_checkpoint(snap, s, note, key, old)
+                report.checkpoints += 1
+        report.consistent_to = old.size
+        if newer:
+            size, note = newer[-1]
+            _check_consistency(snap, old, open_checkpoint(note, key))
+            report.consistent_to = size
+        for s, _ in newer:
+            data = t.entry(s - 1)
+            root = trusted_entry(data).state_root if data is not None else smt.EMPTY
+            if root != smt.EMPTY and MapNodes(t, root).get(root) is None:
+                raise AuditError(None, "map", f"the map root of checkpoint {s} "
+                                 f"({root.hex()}) is not stored")
+        _check_touched(t, replayer, head.state_root)
+        report.since = old.size
+        report.checkpoints += 1  # the saved one
+        return report
+
+    with collection_paused():
+        try:
+            return ledger.store.read(run)
+        except StoreCorruptError as exc:
+            raise AuditError(None, "store", str(exc)) from None
+
+
+def _check_older_checkpoint(snap: Snapshot, size: int, note: str, key: Verifier,
+                            saved: Checkpoint) -> None:
+    """A stored checkpoint no bigger than the saved one: signed by the log key, and a prefix of
+    the saved one (a consistency proof from the store's tree)."""
+    try:
+        cp = open_checkpoint(note, key)
+    except LedgerError as exc:
+        raise AuditError(None, "checkpoint", f"the checkpoint of size {size}: {exc}") from None
+    if cp.size != size:
+        raise AuditError(None, "checkpoint", f"stored under size {size}, says {cp.size}")
+    _check_consistency(snap, cp, saved)
+
+
+def _check_consistency(snap: Snapshot, older: Checkpoint, newer: Checkpoint) -> None:
+    """The consistency proof from ``older`` to ``newer``, made from the store's tree."""
+    try:
+        proof = snap.consistency_proof(older.size, newer.size)
+        merkle.verify_consistency(older.size, newer.size, proof, older.root, newer.root)
+    except LedgerError as exc:
+        raise AuditError(None, "consistency", f"from the checkpoint of size {older.size} to "
+                         f"the one of size {newer.size}: {exc}") from None
+
+
+def _check_touched(t: Txn, replayer: Replayer, state_root: bytes) -> None:
+    """For every record the replayed entries changed: the status index and the record the
+    store keeps, and the stored map's leaf under ``state_root`` (the head's), are the
+    replayed ones."""
+    current = smt.SparseMap(MapNodes(t, state_root).get, state_root)
+    for k, (vh, encoded) in replayer.status.items():
+        if t.get("status", k) != vh:
+            raise AuditError(None, "status-index", f"the store's status for key {k.hex()} "
+                             "differs from the replay")
+        if t.get("records", vh) != encoded:
+            raise AuditError(None, "status-index", f"record {vh.hex()} is missing or wrong")
+        try:
+            found = current.lookup(k)
+        except LedgerError as exc:
+            raise AuditError(None, "map", str(exc)) from None
+        if found != vh:
+            raise AuditError(None, "map", f"the stored map's leaf for key {k.hex()} differs "
+                             "from the replay")

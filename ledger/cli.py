@@ -13,11 +13,31 @@ from ledger.cliutil import CONTEXT, Group
 DEFAULT_DIR = "./credledger-data"
 
 
-@click.group(cls=Group, context_settings=CONTEXT)
+EPILOG = """\b
+Environment:
+  CREDLEDGER_DIR         the store directory (--dir, before or after the command, wins)
+  CREDLEDGER_PASSPHRASE  the passphrase of encrypted key files (else asked on a terminal)
+  CREDLEDGER_LOG_KEY     log keys 'verify' trusts when no trust option is given
+  CREDLEDGER_DEBUG=1     a traceback instead of the one-line 'internal error' of a bug
+  NO_COLOR=1             no colour (none is written into a pipe or file anyway)
+
+\b
+--json: one JSON object on stdout, "format": "credledger-COMMAND/1" first; an error is then
+one line of JSON on stderr: {"format": "credledger-error/1", "error": {"code": N, "message":
+"..."}}. Exit codes: 0 ok, 1 not valid, 2 usage error, 3 any other error.
+
+\b
+Shell completion (bash; zsh_source and fish_source for zsh and fish):
+  eval "$(_CREDLEDGER_COMPLETE=bash_source credledger)"
+"""
+
+
+@click.group(cls=Group, context_settings=CONTEXT, epilog=EPILOG)
 @click.option("--dir", "store_dir", envvar="CREDLEDGER_DIR", default=DEFAULT_DIR,
               show_default=True, metavar="DIR",
-              help="The ledger store directory (or set CREDLEDGER_DIR).")
-@click.version_option(version=__version__, prog_name="credledger")
+              help="The ledger store directory (or set CREDLEDGER_DIR); also taken after "
+                   "the command.")
+@click.version_option(__version__, "-V", "--version", prog_name="credledger")
 @click.pass_context
 def cli(ctx: click.Context, store_dir: str) -> None:
     """credential-ledger: micro-credentials in an append-only Merkle log, checkable offline.

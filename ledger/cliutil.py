@@ -4,8 +4,9 @@ small files, and the few renderings (times, counts) used by several commands.
 
 Exit codes (docs/ARCHITECTURE.md, "Errors and exit codes"), mapped in one place (:class:`Group`):
 0 ok; 1 verification failed or the answer is "not valid"; 2 usage error; 3 any other error
-(refused event, missing store, bad key file). Data goes to stdout (``--json``: one JSON object);
-messages and progress to stderr.
+(refused event, missing store, bad key file). Data goes to stdout (``--json``: one JSON object
+with its ``format``); messages and progress to stderr, and errors (``--json``: one line of
+JSON, :func:`ledger.verifycmd.json_error`).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from ledger.errors import EncodingError
 from ledger.files import write_atomic
 from ledger.printable import printable, printable_lines
-from ledger.verifycmd import error_exit, now_ms
+from ledger.verifycmd import error_exit, json_error, json_format, now_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,22 +39,89 @@ class Failure(click.ClickException):
         self.exit_code = code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"credledger: error: {printable(self.format_message())}", err=True)
+        if JSON_ERRORS.get():
+            click.echo(json_error(self.exit_code, self.format_message()), err=True)
+        else:
+            click.echo(f"credledger: error: {printable(self.format_message())}", err=True)
+
+
+JSON_ERRORS: ContextVar[bool] = ContextVar("JSON_ERRORS", default=False)
+"""Whether the command line asked for ``--json``, and so for errors as JSON: known before
+click parses it (a usage error may stop the parse before ``--json`` is reached)."""
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """``--json`` among the words of a command line (before a ``--``)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def _as_failure(exc: click.ClickException) -> click.ClickException:
+    """Under --json, every error is a :class:`Failure` (which shows itself as JSON): click's
+    usage errors too."""
+    if JSON_ERRORS.get() and not isinstance(exc, Failure):
+        return Failure(exc.format_message(), exc.exit_code)
+    return exc
 
 
 class Group(click.Group):
-    """Turns the package's errors (and the few OS errors that reach us) into exit codes."""
+    """Turns the package's errors (and the few OS errors that reach us) into exit codes; with
+    ``--json`` anywhere on the command line, every error into one line of JSON on stderr
+    (:func:`ledger.verifycmd.json_error`)."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        token = JSON_ERRORS.set(wants_json(words))
+        try:
+            return super().main(words, *rest, **extra)
+        finally:
+            JSON_ERRORS.reset(token)
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            raise _as_failure(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except click.ClickException as exc:
+            raise _as_failure(exc) from None
+        except (click.exceptions.Exit, click.Abort):
             raise
         except BaseException as exc:
             mapped = error_exit(exc)
             if mapped is None:
                 raise
             raise Failure(mapped.message, mapped.code) from None
+
+
+def _dir_after_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--dir`` after the command: the same as before it (``credledger --dir DIR status``);
+    given in both places with two different directories, a usage error. Either wins over
+    CREDLEDGER_DIR."""
+    if value is None:
+        return
+    root = ctx.find_root()
+    before = root.params.get("store_dir")
+    if root.get_parameter_source("store_dir") is ParameterSource.COMMANDLINE and before != value:
+        raise click.UsageError(f"--dir is given twice: {before!r} before the command and "
+                               f"{value!r} after it; give one", ctx)
+    ctx.ensure_object(dict)["dir"] = value
+
+
+def dir_option(f: F) -> F:
+    """``--dir DIR`` on a command that opens the store, as well as before the command."""
+    return click.option("--dir", metavar="DIR", default=None, expose_value=False,
+                        callback=_dir_after_command,
+                        help="The ledger store directory, as 'credledger --dir DIR' before "
+                             "the command (or set CREDLEDGER_DIR).")(f)
 
 
 def json_option(f: F) -> F:
@@ -62,11 +132,28 @@ def emit(as_json: bool, data: dict[str, Any], human: str, note: str | None = Non
     """The result on stdout (JSON, or ``human``), and nothing else: ``note``, a message for
     the person at the terminal, goes to stderr, so that ``$(credledger ...)`` is the result."""
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=False))
+        assert "format" not in data
+        click.echo(json.dumps({"format": json_format(command_name()), **data}, indent=2))
     else:
         click.echo(printable_lines(human))
         if note:
             click.echo(printable_lines(note), err=True)
+
+
+def secho(text: str, fg: str) -> None:
+    """``text`` on stdout in colour ``fg``, unless NO_COLOR is set to anything but the empty
+    string (no-color.org); click leaves colour out anyway when stdout is not a terminal."""
+    click.echo(text if os.environ.get("NO_COLOR") else click.style(text, fg=fg))
+
+
+def command_name() -> str:
+    """The running command's words after ``credledger``: ``status``, ``issuer add``."""
+    ctx: click.Context | None = click.get_current_context()
+    words: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        words.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(words))
 
 
 def store_path(ctx: click.Context) -> Path:
@@ -77,7 +164,21 @@ def open_ledger(ctx: click.Context) -> Any:
     from ledger.log import Ledger
     from ledger.parallel import default_workers
 
-    return Ledger.open(store_path(ctx), workers=default_workers())  # every core for big batches
+    said: list[bool] = []
+
+    def waiting() -> None:  # from a timer thread, once a wait: say it once a command
+        if not said:
+            said.append(True)
+            click.echo("credledger: waiting for another writer: another process holds the "
+                       "store's write lock (a big batch?); going on once it is released",
+                       err=True)
+    return Ledger.open(store_path(ctx), workers=default_workers(),  # every core for big batches
+                       on_wait=waiting, readonly=command_name() in READERS)
+
+
+READERS = frozenset({"status", "entry", "consistency", "backup", "audit", "export tiles"})
+"""The commands that only read the store: they open it read-only, and so never wait for a
+writer (opening a store for writing takes LMDB's write lock for a moment)."""
 
 
 def b64(b: bytes) -> str:
@@ -173,7 +274,9 @@ def expiry_date(ms: int | None) -> str | None:
     ).isoformat()
 
 
-def write_out(output: str | None, text: str, *, mode: int = 0o644) -> None:
+def write_out(output: str | None, text: str, *, mode: int = 0o644, quiet: bool = False) -> None:
+    """``text`` to the file ``output`` (atomically; then a note on stderr, unless ``quiet``),
+    or to stdout."""
     if output is None:
         click.echo(text, nl=False)
         return
@@ -181,4 +284,5 @@ def write_out(output: str | None, text: str, *, mode: int = 0o644) -> None:
     if path.is_dir():
         raise Failure(f"{output}: is a directory; -o takes a file", 2)
     write_atomic(path, text.encode("utf-8"), mode=mode)
-    click.echo(f"wrote {output}", err=True)
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)

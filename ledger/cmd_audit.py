@@ -10,6 +10,7 @@ import click
 from ledger.cliutil import (
     Failure,
     Group,
+    dir_option,
     emit,
     json_option,
     open_ledger,
@@ -32,10 +33,17 @@ from ledger.files import write_atomic
               help="A checkpoint kept from an earlier audit: the log must extend it (repeatable).")
 @click.option("--save-checkpoint", "save", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="Write the newest verified checkpoint here, for next time.")
+@click.option("--since", "since", type=click.Path(dir_okay=False), default=None,
+              metavar="CHECKPOINT",
+              help="Audit incrementally, for monitors: only the entries after this saved "
+                   "checkpoint (from --save-checkpoint or 'credledger checkpoint'), from the "
+                   "state it fixes, and the consistency proof from it to the newest checkpoint "
+                   "(docs/SECURITY.md says what is and is not checked).")
 @json_option
+@dir_option
 @click.pass_context
 def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tuple[str, ...],
-          save: str | None, as_json: bool) -> None:
+          save: str | None, since: str | None, as_json: bool) -> None:
     """Replay every entry and check everything: hashes, chain, signatures, rules, map, checkpoints.
 
     From the store, or with --tiles from a published C2SP tlog-tiles tree (no store needed; only
@@ -43,46 +51,65 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
     earlier audits (--checkpoint) must be prefixes of the log now: otherwise the log forked or
     rewrote history. Exits 1 at the first violation, naming the entry and the rule.
 
+    --since CHECKPOINT replays only the entries after a checkpoint an earlier audit saved: the
+    log's tree at its size must be its tree (else the log forked), and the new entries are
+    checked from the state it fixes, with every check of a full audit (from the store: the
+    records they need read with map proofs against that state). From --tiles the rules and
+    the status map of the new entries are not checked: a tile tree does not publish the map.
+
     \b
     Examples:
       credledger audit --log-key "example.org/credentials+1d5387d8+AdhtjU..."
       credledger audit --tiles https://example.org/credentials --log-key "$LOG_VKEY" \\
           --checkpoint last.checkpoint --save-checkpoint last.checkpoint
+      credledger audit --since last.checkpoint --save-checkpoint last.checkpoint
     """
     from ledger.note import open_checkpoint
     from ledger.tileaudit import audit_tiles, check_saved_checkpoints, open_saved_checkpoints
     from ledger.tilereader import TileReader
 
     notes = [_read_checkpoint_file(f) for f in saved]
+    since_note = None if since is None else _read_checkpoint_file(since)
+    if since_note is not None and notes:
+        raise Failure("--since is the checkpoint the log must extend: give it without "
+                      "--checkpoint", 2)
+    base = 0 if since_note is None else _unverified_size(since_note)
     if tiles is not None:
         if log_key is None:
             raise Failure("--tiles needs --log-key: a published tree is trusted only through "
                           "the log's verifier key", 2)
         verifier = parse_vkey(log_key)
         reader = TileReader(tiles)
-        size = _unverified_size(reader)
+        size = _unverified_size(reader.checkpoint()) - base
         if as_json or size < 1000 or not sys.stderr.isatty():
-            report = audit_tiles(reader, verifier, saved_checkpoints=notes, workers=None)
+            report = audit_tiles(reader, verifier, saved_checkpoints=notes, workers=None,
+                                 since=since_note)
         else:
             with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
                 report = audit_tiles(reader, verifier, saved_checkpoints=notes, workers=None,
-                                     progress=bar.update)
+                                     progress=bar.update, since=since_note)
         newest: str | None = reader.checkpoint().decode("utf-8")  # verified: valid UTF-8
         where = f"tiles at {tiles}"
     else:
-        from ledger.audit import audit_store
+        from ledger.audit import audit_store, audit_store_since
         from ledger.note import parse_verifier
 
         with open_ledger(ctx) as ledger:
             verifier = parse_vkey(log_key) if log_key else parse_verifier(ledger.log_vkey())
             old = open_saved_checkpoints(notes, verifier)
             size = ledger.head().size
-            if as_json or size < 1000 or not sys.stderr.isatty():
-                report = audit_store(ledger, log_key=verifier, workers=None)
+
+            def run(progress: Any = None) -> Any:
+                if since_note is not None:
+                    return audit_store_since(ledger, since_note, log_key=verifier, workers=None,
+                                             progress=progress)
+                return audit_store(ledger, log_key=verifier, workers=None, progress=progress)
+            if as_json or size - base < 1000 or not sys.stderr.isatty():
+                report = run()
             else:
-                with click.progressbar(length=size, label="auditing", file=sys.stderr) as bar:
-                    report = audit_store(ledger, log_key=verifier, workers=None,
-                                         progress=bar.update)
+                with click.progressbar(length=size - base, label="auditing",
+                                       file=sys.stderr) as bar:
+                    report = run(bar.update)
             # The store's tree nodes were just checked against the replay, so its roots are
             # the replayed ones.
             check_saved_checkpoints(old, size=report.size, root_at=ledger.root_at)
@@ -99,8 +126,11 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
     data = report.as_dict()
     data["source"] = tiles if tiles is not None else str(store_path(ctx))
     data["saved_checkpoint"] = save
+    entries = (plural(report.size, 'entry', 'entries') if report.since is None else
+               f"{plural(report.replayed, 'new entry', 'new entries')} of {report.size}, after "
+               f"the saved checkpoint of size {report.since}")
     emit(as_json, data,
-          f"audit OK ({where}): {plural(report.size, 'entry', 'entries')} ("
+          f"audit OK ({where}): {entries} ("
           f"{plural(report.issuers, 'issuer', 'issuers')}, "
           f"{plural(report.credentials, 'credential', 'credentials')}, "
           f"{plural(report.revocations, 'revocation', 'revocations')}, "
@@ -108,9 +138,14 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
           f"{plural(report.reinstatements, 'reinstatement', 'reinstatements')}, "
           f"{plural(report.key_rotations, 'key rotation', 'key rotations')}, "
           f"{plural(report.key_revocations, 'key revocation', 'key revocations')}), "
-          f"{plural(report.checkpoints, 'checkpoint', 'checkpoints')} checked; root "
-          f"{report.root.hex()}; {report.seconds:.2f} s ({report.rate:,.0f} entries/s)"
-          + (f"; checkpoint saved to {save}" if save else ""))
+          f"{plural(report.checkpoints, 'checkpoint', 'checkpoints')} checked"
+          + ("" if report.since is None else
+             f", the saved one a prefix of the checkpoint of size {report.consistent_to}")
+          + f"; root {report.root.hex()}; {report.seconds:.2f} s ({report.rate:,.0f} entries/s)"
+          + (f"; checkpoint saved to {save}" if save else ""),
+          None if report.rules else "NOT checked: the rules and the status map of the new "
+          "entries (a tile tree does not publish the map; a full audit, or --since on the "
+          "store, checks them)")
 
 
 def _read_checkpoint_file(path: str) -> str:
@@ -127,13 +162,13 @@ def _read_checkpoint_file(path: str) -> str:
         raise Failure(f"{path}: not UTF-8; not a checkpoint", 1) from None
 
 
-def _unverified_size(reader: Any) -> int:
-    """The tree size a published checkpoint claims, for a progress bar only (0 if it cannot
-    be read: the audit then reports why)."""
+def _unverified_size(note: str | bytes) -> int:
+    """The tree size a checkpoint claims, for a progress bar only (0 if it cannot be read:
+    the audit then reports why)."""
     from ledger.note import parse_checkpoint, parse_note
 
     try:
-        return parse_checkpoint(parse_note(reader.checkpoint()).text).size
+        return parse_checkpoint(parse_note(note).text).size
     except EncodingError:
         return 0
 
@@ -151,6 +186,7 @@ def export() -> None:
 @export.command("tiles")
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
 @json_option
+@dir_option
 @click.pass_context
 def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> None:
     """Write the log of the latest checkpoint as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles).

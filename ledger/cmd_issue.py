@@ -10,6 +10,7 @@ import click
 from ledger.cliutil import (
     Failure,
     append,
+    dir_option,
     emit,
     json_option,
     now,
@@ -51,6 +52,7 @@ from ledger.errors import EncodingError
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
               show_default=True, help="Where the holders' credential documents are written.")
 @json_option
+@dir_option
 @click.pass_context
 def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str,
           subject: str | None, title: str | None, expires: str | None, parts: tuple[str, ...],
@@ -146,6 +148,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
               show_default=True, help="The --out directory of the interrupted 'issue'.")
 @json_option
+@dir_option
 @click.pass_context
 def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> None:
     """Finish an interrupted 'issue': write the holder documents its commit left pending.
@@ -179,6 +182,7 @@ def _status_command(kind: str, verb: str) -> Callable[..., None]:
                   help="An active key file of the credential's issuer.")
     @click.option("--reason", default="", help=f"Why the credential is {verb}.")
     @json_option
+    @dir_option
     @click.pass_context
     def command(ctx: click.Context, issuer_id: str, cred_id: str, key_file: str, reason: str,
                 as_json: bool) -> None:

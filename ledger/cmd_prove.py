@@ -3,6 +3,7 @@ well-formed ``credledger verify`` runs ``verifycmd`` without click, see ``main``
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 
 from ledger.cliutil import (
     Failure,
+    dir_option,
     emit,
     json_option,
     open_ledger,
@@ -41,9 +43,14 @@ from ledger.verifycmd import CommandError, run_verify
                    "also checks the subject (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of stdout.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object on stdout: what was proven, as of which checkpoint, "
+                   "and the proof itself (under 'bundle' or 'tlog_proof') unless -o is given.")
+@dir_option
 @click.pass_context
 def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others: tuple[str, ...],
-          size: int | None, fmt: str, documents: tuple[str, ...], output: str | None) -> None:
+          size: int | None, fmt: str, documents: tuple[str, ...], output: str | None,
+          as_json: bool) -> None:
     """Write an offline proof for credentials, as of the log now (or of an older checkpoint).
 
     By default the proof is against a checkpoint of the whole log: the latest stored one if
@@ -62,6 +69,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
       credledger prove uni cs-001 cs-002 --with other/x-9 --document cs-001.json -o stack.json
       credledger prove uni cs-001 --size 14 -o old.json
       credledger prove uni cs-001 --format tlog-proof -o cs-001.tlog-proof
+      credledger prove uni cs-001 -o cs-001.bundle.json --json
     """
     from ledger.events import check_id
 
@@ -95,6 +103,17 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
                     raise NotFoundError(f"issuer {creds[0][0]!r} never issued {creds[0][1]!r}")
                 size, signed = _current_checkpoint(ledger)
             text = prove_issuance(ledger, *creds[0], size=size).format()
+    if as_json:
+        data: dict[str, Any] = {"proof": fmt, "credentials": [f"{i}/{c}" for i, c in creds],
+                                "checkpoint_size": size, "checkpoint_signed": signed is not None,
+                                "documents": len(docs), "output": output}
+        if output is None:
+            data["bundle" if fmt == "bundle" else "tlog_proof"] = (
+                json.loads(text) if fmt == "bundle" else text)
+        else:
+            write_out(output, text, mode=0o600 if docs else 0o644, quiet=True)
+        emit(True, data, "")
+        return
     write_out(output, text, mode=0o600 if docs else 0o644)  # documents hold holders' salts
     if signed is not None:
         click.echo(signed, err=True)
@@ -117,6 +136,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
               help="Refuse, writing nothing, if any credential was never issued (default: "
                    "its bundle proves the absence, and the summary counts it).")
 @json_option
+@dir_option
 @click.pass_context
 def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str,
               documents_dir: str | None, size: int | None, columns: str | None, strict: bool,
@@ -189,10 +209,11 @@ def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str
         files.append(str(path))
     os.sync()  # one sync for all of them
     fsync_path(out)
-    if signed is not None:
+    if signed is not None and not as_json:
         click.echo(signed, err=True)
     never = f", {len(absent)} of them proving a credential never issued" if absent else ""
     emit(as_json, {"bundles": len(bundles), "never_issued": absent, "checkpoint_size": size,
+                    "checkpoint_signed": signed is not None,
                     "out_dir": str(out), "documents": len(docs or {})},
           f"wrote {plural(len(bundles), 'bundle', 'bundles')} to {out}{never}, as of the "
           f"checkpoint of size {size}")
@@ -289,7 +310,10 @@ def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: 
 
     A FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
     in the trusted checkpoint's tree (inclusion only, not status). Each credential's committed
-    document digest is shown; --attachment checks a file against it.
+    document digest is shown; --attachment checks a file against it. With several FILEs, each
+    --document goes with the one bundle proving its credential, each --attachment with the one
+    FILE whose credential commits to its SHA-256; one that goes with no FILE, or with several,
+    is a usage error.
 
     Exit 0 only when every credential in the bundle is VALID (or the tlog-proof checks); 1
     otherwise (including a proof that fails any check); 2 for usage errors (a holder's
@@ -303,6 +327,8 @@ def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: 
       CREDLEDGER_LOG_KEY=VKEY credledger verify a.bundle.json b.bundle.json -
       credledger verify cs-001.bundle.json --log-key VKEY --document cs-001.json \\
           --attachment cs-001.pdf
+      credledger verify a.bundle.json b.bundle.json --log-key VKEY --document a.json \\
+          --document b.json
       credledger verify cs-001.tlog-proof --log-key VKEY
       credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
           --min-witnesses 2 --max-age 7d
@@ -315,6 +341,8 @@ def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: 
     except CommandError as exc:
         raise Failure(exc.message, exc.code) from None
     click.echo(out, nl=False)
+    if err and as_json:  # one error object, as the click-free path writes it
+        raise Failure("; ".join(err.split("\n")), code)
     if err:
         *before, last = err.split("\n")
         for line in before:

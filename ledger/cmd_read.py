@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import click
 from ledger.cliutil import (
     Failure,
     b64,
+    dir_option,
     emit,
     expiry_date,
     iso,
@@ -21,6 +23,7 @@ from ledger.cliutil import (
     read_text_file,
 )
 from ledger.errors import NotFoundError
+from ledger.printable import printable
 
 
 @click.command()
@@ -31,6 +34,7 @@ from ledger.errors import NotFoundError
               help="With --add-cosignatures: a witness whose cosignatures to store "
                    "(repeatable); lines that do not verify under one are not stored.")
 @json_option
+@dir_option
 @click.pass_context
 def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, ...],
                as_json: bool) -> None:
@@ -69,6 +73,7 @@ def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, .
 @click.argument("issuer_id", metavar="ISSUER")
 @click.argument("cred_id", metavar="CRED_ID", required=False)
 @json_option
+@dir_option
 @click.pass_context
 def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: bool) -> None:
     """What the ledger says now about a credential (or, without CRED_ID, an issuer).
@@ -175,18 +180,27 @@ def _issuer_status(ledger: Any, issuer_id: str) -> tuple[dict[str, Any], str]:
 @click.argument("index", type=click.IntRange(min=0))
 @click.option("--raw", is_flag=True, help="Write the exact leaf bytes (msgpack) to stdout.")
 @json_option
+@dir_option
 @click.pass_context
 def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
-    """Show one entry (--raw: the exact leaf bytes, whose leaf hash the tree holds).
+    """Show one entry, its statement's fields by name (--raw: the exact leaf bytes, whose leaf
+    hash the tree holds).
+
+    Bytes are shown as hex, times as UTC (and --json gives the statement's fields in order as
+    well, as "fields"); text from the statement is quoted, and escaped where a terminal would
+    obey it.
 
     \b
     Examples:
       credledger entry 0
+      credledger entry 42 --json
       credledger entry 42 --raw > entry-42.bin
     """
-    from ledger.events import decode_entry, decode_statement, key_id
+    from ledger.events import FIELD_NAMES, decode_entry, decode_statement, key_id
     from ledger.merkle import leaf_hash
 
+    if raw and as_json:
+        raise Failure("--raw writes the leaf bytes, --json a JSON object: give one", 2)
     with open_ledger(ctx) as ledger:
         data = ledger.entry_bytes(index)
     if raw:
@@ -195,19 +209,40 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
         return
     e = decode_entry(data)
     st = decode_statement(e.statement)
-    fields = [f.hex() if isinstance(f, bytes) else f for f in st.fields]
+    fields = [f.hex() if isinstance(f, bytes) else list(f) if isinstance(f, tuple) else f
+              for f in st.fields]
+    named = dict(zip(FIELD_NAMES[st.kind], fields))  # (an optional last field may be absent)
     out = {"index": e.index, "time": iso(e.time), "leaf_hash": leaf_hash(data).hex(),
            "prev_root": e.prev_root.hex(), "state_root": e.state_root.hex(),
            "kind": st.kind, "issuer": st.issuer, "statement_time": iso(st.time),
-           "fields": fields, "signer_key_id": key_id(e.signer), "size_bytes": len(data)}
-    human = "\n".join(f"{k:15} {v}" for k, v in out.items())
-    emit(as_json, out, human)
+           "fields": fields, "statement_fields": named, "signer": e.signer.hex(),
+           "signer_key_id": key_id(e.signer), "signature": e.signature.hex(),
+           "size_bytes": len(data)}
+    lines = [f"{k:15} {out[k]}" for k in ("index", "time", "leaf_hash", "prev_root",
+                                          "state_root", "kind", "issuer", "statement_time")]
+    for name, value in zip(FIELD_NAMES[st.kind], st.fields):
+        if isinstance(value, bytes):
+            shown = value.hex()
+        elif value is None:
+            shown = "(none)"
+        elif isinstance(value, int):
+            shown = str(value)
+            if name == "expires":
+                shown += f" ({iso(value)}: valid through {expiry_date(value)})"
+        else:  # text and lists of ids: quoted as JSON, exactly as they are
+            shown = json.dumps(list(value) if isinstance(value, tuple) else value,
+                               ensure_ascii=False)
+        lines.append(f"{name:15} {printable(shown)}")
+    lines += [f"{'signer':15} {e.signer.hex()} (key id {key_id(e.signer)})",
+              f"{'signature':15} {e.signature.hex()}", f"{'size_bytes':15} {len(data)}"]
+    emit(as_json, out, "\n".join(lines))
 
 
 @click.command()
 @click.argument("old_size", type=click.IntRange(min=0))
 @click.argument("new_size", type=click.IntRange(min=0), required=False)
 @json_option
+@dir_option
 @click.pass_context
 def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json: bool) -> None:
     """Print the RFC 9162 consistency proof between two tree sizes, one base64 hash a line.
@@ -237,6 +272,7 @@ def consistency(ctx: click.Context, old_size: int, new_size: int | None, as_json
 @click.command()
 @click.argument("dest", type=click.Path(file_okay=False))
 @json_option
+@dir_option
 @click.pass_context
 def backup(ctx: click.Context, dest: str, as_json: bool) -> None:
     """Copy the store and its key files into the new directory DEST, consistently and durably,

@@ -10,6 +10,7 @@ from ledger.cliutil import (
     Failure,
     Group,
     append,
+    dir_option,
     emit,
     json_option,
     new_passphrase,
@@ -30,6 +31,7 @@ from ledger.cliutil import (
               help="Protect both key files with a passphrase (asked twice, or "
                    "CREDLEDGER_PASSPHRASE).")
 @json_option
+@dir_option
 @click.pass_context
 def init(ctx: click.Context, origin: str, encrypt: bool, as_json: bool) -> None:
     """Create the store, the log key and the registry key; print their verifier keys.
@@ -146,6 +148,7 @@ def issuer() -> None:
 @click.option("--registry-key", type=click.Path(dir_okay=False), default=None,
               help="The registry key file (default: DIR/keys/registry.key).")
 @json_option
+@dir_option
 @click.pass_context
 def issuer_add(ctx: click.Context, issuer_id: str, vkey: str, name: str, url: str,
                registry_key: str | None, as_json: bool) -> None:
@@ -173,6 +176,7 @@ def issuer_add(ctx: click.Context, issuer_id: str, vkey: str, name: str, url: st
 @click.option("--new-key", "new_key_file", required=True, type=click.Path(dir_okay=False),
               help="The new key file (make it with 'credledger key new').")
 @json_option
+@dir_option
 @click.pass_context
 def issuer_rotate(ctx: click.Context, issuer_id: str, key_file: str, new_key_file: str,
                   as_json: bool) -> None:
@@ -206,6 +210,7 @@ def issuer_rotate(ctx: click.Context, issuer_id: str, key_file: str, new_key_fil
               help="The key was stolen from entry INDEX on: what it signed at INDEX or later "
                    "is not trusted. Also for a key already rotated (INDEX before the rotation).")
 @json_option
+@dir_option
 @click.pass_context
 def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file: str | None,
                       reason: str, since: int | None, as_json: bool) -> None:
@@ -250,6 +255,7 @@ def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file
 @click.argument("issuer_id", metavar="ISSUER")
 @click.option("--reason", default="", help="Why the issuer is retired.")
 @json_option
+@dir_option
 @click.pass_context
 def issuer_retire(ctx: click.Context, issuer_id: str, reason: str, as_json: bool) -> None:
     """Retire an issuer (signed by the registry key): it can sign nothing more.

@@ -58,8 +58,11 @@ def witness_init(state_dir: str, name: str, as_json: bool) -> None:
                    "'credledger consistency OLD NEW'); needed once the witness has cosigned.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the cosigned checkpoint here instead of stdout.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object on stdout: the checkpoint cosigned (and the cosigned "
+                   "note itself unless -o is given).")
 def witness_cosign(checkpoint_file: str, state_dir: str, log_key: str, proof_file: str | None,
-                   output: str | None) -> None:
+                   output: str | None, as_json: bool) -> None:
     """Cosign a checkpoint if it is consistent with the last one this witness cosigned.
 
     Refuses (exit 1) a smaller checkpoint, a different root at the same size, or a missing
@@ -76,7 +79,20 @@ def witness_cosign(checkpoint_file: str, state_dir: str, log_key: str, proof_fil
     w = Witness(state_dir)
     proof = _read_hash_lines(proof_file) if proof_file else []
     note = read_text_file(checkpoint_file, "a checkpoint")
-    write_out(output, w.cosign(note, parse_vkey(log_key), proof, now_ms=now()))
+    cosigned = w.cosign(note, parse_vkey(log_key), proof, now_ms=now())
+    if not as_json:
+        write_out(output, cosigned)
+        return
+    from ledger.note import parse_checkpoint, parse_note
+
+    cp = parse_checkpoint(parse_note(cosigned).text)
+    data = {"origin": cp.origin, "size": cp.size, "root": cp.root.hex(), "witness": w.key.name,
+            "output": output}
+    if output is None:
+        data["note"] = cosigned
+    else:
+        write_out(output, cosigned, quiet=True)
+    emit(True, data, "")
 
 
 def _read_hash_lines(path: str) -> list[bytes]:

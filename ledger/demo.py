@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from ledger.cliutil import secho
+
 COHORT = [
     ("Ada Lovelace", "Analytical Engines 101"), ("Alan Turing", "Computability"),
     ("Grace Hopper", "Compilers in Practice"), ("Edsger Dijkstra", "Structured Programming"),
@@ -46,16 +48,16 @@ def run_demo(keep: str | None) -> None:
 
     def run(*args: str, code: int = 0) -> None:
         shown = " ".join(shlex.quote(a) for a in args)
-        click.secho(f"$ credledger {shown}", fg="cyan")
+        secho(f"$ credledger {shown}", fg="cyan")
         try:
             rc = cli.main(["--dir", str(store), *args], prog_name="credledger",
                           standalone_mode=False)
         except Failure as exc:
-            click.secho(f"credledger: error: {exc.format_message()}", fg="yellow")
+            secho(f"credledger: error: {exc.format_message()}", fg="yellow")
             rc = exc.exit_code
         rc = rc or 0
         if rc:
-            click.secho(f"(exit {rc})", fg="yellow")
+            secho(f"(exit {rc})", fg="yellow")
         if rc != code:
             raise Failure(f"the demo expected exit {code} from that command, got {rc}")
 
@@ -177,9 +179,9 @@ def _verify_tlog_proof(proof_file: str, store: Path) -> None:
     entry = decode_entry(data)
     entry.signed().verify()
     st = decode_statement(entry.statement)
-    click.secho(f"verifier: checkpoint signature OK ({cp.origin}, size {cp.size}); entry {index} "
-                f"is in the tree; issuer signature OK: {st.issuer}/{st.fields[0]} "
-                f"{st.fields[2]!r}", fg="green")
+    secho(f"verifier: checkpoint signature OK ({cp.origin}, size {cp.size}); entry {index} "
+          f"is in the tree; issuer signature OK: {st.issuer}/{st.fields[0]} "
+          f"{st.fields[2]!r}", fg="green")
 
 
 def _check_consistency(store: Path) -> None:
@@ -192,5 +194,5 @@ def _check_consistency(store: Path) -> None:
         proof = ledger.consistency_proof(s1, s2)
     c1, c2 = (parse_checkpoint(parse_note(n).text) for n in (n1, n2))
     merkle.verify_consistency(c1.size, c2.size, proof, c1.root, c2.root)
-    click.secho(f"auditor: the checkpoint of size {s2} extends the one of size {s1}: consistent",
-                fg="green")
+    secho(f"auditor: the checkpoint of size {s2} extends the one of size {s1}: consistent",
+          fg="green")

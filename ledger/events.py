@@ -322,6 +322,16 @@ _STATEMENT_FIELDS: Final = {
     REVOKE: 2, SUSPEND: 2, REINSTATE: 2,
 }
 
+FIELD_NAMES: Final[dict[str, tuple[str, ...]]] = {
+    REGISTER_ISSUER: ("name", "url", "public_key"), RETIRE_ISSUER: ("reason",),
+    ROTATE_KEY: ("new_public_key",), REVOKE_KEY: ("key_id", "reason", "compromised_since"),
+    ISSUE: ("cred_id", "subject", "title", "expires", "document", "parts"),
+    REVOKE: ("cred_id", "reason"), SUSPEND: ("cred_id", "reason"),
+    REINSTATE: ("cred_id", "reason"),
+}
+"""The names of each kind's fields, as docs/FORMAT.md §3.2 gives them (``credledger entry``);
+a trailing optional field (``revoke-key``'s ``compromised_since``) may be absent."""
+
 
 def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
     if kind == REVOKE_KEY and len(fields) == 3:  # the optional compromise index

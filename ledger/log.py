@@ -222,9 +222,13 @@ class Ledger:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, clock: Callable[[], int] = now_ms,
-             workers: int = 1) -> Ledger:
-        """Open an existing store and check its head against its contents."""
-        ledger = cls(Store(path), clock=clock, workers=workers)
+             workers: int = 1, on_wait: Callable[[], None] | None = None,
+             readonly: bool = False) -> Ledger:
+        """Open an existing store and check its head against its contents. ``on_wait``: called
+        once should opening or a write wait long for another process's write lock;
+        ``readonly``: for reading only, never waiting for a writer (:class:`~ledger.store.Store`)."""
+        ledger = cls(Store(path, on_wait=on_wait, readonly=readonly), clock=clock,
+                     workers=workers)
         ledger.self_check()
         return ledger
 

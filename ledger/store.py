@@ -30,6 +30,13 @@ store: LMDB's write lock serialises them, and readers never block; a process who
 smaller than the one another process grew adopts the new size and begins again
 (``MDB_MAP_RESIZED``, :meth:`Store._retry_resized`). LMDB needs a local file system
 (its lock file relies on shared memory): do not put a store on NFS or SMB.
+
+Waiting for the write lock: a writer waits, without a time limit, for the one that holds LMDB's
+write lock to commit (a batch of 100,000 credentials holds it for some seconds); so does the
+opening of a store for writing, since py-lmdb opens named databases in a write transaction
+(a store opened ``readonly`` never waits: the commands that only read open it so). A waiter
+that gave ``on_wait`` has it called once, from a timer thread, after :data:`WAIT_NOTE_AFTER`
+seconds of waiting (the command line's "waiting for another writer" note).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import errno
 import os
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from hashlib import sha256
 from pathlib import Path
@@ -69,6 +77,8 @@ RESIZE_RETRIES = 20
 """How often one read (or the opening of a store) adopts the map size another process set
 and begins again before it gives up."""
 DEFAULT_MAX_MAP_SIZE = 1 << 40
+WAIT_NOTE_AFTER = 1.5
+"""Seconds of waiting for another process's write lock after which ``on_wait`` is called."""
 DATA_FILE = "data.mdb"
 
 
@@ -381,8 +391,10 @@ def check_local_file_system(path: Path) -> None:
 class Store:
     """An LMDB environment holding one ledger. Not to be shared across ``fork()``."""
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = False,
+                 on_wait: Callable[[], None] | None = None, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.on_wait = on_wait
         data = self.path / DATA_FILE
         check_local_file_system(self.path)
         if create:
@@ -398,17 +410,45 @@ class Store:
         if data.exists():
             size = max(size, data.stat().st_size)
         try:
-            self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
-                                 subdir=True, create=create, sync=True, metasync=True,
-                                 readahead=False, meminit=False, max_readers=254)
-            self._dbs = self._retry_resized(
-                lambda: {name: self.env.open_db(name.encode()) for name in DB_NAMES},
-                f"cannot open the store in {self.path}")
+            self._dbs = self._open(size, create=create, readonly=readonly)
         except lmdb.Error as exc:
             raise _store_error(exc, f"cannot open the store in {self.path}") from None
 
+    def _open(self, size: int, *, create: bool, readonly: bool) -> dict[str, Any]:
+        """Open the environment and its named databases: as a writer, in a write transaction
+        (see the module); read-only, in a read transaction, never waiting for a writer (a
+        format-v1 store, which lacks databases a writer adds, is opened as a writer)."""
+        self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
+                             subdir=True, create=create, readonly=readonly, sync=True,
+                             metasync=True, readahead=False, meminit=False, max_readers=254)
+        try:
+            return self._retry_resized(
+                lambda: self._waiting(lambda: {
+                    name: self.env.open_db(name.encode(), create=not readonly)
+                    for name in DB_NAMES}),
+                f"cannot open the store in {self.path}")
+        except lmdb.NotFoundError:
+            if not readonly:
+                raise
+        self.env.close()
+        return self._open(size, create=False, readonly=False)
+
     def close(self) -> None:
         self.env.close()
+
+    def _waiting(self, take: Callable[[], T]) -> T:
+        """``take()``, which takes LMDB's write lock; if that waits more than
+        :data:`WAIT_NOTE_AFTER` seconds (another process holds the lock), ``on_wait`` is called
+        meanwhile, once, from a timer thread (py-lmdb waits for the lock without the GIL)."""
+        if self.on_wait is None:
+            return take()
+        timer = threading.Timer(WAIT_NOTE_AFTER, self.on_wait)
+        timer.daemon = True
+        timer.start()
+        try:
+            return take()
+        finally:
+            timer.cancel()
 
     def __enter__(self) -> Self:
         return self
@@ -455,7 +495,7 @@ class Store:
             self._make_room(reserve)
         while True:
             try:
-                with self.env.begin(write=True) as txn:
+                with self._waiting(lambda: self.env.begin(write=True)) as txn:
                     return fn(Txn(txn, self._dbs))
             except lmdb.MapFullError:
                 self._grow()

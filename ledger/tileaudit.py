@@ -16,8 +16,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-from ledger.audit import CHUNK, AuditError, AuditReport, Replayer, replay
-from ledger.errors import EncodingError, LedgerError, NotFoundError, VerificationError
+from ledger import merkle
+from ledger.audit import CHUNK, AuditError, AuditReport, Replayer, open_saved, replay, resume_point
+from ledger.errors import (
+    EncodingError,
+    LedgerError,
+    NotFoundError,
+    UsageError,
+    VerificationError,
+)
 from ledger.note import Checkpoint, Verifier, open_checkpoint
 from ledger.parallel import default_workers
 from ledger.tilereader import TileReader
@@ -28,6 +35,7 @@ from ledger.tiles import (
     TileId,
     _full_tiles_in_order,
     _partial_tiles,
+    _tile_end,
     bundle_path,
     tile_path,
 )
@@ -128,7 +136,7 @@ def check_saved_checkpoints(saved: Sequence[Checkpoint], *, size: int,
 def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, *,
                 saved_checkpoints: Iterable[str] = (),
                 progress: Callable[[int], None] | None = None,
-                workers: int | None = 1) -> AuditReport:
+                workers: int | None = 1, since: str | bytes | None = None) -> AuditReport:
     """Audit a published tlog-tiles tree, trusting only ``log_key``.
 
     1. The checkpoint must verify with ``log_key`` (a missing one is a NotFoundError: wrong
@@ -140,6 +148,14 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
        level 0 the leaf hashes, level L the roots of the 256**L-leaf subtrees.
     4. The replayed root must be the checkpoint's; each saved checkpoint's root must be the
        replayed root at its size (else rule ``fork``).
+
+    With ``since`` (a checkpoint kept from an earlier audit, not with ``saved_checkpoints``),
+    the audit is incremental: the tree's frontier at the saved size, read from the tiles, must
+    fold to the saved root (else rule ``fork``), the first and last entries before it are
+    checked by inclusion proofs, and only the entries after it are replayed, with their tiles;
+    then the consistency proof from the saved checkpoint to this one is checked. A tile tree
+    does not publish the status map, so the new entries' rules and ``state_root`` are not
+    checked (docs/SECURITY.md, "Incremental audits"; the report says ``rules=False``).
 
     Every violation, including a truncated, oversize or missing tile or bundle, raises
     :class:`~ledger.audit.AuditError`. Network and I/O failures raise
@@ -157,12 +173,20 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
     for old in saved:
         if old.size > cp.size:  # known before any replay: fail fast
             check_saved_checkpoints([old], size=cp.size, root_at=lambda _: None)
-    replayer = Replayer(None, want_roots=[s.size for s in saved])
+    pending: dict[int, list[bytes]] = {}  # tile level -> hashes of its unfinished tile
+    if since is None:
+        replayer = Replayer(None, want_roots=[s.size for s in saved])
+        begin = 0
+    else:
+        if saved:
+            raise UsageError("an incremental audit starts from one saved checkpoint: give "
+                             "either it or checkpoints the log must extend")
+        replayer, begin = _resume_tiles(reader, cp, open_saved(since, log_key), pending)
     # The plan, lazily: a checkpoint may claim any size below 2**64 (item 7 of issue 19).
     partials = _partial_tiles(cp.size)
 
     def bundles() -> Iterator[tuple[int, int]]:  # (index, width), one iterator per call
-        yield from ((n, TILE_WIDTH) for n in range(cp.size >> TILE_HEIGHT))
+        yield from ((n, TILE_WIDTH) for n in range(begin >> TILE_HEIGHT, cp.size >> TILE_HEIGHT))
         yield from ((i, w) for level, i, w in partials if level == 0)
 
     def fetch_bundle(key: tuple[int, int]) -> list[bytes]:
@@ -181,9 +205,9 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
         ahead_bundles = _Ahead(pool, fetch_bundle, bundles(), BUNDLES_AHEAD, budget=AHEAD_BYTES,
                                weigh=lambda entries: sum(map(len, entries)) + 2 * len(entries))
         ahead_tiles = _Ahead(pool, fetch_tile,
-                             itertools.chain(_full_tiles_in_order(cp.size), partials),
+                             itertools.chain((t for t in _full_tiles_in_order(cp.size)
+                                              if _tile_end(t) > begin), partials),
                              FETCH_THREADS)
-        pending: dict[int, list[bytes]] = {}  # tile level -> hashes of its unfinished tile
 
         def check_tile(level: int, index: int, want: list[bytes]) -> None:
             got = ahead_tiles.get((level, index, len(want)))
@@ -210,7 +234,10 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
             chunk: list[bytes] = []
             held = 0
             for key in bundles():
-                for entry in ahead_bundles.get(key):
+                entries = ahead_bundles.get(key)
+                if key[0] * TILE_WIDTH < begin:  # (incremental) the entries before the start
+                    entries = entries[begin - key[0] * TILE_WIDTH:]
+                for entry in entries:
                     chunk.append(entry)
                     held += len(entry)
                     if len(chunk) >= CHUNK or held >= CHUNK_BYTES:
@@ -234,8 +261,65 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
     check_saved_checkpoints(saved, size=cp.size, root_at=report.roots.get)
     report.roots.setdefault(cp.size, cp.root)
     report.checkpoints = 1 + len(saved)
+    if since is not None:
+        report.since, report.consistent_to, report.checkpoints = begin, cp.size, 2
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _resume_tiles(reader: TileReader, cp: Checkpoint, old: Checkpoint,
+                  pending: dict[int, list[bytes]]) -> tuple[Replayer, int]:
+    """An incremental tile audit's start: the tree of the saved checkpoint ``old`` read from
+    the tiles of ``cp`` (:func:`~ledger.audit.resume_point`: its frontier folds to the saved
+    root, its first and last entries are in it), the consistency proof from ``old`` to ``cp``
+    made of tile hashes, and the hashes before the start of each level's unfinished tile put
+    in ``pending`` (they are the ones the frontier was folded from). Returns the replayer,
+    which checks no rules (a tile tree has no status map), and the saved size."""
+    if old.size > cp.size:
+        raise AuditError(None, "fork", f"the saved checkpoint has tree size {old.size}, the "
+                         f"published one {cp.size}: the log rolled back or forked")
+    fetched: dict[tuple[int, int], list[bytes]] = {}  # each tile read once: one view of it
+
+    def tile(level: int, index: int) -> list[bytes]:
+        if (level, index) not in fetched:
+            width = min(TILE_WIDTH, (cp.size >> (TILE_HEIGHT * level)) - index * TILE_WIDTH)
+            fetched[level, index] = _audit_read(
+                lambda i, w: reader.tile(level, i, w), index, width, "tile",
+                index * TILE_WIDTH if level == 0 else None,
+                reader.where(tile_path(level, index, width)))
+        return fetched[level, index]
+
+    def node(level: int, index: int) -> bytes:  # a perfect subtree's hash, from one tile
+        below, shift = divmod(level, TILE_HEIGHT)
+        first = index << shift
+        at = first & (TILE_WIDTH - 1)
+        return merkle.root_of(tile(below, first >> TILE_HEIGHT)[at:at + (1 << shift)])
+
+    def entry(index: int) -> bytes:
+        n = index >> TILE_HEIGHT
+        width = min(TILE_WIDTH, cp.size - n * TILE_WIDTH)
+        entries = _audit_read(reader.entries, n, width, "entry-bundle", n * TILE_WIDTH,
+                              reader.where(bundle_path(n, width)))
+        return entries[index & (TILE_WIDTH - 1)]
+
+    frontier, first, last = resume_point(old.size, old.root, node, entry)
+    if old.size:
+        groups = merkle.proof_nodes(merkle.consistency_path(old.size, cp.size))
+        proof = merkle.fold_proof_nodes(groups, [node(lv, ix) for g in groups for lv, ix in g])
+        try:
+            merkle.verify_consistency(old.size, cp.size, proof, old.root, cp.root)
+        except LedgerError as exc:
+            raise AuditError(None, "consistency", f"from the saved checkpoint of size "
+                             f"{old.size} to the published one of size {cp.size}: {exc}") from None
+    level = 0
+    while old.size >> (TILE_HEIGHT * level):
+        done = old.size >> (TILE_HEIGHT * level)  # complete nodes at tree level 8 * level
+        if done % TILE_WIDTH:
+            pending[level] = list(tile(level, done >> TILE_HEIGHT)[:done % TILE_WIDTH])
+        level += 1
+    replayer = Replayer(None if first is None else first.signer, want_roots=[old.size],
+                        start=frontier, last_time=0 if last is None else last.time, rules=False)
+    return replayer, old.size
 
 
 def _audit_read(read: Callable[[int, int], list[bytes]], index: int, width: int, rule: str,

@@ -25,6 +25,27 @@ from typing import Any
 
 PROG = "credledger"
 
+ERROR_FORMAT = "credledger-error/1"
+"""The ``format`` of an error under ``--json``: ``{"format": ..., "error": {"code": N,
+"message": "..."}}``, one line on stderr, for every command (docs/ARCHITECTURE.md)."""
+
+VERIFY_FORMAT = "credledger-verify/1"
+"""The ``format`` of each of ``verify --json``'s answers (a list of them for several FILEs)."""
+
+
+def json_format(command: str) -> str:
+    """The ``format`` of a command's ``--json`` object: ``credledger-status/1``,
+    ``credledger-issuer-add/1``. A field may be added in a version; one removed or changed in
+    meaning takes a new version."""
+    return f"{PROG}-{command.replace(' ', '-')}/1"
+
+
+def json_error(code: int, message: str) -> str:
+    """An error under ``--json``: one line of JSON (for stderr), in the one shape."""
+    import json
+
+    return json.dumps({"format": ERROR_FORMAT, "error": {"code": code, "message": message}})
+
 
 class CommandError(Exception):
     """A one-line error and its exit code (docs/ARCHITECTURE.md, "Errors and exit codes")."""
@@ -177,7 +198,8 @@ def _invalid(reason: str, as_json: bool, what: str = "bundle") -> tuple[int, str
     if as_json:
         import json
 
-        out = json.dumps({"valid": False, "answer": INVALID, "reason": reason}) + "\n"
+        out = json.dumps({"format": VERIFY_FORMAT, "valid": False, "answer": INVALID,
+                          "reason": reason}) + "\n"
     else:
         out = f"INVALID    {printable(reason)}\n"
     return 1, out, f"the {what} does not verify: {printable(reason)}"
@@ -374,7 +396,8 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
     wrong kind) and unreadable files raise :class:`CommandError`; other package errors
     propagate (map them with :func:`error_exit`). With several, each is verified in turn, one
     block each (``--json``: a list), an error is said for its file, and the exit code is the
-    worst.
+    worst; each document and attachment goes with the one FILE it fits
+    (:func:`_match_to_files`).
     """
     if isinstance(files, str):
         files = (files,)
@@ -382,9 +405,6 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
         raise CommandError("give a FILE to verify", 2)
     if files.count(STDIN) > 1:
         raise CommandError("'-' (stdin) can be given once", 2)
-    if len(files) > 1 and (documents or attachments):
-        raise CommandError("--document and --attachment go with one FILE; verify the others "
-                           "in another run", 2)
     trust_ = _trust(log_key, root, size, checkpoint, trust)
     at_ms = day_start_ms(at) if at is not None else now_ms()
     cosigners: tuple[Any, ...] = ()
@@ -410,12 +430,31 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
         "as_json": as_json}
     if len(files) == 1:
         return _verify_one(files[0], **common)
+    datas: dict[str, bytes | Exception] = {}
+    matched: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    if documents or attachments:
+        from ledger.errors import LedgerError
+
+        for file in files:
+            try:
+                datas[file] = _read_stdin() if file == STDIN else read_input(file)
+            except (CommandError, LedgerError, OSError) as exc:  # said for its file below
+                datas[file] = exc
+        matched = _match_to_files(datas, documents, attachments)
     worst, outs, errs, results = 0, [], [], []
     from ledger.printable import printable
 
     for file in files:
         try:
-            code, out, err = _verify_one(file, **common)
+            if file in datas:
+                data = datas[file]
+                if isinstance(data, Exception):
+                    raise data
+                docs, atts = matched.get(file, ((), ()))
+                code, out, err = _verify_one(file, **{**common, "documents": docs,
+                                                      "attachments": atts}, data=data)
+            else:
+                code, out, err = _verify_one(file, **common)
         except Exception as exc:
             mapped = error_exit(exc)
             if mapped is None:
@@ -424,7 +463,8 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
             if as_json:
                 import json
 
-                out = json.dumps({"valid": False, "answer": "ERROR", "reason": err})
+                out = json.dumps({"format": VERIFY_FORMAT, "valid": False, "answer": "ERROR",
+                                  "reason": err})
         worst = max(worst, code)
         if err:
             errs.append(printable(f"{file}: {err}"))
@@ -432,7 +472,7 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
             import json
 
             value = json.loads(out)
-            results.append({"file": file, **value})
+            results.append({"format": value.pop("format"), "file": file, **value})
         else:
             outs.append(f"== {printable(file)} ==\n{out}")
     if as_json:
@@ -442,10 +482,92 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
     return worst, "\n".join(outs), "\n".join(errs)
 
 
+def _proven(data: bytes) -> tuple[str, set[str], set[str]]:
+    """What a FILE says it proves, read but not verified (only to match ``--document`` and
+    ``--attachment`` to one of several FILEs; verifying each FILE then checks it): its kind
+    (``bundle``, ``tlog-proof``, or ``other``), the credentials it names (a bundle's, with
+    the parts among its entries) and the document digests their issuances commit to."""
+    from ledger.bundle import parse_bundle
+    from ledger.errors import LedgerError
+    from ledger.events import ISSUE, decode_entry, decode_statement
+    from ledger.tlogproof import parse_tlog_proof
+
+    try:
+        if data.startswith(b"c2sp.org/tlog-proof@"):
+            kind, named, raws = "tlog-proof", None, [parse_tlog_proof(data).extra or b""]
+        else:
+            bundle = parse_bundle(data)
+            kind, raws = "bundle", [raw for raw, _ in bundle.entries.values()]
+            named = [f"{i}/{c}" for i, c in bundle.credentials]
+    except LedgerError:
+        return "other", set(), set()
+    issued: dict[str, tuple[str | None, list[str]]] = {}  # name -> (digest, parts)
+    for raw in raws:
+        try:
+            st = decode_statement(decode_entry(raw).statement)
+        except LedgerError:
+            continue
+        if st.kind == ISSUE:
+            issued[f"{st.issuer}/{st.fields[0]}"] = (
+                None if st.fields[4] is None else st.fields[4].hex(),
+                [f"{st.issuer}/{p}" for p in st.fields[5]])
+    queue = list(issued) if named is None else named  # a bundle's credentials, then parts
+    names: set[str] = set()
+    while queue:
+        name = queue.pop()
+        if name not in names:
+            names.add(name)
+            queue.extend(issued.get(name, (None, []))[1])
+    digests = {d for n, (d, _) in issued.items() if n in names and d is not None}
+    return kind, names, digests
+
+
+def _match_to_files(datas: dict[str, bytes | Exception], documents: tuple[str, ...],
+                    attachments: tuple[str, ...],
+                    ) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """With several FILEs: each ``--document`` goes with the one bundle that names the
+    credential the document is for, each ``--attachment`` with the one FILE whose credentials
+    commit to its SHA-256. One that goes with no FILE, or with several, is a usage error
+    (exit 2) naming the fix: which proof it belongs to is never guessed."""
+    from ledger.errors import LedgerError
+    from ledger.holder import parse_holder_document
+
+    proven = {f: _proven(d) if isinstance(d, bytes) else ("other", set(), set())
+              for f, d in datas.items()}
+    docs: dict[str, list[str]] = {f: [] for f in datas}
+    atts: dict[str, list[str]] = {f: [] for f in datas}
+    for doc in documents:
+        raw = read_input(doc)
+        try:
+            parsed = parse_holder_document(raw)
+        except LedgerError:
+            _refuse_document(doc, raw)
+            raise CommandError(f"--document: {doc} is not a holder's credential document", 2)
+        name = f"{parsed['issuer']}/{parsed['id']}"
+        where = [f for f, (kind, names, _) in proven.items() if kind == "bundle" and name in names]
+        if len(where) != 1:
+            how = "none of the FILEs proves" if not where else f"{len(where)} of the FILEs prove"
+            raise CommandError(f"--document {doc}: {how} {name}, the credential it is for; "
+                               f"verify it with its bundle alone: {PROG} verify BUNDLE "
+                               f"--document {doc}", 2)
+        docs[where[0]].append(doc)
+    for att in attachments:
+        digest = file_sha256(att)
+        where = [f for f, (_, _, digests) in proven.items() if digest in digests]
+        if len(where) != 1:
+            how = ("no credential the FILEs prove commits to" if not where else
+                   f"credentials of {len(where)} of the FILEs commit to")
+            raise CommandError(f"--attachment {att}: {how} its SHA-256 {digest}; verify it "
+                               f"with the proof it goes with alone: {PROG} verify FILE "
+                               f"--attachment {att}", 2)
+        atts[where[0]].append(att)
+    return {f: (tuple(docs[f]), tuple(atts[f])) for f in datas}
+
+
 def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
                 attachments: tuple[str, ...], at_ms: int, cosigners: tuple[Any, ...],
                 min_witnesses: int, max_age_ms: int | None,
-                as_json: bool) -> tuple[int, str, str]:
+                as_json: bool, data: bytes | None = None) -> tuple[int, str, str]:
     from dataclasses import replace
 
     from ledger.errors import EncodingError, LedgerError
@@ -453,7 +575,8 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
     from ledger.printable import printable
     from ledger.verify import verify_bundle
 
-    data = _read_stdin() if file == STDIN else read_input(file)
+    if data is None:
+        data = _read_stdin() if file == STDIN else read_input(file)
     verifier = trust.for_data(data)
     raw_docs = [(d, read_input(d)) for d in documents]
     digests = tuple((a, file_sha256(a)) for a in attachments)
@@ -496,7 +619,7 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
     if as_json:
         import json
 
-        result = verdict.as_dict()
+        result = {"format": VERIFY_FORMAT, **verdict.as_dict()}
         if found:
             result["attachments"] = found
         out = json.dumps(result, indent=2) + "\n"
@@ -571,7 +694,7 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
         import json
 
         result: dict[str, Any] = {
-            "valid": True, "answer": "INCLUDED", "proof": "tlog-proof", "index": index,
+            "format": VERIFY_FORMAT, "valid": True, "answer": "INCLUDED", "proof": "tlog-proof", "index": index,
             "checkpoint": {"origin": cp.origin, "size": cp.size, "root": cp.root.hex()},
             "trusted_by": trusted_by, "at": _iso(at_ms),
             "entry": {"kind": st.kind, "issuer": st.issuer,
@@ -657,6 +780,7 @@ def fast_main(args: list[str]) -> int | None:
     kwargs = parse_verify_args(args)
     if kwargs is None:
         return None
+    as_json = bool(kwargs["as_json"])
     try:
         code, out, err = run_verify(**kwargs)
         _write(sys.stdout, out)
@@ -673,8 +797,8 @@ def fast_main(args: list[str]) -> int | None:
         from ledger.printable import printable
 
         try:
-            _write(sys.stderr, "".join(f"{PROG}: error: {printable(line)}\n"
-                                       for line in err.split("\n")))
+            _write(sys.stderr, json_error(code, "; ".join(err.split("\n"))) + "\n" if as_json
+                   else "".join(f"{PROG}: error: {printable(line)}\n" for line in err.split("\n")))
         except OSError:
             pass  # nowhere left to say it; the exit code still does
     return code

@@ -65,7 +65,11 @@ class Env:
         return result
 
     def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json").stdout)
+        """The command's --json object, less its "format" (checked in test_conventions.py)."""
+        data = json.loads(self.ok(*args, "--json").stdout)
+        if isinstance(data, dict):
+            assert str(data.pop("format")).startswith("credledger-"), data
+        return data
 
     def size(self) -> int:
         return int(self.json("status", "uni")["tree_size"])
@@ -1509,7 +1513,7 @@ def test_prove_all_an_id_list_never_issued_and_strict(env: Env) -> None:
     out = env.tmp / "b"
     data = env.json("prove-all", "uni", str(ids), "--out-dir", str(out))
     assert data == {"bundles": 3, "never_issued": ["s-9"], "checkpoint_size": 4,
-                    "out_dir": str(out), "documents": 0}
+                    "checkpoint_signed": False, "out_dir": str(out), "documents": 0}
     assert stat.S_IMODE((out / "s-0.bundle.json").stat().st_mode) == 0o644  # no document
     result = env.run("verify", str(out / "s-9.bundle.json"), "--log-key", env.log_vkey)
     assert result.exit_code == 1 and "NOT FOUND" in result.stdout

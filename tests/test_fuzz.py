@@ -1933,6 +1933,10 @@ def _check_cli(c: Corpus, result: Result, inp: Any, what: str, command: str) -> 
     if result.exit_code == 0:
         return "ok"
     lines = [line for line in result.stderr.splitlines() if line.strip()]
+    if len(lines) == 1 and lines[0].startswith('{"format": "credledger-error/1"'):
+        error = json.loads(lines[0])["error"]  # --json: the error in its one JSON shape
+        if error["code"] == result.exit_code:
+            lines = [f"credledger: error: {error['message']}"]
     if command == "verify" and result.exit_code == 1 and not lines:
         return "ok:not-valid"  # a verified bundle whose answer is not VALID exits 1
     if len(lines) > 1 and lines[0].startswith("credledger: error: "):
