@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 COMPLETE = "_CREDLEDGER_COMPLETE"
 """click's shell completion variable: set, the command line is click's, ``verify`` too."""
@@ -21,7 +22,28 @@ def main() -> None:
 
         code = fast_main(sys.argv[2:])
         if code is not None:
-            sys.exit(code)
+            exit_now(code)
     from ledger.cli import cli
 
     cli(prog_name="credledger")
+
+
+def exit_now(code: int) -> NoReturn:
+    """End a click-free verify at once: flush what it printed, then leave without the
+    interpreter's teardown (``os._exit``).
+
+    A verify writes no file, holds no lock and registers nothing to run at exit, so there is
+    nothing to clean up; but tearing down the modules and classes it loaded took about 9 ms of
+    a cold verify's 60 or so, which the budget of 2x the yardstick (docs/ARCHITECTURE.md,
+    "Where the tricks are"; benchmarks/README.md) does not have. A reader that went away
+    before reading everything (``| head``) is not an error of the verify: its exit code stands.
+    """
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    try:
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(code)

@@ -757,8 +757,10 @@ def test_fast_verify_path_imports_only_the_verifier(env: Env, witness: bool) -> 
         unwanted += ("ledger.witness",)
     code = ("import sys\n"
             "before = set(sys.modules)\n"
-            "from ledger.main import main\n"
-            "try:\n    main()\n"
+            "import ledger.main\n"
+            "def stop(code):\n    raise SystemExit(code)\n"
+            "ledger.main.exit_now = stop  # exit_now leaves at once; here, look around first\n"
+            "try:\n    ledger.main.main()\n"
             "except SystemExit as e:\n"
             f"    print('exit', e.code, sorted(m for m in {unwanted!r}\n"
             "                                if m in sys.modules and m not in before))\n")
@@ -1809,3 +1811,30 @@ def test_verify_refuses_a_fifo_in_every_file_option_at_once(env: Env) -> None:
             assert code == 3, (args, out, err)
             lines = err.strip().splitlines()
             assert len(lines) == 1 and "not a regular file (a FIFO)" in lines[0], (args, err)
+
+
+def test_fast_verify_ends_at_once_yet_delivers_all_its_output(env: Env) -> None:
+    """The click-free verify leaves without the interpreter's teardown (ledger.main.exit_now):
+    every byte it printed still arrives, in order, and a reader that goes away early (| head)
+    costs no traceback and no change of the exit code."""
+    import subprocess
+    import sys
+
+    env.issue("c-1")
+    env.json("checkpoint")
+    bundle = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    args = ["verify", *[str(bundle)] * 300, "--log-key", env.log_vkey]
+    code, out, err = _run_entry(args, through_click=False)
+    click_code, click_out, click_err = _run_entry(args, through_click=True)
+    assert (code, out, err) == (click_code, click_out, click_err) == (0, out, "")
+    assert len(out) > 1 << 16 and out.count("VALID      uni/c-1") == 300  # more than a pipe holds
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLEDGER_")}
+    proc = subprocess.Popen([sys.executable, "-c", "from ledger.main import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10) == b"== " + str(bundle).encode()[:7]
+    proc.stdout.close()  # the reader goes away with most of the output unread
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr
