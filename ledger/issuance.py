@@ -5,7 +5,8 @@
 program that issues through the library calls to be as crash-safe as the command line:
 
 1. refuse to start while an interrupted batch of the issuer waits for ``recover``;
-2. build and sign every statement, drawing a fresh 32-byte salt per credential;
+2. build and sign every statement, drawing a fresh 32-byte salt per credential (a big batch
+   on every core, ``ledger.parallel.BatchSigning``, while step 3 runs);
 3. write all the holder documents (``ledger.holder``) to one locked, fsynced pending file:
    the documents hold the only copy of each salt;
 4. append the batch (one atomic commit);
@@ -46,7 +47,6 @@ from ledger.events import (
     check_id,
     decode_statement,
     make_statement,
-    sign_statement,
     subject_commitment,
 )
 from ledger.files import FileBatch, fsync_path, open_regular, read_regular, write_atomic
@@ -59,6 +59,7 @@ from ledger.holder import (
     parse_holder_document,
     pending_line,
 )
+from ledger.parallel import BatchSigning
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
@@ -102,7 +103,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     if not requests:
         raise EncodingError("no credentials to issue")
     t = ledger.clock() if now is None else now
-    items, docs = [], []
+    statements, docs = [], []
     for req in requests:
         try:
             expires = parse_date(req.expires, "expires")
@@ -111,11 +112,14 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                                 req.title, expires, req.document, list(req.parts))
         except LedgerError as exc:
             raise EncodingError(f"{req.where}: {exc}" if req.where else str(exc)) from None
-        items.append(sign_statement(st, signer.seed))
+        statements.append(st.encode())
         docs.append(holder_document(origin=ledger.origin, issuer_id=issuer_id, cred_id=req.id,
                                     subject=req.subject, salt=salt, title=req.title,
                                     expires=req.expires, parts=list(req.parts),
                                     document=req.document))
+    # A big batch is signed on every core (the worker pool the append uses next) while this
+    # process writes the pending file.
+    signing = BatchSigning(statements, signer.seed, ledger.workers)
     created = _missing_directories(out)  # made for the pending file; removed if refused
     store = ledger.store.path
     try:
@@ -127,6 +131,14 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                 _record(store, issuer_id, out, add=False)
                 raise
     except BaseException:
+        signing.stop()
+        _remove_empty(created)
+        raise
+    try:
+        items = signing.result()
+    except BaseException:
+        pending.discard()
+        clear_record(ledger, issuer_id, out)
         _remove_empty(created)
         raise
     try:

@@ -407,3 +407,27 @@ def test_a_writer_killed_while_writing_documents_is_recovered_whole(
         _assert_recovered_whole(reopened, out, 3000)
     finally:
         reopened.close()
+
+
+# ------------------------------------------------------------- a big batch signed on every core
+
+
+@pytest.mark.parametrize("pool", ["workers", "no pool"])
+def test_a_big_batch_is_signed_on_every_core_with_the_same_signatures(
+        monkeypatch: pytest.MonkeyPatch, pool: str) -> None:
+    """BatchSigning gives the very SignedStatements sign_statement gives (Ed25519 is
+    deterministic), in order, whether the pool's workers sign or, without a pool, the caller."""
+    from ledger import parallel
+    from ledger.events import ISSUE
+
+    if pool == "no pool":
+        def no_pool(workers: int) -> Any:
+            raise OSError(24, "Too many open files")
+
+        monkeypatch.setattr(parallel, "worker_pool", no_pool)
+    uni = Signer.generate("uni")
+    statements = [make_statement(ISSUE, "uni", 1_700_000_000_000, f"c-{i}",
+                                 os.urandom(32), "Python 101", None, None, [])
+                  for i in range(parallel.PARALLEL_THRESHOLD + 100)]
+    signing = parallel.BatchSigning([st.encode() for st in statements], uni.seed, 2)
+    assert signing.result() == [sign_statement(st, uni.seed) for st in statements]
