@@ -186,14 +186,15 @@ class FileBatch:
                 self._unnamed = False
             else:
                 try:
-                    _write_all(fd, data, mode)
-                    os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=self._fd,
-                            follow_symlinks=True)
-                    return
-                except FileExistsError:
-                    pass  # replaced below, through a temporary name
-                except FileNotFoundError:  # no /proc: names from now on
-                    self._unnamed = False
+                    _write_all(fd, data, mode)  # an error here is raised: the file is dropped
+                    try:
+                        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=self._fd,
+                                follow_symlinks=True)
+                        return
+                    except FileExistsError:
+                        pass  # replaced below, through a temporary name
+                    except OSError:  # no /proc (or linking it refused): names from now on;
+                        self._unnamed = False  # a real fault (a full disk) recurs below
                 finally:
                     os.close(fd)
         self._replace(name, data, mode)
