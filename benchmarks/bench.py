@@ -611,6 +611,150 @@ def cold_table(cold: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+# End to end: credledger issue --batch, as a user runs it
+
+CLI_ISSUE = 20_000
+CLI_RUNS = 5
+QUICK_CLI_ISSUE = 2_000
+QUICK_CLI_RUNS = 2
+CLI_REF_SIGNATURES = 2_000
+"""Signatures by one key in each reading of the raw one-core verify rate beside the CLI runs."""
+
+
+def one_key_verify_rates(n: int = CLI_REF_SIGNATURES) -> dict[str, float]:
+    """One core's raw Ed25519 verify rate: ``n`` signatures by one key over distinct 200-byte
+    messages (a statement's size), checked in a loop with one key object: OpenSSL
+    (``cryptography``'s ``Ed25519PublicKey.verify``) and libsodium (PyNaCl's
+    ``crypto_sign_open``)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    rng = random.Random(SEED)
+    key = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
+    pub = key.public_key()
+    msgs = [rng.randbytes(200) for _ in range(n)]
+    sigs = [key.sign(m) for m in msgs]
+    t0 = time.perf_counter()
+    for sig, msg in zip(sigs, msgs):
+        pub.verify(sig, msg)
+    out = {"openssl": n / (time.perf_counter() - t0)}
+    try:
+        from nacl.bindings import crypto_sign_open
+    except ImportError:
+        return out
+    raw = pub.public_bytes_raw()
+    t0 = time.perf_counter()
+    for sig, msg in zip(sigs, msgs):
+        crypto_sign_open(sig + msg, raw)
+    out["libsodium"] = n / (time.perf_counter() - t0)
+    return out
+
+
+def _cli_entry() -> tuple[list[str], dict[str, str]]:
+    """The installed console script next to this python (without the checkout on PYTHONPATH),
+    or ``python -m ledger`` from the checkout."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if PYTHONPATH_BEFORE is not None:
+        env["PYTHONPATH"] = PYTHONPATH_BEFORE
+    script = Path(sys.executable).parent / "credledger"
+    if script.exists():
+        return [str(script)], env
+    return [sys.executable, "-m", "ledger"], dict(os.environ)
+
+
+def cli_issue(work: Path, n: int, runs: int, compare: str | None = None) -> dict[str, Any]:
+    """``credledger issue ISSUER --key KEY --batch cohort.jsonl --out OUT`` of ``n`` lines,
+    timed end to end as a user runs it: a fresh process and a fresh store each run (created,
+    its issuer registered, untimed), documents written to OUT. One core's raw Ed25519 verify
+    rate (:func:`one_key_verify_rates`) is read before and after every run, in the same
+    process that times them. ``compare``: another ``credledger`` (another install, say the
+    commit before) run in turn with this one, the order alternating, for an A/B."""
+    entry, env = _cli_entry()
+    commands = {"this": entry}
+    if compare:
+        commands["compare"] = [compare]
+    cohort = work / "cohort.jsonl"
+    with cohort.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"c-{i:06d}", "subject": f"Student {i:06d}",
+                                "title": "Python 101", "expires": "2031-06-30"}) + "\n")
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    ratios: dict[str, list[float]] = {name: [] for name in commands}
+    readings: list[dict[str, float]] = [one_key_verify_rates()]
+    k = 0
+    for round_ in range(runs):
+        order = list(commands) if round_ % 2 == 0 else list(reversed(commands))
+        for name in order:
+            cmd = commands[name]
+            k += 1
+            d = work / f"cli-{k}"  # never reused, removed at the end only: deleting 10^4
+            d.mkdir()  # files slows the file creations that follow for seconds
+            run_env = dict(env, CREDLEDGER_DIR=str(d / "store"))
+
+            def run(*args: str, _cmd: list[str] = cmd, _d: Path = d,
+                    _env: dict[str, str] = run_env) -> str:
+                return subprocess.run([*_cmd, *args], env=_env, cwd=_d, capture_output=True,
+                                      text=True, check=True).stdout
+
+            run("init", "--origin", ORIGIN)
+            vkey = run("key", "new", "uni.key").split("\n")[0]
+            run("issuer", "add", ISSUER, "--key", vkey, "--name", "Bench University")
+            os.sync()
+            before = readings[-1]
+            t0 = time.perf_counter()
+            proc = subprocess.run([*cmd, "issue", ISSUER, "--key", "uni.key", "--batch",
+                                   str(cohort), "--out", "out"], env=run_env, cwd=d,
+                                  capture_output=True, text=True, check=False)
+            seconds = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise SystemExit(f"bench: credledger issue failed: {proc.stderr}")
+            written = len(os.listdir(d / "out" / ISSUER))
+            if written != n:
+                raise SystemExit(f"bench: credledger issue wrote {written} documents, want {n}")
+            readings.append(one_key_verify_rates())
+            raw = (before["openssl"] + readings[-1]["openssl"]) / 2
+            times[name].append(seconds)
+            ratios[name].append(n / seconds / raw)
+            log(f"cli issue {name}: {seconds:.2f} s, {n / seconds:,.0f}/s; raw 1-core verify "
+                f"{raw:,.0f}/s (OpenSSL): {n / seconds / raw:.2f} x")
+    for k_ in range(1, k + 1):
+        shutil.rmtree(work / f"cli-{k_}", ignore_errors=True)
+    out: dict[str, Any] = {
+        "n": n, "runs": runs, "command": " ".join(entry) + " issue ISSUER --key KEY --batch "
+        "cohort.jsonl --out OUT", "compare_command": compare,
+        "raw_verify": "one key, one core, in a loop: cryptography Ed25519PublicKey.verify "
+                      f"(OpenSSL) and PyNaCl crypto_sign_open (libsodium), {CLI_REF_SIGNATURES} "
+                      "signatures a reading, read before and after every run",
+        "raw_verify_openssl_per_s": statistics.median(r["openssl"] for r in readings),
+        "raw_verify_libsodium_per_s": (statistics.median(r["libsodium"] for r in readings)
+                                       if all("libsodium" in r for r in readings) else None),
+        "readings": readings,
+    }
+    for name in commands:
+        median = statistics.median(times[name])
+        out[name] = {"seconds": times[name], "median_seconds": median, "rate": n / median,
+                     "ratio_to_raw_openssl": statistics.median(ratios[name]),
+                     "ratios": ratios[name]}
+    return out
+
+
+def cli_table(r: dict[str, Any]) -> str:
+    head = (f"credledger issue --batch of {r['n']:,} lines, end to end (a fresh process and "
+            f"store each run, documents written), median of {r['runs']} runs:")
+    lines = [head, ""]
+    rows = [("this", "this checkout")] + ([("compare", r["compare_command"])]
+                                          if r["compare_command"] else [])
+    for key, label in rows:
+        x = r[key]
+        lines.append(f"  {label}: {x['median_seconds']:.2f} s, {x['rate']:,.0f} issuances/s, "
+                     f"{x['ratio_to_raw_openssl']:.2f} x one core's raw verify (OpenSSL)")
+    sodium = r["raw_verify_libsodium_per_s"]
+    lines.append(f"  raw Ed25519 verify, one key, one core (median of {len(r['readings'])} "
+                 f"readings): {r['raw_verify_openssl_per_s']:,.0f}/s OpenSSL"
+                 + (f", {sodium:,.0f}/s libsodium" if sodium else ""))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
 # Profile
 
 
@@ -864,6 +1008,16 @@ def main(argv: list[str] | None = None) -> int:
                    f"{QUICK_COLD_RUNS} with --quick), after {COLD_WARMUPS} warm-ups")
     p.add_argument("--cold-only", action="store_true",
                    help="only the cold start of credledger verify (no sizes, no peers)")
+    p.add_argument("--cli-issue", type=int, metavar="N",
+                   help=f"lines of the end-to-end 'credledger issue --batch' (default {CLI_ISSUE:,}; "
+                   f"{QUICK_CLI_ISSUE:,} with --quick; 0: skip it)")
+    p.add_argument("--cli-runs", type=int,
+                   help=f"runs of it (default {CLI_RUNS}; {QUICK_CLI_RUNS} with --quick)")
+    p.add_argument("--cli-only", action="store_true",
+                   help="only the end-to-end 'credledger issue --batch' (no sizes, no peers)")
+    p.add_argument("--cli-compare", metavar="CREDLEDGER",
+                   help="another credledger console script (another install) run in turn with "
+                   "this one in the end-to-end issue, for an A/B")
     p.add_argument("--profile", type=int, metavar="N",
                    help="instead: cProfile one batch append of N events; print the top functions")
     p.add_argument("--top", type=int, default=15, help="functions shown by --profile")
@@ -886,8 +1040,15 @@ def main(argv: list[str] | None = None) -> int:
     cold_runs = args.cold_runs or (QUICK_COLD_RUNS if args.quick else COLD_RUNS)
     if cold_runs < 1:
         p.error("--cold-runs: want at least 1")
-    if args.cold_only:
+    cli_n = (args.cli_issue if args.cli_issue is not None
+             else QUICK_CLI_ISSUE if args.quick else CLI_ISSUE)
+    cli_runs = args.cli_runs or (QUICK_CLI_RUNS if args.quick else CLI_RUNS)
+    if args.cold_only or args.cli_only:
         sizes = ()
+    if args.cold_only or args.peers_only:
+        cli_n = 0
+    if args.cli_only and cli_n <= 0:
+        p.error("--cli-only: want --cli-issue N of at least 1")
 
     rng = random.Random(SEED)
     load_start = os.getloadavg()
@@ -897,6 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     peer_results: list[dict[str, Any]] = []
     cold: dict[str, Any] | None = None
+    cli: dict[str, Any] | None = None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -914,21 +1076,27 @@ def main(argv: list[str] | None = None) -> int:
                          "ledger_figures": not args.peers_only,
                          "peer_systems": peer_systems, "peer_proofs": peer_proofs,
                          "peer_cap_seconds": args.peer_cap,
-                         "peer_leaf_bytes": peers.LEAF_BYTES, "cold_runs": cold_runs},
+                         "peer_leaf_bytes": peers.LEAF_BYTES, "cold_runs": cold_runs,
+                         "cli_issue": cli_n, "cli_runs": cli_runs},
             "targets": {"ledger": TARGETS, "tree_at_1e6": peers.TARGETS},
             "total_seconds": time.perf_counter() - started,
             "loadavg_start": load_start,
             "loadavg_end": os.getloadavg(),
             "cold_verify": cold,
+            "cli_issue": cli,
             "results": results,
             "peers": peer_results,
         }
         out.write_text(json.dumps(report, indent=2) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="credledger-bench-", dir=TMPDIR) as d:
-        if not args.peers_only:  # first: no worker processes of the big runs around yet
+        if not args.peers_only and not args.cli_only:  # first: no worker processes around yet
             log(f"cold start: credledger verify and bare interpreters, {cold_runs} runs each")
             cold = cold_verify(Path(d), cold_runs)
+            write_report(False)
+        if cli_n > 0:
+            log(f"end to end: credledger issue --batch of {cli_n:,} lines, {cli_runs} runs")
+            cli = cli_issue(Path(d), cli_n, cli_runs, args.cli_compare)
             write_report(False)
         for n in sizes:
             if not args.peers_only:
@@ -957,6 +1125,9 @@ def main(argv: list[str] | None = None) -> int:
             print("(the package has no compiled bytecode (PYTHONDONTWRITEBYTECODE?), so every run "
                   "compiled its modules, which an installed package never does: run python -m "
                   "compileall on it first)")
+        print()
+    if cli is not None:
+        print(cli_table(cli))
         print()
     if results:
         print("Ledger: credential events (issuance with signature checks, proofs, bundles, "

@@ -425,8 +425,17 @@ class SignedStatement:
 
 def sign_statement(st: Statement, seed: bytes) -> SignedStatement:
     """Sign ``st`` with the Ed25519 private key ``seed`` (32 bytes)."""
+    return sign_encoded(st.encode(), seed)
+
+
+def seed_public_key(seed: bytes) -> bytes:
+    """The 32-byte Ed25519 public key of the private key ``seed``."""
+    return _private_key(bytes(seed))[1]
+
+
+def sign_encoded(data: bytes, seed: bytes) -> SignedStatement:
+    """Sign the statement bytes ``data`` (``Statement.encode``) with the key ``seed``."""
     priv, pub = _private_key(bytes(seed))
-    data = st.encode()
     return SignedStatement(data, pub, priv.sign(signing_message(data)))
 
 

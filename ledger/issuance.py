@@ -5,7 +5,8 @@
 program that issues through the library calls to be as crash-safe as the command line:
 
 1. refuse to start while an interrupted batch of the issuer waits for ``recover``;
-2. build and sign every statement, drawing a fresh 32-byte salt per credential;
+2. build and sign every statement, drawing a fresh 32-byte salt per credential (a big batch
+   on every core, ``ledger.parallel.BatchSigning``, while step 3 runs);
 3. write all the holder documents (``ledger.holder``) to one locked, fsynced pending file:
    the documents hold the only copy of each salt;
 4. append the batch (one atomic commit);
@@ -47,17 +48,19 @@ from ledger.events import (
     check_id,
     decode_statement,
     make_statement,
-    sign_statement,
     subject_commitment,
 )
-from ledger.files import fsync_path, open_regular, read_regular, write_atomic
+from ledger.files import FileBatch, fsync_path, open_regular, read_regular, write_atomic
 from ledger.holder import (
     MAX_DOCUMENT_SIZE,
+    document_bytes,
     document_name,
     file_stem,
     holder_document,
     parse_holder_document,
+    pending_line,
 )
+from ledger.parallel import BatchSigning
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
@@ -101,7 +104,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     if not requests:
         raise EncodingError("no credentials to issue")
     t = ledger.clock() if now is None else now
-    items, docs = [], []
+    statements, docs = [], []
     for req in requests:
         try:
             expires = parse_date(req.expires, "expires")
@@ -110,11 +113,14 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                                 req.title, expires, req.document, list(req.parts))
         except LedgerError as exc:
             raise EncodingError(f"{req.where}: {exc}" if req.where else str(exc)) from None
-        items.append(sign_statement(st, signer.seed))
+        statements.append(st.encode())
         docs.append(holder_document(origin=ledger.origin, issuer_id=issuer_id, cred_id=req.id,
                                     subject=req.subject, salt=salt, title=req.title,
                                     expires=req.expires, parts=list(req.parts),
                                     document=req.document))
+    # A big batch is signed on every core (the worker pool the append uses next) while this
+    # process writes the pending file.
+    signing = BatchSigning(statements, signer.seed, ledger.workers)
     created = _missing_directories(out)  # made for the pending file; removed if refused
     store = ledger.store.path
     try:
@@ -126,6 +132,14 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                 _record(store, issuer_id, out, add=False)
                 raise
     except BaseException:
+        signing.stop()
+        _remove_empty(created)
+        raise
+    try:
+        items = signing.result()
+    except BaseException:
+        pending.discard()
+        clear_record(ledger, issuer_id, out)
         _remove_empty(created)
         raise
     try:
@@ -164,13 +178,28 @@ def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
 # ------------------------------------------------------------------------ holder documents
 
 
-def write_document(out: Path, doc: dict[str, Any], *, sync: bool = True) -> Path:
-    """Write ``doc`` to ``out/<id>.json``, mode 0600, atomically (``files.write_atomic``).
-    ``sync=False``: the caller syncs a whole batch of them at once (``os.sync``)."""
-    path = out / document_name(doc["id"])
-    write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"), mode=0o600,
-                 sync=sync, sync_dir=sync)
-    return path
+def write_document(out: Path, doc: dict[str, Any], *, batch: FileBatch | None = None) -> Path:
+    """Write ``doc`` to ``out/<id>.json``, mode 0600, whole or not at all (a reader or a crash
+    never sees a part of it). Alone, it is durable when this returns (``files.write_atomic``);
+    through ``batch`` (a ``files.FileBatch`` of ``out``), once the caller has synced the batch.
+    """
+    name = document_name(doc["id"])
+    if batch is None:
+        write_atomic(out / name, document_bytes(doc), mode=0o600)
+    else:
+        batch.write(name, document_bytes(doc))
+    return out / name
+
+
+def write_documents(out: Path, docs: Sequence[dict[str, Any]]) -> int:
+    """Write every document of ``docs`` (:func:`write_document`), then make them all durable
+    with one sync (``files.FileBatch``), not one a file; how many were written. Until it
+    returns, the caller keeps the pending file that can write them again."""
+    with FileBatch(out) as batch:
+        for doc in docs:
+            write_document(out, doc, batch=batch)
+        batch.sync()
+    return len(docs)
 
 
 def committed(ledger: Ledger, issuer_id: str, doc: dict[str, Any]) -> bool:
@@ -209,8 +238,7 @@ class PendingFile:
     def __init__(self, out: Path, docs: list[dict[str, Any]]) -> None:
         self.out = out
         self.path = out / f".pending-{document_name(docs[0]['id'])}l"
-        self._fd: int | None = _create_locked(self.path,
-                                              "".join(json.dumps(d) + "\n" for d in docs))
+        self._fd: int | None = _create_locked(self.path, b"".join(map(pending_line, docs)))
 
     def discard(self) -> None:
         """The batch was not committed: the salts commit to nothing; remove the file."""
@@ -219,9 +247,7 @@ class PendingFile:
 
     def finish(self, docs: list[dict[str, Any]]) -> None:
         """The batch was committed: write every document, sync, remove the pending file."""
-        for doc in docs:
-            write_document(self.out, doc, sync=False)
-        os.sync()
+        write_documents(self.out, docs)
         self.path.unlink()
         fsync_path(self.out)
         self.release()
@@ -233,7 +259,7 @@ class PendingFile:
             self._fd = None
 
 
-def _create_locked(path: Path, text: str) -> int:
+def _create_locked(path: Path, data: bytes) -> int:
     """Create ``path`` (mode 0600, fsynced, never overwriting) holding ``text``; return an open
     descriptor holding an exclusive lock on it, which marks the file as in use until closed."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,7 +267,9 @@ def _create_locked(path: Path, text: str) -> int:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, text.encode("utf-8"))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
         try:
             os.link(tmp, path)
@@ -264,7 +292,7 @@ def abandoned(out: Path) -> Iterator[Path]:
     Each is yielded while this process holds its lock, so neither a writer nor another
     ``recover`` can touch it meanwhile; a file unlinked by its finishing writer is skipped.
     """
-    for path in sorted(out.glob(".pending-*.jsonl")):
+    for path in _pending_files(out):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
@@ -287,6 +315,19 @@ def abandoned(out: Path) -> Iterator[Path]:
                 yield path
         finally:
             os.close(fd)
+
+
+def _pending_files(out: Path) -> list[Path]:
+    """The pending files in ``out`` (``.pending-*.jsonl``), by name; none if there is no
+    ``out``. One pass over the directory, which may hold a cohort's documents: tens of
+    thousands of names."""
+    try:
+        with os.scandir(out) as entries:
+            names = [e.name for e in entries
+                     if e.name.startswith(".pending-") and e.name.endswith(".jsonl")]
+    except OSError:  # no such directory (or none to read), as glob has it: nothing pending
+        return []
+    return [out / n for n in sorted(names)]
 
 
 def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
@@ -358,7 +399,7 @@ def _record(store: Path, issuer_id: str, out: Path, *, add: bool) -> None:
             return
         dirs.append(name)
     else:
-        if name not in dirs or any(out.glob(".pending-*.jsonl")):
+        if name not in dirs or _pending_files(out):
             return
         dirs.remove(name)
     if dirs:
@@ -417,22 +458,34 @@ def recover(ledger: Ledger, issuer_id: str, out: Path) -> Recovered:
     for path in abandoned(out):
         files += 1
         docs = _pending_documents(ledger, issuer_id, path)
+        todo = []
         for doc, is_committed in docs:
             if not is_committed:
                 dropped += 1  # its batch never entered the log: the salt commits to nothing
                 continue
-            # Always rewritten (atomically): a document written just before a power loss may
-            # exist but be empty. One sync for all of them before the pending file goes.
-            write_document(out, doc, sync=False)
-            written += 1
-        os.sync()
-        fsync_path(out)
+            # Always rewritten (whole, replacing what is there): a document written just
+            # before a power loss may exist but be empty. One sync for all of them before the
+            # pending file goes.
+            todo.append(doc)
+        written += write_documents(out, todo)
+        _remove_document_temps(out, {document_name(doc["id"]) for doc, _ in docs})
         path.unlink()
         fsync_path(out)
     for tmp in _stale_temps(out):
         tmp.unlink(missing_ok=True)
     clear_record(ledger, issuer_id, out)
     return Recovered(files, written, dropped)
+
+
+def _remove_document_temps(out: Path, names: set[str]) -> None:
+    """Remove the temporary files (``.<name>.<random>.tmp``, ``files.FileBatch`` and
+    ``files.write_atomic``) that a killed writer left of the documents ``names``: the
+    pending file being recovered holds these credentials, so no running writer has them."""
+    with os.scandir(out) as entries:
+        stale = [e.name for e in entries if e.name.startswith(".") and e.name.endswith(".tmp")
+                 and e.name[1:-4].rpartition(".")[0] in names]
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
 
 
 def _pending_documents(ledger: Ledger, issuer_id: str, path: Path

@@ -10,6 +10,7 @@ workers=n)``, ``audit_store(..., workers=n)``); the command line asks for
 - :func:`verified_chunks`: the audit's entries, checked a few chunks ahead of the replay.
 - :class:`SharedChecks`: what both use: chunks given to the pool's workers a few at a time,
   and checked by the owner itself whenever it would wait.
+- :class:`BatchSigning`: a big batch's statements signed on every core (``credledger issue``).
 - :func:`collection_paused`: the cyclic garbage collector paused during bulk work.
 
 The workers are forkserver processes (they never inherit an open LMDB environment), run below
@@ -37,6 +38,8 @@ from ledger.events import (
     check_bytes,
     decode_entry,
     decode_statement,
+    seed_public_key,
+    sign_encoded,
     signing_message,
     trusted_statement,
     verify_signature_fast,
@@ -436,6 +439,61 @@ def decode_statements(items: Sequence[SignedStatement], checks: SignatureChecks
             except LedgerError as exc:
                 checks.raise_first(n - 1, _refusal(exc, n, len(items)))
     return out
+
+
+# ---------------------------------------------------------------------------------- signing
+
+
+def _sign_chunk(args: tuple[bytes, list[bytes]]) -> list[bytes]:
+    """Worker: the signatures of a chunk of statement bytes by the key ``seed``."""
+    seed, chunk = args
+    return [sign_encoded(data, seed).signature for data in chunk]
+
+
+class BatchSigning:
+    """The signatures of a big batch's statements, made on every core: the pool's workers and
+    the caller (:class:`SharedChecks`), which starts them, does other work (the pending file),
+    then takes :meth:`result`. Below ``PARALLEL_THRESHOLD`` statements, or with one worker,
+    the caller signs them all in :meth:`result`.
+
+    Each worker gets the seed with its chunk, through the pipe to it (a forkserver child of
+    this process, docs/SECURITY.md "Keys"). Signatures are deterministic (RFC 8032), so they
+    are the very bytes the caller would have made itself.
+    """
+
+    def __init__(self, statements: Sequence[bytes], seed: bytes, workers: int) -> None:
+        self._statements = list(statements)
+        self._seed = bytes(seed)
+        self._shared: SharedChecks | None = None
+        self._chunks: list[tuple[int, int]] = []
+        if len(self._statements) >= PARALLEL_THRESHOLD and workers >= 2:
+            step = max(256, -(-len(self._statements) // (8 * workers)))
+            self._shared = SharedChecks(_sign_chunk, workers)
+            for i in range(0, len(self._statements), step):
+                chunk = self._statements[i:i + step]
+                self._chunks.append((self._shared.add((self._seed, chunk)), i))
+
+    def result(self) -> list[SignedStatement]:
+        """Every statement signed, in order."""
+        if self._shared is None:
+            return [sign_encoded(data, self._seed) for data in self._statements]
+        try:
+            pub = seed_public_key(self._seed)
+            out: list[SignedStatement] = []
+            for n, start in self._chunks:
+                sigs = self._shared.verdict(n)
+                out.extend(SignedStatement(data, pub, sig) for data, sig in
+                           zip(self._statements[start:start + len(sigs)], sigs, strict=True))
+            if len(out) != len(self._statements):
+                raise RuntimeError("a signing chunk came back short")
+            return out
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Give the workers no more (what they have finishes, unread)."""
+        if self._shared is not None:
+            self._shared.stop()
 
 
 # ----------------------------------------------------------------------------- the audit's checks

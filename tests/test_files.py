@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 
 from ledger.errors import EncodingError, NotFoundError, NotRegularFileError
-from ledger.files import read_regular, write_atomic
+from ledger.files import FileBatch, read_regular, write_atomic
 
 T = TypeVar("T")
 
@@ -133,3 +133,97 @@ def test_write_atomic_then_read_regular(tmp_path: Path) -> None:
     write_atomic(path, b"secret", mode=0o600)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert read_regular(path, 6, "a test file") == b"secret"
+
+
+# ------------------------------------------------------------------ FileBatch (holder documents)
+
+
+@pytest.fixture(params=["unnamed", "temporary name"])
+def batch_dir(request: pytest.FixtureRequest, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory for a FileBatch, on both of its paths: O_TMPFILE + link, and (a system
+    without O_TMPFILE) a temporary name renamed over the target."""
+    if request.param == "temporary name":
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    d = tmp_path / "docs"
+    d.mkdir()
+    return d
+
+
+def _names(d: Path) -> list[str]:
+    return sorted(os.listdir(d))
+
+
+def test_file_batch_writes_whole_files_mode_0600_and_syncs(batch_dir: Path) -> None:
+    with FileBatch(batch_dir) as batch:
+        for i in range(50):
+            batch.write(f"c-{i}.json", f"document {i}\n".encode() * 100)
+        batch.write("public.txt", b"hello", mode=0o644)
+        batch.sync()
+    assert _names(batch_dir) == sorted([f"c-{i}.json" for i in range(50)] + ["public.txt"])
+    for i in range(50):
+        p = batch_dir / f"c-{i}.json"
+        assert p.read_bytes() == f"document {i}\n".encode() * 100
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert stat.S_IMODE((batch_dir / "public.txt").stat().st_mode) == 0o644
+
+
+def test_file_batch_replaces_a_file_and_never_follows_a_planted_link(batch_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    (batch_dir / "link.json").symlink_to(outside)
+    (batch_dir / "old.json").write_text("an empty document, after a power loss, say")
+    with FileBatch(batch_dir) as batch:
+        batch.write("link.json", b"new")
+        batch.write("old.json", b"new too")
+        batch.sync()
+    assert outside.read_text() == "keep me"
+    assert not (batch_dir / "link.json").is_symlink()
+    assert (batch_dir / "link.json").read_bytes() == b"new"
+    assert (batch_dir / "old.json").read_bytes() == b"new too"
+    assert _names(batch_dir) == ["link.json", "old.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("target", ["new", "existing"])
+def test_a_write_that_fails_halfway_leaves_no_part_of_the_file(
+        batch_dir: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    """The disk fills (or an interrupt comes) after half the bytes: the name shows the old
+    file or none, never the half, and no temporary file is left behind."""
+    if target == "existing":
+        (batch_dir / "c-1.json").write_bytes(b"the old one")
+    real_write = os.write
+
+    def half_then_fail(fd: int, data: Any) -> int:
+        real_write(fd, bytes(data)[:len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    with FileBatch(batch_dir) as batch:
+        batch.write("c-0.json", b"x" * 1000)
+        monkeypatch.setattr(os, "write", half_then_fail)
+        with pytest.raises(OSError, match="No space"):
+            batch.write("c-1.json", b"y" * 1000)
+        monkeypatch.setattr(os, "write", real_write)
+    expected = ["c-0.json"] + (["c-1.json"] if target == "existing" else [])
+    assert _names(batch_dir) == expected
+    if target == "existing":
+        assert (batch_dir / "c-1.json").read_bytes() == b"the old one"
+
+
+def test_file_batch_without_proc_falls_back_to_temporary_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linking the unnamed file needs /proc/self/fd: without it, temporary names."""
+    real_link = os.link
+
+    def no_proc(src: Any, dst: Any, **kwargs: Any) -> None:
+        if str(src).startswith("/proc/self/fd/"):
+            raise FileNotFoundError(2, "No such file or directory")
+        real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "link", no_proc)
+    with FileBatch(tmp_path) as batch:
+        batch.write("a.json", b"a")
+        batch.write("b.json", b"b")
+        batch.sync()
+    assert _names(tmp_path) == ["a.json", "b.json"]
+    assert (tmp_path / "b.json").read_bytes() == b"b"

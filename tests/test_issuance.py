@@ -266,3 +266,168 @@ def test_the_store_records_out_before_the_pending_file_is_linked(
     issue(ledger, "uni", signer, _requests(2), out)
     assert seen == [[out / "uni"]]
     assert issuance_module.recorded(ledger.store.path, "uni") == []  # cleared after
+
+
+# ------------------------------------------- crash safety of the holder documents' batch write
+
+
+def _assert_recovered_whole(ledger: Ledger, out: Path, n: int, prefix: str = "c") -> None:
+    """``recover`` finishes the batch: every document once, each whole (the bytes issue
+    writes), and nothing else in the directory (no pending file, no temporary file)."""
+    from ledger.holder import document_bytes, parse_holder_document
+
+    pending = sorted((out / "uni").glob(".pending-*.jsonl"))
+    assert len(pending) == 1
+    lines = [json.loads(x) for x in pending[0].read_text().splitlines()]
+    done = issuance_module.recover(ledger, "uni", out / "uni")
+    assert (done.pending_files, done.documents, done.dropped) == (1, n, 0)
+    names = sorted(os.listdir(out / "uni"))
+    assert names == sorted(f"{prefix}-{i}.json" for i in range(n))
+    for doc in lines:
+        data = (out / "uni" / f"{doc['id']}.json").read_bytes()
+        assert data == document_bytes(doc)
+        assert parse_holder_document(data) == doc
+        assert issuance_module.committed(ledger, "uni", doc)
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "temporary-names"])
+@pytest.mark.parametrize("where", ["between writes", "within a write", "before the sync"])
+def test_a_failure_anywhere_in_the_document_write_is_recovered_whole(
+        setup: tuple[Ledger, Signer, Path], monkeypatch: pytest.MonkeyPatch,
+        where: str, unnamed: bool) -> None:
+    """An error (a full disk, Ctrl-C) between two documents, halfway through one, or after
+    the last one but before the batch's one sync: the batch is committed, the pending file
+    kept; recover writes every document once, whole; no half document is left."""
+    from ledger import files
+
+    ledger, uni, out = setup
+    if not unnamed:
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    calls = [0]
+    real_write, real_os_write, real_sync = files.FileBatch.write, os.write, files.FileBatch.sync
+
+    def fail_at_fifth(self: files.FileBatch, name: str, data: bytes, **kw: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 5:
+            if where == "between writes":
+                raise KeyboardInterrupt
+            monkeypatch.setattr(os, "write", lambda fd, b: real_os_write(fd, b[:7]) and (
+                _ for _ in ()).throw(OSError(28, "No space left on device")))
+            try:
+                real_write(self, name, data, **kw)
+            finally:
+                monkeypatch.setattr(os, "write", real_os_write)
+        real_write(self, name, data, **kw)
+
+    def no_sync(self: files.FileBatch) -> None:
+        raise OSError(5, "Input/output error")
+
+    if where == "before the sync":
+        monkeypatch.setattr(files.FileBatch, "sync", no_sync)
+    else:
+        monkeypatch.setattr(files.FileBatch, "write", fail_at_fifth)
+    with pytest.raises(InterruptedAfterCommitError) as info:
+        issue(ledger, "uni", uni, _requests(12), out)
+    assert info.value.keyboard == (where == "between writes")
+    assert ledger.head().size == 13  # committed
+    written = [n for n in os.listdir(out / "uni") if not n.startswith(".pending-")]
+    assert all(not n.startswith(".") for n in written)  # no temporary file left
+    for name in written:  # whatever was written is whole
+        assert json.loads((out / "uni" / name).read_text())["id"] == name[:-5]
+    monkeypatch.setattr(files.FileBatch, "write", real_write)
+    monkeypatch.setattr(files.FileBatch, "sync", real_sync)
+    _assert_recovered_whole(ledger, out, 12)
+    issue(ledger, "uni", uni, _requests(2, "d"), out)  # the issuer can issue again
+
+
+_KILL_CHILD = """
+import os, signal, sys
+from pathlib import Path
+from ledger import files
+from ledger.issuance import CredentialRequest, issue
+from ledger.log import Ledger
+from ledger.note import Signer
+
+store, out, seed, point, at = sys.argv[1:6]
+at = int(at)
+calls = [0]
+
+def killer(real):
+    def fn(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+    return fn
+
+if point == "link":  # the unnamed document is written, its name not yet given
+    os.link = killer(os.link)
+elif point == "rename":  # temporary names: written, not yet renamed
+    del os.O_TMPFILE
+    os.replace = killer(os.replace)
+else:  # every document named, the batch not yet synced
+    files.FileBatch.sync = killer(files.FileBatch.sync)
+ledger = Ledger.open(store, workers=2)
+reqs = [CredentialRequest(f"c-{i}", f"Holder {i}", "Python 101", "2030-06-30")
+        for i in range(3000)]
+issue(ledger, "uni", Signer("uni", bytes.fromhex(seed)), reqs, out)
+print("not killed")
+"""
+
+
+@pytest.mark.parametrize("point,at", [("link", 2), ("link", 1778), ("rename", 2999),
+                                      ("sync", 1)])
+def test_a_writer_killed_while_writing_documents_is_recovered_whole(
+        setup: tuple[Ledger, Signer, Path], point: str, at: int) -> None:
+    """SIGKILL while a 3,000-credential batch writes its documents (after writing one but
+    before naming it, or before the batch's sync): recover writes every document once, whole,
+    and leaves no temporary file."""
+    import subprocess
+    import sys
+
+    ledger, uni, out = setup
+    store = ledger.store.path
+    ledger.close()
+    proc = subprocess.run([sys.executable, "-c", _KILL_CHILD, str(store), str(out),
+                           uni.seed.hex(), point, str(at)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == -9, proc.stdout + proc.stderr
+    reopened = Ledger.open(store)
+    try:
+        assert reopened.head().size == 3001  # the commit came first
+        names = os.listdir(out / "uni")
+        named = [n for n in names if not n.startswith(".")]
+        temps = [n for n in names if n.startswith(".") and not n.startswith(".pending-")]
+        # Before the commit, the first link named the pending file and the first rename the
+        # store's record of it: the kill came at the document before 'at'.
+        assert len(named) == {"link": at - 2, "rename": at - 2, "sync": 3000}[point]
+        assert len(temps) == (1 if point == "rename" else 0)  # written, not yet renamed
+        for name in named[:50]:
+            assert json.loads((out / "uni" / name).read_text())["id"] == name[:-5]
+        _assert_recovered_whole(reopened, out, 3000)
+    finally:
+        reopened.close()
+
+
+# ------------------------------------------------------------- a big batch signed on every core
+
+
+@pytest.mark.parametrize("pool", ["workers", "no pool"])
+def test_a_big_batch_is_signed_on_every_core_with_the_same_signatures(
+        monkeypatch: pytest.MonkeyPatch, pool: str) -> None:
+    """BatchSigning gives the very SignedStatements sign_statement gives (Ed25519 is
+    deterministic), in order, whether the pool's workers sign or, without a pool, the caller."""
+    from ledger import parallel
+    from ledger.events import ISSUE
+
+    if pool == "no pool":
+        def no_pool(workers: int) -> Any:
+            raise OSError(24, "Too many open files")
+
+        monkeypatch.setattr(parallel, "worker_pool", no_pool)
+    uni = Signer.generate("uni")
+    statements = [make_statement(ISSUE, "uni", 1_700_000_000_000, f"c-{i}",
+                                 os.urandom(32), "Python 101", None, None, [])
+                  for i in range(parallel.PARALLEL_THRESHOLD + 100)]
+    signing = parallel.BatchSigning([st.encode() for st in statements], uni.seed, 2)
+    assert signing.result() == [sign_statement(st, uni.seed) for st in statements]
