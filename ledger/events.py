@@ -365,6 +365,8 @@ FIELD_NAMES: Final[dict[str, tuple[str, ...]]] = {
     ISSUE: ("cred_id", "subject", "title", "expires", "document", "parts"),
     REVOKE: ("cred_id", "reason"), SUSPEND: ("cred_id", "reason"),
     REINSTATE: ("cred_id", "reason"),
+    REGISTER_ACHIEVEMENT: ("achievement_id", "name", "description", "criteria",
+                           "achievement_type"),
 }
 """The names of each kind's fields, as docs/FORMAT.md §3.2 gives them (``credledger entry``);
 a trailing optional field (``revoke-key``'s ``compromised_since``) may be absent."""

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import smt
-from ledger.audit import AuditError, audit_store
+from ledger.audit import AuditError, audit_store, audit_store_since
 from ledger.errors import EncodingError, RefusedError, StoreCorruptError
 from ledger.events import (
     ACHIEVEMENT,
@@ -532,6 +532,27 @@ def test_the_audit_checks_the_index(tmp_path: Path) -> None:
         assert info.value.rule == "achievement-index"
     with Ledger.open(path) as led:
         audit_store(led)
+
+
+def test_the_incremental_audit_checks_the_new_achievements(tmp_path: Path) -> None:
+    """audit --since: the achievements after a saved checkpoint are counted, and their index
+    entries checked."""
+    path = tmp_path / "store"
+    w = _world(path)
+    w.ledger.append([w.register("uni"), w.ach("uni", "old")])
+    saved = w.ledger.checkpoint()
+    w.ledger.append([w.ach("uni", "new-1"), w.issue("uni", "c-1"), w.ach("uni", "new-2")])
+    w.ledger.checkpoint()
+    report = audit_store_since(w.ledger, saved)
+    assert (report.since, report.replayed, report.achievements) == (2, 3, 2)
+    w.ledger.close()
+    copy = tmp_path / "copy"
+    with Ledger.open(path) as led:
+        led.backup(copy)
+    _index_db(copy, lambda t, db: t.delete(achievement_index_key("uni", "new-2"), db=db))
+    with Ledger.open(copy) as led, pytest.raises(AuditError, match="lacks uni/new-2") as info:
+        audit_store_since(led, saved)
+    assert info.value.rule == "achievement-index"
 
 
 def test_a_damaged_index_or_record_is_reported_not_misread(tmp_path: Path) -> None:
