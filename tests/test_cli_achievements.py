@@ -283,3 +283,15 @@ def test_a_store_without_the_achievements_database(env: Env) -> None:
     assert [a["id"] for a in _json(env, "achievement", "show", "uni")["achievements"]] == [
         "cs201"]
     assert _json(env, "audit")["achievements"] == 1
+
+
+def test_a_bundle_whose_last_entry_registers_an_achievement_verifies(env: Env) -> None:
+    """The offline verifier decodes the checkpoint's last entry, whatever its kind."""
+    env.issue("c-1")
+    _add(env, "cs201", "--name", "X")
+    bundle = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    entries = json.loads(bundle.read_text())["entries"]
+    assert max(e["index"] for e in entries) == 2  # the registration, the tree's last entry
+    result = env.run("verify", str(bundle), "--log-key", env.log_vkey)
+    assert result.exit_code == 0 and "VALID" in result.stdout, result.output
