@@ -33,12 +33,14 @@ from ledger.errors import (
 )
 from ledger.events import (
     ISSUE,
+    REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
     REVOKE_KEY,
     ROTATE_KEY,
     SUSPEND,
+    AchievementRecord,
     Entry,
     Record,
     Statement,
@@ -49,7 +51,7 @@ from ledger.events import (
     trusted_entry,
     trusted_statement,
 )
-from ledger.log import Ledger, Snapshot
+from ledger.log import Ledger, Snapshot, achievement_index_key
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_verifier
 from ledger.parallel import collection_paused, default_workers, verified_chunks
 from ledger.rules import RecordState, apply_rules
@@ -95,6 +97,7 @@ class AuditReport:
     reinstatements: int = 0
     key_rotations: int = 0
     key_revocations: int = 0
+    achievements: int = 0
     checkpoints: int = 0
     seconds: float = 0.0
     roots: dict[int, bytes] = field(default_factory=dict)
@@ -122,7 +125,7 @@ class AuditReport:
                 "credentials": self.credentials, "revocations": self.revocations,
                 "suspensions": self.suspensions, "reinstatements": self.reinstatements,
                 "key_rotations": self.key_rotations, "key_revocations": self.key_revocations,
-                "checkpoints": self.checkpoints,
+                "achievements": self.achievements, "checkpoints": self.checkpoints,
                 "seconds": round(self.seconds, 3), "entries_per_second": round(self.rate)}
 
 
@@ -227,6 +230,8 @@ class Replayer:
             r.key_rotations += 1
         elif st.kind == REVOKE_KEY:
             r.key_revocations += 1
+        elif st.kind == REGISTER_ACHIEVEMENT:
+            r.achievements += 1
 
     def finish(self) -> AuditReport:
         r = self.report
@@ -338,6 +343,7 @@ def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
                          f"{report.root.hex()})")
     check_checkpoints(checkpoints, report, key)
     _check_status_index(ledger, replayer)
+    _check_achievement_index(ledger, replayer)
     _check_stored_map(ledger, replayer, [size for size, _ in checkpoints])
     return report
 
@@ -391,6 +397,25 @@ def _check_status_index(ledger: Ledger, replayer: Replayer) -> None:
         if count != len(replayed):
             raise AuditError(None, "status-index", f"the store indexes {count} records, the "
                              f"replay has {len(replayed)}")
+    ledger.store.read(check)
+
+
+def _check_achievement_index(ledger: Ledger, replayer: Replayer) -> None:
+    """The store's ``achievements`` index must list exactly the replayed achievements, each
+    with the index of its registration (docs/FORMAT.md §12.1)."""
+    want = {achievement_index_key(r.issuer, r.achievement_id): u64(r.registered_at)
+            for r in replayer.state.changed.values() if isinstance(r, AchievementRecord)}
+
+    def check(t: Txn) -> None:
+        count = 0
+        for k, value in t.items("achievements"):
+            count += 1
+            if want.get(k) != value:
+                raise AuditError(None, "achievement-index", f"the store's achievements index "
+                                 f"entry {k.hex()} differs from the replay")
+        if count != len(want):
+            raise AuditError(None, "achievement-index", f"the store indexes {count} "
+                             f"achievements, the replay has {len(want)}")
     ledger.store.read(check)
 
 
@@ -600,7 +625,7 @@ def _check_consistency(snap: Snapshot, older: Checkpoint, newer: Checkpoint) -> 
 def _check_touched(t: Txn, replayer: Replayer, state_root: bytes) -> None:
     """For every record the replayed entries changed: the status index and the record the
     store keeps, and the stored map's leaf under ``state_root`` (the head's), are the
-    replayed ones."""
+    replayed ones; so is the ``achievements`` index's entry of an achievement."""
     current = smt.SparseMap(MapNodes(t, state_root).get, state_root)
     for k, (vh, encoded) in replayer.status.items():
         if t.get("status", k) != vh:
@@ -615,3 +640,10 @@ def _check_touched(t: Txn, replayer: Replayer, state_root: bytes) -> None:
         if found != vh:
             raise AuditError(None, "map", f"the stored map's leaf for key {k.hex()} differs "
                              "from the replay")
+    for rec in replayer.state.changed.values():
+        if isinstance(rec, AchievementRecord) and t.get(
+                "achievements", achievement_index_key(rec.issuer, rec.achievement_id)
+        ) != u64(rec.registered_at):
+            raise AuditError(None, "achievement-index", f"the store's achievements index "
+                             f"lacks {rec.issuer}/{rec.achievement_id} or differs from the "
+                             "replay")

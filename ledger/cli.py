@@ -9,6 +9,7 @@ import click
 
 from ledger import __version__, cmd_audit, cmd_issue, cmd_prove, cmd_read, cmd_setup, cmd_witness
 from ledger.cliutil import CONTEXT, Group
+from ledger.cmd_achievement import achievement
 
 DEFAULT_DIR = "./credledger-data"
 
@@ -68,6 +69,7 @@ def demo(keep: str | None) -> None:
 for _family in (cmd_setup, cmd_issue, cmd_read, cmd_prove, cmd_witness, cmd_audit):
     for _command in _family.COMMANDS:
         cli.add_command(_command)
+cli.add_command(achievement)
 
 
 def main() -> None:

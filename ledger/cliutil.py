@@ -176,7 +176,8 @@ def open_ledger(ctx: click.Context) -> Any:
                        on_wait=waiting, readonly=command_name() in READERS)
 
 
-READERS = frozenset({"status", "entry", "consistency", "backup", "audit", "export tiles"})
+READERS = frozenset({"status", "entry", "consistency", "backup", "audit", "export tiles",
+                     "achievement show"})
 """The commands that only read the store: they open it read-only, and so never wait for a
 writer (opening a store for writing takes LMDB's write lock for a moment)."""
 

@@ -133,6 +133,8 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
           f"audit OK ({where}): {entries} ("
           f"{plural(report.issuers, 'issuer', 'issuers')}, "
           f"{plural(report.credentials, 'credential', 'credentials')}, "
+          + (f"{plural(report.achievements, 'achievement', 'achievements')}, "
+             if report.achievements else "") +  # (a log without any says what it always did)
           f"{plural(report.revocations, 'revocation', 'revocations')}, "
           f"{plural(report.suspensions, 'suspension', 'suspensions')}, "
           f"{plural(report.reinstatements, 'reinstatement', 'reinstatements')}, "

@@ -83,7 +83,8 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
     name of a verifier key string), the entry (and time) from which it was active, when and
     how it ended (rotated, revoked, or still active), and a revocation with its reason and,
     for a key flagged with 'issuer revoke-key --compromised-since', the entry from which its
-    statements are not trusted.
+    statements are not trusted. Then the issuer's achievements if it has any, oldest first
+    (their texts: 'credledger achievement show ISSUER').
 
     \b
     Examples:
@@ -173,7 +174,21 @@ def _issuer_status(ledger: Any, issuer_id: str) -> tuple[dict[str, Any], str]:
     data["keys"] = keys
     active = [k.record.key_id for k in history.keys if k.record.ended_at is None]
     data["active_key"] = active[0] if active and rec.retired_at is None else None
+    lines += _achievements(ledger, issuer_id, data)
     return data, "\n".join(lines)
+
+
+def _achievements(ledger: Any, issuer_id: str, data: dict[str, Any]) -> list[str]:
+    """``status ISSUER``'s list of the issuer's achievements (``achievement show`` shows
+    their texts)."""
+    from ledger.cmd_achievement import achievement_lines, achievement_summary
+
+    found = ledger.achievements(issuer_id)
+    data["achievements"] = [achievement_summary(a) for a in found]
+    if not found:  # (an issuer without any is shown as it always was)
+        return []
+    return [f"achievements, oldest first ({len(found)}):",
+            *(line for a in found for line in achievement_lines(a, detail=False))]
 
 
 @click.command()

@@ -48,15 +48,18 @@ ISSUE: Final = "issue"  # an active key of the issuer
 REVOKE: Final = "revoke"  # an active key of the issuer
 SUSPEND: Final = "suspend"  # an active key of the issuer
 REINSTATE: Final = "reinstate"  # an active key of the issuer
+REGISTER_ACHIEVEMENT: Final = "register-achievement"  # an active key of the issuer
 STATUS_KINDS: Final = (REVOKE, SUSPEND, REINSTATE)
 KINDS: Final = (
     REGISTER_ISSUER, RETIRE_ISSUER, ROTATE_KEY, REVOKE_KEY, ISSUE, REVOKE, SUSPEND, REINSTATE,
+    REGISTER_ACHIEVEMENT,
 )
 
 # Status-map record kinds (the first element of a map key and of a record).
 CRED: Final = "cred"
 KEY: Final = "key"
 ISSUER: Final = "issuer"
+ACHIEVEMENT: Final = "achievement"
 
 # Credential states.
 ISSUED: Final = "issued"
@@ -71,11 +74,25 @@ KEY_REVOKED: Final = "revoked"
 MAX_ID_LEN: Final = 256
 MAX_TEXT_LEN: Final = 4096
 MAX_PARTS: Final = 256
+MAX_NAME_LEN: Final = 256
+"""The longest issuer or achievement name, in code points."""
+ACHIEVEMENT_TYPES: Final = frozenset({
+    "Achievement", "ApprenticeshipCertificate", "Assessment", "Assignment", "AssociateDegree",
+    "Award", "Badge", "BachelorDegree", "Certificate", "CertificateOfCompletion",
+    "Certification", "CommunityService", "Competency", "Course", "CoCurricular", "Degree",
+    "Diploma", "DoctoralDegree", "Fieldwork", "GeneralEducationDevelopment",
+    "JourneymanCertificate", "LearningProgram", "License", "Membership",
+    "ProfessionalDoctorate", "QualityAssuranceCredential", "MasterCertificate", "MasterDegree",
+    "MicroCredential", "ResearchDoctorate", "SecondarySchoolDiploma"})
+"""Open Badges 3.0's AchievementType enumeration (§B.1.28 of the specification, 31 terms).
+It is extensible: a term of one's own starts with ``ext:`` (:func:`check_achievement_type`)."""
+EXT_PREFIX: Final = "ext:"
 _MAX_TIME: Final = (1 << 63) - 1
 #: Canonical values nest at most this deep (a statement's parts are the deepest, at 2).
 MAX_NESTING: Final = 8
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*")
 _KEY_ID: Final = re.compile(r"[0-9a-f]{16}")
+_EXT_TERM: Final = re.compile(r"ext:[A-Za-z0-9][A-Za-z0-9._:@+-]*")
 # Control characters other than tab, and DEL. (Lone surrogates, which UTF-8 cannot encode, are
 # found by encoding.)
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -170,6 +187,18 @@ def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bo
     if control is not None:
         raise EncodingError(f"{field}: control characters are not allowed")
     return value
+
+
+def check_achievement_type(value: Any, field: str = "achievement type") -> str:
+    """``""`` (none given), a term of OB 3.0's AchievementType (:data:`ACHIEVEMENT_TYPES`),
+    or an extension term: ``ext:`` then 1 to 252 characters of an id (§1.4), so at most 256
+    in all (docs/FORMAT.md §3.2)."""
+    if isinstance(value, str) and (value == "" or value in ACHIEVEMENT_TYPES or (
+            len(value) <= MAX_ID_LEN and _EXT_TERM.fullmatch(value))):
+        return value
+    raise EncodingError(f"{field}: want \"\", one of Open Badges 3.0's AchievementType terms "
+                        f"(Badge, Certificate, Course, ...) or ext: and a name of [A-Za-z0-9."
+                        f"_:@+-], got {_show(value)}")
 
 
 def check_bytes(value: Any, field: str, size: int) -> bytes:
@@ -281,6 +310,8 @@ class Statement:
     issue                     cred_id (str), subject (bin 32), title (str), expires (int|nil),
                               document (bin 32|nil), parts (array of str)
     revoke/suspend/reinstate  cred_id (str), reason (str)
+    register-achievement      achievement_id (str), name (str), description (str),
+                              criteria (str), achievement_type (str)
     ========================  ===================================================================
     """
 
@@ -298,6 +329,12 @@ class Statement:
         if self.kind == ISSUE or self.kind in STATUS_KINDS:
             return str(self.fields[0])
         raise AttributeError(f"{self.kind} statements have no credential id")
+
+    @property
+    def achievement_id(self) -> str:
+        if self.kind == REGISTER_ACHIEVEMENT:
+            return str(self.fields[0])
+        raise AttributeError(f"{self.kind} statements have no achievement id")
 
     @property
     def reason(self) -> str:
@@ -319,7 +356,7 @@ class Statement:
 
 _STATEMENT_FIELDS: Final = {
     REGISTER_ISSUER: 3, RETIRE_ISSUER: 1, ROTATE_KEY: 1, REVOKE_KEY: 2, ISSUE: 6,
-    REVOKE: 2, SUSPEND: 2, REINSTATE: 2,
+    REVOKE: 2, SUSPEND: 2, REINSTATE: 2, REGISTER_ACHIEVEMENT: 5,
 }
 
 FIELD_NAMES: Final[dict[str, tuple[str, ...]]] = {
@@ -328,6 +365,8 @@ FIELD_NAMES: Final[dict[str, tuple[str, ...]]] = {
     ISSUE: ("cred_id", "subject", "title", "expires", "document", "parts"),
     REVOKE: ("cred_id", "reason"), SUSPEND: ("cred_id", "reason"),
     REINSTATE: ("cred_id", "reason"),
+    REGISTER_ACHIEVEMENT: ("achievement_id", "name", "description", "criteria",
+                           "achievement_type"),
 }
 """The names of each kind's fields, as docs/FORMAT.md §3.2 gives them (``credledger entry``);
 a trailing optional field (``revoke-key``'s ``compromised_since``) may be absent."""
@@ -342,8 +381,14 @@ def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
     _fields(fields, _STATEMENT_FIELDS[kind], f"{kind} statement")
     if kind == REGISTER_ISSUER:
         name, url, pub = fields
-        return (check_text(name, "name", max_len=256), check_text(url, "url", max_len=2048),
-                check_public_key(pub, "public key"))
+        return (check_text(name, "name", max_len=MAX_NAME_LEN),
+                check_text(url, "url", max_len=2048), check_public_key(pub, "public key"))
+    if kind == REGISTER_ACHIEVEMENT:
+        ach, name, description, criteria, ach_type = fields
+        return (check_id(ach, "achievement id"),
+                check_text(name, "name", max_len=MAX_NAME_LEN, empty=False),
+                check_text(description, "description"), check_text(criteria, "criteria"),
+                check_achievement_type(ach_type))
     if kind == RETIRE_ISSUER:
         return (check_text(fields[0], "reason", max_len=1024),)
     if kind == ROTATE_KEY:
@@ -642,7 +687,27 @@ class IssuerRecord:
                      self.retired_at, self.reason])
 
 
-Record = CredRecord | KeyRecord | IssuerRecord
+@dataclass(frozen=True, slots=True)
+class AchievementRecord:
+    """``["achievement", issuer, achievement_id, registered_at]``: docs/FORMAT.md §5.2.
+
+    The definition (name, description, criteria, type) is not here: it is in the signed
+    ``register-achievement`` entry at ``registered_at``, which a proof carries. An achievement
+    never changes once registered, so its record never does either.
+    """
+
+    issuer: str
+    achievement_id: str
+    registered_at: int
+
+    def key(self) -> bytes:
+        return map_key(ACHIEVEMENT, self.issuer, self.achievement_id)
+
+    def encode(self) -> bytes:
+        return pack([ACHIEVEMENT, self.issuer, self.achievement_id, self.registered_at])
+
+
+Record = CredRecord | KeyRecord | IssuerRecord | AchievementRecord
 
 
 def decode_record(data: bytes) -> Record:
@@ -685,7 +750,11 @@ def decode_record(data: bytes) -> Record:
                             check_text(url, "url", max_len=2048), check_index(reg, "registered_at"),
                             _opt(retired, check_index, "retired_at"),
                             check_text(reason, "reason", max_len=1024))
-    raise EncodingError(f"record kind: want cred, key or issuer, got {_show(kind)}")
+    if kind == ACHIEVEMENT:
+        _, issuer, ach, reg = _fields(items, 4, "achievement record")
+        return AchievementRecord(check_id(issuer, "issuer id"), check_id(ach, "achievement id"),
+                                 check_index(reg, "registered_at"))
+    raise EncodingError(f"record kind: want cred, key, issuer or achievement, got {_show(kind)}")
 
 
 def _check_compromise(rec: KeyRecord) -> None:

@@ -39,15 +39,18 @@ from ledger.errors import (
     UsageError,
 )
 from ledger.events import (
+    ACHIEVEMENT,
     CRED,
     ISSUE,
     KEY,
     KEY_ROTATED,
+    REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
     ROTATE_KEY,
     SUSPEND,
+    AchievementRecord,
     CredRecord,
     Entry,
     IssuerRecord,
@@ -161,6 +164,43 @@ def cred_index_prefix(issuer: str, cred_id: str) -> bytes:
     if len(prefix) > MAX_CRED_PREFIX:
         return b"\x00" + hashlib.sha256(prefix).digest()
     return prefix
+
+
+def achievement_index_prefix(issuer: str) -> bytes:
+    """The 32-byte prefix every key of one issuer's achievements has in the ``achievements``
+    index: SHA-256 of the issuer id (ASCII, §1.4)."""
+    return hashlib.sha256(issuer.encode("ascii")).digest()
+
+
+def achievement_index_key(issuer: str, achievement_id: str) -> bytes:
+    """The ``achievements`` index's key of an achievement: :func:`achievement_index_prefix`,
+    then the achievement id's ASCII. At most 32 + 256 bytes, so it always fits LMDB's 511,
+    and an issuer's achievements are one prefix scan whatever the lengths of its ids."""
+    return achievement_index_prefix(issuer) + achievement_id.encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredAchievement:
+    """An achievement as the log holds it (:meth:`Ledger.achievement`): its status record,
+    the definition from the signed ``register-achievement`` entry at ``record.registered_at``,
+    that entry's times, and the current record of the key that signed it."""
+
+    record: AchievementRecord
+    name: str
+    description: str
+    criteria: str
+    achievement_type: str
+    statement_time: int
+    """The signer's time in the statement."""
+    registered_time: int
+    """The entry's sequencing time."""
+    key: KeyRecord
+
+    @property
+    def trusted(self) -> bool:
+        """False when the signing key is flagged as compromised from an index at or before
+        the registration (docs/FORMAT.md §6.1): the definition may be a thief's."""
+        return self.key.trusted_at(self.record.registered_at)
 
 
 def store_loader(txn: Txn) -> Callable[[bytes], Record | None]:
@@ -334,6 +374,8 @@ class Ledger:
         elif kind == KEY and not (isinstance(ident, str) and ident.isascii()
                                   and len(ident) == 16):
             raise EncodingError(f"key id: want 16 lowercase hex digits, got {ident!r:.40}")
+        elif kind == ACHIEVEMENT:
+            check_id(ident, "achievement id")
         return self.store.read(lambda t: RecordState(store_loader(t)).get(kind, issuer, ident))
 
     def issuer_history(self, issuer: str) -> IssuerHistory | None:
@@ -341,6 +383,19 @@ class Ledger:
         from one snapshot: see :meth:`Snapshot.issuer_history`."""
         check_id(issuer, "issuer id")
         return self.snapshot(lambda s: s.issuer_history(issuer))
+
+    def achievement(self, issuer: str, achievement_id: str) -> RegisteredAchievement | None:
+        """The achievement ``achievement_id`` of ``issuer`` with its definition, or None if the
+        issuer never registered it (see :meth:`Snapshot.achievement`)."""
+        check_id(issuer, "issuer id")
+        check_id(achievement_id, "achievement id")
+        return self.snapshot(lambda s: s.achievement(issuer, achievement_id))
+
+    def achievements(self, issuer: str) -> list[RegisteredAchievement]:
+        """Every achievement ``issuer`` registered, in the order of registration (see
+        :meth:`Snapshot.achievements`)."""
+        check_id(issuer, "issuer id")
+        return self.snapshot(lambda s: s.achievements(issuer))
 
     def cred_entries(self, issuer: str, cred_id: str) -> list[int]:
         """Indexes of every entry about a credential, oldest first."""
@@ -411,6 +466,7 @@ class Ledger:
             # Puts are gathered and made with one cursor per database at the end.
             entries: list[tuple[bytes, bytes]] = []
             creds: list[tuple[bytes, bytes]] = []
+            achievements: list[tuple[bytes, bytes]] = []
             tree: list[tuple[bytes, bytes]] = []
 
             def put_tree(level: int, index: int, h: bytes) -> None:
@@ -447,6 +503,9 @@ class Ledger:
                     entries.append((u64(index), data))
                     if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
                         creds.append((cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b""))
+                    elif st.kind == REGISTER_ACHIEVEMENT:
+                        achievements.append((achievement_index_key(st.issuer, st.fields[0]),
+                                             u64(index)))
                     if progress is not None:
                         progress(n + 1)
                     if checks is not None and not n % parallel.HANDOFF_EVERY:
@@ -470,6 +529,8 @@ class Ledger:
                                         f"{head.size}; nothing was written")
             txn.put_many("tree", tree)
             txn.put_many("creds", creds)
+            if achievements:
+                txn.put_many("achievements", achievements)
             fmt = txn.get("meta", b"format")
             if fmt != FORMAT:
                 if fmt != FORMAT_V1:  # changed since this Ledger was opened
@@ -646,6 +707,52 @@ class Snapshot:
             public_key, introduced_by = st.fields[0], ROTATE_KEY
         return IssuerHistory(rec, registration.time, time_of(rec.retired_at), tuple(keys))
 
+    def achievement(self, issuer: str, achievement_id: str) -> RegisteredAchievement | None:
+        """The achievement's record and its definition, read from the ``register-achievement``
+        entry the record names (a record and entry that disagree: a damaged store)."""
+        state = RecordState(store_loader(self._txn))
+        rec = state.achievement(issuer, achievement_id)
+        return None if rec is None else self._registered(state, rec)
+
+    def achievements(self, issuer: str) -> list[RegisteredAchievement]:
+        """Every achievement of ``issuer``, in the order of registration.
+
+        The ``achievements`` index lists them (an issuer's keys are one prefix, FORMAT.md
+        §12.1); each is then read as :meth:`achievement` reads one, and must have the status
+        record and registration the index names."""
+        state = RecordState(store_loader(self._txn))
+        prefix = achievement_index_prefix(issuer)
+        out: list[RegisteredAchievement] = []
+        for k, value in self._txn.prefix("achievements", prefix):
+            try:
+                ach_id = check_id(k[len(prefix):].decode("ascii", "replace"), "achievement id")
+            except EncodingError:
+                raise StoreCorruptError(f"the achievements index holds a bad key {k.hex()}"
+                                        ) from None
+            rec = state.achievement(issuer, ach_id)
+            if rec is None or u64(rec.registered_at) != value:
+                raise StoreCorruptError(f"the achievements index names {issuer}/{ach_id}, "
+                                        "which its status record does not confirm")
+            out.append(self._registered(state, rec))
+        out.sort(key=lambda a: a.record.registered_at)
+        return out
+
+    def _registered(self, state: RecordState, rec: AchievementRecord) -> RegisteredAchievement:
+        entry = decode_entry(self.entry_bytes(rec.registered_at))
+        st = decode_statement(entry.statement)
+        if (st.kind != REGISTER_ACHIEVEMENT or st.issuer != rec.issuer
+                or st.fields[0] != rec.achievement_id):
+            raise StoreCorruptError(f"entry {rec.registered_at} is not the registration of "
+                                    f"{rec.issuer}/{rec.achievement_id} that its status "
+                                    "record names")
+        key = state.key(rec.issuer, key_id(entry.signer))
+        if key is None or key.public_key != entry.signer:
+            raise StoreCorruptError(f"entry {rec.registered_at}: the key record of its "
+                                    f"signer {key_id(entry.signer)} is missing or wrong")
+        _, name, description, criteria, ach_type = st.fields
+        return RegisteredAchievement(rec, name, description, criteria, ach_type, st.time,
+                                     entry.time, key)
+
     def map_proof(self, key: bytes, root: bytes) -> tuple[smt.MapProof, bytes | None]:
         nodes = MapNodes(self._txn, root)
         proof = smt.SparseMap(nodes.get, root).prove(key, root)
@@ -693,6 +800,9 @@ def describe(record: Record | None) -> dict[str, Any]:
                 "end": record.end, "reason": record.reason,
                 "revoked_at": record.revoked_index,
                 "compromised_since": record.untrusted_from}
+    if isinstance(record, AchievementRecord):
+        return {"kind": "achievement", "issuer": record.issuer, "id": record.achievement_id,
+                "registered_at": record.registered_at}
     return {"kind": "issuer", "issuer": record.issuer, "name": record.name, "url": record.url,
             "registered_at": record.registered_at, "retired_at": record.retired_at,
             "reason": record.reason}

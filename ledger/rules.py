@@ -14,6 +14,7 @@ from typing import Any
 
 from ledger.errors import RefusedError
 from ledger.events import (
+    ACHIEVEMENT,
     CRED,
     ISSUE,
     ISSUED,
@@ -21,6 +22,7 @@ from ledger.events import (
     KEY,
     KEY_REVOKED,
     KEY_ROTATED,
+    REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
     RETIRE_ISSUER,
@@ -30,6 +32,7 @@ from ledger.events import (
     ROTATE_KEY,
     SUSPEND,
     SUSPENDED,
+    AchievementRecord,
     CredRecord,
     IssuerRecord,
     KeyRecord,
@@ -78,6 +81,11 @@ class RecordState:
     def issuer(self, issuer: str) -> IssuerRecord | None:
         r = self.get(ISSUER, issuer)
         assert r is None or isinstance(r, IssuerRecord)
+        return r
+
+    def achievement(self, issuer: str, achievement_id: str) -> AchievementRecord | None:
+        r = self.get(ACHIEVEMENT, issuer, achievement_id)
+        assert r is None or isinstance(r, AchievementRecord)
         return r
 
 
@@ -138,6 +146,16 @@ def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
         return [KeyRecord(issuer, signing.key_id, signing.public_key, signing.active_from, index,
                           KEY_ROTATED, ""),
                 KeyRecord(issuer, key_id(new_pub), new_pub, index, None, "", "")]
+
+    if kind == REGISTER_ACHIEVEMENT:
+        ach_id = st.fields[0]
+        known = state.achievement(issuer, ach_id)
+        if known is not None:
+            raise RefusedError("duplicate-achievement", f"issuer {issuer!r} already registered "
+                               f"achievement {ach_id!r} (entry {known.registered_at}); an "
+                               "achievement never changes: register a new version under a "
+                               "new id")
+        return [AchievementRecord(issuer, ach_id, index)]
 
     cred_id = st.fields[0]
     cred = state.cred(issuer, cred_id)

@@ -16,6 +16,7 @@ nodes          node hash (32)                              65-byte map node (v1 
 records        value hash (32)                             status record bytes
 status         map key (32)                                current value hash (32)
 creds          msgpack([issuer, cred_id]) || index (u64)   empty: the entries about a credential
+achievements   SHA-256(issuer id) || achievement id        index (u64) of its registration
 checkpoints    size (u64)                                  signed checkpoint note (UTF-8)
 =============  ==========================================  ==================================
 
@@ -66,7 +67,10 @@ T = TypeVar("T")
 
 _U64 = struct.Struct(">Q")
 DB_NAMES = ("meta", "entries", "tree", "mapnodes", "maproots", "nodes", "records", "status",
-            "creds", "checkpoints")
+            "creds", "checkpoints", "achievements")
+"""The named databases. ``achievements`` came after format v2 without changing it: a store
+opened by code that has it gains it empty, which is right, since older code cannot have
+written an achievement (docs/FORMAT.md §12.1)."""
 FORMAT = b"credential-ledger/v2"
 """The store format this code writes (``meta/format``)."""
 FORMAT_V1 = b"credential-ledger/v1"

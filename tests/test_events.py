@@ -27,6 +27,7 @@ from ledger import ed25519
 from ledger import events as events_module
 from ledger.errors import EncodingError, LedgerError, SignatureError, VerificationError
 from ledger.events import (
+    ACHIEVEMENT,
     CRED,
     ISSUE,
     ISSUED,
@@ -37,6 +38,7 @@ from ledger.events import (
     KINDS,
     MAX_ENTRY_SIZE,
     MAX_ID_LEN,
+    REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
     RETIRE_ISSUER,
@@ -47,6 +49,7 @@ from ledger.events import (
     SIGN_CONTEXT,
     SUSPEND,
     SUSPENDED,
+    AchievementRecord,
     CredRecord,
     Entry,
     IssuerRecord,
@@ -131,6 +134,9 @@ def all_statements() -> dict[str, Statement]:
         REVOKE: make_statement(REVOKE, "uni.example", T, "c-1", "academic misconduct"),
         SUSPEND: make_statement(SUSPEND, "uni.example", T, "c-1", "under review"),
         REINSTATE: make_statement(REINSTATE, "uni.example", T, "c-1", ""),
+        REGISTER_ACHIEVEMENT: make_statement(REGISTER_ACHIEVEMENT, "uni.example", T, "cs201",
+                                             "Data Structures", "Lists and trees.",
+                                             "Pass the exam.", "Course"),
     }
 
 
@@ -142,7 +148,7 @@ def sample_entry(name: str = "issue-full", index: int = 7) -> Entry:
     return Entry(index, T + 5, ROOT_A, ROOT_B, signed.statement, signed.signer, signed.signature)
 
 
-def all_records() -> list[CredRecord | KeyRecord | IssuerRecord]:
+def all_records() -> list[CredRecord | KeyRecord | IssuerRecord | AchievementRecord]:
     return [
         CredRecord("uni.example", "c-1", ISSUED, 3, None, "", T),
         CredRecord("uni.example", "c-1", REVOKED, 3, 9, "misconduct", T + 9),
@@ -152,6 +158,7 @@ def all_records() -> list[CredRecord | KeyRecord | IssuerRecord]:
         KeyRecord("uni.example", key_id(PUB), PUB, 1, 6, KEY_REVOKED, "stolen"),
         IssuerRecord("uni.example", "Example University", "https://uni.example", 0, None, ""),
         IssuerRecord("uni.example", "Example University", "", 0, 12, "merged"),
+        AchievementRecord("uni.example", "cs201", 7),
     ]
 
 
@@ -217,7 +224,8 @@ def test_entry_round_trip(name: str) -> None:
 
 
 @pytest.mark.parametrize("record", all_records(), ids=lambda r: type(r).__name__)
-def test_record_round_trip(record: CredRecord | KeyRecord | IssuerRecord) -> None:
+def test_record_round_trip(
+        record: CredRecord | KeyRecord | IssuerRecord | AchievementRecord) -> None:
     data = record.encode()
     assert decode_record(data) == record
     assert record_hash(data) == hashlib.sha256(data).digest()
@@ -388,6 +396,7 @@ FIELD_SPECS: dict[str, list[str]] = {
     REVOKE: ["kind", "id", "time", "id", "text"],
     SUSPEND: ["kind", "id", "time", "id", "text"],
     REINSTATE: ["kind", "id", "time", "id", "text"],
+    REGISTER_ACHIEVEMENT: ["kind", "id", "time", "id", "title", "text", "text", "achtype"],
 }
 
 CANDIDATES: dict[str, Any] = {
@@ -409,6 +418,7 @@ ACCEPTS: dict[str, set[str]] = {
     "opt_bin32": {"bin32", "nil"},
     "kid": {"hex16"},
     "parts": {"empty-list", "list"},
+    "achtype": {"empty-str"},
 }
 
 
@@ -508,19 +518,21 @@ def test_refuses_wrong_entry_field_counts() -> None:
 
 @pytest.mark.parametrize("record", all_records(), ids=lambda r: type(r).__name__)
 def test_refuses_wrong_type_in_every_record_field(
-        record: CredRecord | KeyRecord | IssuerRecord) -> None:
+        record: CredRecord | KeyRecord | IssuerRecord | AchievementRecord) -> None:
     items = msgpack.unpackb(record.encode(), raw=False)
     # Values each position accepts, per record kind (the rest must be refused).
+    ended = items[5] if items[0] == KEY else None
     table: dict[str, list[set[str]]] = {
         CRED: [set(), {"str", "hex16"}, {"str", "hex16"}, set(), {"zero", "seven"},
                {"zero", "seven", "nil"}, {"empty-str", "str", "hex16"}, {"zero", "seven"}],
         KEY: [set(), {"str", "hex16"}, set(), set(), {"zero", "seven"},
-              {"zero", "seven"} if items[5] is not None else {"nil"},
-              set() if items[5] is not None else {"empty-str"},
+              {"zero", "seven"} if ended is not None else {"nil"},
+              set() if ended is not None else {"empty-str"},
               {"empty-str", "str", "hex16"}],
         ISSUER: [set(), {"str", "hex16"}, {"empty-str", "str", "hex16"},
                  {"empty-str", "str", "hex16"}, {"zero", "seven"}, {"zero", "seven", "nil"},
                  {"empty-str", "str", "hex16"}],
+        ACHIEVEMENT: [set(), {"str", "hex16"}, {"str", "hex16"}, {"zero", "seven"}],
     }
     ok = table[items[0]]
     for pos in range(len(items)):

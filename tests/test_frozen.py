@@ -35,6 +35,7 @@ _SAMPLES: dict[str, Any] = {
     "CredRecord": events.CredRecord("uni", "c-1", events.ISSUED, 1, None, "", 5),
     "KeyRecord": events.KeyRecord("uni", events.key_id(ROOT), ROOT, 0, None, "", ""),
     "IssuerRecord": events.IssuerRecord("uni", "Uni", "https://uni.example", 0, None, ""),
+    "AchievementRecord": events.AchievementRecord("uni", "cs201", 3),
     "CredentialAnswer": verify.CredentialAnswer("uni", "c-1", verify.VALID, title="T"),
     "Compromise": verify.Compromise(3, events.ISSUE, events.key_id(ROOT), 2, 7, "stolen"),
     "Verdict": verify.Verdict(Checkpoint("example.org/log", 3, ROOT), (), "log key", 0),

@@ -40,6 +40,7 @@ from ledger.errors import (
     StoreNotFoundError,
 )
 from ledger.events import (
+    ACHIEVEMENT,
     CRED,
     ISSUE,
     ISSUER,
@@ -52,6 +53,7 @@ from ledger.events import (
     ROTATE_KEY,
     STATUS_KINDS,
     SUSPEND,
+    AchievementRecord,
     CredRecord,
     IssuerRecord,
     KeyRecord,
@@ -205,6 +207,8 @@ def _record_address(rec: Record) -> tuple[str, str, str]:
         return CRED, rec.issuer, rec.cred_id
     if isinstance(rec, KeyRecord):
         return KEY, rec.issuer, rec.key_id
+    if isinstance(rec, AchievementRecord):
+        return ACHIEVEMENT, rec.issuer, rec.achievement_id
     return ISSUER, rec.issuer, ""
 
 
