@@ -36,14 +36,13 @@ def exit_now(code: int) -> NoReturn:
     nothing to clean up; but tearing down the modules and classes it loaded took about 9 ms of
     a cold verify's 60 or so, which the budget of 2x the yardstick (docs/ARCHITECTURE.md,
     "Where the tricks are"; benchmarks/README.md) does not have. A reader that went away
-    before reading everything (``| head``) is not an error of the verify: its exit code stands.
+    before reading everything (``| head``), or an output closed from the start (``>&-``), is not
+an error of the verify: its exit code stands.
     """
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass
-    try:
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: the descriptor was closed before Python started
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a reader gone (| head), a closed or full file
+                pass
     os._exit(code)
