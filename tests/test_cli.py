@@ -1863,6 +1863,6 @@ def test_fast_verify_keeps_its_exit_code_with_an_output_closed(env: Env, closed:
              "--log-key", env.log_vkey], env=child_env, timeout=60, check=False,
             stdout=subprocess.DEVNULL if closed == 2 else None,
             stderr=subprocess.PIPE if closed == 1 else subprocess.DEVNULL,
-            preexec_fn=lambda: os.close(closed))  # noqa: PLW1509 - closes one fd, nothing else
+            preexec_fn=lambda: os.close(closed))  # closes one fd, nothing else
         assert proc.returncode == want, (target, proc.stderr)
         assert proc.stderr is None or b"Traceback" not in proc.stderr
