@@ -35,10 +35,11 @@ from ledger.files import write_atomic
               metavar="FILE", help="Write the newest verified checkpoint here, for next time.")
 @click.option("--since", "since", type=click.Path(dir_okay=False), default=None,
               metavar="CHECKPOINT",
-              help="Audit incrementally, for monitors: only the entries after this saved "
-                   "checkpoint (from --save-checkpoint or 'credledger checkpoint'), from the "
-                   "state it fixes, and the consistency proof from it to the newest checkpoint "
-                   "(docs/SECURITY.md says what is and is not checked).")
+              help="Audit incrementally, for monitors: only the entries after this checkpoint, "
+                   "which a passing audit saved (--save-checkpoint; never one merely signed: "
+                   "start with a full audit), from the state it fixes, and the consistency proof "
+                   "from it to the newest checkpoint (docs/SECURITY.md says what is and is not "
+                   "checked).")
 @json_option
 @dir_option
 @click.pass_context
@@ -55,7 +56,8 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
     log's tree at its size must be its tree (else the log forked), and the new entries are
     checked from the state it fixes, with every check of a full audit (from the store: the
     records they need read with map proofs against that state). From --tiles the rules and
-    the status map of the new entries are not checked: a tile tree does not publish the map.
+    the status map of the new entries are not checked (so neither is whose key signed them): a
+    tile tree does not publish the map. Only a checkpoint a passing audit saved is an anchor.
 
     \b
     Examples:
