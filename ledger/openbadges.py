@@ -14,7 +14,8 @@ Model 2.0) as this ledger issues it; docs/FORMAT.md §16 lists every field. In s
                          identityHash "sha256$" + hex(SHA-256(value || salt)), salt]
         achievement     Achievement: id, type ["Achievement"], name, description,
                         criteria {narrative}, resultDescription (only with a result)
-        result          (optional) [Result: resultDescription -> the achievement's, value]
+        result          (optional) [one Result: resultDescription -> the achievement's,
+                        value]
     evidence            (optional, a stacked credential) [Evidence: id = a part's credential
                         id, type ["Evidence"], name]
     proof               DataIntegrityProof, eddsa-rdfc-2022, by the issuer's did:key
@@ -82,7 +83,7 @@ MAX_TEXT = 16384
 """The longest text field (a name, a description, a narrative, a value), in code points."""
 MAX_IRI = 2048
 MAX_ITEMS = 1024
-"""The most identifiers, results or parts a credential may list."""
+"""The most identifiers or parts a credential may list."""
 
 _HASH = re.compile(r"sha256\$[0-9a-fA-F]{64}")
 _SALT = re.compile(r"[0-9a-f]{64}")
@@ -249,7 +250,10 @@ class Identifier:
 
 @dataclass(frozen=True, slots=True)
 class OpenBadge:
-    """What a credential that passed :func:`check_credential` says."""
+    """What a credential that passed :func:`check_credential` says. ``identifiers`` and
+    ``parts`` are sets in JSON-LD (``identifier`` is an ``@set``; ``evidence`` is unordered
+    RDF): the signature does not bind their JSON order, so they are listed sorted, the same
+    for every order."""
 
     id: str
     issuer_did: str
@@ -381,16 +385,19 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
         _enum(rd["resultType"], f"{where}.resultType", RESULT_TYPES)
     result = None
     if "result" in subject:
+        # An @set (OB 3.0.3's context): RDFC-1.0 ignores its order, so with two Results the
+        # signature would not say which one is the grade. The builder makes one.
         results = _list(subject["result"], "credentialSubject.result")
-        for n, item in enumerate(results):
-            where = f"credentialSubject.result[{n}]"
-            res = _object(item, where, {"type", "resultDescription", "value"})
-            _types(res["type"], f"{where}.type", ["Result"])
-            if res["resultDescription"] not in described:
-                raise _fail(f"{where}.resultDescription", "names no resultDescription of the "
-                                                          "achievement")
-            value = _text(res["value"], f"{where}.value")
-            result = value if n == 0 else result
+        if len(results) != 1:
+            raise _fail("credentialSubject.result", f"{len(results)} results, want one (a "
+                                                    f"JSON-LD set: its order is not signed)")
+        where = "credentialSubject.result[0]"
+        res = _object(results[0], where, {"type", "resultDescription", "value"})
+        _types(res["type"], f"{where}.type", ["Result"])
+        if res["resultDescription"] not in described:
+            raise _fail(f"{where}.resultDescription", "names no resultDescription of the "
+                                                      "achievement")
+        result = _text(res["value"], f"{where}.value")
     parts: list[str] = []
     if "evidence" in top:
         for n, item in enumerate(_list(top["evidence"], "evidence")):
@@ -404,8 +411,13 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
     return OpenBadge(id=credential_id, issuer_did=profile["id"], issuer_key=issuer_key,
                      issuer_name=issuer_name, issuer_url=issuer_url, valid_from=valid_from,
                      valid_until=valid_until, name=name, achievement_id=achievement_id,
-                     achievement_name=achievement_name, identifiers=identifiers, result=result,
-                     parts=tuple(parts))
+                     achievement_name=achievement_name,
+                     identifiers=tuple(sorted(identifiers, key=_identifier_order)),
+                     result=result, parts=tuple(sorted(parts)))
+
+
+def _identifier_order(ident: Identifier) -> tuple[str, str, str]:
+    return ident.identity_type, ident.identity_hash, ident.salt
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

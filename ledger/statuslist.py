@@ -322,7 +322,8 @@ def check_status_entry(value: object, path: str = "credentialStatus") -> StatusE
 
 def check_credential_status(value: object) -> tuple[StatusEntry, ...]:
     """The entries of a credential's ``credentialStatus`` (one object, or a list of one entry
-    per purpose, no purpose twice)."""
+    per purpose, no purpose twice), in the order of :data:`PURPOSES` whatever the JSON order
+    (RDF's values are unordered: the signature does not bind it)."""
     items = value if isinstance(value, list) else [value]
     if not items or len(items) > len(PURPOSES):
         raise _fail("credentialStatus", f"want 1 to {len(PURPOSES)} entries")
@@ -330,7 +331,7 @@ def check_credential_status(value: object) -> tuple[StatusEntry, ...]:
         value, list) else "credentialStatus") for n, item in enumerate(items))
     if len({e.purpose for e in entries}) != len(entries):
         raise _fail("credentialStatus", "a purpose is listed twice")
-    return entries
+    return tuple(sorted(entries, key=lambda e: PURPOSES.index(e.purpose)))
 
 
 def list_path(issuer: str, key_id: str, purpose: str, number: int) -> str:

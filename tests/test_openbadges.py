@@ -233,6 +233,56 @@ def test_check_refuses_naming_the_path(name: str) -> None:
     assert "\n" not in str(caught.value)
 
 
+def _signed_with(change: Any) -> dict[str, Any]:
+    """SIGNED's fields, unsigned, changed by ``change`` (past the builder's checks), signed."""
+    doc = copy.deepcopy(SIGNED)
+    del doc["proof"]
+    change(doc)
+    return dataintegrity.sign(doc, SEED, verification_method=didkey.verification_method(PUBLIC),
+                              created=CREATED)
+
+
+def test_two_results_are_refused_a_set_has_no_first() -> None:
+    """``result`` is a JSON-LD @set (OB 3.0.3's context): RDFC-1.0 ignores its order, so a
+    credential with two Results verifies and digests the same in either order; the one a
+    reader took first would be the grade. The builder makes one; more are refused."""
+    rd = SIGNED[S]["achievement"]["resultDescription"][0]["id"]
+
+    def two(doc: dict[str, Any]) -> None:
+        doc[S]["result"] = [{"type": ["Result"], "resultDescription": rd, "value": "Fail"},
+                            {"type": ["Result"], "resultDescription": rd, "value": "Pass"}]
+
+    signed = _signed_with(two)
+    swapped = copy.deepcopy(signed)
+    swapped[S]["result"].reverse()
+    assert openbadges.credential_digest(signed) == openbadges.credential_digest(swapped)
+    for doc in (signed, swapped):
+        for read in (openbadges.check_credential, openbadges.verify_credential):
+            with pytest.raises(CredentialError, match=r"^credentialSubject\.result: 2 results"
+                               ) as caught:
+                read(doc)
+            assert "\n" not in str(caught.value)
+
+
+def test_identifiers_and_parts_do_not_depend_on_their_order() -> None:
+    """``identifier`` (an @set) and ``evidence`` (unordered RDF) are sets: the badge lists
+    them in one order whatever the JSON order, which the signature does not bind."""
+    other = openbadges.identity_object("sisSourcedId", "s-1234", "7b" * 32)
+
+    def two_identifiers(doc: dict[str, Any]) -> None:
+        doc[S]["identifier"].append(other)
+
+    signed = _signed_with(two_identifiers)
+    swapped = copy.deepcopy(signed)
+    swapped[S]["identifier"].reverse()
+    swapped["evidence"].reverse()
+    assert openbadges.credential_digest(signed) == openbadges.credential_digest(swapped)
+    one, two = (openbadges.verify_credential(d).badge for d in (signed, swapped))
+    assert one == two
+    assert len(one.identifiers) == 2 and len(one.parts) == 2
+    assert openbadges.identifier_matches(two, "s-1234", "sisSourcedId")
+
+
 def test_extension_vocabulary_and_compacted_types_are_read() -> None:
     doc = _with((S, "identifier", 0, "identityType"), "ext:libraryCard")
     doc = _with(("issuer", "type"), "Profile", doc)

@@ -285,6 +285,15 @@ def test_the_status_entry() -> None:
         statuslist.StatusEntry(REVOCATION_URL, 7, "revocation"),)
 
 
+def test_the_entries_do_not_depend_on_their_order() -> None:
+    """``credentialStatus`` is unordered (RDF): the entries read come in :data:`PURPOSES`
+    order whatever the JSON order."""
+    both = statuslist.status_entries(7, {"revocation": REVOCATION_URL,
+                                         "suspension": SUSPENSION_URL})
+    assert statuslist.check_credential_status(both[::-1]) == \
+        statuslist.check_credential_status(both)
+
+
 _ENTRY = statuslist.status_entry(REVOCATION_URL, 12, "revocation")
 
 
