@@ -87,7 +87,9 @@ MAX_ITEMS = 1024
 
 _HASH = re.compile(r"sha256\$[0-9a-fA-F]{64}")
 _SALT = re.compile(r"[0-9a-f]{64}")
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\]*")
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\\ud800-\udfff]*")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+"""A lone surrogate (``json.loads('"\\ud800"')`` gives one): not Unicode text, no UTF-8."""
 
 
 def _fail(path: str, message: str) -> CredentialError:
@@ -97,6 +99,21 @@ def _fail(path: str, message: str) -> CredentialError:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _member(name: object) -> str:
+    """A member name as an error message shows it: as it is, or quoted (repr) if it holds a
+    character that cannot be shown on one line (a line feed, a lone surrogate)."""
+    return name if isinstance(name, str) and name.isprintable() else repr(name)
+
+
+def _unicode(value: str, path: str) -> str:
+    """``value``, if it is Unicode text (no lone surrogate: it has UTF-8)."""
+    bad = _SURROGATE.search(value)
+    if bad:
+        raise _fail(path, f"a lone surrogate (U+{ord(bad.group()):04X}), which is not "
+                          f"Unicode text")
+    return value
 
 
 # ------------------------------------------------------------------------------ identities
@@ -110,7 +127,8 @@ def new_salt() -> str:
 def identity_hash(value: str, salt: str) -> str:
     """OB 3.0's IdentityHash of ``value`` salted with ``salt``: ``sha256$`` and the lowercase
     hex of SHA-256(UTF-8(value) || UTF-8(salt))."""
-    return "sha256$" + hashlib.sha256(value.encode("utf-8") + salt.encode("utf-8")).hexdigest()
+    data = _unicode(value, "identity value") + _unicode(salt, "salt")
+    return "sha256$" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def identity_object(identity_type: str, value: str, salt: str) -> dict[str, Any]:
@@ -166,7 +184,7 @@ def _text(value: object, path: str, *, empty: bool = False) -> str:
         raise _fail(path, "empty")
     if len(value) > MAX_TEXT:
         raise _fail(path, f"{len(value)} characters, at most {MAX_TEXT}")
-    return value
+    return _unicode(value, path)
 
 
 def _iri(value: object, path: str) -> str:
@@ -279,8 +297,8 @@ def _object(value: object, path: str, required: set[str],
         raise _fail(f"{path}.{min(missing)}" if path else min(missing), "missing")
     extra = set(value) - required - optional
     if extra:
-        name = min(extra, key=str)
-        raise _fail(f"{path}.{name}" if path else str(name), "not a member of this credential "
+        name = _member(min(extra, key=str))
+        raise _fail(f"{path}.{name}" if path else name, "not a member of this credential "
                     "format")
     return value
 
@@ -306,7 +324,7 @@ def _enum(value: object, path: str, known: frozenset[str]) -> str:
     if not isinstance(value, str) or not (value in known or (
             value.startswith("ext:") and 4 < len(value) <= 256)):
         raise _fail(path, f"{_short(value)} is not one of OB 3.0's values (or ext:...)")
-    return value
+    return _unicode(value, path)
 
 
 def _identifier(value: object, path: str) -> Identifier:
@@ -319,6 +337,7 @@ def _identifier(value: object, path: str) -> Identifier:
         raise _fail(f"{path}.identityHash", "want 'sha256$' and 64 hex digits")
     if not isinstance(obj["salt"], str) or not obj["salt"] or len(obj["salt"]) > 256:
         raise _fail(f"{path}.salt", "want a non-empty string of at most 256 characters")
+    _unicode(obj["salt"], f"{path}.salt")
     return Identifier(identity_type=_enum(obj["identityType"], f"{path}.identityType",
                                           IDENTITY_TYPES),
                       identity_hash=obj["identityHash"], salt=obj["salt"])

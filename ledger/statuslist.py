@@ -93,9 +93,11 @@ MAX_NAME = 256
 MAX_TTL = (1 << 53) - 1
 """The largest ``ttl`` (milliseconds): what every JSON reader holds exactly."""
 
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\#]*")
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\#\ud800-\udfff]*")
 """An absolute IRI without a fragment (the list URL: entries and the subject add one)."""
 _INDEX = re.compile(r"0|[1-9][0-9]{0,15}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+"""A lone surrogate (``json.loads('"\\ud800"')`` gives one): not Unicode text, no UTF-8."""
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ISSUER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,255}")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -108,6 +110,12 @@ def _short(value: object) -> str:
 
 def _fail(path: str, message: str) -> CredentialError:
     return CredentialError(f"{path}: {message}")
+
+
+def _member(name: object) -> str:
+    """A member name as an error message shows it: as it is, or quoted (repr) if it holds a
+    character that cannot be shown on one line (a line feed, a lone surrogate)."""
+    return name if isinstance(name, str) and name.isprintable() else repr(name)
 
 
 # ------------------------------------------------------------------------------ the bitstring
@@ -301,8 +309,8 @@ def check_status_entry(value: object, path: str = "credentialStatus") -> StatusE
         raise _fail(f"{path}.{min(missing)}", "missing")
     extra = set(value) - fields
     if extra:
-        raise _fail(f"{path}.{min(extra, key=str)}", "not a member of this status entry "
-                                                     "format")
+        raise _fail(f"{path}.{_member(min(extra, key=str))}", "not a member of this status "
+                                                              "entry format")
     if value["type"] != ENTRY_TYPE:
         raise _fail(f"{path}.type", f"got {_short(value['type'])}, want {ENTRY_TYPE!r}")
     purpose = _purpose(value["statusPurpose"], f"{path}.statusPurpose")
@@ -439,7 +447,7 @@ def _object(value: object, path: str, required: set[str],
         raise _fail(f"{path}.{min(missing)}" if path else min(missing), "missing")
     extra = set(value) - required - optional
     if extra:
-        name = str(min(extra, key=str))
+        name = _member(min(extra, key=str))
         raise _fail(f"{path}.{name}" if path else name, "not a member of this status list "
                                                         "format")
     return value
@@ -475,6 +483,10 @@ def check_status_list_credential(doc: object, *, signed: bool = True) -> StatusL
             name = profile["name"]
             if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
                 raise _fail("issuer.name", f"want text of 1 to {MAX_NAME} characters")
+            bad = _SURROGATE.search(name)
+            if bad:
+                raise _fail("issuer.name", f"a lone surrogate (U+{ord(bad.group()):04X}), "
+                                           f"which is not Unicode text")
             issuer_name = name
         where = "issuer.id"
     else:

@@ -150,6 +150,65 @@ def test_a_control_character_is_refused_before_signing() -> None:
         _issue(name="Data\x00Structures")
 
 
+_SURROGATE_AT: list[tuple[tuple[Any, ...], str]] = [
+    (("name",), "Data \ud800"), (("description",), "\udfff"), (("issuer", "name"), "U\udc80"),
+    (("id",), "urn:uuid:\ud800"), (("issuer", "url"), "https://example.edu/\udc80"),
+    (("credentialSubject", "identifier", 0, "salt"), "\ud800" * 64),
+    (("credentialSubject", "identifier", 0, "identityType"), "ext:\ud800"),
+    (("credentialSubject", "achievement", "criteria", "narrative"), "Pass \udbff"),
+    (("credentialSubject", "result", 0, "value"), "A\udc00"),
+    (("evidence", 0, "name"), "Part \ud800")]
+
+
+@pytest.mark.parametrize(("path", "value"), _SURROGATE_AT, ids=lambda p: str(p))
+def test_a_lone_surrogate_is_a_credential_error(path: tuple[Any, ...], value: str) -> None:
+    """``json.loads('"\\ud800"')`` gives a lone surrogate, which has no UTF-8: reading,
+    verifying, digesting and parsing such a credential is a one-line CredentialError, never a
+    UnicodeEncodeError."""
+    doc = copy.deepcopy(SIGNED)
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    calls = [lambda: openbadges.check_credential(doc),
+             lambda: openbadges.verify_credential(doc),
+             lambda: openbadges.credential_digest(doc),
+             lambda: openbadges.parse_credential(json.dumps(doc)),
+             lambda: openbadges.parse_credential(json.dumps(doc, ensure_ascii=False))]
+    for call in calls:
+        with pytest.raises(CredentialError) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")  # the message itself can be written
+
+
+@pytest.mark.parametrize("name", ["x\ud800", "a\nb"])
+@pytest.mark.parametrize("where", [(), ("credentialSubject",), ("proof",)])
+def test_an_unknown_member_is_named_on_one_line(name: str, where: tuple[str, ...]) -> None:
+    """A member name with a lone surrogate or a line feed is quoted in the message, which
+    stays one line that can be written."""
+    doc = copy.deepcopy(SIGNED)
+    target = doc
+    for step in where:
+        target = target[step]
+    target[name] = "x"
+    for call in (openbadges.verify_credential, openbadges.credential_digest):
+        with pytest.raises(CredentialError) as caught:
+            call(doc)
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")
+
+
+def test_a_lone_surrogate_is_refused_when_building_and_matching() -> None:
+    for changes in ({"identity_value": "ada\udc80@example.org"}, {"name": "\ud800"},
+                    {"result": "\udfff"}, {"description": "\ud800"}):
+        with pytest.raises(CredentialError):
+            _issue(**changes)
+    badge = openbadges.check_credential(SIGNED)
+    with pytest.raises(CredentialError, match="^identity value: a lone surrogate"):
+        openbadges.identifier_matches(badge, "ada\udc80@example.org")  # a surrogateescape arg
+
+
 def test_the_key_must_be_the_issuers() -> None:
     with pytest.raises(CredentialError, match="names another key"):
         openbadges.issue_credential(b"\x07" * 32, created=CREATED, **FIELDS)

@@ -541,6 +541,50 @@ def test_the_digest_is_of_the_canonical_form_and_survives_reserialisation() -> N
         statuslist.status_list_digest({k: v for k, v in SIGNED.items() if k != "proof"})
 
 
+@pytest.mark.parametrize(("path", "value"), [
+    (("issuer",), {"id": didkey.encode(PUBLIC), "name": "Uni \ud800"}),
+    (("id",), REVOCATION_URL + "\udc80"),
+    (("validFrom",), "2026-07-01T09:00:00Z\ud800"),
+    (("credentialSubject", "encodedList"), "u\ud800")])
+def test_a_lone_surrogate_is_a_credential_error(path: tuple[Any, ...], value: Any) -> None:
+    """A lone surrogate (``json.loads('"\\ud800"')``) has no UTF-8: checking, verifying,
+    digesting and parsing the list is a one-line CredentialError, never a UnicodeEncodeError."""
+    doc = _with(SIGNED, path, value)
+    if path == ("id",):
+        doc["credentialSubject"]["id"] = value + "#list"
+    calls = [lambda: statuslist.check_status_list_credential(doc),
+             lambda: statuslist.verify_status_list_credential(doc),
+             lambda: statuslist.status_list_digest(doc),
+             lambda: statuslist.parse_status_list_credential(json.dumps(doc)),
+             lambda: statuslist.parse_status_list_credential(json.dumps(doc, ensure_ascii=False))]
+    for call in calls:
+        with pytest.raises(CredentialError) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")
+    with pytest.raises(CredentialError):
+        statuslist.check_status_entry({**_ENTRY, "statusListCredential": REVOCATION_URL + "\ud800"})
+
+
+@pytest.mark.parametrize("name", ["x\ud800", "a\nb"])
+@pytest.mark.parametrize("where", [(), ("credentialSubject",), ("proof",)])
+def test_an_unknown_member_is_named_on_one_line(name: str, where: tuple[str, ...]) -> None:
+    """A member name with a lone surrogate or a line feed is quoted in the message, which
+    stays one line that can be written."""
+    doc = copy.deepcopy(SIGNED)
+    target = doc
+    for step in where:
+        target = target[step]
+    target[name] = "x"
+    for call in (lambda: statuslist.verify_status_list_credential(doc),
+                 lambda: statuslist.status_list_digest(doc),
+                 lambda: statuslist.check_status_entry({**_ENTRY, name: 1})):
+        with pytest.raises(CredentialError) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")
+
+
 def test_parse() -> None:
     text = json.dumps(SIGNED)
     assert statuslist.parse_status_list_credential(text) == SIGNED
