@@ -41,7 +41,8 @@ Choices the specification leaves open, and why:
 * **Strict reading**: :func:`check_status_list_credential` accepts exactly the shape above
   and raises one-line :class:`~ledger.errors.CredentialError` naming the path that failed;
   :func:`verify_status_list_credential` adds the proof, that the key that signed is the
-  issuer's own did:key, and optionally the purpose, the URL and the validity window.
+  issuer's own did:key, that the list is by the credential's issuer (always), and optionally
+  the purpose, the URL and the validity window.
 """
 
 from __future__ import annotations
@@ -548,16 +549,16 @@ def parse_status_list_credential(data: bytes | str) -> dict[str, Any]:
 
 def verify_status_list_credential(
         doc: Mapping[str, Any], resolve_key: Callable[[str], bytes] = didkey.resolve, *,
-        purpose: str | None = None, list_url: str | None = None,
-        at: datetime.datetime | None = None, issuer: str | None = None) -> VerifiedStatusList:
+        issuer: str, purpose: str | None = None, list_url: str | None = None,
+        at: datetime.datetime | None = None) -> VerifiedStatusList:
     """Check the status list credential ``doc``: its shape
     (:func:`check_status_list_credential`), that its proof's verification method is the
-    issuer's own did:key, and the ``eddsa-rdfc-2022`` proof (``resolve_key`` maps the method
-    to its key, as for ``dataintegrity.verify``); then, if given, that it is a list for
-    ``purpose``, published at ``list_url``, valid at ``at``, and by ``issuer`` (the DID of
-    the credential whose status it tells: a list by anyone else says nothing of it). Raises
-    :class:`CredentialError` or :class:`~ledger.errors.SignatureError` naming the failed
-    check."""
+    issuer's own did:key, the ``eddsa-rdfc-2022`` proof (``resolve_key`` maps the method to
+    its key, as for ``dataintegrity.verify``), and that it is by ``issuer``, the DID of the
+    issuer of the credential whose status it tells (required: a list by anyone else says
+    nothing of it); then, if given, that it is a list for ``purpose``, published at
+    ``list_url``, and valid at ``at``. Raises :class:`CredentialError` or
+    :class:`~ledger.errors.SignatureError` naming the failed check."""
     status_list = check_status_list_credential(doc)
     proof = doc["proof"]
     want = didkey.verification_method(status_list.issuer_key)
@@ -569,7 +570,7 @@ def verify_status_list_credential(
                                                        f"a {purpose} list")
     if list_url is not None and status_list.url != list_url:
         raise _fail("id", f"the list at {_short(status_list.url)}, want {_short(list_url)}")
-    if issuer is not None and status_list.issuer_did != issuer:
+    if status_list.issuer_did != issuer:
         raise _fail("issuer", f"the list is by {_short(status_list.issuer_did)}, not by the "
                               f"credential's issuer {_short(issuer)}")
     if at is not None and not status_list.valid_at(at):
