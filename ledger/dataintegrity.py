@@ -27,6 +27,8 @@ rdf-canonize through ``tests/interop/``):
   no context defines (JSON-LD drops it silently, so it would be unsigned), a relative IRI in
   ``@id`` or ``@type`` (dropped when the dataset is made), and a blank-node property are
   refused, naming the term.
+* **Lone surrogates** (U+D800 to U+DFFF alone: JSON's ``"\\ud800"`` parses to one) are not
+  Unicode text and have no UTF-8: refused in any string or member name, naming its path.
 * **Escaping.** pyld 3.3 writes N-Quads literals as URDNA2015 did: it escapes ``\\t``, ``\\n``,
   ``\\r``, ``"`` and ``\\`` and writes other control characters raw, where RDFC-1.0 writes
   ``\\b``, ``\\f`` and ``\\u00XX``; and it writes IRIs unescaped where RDFC-1.0 escapes
@@ -68,8 +70,9 @@ PROOF_FIELDS = frozenset({"type", "cryptosuite", "created", "verificationMethod"
 """The fields a proof must have (and ``@context``, only equal to the document's, may)."""
 
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
-_BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""Control characters that pyld and RDFC-1.0 escape differently in literals."""
+_BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Control characters that pyld and RDFC-1.0 escape differently in literals, and lone
+surrogates (``json.loads('"\\ud800"')`` gives one): no Unicode text, they have no UTF-8."""
 _BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 """Characters RDFC-1.0 escapes in IRIs and pyld does not."""
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:.*", re.DOTALL)
@@ -124,7 +127,11 @@ def _check_text(value: Any, path: str, depth: int = 0) -> None:
     if depth > 64:
         raise CredentialError(f"canonicalization: {path}: nested deeper than 64")
     if isinstance(value, str):
-        if _BAD_TEXT.search(value):
+        bad = _BAD_TEXT.search(value)
+        if bad and bad.group() >= "\ud800":
+            raise CredentialError(f"canonicalization: {path}: a lone surrogate "
+                                  f"(U+{ord(bad.group()):04X}), which is not Unicode text")
+        if bad:
             raise CredentialError(f"canonicalization: {path}: a control character other than "
                                   f"tab, line feed or carriage return")
     elif isinstance(value, dict):
@@ -340,7 +347,9 @@ def _check_proof(document: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
         raise CredentialError(f"proof.{min(missing)}: missing")
     extra = set(proof) - PROOF_FIELDS - {"@context"}
     if extra:
-        raise CredentialError(f"proof.{min(extra)}: not a field this verifier accepts")
+        name = min(extra, key=str)
+        shown = name if isinstance(name, str) and name.isprintable() else repr(name)
+        raise CredentialError(f"proof.{shown}: not a field this verifier accepts")
     if "@context" in proof:
         inner = proof["@context"]
         if (inner if isinstance(inner, list) else [inner]) != contexts:

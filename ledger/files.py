@@ -232,7 +232,9 @@ def _write_all(fd: int, data: bytes, mode: int) -> None:
 
 def syncfs(fd: int) -> None:
     """Flush the file system that holds the open file ``fd`` to disk: every file and name
-    written to it (Linux ``syncfs``); ``os.sync``, all of them, where there is no syncfs."""
+    written to it (Linux ``syncfs``); ``os.sync``, all of them, where there is no syncfs.
+    On Linux before 5.8, syncfs returns 0 even when writeback failed (an EIO, say): there,
+    such an error goes unreported."""
     import ctypes  # here: the verifier imports this module and writes nothing
 
     try:

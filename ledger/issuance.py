@@ -118,11 +118,12 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
                                     subject=req.subject, salt=salt, title=req.title,
                                     expires=req.expires, parts=list(req.parts),
                                     document=req.document))
-    # A big batch is signed on every core (the worker pool the append uses next) while this
-    # process writes the pending file.
-    signing = BatchSigning(statements, signer.seed, ledger.workers)
     created = _missing_directories(out)  # made for the pending file; removed if refused
     store = ledger.store.path
+    # A big batch is signed on every core (the worker pool the append uses next) while this
+    # process writes the pending file; nothing runs between starting it and the try that
+    # stops it on a failure.
+    signing = BatchSigning(statements, signer.seed, ledger.workers)
     try:
         with _record_lock(store):  # the store records OUT before the pending file is linked
             _record(store, issuer_id, out, add=True)

@@ -14,7 +14,8 @@ Model 2.0) as this ledger issues it; docs/FORMAT.md §16 lists every field. In s
                          identityHash "sha256$" + hex(SHA-256(value || salt)), salt]
         achievement     Achievement: id, type ["Achievement"], name, description,
                         criteria {narrative}, resultDescription (only with a result)
-        result          (optional) [Result: resultDescription -> the achievement's, value]
+        result          (optional) [one Result: resultDescription -> the achievement's,
+                        value]
     evidence            (optional, a stacked credential) [Evidence: id = a part's credential
                         id, type ["Evidence"], name]
     proof               DataIntegrityProof, eddsa-rdfc-2022, by the issuer's did:key
@@ -82,11 +83,13 @@ MAX_TEXT = 16384
 """The longest text field (a name, a description, a narrative, a value), in code points."""
 MAX_IRI = 2048
 MAX_ITEMS = 1024
-"""The most identifiers, results or parts a credential may list."""
+"""The most identifiers or parts a credential may list."""
 
 _HASH = re.compile(r"sha256\$[0-9a-fA-F]{64}")
 _SALT = re.compile(r"[0-9a-f]{64}")
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\]*")
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\\ud800-\udfff]*")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+"""A lone surrogate (``json.loads('"\\ud800"')`` gives one): not Unicode text, no UTF-8."""
 
 
 def _fail(path: str, message: str) -> CredentialError:
@@ -96,6 +99,21 @@ def _fail(path: str, message: str) -> CredentialError:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _member(name: object) -> str:
+    """A member name as an error message shows it: as it is, or quoted (repr) if it holds a
+    character that cannot be shown on one line (a line feed, a lone surrogate)."""
+    return name if isinstance(name, str) and name.isprintable() else repr(name)
+
+
+def _unicode(value: str, path: str) -> str:
+    """``value``, if it is Unicode text (no lone surrogate: it has UTF-8)."""
+    bad = _SURROGATE.search(value)
+    if bad:
+        raise _fail(path, f"a lone surrogate (U+{ord(bad.group()):04X}), which is not "
+                          f"Unicode text")
+    return value
 
 
 # ------------------------------------------------------------------------------ identities
@@ -109,7 +127,8 @@ def new_salt() -> str:
 def identity_hash(value: str, salt: str) -> str:
     """OB 3.0's IdentityHash of ``value`` salted with ``salt``: ``sha256$`` and the lowercase
     hex of SHA-256(UTF-8(value) || UTF-8(salt))."""
-    return "sha256$" + hashlib.sha256(value.encode("utf-8") + salt.encode("utf-8")).hexdigest()
+    data = _unicode(value, "identity value") + _unicode(salt, "salt")
+    return "sha256$" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def identity_object(identity_type: str, value: str, salt: str) -> dict[str, Any]:
@@ -165,7 +184,7 @@ def _text(value: object, path: str, *, empty: bool = False) -> str:
         raise _fail(path, "empty")
     if len(value) > MAX_TEXT:
         raise _fail(path, f"{len(value)} characters, at most {MAX_TEXT}")
-    return value
+    return _unicode(value, path)
 
 
 def _iri(value: object, path: str) -> str:
@@ -249,7 +268,10 @@ class Identifier:
 
 @dataclass(frozen=True, slots=True)
 class OpenBadge:
-    """What a credential that passed :func:`check_credential` says."""
+    """What a credential that passed :func:`check_credential` says. ``identifiers`` and
+    ``parts`` are sets in JSON-LD (``identifier`` is an ``@set``; ``evidence`` is unordered
+    RDF): the signature does not bind their JSON order, so they are listed sorted, the same
+    for every order."""
 
     id: str
     issuer_did: str
@@ -275,8 +297,8 @@ def _object(value: object, path: str, required: set[str],
         raise _fail(f"{path}.{min(missing)}" if path else min(missing), "missing")
     extra = set(value) - required - optional
     if extra:
-        name = min(extra, key=str)
-        raise _fail(f"{path}.{name}" if path else str(name), "not a member of this credential "
+        name = _member(min(extra, key=str))
+        raise _fail(f"{path}.{name}" if path else name, "not a member of this credential "
                     "format")
     return value
 
@@ -302,7 +324,7 @@ def _enum(value: object, path: str, known: frozenset[str]) -> str:
     if not isinstance(value, str) or not (value in known or (
             value.startswith("ext:") and 4 < len(value) <= 256)):
         raise _fail(path, f"{_short(value)} is not one of OB 3.0's values (or ext:...)")
-    return value
+    return _unicode(value, path)
 
 
 def _identifier(value: object, path: str) -> Identifier:
@@ -315,6 +337,7 @@ def _identifier(value: object, path: str) -> Identifier:
         raise _fail(f"{path}.identityHash", "want 'sha256$' and 64 hex digits")
     if not isinstance(obj["salt"], str) or not obj["salt"] or len(obj["salt"]) > 256:
         raise _fail(f"{path}.salt", "want a non-empty string of at most 256 characters")
+    _unicode(obj["salt"], f"{path}.salt")
     return Identifier(identity_type=_enum(obj["identityType"], f"{path}.identityType",
                                           IDENTITY_TYPES),
                       identity_hash=obj["identityHash"], salt=obj["salt"])
@@ -381,16 +404,19 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
         _enum(rd["resultType"], f"{where}.resultType", RESULT_TYPES)
     result = None
     if "result" in subject:
+        # An @set (OB 3.0.3's context): RDFC-1.0 ignores its order, so with two Results the
+        # signature would not say which one is the grade. The builder makes one.
         results = _list(subject["result"], "credentialSubject.result")
-        for n, item in enumerate(results):
-            where = f"credentialSubject.result[{n}]"
-            res = _object(item, where, {"type", "resultDescription", "value"})
-            _types(res["type"], f"{where}.type", ["Result"])
-            if res["resultDescription"] not in described:
-                raise _fail(f"{where}.resultDescription", "names no resultDescription of the "
-                                                          "achievement")
-            value = _text(res["value"], f"{where}.value")
-            result = value if n == 0 else result
+        if len(results) != 1:
+            raise _fail("credentialSubject.result", f"{len(results)} results, want one (a "
+                                                    f"JSON-LD set: its order is not signed)")
+        where = "credentialSubject.result[0]"
+        res = _object(results[0], where, {"type", "resultDescription", "value"})
+        _types(res["type"], f"{where}.type", ["Result"])
+        if res["resultDescription"] not in described:
+            raise _fail(f"{where}.resultDescription", "names no resultDescription of the "
+                                                      "achievement")
+        result = _text(res["value"], f"{where}.value")
     parts: list[str] = []
     if "evidence" in top:
         for n, item in enumerate(_list(top["evidence"], "evidence")):
@@ -404,8 +430,13 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
     return OpenBadge(id=credential_id, issuer_did=profile["id"], issuer_key=issuer_key,
                      issuer_name=issuer_name, issuer_url=issuer_url, valid_from=valid_from,
                      valid_until=valid_until, name=name, achievement_id=achievement_id,
-                     achievement_name=achievement_name, identifiers=identifiers, result=result,
-                     parts=tuple(parts))
+                     achievement_name=achievement_name,
+                     identifiers=tuple(sorted(identifiers, key=_identifier_order)),
+                     result=result, parts=tuple(sorted(parts)))
+
+
+def _identifier_order(ident: Identifier) -> tuple[str, str, str]:
+    return ident.identity_type, ident.identity_hash, ident.salt
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

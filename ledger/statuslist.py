@@ -41,7 +41,8 @@ Choices the specification leaves open, and why:
 * **Strict reading**: :func:`check_status_list_credential` accepts exactly the shape above
   and raises one-line :class:`~ledger.errors.CredentialError` naming the path that failed;
   :func:`verify_status_list_credential` adds the proof, that the key that signed is the
-  issuer's own did:key, and optionally the purpose, the URL and the validity window.
+  issuer's own did:key, that the list is by the credential's issuer (always), and optionally
+  the purpose, the URL and the validity window.
 """
 
 from __future__ import annotations
@@ -93,9 +94,11 @@ MAX_NAME = 256
 MAX_TTL = (1 << 53) - 1
 """The largest ``ttl`` (milliseconds): what every JSON reader holds exactly."""
 
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\#]*")
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\#\ud800-\udfff]*")
 """An absolute IRI without a fragment (the list URL: entries and the subject add one)."""
 _INDEX = re.compile(r"0|[1-9][0-9]{0,15}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+"""A lone surrogate (``json.loads('"\\ud800"')`` gives one): not Unicode text, no UTF-8."""
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ISSUER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,255}")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -108,6 +111,12 @@ def _short(value: object) -> str:
 
 def _fail(path: str, message: str) -> CredentialError:
     return CredentialError(f"{path}: {message}")
+
+
+def _member(name: object) -> str:
+    """A member name as an error message shows it: as it is, or quoted (repr) if it holds a
+    character that cannot be shown on one line (a line feed, a lone surrogate)."""
+    return name if isinstance(name, str) and name.isprintable() else repr(name)
 
 
 # ------------------------------------------------------------------------------ the bitstring
@@ -301,8 +310,8 @@ def check_status_entry(value: object, path: str = "credentialStatus") -> StatusE
         raise _fail(f"{path}.{min(missing)}", "missing")
     extra = set(value) - fields
     if extra:
-        raise _fail(f"{path}.{min(extra, key=str)}", "not a member of this status entry "
-                                                     "format")
+        raise _fail(f"{path}.{_member(min(extra, key=str))}", "not a member of this status "
+                                                              "entry format")
     if value["type"] != ENTRY_TYPE:
         raise _fail(f"{path}.type", f"got {_short(value['type'])}, want {ENTRY_TYPE!r}")
     purpose = _purpose(value["statusPurpose"], f"{path}.statusPurpose")
@@ -322,7 +331,8 @@ def check_status_entry(value: object, path: str = "credentialStatus") -> StatusE
 
 def check_credential_status(value: object) -> tuple[StatusEntry, ...]:
     """The entries of a credential's ``credentialStatus`` (one object, or a list of one entry
-    per purpose, no purpose twice)."""
+    per purpose, no purpose twice), in the order of :data:`PURPOSES` whatever the JSON order
+    (RDF's values are unordered: the signature does not bind it)."""
     items = value if isinstance(value, list) else [value]
     if not items or len(items) > len(PURPOSES):
         raise _fail("credentialStatus", f"want 1 to {len(PURPOSES)} entries")
@@ -330,7 +340,7 @@ def check_credential_status(value: object) -> tuple[StatusEntry, ...]:
         value, list) else "credentialStatus") for n, item in enumerate(items))
     if len({e.purpose for e in entries}) != len(entries):
         raise _fail("credentialStatus", "a purpose is listed twice")
-    return entries
+    return tuple(sorted(entries, key=lambda e: PURPOSES.index(e.purpose)))
 
 
 def list_path(issuer: str, key_id: str, purpose: str, number: int) -> str:
@@ -438,7 +448,7 @@ def _object(value: object, path: str, required: set[str],
         raise _fail(f"{path}.{min(missing)}" if path else min(missing), "missing")
     extra = set(value) - required - optional
     if extra:
-        name = str(min(extra, key=str))
+        name = _member(min(extra, key=str))
         raise _fail(f"{path}.{name}" if path else name, "not a member of this status list "
                                                         "format")
     return value
@@ -474,6 +484,10 @@ def check_status_list_credential(doc: object, *, signed: bool = True) -> StatusL
             name = profile["name"]
             if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
                 raise _fail("issuer.name", f"want text of 1 to {MAX_NAME} characters")
+            bad = _SURROGATE.search(name)
+            if bad:
+                raise _fail("issuer.name", f"a lone surrogate (U+{ord(bad.group()):04X}), "
+                                           f"which is not Unicode text")
             issuer_name = name
         where = "issuer.id"
     else:
@@ -535,16 +549,16 @@ def parse_status_list_credential(data: bytes | str) -> dict[str, Any]:
 
 def verify_status_list_credential(
         doc: Mapping[str, Any], resolve_key: Callable[[str], bytes] = didkey.resolve, *,
-        purpose: str | None = None, list_url: str | None = None,
-        at: datetime.datetime | None = None, issuer: str | None = None) -> VerifiedStatusList:
+        issuer: str, purpose: str | None = None, list_url: str | None = None,
+        at: datetime.datetime | None = None) -> VerifiedStatusList:
     """Check the status list credential ``doc``: its shape
     (:func:`check_status_list_credential`), that its proof's verification method is the
-    issuer's own did:key, and the ``eddsa-rdfc-2022`` proof (``resolve_key`` maps the method
-    to its key, as for ``dataintegrity.verify``); then, if given, that it is a list for
-    ``purpose``, published at ``list_url``, valid at ``at``, and by ``issuer`` (the DID of
-    the credential whose status it tells: a list by anyone else says nothing of it). Raises
-    :class:`CredentialError` or :class:`~ledger.errors.SignatureError` naming the failed
-    check."""
+    issuer's own did:key, the ``eddsa-rdfc-2022`` proof (``resolve_key`` maps the method to
+    its key, as for ``dataintegrity.verify``), and that it is by ``issuer``, the DID of the
+    issuer of the credential whose status it tells (required: a list by anyone else says
+    nothing of it); then, if given, that it is a list for ``purpose``, published at
+    ``list_url``, and valid at ``at``. Raises :class:`CredentialError` or
+    :class:`~ledger.errors.SignatureError` naming the failed check."""
     status_list = check_status_list_credential(doc)
     proof = doc["proof"]
     want = didkey.verification_method(status_list.issuer_key)
@@ -556,7 +570,7 @@ def verify_status_list_credential(
                                                        f"a {purpose} list")
     if list_url is not None and status_list.url != list_url:
         raise _fail("id", f"the list at {_short(status_list.url)}, want {_short(list_url)}")
-    if issuer is not None and status_list.issuer_did != issuer:
+    if status_list.issuer_did != issuer:
         raise _fail("issuer", f"the list is by {_short(status_list.issuer_did)}, not by the "
                               f"credential's issuer {_short(issuer)}")
     if at is not None and not status_list.valid_at(at):

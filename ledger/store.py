@@ -35,7 +35,8 @@ smaller than the one another process grew adopts the new size and begins again
 Waiting for the write lock: a writer waits, without a time limit, for the one that holds LMDB's
 write lock to commit (a batch of 100,000 credentials holds it for some seconds); so does the
 opening of a store for writing, since py-lmdb opens named databases in a write transaction
-(a store opened ``readonly`` never waits: the commands that only read open it so). A waiter
+(a store opened ``readonly`` never waits, nor writes, even when it lacks a database of
+:data:`ADDED_DBS`: the commands that only read open it so). A waiter
 that gave ``on_wait`` has it called once, from a timer thread, after :data:`WAIT_NOTE_AFTER`
 seconds of waiting (the command line's "waiting for another writer" note).
 """
@@ -70,7 +71,11 @@ DB_NAMES = ("meta", "entries", "tree", "mapnodes", "maproots", "nodes", "records
             "creds", "checkpoints", "achievements")
 """The named databases. ``achievements`` came after format v2 without changing it: a store
 opened by code that has it gains it empty, which is right, since older code cannot have
-written an achievement (docs/FORMAT.md §12.1)."""
+written an achievement (docs/FORMAT.md §12.1); opened read-only, such a store is not written
+and reads it as empty (:data:`ADDED_DBS`)."""
+ADDED_DBS = frozenset({"achievements"})
+"""Databases a store of format v2 may lack (written before they existed): a store opened
+read-only reads a missing one as empty, never waiting for the write lock to add it."""
 FORMAT = b"credential-ledger/v2"
 """The store format this code writes (``meta/format``)."""
 FORMAT_V1 = b"credential-ledger/v1"
@@ -192,6 +197,38 @@ class Txn:
         have = {bytes(k) for k, _ in found}
         missing = next(ids[i] for i, k in enumerate(keys) if k not in have)
         raise StoreCorruptError(f"tree node {missing} is missing")
+
+
+class _LackingTxn(Txn):
+    """A transaction of a store opened read-only that lacked databases of :data:`ADDED_DBS`
+    (written before they existed): each of those reads as empty. If a writer added one since
+    the store was opened, and this transaction's snapshot has it, reading it raises
+    :class:`StoreError` (run again) rather than reading as empty what is not."""
+
+    __slots__ = ()
+
+    def _lacks(self, db: str) -> bool:
+        if db in self._dbs:
+            return False
+        if self._txn.get(db.encode()) is not None:  # the main database names the named ones
+            raise StoreError(f"another process added the {db!r} database since the store was "
+                             "opened (the first write of a newer version); run again")
+        return True
+
+    def get(self, db: str, key: bytes) -> bytes | None:
+        return None if self._lacks(db) else super().get(db, key)
+
+    def prefix(self, db: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return iter(()) if self._lacks(db) else super().prefix(db, prefix)
+
+    def last(self, db: str) -> tuple[bytes, bytes] | None:
+        return None if self._lacks(db) else super().last(db)
+
+    def items(self, db: str, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        return iter(()) if self._lacks(db) else super().items(db, start)
+
+    def get_many(self, db: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        return {} if self._lacks(db) else super().get_many(db, keys)
 
 
 def _location_of(pair: tuple[bytes, bytes]) -> bytes:
@@ -417,20 +454,31 @@ class Store:
             self._dbs = self._open(size, create=create, readonly=readonly)
         except lmdb.Error as exc:
             raise _store_error(exc, f"cannot open the store in {self.path}") from None
+        self._txn: type[Txn] = Txn if len(self._dbs) == len(DB_NAMES) else _LackingTxn
 
     def _open(self, size: int, *, create: bool, readonly: bool) -> dict[str, Any]:
         """Open the environment and its named databases: as a writer, in a write transaction
-        (see the module); read-only, in a read transaction, never waiting for a writer (a
-        format-v1 store, which lacks databases a writer adds, is opened as a writer)."""
+        (see the module); read-only, in a read transaction, never waiting for a writer and
+        writing nothing: a database of :data:`ADDED_DBS` that the store lacks is left out
+        (:class:`_LackingTxn` reads it as empty). A format-v1 store opened read-only, which
+        lacks other databases a writer adds, is opened as a writer."""
         self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
                              subdir=True, create=create, readonly=readonly, sync=True,
                              metasync=True, readahead=False, meminit=False, max_readers=254)
+
+        def open_dbs() -> dict[str, Any]:
+            dbs = {}
+            for name in DB_NAMES:
+                try:
+                    dbs[name] = self.env.open_db(name.encode(), create=not readonly)
+                except lmdb.NotFoundError:
+                    if not readonly or name not in ADDED_DBS:
+                        raise
+            return dbs
+
         try:
-            return self._retry_resized(
-                lambda: self._waiting(lambda: {
-                    name: self.env.open_db(name.encode(), create=not readonly)
-                    for name in DB_NAMES}),
-                f"cannot open the store in {self.path}")
+            return self._retry_resized(lambda: self._waiting(open_dbs),
+                                       f"cannot open the store in {self.path}")
         except lmdb.NotFoundError:
             if not readonly:
                 raise
@@ -465,7 +513,7 @@ class Store:
         ``fn`` may be called again from the start if another process grew the map meanwhile."""
         def attempt() -> T:
             with self.env.begin(write=False, buffers=True) as txn:
-                return fn(Txn(txn, self._dbs))
+                return fn(self._txn(txn, self._dbs))
         try:
             return self._retry_resized(attempt, "read failed")
         except lmdb.Error as exc:
@@ -500,7 +548,7 @@ class Store:
         while True:
             try:
                 with self._waiting(lambda: self.env.begin(write=True)) as txn:
-                    return fn(Txn(txn, self._dbs))
+                    return fn(self._txn(txn, self._dbs))
             except lmdb.MapFullError:
                 self._grow()
             except lmdb.MapResizedError:

@@ -488,6 +488,99 @@ def test_a_store_lacking_a_database_is_opened_for_reading_as_a_writer(tmp_path: 
         assert store.read(lambda t: t.get("maproots", bytes(32))) is None
 
 
+_HOLD_BARE = """
+import sys, time
+import lmdb
+
+env = lmdb.open(sys.argv[1], max_dbs=20, subdir=True)
+txn = env.begin(write=True)  # LMDB's write lock, and no database opened or created
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+txn.abort()
+"""
+
+
+def test_a_store_without_the_achievements_database_is_read_without_the_write_lock(
+        env: Env) -> None:
+    """A store written before achievements lacks that database. Opened read-only (status,
+    audit, backup) while another process holds the write lock, it answers at once, reads the
+    database as empty, and is not written: it was opened as a writer instead, which waited for
+    the lock and added the database (found by review)."""
+    import hashlib
+    import time
+
+    import lmdb
+
+    from ledger.store import DATA_FILE, DB_NAMES, Store
+
+    env.issue("c-1")
+    dbs = lmdb.open(str(env.store), max_dbs=len(DB_NAMES) + 2, subdir=True)
+    with dbs.begin(write=True) as txn:
+        txn.drop(dbs.open_db(b"achievements", txn=txn), delete=True)
+    dbs.close()
+    data = env.store / DATA_FILE
+
+    def state() -> tuple[bytes, int]:
+        return hashlib.sha256(data.read_bytes()).digest(), data.stat().st_mtime_ns
+
+    before = state()
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_BARE, str(env.store), "6"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        start = time.monotonic()
+        with Store(env.store, readonly=True) as store:
+            assert store.read(lambda t: (
+                t.get("achievements", bytes(40)), list(t.items("achievements")),
+                list(t.prefix("achievements", b"")), t.last("achievements"),
+                t.get_many("achievements", [bytes(40)]))) == (None, [], [], None, {})
+            assert store.read(lambda t: t.entry(1)) is not None
+        readers = [_console_popen(["--dir", str(env.store), *args]) for args in (
+            ["status", "uni", "--json"], ["audit", "--json"],
+            ["backup", str(env.tmp / "backup"), "--json"])]
+        read = [p.communicate(timeout=60) for p in readers]
+        read_time = time.monotonic() - start
+    finally:
+        holder.wait(timeout=60)
+    assert holder.returncode == 0
+    assert read_time < 4, read_time
+    for proc, (out, err) in zip(readers, read, strict=True):
+        assert (proc.returncode, err) == (0, ""), err
+    assert json.loads(read[0][0])["achievements"] == []
+    assert json.loads(read[1][0])["achievements"] == 0
+    assert state() == before  # not written
+    dbs = lmdb.open(str(env.store), max_dbs=len(DB_NAMES) + 2, subdir=True, readonly=True)
+    with dbs.begin() as txn:
+        assert txn.get(b"achievements") is None  # still no such database
+    dbs.close()
+
+
+def test_a_reader_that_lacked_the_achievements_database_never_reads_it_as_empty_wrongly(
+        tmp_path: Path) -> None:
+    """Opened read-only without the database, a store that a writer then gives it (its first
+    achievement) says so when the reader's snapshot has it, rather than read it as empty."""
+    import lmdb
+
+    from ledger.errors import StoreError
+    from ledger.store import DB_NAMES, Store
+
+    Store(tmp_path / "s", create=True).close()
+    dbs = lmdb.open(str(tmp_path / "s"), max_dbs=len(DB_NAMES) + 2, subdir=True)
+    with dbs.begin(write=True) as txn:
+        txn.drop(dbs.open_db(b"achievements", txn=txn), delete=True)
+    dbs.close()
+    with Store(tmp_path / "s", readonly=True) as reader:
+        assert reader.read(lambda t: list(t.items("achievements"))) == []
+        add = ("import sys; from ledger.store import Store; "
+               "Store(sys.argv[1]).write(lambda t: t.put('achievements', b'k', b'v'))")
+        subprocess.run([sys.executable, "-c", add, str(tmp_path / "s")], check=True)
+        with pytest.raises(StoreError, match="added the 'achievements' database since"):
+            reader.read(lambda t: list(t.items("achievements")))
+        assert reader.read(lambda t: t.last("meta")) is None  # the rest reads on
+    with Store(tmp_path / "s", readonly=True) as reader:
+        assert reader.read(lambda t: list(t.items("achievements"))) == [(b"k", b"v")]
+
+
 def _console_popen(args: list[str]) -> subprocess.Popen[str]:
     env_ = {k: v for k, v in os.environ.items() if not k.startswith(("CREDLEDGER_", "_CRED"))}
     return subprocess.Popen([sys.executable, "-c", "from ledger.main import main; main()", *args],

@@ -343,6 +343,36 @@ def test_control_characters_rdfc_escapes_otherwise_are_refused(char: str) -> Non
         di.sign(doc, SEED, verification_method=METHOD, created=CREATED, loader=LOADER)
 
 
+@pytest.mark.parametrize("where", ["value", "member name", "IRI"])
+@pytest.mark.parametrize("char", [chr(c) for c in (0xD800, 0xDBFF, 0xDC00, 0xDFFF)],
+                         ids=["d800", "dbff", "dc00", "dfff"])
+def test_lone_surrogates_are_refused_at_every_entry(char: str, where: str) -> None:
+    """``json.loads('"\\ud800"')`` gives a lone surrogate, which is no Unicode text and has
+    no UTF-8: a one-line CredentialError, never a UnicodeEncodeError, however it is reached."""
+    subject = copy.deepcopy(UNSIGNED["credentialSubject"])
+    if where == "value":
+        subject["alumniOf"] = f"School{char}of Examples"
+    elif where == "member name":
+        subject[f"alumni{char}Of"] = subject.pop("alumniOf")
+    else:
+        subject["id"] = f"did:example:{char}"
+    doc = _set(UNSIGNED, ("credentialSubject",), subject)
+    signed = _set(SIGNED, ("credentialSubject",), subject)
+    options = {k: v for k, v in PROOF_CONFIG.items() if k != "@context"}
+    for call in (lambda: di.canonicalize(doc, loader=LOADER),
+                 lambda: di.hash_data(doc, options, loader=LOADER),
+                 lambda: di.sign(doc, SEED, verification_method=METHOD, created=CREATED,
+                                 loader=LOADER),
+                 lambda: _verify(signed),
+                 lambda: _verify(_set(SIGNED, ("proof", "verificationMethod"), METHOD + char)),
+                 lambda: di.sign(UNSIGNED, SEED, verification_method=f"urn:x:{char}",
+                                 created=CREATED, loader=LOADER),
+                 lambda: _verify(_set(SIGNED, ("proof", f"x{char}"), "y"))):
+        with pytest.raises(CredentialError, match=r"^(canonicalization|proof)") as caught:
+            call()
+        assert "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize("iri", ["https://example.org/a b", "https://example.org/<a>",
                                  "https://example.org/{a}", "https://example.org/a|b",
                                  "https://example.org/a^b", "https://example.org/a`b",

@@ -95,6 +95,32 @@ def test_a_failure_after_the_commit_keeps_the_salts_for_recover(
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_a_failure_before_the_pending_file_leaves_no_signing_running(
+        setup: tuple[Ledger, Signer, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch is signed on every core (BatchSigning) while the pending file is written; a
+    failure in between, here looking up OUT's missing directories (a name too long), must not
+    leave the workers signing: the signing is stopped, or was never started."""
+    ledger, uni, out = setup
+    signings: list[Any] = []
+
+    class Spy(issuance_module.BatchSigning):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.stopped = False
+            signings.append(self)
+
+        def stop(self) -> None:
+            self.stopped = True
+            super().stop()
+
+    monkeypatch.setattr(issuance_module, "BatchSigning", Spy)
+    with pytest.raises(OSError, match="too long"):  # OUT's parent exists: a lookup error
+        issue(ledger, "uni", uni, _requests(3), out.parent / ("x" * 300))
+    assert all(s.stopped for s in signings), "the batch's signing was left running"
+    assert ledger.head().size == 1
+    assert [p.name for p in out.parent.iterdir()] == ["store"]
+
+
 def test_a_fifo_in_place_of_a_pending_file_is_refused_at_once(
         setup: tuple[Ledger, Signer, Path]) -> None:
     ledger, _, out = setup

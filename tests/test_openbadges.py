@@ -150,6 +150,65 @@ def test_a_control_character_is_refused_before_signing() -> None:
         _issue(name="Data\x00Structures")
 
 
+_SURROGATE_AT: list[tuple[tuple[Any, ...], str]] = [
+    (("name",), "Data \ud800"), (("description",), "\udfff"), (("issuer", "name"), "U\udc80"),
+    (("id",), "urn:uuid:\ud800"), (("issuer", "url"), "https://example.edu/\udc80"),
+    (("credentialSubject", "identifier", 0, "salt"), "\ud800" * 64),
+    (("credentialSubject", "identifier", 0, "identityType"), "ext:\ud800"),
+    (("credentialSubject", "achievement", "criteria", "narrative"), "Pass \udbff"),
+    (("credentialSubject", "result", 0, "value"), "A\udc00"),
+    (("evidence", 0, "name"), "Part \ud800")]
+
+
+@pytest.mark.parametrize(("path", "value"), _SURROGATE_AT, ids=lambda p: str(p))
+def test_a_lone_surrogate_is_a_credential_error(path: tuple[Any, ...], value: str) -> None:
+    """``json.loads('"\\ud800"')`` gives a lone surrogate, which has no UTF-8: reading,
+    verifying, digesting and parsing such a credential is a one-line CredentialError, never a
+    UnicodeEncodeError."""
+    doc = copy.deepcopy(SIGNED)
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    calls = [lambda: openbadges.check_credential(doc),
+             lambda: openbadges.verify_credential(doc),
+             lambda: openbadges.credential_digest(doc),
+             lambda: openbadges.parse_credential(json.dumps(doc)),
+             lambda: openbadges.parse_credential(json.dumps(doc, ensure_ascii=False))]
+    for call in calls:
+        with pytest.raises(CredentialError) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")  # the message itself can be written
+
+
+@pytest.mark.parametrize("name", ["x\ud800", "a\nb"])
+@pytest.mark.parametrize("where", [(), ("credentialSubject",), ("proof",)])
+def test_an_unknown_member_is_named_on_one_line(name: str, where: tuple[str, ...]) -> None:
+    """A member name with a lone surrogate or a line feed is quoted in the message, which
+    stays one line that can be written."""
+    doc = copy.deepcopy(SIGNED)
+    target = doc
+    for step in where:
+        target = target[step]
+    target[name] = "x"
+    for call in (openbadges.verify_credential, openbadges.credential_digest):
+        with pytest.raises(CredentialError) as caught:
+            call(doc)
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")
+
+
+def test_a_lone_surrogate_is_refused_when_building_and_matching() -> None:
+    for changes in ({"identity_value": "ada\udc80@example.org"}, {"name": "\ud800"},
+                    {"result": "\udfff"}, {"description": "\ud800"}):
+        with pytest.raises(CredentialError):
+            _issue(**changes)
+    badge = openbadges.check_credential(SIGNED)
+    with pytest.raises(CredentialError, match="^identity value: a lone surrogate"):
+        openbadges.identifier_matches(badge, "ada\udc80@example.org")  # a surrogateescape arg
+
+
 def test_the_key_must_be_the_issuers() -> None:
     with pytest.raises(CredentialError, match="names another key"):
         openbadges.issue_credential(b"\x07" * 32, created=CREATED, **FIELDS)
@@ -231,6 +290,56 @@ def test_check_refuses_naming_the_path(name: str) -> None:
     with pytest.raises(CredentialError, match=message) as caught:
         openbadges.check_credential(_with(path, value))
     assert "\n" not in str(caught.value)
+
+
+def _signed_with(change: Any) -> dict[str, Any]:
+    """SIGNED's fields, unsigned, changed by ``change`` (past the builder's checks), signed."""
+    doc = copy.deepcopy(SIGNED)
+    del doc["proof"]
+    change(doc)
+    return dataintegrity.sign(doc, SEED, verification_method=didkey.verification_method(PUBLIC),
+                              created=CREATED)
+
+
+def test_two_results_are_refused_a_set_has_no_first() -> None:
+    """``result`` is a JSON-LD @set (OB 3.0.3's context): RDFC-1.0 ignores its order, so a
+    credential with two Results verifies and digests the same in either order; the one a
+    reader took first would be the grade. The builder makes one; more are refused."""
+    rd = SIGNED[S]["achievement"]["resultDescription"][0]["id"]
+
+    def two(doc: dict[str, Any]) -> None:
+        doc[S]["result"] = [{"type": ["Result"], "resultDescription": rd, "value": "Fail"},
+                            {"type": ["Result"], "resultDescription": rd, "value": "Pass"}]
+
+    signed = _signed_with(two)
+    swapped = copy.deepcopy(signed)
+    swapped[S]["result"].reverse()
+    assert openbadges.credential_digest(signed) == openbadges.credential_digest(swapped)
+    for doc in (signed, swapped):
+        for read in (openbadges.check_credential, openbadges.verify_credential):
+            with pytest.raises(CredentialError, match=r"^credentialSubject\.result: 2 results"
+                               ) as caught:
+                read(doc)
+            assert "\n" not in str(caught.value)
+
+
+def test_identifiers_and_parts_do_not_depend_on_their_order() -> None:
+    """``identifier`` (an @set) and ``evidence`` (unordered RDF) are sets: the badge lists
+    them in one order whatever the JSON order, which the signature does not bind."""
+    other = openbadges.identity_object("sisSourcedId", "s-1234", "7b" * 32)
+
+    def two_identifiers(doc: dict[str, Any]) -> None:
+        doc[S]["identifier"].append(other)
+
+    signed = _signed_with(two_identifiers)
+    swapped = copy.deepcopy(signed)
+    swapped[S]["identifier"].reverse()
+    swapped["evidence"].reverse()
+    assert openbadges.credential_digest(signed) == openbadges.credential_digest(swapped)
+    one, two = (openbadges.verify_credential(d).badge for d in (signed, swapped))
+    assert one == two
+    assert len(one.identifiers) == 2 and len(one.parts) == 2
+    assert openbadges.identifier_matches(two, "s-1234", "sisSourcedId")
 
 
 def test_extension_vocabulary_and_compacted_types_are_read() -> None:

@@ -9,6 +9,7 @@ import base64
 import copy
 import datetime
 import gzip
+import inspect
 import json
 import re
 import struct
@@ -31,6 +32,8 @@ KEY_ID = "56475aa75463474c"  # the ledger key id of PUBLIC
 REVOCATION_URL = f"{SITE}/{statuslist.list_path('example-university', KEY_ID, 'revocation', 0)}"
 SUSPENSION_URL = f"{SITE}/{statuslist.list_path('example-university', KEY_ID, 'suspension', 0)}"
 CREATED = "2026-07-01T09:00:00Z"
+ISSUER = didkey.encode(PUBLIC)
+"""The DID of the issuer of the credentials whose status the lists tell."""
 KNOWN_BITS = (0, 7, 8, 131071)
 KNOWN_ENCODED = (
     "uH4sIAAAAAAAA_2tsYBgFo2AUjIJRMApGwSgYBaNgFIyCUTAKRsEoGAWjYBSMglEwCkbBKBgFo2AUjIJRMApGwSgYB"
@@ -285,6 +288,15 @@ def test_the_status_entry() -> None:
         statuslist.StatusEntry(REVOCATION_URL, 7, "revocation"),)
 
 
+def test_the_entries_do_not_depend_on_their_order() -> None:
+    """``credentialStatus`` is unordered (RDF): the entries read come in :data:`PURPOSES`
+    order whatever the JSON order."""
+    both = statuslist.status_entries(7, {"revocation": REVOCATION_URL,
+                                         "suspension": SUSPENSION_URL})
+    assert statuslist.check_credential_status(both[::-1]) == \
+        statuslist.check_credential_status(both)
+
+
 _ENTRY = statuslist.status_entry(REVOCATION_URL, 12, "revocation")
 
 
@@ -370,7 +382,7 @@ def test_the_signed_list_canonicalizes_in_safe_mode() -> None:
 
 def test_it_verifies_and_reads() -> None:
     verified = statuslist.verify_status_list_credential(SIGNED, purpose="revocation",
-                                                        list_url=REVOCATION_URL)
+                                                        list_url=REVOCATION_URL, issuer=ISSUER)
     sl = verified.status_list
     assert (sl.url, sl.purpose, sl.size, sl.issuer_key) == (REVOCATION_URL, "revocation",
                                                             131072, PUBLIC)
@@ -388,21 +400,25 @@ def test_a_suspension_list_and_the_optional_members() -> None:
     doc = _list("suspension", (42,), valid_until="2026-07-08T09:00:00Z", ttl=3600000,
                 issuer_name="Example University")
     assert doc["issuer"] == {"id": didkey.encode(PUBLIC), "name": "Example University"}
-    sl = statuslist.verify_status_list_credential(doc, purpose="suspension").status_list
+    sl = statuslist.verify_status_list_credential(doc, purpose="suspension",
+                                                  issuer=ISSUER).status_list
     assert (sl.purpose, sl.ttl, sl.issuer_name) == ("suspension", 3600000, "Example University")
     assert sl.status(42) and not sl.status(41)
     at = datetime.datetime(2026, 7, 2, tzinfo=datetime.UTC)
-    assert statuslist.verify_status_list_credential(doc, at=at).status_list is not None
+    assert statuslist.verify_status_list_credential(doc, at=at,
+                                                    issuer=ISSUER).status_list is not None
     with pytest.raises(CredentialError, match="validUntil: the list is not valid at 2026-07-09"):
-        statuslist.verify_status_list_credential(doc, at=at + datetime.timedelta(days=7))
+        statuslist.verify_status_list_credential(doc, at=at + datetime.timedelta(days=7),
+                                                 issuer=ISSUER)
     with pytest.raises(CredentialError, match="validFrom: the list is not valid at 2026-06"):
-        statuslist.verify_status_list_credential(doc, at=at - datetime.timedelta(days=2))
+        statuslist.verify_status_list_credential(doc, at=at - datetime.timedelta(days=2),
+                                                 issuer=ISSUER)
 
 
 def test_wrong_purpose_is_refused() -> None:
     with pytest.raises(CredentialError, match="statusPurpose: a revocation list, want a "
                                               "suspension list"):
-        statuslist.verify_status_list_credential(SIGNED, purpose="suspension")
+        statuslist.verify_status_list_credential(SIGNED, purpose="suspension", issuer=ISSUER)
     sl = statuslist.check_status_list_credential(SIGNED)
     with pytest.raises(CredentialError, match="statusPurpose: a suspension entry read in a "
                                               "revocation list"):
@@ -410,7 +426,7 @@ def test_wrong_purpose_is_refused() -> None:
     with pytest.raises(CredentialError, match="statusListCredential: names"):
         statuslist.entry_status(statuslist.StatusEntry(SUSPENSION_URL, 0, "revocation"), sl)
     with pytest.raises(CredentialError, match="id: the list at"):
-        statuslist.verify_status_list_credential(SIGNED, list_url=SUSPENSION_URL)
+        statuslist.verify_status_list_credential(SIGNED, list_url=SUSPENSION_URL, issuer=ISSUER)
     with pytest.raises(CredentialError, match="statusPurpose: 'message'"):
         _list(purpose="message")
 
@@ -443,7 +459,21 @@ def test_a_tampered_list_fails_its_signature() -> None:
     ]:
         with pytest.raises(SignatureError, match="proof.proofValue: the signature does not "
                                                  "verify"):
-            statuslist.verify_status_list_credential(_with(SIGNED, path, value))
+            statuslist.verify_status_list_credential(_with(SIGNED, path, value), issuer=ISSUER)
+
+
+def test_the_issuer_is_always_checked() -> None:
+    """A status list tells the status of a credential only if it is by the credential's
+    issuer: ``issuer`` has no default (it was None, and the check was skipped)."""
+    param = inspect.signature(statuslist.verify_status_list_credential).parameters["issuer"]
+    assert param.kind is inspect.Parameter.KEYWORD_ONLY
+    assert param.default is inspect.Parameter.empty
+    with pytest.raises(TypeError, match="issuer"):
+        statuslist.verify_status_list_credential(SIGNED)  # type: ignore[call-arg]
+    with pytest.raises(CredentialError, match="^issuer: the list is by 'did:key:"):
+        statuslist.verify_status_list_credential(SIGNED, issuer=None)  # type: ignore[arg-type]
+    assert statuslist.verify_status_list_credential(SIGNED, issuer=ISSUER).status_list.url == \
+        REVOCATION_URL
 
 
 def test_a_list_signed_by_another_key_is_refused() -> None:
@@ -454,7 +484,8 @@ def test_a_list_signed_by_another_key_is_refused() -> None:
         purpose="revocation", bitstring=statuslist.make_bitstring(131072),
         valid_from="2026-07-01T09:00:00Z")
     with pytest.raises(CredentialError, match="proof.verificationMethod: not the issuer's own"):
-        statuslist.verify_status_list_credential(_with(SIGNED, ("proof",), theirs["proof"]))
+        statuslist.verify_status_list_credential(_with(SIGNED, ("proof",), theirs["proof"]),
+                                                 issuer=ISSUER)
     statuslist.verify_status_list_credential(theirs, issuer=didkey.encode(other))
     with pytest.raises(CredentialError, match="issuer: the list is by 'did:key:z6Mk.*, not by "
                                               "the credential's issuer 'did:key:"):
@@ -498,7 +529,7 @@ def test_a_list_signed_by_another_key_is_refused() -> None:
 ])
 def test_check_refuses_naming_the_path(path: tuple[Any, ...], value: Any, message: str) -> None:
     with pytest.raises(CredentialError, match=message):
-        statuslist.verify_status_list_credential(_with(SIGNED, path, value))
+        statuslist.verify_status_list_credential(_with(SIGNED, path, value), issuer=ISSUER)
 
 
 def test_an_unpinned_context_is_never_fetched() -> None:
@@ -530,6 +561,50 @@ def test_the_digest_is_of_the_canonical_form_and_survives_reserialisation() -> N
     assert statuslist.status_list_digest(_list(ones=(1,))) != digest
     with pytest.raises(CredentialError, match="not signed"):
         statuslist.status_list_digest({k: v for k, v in SIGNED.items() if k != "proof"})
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("issuer",), {"id": didkey.encode(PUBLIC), "name": "Uni \ud800"}),
+    (("id",), REVOCATION_URL + "\udc80"),
+    (("validFrom",), "2026-07-01T09:00:00Z\ud800"),
+    (("credentialSubject", "encodedList"), "u\ud800")])
+def test_a_lone_surrogate_is_a_credential_error(path: tuple[Any, ...], value: Any) -> None:
+    """A lone surrogate (``json.loads('"\\ud800"')``) has no UTF-8: checking, verifying,
+    digesting and parsing the list is a one-line CredentialError, never a UnicodeEncodeError."""
+    doc = _with(SIGNED, path, value)
+    if path == ("id",):
+        doc["credentialSubject"]["id"] = value + "#list"
+    calls = [lambda: statuslist.check_status_list_credential(doc),
+             lambda: statuslist.verify_status_list_credential(doc, issuer=ISSUER),
+             lambda: statuslist.status_list_digest(doc),
+             lambda: statuslist.parse_status_list_credential(json.dumps(doc)),
+             lambda: statuslist.parse_status_list_credential(json.dumps(doc, ensure_ascii=False))]
+    for call in calls:
+        with pytest.raises(CredentialError) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")
+    with pytest.raises(CredentialError):
+        statuslist.check_status_entry({**_ENTRY, "statusListCredential": REVOCATION_URL + "\ud800"})
+
+
+@pytest.mark.parametrize("name", ["x\ud800", "a\nb"])
+@pytest.mark.parametrize("where", [(), ("credentialSubject",), ("proof",)])
+def test_an_unknown_member_is_named_on_one_line(name: str, where: tuple[str, ...]) -> None:
+    """A member name with a lone surrogate or a line feed is quoted in the message, which
+    stays one line that can be written."""
+    doc = copy.deepcopy(SIGNED)
+    target = doc
+    for step in where:
+        target = target[step]
+    target[name] = "x"
+    for call in (lambda: statuslist.verify_status_list_credential(doc, issuer=ISSUER),
+                 lambda: statuslist.status_list_digest(doc),
+                 lambda: statuslist.check_status_entry({**_ENTRY, name: 1})):
+        with pytest.raises(CredentialError) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+        str(caught.value).encode("utf-8")
 
 
 def test_parse() -> None:
@@ -579,7 +654,8 @@ def test_the_example_in_format_md_is_what_the_code_builds() -> None:
         94567, {"revocation": REVOCATION_URL, "suspension": SUSPENSION_URL})
     assert _but_the_gzip(doc) == _but_the_gzip(SIGNED)
     assert doc["credentialSubject"]["encodedList"] == KNOWN_ENCODED
-    sl = statuslist.verify_status_list_credential(doc, purpose="revocation").status_list
+    sl = statuslist.verify_status_list_credential(doc, purpose="revocation",
+                                                  issuer=ISSUER).status_list
     assert statuslist.set_bits(sl.bitstring) == list(KNOWN_BITS)
     assert not statuslist.entry_status(entries[0], sl)
     assert statuslist.status_list_digest(doc).hex() == digest[1]
