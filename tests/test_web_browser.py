@@ -32,9 +32,11 @@ CHROMIUM = os.environ.get("CREDLEDGER_CHROMIUM", "/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright for Python is not installed (the browser "
-                                      "extra: pip install '.[browser]')")
+    try:
+        from playwright import sync_api
+    except ImportError as exc:  # absent, or installed without what it needs
+        pytest.skip(f"Playwright for Python cannot be imported ({exc}): the browser extra, "
+                    "pip install '.[browser]'")
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set "
                     "CREDLEDGER_CHROMIUM)")

@@ -111,7 +111,8 @@ export function parseNote(data) {
     text = decodeUtf8(data);
     if (text === null) throw noteError("note.utf8", "not valid UTF-8");
   } else {
-    text = String(data);
+    if (typeof data !== "string") throw new TypeError("a note is a Uint8Array or a string");
+    text = data;
     // Python counts characters first (code points), then UTF-8 bytes.
     if (text.length > MAX_NOTE_SIZE && [...text].length > MAX_NOTE_SIZE) {
       throw noteError("note.too-large", "more than 1 MiB");
