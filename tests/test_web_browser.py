@@ -91,6 +91,7 @@ _RUN = """async () => {
   const cases = JSON.parse(document.getElementById("corpus").textContent);
   const out = await window.corpusModule.runCorpus(cases);
   out.engine = navigator.userAgent;
+  out.rawEd25519 = await window.corpusModule.rawEd25519(cases);
   return JSON.stringify(out);
 }"""
 
@@ -123,6 +124,9 @@ def test_chromium_gives_the_python_verdict_on_every_case_offline(
           f"{out['ms']} ms")
     assert not problems, f"{len(problems)} of {len(corpus)} cases differ:\n" + \
         "\n".join(problems[:30])
+    raw = web_corpus.raw_ed25519_differences(corpus, out["rawEd25519"])
+    print(f"WebCrypto's Ed25519 alone differs from the ledger's rule on {len(raw)} of "
+          f"{len(out['rawEd25519'])} cases: {raw}")
     assert requests == [url], f"the page made requests: {requests[:10]}"
     assert not errors, errors
 

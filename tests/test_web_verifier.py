@@ -77,6 +77,10 @@ def test_node_gives_the_python_verdict_on_every_case(corpus: list[dict[str, Any]
           f"{out['ms']} ms")
     assert not problems, f"{len(problems)} of {len(corpus)} cases differ:\n" + \
         "\n".join(problems[:30])
+    # What the byte checks add: WebCrypto alone differs from the ledger only where they refuse.
+    raw = web_corpus.raw_ed25519_differences(corpus, out["rawEd25519"])
+    print(f"WebCrypto's Ed25519 alone differs from the ledger's rule on {len(raw)} of "
+          f"{len(out['rawEd25519'])} cases: {raw}")
 
 
 def test_web_readme_names_every_check() -> None:

@@ -1286,3 +1286,16 @@ def summary(cases: list[dict[str, Any]]) -> str:
         counts.setdefault(c["domain"], [0, 0])[0 if c["expect"]["ok"] else 1] += 1
     parts = [f"{d} {a}+{r}" for d, (a, r) in sorted(counts.items())]
     return f"{len(cases)} cases (accepted+refused): " + ", ".join(parts)
+
+
+def raw_ed25519_differences(cases: list[dict[str, Any]], raw: list[list[Any]]) -> list[str]:
+    """The Ed25519 cases where WebCrypto alone (``rawEd25519`` of web/test/corpus.mjs) differs
+    from Python's verdict. Each must be one the ledger's byte checks refuse (``ed25519.key`` or
+    ``ed25519.r``): those checks, and nothing else, make WebCrypto give the ledger's verdict."""
+    expect = {c["id"]: c["expect"] for c in cases}
+    differ = [f"{i}: WebCrypto {v}, Python {expect[i]['check'] or 'accepts'}" for i, v in raw
+              if (v is True) != expect[i]["ok"]]
+    for i, v in raw:
+        if (v is True) != expect[i]["ok"]:
+            assert expect[i]["check"] in ("ed25519.key", "ed25519.r"), (i, v)
+    return differ

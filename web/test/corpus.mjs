@@ -120,3 +120,25 @@ export async function runCorpus(cases) {
   for (const c of cases) results.push(await runCase(c));
   return { results, ms: Date.now() - start };
 }
+
+/**
+ * WebCrypto's own Ed25519 verdict on the corpus's Ed25519 cases, without the ledger's byte
+ * checks: [id, true | false | "throws NAME"] each. The tests show what the byte checks add.
+ */
+export async function rawEd25519(cases) {
+  const out = [];
+  for (const c of cases) {
+    if (c.domain !== "ed25519") continue;
+    let verdict;
+    try {
+      const key = await globalThis.crypto.subtle.importKey("raw", bytes(c.input.pk),
+                                                           { name: "Ed25519" }, false, ["verify"]);
+      verdict = await globalThis.crypto.subtle.verify({ name: "Ed25519" }, key, bytes(c.input.sig),
+                                                      bytes(c.input.msg));
+    } catch (exc) {
+      verdict = `throws ${exc && exc.name}`;
+    }
+    out.push([c.id, verdict]);
+  }
+  return out;
+}
