@@ -14,8 +14,6 @@ import lmdb
 from test_cli import (  # the CLI tests' store fixtures and helpers
     Env,
     assert_error,
-    bare,  # noqa: F401 - a fixture
-    env,  # noqa: F401 - a fixture
     read_ledger,
 )
 

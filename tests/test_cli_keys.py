@@ -20,8 +20,6 @@ from test_cli import (  # the CLI tests' store fixtures and helpers
     Env,
     _run_entry,
     assert_error,
-    bare,  # noqa: F401 - a fixture
-    env,  # noqa: F401 - a fixture
     read_ledger,
 )
 

@@ -27,7 +27,7 @@ def test_the_story_is_found_and_makes_what_it_uses() -> None:
     import re
 
     used = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", script))
-    made = set(re.findall(r"(?:^|\s|export\s)([A-Z][A-Z0-9_]*)=", script, re.M))
+    made = set(re.findall(r"(?:^|\s|export\s)([A-Z][A-Z0-9_]*)=", script, re.MULTILINE))
     assert used <= made | {"PWD"}, used - made
     assert "./ledger" not in script.replace("never ./ledger", "")
 
