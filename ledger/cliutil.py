@@ -160,7 +160,10 @@ def store_path(ctx: click.Context) -> Path:
     return Path(ctx.obj["dir"])
 
 
-def open_ledger(ctx: click.Context) -> Any:
+def open_ledger(ctx: click.Context, *, readonly: bool | None = None) -> Any:
+    """The store of ``--dir``, opened read-only for the commands that only read (READERS) or
+    when ``readonly`` says so, else for writing (noting once on stderr a long wait for another
+    writer's lock)."""
     from ledger.log import Ledger
     from ledger.parallel import default_workers
 
@@ -173,7 +176,8 @@ def open_ledger(ctx: click.Context) -> Any:
                        "store's write lock (a big batch?); going on once it is released",
                        err=True)
     return Ledger.open(store_path(ctx), workers=default_workers(),  # every core for big batches
-                       on_wait=waiting, readonly=command_name() in READERS)
+                       on_wait=waiting,
+                       readonly=command_name() in READERS if readonly is None else readonly)
 
 
 READERS = frozenset({"status", "entry", "consistency", "backup", "audit", "export tiles",

@@ -87,7 +87,9 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
     docs = [parse_holder_document(read_regular(d, MAX_DOCUMENT_SIZE, "a holder document"))
             for d in documents]
     signed = None
-    with open_ledger(ctx) as ledger:
+    if size is None:
+        size = _checkpoint_if_current(ctx)  # then nothing to sign: read-only, never waiting
+    with open_ledger(ctx, readonly=size is not None) as ledger:
         if fmt == "bundle":
             from ledger.bundle import build_bundle, dump_bundle
 
@@ -174,7 +176,9 @@ def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str
     bar = (click.progressbar(length=len(ids), label="proving", file=sys.stderr)
            if not as_json and sys.stderr.isatty() and len(ids) > 1 else None)
     signed = None
-    with open_ledger(ctx) as ledger:
+    if size is None:
+        size = _checkpoint_if_current(ctx)  # then nothing to sign: read-only, never waiting
+    with open_ledger(ctx, readonly=size is not None) as ledger:
         if size is None:
             size, signed = _current_checkpoint(ledger)
         if bar is not None:
@@ -217,6 +221,22 @@ def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str
                     "out_dir": str(out), "documents": len(docs or {})},
           f"wrote {plural(len(bundles), 'bundle', 'bundles')} to {out}{never}, as of the "
           f"checkpoint of size {size}")
+
+
+def _checkpoint_if_current(ctx: click.Context) -> int | None:
+    """The size of the latest stored checkpoint if it covers the whole log, read from the
+    store opened read-only; else None (a checkpoint must be signed: the caller opens the store
+    for writing). A proof of the latest checkpoint so needs no write lock, and never waits for
+    a batch another process is appending (if the log grows meanwhile, the proof is of the log
+    as it was when the command began)."""
+    from ledger.note import parse_checkpoint, parse_note
+
+    with open_ledger(ctx, readonly=True) as ledger:
+        try:
+            latest = parse_checkpoint(parse_note(ledger.checkpoint_note()).text).size
+        except NotFoundError:
+            return None
+        return latest if latest == ledger.head().size else None
 
 
 def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:

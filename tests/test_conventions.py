@@ -779,3 +779,44 @@ def test_audit_since_reads_the_prior_state_with_map_proofs(grown: tuple[Env, Pat
         store.write(lambda t: t.put("records", value, record[:-1] + bytes([record[-1] ^ 1])))
     line = assert_error(env.run("audit", "--since", str(saved)), 1)
     assert "map:" in line and "does not hash" in line, line
+
+
+def test_prove_of_the_latest_checkpoint_never_waits_for_a_writer(env: Env) -> None:
+    """prove and prove-all, when the latest checkpoint covers the log (nothing to sign), open
+    the store read-only: while another process holds the write lock they answer at once and
+    say nothing of waiting; once the log has grown they must sign, so they wait, and say so."""
+    import time
+
+    env.issue("c-1")
+    env.ok("checkpoint")
+    ids = env.tmp / "ids.txt"
+    ids.write_text("c-1\n", encoding="utf-8")
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_BARE, str(env.store), "5"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        start = time.monotonic()
+        procs = [_console_popen(["--dir", str(env.store), *args]) for args in (
+            ["prove", "uni", "c-1", "-o", str(env.tmp / "b.json")],
+            ["prove-all", "uni", str(ids), "--out-dir", str(env.tmp / "bundles"), "--json"])]
+        done = [p.communicate(timeout=60) for p in procs]
+        elapsed = time.monotonic() - start
+    finally:
+        holder.wait(timeout=60)
+    assert elapsed < 3.5, elapsed
+    for proc, (_, err) in zip(procs, done, strict=True):
+        assert proc.returncode == 0, err
+        assert "waiting for another writer" not in err
+    assert json.loads(done[1][0])["checkpoint_signed"] is False
+    env.issue("c-2")  # the log grows: a proof must now sign a checkpoint, as a writer
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_BARE, str(env.store), "3"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        proc = _console_popen(["--dir", str(env.store), "prove", "uni", "c-2", "-o",
+                               str(env.tmp / "c2.json")])
+        _, err = proc.communicate(timeout=60)
+    finally:
+        holder.wait(timeout=60)
+    assert proc.returncode == 0 and "waiting for another writer" in err, err
+    assert "signed a checkpoint of size 3" in err
