@@ -53,8 +53,8 @@ def achievement() -> None:
 @click.option("--criteria", default=None,
               help="How it is earned: the criteria narrative (at most 4,096 characters).")
 @click.option("--criteria-file", type=click.Path(dir_okay=False), default=None,
-              help="Read the criteria narrative from this UTF-8 file (one line; a final line "
-                   "break is dropped).")
+              help="Read the criteria narrative from this UTF-8 file (paragraphs kept, CRLF read "
+                   "as LF, the final line break dropped).")
 @click.option("--type", "achievement_type", default="", metavar="TYPE",
               help="Its Open Badges 3.0 AchievementType (Badge, Certificate, Course, Degree, "
                    "MicroCredential, ...) or ext:NAME for one of your own.")
@@ -85,7 +85,7 @@ def achievement_add(ctx: click.Context, issuer_id: str, achievement_id: str, key
         raise Failure("--criteria and --criteria-file: give one", 2)
     if criteria_file is not None:
         criteria = read_text_file(criteria_file, "a criteria narrative")
-        criteria = criteria.removesuffix("\n").removesuffix("\r")
+        criteria = criteria.replace("\r\n", "\n").removesuffix("\n")  # the file's last newline
     st = make_statement(REGISTER_ACHIEVEMENT, issuer_id, now(), achievement_id, name,
                         description, criteria or "", achievement_type)
     signer = read_key(key_file)

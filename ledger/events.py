@@ -96,6 +96,8 @@ _EXT_TERM: Final = re.compile(r"ext:[A-Za-z0-9][A-Za-z0-9._:@+-]*")
 # Control characters other than tab, and DEL. (Lone surrogates, which UTF-8 cannot encode, are
 # found by encoding.)
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL_BUT_LF: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""For text of several lines (an achievement's description and criteria): tab and line feed."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,15 +170,17 @@ def check_id(value: Any, field: str) -> str:
     return value
 
 
-def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bool = True) -> str:
-    """Text of at most ``max_len`` characters: no control characters but tab, valid Unicode."""
+def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT_LEN, empty: bool = True,
+               lines: bool = False) -> str:
+    """Text of at most ``max_len`` characters: no control characters but tab (and, with
+    ``lines``, line feed), valid Unicode (docs/FORMAT.md §1.5)."""
     if not isinstance(value, str):
         raise EncodingError(f"{field}: want text, got {type(value).__name__}")
     if len(value) > max_len:
         raise EncodingError(f"{field}: at most {max_len} characters, got {len(value)}")
     if not empty and not value.strip():
         raise EncodingError(f"{field}: must not be empty")
-    control = _CONTROL.search(value)
+    control = (_CONTROL_BUT_LF if lines else _CONTROL).search(value)
     if not value.isascii():
         try:
             value.encode("utf-8")
@@ -387,7 +391,8 @@ def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
         ach, name, description, criteria, ach_type = fields
         return (check_id(ach, "achievement id"),
                 check_text(name, "name", max_len=MAX_NAME_LEN, empty=False),
-                check_text(description, "description"), check_text(criteria, "criteria"),
+                check_text(description, "description", lines=True),
+                check_text(criteria, "criteria", lines=True),
                 check_achievement_type(ach_type))
     if kind == RETIRE_ISSUER:
         return (check_text(fields[0], "reason", max_len=1024),)

@@ -191,8 +191,9 @@ def test_the_name_is_1_to_256_characters_not_blank() -> None:
 def test_description_and_criteria_are_at_most_4096_characters(pos: int, field: str) -> None:
     _accepted(_with(pos, ""))
     _accepted(_with(pos, "\u00fc" * 4096))
-    for bad, match in (("x" * 4097, "at most 4096"), ("line\nbreak", "control"),
-                       ("cr\r", "control"), ("\x1b[31m", "control"),
+    _accepted(_with(pos, "Paragraph one.\n\nParagraph two:\n- a\n- b\tc"))  # §1.5: line feeds
+    for bad, match in (("x" * 4097, "at most 4096"), ("windows\r\nline", "control"),
+                       ("cr\r", "control"), ("\x1b[31m", "control"), ("\x0b", "control"),
                        ("\udfff", "lone surrogate"), (None, "want text"), (0, "want text")):
         _refused(_with(pos, bad), f"{field}: .*{match}")
 

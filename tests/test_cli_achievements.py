@@ -141,7 +141,8 @@ def test_fields_are_checked_before_anything_is_signed(env: Env) -> None:
                          (["--name", "x" * 257], "name: at most 256 characters"),
                          (["--name", "X", "--type", "course"], "achievement type"),
                          (["--name", "X", "--type", "ext:"], "achievement type"),
-                         (["--name", "X", "--description", "a\nb"], "description: control"),
+                         (["--name", "X", "--description", "a\rb"], "description: control"),
+                         (["--name", "a\nb"], "name: control"),
                          (["--name", "X", "--criteria", "c" * 4097], "criteria: at most 4096")):
         assert_error(env.run("achievement", "add", "uni", "cs201", "--key", str(env.uni_key),
                              *extra), 3, match=match)
@@ -161,7 +162,13 @@ def test_criteria_from_a_file(env: Env) -> None:
     text.write_bytes(b"Windows line end\r\n")
     _add(env, "cs202", "--name", "X", "--criteria-file", str(text))
     assert _json(env, "achievement", "show", "uni", "cs202")["criteria"] == "Windows line end"
-    text.write_text("two\nlines\n", encoding="utf-8")
+    text.write_bytes(b"Paragraph one.\r\n\r\n- two\r\n- lines\r\n")  # paragraphs (§1.5)
+    _add(env, "cs204", "--name", "X", "--criteria-file", str(text))
+    assert _json(env, "achievement", "show", "uni", "cs204")["criteria"] == \
+        "Paragraph one.\n\n- two\n- lines"
+    shown = env.ok("achievement", "show", "uni", "cs204").stdout
+    assert 'criteria:    "Paragraph one.\\n\\n- two\\n- lines"' in shown  # one line, quoted
+    text.write_bytes(b"a bare\rcarriage return\n")
     assert_error(env.run("achievement", "add", "uni", "cs203", "--key", str(env.uni_key),
                          "--name", "X", "--criteria-file", str(text)), 3,
                  match="criteria: control characters")
