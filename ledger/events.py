@@ -697,7 +697,7 @@ class AchievementRecord:
     """``["achievement", issuer, achievement_id, registered_at]``: docs/FORMAT.md §5.2.
 
     The definition (name, description, criteria, type) is not here: it is in the signed
-    ``register-achievement`` entry at ``registered_at``, which a proof carries. An achievement
+    ``register-achievement`` entry at ``registered_at``, which a proof can carry. An achievement
     never changes once registered, so its record never does either.
     """
 

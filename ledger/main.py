@@ -36,8 +36,8 @@ def exit_now(code: int) -> NoReturn:
     nothing to clean up; but tearing down the modules and classes it loaded took about 9 ms of
     a cold verify's 60 or so, which the budget of 2x the yardstick (docs/ARCHITECTURE.md,
     "Where the tricks are"; benchmarks/README.md) does not have. A reader that went away
-    before reading everything (``| head``), or an output closed from the start (``>&-``), is not
-an error of the verify: its exit code stands.
+    before reading everything (``| head``), or an output closed from the start (``>&-``), is
+    not an error of the verify: its exit code stands.
     """
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # None: the descriptor was closed before Python started

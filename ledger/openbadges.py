@@ -413,7 +413,7 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
         where = "credentialSubject.result[0]"
         res = _object(results[0], where, {"type", "resultDescription", "value"})
         _types(res["type"], f"{where}.type", ["Result"])
-        if res["resultDescription"] not in described:
+        if _iri(res["resultDescription"], f"{where}.resultDescription") not in described:
             raise _fail(f"{where}.resultDescription", "names no resultDescription of the "
                                                       "achievement")
         result = _text(res["value"], f"{where}.value")

@@ -504,3 +504,12 @@ def test_the_example_in_format_md_verifies_and_has_its_digest() -> None:
     assert verified.badge.issuer_key == PUBLIC
     assert openbadges.identifier_matches(verified.badge, "ada@example.org", "emailAddress")
     assert openbadges.credential_digest(doc).hex() == digest[1]
+
+
+@pytest.mark.parametrize("bad", [[], {}, [[]], 7, None])
+def test_a_result_description_that_is_no_iri_is_a_credential_error(bad: Any) -> None:
+    """A list or an object where the Result's resultDescription IRI goes: one CredentialError
+    naming the path, never a TypeError from a set lookup (found by review)."""
+    doc = _with(("credentialSubject", "result", 0, "resultDescription"), bad)
+    with pytest.raises(CredentialError, match=r"result\[0\]\.resultDescription"):
+        openbadges.check_credential(doc)
