@@ -58,7 +58,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import dataintegrity, didkey
+from ledger import dataintegrity, didkey, vcjson
 from ledger.errors import CredentialError, EncodingError
 from ledger.ldloader import OB_V3, VC_V2
 
@@ -81,37 +81,29 @@ MAX_CREDENTIAL_BYTES = 1 << 20
 """The largest credential file :func:`parse_credential` reads."""
 MAX_TEXT = 16384
 """The longest text field (a name, a description, a narrative, a value), in code points."""
-MAX_IRI = 2048
 MAX_ITEMS = 1024
 """The most identifiers or parts a credential may list."""
 
 _HASH = re.compile(r"sha256\$[0-9a-fA-F]{64}")
 _SALT = re.compile(r"[0-9a-f]{64}")
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\\ud800-\udfff]*")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 """A lone surrogate (``json.loads('"\\ud800"')`` gives one): not Unicode text, no UTF-8."""
 
-
-def _fail(path: str, message: str) -> CredentialError:
-    return CredentialError(f"{path}: {message}")
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _object(value: object, path: str, required: set[str],
+            optional: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    return vcjson.json_object(value, path, required, optional, what='credential')
 
 
-def _member(name: object) -> str:
-    """A member name as an error message shows it: as it is, or quoted (repr) if it holds a
-    character that cannot be shown on one line (a line feed, a lone surrogate)."""
-    return name if isinstance(name, str) and name.isprintable() else repr(name)
+def _iri(value: object, path: str) -> str:
+    return vcjson.iri(value, path)
+
 
 
 def _unicode(value: str, path: str) -> str:
     """``value``, if it is Unicode text (no lone surrogate: it has UTF-8)."""
     bad = _SURROGATE.search(value)
     if bad:
-        raise _fail(path, f"a lone surrogate (U+{ord(bad.group()):04X}), which is not "
+        raise vcjson.fail(path, f"a lone surrogate (U+{ord(bad.group()):04X}), which is not "
                           f"Unicode text")
     return value
 
@@ -134,11 +126,11 @@ def identity_hash(value: str, salt: str) -> str:
 def identity_object(identity_type: str, value: str, salt: str) -> dict[str, Any]:
     """The hashed, salted ``IdentityObject`` naming a holder by ``value``."""
     if identity_type not in ISSUED_IDENTITY_TYPES:
-        raise _fail("identityType", f"{_short(identity_type)}; this ledger names holders by "
+        raise vcjson.fail("identityType", f"{vcjson.short(identity_type)}; this ledger names holders by "
                                     f"{', '.join(sorted(ISSUED_IDENTITY_TYPES))}")
     _text(value, "identity value")
     if not isinstance(salt, str) or not _SALT.fullmatch(salt):
-        raise _fail("salt", "want 64 lowercase hex digits (new_salt())")
+        raise vcjson.fail("salt", "want 64 lowercase hex digits (new_salt())")
     return {"type": "IdentityObject", "identityType": identity_type, "hashed": True,
             "identityHash": identity_hash(value, salt), "salt": salt}
 
@@ -179,18 +171,12 @@ class Part:
 
 def _text(value: object, path: str, *, empty: bool = False) -> str:
     if not isinstance(value, str):
-        raise _fail(path, "want a string")
+        raise vcjson.fail(path, "want a string")
     if not empty and not value.strip():
-        raise _fail(path, "empty")
+        raise vcjson.fail(path, "empty")
     if len(value) > MAX_TEXT:
-        raise _fail(path, f"{len(value)} characters, at most {MAX_TEXT}")
+        raise vcjson.fail(path, f"{len(value)} characters, at most {MAX_TEXT}")
     return _unicode(value, path)
-
-
-def _iri(value: object, path: str) -> str:
-    if not isinstance(value, str) or len(value) > MAX_IRI or not _IRI.fullmatch(value):
-        raise _fail(path, f"want an absolute IRI (a URL or a URN), got {_short(value)}")
-    return value
 
 
 def _result_description_id(achievement_id: str) -> str:
@@ -220,7 +206,7 @@ def build_credential(*, credential_id: str, issuer: Issuer, achievement: Achieve
             "resultType": achievement.result_type}]
     if result is not None:
         if achievement.result_name is None:
-            raise _fail("result", "the achievement describes no result (result_name)")
+            raise vcjson.fail("result", "the achievement describes no result (result_name)")
         subject["result"] = [{"type": ["Result"],
                               "resultDescription": _result_description_id(achievement.id),
                               "value": _text(result, "result")}]
@@ -288,55 +274,31 @@ class OpenBadge:
     parts: tuple[str, ...]
 
 
-def _object(value: object, path: str, required: set[str],
-            optional: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(path, "want a JSON object")
-    missing = required - set(value)
-    if missing:
-        raise _fail(f"{path}.{min(missing)}" if path else min(missing), "missing")
-    extra = set(value) - required - optional
-    if extra:
-        name = _member(min(extra, key=str))
-        raise _fail(f"{path}.{name}" if path else name, "not a member of this credential "
-                    "format")
-    return value
-
-
-def _types(value: object, path: str, want: Sequence[str]) -> None:
-    """A ``type`` that is the set ``want`` (as a list, in any order; one item may stand
-    alone as a string, as JSON-LD compaction writes it)."""
-    items = value if isinstance(value, list) else [value]
-    if (not all(isinstance(t, str) for t in items) or len(set(items)) != len(items)
-            or set(items) != set(want)):
-        raise _fail(path, f"got {_short(value)}, want {list(want)}")
-
-
 def _list(value: object, path: str) -> list[Any]:
     if not isinstance(value, list) or not value:
-        raise _fail(path, "want a non-empty list")
+        raise vcjson.fail(path, "want a non-empty list")
     if len(value) > MAX_ITEMS:
-        raise _fail(path, f"{len(value)} items, at most {MAX_ITEMS}")
+        raise vcjson.fail(path, f"{len(value)} items, at most {MAX_ITEMS}")
     return value
 
 
 def _enum(value: object, path: str, known: frozenset[str]) -> str:
     if not isinstance(value, str) or not (value in known or (
             value.startswith("ext:") and 4 < len(value) <= 256)):
-        raise _fail(path, f"{_short(value)} is not one of OB 3.0's values (or ext:...)")
+        raise vcjson.fail(path, f"{vcjson.short(value)} is not one of OB 3.0's values (or ext:...)")
     return _unicode(value, path)
 
 
 def _identifier(value: object, path: str) -> Identifier:
     obj = _object(value, path, {"type", "identityType", "hashed", "identityHash", "salt"})
     if obj["type"] != "IdentityObject":
-        raise _fail(f"{path}.type", f"got {_short(obj['type'])}, want 'IdentityObject'")
+        raise vcjson.fail(f"{path}.type", f"got {vcjson.short(obj['type'])}, want 'IdentityObject'")
     if obj["hashed"] is not True:
-        raise _fail(f"{path}.hashed", "want true: a holder is never named in clear")
+        raise vcjson.fail(f"{path}.hashed", "want true: a holder is never named in clear")
     if not isinstance(obj["identityHash"], str) or not _HASH.fullmatch(obj["identityHash"]):
-        raise _fail(f"{path}.identityHash", "want 'sha256$' and 64 hex digits")
+        raise vcjson.fail(f"{path}.identityHash", "want 'sha256$' and 64 hex digits")
     if not isinstance(obj["salt"], str) or not obj["salt"] or len(obj["salt"]) > 256:
-        raise _fail(f"{path}.salt", "want a non-empty string of at most 256 characters")
+        raise vcjson.fail(f"{path}.salt", "want a non-empty string of at most 256 characters")
     _unicode(obj["salt"], f"{path}.salt")
     return Identifier(identity_type=_enum(obj["identityType"], f"{path}.identityType",
                                           IDENTITY_TYPES),
@@ -351,16 +313,16 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
                             "credentialSubject", *(("proof",) if signed else ())},
                   {"validUntil", "description", "evidence"})
     if top["@context"] != list(CONTEXT):
-        raise _fail("@context", f"want exactly {list(CONTEXT)}, in that order")
+        raise vcjson.fail("@context", f"want exactly {list(CONTEXT)}, in that order")
     credential_id = _iri(top["id"], "id")
-    _types(top["type"], "type", CREDENTIAL_TYPE)
+    vcjson.types(top["type"], "type", CREDENTIAL_TYPE)
     # The issuer: a Profile whose id is a did:key.
     profile = _object(top["issuer"], "issuer", {"id", "type", "name"}, {"url"})
     try:
         issuer_key = didkey.decode(profile["id"])
     except EncodingError as exc:
-        raise _fail("issuer.id", str(exc)) from None
-    _types(profile["type"], "issuer.type", ["Profile"])
+        raise vcjson.fail("issuer.id", str(exc)) from None
+    vcjson.types(profile["type"], "issuer.type", ["Profile"])
     issuer_name = _text(profile["name"], "issuer.name")
     issuer_url = _iri(profile["url"], "issuer.url") if "url" in profile else None
     # Validity.
@@ -369,14 +331,14 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
     if "validUntil" in top:
         valid_until = dataintegrity.check_datetime(top["validUntil"], "validUntil")
         if valid_until <= valid_from:
-            raise _fail("validUntil", "not after validFrom")
+            raise vcjson.fail("validUntil", "not after validFrom")
     name = _text(top["name"], "name")
     if "description" in top:
         _text(top["description"], "description", empty=True)
     # The subject: who (hashed identifiers), what (the achievement), how well (the result).
     subject = _object(top["credentialSubject"], "credentialSubject",
                       {"type", "identifier", "achievement"}, {"id", "result"})
-    _types(subject["type"], "credentialSubject.type", ["AchievementSubject"])
+    vcjson.types(subject["type"], "credentialSubject.type", ["AchievementSubject"])
     if "id" in subject:
         _iri(subject["id"], "credentialSubject.id")
     identifiers = tuple(_identifier(item, f"credentialSubject.identifier[{n}]")
@@ -387,7 +349,7 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
                           {"id", "type", "name", "description", "criteria"},
                           {"resultDescription"})
     achievement_id = _iri(achievement["id"], f"{path}.id")
-    _types(achievement["type"], f"{path}.type", ["Achievement"])
+    vcjson.types(achievement["type"], f"{path}.type", ["Achievement"])
     achievement_name = _text(achievement["name"], f"{path}.name")
     _text(achievement["description"], f"{path}.description")
     criteria = _object(achievement["criteria"], f"{path}.criteria", {"narrative"})
@@ -399,7 +361,7 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
         where = f"{path}.resultDescription[{n}]"
         rd = _object(item, where, {"id", "type", "name", "resultType"})
         described.add(_iri(rd["id"], f"{where}.id"))
-        _types(rd["type"], f"{where}.type", ["ResultDescription"])
+        vcjson.types(rd["type"], f"{where}.type", ["ResultDescription"])
         _text(rd["name"], f"{where}.name")
         _enum(rd["resultType"], f"{where}.resultType", RESULT_TYPES)
     result = None
@@ -408,13 +370,13 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
         # signature would not say which one is the grade. The builder makes one.
         results = _list(subject["result"], "credentialSubject.result")
         if len(results) != 1:
-            raise _fail("credentialSubject.result", f"{len(results)} results, want one (a "
+            raise vcjson.fail("credentialSubject.result", f"{len(results)} results, want one (a "
                                                     f"JSON-LD set: its order is not signed)")
         where = "credentialSubject.result[0]"
         res = _object(results[0], where, {"type", "resultDescription", "value"})
-        _types(res["type"], f"{where}.type", ["Result"])
+        vcjson.types(res["type"], f"{where}.type", ["Result"])
         if _iri(res["resultDescription"], f"{where}.resultDescription") not in described:
-            raise _fail(f"{where}.resultDescription", "names no resultDescription of the "
+            raise vcjson.fail(f"{where}.resultDescription", "names no resultDescription of the "
                                                       "achievement")
         result = _text(res["value"], f"{where}.value")
     parts: list[str] = []
@@ -422,11 +384,11 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
         for n, item in enumerate(_list(top["evidence"], "evidence")):
             ev = _object(item, f"evidence[{n}]", {"id", "type"}, {"name"})
             parts.append(_iri(ev["id"], f"evidence[{n}].id"))
-            _types(ev["type"], f"evidence[{n}].type", ["Evidence"])
+            vcjson.types(ev["type"], f"evidence[{n}].type", ["Evidence"])
             if "name" in ev:
                 _text(ev["name"], f"evidence[{n}].name")
         if len(set(parts)) != len(parts):
-            raise _fail("evidence", "a part is listed twice")
+            raise vcjson.fail("evidence", "a part is listed twice")
     return OpenBadge(id=credential_id, issuer_did=profile["id"], issuer_key=issuer_key,
                      issuer_name=issuer_name, issuer_url=issuer_url, valid_from=valid_from,
                      valid_until=valid_until, name=name, achievement_id=achievement_id,
@@ -439,23 +401,13 @@ def _identifier_order(ident: Identifier) -> tuple[str, str, str]:
     return ident.identity_type, ident.identity_hash, ident.salt
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise CredentialError(f"credential: member {name[:40]!r} appears twice in one "
-                                  f"object")
-        out[name] = value
-    return out
-
-
 def parse_credential(data: bytes | str) -> dict[str, Any]:
     """The credential in the JSON text ``data`` (at most :data:`MAX_CREDENTIAL_BYTES`; no
     member named twice in one object), checked by :func:`check_credential`."""
     if len(data) > MAX_CREDENTIAL_BYTES:
         raise CredentialError(f"credential: {len(data)} bytes, at most {MAX_CREDENTIAL_BYTES}")
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates)
+        doc = json.loads(data, object_pairs_hook=vcjson.no_duplicates('credential'))
     except (ValueError, RecursionError):
         raise CredentialError("credential: not JSON") from None
     check_credential(doc)
@@ -483,7 +435,7 @@ def verify_credential(doc: Mapping[str, Any]) -> VerifiedCredential:
     proof = doc["proof"]
     want = didkey.verification_method(badge.issuer_key)
     if isinstance(proof, dict) and proof.get("verificationMethod") != want:
-        raise _fail("proof.verificationMethod", "not the issuer's own did:key")
+        raise vcjson.fail("proof.verificationMethod", "not the issuer's own did:key")
     return VerifiedCredential(badge=badge, proof=dataintegrity.verify(doc, didkey.resolve))
 
 
@@ -506,5 +458,5 @@ def credential_digest(doc: Mapping[str, Any]) -> bytes:
     same for every JSON spelling of the same credential; different for any change of what it
     says or of its signature."""
     if "proof" not in doc:
-        raise _fail("proof", "the credential is not signed; only a signed one has a digest")
+        raise vcjson.fail("proof", "the credential is not signed; only a signed one has a digest")
     return hashlib.sha256(dataintegrity.canonicalize(doc).encode("utf-8")).digest()

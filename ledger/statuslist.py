@@ -56,12 +56,12 @@ import json
 import re
 import secrets
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import dataintegrity, didkey
+from ledger import dataintegrity, didkey, vcjson
 from ledger.errors import CredentialError, EncodingError, UsageError
 from ledger.ldloader import VC_V2
 
@@ -89,13 +89,10 @@ MAX_ENCODED_LIST = 1_600_000
 or stored uncompressed (about 1,398,200)."""
 MAX_LIST_CREDENTIAL_BYTES = 2 << 20
 """The largest status list credential file :func:`parse_status_list_credential` reads."""
-MAX_IRI = 2048
 MAX_NAME = 256
 MAX_TTL = (1 << 53) - 1
 """The largest ``ttl`` (milliseconds): what every JSON reader holds exactly."""
 
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\#\ud800-\udfff]*")
-"""An absolute IRI without a fragment (the list URL: entries and the subject add one)."""
 _INDEX = re.compile(r"0|[1-9][0-9]{0,15}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 """A lone surrogate (``json.loads('"\\ud800"')`` gives one): not Unicode text, no UTF-8."""
@@ -104,22 +101,16 @@ _ISSUER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,255}")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 
 
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _fail(path: str, message: str) -> CredentialError:
-    return CredentialError(f"{path}: {message}")
-
-
-def _member(name: object) -> str:
-    """A member name as an error message shows it: as it is, or quoted (repr) if it holds a
-    character that cannot be shown on one line (a line feed, a lone surrogate)."""
-    return name if isinstance(name, str) and name.isprintable() else repr(name)
-
-
 # ------------------------------------------------------------------------------ the bitstring
+
+def _object(value: object, path: str, required: set[str],
+            optional: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    return vcjson.json_object(value, path, required, optional, what='status list')
+
+
+def _iri(value: object, path: str) -> str:
+    return vcjson.iri(value, path, fragment=False)
+
 
 
 def _check_size(size: object) -> int:
@@ -140,7 +131,7 @@ def make_bitstring(size: int, ones: Iterable[int] = ()) -> bytes:
     bits = bytearray(_check_size(size) // 8)
     for index in ones:
         if type(index) is not int or not 0 <= index < size:
-            raise EncodingError(f"status list: index {_short(index)} is not in [0, {size})")
+            raise EncodingError(f"status list: index {vcjson.short(index)} is not in [0, {size})")
         bits[index >> 3] |= 0x80 >> (index & 7)
     return bytes(bits)
 
@@ -149,7 +140,7 @@ def get_bit(bitstring: bytes, index: int) -> bool:
     """Whether bit ``index`` of ``bitstring`` is set (index 0: the most significant bit of
     the first byte)."""
     if type(index) is not int or not 0 <= index < len(bitstring) * 8:
-        raise EncodingError(f"status list: index {_short(index)} is not in "
+        raise EncodingError(f"status list: index {vcjson.short(index)} is not in "
                             f"[0, {len(bitstring) * 8})")
     return bool(bitstring[index >> 3] & (0x80 >> (index & 7)))
 
@@ -257,15 +248,9 @@ def decode_list(encoded: str, *, max_bytes: int = MAX_LIST_BYTES) -> bytes:
 # ------------------------------------------------------------------------------ entries
 
 
-def _iri(value: object, path: str) -> str:
-    if not isinstance(value, str) or len(value) > MAX_IRI or not _IRI.fullmatch(value):
-        raise _fail(path, f"want an absolute URL without a fragment, got {_short(value)}")
-    return value
-
-
 def _purpose(value: object, path: str) -> str:
     if not isinstance(value, str) or value not in PURPOSES:
-        raise _fail(path, f"{_short(value)}; want one of {', '.join(PURPOSES)}")
+        raise vcjson.fail(path, f"{vcjson.short(value)}; want one of {', '.join(PURPOSES)}")
     return value
 
 
@@ -284,7 +269,7 @@ def status_entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
     _iri(list_url, "statusListCredential")
     _purpose(purpose, "statusPurpose")
     if type(index) is not int or not 0 <= index < MAX_LIST_BYTES * 8:
-        raise _fail("statusListIndex", f"{_short(index)} is not an index of a list")
+        raise vcjson.fail("statusListIndex", f"{vcjson.short(index)} is not an index of a list")
     return {"id": f"{list_url}#{index}", "type": ENTRY_TYPE, "statusPurpose": purpose,
             "statusListIndex": str(index), "statusListCredential": list_url}
 
@@ -294,8 +279,8 @@ def status_entries(index: int, list_urls: Mapping[str, str]) -> list[dict[str, A
     list URL), in the order of :data:`PURPOSES`, all at the credential's one ``index``."""
     unknown = set(list_urls) - set(PURPOSES)
     if unknown or not list_urls:
-        raise _fail("credentialStatus", f"want list URLs for {', '.join(PURPOSES)}, got "
-                                        f"{_short(sorted(list_urls))}")
+        raise vcjson.fail("credentialStatus", f"want list URLs for {', '.join(PURPOSES)}, got "
+                                        f"{vcjson.short(sorted(list_urls))}")
     return [status_entry(list_urls[p], index, p) for p in PURPOSES if p in list_urls]
 
 
@@ -303,29 +288,29 @@ def check_status_entry(value: object, path: str = "credentialStatus") -> StatusE
     """What ``value`` says, if it is exactly an entry :func:`status_entry` writes; else
     :class:`CredentialError` naming the path that failed."""
     if not isinstance(value, dict):
-        raise _fail(path, "want a JSON object")
+        raise vcjson.fail(path, "want a JSON object")
     fields = {"id", "type", "statusPurpose", "statusListIndex", "statusListCredential"}
     missing = fields - set(value)
     if missing:
-        raise _fail(f"{path}.{min(missing)}", "missing")
+        raise vcjson.fail(f"{path}.{min(missing)}", "missing")
     extra = set(value) - fields
     if extra:
-        raise _fail(f"{path}.{_member(min(extra, key=str))}", "not a member of this status "
+        raise vcjson.fail(f"{path}.{vcjson.member(min(extra, key=str))}", "not a member of this status "
                                                               "entry format")
     if value["type"] != ENTRY_TYPE:
-        raise _fail(f"{path}.type", f"got {_short(value['type'])}, want {ENTRY_TYPE!r}")
+        raise vcjson.fail(f"{path}.type", f"got {vcjson.short(value['type'])}, want {ENTRY_TYPE!r}")
     purpose = _purpose(value["statusPurpose"], f"{path}.statusPurpose")
     text = value["statusListIndex"]
     if not isinstance(text, str) or not _INDEX.fullmatch(text):
-        raise _fail(f"{path}.statusListIndex", f"want a decimal string without leading "
-                                               f"zeros, got {_short(text)}")
+        raise vcjson.fail(f"{path}.statusListIndex", f"want a decimal string without leading "
+                                               f"zeros, got {vcjson.short(text)}")
     index = int(text)
     if index >= MAX_LIST_BYTES * 8:
-        raise _fail(f"{path}.statusListIndex", f"{index} is past the largest list")
+        raise vcjson.fail(f"{path}.statusListIndex", f"{index} is past the largest list")
     url = _iri(value["statusListCredential"], f"{path}.statusListCredential")
     if value["id"] != f"{url}#{index}":
-        raise _fail(f"{path}.id", f"want the list URL, '#' and the index, got "
-                                  f"{_short(value['id'])}")
+        raise vcjson.fail(f"{path}.id", f"want the list URL, '#' and the index, got "
+                                  f"{vcjson.short(value['id'])}")
     return StatusEntry(list_url=url, index=index, purpose=purpose)
 
 
@@ -335,11 +320,11 @@ def check_credential_status(value: object) -> tuple[StatusEntry, ...]:
     (RDF's values are unordered: the signature does not bind it)."""
     items = value if isinstance(value, list) else [value]
     if not items or len(items) > len(PURPOSES):
-        raise _fail("credentialStatus", f"want 1 to {len(PURPOSES)} entries")
+        raise vcjson.fail("credentialStatus", f"want 1 to {len(PURPOSES)} entries")
     entries = tuple(check_status_entry(item, f"credentialStatus[{n}]" if isinstance(
         value, list) else "credentialStatus") for n, item in enumerate(items))
     if len({e.purpose for e in entries}) != len(entries):
-        raise _fail("credentialStatus", "a purpose is listed twice")
+        raise vcjson.fail("credentialStatus", "a purpose is listed twice")
     return tuple(sorted(entries, key=lambda e: PURPOSES.index(e.purpose)))
 
 
@@ -347,13 +332,13 @@ def list_path(issuer: str, key_id: str, purpose: str, number: int) -> str:
     """Where ``export`` will publish an issuer's list (docs/FORMAT.md §17.4), relative to the
     site's base URL: ``status/<issuer>/<key id>/<purpose>/<number>.json``."""
     if not isinstance(issuer, str) or not _ISSUER_ID.fullmatch(issuer):
-        raise UsageError(f"status list path: {_short(issuer)} is not an issuer id")
+        raise UsageError(f"status list path: {vcjson.short(issuer)} is not an issuer id")
     if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
-        raise UsageError(f"status list path: {_short(key_id)} is not a ledger key id")
+        raise UsageError(f"status list path: {vcjson.short(key_id)} is not a ledger key id")
     if purpose not in PURPOSES:
-        raise UsageError(f"status list path: purpose {_short(purpose)}")
+        raise UsageError(f"status list path: purpose {vcjson.short(purpose)}")
     if type(number) is not int or number < 0:
-        raise UsageError(f"status list path: list number {_short(number)}")
+        raise UsageError(f"status list path: list number {vcjson.short(number)}")
     return f"status/{issuer}/{key_id}/{purpose}/{number}.json"
 
 
@@ -382,7 +367,7 @@ class StatusList:
     def status(self, index: int) -> bool:
         """Whether entry ``index`` is set (revoked, or suspended)."""
         if type(index) is not int or not 0 <= index < self.size:
-            raise _fail("statusListIndex", f"{_short(index)} is outside the list's "
+            raise vcjson.fail("statusListIndex", f"{vcjson.short(index)} is outside the list's "
                                            f"{self.size} entries")
         return get_bit(self.bitstring, index)
 
@@ -416,7 +401,7 @@ def build_status_list_credential(*, issuer_key: bytes, list_url: str, purpose: s
     try:
         subject["encodedList"] = encode_list(bitstring)
     except EncodingError as exc:
-        raise _fail("credentialSubject.encodedList", str(exc)) from None
+        raise vcjson.fail("credentialSubject.encodedList", str(exc)) from None
     if ttl is not None:
         subject["ttl"] = ttl
     doc: dict[str, Any] = {"@context": list(CONTEXT), "id": list_url,
@@ -439,30 +424,6 @@ def issue_status_list_credential(seed: bytes, *, created: str, **fields: Any) ->
                                   fields["issuer_key"]))
 
 
-def _object(value: object, path: str, required: set[str],
-            optional: frozenset[str] = frozenset()) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(path or "document", "want a JSON object")
-    missing = required - set(value)
-    if missing:
-        raise _fail(f"{path}.{min(missing)}" if path else min(missing), "missing")
-    extra = set(value) - required - optional
-    if extra:
-        name = _member(min(extra, key=str))
-        raise _fail(f"{path}.{name}" if path else name, "not a member of this status list "
-                                                        "format")
-    return value
-
-
-def _types(value: object, path: str, want: Sequence[str]) -> None:
-    """A ``type`` that is the set ``want`` (a list in any order; a one-item set may be the
-    bare string)."""
-    items = value if isinstance(value, list) else [value]
-    if (not all(isinstance(t, str) for t in items) or len(set(items)) != len(items)
-            or set(items) != set(want)):
-        raise _fail(path, f"got {_short(value)}, want {list(want)}")
-
-
 def check_status_list_credential(doc: object, *, signed: bool = True) -> StatusList:
     """What ``doc`` says, if it has exactly this ledger's status list credential shape (with a
     ``proof`` if ``signed``: its fields and signature are checked by
@@ -472,9 +433,9 @@ def check_status_list_credential(doc: object, *, signed: bool = True) -> StatusL
                             "credentialSubject", *(("proof",) if signed else ())},
                   frozenset({"validUntil"}))
     if top["@context"] != list(CONTEXT):
-        raise _fail("@context", f"want exactly {list(CONTEXT)}")
+        raise vcjson.fail("@context", f"want exactly {list(CONTEXT)}")
     url = _iri(top["id"], "id")
-    _types(top["type"], "type", CREDENTIAL_TYPE)
+    vcjson.types(top["type"], "type", CREDENTIAL_TYPE)
     issuer = top["issuer"]
     issuer_name = None
     if isinstance(issuer, dict):
@@ -483,10 +444,10 @@ def check_status_list_credential(doc: object, *, signed: bool = True) -> StatusL
         if "name" in profile:
             name = profile["name"]
             if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-                raise _fail("issuer.name", f"want text of 1 to {MAX_NAME} characters")
+                raise vcjson.fail("issuer.name", f"want text of 1 to {MAX_NAME} characters")
             bad = _SURROGATE.search(name)
             if bad:
-                raise _fail("issuer.name", f"a lone surrogate (U+{ord(bad.group()):04X}), "
+                raise vcjson.fail("issuer.name", f"a lone surrogate (U+{ord(bad.group()):04X}), "
                                            f"which is not Unicode text")
             issuer_name = name
         where = "issuer.id"
@@ -495,24 +456,24 @@ def check_status_list_credential(doc: object, *, signed: bool = True) -> StatusL
     try:
         issuer_key = didkey.decode(did)
     except EncodingError as exc:
-        raise _fail(where, str(exc)) from None
+        raise vcjson.fail(where, str(exc)) from None
     valid_from = dataintegrity.check_datetime(top["validFrom"], "validFrom")
     valid_until = None
     if "validUntil" in top:
         valid_until = dataintegrity.check_datetime(top["validUntil"], "validUntil")
         if valid_until <= valid_from:
-            raise _fail("validUntil", "not after validFrom")
+            raise vcjson.fail("validUntil", "not after validFrom")
     subject = _object(top["credentialSubject"], "credentialSubject",
                       {"id", "type", "statusPurpose", "encodedList"}, frozenset({"ttl"}))
     if subject["id"] != f"{url}#list":
-        raise _fail("credentialSubject.id", f"want the list URL and '#list', got "
-                                            f"{_short(subject['id'])}")
-    _types(subject["type"], "credentialSubject.type", [LIST_TYPE])
+        raise vcjson.fail("credentialSubject.id", f"want the list URL and '#list', got "
+                                            f"{vcjson.short(subject['id'])}")
+    vcjson.types(subject["type"], "credentialSubject.type", [LIST_TYPE])
     purpose = _purpose(subject["statusPurpose"], "credentialSubject.statusPurpose")
     ttl = subject.get("ttl")
     if ttl is not None and (type(ttl) is not int or not 0 < ttl <= MAX_TTL):
-        raise _fail("credentialSubject.ttl", f"want a positive whole number of milliseconds, "
-                                             f"got {_short(ttl)}")
+        raise vcjson.fail("credentialSubject.ttl", f"want a positive whole number of milliseconds, "
+                                             f"got {vcjson.short(ttl)}")
     try:
         bitstring = decode_list(subject["encodedList"])
     except EncodingError as exc:  # "encodedList: ..."
@@ -520,16 +481,6 @@ def check_status_list_credential(doc: object, *, signed: bool = True) -> StatusL
     return StatusList(url=url, issuer_did=did, issuer_key=issuer_key, issuer_name=issuer_name,
                       purpose=purpose, valid_from=valid_from, valid_until=valid_until, ttl=ttl,
                       bitstring=bitstring)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise CredentialError(f"status list credential: member {name[:40]!r} appears "
-                                  f"twice in one object")
-        out[name] = value
-    return out
 
 
 def parse_status_list_credential(data: bytes | str) -> dict[str, Any]:
@@ -540,7 +491,7 @@ def parse_status_list_credential(data: bytes | str) -> dict[str, Any]:
         raise CredentialError(f"status list credential: {len(data)} bytes, at most "
                               f"{MAX_LIST_CREDENTIAL_BYTES}")
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates)
+        doc = json.loads(data, object_pairs_hook=vcjson.no_duplicates('status list credential'))
     except (ValueError, RecursionError):
         raise CredentialError("status list credential: not JSON") from None
     check_status_list_credential(doc)
@@ -563,18 +514,18 @@ def verify_status_list_credential(
     proof = doc["proof"]
     want = didkey.verification_method(status_list.issuer_key)
     if isinstance(proof, dict) and proof.get("verificationMethod") != want:
-        raise _fail("proof.verificationMethod", "not the issuer's own did:key")
+        raise vcjson.fail("proof.verificationMethod", "not the issuer's own did:key")
     verified = dataintegrity.verify(doc, resolve_key)
     if purpose is not None and status_list.purpose != purpose:
-        raise _fail("credentialSubject.statusPurpose", f"a {status_list.purpose} list, want "
+        raise vcjson.fail("credentialSubject.statusPurpose", f"a {status_list.purpose} list, want "
                                                        f"a {purpose} list")
     if list_url is not None and status_list.url != list_url:
-        raise _fail("id", f"the list at {_short(status_list.url)}, want {_short(list_url)}")
+        raise vcjson.fail("id", f"the list at {vcjson.short(status_list.url)}, want {vcjson.short(list_url)}")
     if status_list.issuer_did != issuer:
-        raise _fail("issuer", f"the list is by {_short(status_list.issuer_did)}, not by the "
-                              f"credential's issuer {_short(issuer)}")
+        raise vcjson.fail("issuer", f"the list is by {vcjson.short(status_list.issuer_did)}, not by the "
+                              f"credential's issuer {vcjson.short(issuer)}")
     if at is not None and not status_list.valid_at(at):
-        raise _fail("validFrom" if at < status_list.valid_from else "validUntil",
+        raise vcjson.fail("validFrom" if at < status_list.valid_from else "validUntil",
                     f"the list is not valid at {at.isoformat()}")
     return VerifiedStatusList(status_list=status_list, proof=verified)
 
@@ -594,10 +545,10 @@ def entry_status(entry: StatusEntry | Mapping[str, Any], status_list: StatusList
     if not isinstance(entry, StatusEntry):
         entry = check_status_entry(entry)
     if entry.list_url != status_list.url:
-        raise _fail("statusListCredential", f"names {_short(entry.list_url)}, not the list "
-                                            f"at {_short(status_list.url)}")
+        raise vcjson.fail("statusListCredential", f"names {vcjson.short(entry.list_url)}, not the list "
+                                            f"at {vcjson.short(status_list.url)}")
     if entry.purpose != status_list.purpose:
-        raise _fail("statusPurpose", f"a {entry.purpose} entry read in a "
+        raise vcjson.fail("statusPurpose", f"a {entry.purpose} entry read in a "
                                      f"{status_list.purpose} list")
     return status_list.status(entry.index)
 
@@ -607,5 +558,5 @@ def status_list_digest(doc: Mapping[str, Any]) -> bytes:
     included: the digest the log will commit for a published list (as
     ``openbadges.credential_digest`` for a credential)."""
     if "proof" not in doc:
-        raise _fail("proof", "the list is not signed; only a signed one has a digest")
+        raise vcjson.fail("proof", "the list is not signed; only a signed one has a digest")
     return hashlib.sha256(dataintegrity.canonicalize(doc).encode("utf-8")).digest()
