@@ -21,6 +21,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from ledger import merkle, smt
 from ledger.errors import (
@@ -129,6 +130,13 @@ class AuditReport:
                 "seconds": round(self.seconds, 3), "entries_per_second": round(self.rate)}
 
 
+_COUNTED: Final = {REGISTER_ISSUER: "issuers", ISSUE: "credentials", REVOKE: "revocations",
+                   SUSPEND: "suspensions", REINSTATE: "reinstatements",
+                   ROTATE_KEY: "key_rotations", REVOKE_KEY: "key_revocations",
+                   REGISTER_ACHIEVEMENT: "achievements"}
+"""The statements an audit counts, and the report's field for each."""
+
+
 class Replayer:
     """Replays entries one by one from an empty log, keeping only what the checks need; or,
     for an incremental audit, from a trusted point (``start``: the tree's frontier there;
@@ -215,23 +223,9 @@ class Replayer:
                              f"status map's root is {self.smap.root.hex()}")
 
     def _count(self, st: Statement) -> None:
-        r = self.report
-        if st.kind == REGISTER_ISSUER:
-            r.issuers += 1
-        elif st.kind == ISSUE:
-            r.credentials += 1
-        elif st.kind == REVOKE:
-            r.revocations += 1
-        elif st.kind == SUSPEND:
-            r.suspensions += 1
-        elif st.kind == REINSTATE:
-            r.reinstatements += 1
-        elif st.kind == ROTATE_KEY:
-            r.key_rotations += 1
-        elif st.kind == REVOKE_KEY:
-            r.key_revocations += 1
-        elif st.kind == REGISTER_ACHIEVEMENT:
-            r.achievements += 1
+        field = _COUNTED.get(st.kind)
+        if field is not None:
+            setattr(self.report, field, getattr(self.report, field) + 1)
 
     def finish(self) -> AuditReport:
         r = self.report
