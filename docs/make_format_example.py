@@ -109,7 +109,7 @@ END = "<!-- END GENERATED EXAMPLE -->"
 
 def expires_ms(date: str) -> int:
     """``YYYY-MM-DD`` -> UTC ms of the following midnight, exactly as ``credledger issue``."""
-    from ledger.issuance import parse_date as _parse_date
+    from ledger.batchfile import parse_date as _parse_date
 
     ms = _parse_date(date, "expires")
     assert ms is not None

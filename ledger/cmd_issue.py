@@ -80,17 +80,9 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
       credledger issue uni --key uni.key --batch registrar.csv --skip-existing \\
           --columns id=student_no,subject=email,title=course,expires=valid_until
     """
-    from ledger.issuance import (
-        CredentialRequest,
-        file_digest,
-        issuer_dir,
-        parse_columns,
-        read_batch,
-        refuse_if_abandoned,
-        refuse_if_pending,
-        split_existing,
-    )
+    from ledger.batchfile import CredentialRequest, file_digest, parse_columns, read_batch
     from ledger.issuance import issue as issue_batch
+    from ledger.issuance import issuer_dir, refuse_if_abandoned, refuse_if_pending, split_existing
 
     refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
     if batch_file is not None:

@@ -159,10 +159,11 @@ def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str
           --out-dir bundles
       credledger prove-all uni ids.txt --out-dir bundles --documents credentials --strict
     """
+    from ledger.batchfile import parse_columns, read_cohort
     from ledger.bundle import build_bundles, dump_bundle, proves_absence
     from ledger.events import check_id
     from ledger.holder import file_stem
-    from ledger.issuance import cohort_documents, issuer_dir, parse_columns, read_cohort
+    from ledger.issuance import cohort_documents, issuer_dir
 
     issuer_id = check_id(issuer_id, "issuer")
     try:

@@ -71,6 +71,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import merkle, smt
+from ledger.batchfile import parse_date, read_batch
 from ledger.bundle import BUNDLE_FORMAT, Bundle, build_bundle, dump_bundle, parse_bundle
 from ledger.cli import cli
 from ledger.errors import EncodingError, LedgerError
@@ -98,7 +99,6 @@ from ledger.events import (
 )
 from ledger.holder import CREDENTIAL_TYPE as CREDENTIAL_FORMAT
 from ledger.holder import parse_holder_document
-from ledger.issuance import parse_date, read_batch
 from ledger.log import Ledger
 from ledger.note import (
     Checkpoint,
@@ -1907,7 +1907,7 @@ _BATCH_EXAMPLES = [b"[" * 50_000 + b"\n",
                    b"\xff\n", b'{"id": "a"}\n' * 2, b"\n"]
 
 
-@target("issuance.read_batch", quick=60, seeds=_batch_seeds, mutate=_batch_mut_bytes,
+@target("batchfile.read_batch", quick=60, seeds=_batch_seeds, mutate=_batch_mut_bytes,
         raw=_batch_raw, examples=lambda c: _BATCH_EXAMPLES)
 def check_read_batch(c: Corpus, data: bytes) -> str:
     path = c.tmp / "batch.jsonl"
@@ -2076,7 +2076,7 @@ def _cli_bundle_file(c: Corpus) -> str:
     return str(path)
 
 
-@target("issuance.parse_date", quick=80, seeds=lambda c: ["2026-01-31", "2028-06-30", "0001-01-01"],
+@target("batchfile.parse_date", quick=80, seeds=lambda c: ["2026-01-31", "2028-06-30", "0001-01-01"],
         mutate=lambda c, rng, s: mutate_text(rng, s, [], ["9", "0", "1", "-", "\u0661", "\u00b2"]),
         raw=lambda c, rng: raw_text(rng),
         examples=lambda c: ["9999-12-31", "0000-01-01", "\u0661\u0662\u0663\u0664-01-01"])

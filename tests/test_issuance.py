@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import ledger.issuance as issuance_module
+from ledger.batchfile import CredentialRequest, read_batch
 from ledger.errors import (
     EncodingError,
     InterruptedAfterCommitError,
@@ -21,7 +22,7 @@ from ledger.errors import (
     PendingBatchError,
 )
 from ledger.events import REGISTER_ISSUER, make_statement, sign_statement, subject_commitment
-from ledger.issuance import CredentialRequest, issue, read_batch
+from ledger.issuance import issue
 from ledger.log import Ledger
 from ledger.note import Signer
 
@@ -244,7 +245,7 @@ def test_a_huge_batch_line_is_refused_without_holding_it(tmp_path: Path) -> None
         f.truncate(200 << 20)  # sparse: 200 MB of zero bytes, no newline
     code = (
         "import resource, sys\n"
-        "from ledger.issuance import read_batch\n"
+        "from ledger.batchfile import read_batch\n"
         "from ledger.errors import EncodingError\n"
         "soft = 150 << 20\n"
         "import os\n"
@@ -370,7 +371,8 @@ _KILL_CHILD = """
 import os, signal, sys
 from pathlib import Path
 from ledger import files
-from ledger.issuance import CredentialRequest, issue
+from ledger.batchfile import CredentialRequest
+from ledger.issuance import issue
 from ledger.log import Ledger
 from ledger.note import Signer
 
