@@ -513,3 +513,15 @@ def test_a_result_description_that_is_no_iri_is_a_credential_error(bad: Any) -> 
     doc = _with(("credentialSubject", "result", 0, "resultDescription"), bad)
     with pytest.raises(CredentialError, match=r"result\[0\]\.resultDescription"):
         openbadges.check_credential(doc)
+
+
+@pytest.mark.parametrize("doc", [[], "text", 7, None])
+def test_a_document_that_is_no_object_is_named_as_such(doc: Any) -> None:
+    """Both credential formats read through ledger.vcjson: a top level that is no JSON object
+    is one CredentialError naming the document."""
+    from ledger import statuslist
+
+    with pytest.raises(CredentialError, match=r"^document: want a JSON object$"):
+        openbadges.check_credential(doc)
+    with pytest.raises(CredentialError, match=r"^document: want a JSON object$"):
+        statuslist.check_status_list_credential(doc)
