@@ -31,11 +31,14 @@ from ledger import ed25519
 from ledger.ed25519 import is_canonical_point, is_small_order
 from ledger.errors import EncodingError, SignatureError
 
-ENTRY_VERSION: Final = 1
+ENTRY_VERSION: Final = 2
+"""The entry format (docs/FORMAT.md §4). Version 1 entries (issue 16 replaced their ``issue``
+and status statements, which held the issuer's credential ids, titles and free-text reasons)
+are refused by name: no store of them is read as if it were version 2."""
 MAX_ENTRY_SIZE: Final = 65_535
 """Largest entry in bytes (the C2SP tlog-tiles entry-bundle limit)."""
 
-SIGN_CONTEXT: Final = b"credential-ledger/v1 statement\n"
+SIGN_CONTEXT: Final = b"credential-ledger/v2 statement\n"
 """Prefix of every statement signature's message: a statement signature can never be mistaken
 for a signed note (which starts with an origin line) or anything else a key might sign."""
 
@@ -49,10 +52,11 @@ REVOKE: Final = "revoke"  # an active key of the issuer
 SUSPEND: Final = "suspend"  # an active key of the issuer
 REINSTATE: Final = "reinstate"  # an active key of the issuer
 REGISTER_ACHIEVEMENT: Final = "register-achievement"  # an active key of the issuer
+PUBLISH_STATUS_LIST: Final = "publish-status-list"  # the list's key, while trusted
 STATUS_KINDS: Final = (REVOKE, SUSPEND, REINSTATE)
 KINDS: Final = (
     REGISTER_ISSUER, RETIRE_ISSUER, ROTATE_KEY, REVOKE_KEY, ISSUE, REVOKE, SUSPEND, REINSTATE,
-    REGISTER_ACHIEVEMENT,
+    REGISTER_ACHIEVEMENT, PUBLISH_STATUS_LIST,
 )
 
 # Status-map record kinds (the first element of a map key and of a record).
@@ -60,6 +64,8 @@ CRED: Final = "cred"
 KEY: Final = "key"
 ISSUER: Final = "issuer"
 ACHIEVEMENT: Final = "achievement"
+SLOT: Final = "slot"
+STATUS_LIST: Final = "status-list"
 
 # Credential states.
 ISSUED: Final = "issued"
@@ -71,6 +77,21 @@ CRED_STATES: Final = (ISSUED, SUSPENDED, REVOKED)
 KEY_ROTATED: Final = "rotated"
 KEY_REVOKED: Final = "revoked"
 
+# Why a credential's status changed: the codes a status statement may give (docs/FORMAT.md §3.3).
+# Free text (the case, the person's circumstances) stays in the issuer's own records: the log
+# is public and cannot forget.
+REASON_CODES: Final[dict[str, tuple[str, ...]]] = {
+    "revoke": ("unspecified", "issued-in-error", "superseded", "withdrawn"),
+    "suspend": ("unspecified", "under-review"),
+    "reinstate": ("unspecified", "review-complete"),
+}
+# Status list purposes (docs/FORMAT.md §17): one bit a credential in each.
+PURPOSES: Final = ("revocation", "suspension")
+MAX_LIST_NUMBER: Final = 63
+"""The highest status list number: 64 lists of 131,072 credentials a key (docs/FORMAT.md §17.4)."""
+LIST_BITS: Final = 131_072
+"""Entries in every status list the ledger writes: the least Bitstring Status List allows."""
+MAX_STATUS_INDEX: Final = (MAX_LIST_NUMBER + 1) * LIST_BITS - 1
 MAX_ID_LEN: Final = 256
 MAX_TEXT_LEN: Final = 4096
 MAX_PARTS: Final = 256
@@ -92,6 +113,7 @@ _MAX_TIME: Final = (1 << 63) - 1
 MAX_NESTING: Final = 8
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*")
 _KEY_ID: Final = re.compile(r"[0-9a-f]{16}")
+_HANDLE: Final = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _EXT_TERM: Final = re.compile(r"ext:[A-Za-z0-9][A-Za-z0-9._:@+-]*")
 # Control characters other than tab, and DEL. (Lone surrogates, which UTF-8 cannot encode, are
 # found by encoding.)
@@ -224,6 +246,25 @@ def check_index(value: Any, field: str) -> int:
     return value
 
 
+def check_handle(value: Any, field: str = "credential") -> str:
+    """A credential's handle: its ``urn:uuid:`` IRI, a random (version 4) UUID in lower case
+    (docs/FORMAT.md §3.2). The log names a credential by nothing else: not by the issuer's
+    own id, which is a student number as often as not."""
+    if not isinstance(value, str) or not _HANDLE.fullmatch(value):
+        raise EncodingError(f"{field}: want urn:uuid: and a random UUID in lower case, got "
+                            f"{_show(value)}")
+    return value
+
+
+def check_reason_code(value: Any, kind: str) -> str:
+    """One of the reason codes a ``kind`` status statement may give (:data:`REASON_CODES`)."""
+    codes = REASON_CODES[kind]
+    if not isinstance(value, str) or value not in codes:
+        raise EncodingError(f"reason: want one of {', '.join(codes)} for {kind}, got "
+                            f"{_show(value)} (free text stays in the issuer's own records)")
+    return value
+
+
 def _opt(value: Any, check: Any, *args: Any) -> Any:
     return None if value is None else check(value, *args)
 
@@ -311,11 +352,13 @@ class Statement:
     retire-issuer             reason (str)
     rotate-key                new_public_key (bin 32)
     revoke-key                key_id (str, 16 hex), reason (str)[, compromised_since (int)]
-    issue                     cred_id (str), subject (bin 32), title (str), expires (int|nil),
-                              document (bin 32|nil), parts (array of str)
-    revoke/suspend/reinstate  cred_id (str), reason (str)
+    issue                     credential (str, urn:uuid handle), digest (bin 32),
+                              achievement (str), valid_from (int), valid_until (int|nil),
+                              status_index (int), parts (array of handles)
+    revoke/suspend/reinstate  credential (str, handle), reason (str, a code)
     register-achievement      achievement_id (str), name (str), description (str),
                               criteria (str), achievement_type (str)
+    publish-status-list       purpose (str), number (int), tree_size (int), list (bin)
     ========================  ===================================================================
     """
 
@@ -338,6 +381,8 @@ class Statement:
     def achievement_id(self) -> str:
         if self.kind == REGISTER_ACHIEVEMENT:
             return str(self.fields[0])
+        if self.kind == ISSUE:
+            return str(self.fields[2])
         raise AttributeError(f"{self.kind} statements have no achievement id")
 
     @property
@@ -359,18 +404,20 @@ class Statement:
 
 
 _STATEMENT_FIELDS: Final = {
-    REGISTER_ISSUER: 3, RETIRE_ISSUER: 1, ROTATE_KEY: 1, REVOKE_KEY: 2, ISSUE: 6,
-    REVOKE: 2, SUSPEND: 2, REINSTATE: 2, REGISTER_ACHIEVEMENT: 5,
+    REGISTER_ISSUER: 3, RETIRE_ISSUER: 1, ROTATE_KEY: 1, REVOKE_KEY: 2, ISSUE: 7,
+    REVOKE: 2, SUSPEND: 2, REINSTATE: 2, REGISTER_ACHIEVEMENT: 5, PUBLISH_STATUS_LIST: 4,
 }
 
 FIELD_NAMES: Final[dict[str, tuple[str, ...]]] = {
     REGISTER_ISSUER: ("name", "url", "public_key"), RETIRE_ISSUER: ("reason",),
     ROTATE_KEY: ("new_public_key",), REVOKE_KEY: ("key_id", "reason", "compromised_since"),
-    ISSUE: ("cred_id", "subject", "title", "expires", "document", "parts"),
-    REVOKE: ("cred_id", "reason"), SUSPEND: ("cred_id", "reason"),
-    REINSTATE: ("cred_id", "reason"),
+    ISSUE: ("credential", "digest", "achievement", "valid_from", "valid_until",
+            "status_index", "parts"),
+    REVOKE: ("credential", "reason"), SUSPEND: ("credential", "reason"),
+    REINSTATE: ("credential", "reason"),
     REGISTER_ACHIEVEMENT: ("achievement_id", "name", "description", "criteria",
                            "achievement_type"),
+    PUBLISH_STATUS_LIST: ("purpose", "number", "tree_size", "list"),
 }
 """The names of each kind's fields, as docs/FORMAT.md §3.2 gives them (``credledger entry``);
 a trailing optional field (``revoke-key``'s ``compromised_since``) may be absent."""
@@ -404,21 +451,36 @@ def _validate_fields(kind: str, fields: list[Any]) -> tuple[Any, ...]:
             raise EncodingError(f"key id: want 16 lowercase hex digits, got {_show(kid)}")
         return (kid, check_text(fields[1], "reason", max_len=1024))
     if kind == ISSUE:
-        cred, subject, title, expires, document, parts = fields
+        cred, digest, achievement, valid_from, valid_until, status_index, parts = fields
         if not isinstance(parts, list) or len(parts) > MAX_PARTS:
-            raise EncodingError(f"parts: want an array of at most {MAX_PARTS} credential ids")
-        checked_parts = tuple(check_id(p, "part") for p in parts)
+            raise EncodingError(f"parts: want an array of at most {MAX_PARTS} credentials")
+        checked_parts = tuple(check_handle(p, "part") for p in parts)
         if len(set(checked_parts)) != len(checked_parts):
             raise EncodingError("parts: the same credential is listed twice")
-        cred = check_id(cred, "credential id")
+        cred = check_handle(cred)
         if cred in checked_parts:
             raise EncodingError("parts: a credential cannot be a part of itself")
-        return (cred, check_bytes(subject, "subject commitment", 32),
-                check_text(title, "title", empty=False),
-                _opt(expires, check_time, "expires"), _opt(document, check_bytes, "document", 32),
-                list(checked_parts))
+        valid_from = check_time(valid_from, "valid_from")
+        if valid_until is not None and check_time(valid_until, "valid_until") <= valid_from:
+            raise EncodingError("valid_until: must be after valid_from")
+        if (isinstance(status_index, bool) or not isinstance(status_index, int)
+                or not 0 <= status_index <= MAX_STATUS_INDEX):
+            raise EncodingError(f"status_index: want an integer from 0 to {MAX_STATUS_INDEX}, "
+                                f"got {_show(status_index)}")
+        return (cred, check_bytes(digest, "digest", 32), check_id(achievement, "achievement"),
+                valid_from, valid_until, status_index, list(checked_parts))
+    if kind == PUBLISH_STATUS_LIST:
+        purpose, number, tree_size, data = fields
+        if purpose not in PURPOSES:
+            raise EncodingError(f"purpose: want {' or '.join(PURPOSES)}, got {_show(purpose)}")
+        if (isinstance(number, bool) or not isinstance(number, int)
+                or not 0 <= number <= MAX_LIST_NUMBER):
+            raise EncodingError(f"list number: want 0 to {MAX_LIST_NUMBER}, got {_show(number)}")
+        if not isinstance(data, bytes) or not data:
+            raise EncodingError("list: want the list credential's bytes (bin)")
+        return (purpose, number, check_index(tree_size, "tree_size"), data)
     # revoke, suspend, reinstate
-    return (check_id(fields[0], "credential id"), check_text(fields[1], "reason", max_len=1024))
+    return (check_handle(fields[0]), check_reason_code(fields[1], kind))
 
 
 def make_statement(kind: str, issuer: str, time: int, *fields: Any) -> Statement:
@@ -533,6 +595,11 @@ def decode_entry(data: bytes) -> Entry:
     items = _fields(unpack_array(data, "entry"), 8, "entry")
     version, index, time, prev_root, state_root, statement, signer, signature = items
     if version != ENTRY_VERSION or isinstance(version, bool):
+        if version == 1 and not isinstance(version, bool):
+            raise EncodingError(
+                f"entry version 1: this ledger reads entry format {ENTRY_VERSION}, whose "
+                "credentials are Open Badges 3.0 and whose log holds nothing personal; a "
+                "version 1 store cannot be read as version 2 (docs/FORMAT.md §4)")
         raise EncodingError(f"entry version: want {ENTRY_VERSION}, got {_show(version)}")
     if not isinstance(statement, bytes):
         raise EncodingError("entry statement: want bin")
@@ -712,7 +779,58 @@ class AchievementRecord:
         return pack([ACHIEVEMENT, self.issuer, self.achievement_id, self.registered_at])
 
 
-Record = CredRecord | KeyRecord | IssuerRecord | AchievementRecord
+def slot_ident(key_id: str, status_index: int) -> str:
+    """The map id of a slot record: ``<key id>/<status index>`` (docs/FORMAT.md §5.1)."""
+    return f"{key_id}/{status_index}"
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRecord:
+    """``["slot", issuer, key_id, status_index, credential]``: the credential that holds a
+    status index of the issuer's key (docs/FORMAT.md §5.2). Every credential a key signs
+    holds its own index in the key's status lists, so one bit never speaks for two."""
+
+    issuer: str
+    key_id: str
+    status_index: int
+    credential: str
+
+    def key(self) -> bytes:
+        return map_key(SLOT, self.issuer, slot_ident(self.key_id, self.status_index))
+
+    def encode(self) -> bytes:
+        return pack([SLOT, self.issuer, self.key_id, self.status_index, self.credential])
+
+
+def list_ident(key_id: str, purpose: str, number: int) -> str:
+    """The map id of a status list record: ``<key id>/<purpose>/<number>``."""
+    return f"{key_id}/{purpose}/{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListRecord:
+    """``["status-list", issuer, key_id, purpose, number, tree_size, published_at]``: the
+    newest published status list of the issuer's key for ``purpose`` and list ``number``
+    (docs/FORMAT.md §5.2): it reflects the log of ``tree_size`` entries, and the
+    ``publish-status-list`` entry at ``published_at`` holds it."""
+
+    issuer: str
+    key_id: str
+    purpose: str
+    number: int
+    tree_size: int
+    published_at: int
+
+    def key(self) -> bytes:
+        return map_key(STATUS_LIST, self.issuer, list_ident(self.key_id, self.purpose, self.number))
+
+    def encode(self) -> bytes:
+        return pack([STATUS_LIST, self.issuer, self.key_id, self.purpose, self.number,
+                     self.tree_size, self.published_at])
+
+
+Record = (CredRecord | KeyRecord | IssuerRecord | AchievementRecord | SlotRecord
+          | StatusListRecord)
 
 
 def decode_record(data: bytes) -> Record:
@@ -725,7 +843,7 @@ def decode_record(data: bytes) -> Record:
         _, issuer, cred, state, issued, changed, reason, last = _fields(items, 8, "cred record")
         if state not in CRED_STATES:
             raise EncodingError(f"cred record state: got {_show(state)}")
-        return CredRecord(check_id(issuer, "issuer id"), check_id(cred, "credential id"), state,
+        return CredRecord(check_id(issuer, "issuer id"), check_handle(cred), state,
                           check_index(issued, "issued_index"),
                           _opt(changed, check_index, "changed_index"),
                           check_text(reason, "reason", max_len=1024), check_time(last, "last_time"))
@@ -759,7 +877,27 @@ def decode_record(data: bytes) -> Record:
         _, issuer, ach, reg = _fields(items, 4, "achievement record")
         return AchievementRecord(check_id(issuer, "issuer id"), check_id(ach, "achievement id"),
                                  check_index(reg, "registered_at"))
-    raise EncodingError(f"record kind: want cred, key, issuer or achievement, got {_show(kind)}")
+    if kind == SLOT:
+        _, issuer, kid, index, cred = _fields(items, 5, "slot record")
+        if not isinstance(kid, str) or not _KEY_ID.fullmatch(kid):
+            raise EncodingError(f"slot record key id: got {_show(kid)}")
+        if isinstance(index, bool) or not isinstance(index, int) or not (
+                0 <= index <= MAX_STATUS_INDEX):
+            raise EncodingError(f"slot record status_index: got {_show(index)}")
+        return SlotRecord(check_id(issuer, "issuer id"), kid, index, check_handle(cred))
+    if kind == STATUS_LIST:
+        _, issuer, kid, purpose, number, size, at = _fields(items, 7, "status-list record")
+        if not isinstance(kid, str) or not _KEY_ID.fullmatch(kid):
+            raise EncodingError(f"status-list record key id: got {_show(kid)}")
+        if purpose not in PURPOSES:
+            raise EncodingError(f"status-list record purpose: got {_show(purpose)}")
+        if isinstance(number, bool) or not isinstance(number, int) or not (
+                0 <= number <= MAX_LIST_NUMBER):
+            raise EncodingError(f"status-list record number: got {_show(number)}")
+        return StatusListRecord(check_id(issuer, "issuer id"), kid, purpose, number,
+                                check_index(size, "tree_size"), check_index(at, "published_at"))
+    raise EncodingError(f"record kind: want cred, key, issuer, achievement, slot or status-list, "
+                        f"got {_show(kind)}")
 
 
 def _check_compromise(rec: KeyRecord) -> None:

@@ -41,6 +41,7 @@ from ledger.errors import (
 from ledger.events import (
     ACHIEVEMENT,
     CRED,
+    ENTRY_VERSION,
     ISSUE,
     KEY,
     KEY_ROTATED,
@@ -74,7 +75,7 @@ from ledger.files import fsync_path
 from ledger.keys import Passphrase, read_signer, write_key_bytes, write_signer
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
 from ledger.rules import RecordState, apply_rules
-from ledger.store import FORMAT, FORMAT_V1, MapNodes, Store, Txn, tree_key, u64
+from ledger.store import FORMAT, OLD_FORMATS, MapNodes, Store, Txn, tree_key, u64
 
 if TYPE_CHECKING:
     from ledger.witness import CosignerVerifier
@@ -330,7 +331,13 @@ class Ledger:
         """Check that the head's size and root match the stored tree and last entry."""
         def check(txn: Txn) -> None:
             fmt = txn.get("meta", b"format")
-            if fmt not in (FORMAT, FORMAT_V1):
+            if fmt in OLD_FORMATS:
+                raise StoreCorruptError(
+                    f"this store holds {OLD_FORMATS[fmt]} (store format {fmt.decode()}), written "
+                    f"by an earlier credential-ledger; this version reads entry format "
+                    f"{ENTRY_VERSION} (store format {FORMAT.decode()}) only, whose log holds "
+                    "nothing personal: issue into a new store (docs/FORMAT.md §4)")
+            if fmt != FORMAT:
                 raise StoreCorruptError(f"unknown store format {fmt!r}: not written by this "
                                         "version of credential-ledger")
             head = _read_head(txn)
@@ -532,11 +539,9 @@ class Ledger:
             if achievements:
                 txn.put_many("achievements", achievements)
             fmt = txn.get("meta", b"format")
-            if fmt != FORMAT:
-                if fmt != FORMAT_V1:  # changed since this Ledger was opened
-                    raise StoreCorruptError(f"unknown store format {fmt!r}: not written by this "
-                                            "version of credential-ledger; nothing was written")
-                txn.put("meta", b"format", FORMAT)  # a v1 store: its nodes stay where they are
+            if fmt != FORMAT:  # changed since this Ledger was opened
+                raise StoreCorruptError(f"unknown store format {fmt!r}: not written by this "
+                                        "version of credential-ledger; nothing was written")
             nodes.add(head.size, smap.root, smap.new_nodes())
             # Only the final version of each record is reachable from the batch's last root.
             txn.put_many("records", ((vh, records[vh]) for vh in set(status.values())),

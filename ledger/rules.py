@@ -22,6 +22,9 @@ from ledger.events import (
     KEY,
     KEY_REVOKED,
     KEY_ROTATED,
+    PUBLISH_STATUS_LIST,
+    SLOT,
+    STATUS_LIST,
     REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
@@ -37,9 +40,13 @@ from ledger.events import (
     IssuerRecord,
     KeyRecord,
     Record,
+    SlotRecord,
     Statement,
+    StatusListRecord,
     key_id,
+    list_ident,
     map_key,
+    slot_ident,
 )
 
 _NOT_READ: Any = object()
@@ -88,6 +95,17 @@ class RecordState:
         assert r is None or isinstance(r, AchievementRecord)
         return r
 
+    def slot(self, issuer: str, kid: str, status_index: int) -> SlotRecord | None:
+        r = self.get(SLOT, issuer, slot_ident(kid, status_index))
+        assert r is None or isinstance(r, SlotRecord)
+        return r
+
+    def status_list(self, issuer: str, kid: str, purpose: str,
+                    number: int) -> StatusListRecord | None:
+        r = self.get(STATUS_LIST, issuer, list_ident(kid, purpose, number))
+        assert r is None or isinstance(r, StatusListRecord)
+        return r
+
 
 MAX_STATEMENT_AHEAD = 24 * 3600 * 1000
 """A statement may be dated at most a day after the entry's sequencing time: a statement from
@@ -128,6 +146,9 @@ def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
             raise RefusedError("wrong-signer", "only the registry key may retire an issuer")
         return [IssuerRecord(issuer, rec.name, rec.url, rec.registered_at, index, st.fields[0])]
 
+    if kind == PUBLISH_STATUS_LIST:
+        return [_publish_status_list(state, st, signer, index)]
+
     if kind == REVOKE_KEY and signer == registry:
         signing = None
     else:
@@ -160,17 +181,27 @@ def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
     cred_id = st.fields[0]
     cred = state.cred(issuer, cred_id)
     if kind == ISSUE:
+        assert signing is not None
         if cred is not None:
             raise RefusedError("duplicate-credential", f"issuer {issuer!r} already issued "
-                               f"{cred_id!r} (entry {cred.issued_index})")
-        for part in st.fields[5]:
+                               f"{cred_id} (entry {cred.issued_index})")
+        _, _, ach_id, _, _, status_index, parts = st.fields
+        if state.achievement(issuer, ach_id) is None:
+            raise RefusedError("unknown-achievement", f"issuer {issuer!r} never registered "
+                               f"achievement {ach_id!r}")
+        held = state.slot(issuer, signing.key_id, status_index)
+        if held is not None:
+            raise RefusedError("duplicate-status-index", f"status index {status_index} of key "
+                               f"{signing.key_id} is held by {held.credential}")
+        for part in parts:
             prec = state.cred(issuer, part)
             if prec is None:
-                raise RefusedError("unknown-part", f"part {part!r} was never issued by {issuer!r}")
+                raise RefusedError("unknown-part", f"part {part} was never issued by {issuer!r}")
             if prec.state == REVOKED:
-                raise RefusedError("revoked-part", f"part {part!r} was revoked at index "
+                raise RefusedError("revoked-part", f"part {part} was revoked at index "
                                    f"{prec.changed_index}")
-        return [CredRecord(issuer, cred_id, ISSUED, index, None, "", st.time)]
+        return [CredRecord(issuer, cred_id, ISSUED, index, None, "", st.time),
+                SlotRecord(issuer, signing.key_id, status_index, cred_id)]
 
     # revoke, suspend, reinstate
     if cred is None:
@@ -187,6 +218,31 @@ def apply_rules(state: RecordState, st: Statement, signer: bytes, index: int,
                            f"statement about {issuer}/{cred_id} ({cred.last_time})")
     new_state = {REVOKE: REVOKED, SUSPEND: SUSPENDED, REINSTATE: ISSUED}[kind]
     return [CredRecord(issuer, cred_id, new_state, cred.issued_index, index, st.fields[1], st.time)]
+
+
+def _publish_status_list(state: RecordState, st: Statement, signer: bytes,
+                         index: int) -> StatusListRecord:
+    """``publish-status-list`` at ``index`` (docs/FORMAT.md §6): signed by the key whose list it
+    is, which may have been rotated since (its credentials still point at its lists) but must
+    not be revoked; the list reflects a log no larger than the one before this entry, and no
+    older than the list it replaces. What the list says is the auditor's to check
+    (``ledger.audit``): it is the status map's, bit for bit."""
+    issuer, (purpose, number, tree_size, _) = st.issuer, st.fields
+    kid = key_id(signer)
+    rec = state.key(issuer, kid)
+    if rec is None:
+        raise RefusedError("wrong-signer", f"{kid} is not a key of issuer {issuer!r}")
+    if rec.revoked_index is not None:
+        raise RefusedError("key-revoked", f"key {kid} of {issuer!r} was revoked at index "
+                           f"{rec.revoked_index}; its lists can no longer be published")
+    if tree_size > index:
+        raise RefusedError("future-status-list", f"the list reflects {tree_size} entries; the "
+                           f"log holds {index} before it")
+    before = state.status_list(issuer, kid, purpose, number)
+    if before is not None and tree_size < before.tree_size:
+        raise RefusedError("stale-status-list", f"{purpose} list {number} of key {kid} was "
+                           f"already published for {before.tree_size} entries")
+    return StatusListRecord(issuer, kid, purpose, number, tree_size, index)
 
 
 def _revoke_key(state: RecordState, st: Statement, index: int) -> KeyRecord:

@@ -76,11 +76,11 @@ and reads it as empty (:data:`ADDED_DBS`)."""
 ADDED_DBS = frozenset({"achievements"})
 """Databases a store of format v2 may lack (written before they existed): a store opened
 read-only reads a missing one as empty, never waiting for the write lock to add it."""
-FORMAT = b"credential-ledger/v2"
-"""The store format this code writes (``meta/format``)."""
-FORMAT_V1 = b"credential-ledger/v1"
-"""The format before map nodes were stored by location: still read, upgraded by the first
-append (its nodes stay in ``nodes``, read by hash, and new ones go to ``mapnodes``)."""
+FORMAT = b"credential-ledger/v3"
+"""The store format this code writes (``meta/format``): entry format 2 (docs/FORMAT.md §4)."""
+OLD_FORMATS = {b"credential-ledger/v1": "entry format 1", b"credential-ledger/v2": "entry format 1"}
+"""Store formats of earlier versions, refused by name: their entries are of entry format 1,
+whose statements this version does not read (docs/FORMAT.md §4, §12)."""
 INITIAL_MAP_SIZE = 64 << 20
 RESIZE_RETRIES = 20
 """How often one read (or the opening of a store) adopts the map size another process set
