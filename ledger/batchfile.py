@@ -1,14 +1,13 @@
 """The batch file an issuer hands ``credledger issue --batch`` (docs/FORMAT.md §11): JSONL, or
 CSV with a header and an optional column mapping (§11.1), read strictly into
 :class:`CredentialRequest` values, each error naming ``FILE:LINE``; and the small readers the
-requests need (dates, document digests) and ``prove-all``'s cohort file (:func:`read_cohort`).
+requests need (dates) and ``prove-all``'s cohort file (:func:`read_cohort`).
 Reading only: ``ledger.issuance`` issues what is read here."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -28,17 +27,26 @@ MAX_BATCH_LINES = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class CredentialRequest:
-    """One credential to issue. ``expires``: the last valid day, ``YYYY-MM-DD``; ``document``:
-    the SHA-256 of the credential document (a PDF, say) the log commits to; ``where``: where
-    the request came from (``FILE:LINE``), for error messages."""
+    """One credential to issue: ``id`` the issuer's own id for it (it names the file and
+    never enters the log); ``subject`` who it is for and ``subject_type`` what that is (an
+    Open Badges identity type: ``emailAddress``, ``sisSourcedId`` (a student number) or
+    ``name``; only a salted hash of it is in the credential); ``achievement`` the registered
+    achievement it awards; ``result`` an optional grade or score; ``expires`` the last valid
+    day, ``YYYY-MM-DD``; ``parts`` the own ids of credentials it stacks; ``where`` where the
+    request came from (``FILE:LINE``), for error messages."""
 
     id: str
     subject: str
-    title: str
+    achievement: str
+    subject_type: str = "name"
+    result: str | None = None
     expires: str | None = None
     parts: tuple[str, ...] = ()
-    document: bytes | None = None
     where: str = ""
+
+
+SUBJECT_TYPES = ("emailAddress", "sisSourcedId", "name")
+"""The identity types a request's subject may have (docs/FORMAT.md §11)."""
 
 
 def parse_date(value: str | None, where: str) -> int | None:
@@ -64,26 +72,8 @@ def strict_date(value: object) -> dt.date | None:
         return None
 
 
-def file_digest(path: str | os.PathLike[str]) -> bytes:
-    """The SHA-256 of a file (a credential document the log commits to)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.digest()
-
-
-def parse_digest(value: Any) -> bytes:
-    """A SHA-256 digest given as 64 hex digits."""
-    if not isinstance(value, str) or len(value) != 64:
-        raise EncodingError("document: want a SHA-256 digest as 64 hex digits")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise EncodingError("document: want a SHA-256 digest as 64 hex digits") from None
-
-
-_BATCH_FIELDS = ("id", "subject", "title", "expires", "parts", "document")
+_BATCH_FIELDS = ("id", "subject", "subject_type", "achievement", "result", "expires", "parts")
+_REQUIRED = ("id", "subject", "achievement")
 
 
 def batch_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
@@ -252,7 +242,7 @@ def _csv_rows(f: BinaryIO, path: str | os.PathLike[str], columns: dict[str, str]
             if column not in header:
                 raise EncodingError(f"{path}:1: no column {column[:40]!r} (for {field!r})")
             index[field] = header.index(column)
-        for field in ("id", "subject", "title"):
+        for field in _REQUIRED:
             if field not in index:
                 raise EncodingError(f"{path}:1: no {field!r} column")
         while True:
@@ -271,7 +261,7 @@ def _csv_rows(f: BinaryIO, path: str | os.PathLike[str], columns: dict[str, str]
                 cell = row[i]
                 if field == "parts":
                     obj[field] = [p.strip() for p in cell.split(";") if p.strip()]
-                elif field in ("expires", "document"):
+                elif field in ("expires", "result", "subject_type"):
                     obj[field] = cell.strip() or None
                 else:
                     obj[field] = cell
@@ -281,17 +271,21 @@ def _csv_rows(f: BinaryIO, path: str | os.PathLike[str], columns: dict[str, str]
 
 
 def _request(obj: dict[str, Any], where: str, seen: set[str]) -> CredentialRequest:
-    for field in ("id", "subject", "title"):
+    for field in _REQUIRED:
         if not isinstance(obj.get(field), str):
+            raise EncodingError(f"{where}: {field!r} must be a string")
+    for field in ("result", "expires", "subject_type"):
+        if obj.get(field) is not None and not isinstance(obj[field], str):
             raise EncodingError(f"{where}: {field!r} must be a string")
     if obj.get("parts") is not None and not isinstance(obj["parts"], list):
         raise EncodingError(f"{where}: 'parts' must be a list of credential ids")
+    subject_type = obj.get("subject_type") or "name"
+    if subject_type not in SUBJECT_TYPES:
+        raise EncodingError(f"{where}: 'subject_type' must be one of {', '.join(SUBJECT_TYPES)}, "
+                            f"got {subject_type[:40]!r}")
     if obj["id"] in seen:
         raise EncodingError(f"{where}: credential id {obj['id']!r} appears twice")
     seen.add(obj["id"])
-    try:
-        document = None if obj.get("document") is None else parse_digest(obj["document"])
-    except EncodingError as exc:
-        raise EncodingError(f"{where}: {exc}") from None
-    return CredentialRequest(obj["id"], obj["subject"], obj["title"], obj.get("expires"),
-                             tuple(obj.get("parts") or ()), document, where)
+    return CredentialRequest(obj["id"], obj["subject"], obj["achievement"], subject_type,
+                             obj.get("result"), obj.get("expires"),
+                             tuple(obj.get("parts") or ()), where)

@@ -4,9 +4,11 @@ A bundle proves, as of one stored checkpoint, the status of one or more credenti
 parts of stacked ones): the checkpoint note; the entries that matter, each with its RFC 9162
 inclusion proof (the issuance, the entry that set the current status, the entry that introduced
 the signing key, the ``revoke-key`` that flagged a key as compromised, and the tree's last
-entry, whose ``state_root`` the map proofs are against); and status-map proofs for each
-credential, its signing key (and a reinstatement's), and its issuer. A never-issued id
-gets a proof of absence.
+entry, whose ``state_root`` the map proofs are against, and the ``register-achievement`` of
+what it awards); and status-map proofs for each credential, its signing key (and a
+reinstatement's), its issuer and its achievement. A never-issued credential gets a proof of
+absence. The holder's credential itself travels beside the bundle, never inside it: a bundle
+holds nothing personal.
 
 :func:`build_bundle` writes one from a ledger's read snapshot, :func:`build_bundles` one for each
 credential of a cohort from a single snapshot and checkpoint; :func:`parse_bundle` reads one
@@ -25,13 +27,16 @@ from typing import TYPE_CHECKING, Any, Final
 from ledger import smt
 from ledger.errors import EncodingError, LedgerError, UsageError
 from ledger.events import (
+    ACHIEVEMENT,
     CRED,
     ISSUED,
     ISSUER,
     KEY,
     MAX_ENTRY_SIZE,
+    AchievementRecord,
     CredRecord,
     KeyRecord,
+    check_handle,
     check_id,
     decode_entry,
     decode_record,
@@ -39,14 +44,13 @@ from ledger.events import (
     key_id,
     map_key,
 )
-from ledger.holder import check_holder_document
 from ledger.note import parse_checkpoint, parse_note
 from ledger.parse import b64decode, b64encode, json_fields, load_json
 
 if TYPE_CHECKING:
     from ledger.log import Ledger, Snapshot
 
-BUNDLE_FORMAT: Final = "credential-ledger/bundle@v1"
+BUNDLE_FORMAT: Final = "credential-ledger/bundle@v2"
 MAX_BUNDLE_SIZE: Final = 16 << 20
 MAX_ENTRIES: Final = 4096
 MAX_MAP_PROOFS: Final = 4096
@@ -98,7 +102,6 @@ class Bundle:
     entries: dict[int, tuple[bytes, tuple[bytes, ...]]]
     proofs: dict[bytes, tuple[smt.MapProof, bytes | None]]
     credentials: tuple[tuple[str, str], ...]
-    documents: tuple[dict[str, Any], ...] = ()
 
 
 def parse_bundle(data: bytes | str) -> Bundle:
@@ -106,9 +109,11 @@ def parse_bundle(data: bytes | str) -> Bundle:
     if len(data) > MAX_BUNDLE_SIZE:
         raise EncodingError(f"bundle: larger than {MAX_BUNDLE_SIZE} bytes")
     doc = load_json(data, "bundle", MAX_BUNDLE_ITEMS)
-    doc = _obj(doc, "top level", {"format", "checkpoint", "entries", "map", "credentials"},
-               {"documents"})
+    doc = _obj(doc, "top level", {"format", "checkpoint", "entries", "map", "credentials"})
     if doc["format"] != BUNDLE_FORMAT:
+        if doc["format"] == "credential-ledger/bundle@v1":
+            raise EncodingError("bundle: format: credential-ledger/bundle@v1 is of entry format "
+                                f"1; this verifier reads {BUNDLE_FORMAT!r}")
         raise EncodingError(f"bundle: format: want {BUNDLE_FORMAT!r}")
     if not isinstance(doc["checkpoint"], str):
         raise EncodingError("bundle: checkpoint: want the note text")
@@ -143,57 +148,49 @@ def parse_bundle(data: bytes | str) -> Bundle:
     creds = []
     for n, item in enumerate(_list(doc["credentials"], "credentials", MAX_CREDENTIALS)):
         item = _obj(item, f"credentials[{n}]", {"issuer", "id"})
-        creds.append((check_id(item["issuer"], "issuer"), check_id(item["id"], "credential id")))
+        try:
+            creds.append((check_id(item["issuer"], "issuer"), check_handle(item["id"])))
+        except EncodingError as exc:
+            raise EncodingError(f"bundle: credentials[{n}]: {exc}") from None
     if not creds:
         raise EncodingError("bundle: credentials: empty")
-    docs = tuple(check_holder_document(d, n) for n, d in
-                 enumerate(_list(doc.get("documents", []), "documents", MAX_CREDENTIALS)))
-    named: set[tuple[str, str]] = set()
-    for n, d in enumerate(docs):
-        if (d["issuer"], d["id"]) in named:
-            raise EncodingError(f"bundle: documents[{n}]: a second holder document for "
-                                f"{d['issuer']}/{d['id']}")
-        named.add((d["issuer"], d["id"]))
-    return Bundle(doc["checkpoint"], entries, proofs, tuple(creds), docs)
+    return Bundle(doc["checkpoint"], entries, proofs, tuple(creds))
 
 
 
 # ---------------------------------------------------------------------------------- writing
 
 
-def build_bundle(ledger: Ledger, credentials: list[tuple[str, str]], *, size: int | None = None,
-                 documents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The bundle for ``credentials`` (issuer, id) against the checkpoint of ``size``
+def build_bundle(ledger: Ledger, credentials: list[tuple[str, str]], *,
+                 size: int | None = None) -> dict[str, Any]:
+    """The bundle for ``credentials`` (issuer, handle) against the checkpoint of ``size``
     (default: the latest stored checkpoint), read from one snapshot of the store.
 
     UsageError if that would prove more than ``MAX_CREDENTIALS`` credentials, counting the
     parts of stacked ones."""
-    return ledger.snapshot(lambda snap: _Builder(snap, size).build(credentials, documents))
+    return ledger.snapshot(lambda snap: _Builder(snap, size).build(credentials))
 
 
 def build_bundles(ledger: Ledger, issuer: str, ids: Iterable[str], *, size: int | None = None,
-                  documents: Mapping[str, dict[str, Any]] | None = None,
                   progress: Callable[[int], None] | None = None,
                   ) -> Iterator[tuple[str, dict[str, Any]]]:
     """One bundle for each credential ``ids`` of ``issuer`` (a cohort), in order, as
     ``(id, bundle)``: all read from ONE snapshot of the store and against ONE checkpoint (of
-    ``size``, default the latest stored), however the log grows meanwhile. ``documents`` maps
-    an id to the holder document its bundle embeds; ``progress(n)`` is called after the n-th.
+    ``size``, default the latest stored), however the log grows meanwhile (``ids``: handles);
+    ``progress(n)`` is called after the n-th.
 
     The proofs every bundle shares (the checkpoint's last entry, the issuer's key and status)
     are read once. The bundles are built before the first is returned (the snapshot is one
     read transaction), so a cohort's bundles are all in memory at once (8 kB of JSON each
     with its document in a log of 201 entries, growing with the log's depth). A never-issued id gets a bundle proving its absence
     (:func:`proves_absence`)."""
-    wanted = [(issuer, check_id(i, "credential id")) for i in ids]
-    docs = documents or {}
+    wanted = [(issuer, check_handle(i)) for i in ids]
 
     def build(snap: Snapshot) -> list[tuple[str, dict[str, Any]]]:
         builder = _Builder(snap, size)
         out = []
         for n, cred in enumerate(wanted, 1):
-            doc = docs.get(cred[1])
-            out.append((cred[1], builder.build([cred], None if doc is None else [doc])))
+            out.append((cred[1], builder.build([cred])))
             if progress is not None:
                 progress(n)
         return out
@@ -241,8 +238,7 @@ class _Builder:
                 "proof": [b64encode(h) for h in self.ledger.inclusion_proof(index, self.cp.size)]}
         return self._entries[index]
 
-    def build(self, credentials: list[tuple[str, str]],
-              documents: list[dict[str, Any]] | None) -> dict[str, Any]:
+    def build(self, credentials: list[tuple[str, str]]) -> dict[str, Any]:
         ledger = self.ledger
         entries: set[int] = set()
         if self.cp.size > 0:
@@ -292,7 +288,12 @@ class _Builder:
                         entries.add(rrec.revoked_at)
             prove(ISSUER, issuer)
             st = decode_statement(issued.statement)
-            queue.extend((issuer, part) for part in st.fields[5])
+            araw = prove(ACHIEVEMENT, issuer, st.fields[2])
+            if araw is not None:
+                arec = decode_record(araw)
+                assert isinstance(arec, AchievementRecord)
+                entries.add(arec.registered_at)
+            queue.extend((issuer, part) for part in st.fields[6])
 
         bundle: dict[str, Any] = {
             "format": BUNDLE_FORMAT,
@@ -301,8 +302,6 @@ class _Builder:
             "entries": [self._entry(i) for i in sorted(entries)],
             "map": list(proofs.values()),
         }
-        if documents:
-            bundle["documents"] = documents
         return bundle
 
 

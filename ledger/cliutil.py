@@ -272,13 +272,6 @@ def iso(ms: int) -> str:
         :-4] + "Z"
 
 
-def expiry_date(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return (dt.datetime.fromtimestamp(ms / 1000, dt.UTC) - dt.timedelta(days=1)).date(
-    ).isoformat()
-
-
 def write_out(output: str | None, text: str, *, mode: int = 0o644, quiet: bool = False) -> None:
     """``text`` to the file ``output`` (atomically; then a note on stderr, unless ``quiet``),
     or to stdout."""

@@ -28,15 +28,17 @@ from ledger.errors import EncodingError
 @click.argument("cred_id", metavar="CRED_ID", required=False)
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
               help="An active key file of the issuer.")
-@click.option("--subject", help="Who the credential is for (only a salted hash enters the log).")
-@click.option("--title", help="What the credential certifies.")
+@click.option("--subject", help="Who the credential is for (only a salted hash of it is in the "
+                                "credential, and nothing of it in the log).")
+@click.option("--subject-type", type=click.Choice(["emailAddress", "sisSourcedId", "name"]),
+              default="name", show_default=True,
+              help="What --subject is: an email address, a student number, or a name.")
+@click.option("--achievement", help="The registered achievement it awards "
+                                    "('credledger achievement add').")
+@click.option("--result", help="A grade or score, shown in the credential (never in the log).")
 @click.option("--expires", metavar="YYYY-MM-DD", help="Last day the credential is valid.")
 @click.option("--part", "parts", multiple=True, metavar="CRED_ID",
-              help="A credential this one stacks (repeatable).")
-@click.option("--attachment", "--document", "document_file",
-              type=click.Path(dir_okay=False, exists=True),
-              help="A file (e.g. the certificate PDF) whose SHA-256 the log commits to "
-                   "('verify --attachment' checks it; --document is the older name).")
+              help="A credential this one stacks, by the id it was issued with (repeatable).")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
               help="A CSV file with a header (name ending in .csv) or a JSONL file: all its "
                    "credentials issued in one atomic commit.")
@@ -44,51 +46,61 @@ from ledger.errors import EncodingError
               help="The --batch file's format (default: csv for a name ending in .csv, else "
                    "jsonl).")
 @click.option("--columns", metavar="FIELD=COLUMN,...",
-              help="CSV: the column of each field, e.g. id=student_no,subject=email "
-                   "(default: columns named id, subject, title, expires, parts, document).")
+              help="CSV: the column of each field, e.g. id=student_no,subject=email (default: "
+                   "columns named id, subject, subject_type, achievement, result, expires, "
+                   "parts).")
 @click.option("--skip-existing", is_flag=True,
-              help="Skip credentials (by id) the log already holds for ISSUER and issue the "
-                   "rest: a re-run after a failure is safe.")
+              help="Skip credentials (by id) already issued to OUT and in the log, and issue "
+                   "the rest: a re-run after a failure is safe.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
-              show_default=True, help="Where the holders' credential documents are written.")
+              show_default=True, help="Where the holders' credentials are written.")
 @json_option
 @dir_option
 @click.pass_context
 def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str,
-          subject: str | None, title: str | None, expires: str | None, parts: tuple[str, ...],
-          document_file: str | None, batch_file: str | None, batch_format: str | None,
-          columns: str | None, skip_existing: bool, out_dir: str, as_json: bool) -> None:
+          subject: str | None, subject_type: str, achievement: str | None, result: str | None,
+          expires: str | None, parts: tuple[str, ...], batch_file: str | None,
+          batch_format: str | None, columns: str | None, skip_existing: bool, out_dir: str,
+          as_json: bool) -> None:
     """Issue one credential, or a whole cohort from a CSV or JSONL file in one atomic commit.
 
-    Each holder's credential document (with the secret salt of its subject commitment) is
-    written to OUT/<CRED_ID>.json, mode 0600: hand it to the holder. While a batch of ISSUER
-    that was interrupted after its commit waits for 'credledger recover' (in any --out), issue
-    refuses and names it.
+    Each holder gets an Open Badges 3.0 credential, signed by the issuer's key, written to
+    OUT/ISSUER/<CRED_ID>.json (mode 0600): hand it to the holder, with the proof bundle
+    'credledger prove' writes. CRED_ID is the issuer's own id for it (a student number, say):
+    it names the file and nothing else. The log holds only a random id, the credential's
+    digest, the achievement, the dates and a status index: nothing personal. While a batch of
+    ISSUER that was interrupted after its commit waits for 'credledger recover' (in any
+    --out), issue refuses and names it.
 
     \b
     A CSV batch: a header line, then one credential a line (Excel's UTF-8 BOM is fine):
-      id,subject,title,expires,parts
-      c-1,Ada Lovelace,Python 101,2028-06-30,m-1;m-2
-    A JSONL batch line: {"id": "c-1", "subject": "Ada Lovelace", "title": "Python 101",
-                   "expires": "2028-06-30", "parts": ["m-1", "m-2"], "document": "<sha256 hex>"}
-    (expires, parts and document are optional). All lines or none are issued.
+      id,subject,subject_type,achievement,result,expires,parts
+      c-1,ada@example.org,emailAddress,cs201,A,2028-06-30,
+    A JSONL batch line: {"id": "c-1", "subject": "ada@example.org", "subject_type":
+      "emailAddress", "achievement": "cs201", "result": "A", "expires": "2028-06-30",
+      "parts": ["m-1", "m-2"]}
+    (subject_type defaults to name; result, expires and parts are optional). All lines or
+    none are issued.
 
     \b
     Examples:
-      credledger issue uni c-1 --key uni.key --subject "Ada Lovelace" --title "Python 101"
+      credledger issue uni c-1 --key uni.key --subject ada@example.org \\
+          --subject-type emailAddress --achievement cs201 --result A
       credledger issue uni --key uni.key --batch cohort-2026.jsonl
       credledger issue uni --key uni.key --batch registrar.csv --skip-existing \\
-          --columns id=student_no,subject=email,title=course,expires=valid_until
+          --columns id=student_no,subject=email,achievement=course,result=grade
     """
-    from ledger.batchfile import CredentialRequest, file_digest, parse_columns, read_batch
+    from ledger.batchfile import CredentialRequest, parse_columns, read_batch
     from ledger.issuance import issue as issue_batch
     from ledger.issuance import issuer_dir, refuse_if_abandoned, refuse_if_pending, split_existing
 
     refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
     if batch_file is not None:
-        if cred_id is not None or subject or title or expires or parts or document_file:
+        if (cred_id is not None or subject or achievement or result or expires or parts
+                or subject_type != "name"):
             raise Failure("--batch takes the credentials from the file: give no CRED_ID, "
-                          "--subject, --title, --expires, --part or --document", 2)
+                          "--subject, --subject-type, --achievement, --result, --expires or "
+                          "--part", 2)
         try:
             mapping = None if columns is None else parse_columns(columns)
         except EncodingError as exc:
@@ -100,18 +112,19 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
         signer = read_key(key_file)
         requests = list(read_batch(batch_file, fmt=batch_format, columns=mapping))
     else:
-        if cred_id is None or subject is None or title is None:
-            raise Failure("give CRED_ID, --subject and --title (or --batch FILE)", 2)
+        if cred_id is None or subject is None or achievement is None:
+            raise Failure("give CRED_ID, --subject and --achievement (or --batch FILE)", 2)
         if batch_format or columns:
             raise Failure("--format and --columns are for --batch", 2)
         signer = read_key(key_file)
-        requests = [CredentialRequest(cred_id, subject, title, expires, parts,
-                                      file_digest(document_file) if document_file else None)]
+        requests = [CredentialRequest(cred_id, subject, achievement, subject_type, result,
+                                      expires, parts)]
     with open_ledger(ctx) as ledger:
         refuse_if_pending(ledger, issuer_id, out_dir)  # in any OUT the store recorded
         skipped = 0
         if skip_existing:
-            requests, existing = split_existing(ledger, issuer_id, requests)
+            requests, existing = split_existing(ledger, issuer_id,
+                                                issuer_dir(out_dir, issuer_id), requests)
             skipped = len(existing)
             if not requests:
                 emit(as_json, {"count": 0, "skipped": skipped, "size": ledger.head().size},
@@ -130,7 +143,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
         else:
             issued = issue_batch(ledger, issuer_id, signer, requests, out_dir, now=now())
     report_append(as_json, issued.appended, f"issued {len(requests)} credential"
-            f"{'s' if len(requests) > 1 else ''} (holder documents in {issued.out})"
+            f"{'s' if len(requests) > 1 else ''} (holders' credentials in {issued.out})"
             + (f"; skipped {skipped} already in the log" if skip_existing else ""),
             extra={"skipped": skipped} if skip_existing else None)
 
@@ -146,9 +159,9 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
     """Finish an interrupted 'issue': write the holder documents its commit left pending.
 
     A batch that was killed after its commit leaves OUT/ISSUER/.pending-*.jsonl, the only copy
-    of its holders' salts. For each document there, recover writes OUT/ISSUER/<CRED_ID>.json if
-    the log holds that credential with the same subject commitment, drops the documents of
-    credentials that never entered the log, and removes the pending file.
+    of its holders' credentials (their salts are in them). For each credential there, recover
+    writes OUT/ISSUER/<CRED_ID>.json if the log holds it, drops those that never entered the
+    log, and removes the pending file.
 
     \b
     Example:
@@ -168,26 +181,38 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
 
 
 def _status_command(kind: str, verb: str) -> Callable[..., None]:
+    from ledger.events import REASON_CODES
+
     @click.argument("issuer_id", metavar="ISSUER")
-    @click.argument("cred_id", metavar="CRED_ID")
+    @click.argument("cred_id", metavar="CRED")
     @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
                   help="An active key file of the credential's issuer.")
-    @click.option("--reason", default="", help=f"Why the credential is {verb}.")
+    @click.option("--reason", type=click.Choice(REASON_CODES[kind]), default="unspecified",
+                  show_default=True,
+                  help=f"Why the credential is {verb}: a code, public forever (the case itself "
+                       "stays in your own records).")
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
+                  show_default=True,
+                  help="Where 'issue' wrote the credentials: a CRED given by your own id is "
+                       "looked up in OUT/ISSUER/.")
     @json_option
     @dir_option
     @click.pass_context
     def command(ctx: click.Context, issuer_id: str, cred_id: str, key_file: str, reason: str,
-                as_json: bool) -> None:
+                out_dir: str, as_json: bool) -> None:
         from ledger.events import CRED, CredRecord, make_statement
+        from ledger.issuance import issuer_dir, resolve
 
+        handle = resolve(issuer_dir(out_dir, issuer_id), cred_id)
         signer = read_key(key_file)
         with open_ledger(ctx) as ledger:
-            rec = ledger.record(CRED, issuer_id, cred_id)
+            rec = ledger.record(CRED, issuer_id, handle)
             # A status statement must be newer than the last one about the credential.
             t = max(now(), rec.last_time + 1 if isinstance(rec, CredRecord) else 0)
-            st = make_statement(kind, issuer_id, t, cred_id, reason)
+            st = make_statement(kind, issuer_id, t, handle, reason)
             res = append(ledger, [sign(st, signer)])
-        report_append(as_json, res, f"{verb} {issuer_id}/{cred_id}")
+        named = cred_id if cred_id == handle else f"{cred_id} ({handle})"
+        report_append(as_json, res, f"{verb} {issuer_id}/{named}: {reason}")
     return command
 
 
@@ -196,16 +221,19 @@ def _status_commands() -> list[click.Command]:
 
     docs = {
         REVOKE: ("revoked", "Revoke a credential (final), signed by its issuer.",
-                 'credledger revoke uni c-1 --key uni.key --reason "academic misconduct"'),
+                 "credledger revoke uni c-1 --key uni.key --reason withdrawn"),
         SUSPEND: ("suspended", "Suspend a credential (reversible), signed by its issuer.",
-                  'credledger suspend uni c-1 --key uni.key --reason "under review"'),
+                  "credledger suspend uni c-1 --key uni.key --reason under-review"),
         REINSTATE: ("reinstated", "Reinstate a suspended credential, signed by its issuer.",
-                    'credledger reinstate uni c-1 --key uni.key --reason "review cleared"'),
+                    "credledger reinstate uni c-1 --key uni.key --reason review-complete"),
     }
     commands = []
     for kind, (verb, summary, example) in docs.items():
         fn = _status_command(kind, verb)
-        fn.__doc__ = f"{summary}\n\n\b\nExample:\n  {example}\n"
+        fn.__doc__ = (f"{summary}\n\nCRED is the credential's id (urn:uuid:...) or your own id "
+                      f"for it (its file's name in OUT/ISSUER/). The log records only the "
+                      f"credential's random id and the reason's code.\n\n\b\nExample:\n  "
+                      f"{example}\n")
         commands.append(click.command(kind)(fn))
     return commands
 

@@ -26,10 +26,15 @@ from ledger.printable import printable
 from ledger.verifycmd import CommandError, run_verify
 
 
+def _out_option(help_text: str) -> Any:
+    return click.option("--out", "out_dir", type=click.Path(file_okay=False),
+                        default="credentials", show_default=True, help=help_text)
+
+
 @click.command()
 @click.argument("issuer_id", metavar="ISSUER")
-@click.argument("cred_ids", metavar="CRED_ID...", nargs=-1, required=True)
-@click.option("--with", "others", multiple=True, metavar="ISSUER/CRED_ID",
+@click.argument("cred_ids", metavar="CRED...", nargs=-1, required=True)
+@click.option("--with", "others", multiple=True, metavar="ISSUER/urn:uuid:...",
               help="Add another issuer's credential to the bundle (repeatable).")
 @click.option("--size", type=click.IntRange(min=0), default=None,
               help="Prove an older state: the stored checkpoint of this size (default: the "
@@ -38,9 +43,8 @@ from ledger.verifycmd import CommandError, run_verify
               show_default=True,
               help="bundle: status and authenticity (JSON); tlog-proof: C2SP inclusion proof "
                    "of the issuance entry.")
-@click.option("--document", "documents", multiple=True, type=click.Path(dir_okay=False),
-              help="Embed the holder's credential document (from 'issue'), so the verifier "
-                   "also checks the subject (repeatable).")
+@_out_option("Where 'issue' wrote the credentials: a CRED given by the issuer's own id is "
+             "looked up in OUT/ISSUER/.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of stdout.")
 @click.option("--json", "as_json", is_flag=True,
@@ -49,9 +53,13 @@ from ledger.verifycmd import CommandError, run_verify
 @dir_option
 @click.pass_context
 def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others: tuple[str, ...],
-          size: int | None, fmt: str, documents: tuple[str, ...], output: str | None,
+          size: int | None, fmt: str, out_dir: str, output: str | None,
           as_json: bool) -> None:
     """Write an offline proof for credentials, as of the log now (or of an older checkpoint).
+
+    A CRED is the credential's id (urn:uuid:..., as in the holder's credential) or the
+    issuer's own id for it (the name 'issue' gave its file in OUT/ISSUER/). The bundle
+    travels beside the holder's credential: 'credledger verify CRED.json --bundle BUNDLE'.
 
     By default the proof is against a checkpoint of the whole log: the latest stored one if
     the log has not grown since, else a new one, signed with the store's log key (an encrypted
@@ -59,33 +67,32 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
     stored checkpoint of size N instead.
 
     A bundle proves authenticity and status (valid, revoked, suspended, or never issued) as
-    of the checkpoint; several credentials (a stack) share one checkpoint, and the parts of a
-    stacked credential are included. A tlog-proof proves only that the issuance entry is in
-    the log; its extra data is the exact entry bytes.
+    of the checkpoint, with the achievement awarded; several credentials (a stack) share one
+    checkpoint, and the parts of a stacked credential are included. A bundle holds nothing
+    personal. A tlog-proof proves only that the issuance entry is in the log; its extra data
+    is the exact entry bytes.
 
     \b
     Examples:
       credledger prove uni cs-001 -o cs-001.bundle.json
-      credledger prove uni cs-001 cs-002 --with other/x-9 --document cs-001.json -o stack.json
+      credledger prove uni urn:uuid:5b0d2c8e-7f43-4f5e-9a51-0c6a1d2e3f40 -o b.json
+      credledger prove uni cs-001 cs-002 --with other/urn:uuid:... -o stack.json
       credledger prove uni cs-001 --size 14 -o old.json
       credledger prove uni cs-001 --format tlog-proof -o cs-001.tlog-proof
       credledger prove uni cs-001 -o cs-001.bundle.json --json
     """
-    from ledger.events import check_id
+    from ledger.events import check_handle, check_id
+    from ledger.issuance import issuer_dir, resolve
 
-    creds = [(check_id(issuer_id, "issuer"), check_id(c, "credential id")) for c in cred_ids]
+    issuer_id = check_id(issuer_id, "issuer")
+    creds = [(issuer_id, resolve(issuer_dir(out_dir, issuer_id), c)) for c in cred_ids]
     for other in others:
         issuer, sep, cred = other.partition("/")
         if not sep:
-            raise Failure(f"--with: want ISSUER/CRED_ID, got {other!r}", 2)
-        creds.append((check_id(issuer, "issuer"), check_id(cred, "credential id")))
-    if fmt == "tlog-proof" and (len(creds) != 1 or documents):
-        raise Failure("--format tlog-proof proves one credential, without documents", 2)
-    from ledger.files import read_regular
-    from ledger.holder import MAX_DOCUMENT_SIZE, parse_holder_document
-
-    docs = [parse_holder_document(read_regular(d, MAX_DOCUMENT_SIZE, "a holder document"))
-            for d in documents]
+            raise Failure(f"--with: want ISSUER/urn:uuid:..., got {other!r}", 2)
+        creds.append((check_id(issuer, "issuer"), check_handle(cred, "--with")))
+    if fmt == "tlog-proof" and len(creds) != 1:
+        raise Failure("--format tlog-proof proves one credential", 2)
     signed = None
     if size is None:
         size = _checkpoint_if_current(ctx)  # then nothing to sign: read-only, never waiting
@@ -95,7 +102,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
 
             if size is None:
                 size, signed = _current_checkpoint(ledger)
-            text = dump_bundle(build_bundle(ledger, creds, size=size, documents=docs))
+            text = dump_bundle(build_bundle(ledger, creds, size=size))
         else:
             from ledger.events import CRED, CredRecord
             from ledger.tlogproof import prove_issuance
@@ -108,15 +115,15 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
     if as_json:
         data: dict[str, Any] = {"proof": fmt, "credentials": [f"{i}/{c}" for i, c in creds],
                                 "checkpoint_size": size, "checkpoint_signed": signed is not None,
-                                "documents": len(docs), "output": output}
+                                "output": output}
         if output is None:
             data["bundle" if fmt == "bundle" else "tlog_proof"] = (
                 json.loads(text) if fmt == "bundle" else text)
         else:
-            write_out(output, text, mode=0o600 if docs else 0o644, quiet=True)
+            write_out(output, text, quiet=True)
         emit(True, data, "")
         return
-    write_out(output, text, mode=0o600 if docs else 0o644)  # documents hold holders' salts
+    write_out(output, text)
     if signed is not None:
         click.echo(signed, err=True)
 
@@ -124,46 +131,46 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
 @click.command("prove-all")
 @click.argument("issuer_id", metavar="ISSUER")
 @click.argument("cohort_file", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("--out-dir", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out-dir", "bundles_dir", required=True, type=click.Path(file_okay=False),
               help="Where the bundles go: <CRED_ID>.bundle.json each (created if need be).")
-@click.option("--documents", "documents_dir", type=click.Path(file_okay=False), default=None,
-              metavar="OUT", help="Embed each holder's document from OUT/ISSUER/ (the --out "
-                                  "of 'issue'); the bundles are then mode 0600.")
+@_out_option("Where 'issue' wrote the credentials (OUT/ISSUER/<CRED_ID>.json): each id of "
+             "FILE is looked up there.")
 @click.option("--size", type=click.IntRange(min=0), default=None,
               help="Prove an older state: the stored checkpoint of this size (default: the "
                    "log as it is now, as for 'prove').")
 @click.option("--columns", metavar="FIELD=COLUMN,...",
               help="A CSV FILE's column mapping: the one it was issued with ('issue --columns').")
 @click.option("--strict", is_flag=True,
-              help="Refuse, writing nothing, if any credential was never issued (default: "
-                   "its bundle proves the absence, and the summary counts it).")
+              help="Refuse, writing nothing, if any credential of FILE was never issued "
+                   "(default: it is skipped, and the summary counts it).")
 @json_option
 @dir_option
 @click.pass_context
-def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str,
-              documents_dir: str | None, size: int | None, columns: str | None, strict: bool,
+def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, bundles_dir: str,
+              out_dir: str, size: int | None, columns: str | None, strict: bool,
               as_json: bool) -> None:
     """Write a bundle for each credential of a cohort, all from one snapshot of the log and
     against one checkpoint, as 'prove' would one by one.
 
     FILE is the batch file the cohort was issued from (CSV or JSONL: its ids are used; a CSV
-    file's --columns as for 'issue') or a plain list of credential ids, one a line. Each bundle goes to OUT_DIR/<CRED_ID>.bundle.json.
-    A credential never issued gets a bundle proving its absence, counted in the summary
-    (--strict refuses instead). With --documents, every issued credential must have its
-    holder document there, or nothing is written.
+    file's --columns as for 'issue') or a plain list of the issuer's own ids, one a line. Each
+    id's credential is read from OUT/ISSUER/<CRED_ID>.json, and its bundle goes to
+    OUT_DIR/<CRED_ID>.bundle.json, to hand to the holder beside the credential. An id with no
+    credential there, or whose credential the log does not hold, was never issued: skipped
+    and counted in the summary (--strict refuses instead).
 
     \b
     Examples:
       credledger prove-all uni cohort-2026.jsonl --out-dir bundles
-      credledger prove-all uni registrar.csv --columns id=student_no,subject=email,title=course \\
-          --out-dir bundles
-      credledger prove-all uni ids.txt --out-dir bundles --documents credentials --strict
+      credledger prove-all uni registrar.csv --columns id=student_no,subject=email,\\
+          achievement=course --out-dir bundles
+      credledger prove-all uni ids.txt --out-dir bundles --out credentials --strict
     """
     from ledger.batchfile import parse_columns, read_cohort
     from ledger.bundle import build_bundles, dump_bundle, proves_absence
     from ledger.events import check_id
     from ledger.holder import file_stem
-    from ledger.issuance import cohort_documents, issuer_dir
+    from ledger.issuance import issuer_dir, read_credential
 
     issuer_id = check_id(issuer_id, "issuer")
     try:
@@ -171,11 +178,21 @@ def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str
     except EncodingError as exc:
         raise Failure(str(exc), 2) from None
     ids = read_cohort(cohort_file, mapping)
-    docs = (cohort_documents(issuer_dir(documents_dir, issuer_id), issuer_id, ids)
-            if documents_dir is not None else None)
-    out = Path(out_dir)
-    bar = (click.progressbar(length=len(ids), label="proving", file=sys.stderr)
-           if not as_json and sys.stderr.isatty() and len(ids) > 1 else None)
+    source = issuer_dir(out_dir, issuer_id)
+    handles: dict[str, str] = {}
+    missing: list[str] = []
+    for own in ids:
+        try:
+            handles[own] = str(read_credential(source, own)["id"])
+        except NotFoundError:
+            missing.append(own)
+    if strict and missing:
+        raise Failure(f"no credential in {source} for {plural(len(missing), 'id', 'ids')} of "
+                      f"{len(ids)} (the first: {missing[0]!r}); no bundle written", 3)
+    own_of = {h: own for own, h in handles.items()}
+    out = Path(bundles_dir)
+    bar = (click.progressbar(length=len(handles), label="proving", file=sys.stderr)
+           if not as_json and sys.stderr.isatty() and len(handles) > 1 else None)
     signed = None
     if size is None:
         size = _checkpoint_if_current(ctx)  # then nothing to sign: read-only, never waiting
@@ -189,38 +206,33 @@ def prove_all(ctx: click.Context, issuer_id: str, cohort_file: str, out_dir: str
                 def progress(n: int) -> None:
                     bar.update(n - done[0])
                     done[0] = n
-                bundles = list(build_bundles(ledger, issuer_id, ids, size=size, documents=docs,
-                                             progress=progress))
+                bundles = list(build_bundles(ledger, issuer_id, list(handles.values()),
+                                             size=size, progress=progress))
         else:
-            bundles = list(build_bundles(ledger, issuer_id, ids, size=size, documents=docs))
-    absent = [i for i, b in bundles if proves_absence(b)]
+            bundles = list(build_bundles(ledger, issuer_id, list(handles.values()), size=size))
+    absent = [own_of[h] for h, b in bundles if proves_absence(b)]
     if strict and absent:
         raise Failure(f"{plural(len(absent), 'credential', 'credentials')} of {len(ids)} "
-                      f"never issued by {issuer_id!r} (the first: {absent[0]!r}); no bundle "
-                      "written", 3)
-    if docs is not None:
-        missing = [i for i, b in bundles if i not in docs and not proves_absence(b)]
-        if missing:
-            where = issuer_dir(documents_dir or "", issuer_id)
-            raise Failure(f"no holder document in {where} for {len(missing)} issued "
-                          f"credential{'s' if len(missing) != 1 else ''} (the first: "
-                          f"{missing[0]!r}); no bundle written", 3)
+                      f"never issued by {issuer_id!r} as of the checkpoint (the first: "
+                      f"{absent[0]!r}); no bundle written", 3)
     out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for cred_id, bundle in bundles:  # documents hold holders' salts: those bundles are 0600
-        path = out / f"{file_stem(cred_id)}.bundle.json"
-        write_atomic(path, dump_bundle(bundle).encode("utf-8"),
-                     mode=0o600 if "documents" in bundle else 0o644, sync=False, sync_dir=False)
-        files.append(str(path))
+    written = 0
+    for handle, bundle in bundles:
+        if proves_absence(bundle):
+            continue
+        path = out / f"{file_stem(own_of[handle])}.bundle.json"
+        write_atomic(path, dump_bundle(bundle).encode("utf-8"), mode=0o644, sync=False,
+                     sync_dir=False)
+        written += 1
     os.sync()  # one sync for all of them
     fsync_path(out)
     if signed is not None and not as_json:
         click.echo(signed, err=True)
-    never = f", {len(absent)} of them proving a credential never issued" if absent else ""
-    emit(as_json, {"bundles": len(bundles), "never_issued": absent, "checkpoint_size": size,
-                    "checkpoint_signed": signed is not None,
-                    "out_dir": str(out), "documents": len(docs or {})},
-          f"wrote {plural(len(bundles), 'bundle', 'bundles')} to {out}{never}, as of the "
+    never = sorted(missing + absent)
+    skipped = f"; {len(never)} never issued, skipped" if never else ""
+    emit(as_json, {"bundles": written, "never_issued": never, "checkpoint_size": size,
+                    "checkpoint_signed": signed is not None, "out_dir": str(out)},
+          f"wrote {plural(written, 'bundle', 'bundles')} to {out}{skipped}, as of the "
           f"checkpoint of size {size}")
 
 
@@ -294,14 +306,13 @@ def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
               type=click.Path(dir_okay=False, readable=False),
               help="A trust file of log keys (VKEYs, one a line, # comments); the one named by "
                    "the file's origin is used.")
-@click.option("--document", "documents", multiple=True,
-              type=click.Path(dir_okay=False, readable=False),
-              help="A holder's credential document (the JSON from 'issue') to check against "
-                   "the log (repeatable).")
-@click.option("--attachment", "attachments", multiple=True,
-              type=click.Path(dir_okay=False, readable=False),
-              help="A file (e.g. the certificate PDF) whose SHA-256 must be the document digest "
-                   "the log commits to for a credential proven (repeatable).")
+@click.option("--bundle", "bundles", multiple=True,
+              type=click.Path(dir_okay=False, readable=False, allow_dash=True),
+              help="The proof bundle of a credential FILE ('credledger prove' writes it; "
+                   "repeatable).")
+@click.option("--subject", default=None, metavar="VALUE",
+              help="The holder's identifier (email, student number or name, exactly as "
+                   "issued): it must match the credential's salted hash.")
 @click.option("--at", "at", metavar="YYYY-MM-DD", default=None,
               help="Judge expiry (and --max-age) at the start of this day (UTC) instead of now.")
 @click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
@@ -314,49 +325,49 @@ def _current_checkpoint(ledger: Any) -> tuple[int, str | None]:
 @json_option
 def verify(files: tuple[str, ...], log_key: str | None, root: str | None, size: int | None,
            checkpoint: str | None, trust: str | None,
-           documents: tuple[str, ...], attachments: tuple[str, ...], at: str | None,
+           bundles: tuple[str, ...], subject: str | None, at: str | None,
            witnesses: tuple[str, ...], min_witnesses: int | None, max_age: str | None,
            as_json: bool) -> None:
-    """Check proof bundles offline: VALID, REVOKED, KEY COMPROMISED, SUSPENDED, EXPIRED, NOT
-    FOUND or INVALID.
+    """Check a holder's credential and its proof bundle offline: VALID, REVOKED, KEY
+    COMPROMISED, SUSPENDED, EXPIRED, NOT FOUND or INVALID.
+
+    A FILE is a holder's credential (the Open Badges 3.0 JSON from 'issue'), verified with its
+    proof bundle (--bundle, or a bundle FILE): its Data Integrity proof by the issuer's key,
+    and that it is exactly the credential the log committed to, with the key the issuer held
+    then and the achievement it registered; --subject also checks who it names. A bundle
+    alone answers the status only. A FILE may also be a tlog-proof ('prove --format
+    tlog-proof'): INCLUDED when its entry is in the trusted checkpoint's tree (inclusion only).
 
     KEY COMPROMISED: the credential was issued (or reinstated) by a key that the log flags as
     stolen from that entry on ('issuer revoke-key --compromised-since'). A credential whose
     key was revoked after it was issued stays VALID, and the answer says so.
 
-    Each answer names the issuer, says whether the holder was checked (only with --document)
-    and what the answers are as of (the time of the checkpoint's last entry). Several FILEs
-    are verified one by one, a block each (--json: a list), exit code the worst; '-' is stdin.
-    The trusted log key may come from --trust FILE or $CREDLEDGER_LOG_KEY.
+    Each answer names the issuer and the achievement, says whether the credential and the
+    holder were checked, and what the answers are as of (the time of the checkpoint's last
+    entry). Several proofs are verified one by one, a block each (--json: a list), exit code
+    the worst; each credential goes with the one bundle that proves it; '-' is stdin. The
+    trusted log key may come from --trust FILE or $CREDLEDGER_LOG_KEY.
 
-    A FILE may also be a tlog-proof ('prove --format tlog-proof'): INCLUDED when its entry is
-    in the trusted checkpoint's tree (inclusion only, not status). Each credential's committed
-    document digest is shown; --attachment checks a file against it. With several FILEs, each
-    --document goes with the one bundle proving its credential, each --attachment with the one
-    FILE whose credential commits to its SHA-256; one that goes with no FILE, or with several,
-    is a usage error.
-
-    Exit 0 only when every credential in the bundle is VALID (or the tlog-proof checks); 1
-    otherwise (including a proof that fails any check); 2 for usage errors (a holder's
-    document given as FILE, say); 3 for an unreadable file.
+    Exit 0 only when every credential is VALID (or the tlog-proof checks); 1 otherwise
+    (including a proof or credential that fails any check); 2 for usage errors (a credential
+    without its bundle, say); 3 for an unreadable file.
 
     \b
     Examples:
-      credledger verify cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
+      credledger verify cs-001.json --bundle cs-001.bundle.json --log-key "example.org/credentials+1d5387d8+AdhtjU..."
+      credledger verify cs-001.json --bundle cs-001.bundle.json --log-key VKEY \\
+          --subject ada@example.org
       credledger verify cs-001.bundle.json --root 60dd97...f573 --size 17
       credledger verify cs-001.bundle.json --checkpoint saved.checkpoint --log-key VKEY
       CREDLEDGER_LOG_KEY=VKEY credledger verify a.bundle.json b.bundle.json -
-      credledger verify cs-001.bundle.json --log-key VKEY --document cs-001.json \\
-          --attachment cs-001.pdf
-      credledger verify a.bundle.json b.bundle.json --log-key VKEY --document a.json \\
-          --document b.json
+      credledger verify a.json b.json --bundle a.bundle.json --bundle b.bundle.json
       credledger verify cs-001.tlog-proof --log-key VKEY
       credledger verify cs-001.bundle.json --log-key VKEY --witness W1 --witness W2 \\
           --min-witnesses 2 --max-age 7d
     """
     try:
         code, out, err = run_verify(files, log_key=log_key, root=root, size=size,
-                                    documents=documents, attachments=attachments, at=at,
+                                    bundles=bundles, subject=subject, at=at,
                                     witnesses=witnesses, checkpoint=checkpoint, trust=trust,
                                     min_witnesses=min_witnesses, max_age=max_age, as_json=as_json)
     except CommandError as exc:

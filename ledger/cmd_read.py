@@ -14,7 +14,6 @@ from ledger.cliutil import (
     b64,
     dir_option,
     emit,
-    expiry_date,
     iso,
     json_option,
     open_ledger,
@@ -71,12 +70,19 @@ def checkpoint(ctx: click.Context, cosigned: str | None, witnesses: tuple[str, .
 
 @click.command()
 @click.argument("issuer_id", metavar="ISSUER")
-@click.argument("cred_id", metavar="CRED_ID", required=False)
+@click.argument("cred_id", metavar="CRED", required=False)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="credentials",
+              show_default=True, help="Where 'issue' wrote the credentials: a CRED given by "
+                                      "the issuer's own id is looked up in OUT/ISSUER/.")
 @json_option
 @dir_option
 @click.pass_context
-def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: bool) -> None:
-    """What the ledger says now about a credential (or, without CRED_ID, an issuer).
+def status(ctx: click.Context, issuer_id: str, cred_id: str | None, out_dir: str,
+           as_json: bool) -> None:
+    """What the ledger says now about a credential (or, without CRED, an issuer).
+
+    CRED is the credential's id (urn:uuid:...) or the issuer's own id for it (its file's name
+    in OUT/ISSUER/).
 
     For an issuer: its registration and retirement, then every key it ever had, oldest
     first: the ledger key id and the public key (base64: the log holds the raw key, not the
@@ -89,6 +95,7 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
     \b
     Examples:
       credledger status uni c-1
+      credledger status uni urn:uuid:5b0d2c8e-7f43-4f5e-9a51-0c6a1d2e3f40 --json
       credledger status uni --json
     """
     from ledger.events import CRED, ISSUED, CredRecord, decode_statement
@@ -99,18 +106,24 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, as_json: boo
         if cred_id is None:
             data, human = _issuer_status(ledger, issuer_id)
         else:
-            rec = ledger.record(CRED, issuer_id, cred_id)
+            from ledger.issuance import issuer_dir, resolve
+
+            handle = resolve(issuer_dir(out_dir, issuer_id), cred_id)
+            rec = ledger.record(CRED, issuer_id, handle)
             if not isinstance(rec, CredRecord):
-                raise NotFoundError(f"issuer {issuer_id!r} never issued {cred_id!r}")
-            entries = ledger.cred_entries(issuer_id, cred_id)
+                raise NotFoundError(f"issuer {issuer_id!r} never issued {handle!r}")
+            entries = ledger.cred_entries(issuer_id, handle)
             issued = ledger.entry(rec.issued_index)
             st = decode_statement(issued.statement)
             data = describe(rec)
-            data.update({"title": st.fields[2], "expires": expiry_date(st.fields[3]),
-                         "parts": st.fields[5], "entries": entries,
-                         "issued_time": iso(issued.time)})
-            human = f"{issuer_id}/{cred_id}: {rec.state.upper()} — {st.fields[2]!r}, issued at " \
-                    f"entry {rec.issued_index} ({iso(issued.time)})"
+            data.update({"achievement": st.fields[2], "digest": st.fields[1].hex(),
+                         "valid_from": iso(st.fields[3]),
+                         "valid_until": None if st.fields[4] is None else iso(st.fields[4]),
+                         "status_index": st.fields[5], "parts": st.fields[6],
+                         "entries": entries, "issued_time": iso(issued.time)})
+            named = cred_id if cred_id == handle else f"{cred_id} ({handle})"
+            human = f"{issuer_id}/{named}: {rec.state.upper()} — achievement " \
+                    f"{st.fields[2]}, issued at entry {rec.issued_index} ({iso(issued.time)})"
             if rec.changed_index is not None:
                 changed = ledger.entry(rec.changed_index)
                 data["changed_time"] = iso(changed.time)
@@ -236,14 +249,17 @@ def entry(ctx: click.Context, index: int, raw: bool, as_json: bool) -> None:
     lines = [f"{k:15} {out[k]}" for k in ("index", "time", "leaf_hash", "prev_root",
                                           "state_root", "kind", "issuer", "statement_time")]
     for name, value in zip(FIELD_NAMES[st.kind], st.fields):
-        if isinstance(value, bytes):
+        if isinstance(value, bytes) and name == "list":
+            shown = f"{len(value)} bytes of a status list credential ('credledger export' " \
+                    "publishes it)"
+        elif isinstance(value, bytes):
             shown = value.hex()
         elif value is None:
             shown = "(none)"
         elif isinstance(value, int):
             shown = str(value)
-            if name == "expires":
-                shown += f" ({iso(value)}: valid through {expiry_date(value)})"
+            if name in ("valid_from", "valid_until"):
+                shown += f" ({iso(value)})"
         else:  # text and lists of ids: quoted as JSON, exactly as they are
             shown = json.dumps(list(value) if isinstance(value, tuple) else value,
                                ensure_ascii=False)

@@ -1,9 +1,10 @@
 """``credledger demo``: the whole story on a fresh store, narrated.
 
 Every step runs the real command (in this process, so the demo is quick), and prints it first
-as you would type it: registry, an issuer, a cohort issued in one batch, a stacked credential,
-some revoked and one suspended, a refused event, a checkpoint, offline proofs checked as a
-verifier would, and a consistency proof between two checkpoints as an auditor would.
+as you would type it: registry, an issuer and its achievements, a cohort issued in one batch
+as Open Badges 3.0 credentials, a stacked credential, some revoked and one suspended, a refused
+event, a checkpoint, offline proofs checked as a verifier would, and a consistency proof
+between two checkpoints as an auditor would.
 """
 
 from __future__ import annotations
@@ -20,12 +21,22 @@ import click
 from ledger.cliutil import secho
 
 COHORT = [
-    ("Ada Lovelace", "Analytical Engines 101"), ("Alan Turing", "Computability"),
-    ("Grace Hopper", "Compilers in Practice"), ("Edsger Dijkstra", "Structured Programming"),
-    ("Barbara Liskov", "Data Abstraction"), ("Donald Knuth", "Literate Programming"),
-    ("Margaret Hamilton", "Software Engineering"), ("Ken Thompson", "Operating Systems"),
-    ("Frances Allen", "Optimising Compilers"), ("John McCarthy", "Lisp"),
-    ("Radia Perlman", "Network Protocols"), ("Leslie Lamport", "Distributed Systems"),
+    ("ada@example.org", "cs101", "A"), ("alan@example.org", "cs102", "A"),
+    ("grace@example.org", "cs103", "B"), ("edsger@example.org", "cs101", "A"),
+    ("barbara@example.org", "cs102", "Pass"), ("donald@example.org", "cs103", "A"),
+    ("margaret@example.org", "cs101", "B"), ("ken@example.org", "cs102", "Pass"),
+    ("frances@example.org", "cs103", "A"), ("john@example.org", "cs101", "B"),
+    ("radia@example.org", "cs102", "A"), ("leslie@example.org", "cs103", "A"),
+]
+ACHIEVEMENTS = [
+    ("cs101", "Programming I", "Variables, control flow and functions in Python.",
+     "Pass the final examination and every laboratory."),
+    ("cs102", "Data Structures", "Lists, trees, graphs and the cost of operations on them.",
+     "Pass the final examination and submit every laboratory report."),
+    ("cs103", "Algorithms", "Sorting, searching, graphs and dynamic programming.",
+     "Pass the final examination."),
+    ("cert", "Certificate in Computing", "The three foundation courses, stacked.",
+     "Hold Programming I, Data Structures and Algorithms."),
 ]
 
 
@@ -66,7 +77,7 @@ def run_demo(keep: str | None) -> None:
 
     _say(f"""
     credential-ledger demo. Everything happens in {work}: the ledger store (LMDB), the issuer's
-    key, the holders' credential documents and the proofs. Each step is the real command.
+    key, the holders' credentials and the proofs. Each step is the real command.
 
     1. The operator creates the ledger. It makes two keys: the log key signs checkpoints (its
     verifier key is what verifiers and auditors trust) and the registry key admits issuers.""")
@@ -82,77 +93,103 @@ def run_demo(keep: str | None) -> None:
     run("issuer", "add", "uni", "--key", vkey, "--name", "Example University",
         "--url", "https://uni.example")
 
-    _say("""3. The university issues a whole cohort from a JSONL file in one atomic commit
-    (all or nothing). Only a salted hash of each learner's name enters the log; each holder
-    gets a credential document with the salt. Then a stacked credential built from three of
-    them.""")
+    _say("""3. The university registers what it awards, once: each achievement's name,
+    description and criteria are public and signed in the log, so a verifier learns what was
+    awarded from the log itself.""")
+    for ach_id, name, description, criteria in ACHIEVEMENTS:
+        run("achievement", "add", "uni", ach_id, "--key", path("uni.key"), "--name", name,
+            "--description", description, "--criteria", criteria, "--type",
+            "Certificate" if ach_id == "cert" else "Course")
+
+    _say("""4. The university issues a whole cohort from a JSONL file in one atomic commit
+    (all or nothing). Each holder gets an Open Badges 3.0 credential signed by the
+    university's key, naming them only by a salted hash of their email. The log holds
+    nothing personal: a random id, the credential's digest, the achievement, the dates and
+    a status index. Then a stacked credential built from three of them.""")
     cohort = work / "cohort.jsonl"
     with cohort.open("w") as f:
-        for n, (who, title) in enumerate(COHORT, 1):
-            f.write(json.dumps({"id": f"cs-{n:03d}", "subject": who, "title": title,
-                                "expires": "2031-06-30"}) + "\n")
+        for n, (who, ach, grade) in enumerate(COHORT, 1):
+            f.write(json.dumps({"id": f"cs-{n:03d}", "subject": who,
+                                "subject_type": "emailAddress", "achievement": ach,
+                                "result": grade, "expires": "2031-06-30"}) + "\n")
     run("issue", "uni", "--key", path("uni.key"), "--batch", str(cohort),
         "--out", path("credentials"))
-    run("issue", "uni", "cs-cert", "--key", path("uni.key"), "--subject", "Ada Lovelace",
-        "--title", "Certificate in Computing (stacked)", "--part", "cs-001", "--part", "cs-002",
-        "--part", "cs-003", "--out", path("credentials"))
+    run("issue", "uni", "cs-cert", "--key", path("uni.key"), "--subject", "ada@example.org",
+        "--subject-type", "emailAddress", "--achievement", "cert", "--part", "cs-001",
+        "--part", "cs-002", "--part", "cs-003", "--out", path("credentials"))
 
-    _say("""4. The first checkpoint: a C2SP signed note over the tree size and root. Anyone who
+    _say("""5. The first checkpoint: a C2SP signed note over the tree size and root. Anyone who
     holds it (or just its root hash) can check proofs offline.""")
     run("checkpoint")
 
-    _say("""5. Things change: two credentials are revoked (final), one suspended (reversible).
-    The rules are enforced at append time: revoking twice is refused, and so is a credential
-    id issued twice. A refused event writes nothing.""")
-    run("revoke", "uni", "cs-004", "--key", path("uni.key"), "--reason", "academic misconduct")
-    run("revoke", "uni", "cs-007", "--key", path("uni.key"), "--reason", "issued in error")
-    run("suspend", "uni", "cs-010", "--key", path("uni.key"), "--reason", "under review")
-    run("revoke", "uni", "cs-004", "--key", path("uni.key"), code=3)
-    run("issue", "uni", "cs-001", "--key", path("uni.key"), "--subject", "Mallory",
-        "--title", "Forged", "--out", path("credentials"), code=3)
+    _say("""6. Things change: two credentials are revoked (final), one suspended (reversible),
+    each with a reason code (the case itself stays in the university's own records). The
+    rules are enforced at append time: revoking twice is refused, and so is an achievement
+    never registered. A refused event writes nothing.""")
+    creds = ["--out", path("credentials")]
+    run("revoke", "uni", "cs-004", "--key", path("uni.key"), "--reason", "withdrawn", *creds)
+    run("revoke", "uni", "cs-007", "--key", path("uni.key"), "--reason", "issued-in-error",
+        *creds)
+    run("suspend", "uni", "cs-010", "--key", path("uni.key"), "--reason", "under-review", *creds)
+    run("revoke", "uni", "cs-004", "--key", path("uni.key"), *creds, code=3)
+    run("issue", "uni", "x-1", "--key", path("uni.key"), "--subject", "mallory@example.org",
+        "--achievement", "phd-in-everything", *creds, code=3)
     run("checkpoint")
-    run("status", "uni", "cs-004")
-    run("status", "uni", "cs-001")
+    run("status", "uni", "cs-004", *creds)
+    run("status", "uni", "cs-001", *creds)
 
-    _say("""6. A holder asks the ledger for a proof bundle: one small JSON file with the
+    _say("""7. A holder asks the ledger for a proof bundle: one small JSON file with the
     signed checkpoint, the entries that matter with their inclusion proofs, and status-map
-    proofs that show the credential was not revoked as of that checkpoint. With the holder's
-    credential document embedded, the verifier also checks whose credential it is.""")
+    proofs that show the credential was not revoked as of that checkpoint. It holds nothing
+    personal, and travels beside the holder's credential.""")
     with Ledger.open(store) as ledger:
         log_vkey = ledger.log_vkey()
     doc = path("credentials/uni/cs-001.json")
-    run("prove", "uni", "cs-001", "--document", doc, "-o", path("cs-001.bundle.json"))
+    run("prove", "uni", "cs-001", *creds, "-o", path("cs-001.bundle.json"))
 
-    _say("""7. An employer verifies it offline with the log's verifier key: no network, no call
-    to the university. Exit 0 means VALID.""")
-    run("verify", path("cs-001.bundle.json"), "--log-key", log_vkey)
+    _say("""8. An employer verifies the credential offline with the log's verifier key: no
+    network, no call to the university. Its Data Integrity proof, the key the university
+    held then, the achievement it registered, its status; and, given the email the
+    candidate wrote on the application, that it is theirs. Exit 0 means VALID.""")
+    run("verify", doc, "--bundle", path("cs-001.bundle.json"), "--log-key", log_vkey,
+        "--subject", "ada@example.org")
 
-    _say("""8. The same check tells revoked, suspended and never-issued credentials apart
-    (exit 1): revocation and absence are proven, not merely not found.""")
-    for cred in ("cs-004", "cs-010", "cs-999"):
-        run("prove", "uni", cred, "-o", path(f"{cred}.bundle.json"))
-        run("verify", path(f"{cred}.bundle.json"), "--log-key", log_vkey, code=1)
+    _say("""9. The same check tells revoked, suspended and never-issued credentials apart
+    (exit 1): revocation and absence are proven, not merely not found. A credential changed
+    after it was signed is INVALID.""")
+    for cred in ("cs-004", "cs-010"):
+        run("prove", "uni", cred, *creds, "-o", path(f"{cred}.bundle.json"))
+        run("verify", path(f"credentials/uni/{cred}.json"), "--bundle",
+            path(f"{cred}.bundle.json"), "--log-key", log_vkey, code=1)
+    forged = json.loads(Path(doc).read_text())
+    forged["credentialSubject"]["result"][0]["value"] = "A+"
+    Path(path("forged.json")).write_text(json.dumps(forged, indent=2))
+    run("verify", path("forged.json"), "--bundle", path("cs-001.bundle.json"), "--log-key",
+        log_vkey, code=1)
 
-    _say("""9. A stacked credential is proven with its parts, all against one checkpoint.""")
-    run("prove", "uni", "cs-cert", "-o", path("stack.bundle.json"))
-    run("verify", path("stack.bundle.json"), "--log-key", log_vkey)
+    _say("""10. A stacked credential is proven with its parts, all against one checkpoint.""")
+    run("prove", "uni", "cs-cert", *creds, "-o", path("stack.bundle.json"))
+    run("verify", path("credentials/uni/cs-cert.json"), "--bundle", path("stack.bundle.json"),
+        "--log-key", log_vkey)
 
-    _say("""10. Status as of an old root: a verifier who only holds the first checkpoint's root
+    _say("""11. Status as of an old root: a verifier who only holds the first checkpoint's root
     hash (say, printed on a 2026 transcript) still gets a proof for that moment, when cs-004
     was still valid, even though it was revoked later.""")
     with Ledger.open(store) as ledger:
         first_size, _ = ledger.checkpoints()[0]
         first_root = ledger.root_at(first_size).hex()
-    run("prove", "uni", "cs-004", "--size", str(first_size), "-o", path("old.bundle.json"))
+    run("prove", "uni", "cs-004", *creds, "--size", str(first_size), "-o",
+        path("old.bundle.json"))
     run("verify", path("old.bundle.json"), "--root", first_root, "--size", str(first_size))
 
-    _say("""11. Interoperability: the same inclusion can be exported as a standard C2SP
-    tlog-proof, which any tlog tool can check with the log key.""")
+    _say("""12. Interoperability: the holder's credential is a standard W3C Verifiable
+    Credential that wallets and Open Badges verifiers read, and the same inclusion can be
+    exported as a standard C2SP tlog-proof, which any tlog tool can check with the log key.""")
     proof = path("cs-001.tlog-proof")
-    run("prove", "uni", "cs-001", "--format", "tlog-proof", "-o", proof)
+    run("prove", "uni", "cs-001", *creds, "--format", "tlog-proof", "-o", proof)
     _verify_tlog_proof(proof, store)
 
-    _say("""12. An auditor who saved the first checkpoint asks for a consistency proof to the
+    _say("""13. An auditor who saved the first checkpoint asks for a consistency proof to the
     latest one: it proves the log only grew, and history was never rewritten.""")
     with Ledger.open(store) as ledger:
         (s1, _), (s2, _) = ledger.checkpoints()[:2]
@@ -161,7 +198,8 @@ def run_demo(keep: str | None) -> None:
 
     _say("That is the whole story.")
     if keep:
-        click.echo(f"The store is in {store}: try 'credledger --dir {store} status uni cs-010'.")
+        click.echo(f"The store is in {store}: try 'credledger --dir {store} status uni cs-010 "
+                   f"--out {work / 'credentials'}'.")
     else:
         shutil.rmtree(work, ignore_errors=True)
         click.echo("(the temporary demo directory was removed; use --keep DIR to keep it)")
@@ -181,7 +219,7 @@ def _verify_tlog_proof(proof_file: str, store: Path) -> None:
     st = decode_statement(entry.statement)
     secho(f"verifier: checkpoint signature OK ({cp.origin}, size {cp.size}); entry {index} "
           f"is in the tree; issuer signature OK: {st.issuer}/{st.fields[0]} "
-          f"{st.fields[2]!r}", fg="green")
+          f"(achievement {st.fields[2]})", fg="green")
 
 
 def _check_consistency(store: Path) -> None:

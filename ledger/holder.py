@@ -1,70 +1,67 @@
-"""Holder credential documents (docs/FORMAT.md §10): the format, built and read.
+"""The issuer's copy of what it issued, and the names of the holder's files (docs/FORMAT.md §10).
 
-A holder document holds the salt of its credential's subject commitment: the only secret that
-links the log to a person. The issuer writes one per credential (``ledger.issuance``, which
-keeps them crash-safe on their way to disk); the verifier reads one from a holder, alone or
-inside a bundle, and checks it against the logged statement (``ledger.verify``).
+What a holder receives is a standard credential: the signed ``OpenBadgeCredential``
+(``ledger.openbadges``), written by the issuer to ``OUT/<issuer>/<own id>.json``, where ``own
+id`` is the issuer's own name for it (a student number, often): the only place that name
+exists. The log knows the credential by its random ``urn:uuid`` alone (docs/FORMAT.md §3.2).
+
+On its way to disk a credential is one line of a batch's pending file
+(``ledger.issuance``): a *pending record* ``{"origin", "issuer", "id", "credential"}``
+naming the log, the issuer, the own id and the credential, so that recovery knows where each
+belongs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
 from ledger.errors import EncodingError
-from ledger.events import check_id
+from ledger.events import check_handle, check_id
 from ledger.parse import json_fields, load_json
 
-CREDENTIAL_TYPE: Final = "credential-ledger/credential@v1"
-"""The holder document's ``type`` (docs/FORMAT.md §10)."""
 MAX_DOCUMENT_SIZE: Final = 1 << 20
-MAX_PARTS_LISTED: Final = 1024
-"""The most ``parts`` a document may list (a reader's bound; a statement holds fewer)."""
+"""The largest credential file a reader takes (the size ``openbadges`` bounds, too)."""
+_RECORD_FIELDS: Final = frozenset({"origin", "issuer", "id", "credential"})
 
 
-def holder_document(*, origin: str, issuer_id: str, cred_id: str, subject: str, salt: bytes,
-                    title: str, expires: str | None, parts: list[str],
-                    document: bytes | None) -> dict[str, Any]:
-    """The holder document of one credential (docs/FORMAT.md §10)."""
-    return {"type": CREDENTIAL_TYPE, "origin": origin, "issuer": issuer_id, "id": cred_id,
-            "subject": subject, "salt": salt.hex(), "title": title, "expires": expires,
-            "parts": parts, "document_sha256": None if document is None else document.hex()}
+def pending_record(*, origin: str, issuer_id: str, own_id: str,
+                   credential: dict[str, Any]) -> dict[str, Any]:
+    """A credential on its way to ``OUT/<issuer>/<own id>.json`` (docs/FORMAT.md §10.1)."""
+    return {"origin": origin, "issuer": issuer_id, "id": own_id, "credential": credential}
 
 
-def document_bytes(doc: dict[str, Any]) -> bytes:
-    """The bytes of a holder document's file: ``json.dumps(doc, indent=2)`` and a newline
-    (docs/FORMAT.md §10), exactly.
-
-    ``json.dumps`` with an indent runs its pure-Python encoder over the whole document; here
-    each string goes through the C function that encoder calls for it
-    (``encode_basestring_ascii``), and the layout is the one ``indent=2`` gives, several times
-    faster for a batch's thousands of documents (benchmarks/README.md, "Speed as the user sees
-    it"). A document of any other shape than :func:`holder_document`'s (strings, ``None``, lists
-    of strings) goes through ``json.dumps`` itself.
-    """
-    if type(doc) is not dict or not doc or not all(type(k) is str for k in doc):
-        return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-    lines = []
-    for key, value in doc.items():
-        if type(value) is str:
-            text = encode_basestring_ascii(value)
-        elif value is None:
-            text = "null"
-        elif type(value) is list and all(type(p) is str for p in value):
-            text = ("[\n    " + ",\n    ".join(map(encode_basestring_ascii, value)) + "\n  ]"
-                    if value else "[]")
-        else:
-            return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-        lines.append(f"  {encode_basestring_ascii(key)}: {text}")
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("ascii")
+def check_pending_record(value: Any) -> dict[str, Any]:
+    """``value`` (parsed JSON) as a pending record: its four fields, the ids valid, the
+    credential an object with a handle as its ``id``."""
+    rec = json_fields(value, "pending record", _RECORD_FIELDS)
+    for name in ("origin", "issuer", "id"):
+        if not isinstance(rec[name], str):
+            raise EncodingError(f"pending record: {name}: want text")
+    check_id(rec["issuer"], "pending record: issuer")
+    check_id(rec["id"], "pending record: id")
+    if not isinstance(rec["credential"], dict):
+        raise EncodingError("pending record: credential: want a JSON object")
+    check_handle(rec["credential"].get("id"), "pending record: credential id")
+    return rec
 
 
-def pending_line(doc: dict[str, Any]) -> bytes:
-    """A holder document as one line of a pending file: ``json.dumps(doc)`` (Python's default
+def document_bytes(credential: dict[str, Any]) -> bytes:
+    """The bytes of a credential's file: ``json.dumps(credential, indent=2)``, ASCII, and a
+    newline (docs/FORMAT.md §10)."""
+    return (json.dumps(credential, indent=2) + "\n").encode("ascii")
+
+
+def pending_line(record: dict[str, Any]) -> bytes:
+    """A pending record as one line of a pending file: ``json.dumps(record)`` (Python's default
     separators, non-ASCII as ``\\uXXXX``) and a newline (docs/FORMAT.md §10.1)."""
-    return (json.dumps(doc) + "\n").encode("ascii")
+    return (json.dumps(record) + "\n").encode("ascii")
+
+
+def parse_pending_line(line: bytes) -> dict[str, Any]:
+    """One line of a pending file, checked (:func:`check_pending_record`)."""
+    return check_pending_record(load_json(line, "pending record", 1 << 16))
 
 
 # ---------------------------------------------------------------------------------- file names
@@ -88,53 +85,6 @@ def file_stem(ident: str) -> str:
     return ident[:160] + "~" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
 
 
-def document_name(cred_id: str) -> str:
-    """The file name of a credential's holder document in ``OUT/<issuer>/``."""
-    return file_stem(cred_id) + ".json"
-
-
-
-# ---------------------------------------------------------------------------------- reading
-
-
-_DOC_FIELDS = frozenset({"type", "origin", "issuer", "id", "subject", "salt", "title",
-                         "expires", "parts", "document_sha256"})
-
-
-def check_holder_document(value: Any, n: int) -> dict[str, Any]:
-    """``value`` (parsed JSON) as a holder document: exactly its ten fields, each of its type;
-    ``n`` numbers it in messages (``documents[n]`` of a bundle)."""
-    where = f"bundle: documents[{n}]"
-    doc = json_fields(value, where, _DOC_FIELDS)
-    if doc["type"] != CREDENTIAL_TYPE:
-        raise EncodingError(f"{where}.type: want {CREDENTIAL_TYPE!r}")
-    for name in ("origin", "issuer", "id", "subject", "salt", "title"):
-        if not isinstance(doc[name], str) or not _utf8(doc[name]):
-            raise EncodingError(f"{where}.{name}: want text")
-    for name in ("issuer", "id"):  # quoted in answers and errors: ids only, no control text
-        check_id(doc[name], f"{where}.{name}")
-    parts = doc["parts"]
-    if parts is not None and (not isinstance(parts, list) or len(parts) > MAX_PARTS_LISTED or
-                              not all(isinstance(p, str) for p in parts)):
-        raise EncodingError(f"{where}.parts: want null or a list of credential ids")
-    for name in ("expires", "document_sha256"):
-        if doc[name] is not None and not isinstance(doc[name], str):
-            raise EncodingError(f"{where}.{name}: want null or text")
-    return doc
-
-
-def parse_holder_document(data: bytes | str) -> dict[str, Any]:
-    """Parse a holder's credential document (as written by ``credledger issue``)."""
-    if len(data) > MAX_DOCUMENT_SIZE:
-        raise EncodingError("credential document: larger than 1 MiB")
-    # Ten fields and at most MAX_PARTS_LISTED parts: a bound on what parsing may build.
-    return check_holder_document(load_json(data, "credential document",
-                                           MAX_PARTS_LISTED + 16), 0)
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def document_name(own_id: str) -> str:
+    """The file name of a credential in ``OUT/<issuer>/``: the issuer's own id, ``.json``."""
+    return file_stem(own_id) + ".json"

@@ -1,14 +1,16 @@
-"""The issuer's protocol: credentials in, signed statements committed, holder documents out
+"""The issuer's protocol: credentials in, signed statements committed, holder credentials out
 (docs/FORMAT.md §10.1), crash-safe: the pending file, its lock, and recovery.
 
 :func:`issue` is what ``credledger issue`` runs, for one credential or a cohort, and what a
 program that issues through the library calls to be as crash-safe as the command line:
 
 1. refuse to start while an interrupted batch of the issuer waits for ``recover``;
-2. build and sign every statement, drawing a fresh 32-byte salt per credential (a big batch
-   on every core, ``ledger.parallel.BatchSigning``, while step 3 runs);
-3. write all the holder documents (``ledger.holder``) to one locked, fsynced pending file:
-   the documents hold the only copy of each salt;
+2. build and sign every Open Badges credential (``ledger.openbadges``: a random ``urn:uuid``,
+   a fresh salt for the holder's identifier, a random status index) and the ``issue``
+   statement that commits to its digest; sign the statements (a big batch on every core,
+   ``ledger.parallel.BatchSigning``, while step 3 runs);
+3. write all the credentials (``ledger.holder``'s pending records) to one locked, fsynced
+   pending file: they hold the only copy of each salt;
 4. append the batch (one atomic commit);
 5. write each holder document, sync, remove the pending file.
 
@@ -41,9 +43,15 @@ from ledger.errors import (
 )
 from ledger.events import (
     ISSUE,
-    decode_statement,
+    ISSUER,
+    LIST_BITS,
+    MAX_LIST_NUMBER,
+    SLOT,
+    IssuerRecord,
+    check_handle,
+    key_id,
     make_statement,
-    subject_commitment,
+    slot_ident,
 )
 from ledger.files import FileBatch, fsync_path, open_regular, read_regular, write_atomic
 from ledger.holder import (
@@ -51,9 +59,9 @@ from ledger.holder import (
     document_bytes,
     document_name,
     file_stem,
-    holder_document,
-    parse_holder_document,
+    parse_pending_line,
     pending_line,
+    pending_record,
 )
 from ledger.parallel import BatchSigning
 
@@ -82,19 +90,15 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
         raise EncodingError("no credentials to issue")
     t = ledger.clock() if now is None else now
     statements, docs = [], []
+    maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
     for req in requests:
         try:
-            expires = parse_date(req.expires, "expires")
-            salt = secrets.token_bytes(32)
-            st = make_statement(ISSUE, issuer_id, t, req.id, subject_commitment(salt, req.subject),
-                                req.title, expires, req.document, list(req.parts))
+            st, credential = maker.make(req)
         except LedgerError as exc:
             raise EncodingError(f"{req.where}: {exc}" if req.where else str(exc)) from None
         statements.append(st.encode())
-        docs.append(holder_document(origin=ledger.origin, issuer_id=issuer_id, cred_id=req.id,
-                                    subject=req.subject, salt=salt, title=req.title,
-                                    expires=req.expires, parts=list(req.parts),
-                                    document=req.document))
+        docs.append(pending_record(origin=ledger.origin, issuer_id=issuer_id, own_id=req.id,
+                                   credential=credential))
     created = _missing_directories(out)  # made for the pending file; removed if refused
     store = ledger.store.path
     # A big batch is signed on every core (the worker pool the append uses next) while this
@@ -126,7 +130,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
         # An interrupt (Ctrl-C) can arrive while LMDB commits and be raised only after the
         # commit returned: ask the log, and keep the salts of a batch that is in it.
         try:
-            is_committed = committed(ledger, issuer_id, docs[0])
+            is_committed = committed(ledger, issuer_id, docs[0]["credential"])
         except BaseException:  # noqa: BLE001 - any doubt keeps the salts
             is_committed = True  # cannot tell: keep the salts for 'recover' to sort out
         if not is_committed:
@@ -157,22 +161,22 @@ def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
 
 
 def write_document(out: Path, doc: dict[str, Any], *, batch: FileBatch | None = None) -> Path:
-    """Write ``doc`` to ``out/<id>.json``, mode 0600, whole or not at all (a reader or a crash
-    never sees a part of it). Alone, it is durable when this returns (``files.write_atomic``);
-    through ``batch`` (a ``files.FileBatch`` of ``out``), once the caller has synced the batch.
-    """
+    """Write the credential of the pending record ``doc`` to ``out/<own id>.json``, mode
+    0600, whole or not at all (a reader or a crash never sees a part of it). Alone, it is
+    durable when this returns (``files.write_atomic``); through ``batch`` (a
+    ``files.FileBatch`` of ``out``), once the caller has synced the batch."""
     name = document_name(doc["id"])
     if batch is None:
-        write_atomic(out / name, document_bytes(doc), mode=0o600)
+        write_atomic(out / name, document_bytes(doc["credential"]), mode=0o600)
     else:
-        batch.write(name, document_bytes(doc))
+        batch.write(name, document_bytes(doc["credential"]))
     return out / name
 
 
 def write_documents(out: Path, docs: Sequence[dict[str, Any]]) -> int:
-    """Write every document of ``docs`` (:func:`write_document`), then make them all durable
-    with one sync (``files.FileBatch``), not one a file; how many were written. Until it
-    returns, the caller keeps the pending file that can write them again."""
+    """Write every credential of ``docs`` (:func:`write_document`), then make them all
+    durable with one sync (``files.FileBatch``), not one a file; how many were written.
+    Until it returns, the caller keeps the pending file that can write them again."""
     with FileBatch(out) as batch:
         for doc in docs:
             write_document(out, doc, batch=batch)
@@ -180,12 +184,110 @@ def write_documents(out: Path, docs: Sequence[dict[str, Any]]) -> int:
     return len(docs)
 
 
-def committed(ledger: Ledger, issuer_id: str, doc: dict[str, Any]) -> bool:
-    """Whether the log holds ``doc``'s credential with ``doc``'s subject commitment."""
-    commitment = subject_commitment(bytes.fromhex(doc["salt"]), doc["subject"])
-    indexes = ledger.cred_entries(issuer_id, doc["id"])
-    return bool(indexes) and decode_statement(
-        ledger.entry(indexes[0]).statement).fields[1] == commitment
+def committed(ledger: Ledger, issuer_id: str, credential: dict[str, Any]) -> bool:
+    """Whether the log holds ``credential`` (by its handle: a random UUID, which no other
+    credential has)."""
+    return bool(ledger.cred_entries(issuer_id, check_handle(credential.get("id"))))
+
+
+# ------------------------------------------------------------------------ the credentials
+
+
+class _CredentialMaker:
+    """Builds and signs each request's credential and its ``issue`` statement, from what the
+    log says of the issuer (name, url), its achievements and its key's status indexes."""
+
+    def __init__(self, ledger: Ledger, issuer_id: str, signer: Signer, out: Path,
+                 t: int) -> None:
+        from ledger import anchoring, openbadges
+
+        self.ledger, self.issuer_id, self.signer, self.out = ledger, issuer_id, signer, out
+        self.t = t
+        self.valid_from = t - t % 1000  # the credential's validFrom: whole seconds
+        rec = ledger.record(ISSUER, issuer_id)
+        if not isinstance(rec, IssuerRecord):
+            raise EncodingError(f"issuer {issuer_id!r} is not registered in this log")
+        self.public_key = signer.public_key
+        self.kid = key_id(self.public_key)
+        self.issuer = openbadges.Issuer(self.public_key, rec.name, rec.url or None)
+        self.achievements: dict[str, Any] = {}
+        self.handles: dict[str, tuple[str, str]] = {}  # own id -> (handle, name), this batch
+        self.used: set[int] = set()
+        self.number = 0
+        self._anchoring, self._openbadges = anchoring, openbadges
+
+    def achievement(self, ach_id: str) -> Any:
+        if ach_id not in self.achievements:
+            reg = self.ledger.achievement(self.issuer_id, ach_id)
+            if reg is None:
+                raise EncodingError(f"achievement {ach_id!r} is not registered for "
+                                    f"{self.issuer_id!r} ('credledger achievement add')")
+            if not reg.description.strip() or not reg.criteria.strip():
+                raise EncodingError(f"achievement {ach_id!r} has no description or no criteria; "
+                                    "an Open Badges credential states both: register a new "
+                                    "version of it that has them")
+            self.achievements[ach_id] = reg
+        return self.achievements[ach_id]
+
+    def part(self, own_id: str) -> tuple[str, str]:
+        """A part's handle and name: from this batch, or the issuer's copy in OUT."""
+        if own_id in self.handles:
+            return self.handles[own_id]
+        path = self.out / document_name(own_id)
+        try:
+            data = read_regular(path, MAX_DOCUMENT_SIZE, "a credential")
+        except NotFoundError:
+            raise EncodingError(f"part {own_id!r}: no credential {path} (a part is named by "
+                                "the id it was issued with, from the same --out)") from None
+        try:
+            cred = json.loads(data)
+            return check_handle(cred.get("id"), "part"), str(cred.get("name", ""))
+        except (ValueError, AttributeError, LedgerError):
+            raise EncodingError(f"part {own_id!r}: {path} is not a credential") from None
+
+    def status_index(self) -> int:
+        """A random free index of the key's current list (docs/FORMAT.md §17.4): drawn
+        uniformly; after 64 held draws in a row, the next list."""
+        while self.number <= MAX_LIST_NUMBER:
+            for _ in range(64):
+                index = self.number * LIST_BITS + secrets.randbelow(LIST_BITS)
+                if index in self.used or self.ledger.record(
+                        SLOT, self.issuer_id, slot_ident(self.kid, index)) is not None:
+                    continue
+                self.used.add(index)
+                return index
+            self.number += 1
+        raise EncodingError(f"every status list of key {self.kid} is full; rotate the key")
+
+    def make(self, req: CredentialRequest) -> tuple[Any, dict[str, Any]]:
+        import uuid
+
+        ob, anchoring = self._openbadges, self._anchoring
+        reg = self.achievement(req.achievement)
+        origin = self.ledger.origin
+        valid_until = parse_date(req.expires, "expires")
+        if valid_until is not None:
+            valid_until -= 1000  # the last second of the last valid day
+        handle = f"urn:uuid:{uuid.uuid4()}"
+        parts = [self.part(p) for p in req.parts]
+        index = self.status_index()
+        achievement = ob.Achievement(
+            anchoring.achievement_iri(origin, self.issuer_id, req.achievement), reg.name,
+            reg.description, reg.criteria,
+            result_name=None if req.result is None else "Result", result_type="Result")
+        vf = anchoring.rfc3339(self.valid_from)
+        credential = ob.issue_credential(
+            self.signer.seed, created=vf, credential_id=handle, issuer=self.issuer,
+            achievement=achievement, identity_type=req.subject_type,
+            identity_value=req.subject, salt=ob.new_salt(), valid_from=vf,
+            valid_until=None if valid_until is None else anchoring.rfc3339(valid_until),
+            result=req.result, parts=[ob.Part(h, n or None) for h, n in parts],
+            status=anchoring.credential_status(origin, self.issuer_id, self.kid, index))
+        st = make_statement(ISSUE, self.issuer_id, self.t, handle,
+                            ob.credential_digest(credential), req.achievement,
+                            self.valid_from, valid_until, index, [h for h, _ in parts])
+        self.handles[req.id] = (handle, credential["name"])
+        return st, credential
 
 
 # ------------------------------------------------------------------------ the pending file
@@ -480,17 +582,17 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
             raise EncodingError(f"{path}:{n}: not UTF-8: not a holder document; the file is "
                                 "left as it is") from None
         try:
-            doc = json.loads(line)
-            is_committed = committed(ledger, issuer_id, doc)
+            doc = parse_pending_line(raw)
+            is_committed = committed(ledger, issuer_id, doc["credential"])
             mine = doc["origin"] == ledger.origin and doc["issuer"] == issuer_id
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 LedgerError):
-            raise EncodingError(f"{path}:{n}: not a holder document; the file is left as it "
+            raise EncodingError(f"{path}:{n}: not a pending record; the file is left as it "
                                 "is") from None
         if not mine:
             raise EncodingError(
-                f"{path}:{n}: a document of {doc['issuer']!r} in log {doc['origin']!r}, not of "
-                f"{issuer_id!r} in this store's log {ledger.origin!r} (wrong --dir or "
+                f"{path}:{n}: a credential of {doc['issuer']!r} in log {doc['origin']!r}, not "
+                f"of {issuer_id!r} in this store's log {ledger.origin!r} (wrong --dir or "
                 "ISSUER?); the file is left as it is")
         docs.append((doc, is_committed))
     return docs
@@ -505,28 +607,43 @@ def issuer_dir(out_dir: str | os.PathLike[str], issuer_id: str) -> Path:
 # ---------------------------------------------------------------------------------- inputs
 
 
-def cohort_documents(out: Path, issuer_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The holder documents 'issue' wrote to ``out`` (``OUT/<issuer>/``) for ``ids``: those
-    that exist, each checked to be for ``issuer_id`` and its id."""
-    docs: dict[str, dict[str, Any]] = {}
-    for cred_id in ids:
-        path = out / document_name(cred_id)
-        if not path.exists():
-            continue
-        doc = parse_holder_document(read_regular(path, MAX_DOCUMENT_SIZE, "a holder document"))
-        if (doc["issuer"], doc["id"]) != (issuer_id, cred_id):
-            raise EncodingError(f"{path}: the holder document of {doc['issuer']}/{doc['id']}, "
-                                f"not of {issuer_id}/{cred_id}")
-        docs[cred_id] = doc
-    return docs
+def read_credential(out: Path, own_id: str) -> dict[str, Any]:
+    """The credential 'issue' wrote to ``out`` (``OUT/<issuer>/``) as ``own_id``: parsed
+    JSON whose ``id`` is a handle (NotFoundError if there is none)."""
+    path = out / document_name(own_id)
+    data = read_regular(path, MAX_DOCUMENT_SIZE, "a credential")
+    try:
+        cred = json.loads(data)
+        check_handle(cred.get("id"), "credential id")
+    except (ValueError, AttributeError, RecursionError, LedgerError):
+        raise EncodingError(f"{path}: not a credential this ledger issued") from None
+    return cred  # type: ignore[no-any-return]
 
 
-def split_existing(ledger: Ledger, issuer_id: str, requests: Sequence[CredentialRequest]
+def resolve(out: Path, ident: str) -> str:
+    """The handle of a credential named by its handle or by the issuer's own id (looked up in
+    ``out``): what ``revoke``, ``prove`` and the like accept."""
+    if ident.startswith("urn:uuid:"):
+        return check_handle(ident)
+    try:
+        return str(read_credential(out, ident)["id"])
+    except NotFoundError:
+        raise NotFoundError(f"no credential {ident!r} in {out} (give its urn:uuid:..., or the "
+                            "--out it was issued to)") from None
+
+
+def split_existing(ledger: Ledger, issuer_id: str, out: Path,
+                   requests: Sequence[CredentialRequest]
                    ) -> tuple[list[CredentialRequest], list[CredentialRequest]]:
-    """``requests`` as (new, existing): whether the log already holds a credential of
-    ``issuer_id`` with the request's id (``issue --skip-existing``: a re-run is safe)."""
+    """``requests`` as (new, existing): whether ``out`` holds the issuer's credential of the
+    request's own id and the log holds it (``issue --skip-existing``: a re-run is safe)."""
     new: list[CredentialRequest] = []
     existing: list[CredentialRequest] = []
     for req in requests:
-        (existing if ledger.cred_entries(issuer_id, req.id) else new).append(req)
+        try:
+            cred = read_credential(out, req.id)
+        except NotFoundError:
+            new.append(req)
+            continue
+        (existing if committed(ledger, issuer_id, cred) else new).append(req)
     return new, existing

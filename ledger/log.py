@@ -58,6 +58,8 @@ from ledger.events import (
     KeyRecord,
     Record,
     SignedStatement,
+    SlotRecord,
+    StatusListRecord,
     check_bytes,
     check_id,
     check_index,
@@ -808,6 +810,13 @@ def describe(record: Record | None) -> dict[str, Any]:
     if isinstance(record, AchievementRecord):
         return {"kind": "achievement", "issuer": record.issuer, "id": record.achievement_id,
                 "registered_at": record.registered_at}
+    if isinstance(record, SlotRecord):
+        return {"kind": "slot", "issuer": record.issuer, "key_id": record.key_id,
+                "status_index": record.status_index, "credential": record.credential}
+    if isinstance(record, StatusListRecord):
+        return {"kind": "status-list", "issuer": record.issuer, "key_id": record.key_id,
+                "purpose": record.purpose, "number": record.number,
+                "tree_size": record.tree_size, "published_at": record.published_at}
     return {"kind": "issuer", "issuer": record.issuer, "name": record.name, "url": record.url,
             "registered_at": record.registered_at, "retired_at": record.retired_at,
             "reason": record.reason}

@@ -58,7 +58,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import dataintegrity, didkey, vcjson
+from ledger import dataintegrity, didkey, statuslist, vcjson
 from ledger.errors import CredentialError, EncodingError
 from ledger.ldloader import OB_V3, VC_V2
 
@@ -187,9 +187,11 @@ def build_credential(*, credential_id: str, issuer: Issuer, achievement: Achieve
                      identity_type: str, identity_value: str, salt: str, valid_from: str,
                      valid_until: str | None = None, name: str | None = None,
                      description: str | None = None, result: str | None = None,
-                     parts: Sequence[Part] = ()) -> dict[str, Any]:
+                     parts: Sequence[Part] = (),
+                     status: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The unsigned ``OpenBadgeCredential`` (see the module docstring); checked with
-    :func:`check_credential` before it is returned. ``name`` defaults to the achievement's."""
+    :func:`check_credential` before it is returned. ``name`` defaults to the achievement's;
+    ``status``: its ``credentialStatus`` entries (``statuslist.status_entries``), if any."""
     achievement_doc: dict[str, Any] = {
         "id": _iri(achievement.id, "achievement.id"), "type": ["Achievement"],
         "name": _text(achievement.name, "achievement.name"),
@@ -223,6 +225,8 @@ def build_credential(*, credential_id: str, issuer: Issuer, achievement: Achieve
     if description is not None:
         doc["description"] = description
     doc["credentialSubject"] = subject
+    if status:
+        doc["credentialStatus"] = [dict(entry) for entry in status]
     if parts:
         doc["evidence"] = [{"id": part.id, "type": ["Evidence"],
                             **({"name": part.name} if part.name is not None else {})}
@@ -272,6 +276,10 @@ class OpenBadge:
     identifiers: tuple[Identifier, ...]
     result: str | None
     parts: tuple[str, ...]
+    achievement_description: str = ""
+    achievement_criteria: str = ""
+    status: tuple[statuslist.StatusEntry, ...] = ()
+    """The ``credentialStatus`` entries, revocation first (none if the credential has none)."""
 
 
 def _list(value: object, path: str) -> list[Any]:
@@ -311,7 +319,7 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
     checks the signature). Raises :class:`CredentialError` naming the first failed path."""
     top = _object(doc, "", {"@context", "id", "type", "issuer", "validFrom", "name",
                             "credentialSubject", *(("proof",) if signed else ())},
-                  {"validUntil", "description", "evidence"})
+                  {"validUntil", "description", "evidence", "credentialStatus"})
     if top["@context"] != list(CONTEXT):
         raise vcjson.fail("@context", f"want exactly {list(CONTEXT)}, in that order")
     credential_id = _iri(top["id"], "id")
@@ -351,9 +359,9 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
     achievement_id = _iri(achievement["id"], f"{path}.id")
     vcjson.types(achievement["type"], f"{path}.type", ["Achievement"])
     achievement_name = _text(achievement["name"], f"{path}.name")
-    _text(achievement["description"], f"{path}.description")
+    achievement_description = _text(achievement["description"], f"{path}.description")
     criteria = _object(achievement["criteria"], f"{path}.criteria", {"narrative"})
-    _text(criteria["narrative"], f"{path}.criteria.narrative")
+    achievement_criteria = _text(criteria["narrative"], f"{path}.criteria.narrative")
     described: set[str] = set()
     descriptions = (_list(achievement["resultDescription"], f"{path}.resultDescription")
                     if "resultDescription" in achievement else [])
@@ -389,12 +397,16 @@ def check_credential(doc: object, *, signed: bool = True) -> OpenBadge:
                 _text(ev["name"], f"evidence[{n}].name")
         if len(set(parts)) != len(parts):
             raise vcjson.fail("evidence", "a part is listed twice")
+    status = (statuslist.check_credential_status(top["credentialStatus"])
+              if "credentialStatus" in top else ())
     return OpenBadge(id=credential_id, issuer_did=profile["id"], issuer_key=issuer_key,
                      issuer_name=issuer_name, issuer_url=issuer_url, valid_from=valid_from,
                      valid_until=valid_until, name=name, achievement_id=achievement_id,
                      achievement_name=achievement_name,
                      identifiers=tuple(sorted(identifiers, key=_identifier_order)),
-                     result=result, parts=tuple(sorted(parts)))
+                     result=result, parts=tuple(sorted(parts)),
+                     achievement_description=achievement_description,
+                     achievement_criteria=achievement_criteria, status=status)
 
 
 def _identifier_order(ident: Identifier) -> tuple[str, str, str]:

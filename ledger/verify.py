@@ -5,8 +5,9 @@ A verifier (an employer, an admissions office) holds either the log's verifier k
 credential in the bundle, one of VALID, REVOKED, KEY COMPROMISED, SUSPENDED, EXPIRED or NOT
 FOUND, **as of the bundle's checkpoint**; any check that fails raises :class:`~ledger.errors.VerificationError`
 naming the check (the CLI reports it as INVALID). Nothing here touches the network or lmdb.
-The bundle's format and its parsing are ``ledger.bundle``'s; the holder document's,
-``ledger.holder``'s.
+The bundle's format and its parsing are ``ledger.bundle``'s. A holder's standard credential
+(``ledger.openbadges``), given beside its bundle, is checked against the issuance entry that
+commits to it (``ledger.anchoring``).
 
 Why the answer can be trusted (docs/FORMAT.md has the bytes):
 
@@ -17,14 +18,16 @@ Why the answer can be trusted (docs/FORMAT.md has the bytes):
    as of the checkpoint, including the *absence* of a revocation and of a never-issued id;
 4. the credential's issuance entry is signed by a key that the map proves was active for its
    issuer at the issuance index; a later status change is proven by its own entry;
-5. a key flagged as compromised from some index on (docs/FORMAT.md §5.2) is proven so by its
+5. a credential given beside the bundle has a valid Data Integrity proof by the did:key of
+   the issuance's signing key, and its digest, id, dates, achievement, status entries and
+   parts are the ones the issuance entry commits to (docs/FORMAT.md §16.8);
+6. a key flagged as compromised from some index on (docs/FORMAT.md §5.2) is proven so by its
    record and the ``revoke-key`` entry that flagged it: a credential whose issuance (or whose
    reinstatement) that key signed at or after that index is KEY COMPROMISED, not VALID.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -38,11 +41,13 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.events import (
+    ACHIEVEMENT,
     CRED,
     ISSUE,
     ISSUED,
     ISSUER,
     KEY,
+    REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
@@ -51,6 +56,7 @@ from ledger.events import (
     ROTATE_KEY,
     SUSPEND,
     SUSPENDED,
+    AchievementRecord,
     CredRecord,
     Entry,
     IssuerRecord,
@@ -61,9 +67,7 @@ from ledger.events import (
     key_id,
     map_key,
     record_hash,
-    subject_commitment,
 )
-from ledger.holder import check_holder_document
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
 from ledger.printable import printable
 
@@ -77,9 +81,6 @@ EXPIRED: Final = "EXPIRED"
 KEY_COMPROMISED: Final = "KEY COMPROMISED"
 NOT_FOUND: Final = "NOT FOUND"
 INVALID: Final = "INVALID"
-
-_HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})*")
-
 
 class BundleError(VerificationError):
     """The bundle fails a check; the message names the check."""
@@ -112,7 +113,10 @@ class Compromise:
 class CredentialAnswer:
     """What the bundle proves about one credential, as of its checkpoint.
 
-    ``subject`` is set when a holder document was checked against the commitment.
+    ``achievement`` and ``title`` are the id and name of the registered achievement it
+    awards; ``expires`` its ``valid_until``. ``credential`` is True when the holder's standard
+    credential was checked against the issuance; ``subject`` is set when, besides, the
+    holder's identifier given to the verifier matched the credential's salted hash.
     ``key_revoked_index`` (and ``key_revoked_reason``, ``key_compromised_since``) are set when
     the map proves that the signing key was revoked, after the issuance (a key revoked before
     it could not have signed it); ``issuer_retired_index`` (and ``issuer_retired_reason``)
@@ -135,8 +139,11 @@ class CredentialAnswer:
     parts: tuple[str, ...] = ()
     subject: str | None = None
     key_id: str = ""
-    document_sha256: str | None = None
-    """The SHA-256 (hex) of the document (a certificate PDF, say) the issuance commits to."""
+    digest: str | None = None
+    """The digest (hex) of the signed credential the issuance commits to."""
+    achievement: str = ""
+    valid_from: int | None = None
+    credential: bool = False
     key_revoked_index: int | None = None
     key_revoked_reason: str = ""
     issuer_retired_index: int | None = None
@@ -150,17 +157,20 @@ class CredentialAnswer:
 
     @property
     def holder_checked(self) -> bool:
-        """True when a holder document was checked against the issuance's commitment."""
+        """True when the holder's identifier was checked against the credential's hash."""
         return self.subject is not None
 
     def as_dict(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "issuer_name": self.issuer_name or None,
                 "id": self.cred_id, "answer": self.answer,
-                "title": self.title, "issued_index": self.issued_index,
-                "issued_time": _iso(self.issued_time), "expires": _iso(self.expires),
+                "achievement": self.achievement or None, "title": self.title,
+                "issued_index": self.issued_index, "issued_time": _iso(self.issued_time),
+                "valid_from": _iso(self.valid_from), "expires": _iso(self.expires),
                 "changed_index": self.changed_index, "changed_time": _iso(self.changed_time),
-                "reason": self.reason, "parts": list(self.parts), "subject": self.subject,
-                "holder_checked": self.holder_checked, "key_id": self.key_id, "document_sha256": self.document_sha256,
+                "reason": self.reason, "parts": list(self.parts),
+                "credential_checked": self.credential, "subject": self.subject,
+                "holder_checked": self.holder_checked, "key_id": self.key_id,
+                "digest": self.digest,
                 "key_revoked": None if self.key_revoked_index is None else {
                     "index": self.key_revoked_index, "reason": self.key_revoked_reason,
                     "compromised_since": self.key_compromised_since},
@@ -184,8 +194,8 @@ class CredentialAnswer:
             if self.reason:
                 text += f": {self.reason}"
         if self.expires is not None:
-            text += f"; {'expired after' if self.answer == EXPIRED else 'valid through'} " \
-                    f"{_last_day(self.expires)}"
+            text += f"; {'expired' if self.answer == EXPIRED else 'valid until'} " \
+                    f"{_iso(self.expires)}"
         c = self.compromise
         if c is not None:
             text += f"; {'signed' if c.kind == ISSUE else 'reinstated at entry ' + str(c.entry)}" \
@@ -205,10 +215,12 @@ class CredentialAnswer:
                 text += f" ({self.issuer_retired_reason})"
         if self.parts:
             text += f"; stacks {', '.join(self.parts)}"
-        if self.subject is not None:
-            text += f"; holder {self.subject!r} matches the commitment"
+        if not self.credential:
+            text += "; credential not checked (only its bundle was given)"
+        elif self.subject is not None:
+            text += f"; credential checked; holder {self.subject!r} matches it"
         else:
-            text += "; holder not checked (no document given)"
+            text += "; credential checked; holder not checked (no --subject)"
         return printable(text)
 
 
@@ -240,13 +252,6 @@ class Verdict:
         order = [REVOKED_ANSWER, KEY_COMPROMISED, NOT_FOUND, SUSPENDED_ANSWER, EXPIRED, VALID]
         answers = {c.answer for c in self.credentials}
         return next((a for a in order if a in answers), NOT_FOUND)
-
-
-def _last_day(expires: int | None) -> str | None:
-    """The ``YYYY-MM-DD`` a logged expiry stands for: the day that ends at ``expires``."""
-    if expires is None:
-        return None
-    return (_iso(expires - 1) or "")[:10]
 
 
 def _iso(ms: int | None) -> str | None:
@@ -319,7 +324,7 @@ class _Checker:
         return record
 
     def credential(self, issuer: str, cred_id: str, at: int,
-                   doc: dict[str, Any] | None) -> CredentialAnswer:
+                   doc: dict[str, Any] | None, subject: str | None) -> CredentialAnswer:
         raw = self.record(CRED, issuer, cred_id)
         if raw is None:
             return CredentialAnswer(issuer, cred_id, NOT_FOUND)
@@ -367,8 +372,12 @@ class _Checker:
                 compromise = compromise or _compromise(rkey, rec.changed_index, REINSTATE)
         elif rec.state != ISSUED:
             raise BundleError(f"{issuer}/{cred_id}: state {rec.state} without a status entry")
-        expires = st.fields[3]
-        subject = _check_document(doc, st, self.cp) if doc is not None else None
+        ach_id, expires = st.fields[2], st.fields[4]
+        achievement = self.achievement(issuer, ach_id, f"{issuer}/{cred_id}")
+        if doc is not None:
+            _check_credential(doc, st, issued.signer, self.cp.origin, issuer_rec, achievement)
+            if subject is not None:
+                _check_subject(doc, subject, f"{issuer}/{cred_id}")
         if rec.state == REVOKED:
             answer = REVOKED_ANSWER
             compromise = None  # revoked whoever signed what: revocation is final
@@ -376,25 +385,41 @@ class _Checker:
             answer = KEY_COMPROMISED
         elif rec.state == SUSPENDED:
             answer = SUSPENDED_ANSWER
-        elif expires is not None and expires <= at:
+        elif expires is not None and expires < at:
             answer = EXPIRED
         else:
             answer = VALID
         return CredentialAnswer(
-            issuer, cred_id, answer, title=st.fields[2], issued_index=rec.issued_index,
+            issuer, cred_id, answer, title=achievement[0], issued_index=rec.issued_index,
             issued_time=issued.time, expires=expires,
             # The last status change (a reinstatement, for a VALID or EXPIRED answer): the
             # record names it and its entry was checked above.
             changed_index=rec.changed_index, changed_time=changed_time,
-            reason=rec.reason, parts=tuple(st.fields[5]),
-            subject=subject, key_id=kid,
-            document_sha256=None if st.fields[4] is None else st.fields[4].hex(),
+            reason=rec.reason, parts=tuple(st.fields[6]),
+            subject=subject if doc is not None else None, key_id=kid,
+            digest=st.fields[1].hex(), achievement=ach_id, valid_from=st.fields[3],
+            credential=doc is not None,
             key_revoked_index=key.revoked_index,
             key_revoked_reason=key.reason if key.revoked_index is not None else "",
             issuer_retired_index=issuer_rec.retired_at,
             issuer_retired_reason=issuer_rec.reason if issuer_rec.retired_at is not None else "",
             issuer_name=issuer_rec.name,
             key_compromised_since=key.untrusted_from, compromise=compromise)
+
+    def achievement(self, issuer: str, ach_id: str, what: str) -> tuple[str, str, str]:
+        """The registered achievement ``ach_id`` of ``issuer``: (name, description, criteria),
+        from the proven ``register-achievement`` entry its proven record names."""
+        rec = _decoded(self._need(ACHIEVEMENT, issuer, ach_id), AchievementRecord,
+                       f"achievement {issuer}/{ach_id}")
+        if (rec.issuer, rec.achievement_id) != (issuer, ach_id):
+            raise BundleError(f"{what}: the achievement record names "
+                              f"{rec.issuer}/{rec.achievement_id}")
+        ast = self.statement(self.entry(rec.registered_at, f"achievement {ach_id} registration"),
+                             f"achievement {ach_id} registration")
+        if ast.kind != REGISTER_ACHIEVEMENT or ast.issuer != issuer or ast.fields[0] != ach_id:
+            raise BundleError(f"achievement {issuer}/{ach_id}: entry {rec.registered_at} does "
+                              "not register it")
+        return ast.fields[1], ast.fields[2], ast.fields[3]
 
     def key(self, issuer: str, signer: bytes, what: str) -> KeyRecord:
         """The proven record of the issuer's key ``signer``; for a key flagged as compromised
@@ -453,42 +478,48 @@ def _decoded(raw: bytes, cls: type[Any], what: str) -> Any:
     return rec
 
 
-def _check_document(doc: dict[str, Any], st: Statement, cp: Checkpoint) -> str:
-    """Check a holder document against the issuance statement; return the proven subject."""
+def _check_credential(doc: dict[str, Any], st: Statement, signer: bytes, origin: str,
+                      issuer_rec: IssuerRecord, achievement: tuple[str, str, str]) -> None:
+    """Check the holder's standard credential: its proof, then that it is the one the
+    issuance ``st`` commits to (``ledger.anchoring.check_anchored``)."""
+    from ledger import anchoring, openbadges  # only with a credential: pyld is slow to load
+    from ledger.errors import LedgerError
+
     name = f"{st.issuer}/{st.fields[0]}"
-    if not _HEX_BYTES.fullmatch(doc["salt"]):
-        raise BundleError(f"{name}: the document's salt is not hex (want 64 lowercase hex digits)")
-    salt = bytes.fromhex(doc["salt"])
-    if len(salt) != 32:
-        raise BundleError(f"{name}: the document's salt is {len(salt)} bytes, want 32 bytes")
-    if subject_commitment(salt, doc["subject"]) != st.fields[1]:
-        raise BundleError(f"{name}: the document's subject and salt do not match the commitment")
-    if doc["title"] != st.fields[2]:
-        raise BundleError(f"{name}: the document's title differs from the logged one")
-    if doc["origin"] != cp.origin:
-        raise BundleError(f"{name}: the document names log {doc['origin']!r}, not {cp.origin!r}")
-    if list(doc["parts"] or []) != list(st.fields[5]):
-        raise BundleError(f"{name}: the document's parts differ from the logged ones")
-    if doc["expires"] != _last_day(st.fields[3]):
-        raise BundleError(f"{name}: the document's expiry differs from the logged one")
-    digest = st.fields[4]
-    if (doc["document_sha256"] is not None or digest is not None) and (
-            digest is None or doc["document_sha256"] != digest.hex()):
-        raise BundleError(f"{name}: the document digest differs from the logged one")
-    return str(doc["subject"])
+    try:
+        badge = openbadges.verify_credential(doc).badge
+        digest = openbadges.credential_digest(doc)
+        anchoring.check_anchored(badge, digest, st, signer, origin=origin,
+                                 issuer_name=issuer_rec.name, issuer_url=issuer_rec.url,
+                                 achievement=achievement)
+    except LedgerError as exc:
+        raise BundleError(f"{name}: the credential: {exc}") from None
+
+
+def _check_subject(doc: dict[str, Any], subject: str, name: str) -> None:
+    """The holder's identifier ``subject`` must hash, with its salt, to one of the
+    credential's identifiers."""
+    from ledger import openbadges
+
+    badge = openbadges.check_credential(doc)
+    if not openbadges.identifier_matches(badge, subject):
+        raise BundleError(f"{name}: the holder {subject!r} is not the one the credential "
+                          "names (no identifier hashes to it)")
 
 
 def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
                   root: bytes | None = None, size: int | None = None, at: int,
-                  documents: tuple[dict[str, Any], ...] = (),
+                  credentials: tuple[dict[str, Any], ...] = (), subject: str | None = None,
                   witnesses: tuple[CosignerVerifier, ...] = (), min_witnesses: int = 0,
                   max_age_ms: int | None = None) -> Verdict:
     """Verify a proof bundle and return what it proves about each credential.
 
     Trust is ``log_key`` (the checkpoint must carry its valid signature) or a published
     ``root`` and ``size`` (the bundle's checkpoint must be exactly that tree). ``at`` is the
-    time (UTC ms) against which expiry is judged. ``documents`` are holder documents to check
-    besides any inside the bundle. With ``witnesses``, the checkpoint must carry at least
+    time (UTC ms) against which expiry is judged. ``credentials`` are the holders' standard
+    credentials (parsed JSON) to check against the issuances the bundle proves, each of one
+    credential the bundle proves; ``subject``, the holder's identifier, is checked against
+    each of them. With ``witnesses``, the checkpoint must carry at least
     ``min_witnesses`` valid cosignatures from them, the newest no older than ``max_age_ms``.
     """
     # 1. Parse, with every size limit checked before any hashing.
@@ -514,21 +545,25 @@ def verify_bundle(data: bytes | str, *, log_key: Verifier | None = None,
         trusted_by += f", cosigned by {', '.join(sorted(times)) or 'no trusted witness'}"
     # 3. The tree's last entry gives the status-map root; 4. answer for every credential.
     checker = _Checker(bundle, cp)
-    documents = tuple(check_holder_document(d, n) for n, d in enumerate(documents))
-    docs: dict[tuple[str, str], dict[str, Any]] = {}
-    for d in (*bundle.documents, *documents):  # the bundle's own are one a credential (parsed)
-        name = (d["issuer"], d["id"])
-        if docs.setdefault(name, d) != d:
-            raise BundleError(f"two different holder documents for {name[0]}/{name[1]} are "
-                              "given")
+    docs: dict[str, dict[str, Any]] = {}
+    for d in credentials:
+        handle = d.get("id") if isinstance(d, dict) else None
+        if not isinstance(handle, str):
+            raise BundleError("a credential without an id is given")
+        if docs.setdefault(handle, d) != d:
+            raise BundleError(f"two different credentials {printable(handle)} are given")
+    if subject is not None and not docs:
+        raise BundleError("a holder (--subject) is checked against the holder's credential; "
+                          "none is given")
     answers = {}
     for issuer, cred_id in _with_parts(bundle, checker):
         answers[(issuer, cred_id)] = checker.credential(issuer, cred_id, at,
-                                                       docs.get((issuer, cred_id)))
-    for issuer, cred_id in docs:
-        if (issuer, cred_id) not in answers:
-            raise BundleError(f"a document for {issuer}/{cred_id} is given, but the bundle "
-                              "does not prove that credential")
+                                                       docs.get(cred_id), subject)
+    proven = {cred_id for _, cred_id in answers}
+    for handle in docs:
+        if handle not in proven:
+            raise BundleError(f"the credential {printable(handle)} is given, but the bundle "
+                              "does not prove it")
     as_of = checker.entry(cp.size - 1, "the tree's last entry").time if cp.size else None
     return Verdict(cp, tuple(answers.values()), trusted_by, at, as_of)
 
@@ -550,4 +585,4 @@ def _with_parts(bundle: Bundle, checker: _Checker) -> Iterator[tuple[str, str]]:
             rec = _decoded(raw, CredRecord, f"{issuer}/{cred_id}")
             st = checker.statement(checker.entry(rec.issued_index, "issuance"), "issuance")
             if st.kind == ISSUE:
-                queue.extend((issuer, p) for p in st.fields[5])
+                queue.extend((issuer, p) for p in st.fields[6])

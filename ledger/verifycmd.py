@@ -122,7 +122,7 @@ def day_start_ms(text: str, option: str = "--at") -> int:
 
 
 def read_input(path: str) -> bytes:
-    """A bundle or holder document, refused when larger than any bundle can be."""
+    """A bundle, tlog-proof or credential, refused when larger than any bundle can be."""
     from ledger.bundle import MAX_BUNDLE_SIZE
 
     data = _read_file(path, MAX_BUNDLE_SIZE, "a proof bundle")
@@ -147,32 +147,13 @@ def _read_file(path: str, limit: int, what: str, option: str = "") -> bytes:
         raise CommandError(f"{option}: {exc}" if option else str(exc), 3) from None
 
 
-def file_sha256(path: str) -> str:
-    """The SHA-256 (hex) of a regular file of any size (an ``--attachment``), read in chunks."""
-    import hashlib
-
-    from ledger.errors import NotFoundError, NotRegularFileError
-    from ledger.files import open_regular
-
-    h = hashlib.sha256()
-    try:
-        with open_regular(path, "an attachment") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-    except NotFoundError:
-        raise CommandError(f"{path}: no such file", 3) from None
-    except NotRegularFileError as exc:
-        raise CommandError(str(exc), 3) from None
-    return h.hexdigest()
-
-
 def file_kind(data: bytes) -> str:
-    """What a file given to ``verify`` is: ``tlog-proof`` (by its header line), ``bundle`` or
-    ``holder`` (JSON of that format or type), ``json`` (other JSON) or ``text`` (not JSON)."""
+    """What a file given to ``verify`` is: ``tlog-proof`` (by its header line), ``bundle`` (JSON
+    of that format), ``credential`` (a JSON-LD document: an ``@context``), ``json`` (other
+    JSON) or ``text`` (not JSON)."""
     import json
 
     from ledger.bundle import BUNDLE_FORMAT
-    from ledger.holder import CREDENTIAL_TYPE
 
     if data.startswith(b"c2sp.org/tlog-proof@"):
         from ledger.tlogproof import HEADER
@@ -184,8 +165,8 @@ def file_kind(data: bytes) -> str:
     except (ValueError, RecursionError):
         return "text"
     if isinstance(value, dict):
-        if value.get("type") == CREDENTIAL_TYPE:
-            return "holder"
+        if "@context" in value:
+            return "credential"
         if value.get("format") == BUNDLE_FORMAT:
             return "bundle"
     return "json"
@@ -203,30 +184,6 @@ def _invalid(reason: str, as_json: bool, what: str = "bundle") -> tuple[int, str
     else:
         out = f"INVALID    {printable(reason)}\n"
     return 1, out, f"the {what} does not verify: {printable(reason)}"
-
-
-def _check_attachments(attachments: tuple[tuple[str, str], ...],
-                       committed: dict[str, str | None]) -> list[dict[str, str]]:
-    """Each attachment's SHA-256 must be a document digest the log commits to for one of the
-    proven credentials (``committed``: credential name to digest); VerificationError if not."""
-    from ledger.errors import VerificationError
-
-    found = []
-    for name, digest in attachments:
-        cred = next((c for c, d in committed.items() if d == digest), None)
-        if cred is None:
-            have = sorted(c for c, d in committed.items() if d is not None)
-            raise VerificationError(
-                f"attachment {name}: its SHA-256 {digest} is not the document digest the log "
-                f"commits to for {', '.join(have)}" if have else
-                f"attachment {name}: no credential proven here commits to a document digest")
-        found.append({"file": name, "sha256": digest, "credential": cred})
-    return found
-
-
-def _attachment_lines(found: list[dict[str, str]]) -> list[str]:
-    return [f"attachment {a['file']}: its SHA-256 matches the document committed for "
-            f"{a['credential']}" for a in found]
 
 
 LOG_KEY_ENV = "CREDLEDGER_LOG_KEY"
@@ -383,28 +340,34 @@ def _read_stdin() -> bytes:
 
 
 def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str | None,
-               size: int | None, documents: tuple[str, ...] = (),
-               attachments: tuple[str, ...] = (), at: str | None = None,
+               size: int | None, bundles: tuple[str, ...] = (),
+               subject: str | None = None, at: str | None = None,
                witnesses: tuple[str, ...] = (), min_witnesses: int | None = None,
                max_age: str | None = None, as_json: bool = False,
                checkpoint: str | None = None, trust: str | None = None,
                ) -> tuple[int, str, str]:
     """Run ``credledger verify``: return (exit code, stdout text, stderr error lines or "").
 
-    Each FILE is a proof bundle, or a tlog-proof (``prove --format tlog-proof``), told apart by
-    its first line; ``-`` is stdin. With one FILE, usage problems (including a file of the
+    Each FILE is a holder's credential (an Open Badges credential, verified with its proof
+    bundle: a FILE or ``--bundle``), a proof bundle, or a tlog-proof (``prove --format
+    tlog-proof``), told apart by their first bytes; ``-`` is stdin (a bundle or tlog-proof).
+    Each credential goes with the one bundle that proves it (:func:`_match_to_files`), and is
+    answered in that bundle's block. With one proof, usage problems (including a file of the
     wrong kind) and unreadable files raise :class:`CommandError`; other package errors
     propagate (map them with :func:`error_exit`). With several, each is verified in turn, one
     block each (``--json``: a list), an error is said for its file, and the exit code is the
-    worst; each document and attachment goes with the one FILE it fits
-    (:func:`_match_to_files`).
+    worst. ``subject``: the holder's identifier, checked against every credential given.
     """
     if isinstance(files, str):
         files = (files,)
     if not files:
         raise CommandError("give a FILE to verify", 2)
-    if files.count(STDIN) > 1:
+    if (*files, *bundles).count(STDIN) > 1:
         raise CommandError("'-' (stdin) can be given once", 2)
+    files, documents = _split_credentials(files, bundles)
+    if subject is not None and not documents:
+        raise CommandError("--subject checks the holder named in a credential: give the "
+                           "credential FILE with its --bundle", 2)
     trust_ = _trust(log_key, root, size, checkpoint, trust)
     at_ms = day_start_ms(at) if at is not None else now_ms()
     cosigners: tuple[Any, ...] = ()
@@ -425,14 +388,14 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
                            "trusted witness cosignature", 2)
     max_age_ms = parse_duration(max_age) if max_age is not None else None
     common: dict[str, Any] = {
-        "trust": trust_, "documents": documents, "attachments": attachments, "at_ms": at_ms,
+        "trust": trust_, "documents": documents, "subject": subject, "at_ms": at_ms,
         "cosigners": cosigners, "min_witnesses": min_witnesses, "max_age_ms": max_age_ms,
         "as_json": as_json}
     if len(files) == 1:
         return _verify_one(files[0], **common)
     datas: dict[str, bytes | Exception] = {}
-    matched: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-    if documents or attachments:
+    matched: dict[str, tuple[str, ...]] = {}
+    if documents:
         from ledger.errors import LedgerError
 
         for file in files:
@@ -440,7 +403,7 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
                 datas[file] = _read_stdin() if file == STDIN else read_input(file)
             except (CommandError, LedgerError, OSError) as exc:  # said for its file below
                 datas[file] = exc
-        matched = _match_to_files(datas, documents, attachments)
+        matched = _match_to_files(datas, documents)
     worst, outs, errs, results = 0, [], [], []
     from ledger.printable import printable
 
@@ -450,9 +413,9 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
                 data = datas[file]
                 if isinstance(data, Exception):
                     raise data
-                docs, atts = matched.get(file, ((), ()))
-                code, out, err = _verify_one(file, **{**common, "documents": docs,
-                                                      "attachments": atts}, data=data)
+                code, out, err = _verify_one(file, **{**common,
+                                                      "documents": matched.get(file, ())},
+                                             data=data)
             else:
                 code, out, err = _verify_one(file, **common)
         except Exception as exc:
@@ -482,96 +445,107 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
     return worst, "\n".join(outs), "\n".join(errs)
 
 
-def _proven(data: bytes) -> tuple[str, set[str], set[str]]:
-    """What a FILE says it proves, read but not verified (only to match ``--document`` and
-    ``--attachment`` to one of several FILEs; verifying each FILE then checks it): its kind
-    (``bundle``, ``tlog-proof``, or ``other``), the credentials it names (a bundle's, with
-    the parts among its entries) and the document digests their issuances commit to."""
+def _split_credentials(files: tuple[str, ...], bundles: tuple[str, ...]
+                       ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The proofs to verify (the FILEs that are not credentials, then each ``--bundle``) and
+    the credentials among the FILEs (by their first bytes: a JSON object with ``@context``)."""
+    proofs, credentials = [], []
+    for file in files:
+        if file != STDIN and _is_credential(file):
+            credentials.append(file)
+        else:
+            proofs.append(file)
+    proofs.extend(b for b in bundles if b not in proofs)
+    if credentials and not proofs:
+        raise CommandError(f"{credentials[0]} is a holder's credential: verify it with its proof "
+                           f"bundle: {PROG} verify {credentials[0]} --bundle BUNDLE ('{PROG} "
+                           "prove' writes it)", 2)
+    return tuple(proofs), tuple(credentials)
+
+
+def _is_credential(path: str) -> bool:
+    """Whether the file at ``path`` starts as a credential does (``{`` and an ``@context``
+    member within its first 4 kB); an unreadable one is left for verifying to report."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    text = head.lstrip()
+    return text.startswith(b"{") and b'"@context"' in text
+
+
+def _proven(data: bytes) -> tuple[str, set[str]]:
+    """What a FILE says it proves, read but not verified (only to match credentials to one
+    of several FILEs; verifying each FILE then checks it): its kind (``bundle`` or ``other``)
+    and the credentials it names (a bundle's, with the parts among its entries)."""
     from ledger.bundle import parse_bundle
     from ledger.errors import LedgerError
     from ledger.events import ISSUE, decode_entry, decode_statement
-    from ledger.tlogproof import parse_tlog_proof
 
     try:
-        if data.startswith(b"c2sp.org/tlog-proof@"):
-            kind, named, raws = "tlog-proof", None, [parse_tlog_proof(data).extra or b""]
-        else:
-            bundle = parse_bundle(data)
-            kind, raws = "bundle", [raw for raw, _ in bundle.entries.values()]
-            named = [f"{i}/{c}" for i, c in bundle.credentials]
+        bundle = parse_bundle(data)
     except LedgerError:
-        return "other", set(), set()
-    issued: dict[str, tuple[str | None, list[str]]] = {}  # name -> (digest, parts)
-    for raw in raws:
+        return "other", set()
+    issued: dict[str, list[str]] = {}  # handle -> parts
+    for raw, _ in bundle.entries.values():
         try:
             st = decode_statement(decode_entry(raw).statement)
         except LedgerError:
             continue
         if st.kind == ISSUE:
-            issued[f"{st.issuer}/{st.fields[0]}"] = (
-                None if st.fields[4] is None else st.fields[4].hex(),
-                [f"{st.issuer}/{p}" for p in st.fields[5]])
-    queue = list(issued) if named is None else named  # a bundle's credentials, then parts
+            issued[st.fields[0]] = list(st.fields[6])
+    queue = [c for _, c in bundle.credentials]  # a bundle's credentials, then parts
     names: set[str] = set()
     while queue:
         name = queue.pop()
         if name not in names:
             names.add(name)
-            queue.extend(issued.get(name, (None, []))[1])
-    digests = {d for n, (d, _) in issued.items() if n in names and d is not None}
-    return kind, names, digests
+            queue.extend(issued.get(name, []))
+    return "bundle", names
+
+
+def _credential_id(path: str, raw: bytes) -> str:
+    """A credential file's ``id``; a usage error (exit 2) if it is not a credential."""
+    import json
+
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise CommandError(f"{path}: not a holder's credential (a JSON object with an id)", 2)
+    return value["id"]
 
 
 def _match_to_files(datas: dict[str, bytes | Exception], documents: tuple[str, ...],
-                    attachments: tuple[str, ...],
-                    ) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """With several FILEs: each ``--document`` goes with the one bundle that names the
-    credential the document is for, each ``--attachment`` with the one FILE whose credentials
-    commit to its SHA-256. One that goes with no FILE, or with several, is a usage error
-    (exit 2) naming the fix: which proof it belongs to is never guessed."""
-    from ledger.errors import LedgerError
-    from ledger.holder import parse_holder_document
+                    ) -> dict[str, tuple[str, ...]]:
+    """With several proofs: each credential goes with the one bundle that proves it. One
+    that goes with no bundle, or with several, is a usage error (exit 2) naming the fix:
+    which proof it belongs to is never guessed."""
+    from ledger.printable import printable
 
-    proven = {f: _proven(d) if isinstance(d, bytes) else ("other", set(), set())
+    proven = {f: _proven(d) if isinstance(d, bytes) else ("other", set())
               for f, d in datas.items()}
     docs: dict[str, list[str]] = {f: [] for f in datas}
-    atts: dict[str, list[str]] = {f: [] for f in datas}
     for doc in documents:
-        raw = read_input(doc)
-        try:
-            parsed = parse_holder_document(raw)
-        except LedgerError:
-            _refuse_document(doc, raw)
-            raise CommandError(f"--document: {doc} is not a holder's credential document", 2)
-        name = f"{parsed['issuer']}/{parsed['id']}"
-        where = [f for f, (kind, names, _) in proven.items() if kind == "bundle" and name in names]
+        handle = _credential_id(doc, read_input(doc))
+        where = [f for f, (kind, names) in proven.items() if kind == "bundle" and handle in names]
         if len(where) != 1:
-            how = "none of the FILEs proves" if not where else f"{len(where)} of the FILEs prove"
-            raise CommandError(f"--document {doc}: {how} {name}, the credential it is for; "
-                               f"verify it with its bundle alone: {PROG} verify BUNDLE "
-                               f"--document {doc}", 2)
+            how = "none of the bundles proves" if not where else f"{len(where)} bundles prove"
+            raise CommandError(f"{doc}: {how} its credential {printable(handle)}; verify it "
+                               f"with its own bundle: {PROG} verify {doc} --bundle BUNDLE", 2)
         docs[where[0]].append(doc)
-    for att in attachments:
-        digest = file_sha256(att)
-        where = [f for f, (_, _, digests) in proven.items() if digest in digests]
-        if len(where) != 1:
-            how = ("no credential the FILEs prove commits to" if not where else
-                   f"credentials of {len(where)} of the FILEs commit to")
-            raise CommandError(f"--attachment {att}: {how} its SHA-256 {digest}; verify it "
-                               f"with the proof it goes with alone: {PROG} verify FILE "
-                               f"--attachment {att}", 2)
-        atts[where[0]].append(att)
-    return {f: (tuple(docs[f]), tuple(atts[f])) for f in datas}
+    return {f: tuple(docs[f]) for f in datas}
 
 
 def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
-                attachments: tuple[str, ...], at_ms: int, cosigners: tuple[Any, ...],
+                subject: str | None, at_ms: int, cosigners: tuple[Any, ...],
                 min_witnesses: int, max_age_ms: int | None,
                 as_json: bool, data: bytes | None = None) -> tuple[int, str, str]:
     from dataclasses import replace
 
-    from ledger.errors import EncodingError, LedgerError
-    from ledger.holder import parse_holder_document
+    from ledger.errors import LedgerError
     from ledger.printable import printable
     from ledger.verify import verify_bundle
 
@@ -579,40 +553,32 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
         data = _read_stdin() if file == STDIN else read_input(file)
     verifier = trust.for_data(data)
     raw_docs = [(d, read_input(d)) for d in documents]
-    digests = tuple((a, file_sha256(a)) for a in attachments)
     kind = file_kind(data) if data.startswith(b"c2sp.org/") else "bundle"
     if kind == "tlog-proof":
         if documents:
-            raise CommandError(f"--document: {file} is a tlog-proof, which proves only that "
-                               "an entry is in the log; check a holder document with a proof "
+            raise CommandError(f"{file} is a tlog-proof, which proves only that an entry is "
+                               "in the log; check a holder's credential with its proof "
                                "bundle", 2)
         return _run_tlog_proof(file, data, verifier=verifier, root=trust.root, size=trust.size,
                                at_ms=at_ms, cosigners=cosigners, min_witnesses=min_witnesses,
-                               max_age_ms=max_age_ms, digests=digests, as_json=as_json,
+                               max_age_ms=max_age_ms, as_json=as_json,
                                trusted_by=trust.trusted_by)
     try:
-        docs = []
-        for name, raw in raw_docs:
-            try:
-                docs.append(parse_holder_document(raw))
-            except EncodingError:
-                _refuse_document(name, raw)
-                raise
+        docs = [_credential_json(name, raw) for name, raw in raw_docs]
         verdict = verify_bundle(data, log_key=verifier, root=trust.root, size=trust.size,
-                                at=at_ms, documents=tuple(docs), witnesses=cosigners,
-                                min_witnesses=min_witnesses, max_age_ms=max_age_ms)
+                                at=at_ms, credentials=tuple(docs), subject=subject,
+                                witnesses=cosigners, min_witnesses=min_witnesses,
+                                max_age_ms=max_age_ms)
         if trust.trusted_by is not None:
             verdict = replace(verdict, trusted_by=trust.trusted_by +
                               verdict.trusted_by.partition(",")[1] +
                               verdict.trusted_by.partition(",")[2])
-        found = _check_attachments(digests, {f"{c.issuer}/{c.cred_id}": c.document_sha256
-                                             for c in verdict.credentials})
     except LedgerError as exc:
         reason = str(exc)
         what = file_kind(data)
-        if what == "holder":
-            raise CommandError(f"{file} is a holder's credential document, not a proof "
-                               "bundle: pass it with --document", 2) from None
+        if what == "credential":
+            raise CommandError(f"{file} is a holder's credential, not a proof bundle: "
+                               f"{PROG} verify {file} --bundle BUNDLE", 2) from None
         if what == "text":
             reason = f"{file}: not a proof bundle (not JSON)"
         return _invalid(reason, as_json)
@@ -620,17 +586,9 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
         import json
 
         result = {"format": VERIFY_FORMAT, **verdict.as_dict()}
-        if found:
-            result["attachments"] = found
         out = json.dumps(result, indent=2) + "\n"
     else:
-        lines = []
-        for answer in verdict.credentials:
-            lines.append(answer.describe())
-            if answer.document_sha256 is not None:
-                lines.append(f"{'':10} {answer.issuer}/{answer.cred_id}: the log commits to a "
-                             f"document of SHA-256 {answer.document_sha256}")
-        lines.extend(_attachment_lines(found))
+        lines = [answer.describe() for answer in verdict.credentials]
         cp = verdict.checkpoint
         from ledger.verify import _iso
 
@@ -642,22 +600,25 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
     return (0 if verdict.valid else 1), out, ""
 
 
-def _refuse_document(name: str, raw: bytes) -> None:
-    """A ``--document`` file of another kind is a usage mistake: say what it is."""
+def _credential_json(name: str, raw: bytes) -> dict[str, Any]:
+    """A credential file as strict JSON (``openbadges.parse_credential``: bounded, no member
+    named twice); a file of another kind is a usage error naming what it is."""
+    from ledger.errors import EncodingError
+    from ledger.openbadges import parse_credential
+
     what = file_kind(raw)
-    if what == "text":
-        raise CommandError(f"--document: {name} is not a holder's credential document (not "
-                           "JSON); to check a certificate file (a PDF, say) against the digest "
-                           "the log commits to, pass it with --attachment", 2)
     if what in ("bundle", "tlog-proof"):
-        raise CommandError(f"--document: {name} is a {'proof bundle' if what == 'bundle' else what}, "
-                           "not a holder's credential document: pass it as FILE", 2)
+        raise CommandError(f"{name} is a {'proof bundle' if what == 'bundle' else what}, not a "
+                           "holder's credential: give it as FILE or --bundle", 2)
+    try:
+        return parse_credential(raw)
+    except EncodingError as exc:
+        raise CommandError(f"{name}: not a holder's credential ({exc})", 2) from None
 
 
 def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None,
                     size: int | None, at_ms: int, cosigners: tuple[Any, ...],
-                    min_witnesses: int, max_age_ms: int | None,
-                    digests: tuple[tuple[str, str], ...], as_json: bool,
+                    min_witnesses: int, max_age_ms: int | None, as_json: bool,
                     trusted_by: str | None = None) -> tuple[int, str, str]:
     """``credledger verify`` of a tlog-proof: the entry is in the trusted checkpoint's tree
     (docs/FORMAT.md §8). Says what the entry is; proves nothing about a credential's status."""
@@ -685,8 +646,7 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
         st = entry.signed().verify()
         cred = f"{st.issuer}/{st.fields[0]}" if st.kind in (ISSUE, REVOKE, SUSPEND,
                                                              REINSTATE) else st.issuer
-        digest = st.fields[4].hex() if st.kind == ISSUE and st.fields[4] is not None else None
-        found = _check_attachments(digests, {cred: digest})
+        digest = st.fields[1].hex() if st.kind == ISSUE else None
     except LedgerError as exc:
         return _invalid(str(exc), as_json, "tlog-proof")
     title = st.fields[2] if st.kind == ISSUE else None
@@ -698,19 +658,16 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
             "checkpoint": {"origin": cp.origin, "size": cp.size, "root": cp.root.hex()},
             "trusted_by": trusted_by, "at": _iso(at_ms),
             "entry": {"kind": st.kind, "issuer": st.issuer,
-                      "id": st.fields[0] if cred != st.issuer else None, "title": title,
+                      "id": st.fields[0] if cred != st.issuer else None, "achievement": title,
                       "time": _iso(entry.time), "key_id": key_id(entry.signer),
-                      "document_sha256": digest}}
-        if found:
-            result["attachments"] = found
+                      "digest": digest}}
         return 0, json.dumps(result, indent=2) + "\n", ""
-    named = f"{cred} {title!r}" if title is not None else cred
+    named = f"{cred} (achievement {title})" if title is not None else cred
     first = (f"INCLUDED   entry {index} is in the log: {st.kind} {named} "
              f"({_iso(entry.time)}), signed by key {key_id(entry.signer)}")
     lines = [first]
     if digest is not None:
-        lines.append(f"{'':10} {cred}: the log commits to a document of SHA-256 {digest}")
-    lines.extend(_attachment_lines(found))
+        lines.append(f"{'':10} {cred}: the log commits to the credential of digest {digest}")
     lines.append(f"as of checkpoint {cp.origin} size {cp.size} root {cp.root.hex()[:16]}..., "
                  f"trusted by {trusted_by}")
     lines.append(f"{'':10} a tlog-proof proves inclusion only: not that the key was the "
@@ -725,9 +682,8 @@ def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None
 
 _VALUED = {"--log-key": "log_key", "--root": "root", "--size": "size", "--at": "at",
            "--min-witnesses": "min_witnesses", "--max-age": "max_age",
-           "--checkpoint": "checkpoint", "--trust": "trust"}
-_MULTIPLE = {"--document": "documents", "--attachment": "attachments",
-             "--witness": "witnesses"}
+           "--checkpoint": "checkpoint", "--trust": "trust", "--subject": "subject"}
+_MULTIPLE = {"--bundle": "bundles", "--witness": "witnesses"}
 
 
 def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
@@ -735,8 +691,8 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
     None when click should parse them (help, anything unusual, any usage error)."""
     opts: dict[str, Any] = {"log_key": None, "root": None, "size": None, "at": None,
                             "min_witnesses": None, "max_age": None, "as_json": False,
-                            "checkpoint": None, "trust": None}
-    multi: dict[str, list[str]] = {"documents": [], "attachments": [], "witnesses": []}
+                            "checkpoint": None, "trust": None, "subject": None}
+    multi: dict[str, list[str]] = {"bundles": [], "witnesses": []}
     files: list[str] = []
     i = 0
     while i < len(args):
@@ -767,11 +723,10 @@ def parse_verify_args(args: list[str]) -> dict[str, Any] | None:
             if not re.fullmatch(r"[0-9]{1,18}", opts[key]):
                 return None
             opts[key] = int(opts[key])
-    for path in (*files, *multi["documents"], *multi["attachments"]):
+    for path in (*files, *multi["bundles"]):
         if path != STDIN and os.path.isdir(path):
             return None
-    return {"files": tuple(files), "documents": tuple(multi["documents"]),
-            "attachments": tuple(multi["attachments"]),
+    return {"files": tuple(files), "bundles": tuple(multi["bundles"]),
             "witnesses": tuple(multi["witnesses"]), **opts}
 
 
