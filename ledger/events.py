@@ -85,6 +85,7 @@ REASON_CODES: Final[dict[str, tuple[str, ...]]] = {
     "suspend": ("unspecified", "under-review"),
     "reinstate": ("unspecified", "review-complete"),
 }
+_ALL_REASON_CODES: Final = frozenset(c for codes in REASON_CODES.values() for c in codes)
 # Status list purposes (docs/FORMAT.md §17): one bit a credential in each.
 PURPOSES: Final = ("revocation", "suspension")
 MAX_LIST_NUMBER: Final = 63
@@ -843,10 +844,13 @@ def decode_record(data: bytes) -> Record:
         _, issuer, cred, state, issued, changed, reason, last = _fields(items, 8, "cred record")
         if state not in CRED_STATES:
             raise EncodingError(f"cred record state: got {_show(state)}")
+        if reason != "" and reason not in _ALL_REASON_CODES:
+            raise EncodingError(f"cred record reason: want \"\" or a reason code, got "
+                                f"{_show(reason)}")
         return CredRecord(check_id(issuer, "issuer id"), check_handle(cred), state,
                           check_index(issued, "issued_index"),
-                          _opt(changed, check_index, "changed_index"),
-                          check_text(reason, "reason", max_len=1024), check_time(last, "last_time"))
+                          _opt(changed, check_index, "changed_index"), reason,
+                          check_time(last, "last_time"))
     if kind == KEY:
         revoked_at = since = None
         if len(items) not in (8, 10):
