@@ -63,7 +63,7 @@ from ledger.holder import (
     pending_line,
     pending_record,
 )
-from ledger.parallel import BatchSigning
+from ledger.parallel import BatchSigning, sign_credentials
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
@@ -89,14 +89,18 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     if not requests:
         raise EncodingError("no credentials to issue")
     t = ledger.clock() if now is None else now
-    statements, docs = [], []
     maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
+    unsigned = []
     for req in requests:
         try:
-            st, credential = maker.make(req)
+            unsigned.append(maker.unsigned(req))
         except LedgerError as exc:
             raise EncodingError(f"{req.where}: {exc}" if req.where else str(exc)) from None
-        statements.append(st.encode())
+    # The credentials are signed on every core: RDFC-1.0 is most of what issuing costs.
+    signed = sign_credentials(unsigned, signer.seed, maker.created, ledger.workers)
+    statements, docs = [], []
+    for req, (credential, digest) in zip(requests, signed, strict=True):
+        statements.append(maker.statement(credential, digest).encode())
         docs.append(pending_record(origin=ledger.origin, issuer_id=issuer_id, own_id=req.id,
                                    credential=credential))
     created = _missing_directories(out)  # made for the pending file; removed if refused
@@ -214,6 +218,8 @@ class _CredentialMaker:
         self.handles: dict[str, tuple[str, str]] = {}  # own id -> (handle, name), this batch
         self.used: set[int] = set()
         self.number = 0
+        self.created = anchoring.rfc3339(self.valid_from)
+        self.pending: dict[str, tuple[str, int | None, int, list[str]]] = {}
         self._anchoring, self._openbadges = anchoring, openbadges
 
     def achievement(self, ach_id: str) -> Any:
@@ -259,7 +265,9 @@ class _CredentialMaker:
             self.number += 1
         raise EncodingError(f"every status list of key {self.kid} is full; rotate the key")
 
-    def make(self, req: CredentialRequest) -> tuple[Any, dict[str, Any]]:
+    def unsigned(self, req: CredentialRequest) -> dict[str, Any]:
+        """The request's credential, not yet signed: a random handle, a fresh salt for the
+        holder's identifier, a random free status index, parts resolved to handles."""
         import uuid
 
         ob, anchoring = self._openbadges, self._anchoring
@@ -275,19 +283,23 @@ class _CredentialMaker:
             anchoring.achievement_iri(origin, self.issuer_id, req.achievement), reg.name,
             reg.description, reg.criteria,
             result_name=None if req.result is None else "Result", result_type="Result")
-        vf = anchoring.rfc3339(self.valid_from)
-        credential = ob.issue_credential(
-            self.signer.seed, created=vf, credential_id=handle, issuer=self.issuer,
-            achievement=achievement, identity_type=req.subject_type,
-            identity_value=req.subject, salt=ob.new_salt(), valid_from=vf,
+        doc = ob.build_credential(
+            credential_id=handle, issuer=self.issuer, achievement=achievement,
+            identity_type=req.subject_type, identity_value=req.subject, salt=ob.new_salt(),
+            valid_from=self.created,
             valid_until=None if valid_until is None else anchoring.rfc3339(valid_until),
             result=req.result, parts=[ob.Part(h, n or None) for h, n in parts],
             status=anchoring.credential_status(origin, self.issuer_id, self.kid, index))
-        st = make_statement(ISSUE, self.issuer_id, self.t, handle,
-                            ob.credential_digest(credential), req.achievement,
-                            self.valid_from, valid_until, index, [h for h, _ in parts])
-        self.handles[req.id] = (handle, credential["name"])
-        return st, credential
+        self.handles[req.id] = (handle, doc["name"])
+        self.pending[handle] = (req.achievement, valid_until, index, [h for h, _ in parts])
+        return doc
+
+    def statement(self, credential: dict[str, Any], digest: bytes) -> Any:
+        """The ``issue`` statement of a signed credential: its handle, digest, achievement,
+        validity, status index and parts."""
+        achievement, valid_until, index, parts = self.pending.pop(credential["id"])
+        return make_statement(ISSUE, self.issuer_id, self.t, credential["id"], digest,
+                              achievement, self.valid_from, valid_until, index, parts)
 
 
 # ------------------------------------------------------------------------ the pending file

@@ -238,10 +238,15 @@ def build_credential(*, credential_id: str, issuer: Issuer, achievement: Achieve
 def issue_credential(seed: bytes, *, created: str, **fields: Any) -> dict[str, Any]:
     """:func:`build_credential` with ``fields``, signed by the issuer's key (its 32-byte
     ``seed``) with an ``eddsa-rdfc-2022`` proof made at ``created``."""
-    doc = build_credential(**fields)
-    issuer: Issuer = fields["issuer"]
-    return dataintegrity.sign(doc, seed, created=created,
-                              verification_method=didkey.verification_method(issuer.public_key))
+    return sign_credential(build_credential(**fields), seed, created=created)
+
+
+def sign_credential(doc: Mapping[str, Any], seed: bytes, *, created: str) -> dict[str, Any]:
+    """The unsigned credential ``doc`` (:func:`build_credential`'s) signed by the issuer's key
+    (its 32-byte ``seed``: the did:key of ``doc``'s issuer) with an ``eddsa-rdfc-2022`` proof
+    made at ``created``."""
+    method = didkey.verification_method(didkey.decode(doc["issuer"]["id"]))
+    return dataintegrity.sign(doc, seed, created=created, verification_method=method)
 
 
 # ------------------------------------------------------------------------------ reading
