@@ -7,7 +7,10 @@ For every entry, in order (docs/FORMAT.md §2-§6):
 3. the statement's signature verifies (checked on every core, ahead of the replay);
 4. the statement obeys the rules of docs/FORMAT.md §6 as of the entries before it (the same
    :func:`ledger.rules.apply_rules` the append path uses, over the replayed records);
-5. ``state_root`` is the root of the status map replayed from scratch after it.
+5. ``state_root`` is the root of the status map replayed from scratch after it;
+6. a ``publish-status-list`` entry's list credential is the signer's, at the URL of its list,
+   of its purpose, with a valid proof, and says bit for bit what the replayed credentials'
+   states were after its ``tree_size`` entries (:class:`StatusBits`; docs/SECURITY.md).
 
 Then the replayed tree must match the store's head and tree nodes (or a tile source), every
 stored checkpoint must carry a valid log-key signature and the replayed root at its size, and
@@ -23,17 +26,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from ledger import merkle, smt
+from ledger import didkey, merkle, smt, statuslist
 from ledger.errors import (
+    CredentialError,
     EncodingError,
     LedgerError,
     NotFoundError,
     RefusedError,
+    SignatureError,
     StoreCorruptError,
     VerificationError,
 )
 from ledger.events import (
     ISSUE,
+    LIST_BITS,
+    PUBLISH_STATUS_LIST,
+    PURPOSES,
     REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
@@ -48,6 +56,7 @@ from ledger.events import (
     decode_entry,
     decode_record,
     decode_statement,
+    key_id,
     record_hash,
     trusted_entry,
     trusted_statement,
@@ -99,6 +108,7 @@ class AuditReport:
     key_rotations: int = 0
     key_revocations: int = 0
     achievements: int = 0
+    status_lists: int = 0
     checkpoints: int = 0
     seconds: float = 0.0
     roots: dict[int, bytes] = field(default_factory=dict)
@@ -126,15 +136,128 @@ class AuditReport:
                 "credentials": self.credentials, "revocations": self.revocations,
                 "suspensions": self.suspensions, "reinstatements": self.reinstatements,
                 "key_rotations": self.key_rotations, "key_revocations": self.key_revocations,
-                "achievements": self.achievements, "checkpoints": self.checkpoints,
+                "achievements": self.achievements, "status_lists": self.status_lists,
+                "checkpoints": self.checkpoints,
                 "seconds": round(self.seconds, 3), "entries_per_second": round(self.rate)}
 
 
 _COUNTED: Final = {REGISTER_ISSUER: "issuers", ISSUE: "credentials", REVOKE: "revocations",
                    SUSPEND: "suspensions", REINSTATE: "reinstatements",
                    ROTATE_KEY: "key_rotations", REVOKE_KEY: "key_revocations",
-                   REGISTER_ACHIEVEMENT: "achievements"}
+                   REGISTER_ACHIEVEMENT: "achievements", PUBLISH_STATUS_LIST: "status_lists"}
 """The statements an audit counts, and the report's field for each."""
+
+
+_BITS_AFTER: Final = {REVOKE: frozenset({"revocation"}), SUSPEND: frozenset({"suspension"}),
+                      REINSTATE: frozenset()}
+"""The purposes whose bit a credential has set after each status statement: revoked, the
+revocation bit; suspended, the suspension bit; reinstated, neither."""
+
+
+class StatusBits:
+    """The bits of every status list, as the replayed statements set them (docs/FORMAT.md §17.4,
+    docs/SECURITY.md): bit ``i % LIST_BITS`` of list ``i // LIST_BITS`` of key ``K`` for a
+    purpose is 1 iff the credential holding status index ``i`` of ``K`` is revoked (the
+    revocation list) or suspended (the suspension list).
+
+    Kept per (issuer, key id): the bits set now, by (purpose, list number), and the history of
+    every change, oldest first, as (entry index, status index, purpose, old value). The state
+    after ``tree_size`` entries is the current one with the changes made at entries
+    ``>= tree_size`` undone, newest first. Fed only statements the rules accepted."""
+
+    __slots__ = ("_history", "_ones", "_slots")
+
+    def __init__(self) -> None:
+        self._slots: dict[tuple[str, str], tuple[str, int]] = {}  # (issuer, handle) -> slot
+        self._ones: dict[tuple[str, str], dict[tuple[str, int], set[int]]] = {}
+        self._history: dict[tuple[str, str], list[tuple[int, int, str, bool]]] = {}
+
+    def feed(self, index: int, st: Statement, signer: bytes) -> None:
+        """Entry ``index``'s statement ``st``, signed by ``signer``."""
+        if st.kind == ISSUE:
+            self._slots[(st.issuer, st.fields[0])] = (key_id(signer), st.fields[5])
+            return
+        want = _BITS_AFTER.get(st.kind)
+        slot = None if want is None else self._slots.get((st.issuer, st.fields[0]))
+        if want is None or slot is None:
+            return
+        kid, status_index = slot
+        owner = (st.issuer, kid)
+        ones = self._ones.setdefault(owner, {})
+        number, bit = divmod(status_index, LIST_BITS)
+        for purpose in PURPOSES:
+            bits = ones.setdefault((purpose, number), set())
+            old = bit in bits
+            if old != (purpose in want):
+                self._history.setdefault(owner, []).append((index, status_index, purpose, old))
+                if old:
+                    bits.discard(bit)
+                else:
+                    bits.add(bit)
+
+    def ones_at(self, issuer: str, kid: str, purpose: str, number: int,
+                tree_size: int) -> set[int]:
+        """The set bits (indexes in the list) of list ``number`` of key ``kid`` of ``issuer``
+        for ``purpose`` after the first ``tree_size`` entries (of those fed so far)."""
+        owner = (issuer, kid)
+        ones = set(self._ones.get(owner, {}).get((purpose, number), ()))
+        for index, status_index, p, old in reversed(self._history.get(owner, [])):
+            if index < tree_size:
+                break
+            n, bit = divmod(status_index, LIST_BITS)
+            if p == purpose and n == number:
+                if old:
+                    ones.add(bit)
+                else:
+                    ones.discard(bit)
+        return ones
+
+
+def check_status_list(index: int, st: Statement, signer: bytes, origin: str,
+                      bits: StatusBits) -> None:
+    """The list credential of the ``publish-status-list`` statement ``st`` at entry ``index``
+    (signed by ``signer``, the rules already passed): a strictly read, validly signed list by
+    the signer's own did:key, at the URL of (origin, issuer, signer's key id, purpose,
+    number), of that purpose, of :data:`~ledger.events.LIST_BITS` bits, each the state
+    ``bits`` replayed after ``tree_size`` entries. Raises :class:`AuditError` naming the
+    entry, the issuer, the list and what differs (rule ``status-list-...``)."""
+    purpose, number, tree_size, data = st.fields
+    kid = key_id(signer)
+    url = f"https://{origin}/{statuslist.list_path(st.issuer, kid, purpose, number)}"
+    what = f"{purpose} list {number} of key {kid} of issuer {st.issuer!r}"
+    try:
+        doc = statuslist.parse_status_list_credential(data)
+        found = statuslist.check_status_list_credential(doc)
+    except (CredentialError, EncodingError) as exc:
+        raise AuditError(index, "status-list-encoding", f"{what}: {exc}") from None
+    if found.url != url:
+        raise AuditError(index, "status-list-url", f"{what}: the list's id is {found.url!r}, "
+                         f"want {url!r}")
+    did = didkey.encode(signer)
+    if found.issuer_did != did:
+        raise AuditError(index, "status-list-issuer", f"{what}: the list is by "
+                         f"{found.issuer_did}, not by the entry's signer {did}")
+    if found.purpose != purpose:
+        raise AuditError(index, "status-list-purpose", f"{what}: the list credential is a "
+                         f"{found.purpose} list")
+    if found.size != LIST_BITS:
+        raise AuditError(index, "status-list-size", f"{what}: {found.size} bits, want "
+                         f"{LIST_BITS}")
+    try:
+        statuslist.verify_status_list_credential(doc, issuer=did, purpose=purpose, list_url=url)
+    except (CredentialError, SignatureError, EncodingError) as exc:
+        raise AuditError(index, "status-list-proof", f"{what}: {exc}") from None
+    want = statuslist.make_bitstring(LIST_BITS, bits.ones_at(st.issuer, kid, purpose, number,
+                                                            tree_size))
+    if found.bitstring != want:
+        at = next(n for n, (a, b) in enumerate(zip(found.bitstring, want)) if a != b)
+        bit = 8 * at + next(k for k in range(8) if (found.bitstring[at] ^ want[at]) & (0x80 >> k))
+        said = int(statuslist.get_bit(found.bitstring, bit))
+        state = "revoked" if purpose == "revocation" else "suspended"
+        raise AuditError(index, "status-list-mismatch", f"{what}: bit {bit} (status index "
+                         f"{number * LIST_BITS + bit}) is {said}; after the first {tree_size} "
+                         f"entries the credential holding it {'was not' if said else 'was'} "
+                         f"{state} (the replay's bit is {1 - said})")
 
 
 class Replayer:
@@ -142,14 +265,20 @@ class Replayer:
     for an incremental audit, from a trusted point (``start``: the tree's frontier there;
     ``last_time``: its last entry's time; ``load`` and ``nodes``: its status records and map
     nodes, each checked against ``state_root``, its last entry's), or with ``rules=False``
-    without the rules and the status map (when no prior state is known: a tile tree)."""
+    without the rules and the status map (when no prior state is known: a tile tree).
 
-    def __init__(self, registry: bytes | None, *, want_roots: Iterable[int] = (),
+    ``origin``: the log's, for the URLs of its status lists. With the rules, every published
+    status list is checked against ``bits`` (:class:`StatusBits`), which the replay feeds: from
+    an empty log, or (incremental) one the caller filled with the entries before ``start``."""
+
+    def __init__(self, registry: bytes | None, *, origin: str, want_roots: Iterable[int] = (),
                  start: merkle.CompactRange | None = None, last_time: int = 0,
                  load: Callable[[bytes], Record | None] = _no_record,
                  nodes: smt.NodeGetter = _no_nodes, state_root: bytes = smt.EMPTY,
-                 rules: bool = True) -> None:
+                 rules: bool = True, bits: StatusBits | None = None) -> None:
         self.registry = registry
+        self.origin = origin
+        self.bits = StatusBits() if bits is None else bits
         self.cr = merkle.CompactRange() if start is None else start.copy()
         # The replayed records, by map key: the rules' view (from nothing, or ``load``ed).
         self.state = RecordState(load)
@@ -208,6 +337,10 @@ class Replayer:
                                   time=entry.time)
         except RefusedError as exc:
             raise AuditError(i, f"rule {exc.rule}", exc.detail) from None
+        if st.kind == PUBLISH_STATUS_LIST:
+            check_status_list(i, st, entry.signer, self.origin, self.bits)
+        else:
+            self.bits.feed(i, st, entry.signer)
         try:
             for rec in changes:
                 k = rec.key()
@@ -302,7 +435,8 @@ def audit_store(ledger: Ledger, *, log_key: Verifier | None = None,
     head = ledger.head()
     checkpoints = ledger.checkpoints()
     key = log_key or parse_verifier(ledger.log_vkey())
-    replayer = Replayer(ledger.registry, want_roots=[s for s, _ in checkpoints])
+    replayer = Replayer(ledger.registry, origin=ledger.origin,
+                        want_roots=[s for s, _ in checkpoints])
     visited: list[tuple[int, int, bytes]] = []
 
     def check_tree_nodes() -> None:
@@ -500,7 +634,10 @@ def audit_store_since(ledger: Ledger, saved: str | bytes, *, log_key: Verifier |
        ones: signature and the replayed root; older ones: signature and a consistency proof to
        the saved one), and the consistency proof from the saved checkpoint to the newest;
     4. for every record the new entries changed: the status index, the record and the stored
-       map's leaf under the head.
+       map's leaf under the head;
+    5. every status list the new entries publish, against the bits of the log's whole history:
+       the entries before the saved checkpoint are read again (hashes and statements, no
+       signatures, no rules: :func:`_status_bits_before`).
     """
     key = log_key or parse_verifier(ledger.log_vkey())
     old = open_saved(saved, key)
@@ -530,7 +667,9 @@ def audit_store_since(ledger: Ledger, saved: str | bytes, *, log_key: Verifier |
             raise AuditError(0, "registry", "the store's registry key did not sign entry 0")
         state_root = smt.EMPTY if last is None else last.state_root
         stored = [(from_u64(k), v.decode()) for k, v in t.items("checkpoints")]
-        replayer = Replayer(registry, want_roots=[s for s, _ in stored if s >= old.size],
+        replayer = Replayer(registry, origin=ledger.origin,
+                            want_roots=[s for s, _ in stored if s >= old.size],
+                            bits=_status_bits_before(t, old),
                             start=start, last_time=0 if last is None else last.time,
                             load=_records_at(snap, state_root),
                             nodes=MapNodes(t, state_root).get, state_root=state_root)
@@ -591,6 +730,38 @@ def audit_store_since(ledger: Ledger, saved: str | bytes, *, log_key: Verifier |
             return ledger.store.read(run)
         except StoreCorruptError as exc:
             raise AuditError(None, "store", str(exc)) from None
+
+
+def _status_bits_before(t: Txn, saved: Checkpoint) -> StatusBits:
+    """The status list bits after the entries of the saved checkpoint, for an incremental
+    audit: its status map holds each credential's state, but not the history a list published
+    later for an earlier ``tree_size`` is checked against. So every entry before it is read
+    again and its statement fed to :class:`StatusBits` without its signature or the rules,
+    which the audit that saved the checkpoint checked. What is read must be what that audit
+    read: first the entries' leaf hashes must fold to the saved root (else rule ``fork``).
+    Linear in the log, but only hashing and decoding: no signature, no map."""
+    def chunks() -> Iterator[tuple[int, list[bytes]]]:
+        for begin in range(0, saved.size, CHUNK):
+            chunk = _entries(t, start=begin, end=min(begin + CHUNK, saved.size))
+            for n, data in enumerate(chunk):
+                if data is None:
+                    raise AuditError(begin + n, "missing", "the store lacks this entry")
+            yield begin, [d for d in chunk if d is not None]
+
+    tree = merkle.CompactRange()
+    for _, chunk in chunks():
+        for data in chunk:
+            tree.append(merkle.leaf_hash(data))
+    if tree.root() != saved.root:
+        raise AuditError(None, "fork", f"the store's first {saved.size} entries have root "
+                         f"{tree.root().hex()}, the saved checkpoint's is {saved.root.hex()}: "
+                         "the log forked or rewrote history")
+    bits = StatusBits()
+    for begin, chunk in chunks():  # the entries the saved checkpoint's audit decoded
+        for n, data in enumerate(chunk):
+            entry = trusted_entry(data)
+            bits.feed(begin + n, trusted_statement(entry.statement), entry.signer)
+    return bits
 
 
 def _check_older_checkpoint(snap: Snapshot, size: int, note: str, key: Verifier,

@@ -175,7 +175,7 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
             check_saved_checkpoints([old], size=cp.size, root_at=lambda _: None)
     pending: dict[int, list[bytes]] = {}  # tile level -> hashes of its unfinished tile
     if since is None:
-        replayer = Replayer(None, want_roots=[s.size for s in saved])
+        replayer = Replayer(None, origin=cp.origin, want_roots=[s.size for s in saved])
         begin = 0
     else:
         if saved:
@@ -317,7 +317,8 @@ def _resume_tiles(reader: TileReader, cp: Checkpoint, old: Checkpoint,
         if done % TILE_WIDTH:
             pending[level] = list(tile(level, done >> TILE_HEIGHT)[:done % TILE_WIDTH])
         level += 1
-    replayer = Replayer(None if first is None else first.signer, want_roots=[old.size],
+    replayer = Replayer(None if first is None else first.signer, origin=cp.origin,
+                        want_roots=[old.size],
                         start=frontier, last_time=0 if last is None else last.time, rules=False)
     return replayer, old.size
 
