@@ -6,6 +6,8 @@ Layout under a directory or URL prefix (docs/FORMAT.md §13)::
     tile/<L>/<N>[.p/<W>]            hash tiles: 256 hashes of 32 bytes (W < 256 if partial)
     tile/entries/<N>[.p/<W>]        entry bundles: W entries, each a big-endian uint16 length
                                     then the entry bytes
+    status/<I>/<K>/<P>/<n>.json     beside the tree (not part of it): each status list's newest
+                                    publication in it (docs/FORMAT.md §17.4)
 
 ``<N>`` is written in zero-padded 3-digit path elements, all but the last prefixed with ``x``
 (index 1234067 is ``x001/x234/067``). Tile ``N`` at level ``L`` holds, for ``i`` in
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from ledger import merkle
+from ledger import merkle, statuslist
 from ledger.errors import (
     ConflictError,
     EncodingError,
@@ -43,6 +45,7 @@ from ledger.errors import (
     StoreCorruptError,
     UsageError,
 )
+from ledger.events import PUBLISH_STATUS_LIST, key_id, trusted_entry, trusted_statement
 from ledger.files import fsync_path, read_regular, write_atomic
 from ledger.log import Ledger
 from ledger.note import (
@@ -53,7 +56,7 @@ from ledger.note import (
     parse_note,
     parse_verifier,
 )
-from ledger.store import Txn
+from ledger.store import Txn, from_u64, u64
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -231,6 +234,8 @@ def _what(rel: str) -> str:
     """What the resource at ``rel`` is, for messages."""
     if rel == CHECKPOINT_PATH:
         return "a checkpoint"
+    if rel.startswith("status/"):
+        return "a status list"
     return "an entry bundle" if rel.startswith("tile/entries/") else "a tile"
 
 
@@ -297,11 +302,14 @@ class ExportReport:
     checkpoint_kept: str | None = None
     """Why the directory's checkpoint was left as it was (another export published the same
     tree with cosignatures this one lacks); None when it is this export's."""
+    status_lists: int = 0
+    """The status lists published within the tree (one file each, written or already there)."""
 
     def as_dict(self) -> dict[str, object]:
         return {"size": self.size, "root": self.root.hex(), "files_written": self.files_written,
                 "bytes_written": self.bytes_written, "files_skipped": self.files_skipped,
-                "seconds": round(self.seconds, 3), "checkpoint_kept": self.checkpoint_kept}
+                "status_lists": self.status_lists, "seconds": round(self.seconds, 3),
+                "checkpoint_kept": self.checkpoint_kept}
 
 
 def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
@@ -315,10 +323,14 @@ def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
        newer export). Tiles and bundles wholly inside that older tree that already exist are
        kept as they are: they are immutable. Anything else is written unless an identical file
        is there (old partial tiles stay, as c2sp.org/tlog-tiles allows).
-    3. Every file is written atomically (:func:`write_atomic`); the directories are fsynced,
+    3. Beside the tiles, every status list published within the tree: the ``list`` bytes of
+       its newest ``publish-status-list`` entry there, exactly, at
+       ``status/<issuer>/<key id>/<purpose>/<n>.json`` (docs/FORMAT.md §17.4), the URL its
+       credentials name when the directory is served at ``https://<origin>/``.
+    4. Every file is written atomically (:func:`write_atomic`); the directories are fsynced,
        and only then the ``checkpoint`` file is replaced, so a reader never sees a checkpoint
        whose tiles are not all in place.
-    4. A published checkpoint never goes back: the export holds an exclusive ``flock`` on
+    5. A published checkpoint never goes back: the export holds an exclusive ``flock`` on
        ``out_dir`` itself from the first read of its checkpoint to the last write, so exports
        into one directory run one after the other, and re-reads the checkpoint right before
        replacing it. A bigger tree there by then (a writer that does not take the lock) is a
@@ -375,11 +387,41 @@ def export_tiles(ledger: Ledger, out_dir: str | os.PathLike[str], *,
                 if not writer.exists(rel):
                     writer.put(rel, ledger.store.read(partial(_tile_bytes, level=level,
                                                               index=index, width=width)))
+        # Each status list's newest publication within the tree, as the log holds it.
+        lists = ledger.store.read(partial(_status_lists, size=cp.size))
+        for rel, data in sorted(lists.items()):
+            writer.put(rel, data)
         writer.sync()
         kept = _publish(writer, note, ledger, log_key, cp)
         writer.sync()
     return ExportReport(cp.size, cp.root, len(writer.written), writer.bytes, writer.skipped,
-                        time.perf_counter() - start, tuple(writer.written), kept)
+                        time.perf_counter() - start, tuple(writer.written), kept, len(lists))
+
+
+_PUBLISH_KIND = PUBLISH_STATUS_LIST.encode("ascii")
+
+
+def _status_lists(txn: Txn, *, size: int) -> dict[str, bytes]:
+    """The newest publication of every status list among entries ``[0, size)``: its path
+    (``statuslist.list_path`` of the issuer, the signer's key id, the purpose and the number)
+    and the exact ``list`` bytes of its ``publish-status-list`` entry. The rules keep a list's
+    ``tree_size`` from going back, so the last one in the log is the newest. One cursor walk;
+    an entry is decoded only if its bytes hold the kind's name."""
+    newest: dict[str, bytes] = {}
+    for key, data in txn.items("entries", u64(0)):
+        if len(key) != 8:
+            continue
+        if from_u64(key) >= size:
+            break
+        if _PUBLISH_KIND not in data:
+            continue
+        entry = trusted_entry(data)
+        st = trusted_statement(entry.statement)
+        if st.kind != PUBLISH_STATUS_LIST:
+            continue
+        purpose, number, _, list_bytes = st.fields
+        newest[statuslist.list_path(st.issuer, key_id(entry.signer), purpose, number)] = list_bytes
+    return newest
 
 
 def _bundle_bytes(txn: Txn, *, first: int, width: int) -> bytes:
