@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import click
 
-from ledger import __version__, cmd_audit, cmd_issue, cmd_prove, cmd_read, cmd_setup, cmd_witness
+from ledger import (
+    __version__,
+    cmd_audit,
+    cmd_issue,
+    cmd_prove,
+    cmd_read,
+    cmd_setup,
+    cmd_status,
+    cmd_witness,
+)
 from ledger.cliutil import CONTEXT, Group
 from ledger.cmd_achievement import achievement
 
@@ -66,7 +75,7 @@ def demo(keep: str | None) -> None:
     run_demo(keep)
 
 
-for _family in (cmd_setup, cmd_issue, cmd_read, cmd_prove, cmd_witness, cmd_audit):
+for _family in (cmd_setup, cmd_issue, cmd_read, cmd_prove, cmd_witness, cmd_audit, cmd_status):
     for _command in _family.COMMANDS:
         cli.add_command(_command)
 cli.add_command(achievement)

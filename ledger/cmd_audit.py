@@ -141,15 +141,17 @@ def audit(ctx: click.Context, tiles: str | None, log_key: str | None, saved: tup
           f"{plural(report.suspensions, 'suspension', 'suspensions')}, "
           f"{plural(report.reinstatements, 'reinstatement', 'reinstatements')}, "
           f"{plural(report.key_rotations, 'key rotation', 'key rotations')}, "
-          f"{plural(report.key_revocations, 'key revocation', 'key revocations')}), "
+          f"{plural(report.key_revocations, 'key revocation', 'key revocations')}"
+          + (f", {plural(report.status_lists, 'status list', 'status lists')}"
+             if report.status_lists else "") + "), "
           f"{plural(report.checkpoints, 'checkpoint', 'checkpoints')} checked"
           + ("" if report.since is None else
              f", the saved one a prefix of the checkpoint of size {report.consistent_to}")
           + f"; root {report.root.hex()}; {report.seconds:.2f} s ({report.rate:,.0f} entries/s)"
           + (f"; checkpoint saved to {save}" if save else ""),
           None if report.rules else "NOT checked: the rules and the status map of the new "
-          "entries (a tile tree does not publish the map; a full audit, or --since on the "
-          "store, checks them)")
+          "entries, nor the status lists they publish (a tile tree does not publish the map; a "
+          "full audit, or --since on the store, checks them)")
 
 
 def _read_checkpoint_file(path: str) -> str:
@@ -195,8 +197,11 @@ def export() -> None:
 def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> None:
     """Write the log of the latest checkpoint as a C2SP tlog-tiles tree (c2sp.org/tlog-tiles).
 
-    DIR gets `checkpoint`, `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`. Run it again
-    after each checkpoint: only new files are written, each atomically, the checkpoint last.
+    DIR gets `checkpoint`, `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`, and beside
+    them each status list's newest publication in the tree ('status-list'), exactly as the log
+    holds it, at `status/<issuer>/<key id>/<purpose>/<n>.json`: the URL its credentials name
+    when DIR is served at https://ORIGIN/. Run it again after each checkpoint: only new or
+    changed files are written, each atomically, the checkpoint last.
     Serve DIR as static files; auditors run `credledger audit --tiles URL --log-key VKEY`.
 
     \b
@@ -216,7 +221,9 @@ def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> Non
     data["dir"] = out_dir
     emit(as_json, data,
           f"exported tree size {report.size} to {out_dir}: {report.files_written} files written "
-          f"({report.bytes_written:,} bytes), {report.files_skipped} already there; "
+          f"({report.bytes_written:,} bytes), {report.files_skipped} already there"
+          + (f", {plural(report.status_lists, 'status list', 'status lists')} beside the tiles"
+             if report.status_lists else "") + "; "
           f"{report.seconds:.2f} s"
           + (f"; checkpoint not replaced: {report.checkpoint_kept}" if report.checkpoint_kept
              else ""))
