@@ -38,16 +38,21 @@ from ledger.events import (
     REVOKE_KEY,
     ROTATE_KEY,
     SUSPEND,
+    IssuerRecord,
+    KeyRecord,
     Statement,
+    StatusListRecord,
     decode_entry,
     decode_statement,
     key_id,
     make_statement,
+    map_key,
     sign_statement,
 )
 from ledger.keys import write_signer
 from ledger.log import Ledger
 from ledger.note import Signer, parse_verifier
+from ledger.rules import RecordState, apply_rules
 from ledger.statuspublish import (
     ListBits,
     list_bits,
@@ -250,6 +255,25 @@ def test_tree_size_rules(world: World) -> None:
     with pytest.raises(RefusedError) as caught:
         world.publish(world.a, tree_size=size - 1)
     assert caught.value.rule == "stale-status-list"
+
+
+def test_the_rules_want_the_key_itself_not_only_its_id() -> None:
+    """A key record found by the signer's key id must hold the signer's key: a 64-bit key id
+    is no proof of the key (as for every other issuer-signed statement)."""
+    signer, other = Signer.generate("s"), Signer.generate("o")
+    kid = key_id(signer.public_key)
+    records: dict[bytes, Any] = {
+        IssuerRecord("uni", "Uni", "", 0, None, "").key(): IssuerRecord("uni", "Uni", "", 0,
+                                                                       None, ""),
+        map_key("key", "uni", kid): KeyRecord("uni", kid, other.public_key, 0, None, "", "")}
+    st = make_statement(PUBLISH_STATUS_LIST, "uni", T0, "revocation", 0, 1, b"{}")
+    with pytest.raises(RefusedError) as caught:
+        apply_rules(RecordState(records.get), st, signer.public_key, 5, b"\0" * 32)
+    assert caught.value.rule == "wrong-signer"
+    records[map_key("key", "uni", kid)] = KeyRecord("uni", kid, signer.public_key, 0, None, "",
+                                                   "")
+    assert apply_rules(RecordState(records.get), st, signer.public_key, 5, b"\0" * 32) == [
+        StatusListRecord("uni", kid, "revocation", 0, 1, 5)]
 
 
 def test_past_tree_size_is_checked_against_the_state_then(world: World) -> None:
