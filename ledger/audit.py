@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ledger import didkey, merkle, smt, statuslist
+from ledger.anchoring import list_url
 from ledger.errors import (
     CredentialError,
     EncodingError,
@@ -223,7 +224,7 @@ def check_status_list(index: int, st: Statement, signer: bytes, origin: str,
     entry, the issuer, the list and what differs (rule ``status-list-...``)."""
     purpose, number, tree_size, data = st.fields
     kid = key_id(signer)
-    url = f"https://{origin}/{statuslist.list_path(st.issuer, kid, purpose, number)}"
+    url = list_url(origin, st.issuer, kid, purpose, number)  # what the credentials name
     what = f"{purpose} list {number} of key {kid} of issuer {st.issuer!r}"
     try:
         doc = statuslist.parse_status_list_credential(data)

@@ -11,7 +11,8 @@ credential is revoked, the suspension bit iff it is suspended, both as of the fi
    and the status statements of ``I`` (signed by whichever active key) each credential's state;
 2. for every list number holding at least one credential of ``K``, and both purposes, build
    the ``BitstringStatusListCredential`` (``ledger.statuslist``) at
-   ``"https://" + origin + "/" + list_path(I, key id of K, purpose, number)``, issuer the
+   ``anchoring.list_url(origin, I, key id of K, purpose, number)``, the URL the credentials
+   name (``https://<origin>/status/<I>/<key id>/<purpose>/<n>.json``), issuer the
    did:key of ``K`` with the issuer record's name, ``validFrom`` (and the proof's
    ``created``) the time of entry ``N - 1`` in whole seconds, ``ttl`` a day, signed by ``K``;
 3. serialize it as ``json.dumps(doc, indent=2) + "\\n"`` in UTF-8: the ``list`` field of the
@@ -25,13 +26,13 @@ and that ``tree_size`` neither runs ahead of the entry nor goes back.
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger import statuslist
+from ledger.anchoring import list_url, rfc3339
 from ledger.errors import NotFoundError, RefusedError, UsageError
 from ledger.events import (
     ISSUE,
@@ -58,18 +59,6 @@ TTL_MS: Final = 86_400_000
 
 _STATE_BITS: Final = {REVOKE: ("revocation",), SUSPEND: ("suspension",), REINSTATE: ()}
 """The purposes whose bit a credential has set after each status statement."""
-
-
-def list_url(origin: str, issuer: str, kid: str, purpose: str, number: int) -> str:
-    """The URL (and ``id``) of a status list: ``https://<origin>/`` and
-    :func:`ledger.statuslist.list_path`."""
-    return f"https://{origin}/{statuslist.list_path(issuer, kid, purpose, number)}"
-
-
-def rfc3339_seconds(ms: int) -> str:
-    """A UTC time in milliseconds as RFC 3339 in whole seconds (``YYYY-MM-DDThh:mm:ssZ``)."""
-    when = datetime.datetime.fromtimestamp(ms // 1000, datetime.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def serialize(doc: dict[str, Any]) -> bytes:
@@ -178,7 +167,8 @@ def publish_statements(ledger: Ledger, issuer: str, seed: bytes, *, time: int,
         lists = list_bits_in(txn, issuer, kid, size)
         if not lists:
             return []
-        when = rfc3339_seconds(trusted_entry(Snapshot(txn).entry_bytes(size - 1)).time)
+        # The time of the last entry reflected, in whole seconds (entry times are in ms).
+        when = rfc3339(trusted_entry(Snapshot(txn).entry_bytes(size - 1)).time)
         name = rec.name if rec.name.strip() else None
         out = []
         for bits in lists:

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from statements import handle
 
 from ledger import didkey, statuslist
+from ledger.anchoring import list_url, rfc3339
 from ledger.audit import AuditError, audit_store, audit_store_since
 from ledger.cli import cli
 from ledger.errors import RefusedError
@@ -53,14 +54,7 @@ from ledger.keys import write_signer
 from ledger.log import Ledger
 from ledger.note import Signer, parse_verifier
 from ledger.rules import RecordState, apply_rules
-from ledger.statuspublish import (
-    ListBits,
-    list_bits,
-    list_url,
-    publish_statements,
-    rfc3339_seconds,
-    serialize,
-)
+from ledger.statuspublish import ListBits, list_bits, publish_statements, serialize
 from ledger.store import DB_NAMES, u64
 from ledger.tileaudit import audit_tiles
 from ledger.tiles import export_tiles
@@ -205,7 +199,7 @@ def test_published_lists(world: World) -> None:
         assert doc["id"] == url
         assert doc["issuer"] == {"id": didkey.encode(world.a.public_key),
                                  "name": "Uni of Examples"}
-        assert doc["validFrom"] == rfc3339_seconds(last_time)
+        assert doc["validFrom"] == rfc3339(last_time)
         assert doc["validFrom"].endswith("Z") and len(doc["validFrom"]) == 20
         assert doc["proof"]["created"] == doc["validFrom"]
         assert doc["credentialSubject"]["ttl"] == 86_400_000
