@@ -230,7 +230,7 @@ def _publish_status_list(state: RecordState, st: Statement, signer: bytes,
     issuer, (purpose, number, tree_size, _) = st.issuer, st.fields
     kid = key_id(signer)
     rec = state.key(issuer, kid)
-    if rec is None:
+    if rec is None or rec.public_key != signer:
         raise RefusedError("wrong-signer", f"{kid} is not a key of issuer {issuer!r}")
     if rec.revoked_index is not None:
         raise RefusedError("key-revoked", f"key {kid} of {issuer!r} was revoked at index "

@@ -1668,3 +1668,19 @@ def test_overlapping_collection_pauses_end_with_the_last() -> None:
     assert not gc.isenabled()  # the second is still running
     second.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+def test_publish_status_list_checks_the_whole_public_key(busy: World,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key id is 8 bytes of SHA-256: a key whose id collides with the issuer's (a 2**64
+    search) must not publish that key's lists. Every other rule compares the whole key
+    (rules._active_key); so must publish-status-list. Simulated with a key_id that collides."""
+    import ledger.rules as rules_module
+
+    uni = busy.key("uni#1")
+    real = key_id(uni.public_key)
+    monkeypatch.setattr(rules_module, "key_id", lambda _pub: real)
+    forger = busy.key("forger")
+    st = publish_statement("uni", busy.stamp(), tree_size=1)
+    busy.refused([sign_statement(st, forger.seed)], "wrong-signer")
+    busy.append(sign_statement(st, uni.seed))
