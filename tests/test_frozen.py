@@ -9,6 +9,7 @@ import pickle
 from typing import Any
 
 import pytest
+from statements import handle
 
 from ledger import bundle, events, note, smt, verify, witness
 from ledger.errors import EncodingError, ProofError
@@ -32,10 +33,13 @@ _SAMPLES: dict[str, Any] = {
     "Statement": events.Statement(events.REVOKE, "uni", 5, ("c-1", "why")),
     "SignedStatement": events.SignedStatement(b"st", ROOT, bytes(64)),
     "Entry": events.Entry(1, 2, ROOT, ROOT, b"st", ROOT, bytes(64)),
-    "CredRecord": events.CredRecord("uni", "c-1", events.ISSUED, 1, None, "", 5),
+    "CredRecord": events.CredRecord("uni", handle(1), events.ISSUED, 1, None, "", 5),
     "KeyRecord": events.KeyRecord("uni", events.key_id(ROOT), ROOT, 0, None, "", ""),
     "IssuerRecord": events.IssuerRecord("uni", "Uni", "https://uni.example", 0, None, ""),
     "AchievementRecord": events.AchievementRecord("uni", "cs201", 3),
+    "SlotRecord": events.SlotRecord("uni", events.key_id(ROOT), 7, handle(1)),
+    "StatusListRecord": events.StatusListRecord("uni", events.key_id(ROOT), "revocation", 0,
+                                                3, 4),
     "CredentialAnswer": verify.CredentialAnswer("uni", "c-1", verify.VALID, title="T"),
     "Compromise": verify.Compromise(3, events.ISSUE, events.key_id(ROOT), 2, 7, "stolen"),
     "Verdict": verify.Verdict(Checkpoint("example.org/log", 3, ROOT), (), "log key", 0),
