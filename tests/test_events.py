@@ -655,8 +655,6 @@ def test_refuses_wrong_type_in_every_record_field(record: Rec) -> None:
             decode_record(msgpack.packb(bad, use_bin_type=True))
 
 
-@pytest.mark.xfail(strict=True, reason="ledger bug (reported): decode_record reads a cred "
-                   "record's reason as any text, not '' or a reason code of its state")
 def test_cred_record_reason_is_empty_or_a_reason_code() -> None:
     """Entry format 2: a cred record's reason is "" or a reason code, as the rules write it;
     a record holding free text (a v1 reason, a person's circumstances) is refused."""
@@ -665,7 +663,9 @@ def test_cred_record_reason_is_empty_or_a_reason_code() -> None:
         good = CredRecord("uni", C1, state, 3, changed, code, T)
         assert decode_record(good.encode()) == good
     for state, changed, text in ((REVOKED, 9, "academic misconduct"),
-                                 (SUSPENDED, 4, "review"), (ISSUED, 5, "cleared")):
+                                 (SUSPENDED, 4, "review"), (ISSUED, 5, "cleared"),
+                                 (REVOKED, 9, "under-review"), (SUSPENDED, 4, "withdrawn"),
+                                 (ISSUED, None, "unspecified"), (ISSUED, 5, "")):
         with pytest.raises(EncodingError, match="reason"):
             decode_record(CredRecord("uni", C1, state, 3, changed, text, T).encode())
 
