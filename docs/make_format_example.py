@@ -776,7 +776,7 @@ def section() -> str:
     o(f"- `credentialStatus`: list {STATUS_INDEX // LIST_BITS} of key `{kid}`, bit "
       f"{STATUS_INDEX % LIST_BITS}, for each purpose (§17.1, §17.4).")
     o()
-    o(f"Its digest (§16.6), `SHA-256` of the UTF-8 RDFC-1.0 N-Quads of the signed credential: "
+    o(f"Its digest (§16.6), `SHA-256` of the canonical JSON of the signed credential's set normal form: "
       f"`{b.digest.hex()}`.")
     o()
     o(f"The `issue` statement, {len(st2.statement)} bytes (no parts):")
