@@ -248,11 +248,12 @@ def append_batches(led: Ledger, items: list[SignedStatement], label: str,
     total = sum(batch_s)
     last = len(items) - (len(batch_s) - 1) * BATCH
     verify = None if any(v is None for v in verify_s) else sum(v for v in verify_s if v)
-    out = {"seconds": total, "rate": len(items) / total, "verify_seconds": verify,
-           "commit_seconds": None if verify is None else total - verify,
-           "batch_seconds": batch_s, "batch_verify_seconds": verify_s,
-           "last_batch_rate": last / batch_s[-1],
-           "wall_seconds": time.perf_counter() - t0}
+    out: dict[str, Any] = {"seconds": total, "rate": len(items) / total,
+                           "verify_seconds": verify,
+                           "commit_seconds": None if verify is None else total - verify,
+                           "batch_seconds": batch_s, "batch_verify_seconds": verify_s,
+                           "last_batch_rate": last / batch_s[-1],
+                           "wall_seconds": time.perf_counter() - t0}
     if probe is not None:
         out["raw_around"] = probe.since(first_reading)
     return out
@@ -667,8 +668,8 @@ def cold_table(cold: dict[str, Any]) -> str:
               f'floor:     python -c "{COLD_FLOOR}"',
               "pyld imported: " + ", ".join(f"{k} {'yes' if v else 'no'}"
                                             for k, v in cold["loads_pyld"].items()),
-              f"holder's files: credential {cold['credential_bytes']:,} B, its bundle "
-              f"{cold['bundle_bytes']:,} B"]
+              (f"holder's files: credential {cold['credential_bytes']:,} B, its bundle "
+               f"{cold['bundle_bytes']:,} B")]
     return "\n".join(lines)
 
 
@@ -919,7 +920,7 @@ def timed_issue(work: Path, n: int, workers: int, prof: cProfile.Profile | None 
 
     patch(iss._CredentialMaker, "unsigned", PHASES[0])
     patch(iss, "sign_credentials", PHASES[1])
-    patch(iss.BatchSigning, "result", PHASES[2])
+    patch(ledger.parallel.BatchSigning, "result", PHASES[2])
     patch(iss.PendingFile, "finish", PHASES[5])  # before the class itself is wrapped
     patch(iss, "PendingFile", PHASES[3])
     patch(led, "append", PHASES[4])
@@ -982,8 +983,8 @@ def profile_issue(n: int, top: int, rounds: int) -> dict[str, Any]:
 
 
 def issue_phase_table(r: dict[str, Any]) -> str:
-    lines = [f"issue of {r['n']:,} credentials in process, workers={r['workers']}: "
-             f"{r['seconds']:.2f} s, {r['rate']:,.0f}/s"]
+    lines = [(f"issue of {r['n']:,} credentials in process, workers={r['workers']}: "
+              f"{r['seconds']:.2f} s, {r['rate']:,.0f}/s")]
     for phase, sec in r["phases"].items():
         lines.append(f"  {phase:<42} {sec:7.2f} s  {sec / r['seconds'] * 100:5.1f} %")
     lines.append("  canonicalizations in this process (count, total, mean):")
