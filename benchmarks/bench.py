@@ -798,7 +798,7 @@ def cli_issue(work: Path, n: int, runs: int, compare: str | None = None,
             times[name].append(seconds)
             ratios[name].append(n / seconds / raw)
             log(f"cli issue {name}: {seconds:.2f} s, {n / seconds:,.0f}/s; raw 1-core verify "
-                f"{raw:,.0f}/s (OpenSSL): {n / seconds / raw:.2f} x")
+                f"{raw:,.0f}/s (OpenSSL): {n / seconds / raw:.3f} x")
     for k_ in range(1, k + 1):
         shutil.rmtree(work / f"cli-{k_}", ignore_errors=True)
     out: dict[str, Any] = {
@@ -830,7 +830,7 @@ def cli_table(r: dict[str, Any]) -> str:
     for key, label in rows:
         x = r[key]
         lines.append(f"  {label}: {x['median_seconds']:.2f} s, {x['rate']:,.0f} issuances/s, "
-                     f"{x['ratio_to_raw_openssl']:.2f} x one core's raw verify (OpenSSL)")
+                     f"{x['ratio_to_raw_openssl']:.3f} x one core's raw verify (OpenSSL)")
     sodium = r["raw_verify_libsodium_per_s"]
     if "one_worker" in r:
         lines.append(f"  default workers over one worker: "
