@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -66,6 +67,7 @@ from ledger.audit import audit_store
 from ledger.bundle import build_bundle, dump_bundle
 from ledger.events import (
     ISSUE,
+    REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     SignedStatement,
     make_statement,
@@ -113,27 +115,48 @@ def log(msg: str) -> None:
 # Data
 
 
+ACHIEVEMENT = "ade101"
+"""The achievement every benchmark issuance awards (registered right after the issuer)."""
+
+
+def handle(n: int) -> str:
+    """Credential ``n``'s handle: a valid lower-case ``urn:uuid:`` (version 4) that is a
+    function of ``n`` (as tests/statements.py builds them; the benchmarks do not import the
+    tests). Issuing draws random ones; the log cannot tell the difference."""
+    return f"urn:uuid:{uuid.UUID(int=n, version=4)}"
+
+
 def issue_statements(issuer: Signer, start: int, count: int) -> tuple[list[SignedStatement], float]:
-    """``count`` signed issuance statements (ids ``c-<start>...``) and the seconds signing took."""
+    """``count`` signed entry format 2 ``issue`` statements of credentials ``start...``
+    (:func:`handle`; status index ``n``, distinct below 2**23; a digest standing in for the
+    credential's; valid five years) and the seconds signing took. No Open Badges credential
+    is built: these measure the log, not RDFC-1.0 (the end-to-end issue does that)."""
     now = ledger.log.now_ms()
-    expires = now + 5 * 365 * 86_400_000
+    valid_from = now - now % 1000
+    expires = valid_from + 5 * 365 * 86_400_000
     t0 = time.perf_counter()
     out = []
     for i in range(start, start + count):
-        subject = hashlib.sha256(b"subject %d" % i).digest()
-        st = make_statement(ISSUE, ISSUER, now, f"c-{i:07d}", subject,
-                            "Certificate in Applied Data Engineering", expires, None, [])
+        digest = hashlib.sha256(b"credential digest %d" % i).digest()
+        st = make_statement(ISSUE, ISSUER, now, handle(i), digest, ACHIEVEMENT, valid_from,
+                            expires, i, [])
         out.append(sign_statement(st, issuer.seed))
     return out, time.perf_counter() - t0
 
 
 def new_ledger(path: Path, issuer: Signer | None = None) -> tuple[Ledger, Signer]:
-    """A new store with ``issuer`` (default: a new key) registered as entry 0."""
+    """A new store with ``issuer`` (default: a new key) registered as entry 0 and its
+    achievement ACHIEVEMENT as entry 1 (an ``issue`` must name a registered one)."""
     led, _, registry = Ledger.create(path, ORIGIN, workers=default_workers())
     issuer = issuer or Signer.generate(ISSUER)
-    st = make_statement(REGISTER_ISSUER, ISSUER, ledger.log.now_ms(), "Example University",
+    now = ledger.log.now_ms()
+    st = make_statement(REGISTER_ISSUER, ISSUER, now, "Example University",
                         "https://uni.example", issuer.public_key)
     led.append([sign_statement(st, registry.seed)])
+    ach = make_statement(REGISTER_ACHIEVEMENT, ISSUER, now, ACHIEVEMENT,
+                         "Applied Data Engineering", "Pipelines, storage and streams.",
+                         "Pass the final project.", "Course")
+    led.append([sign_statement(ach, issuer.seed)])
     return led, issuer
 
 
@@ -225,11 +248,12 @@ def append_batches(led: Ledger, items: list[SignedStatement], label: str,
     total = sum(batch_s)
     last = len(items) - (len(batch_s) - 1) * BATCH
     verify = None if any(v is None for v in verify_s) else sum(v for v in verify_s if v)
-    out = {"seconds": total, "rate": len(items) / total, "verify_seconds": verify,
-           "commit_seconds": None if verify is None else total - verify,
-           "batch_seconds": batch_s, "batch_verify_seconds": verify_s,
-           "last_batch_rate": last / batch_s[-1],
-           "wall_seconds": time.perf_counter() - t0}
+    out: dict[str, Any] = {"seconds": total, "rate": len(items) / total,
+                           "verify_seconds": verify,
+                           "commit_seconds": None if verify is None else total - verify,
+                           "batch_seconds": batch_s, "batch_verify_seconds": verify_s,
+                           "last_batch_rate": last / batch_s[-1],
+                           "wall_seconds": time.perf_counter() - t0}
     if probe is not None:
         out["raw_around"] = probe.since(first_reading)
     return out
@@ -405,7 +429,7 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
     log(f"N={n:,}: batch append (parallel verification)")
     probe = RawProbe(items)
     res["batch_append"] = append_batches(led, items, "parallel", probe)
-    # Storage right after the N issuances (N + 1 entries with the registration).
+    # Storage right after the N issuances (N + 2 entries with the two registrations).
     data_size = led.store.data_size()
     led.close()
     res["storage"] = storage(path, data_size, n)
@@ -462,7 +486,7 @@ def run_size(n: int, work: Path, rng: random.Random) -> dict[str, Any]:
 
     # Bundles for random credentials, against the latest checkpoint.
     log(f"N={n:,}: bundles")
-    creds = [(ISSUER, f"c-{rng.randrange(n):07d}") for _ in range(BUNDLES)]
+    creds = [(ISSUER, handle(rng.randrange(n))) for _ in range(BUNDLES)]
     t0 = time.perf_counter()
     bundles = [build_bundle(led, [c]) for c in creds]
     res["bundle_build_ms"] = (time.perf_counter() - t0) / BUNDLES * 1e3
@@ -533,17 +557,34 @@ def audits(led: Ledger, key: Any, n: int, work: Path, res: dict[str, Any],
 # Cold start
 
 
-def cold_verify(work: Path, runs: int) -> dict[str, Any]:
-    """Median wall time of a cold ``credledger verify BUNDLE --log-key VKEY`` (a fresh process
-    each run) and of bare interpreters, run in turn so that other load hits them alike."""
+def holder_credential(work: Path) -> tuple[Path, Path, str]:
+    """A small fresh ledger that issued three real Open Badges credentials through the library
+    (``ledger.issuance.issue``, as ``credledger issue`` does), checkpointed: the holder's
+    credential file of the second, its proof bundle, and the log's verifier key."""
+    from ledger.batchfile import CredentialRequest
+    from ledger.issuance import issue, read_credential
+
     led, issuer = new_ledger(work / "cold")
-    items, _ = issue_statements(issuer, 0, 3)
-    led.append(items)
+    requests = [CredentialRequest(id=f"c-{i}", subject=f"student{i}@uni.example",
+                                  subject_type="emailAddress", achievement=ACHIEVEMENT,
+                                  result="A", expires="2031-06-30") for i in range(3)]
+    issued = issue(led, ISSUER, issuer, requests, work / "cold-out")
     led.checkpoint()
+    credential = issued.out / "c-1.json"
+    handle_ = read_credential(issued.out, "c-1")["id"]
     bundle = work / "cold.bundle.json"
-    bundle.write_text(dump_bundle(build_bundle(led, [(ISSUER, "c-0000001")])), encoding="utf-8")
+    bundle.write_text(dump_bundle(build_bundle(led, [(ISSUER, handle_)])), encoding="utf-8")
     vkey = led.log_vkey()
     led.close()
+    return credential, bundle, vkey
+
+
+def cold_verify(work: Path, runs: int) -> dict[str, Any]:
+    """Median wall time of a cold ``credledger verify BUNDLE --log-key VKEY`` and of a cold
+    ``credledger verify CREDENTIAL --bundle BUNDLE --log-key VKEY`` (a fresh process each run)
+    and of bare interpreters, run in turn so that other load hits them alike; whether each
+    verify imported pyld (``-X importtime``); the sizes of the holder's two files."""
+    credential, bundle, vkey = holder_credential(work)
     # The installed console script, as a verifier runs it (with its compiled bytecode), in the
     # environment bench.py was started with; from the checkout only when nothing is installed.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -552,8 +593,10 @@ def cold_verify(work: Path, runs: int) -> dict[str, Any]:
     script = Path(sys.executable).parent / "credledger"
     if script.exists():
         entry = [str(script)]
+        traced = [sys.executable, "-X", "importtime", str(script)]
     else:
         entry = [sys.executable, "-m", "ledger"]
+        traced = [sys.executable, "-X", "importtime", "-m", "ledger"]
         env = dict(os.environ)  # with ROOT on PYTHONPATH
         log("cold start: no installed credledger next to this python; timing python -m ledger "
             "from the checkout")
@@ -564,17 +607,28 @@ def cold_verify(work: Path, runs: int) -> dict[str, Any]:
     package, compiled = subprocess.run([sys.executable, "-c", probe], env=env, cwd=work,
                                        capture_output=True, text=True,
                                        check=True).stdout.split("\n")[:2]
+    verifies = {
+        "verify": ["verify", str(bundle), "--log-key", vkey],
+        "verify_credential": ["verify", str(credential), "--bundle", str(bundle), "--log-key",
+                              vkey],
+    }
     commands = {
         "python": [sys.executable, "-c", "pass"],
         "baseline": [sys.executable, "-c", COLD_BASELINE],
         "floor": [sys.executable, "-c", COLD_FLOOR],
-        "verify": [*entry, "verify", str(bundle), "--log-key", vkey],
+        **{name: [*entry, *args] for name, args in verifies.items()},
     }
-    check = subprocess.run(commands["verify"], env=env, cwd=work, capture_output=True, text=True,
-                           check=False)
-    if check.returncode != 0 or not check.stdout.startswith("VALID"):
-        raise SystemExit(f"bench: the cold verify did not answer VALID: {check.stdout}"
-                         f"{check.stderr}")
+    loads_pyld = {}
+    for name, args in verifies.items():
+        check = subprocess.run([*traced, *args], env=env, cwd=work, capture_output=True,
+                               text=True, check=False)
+        if check.returncode != 0 or not check.stdout.startswith("VALID"):
+            raise SystemExit(f"bench: the cold {name} did not answer VALID: {check.stdout}"
+                             f"{check.stderr}")
+        loads_pyld[name] = any(line.rsplit("|", 1)[-1].strip().split(".")[0] == "pyld"
+                               for line in check.stderr.splitlines())
+    if loads_pyld["verify"]:
+        log("cold start: WARNING: credledger verify BUNDLE imported pyld")
     times: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(COLD_WARMUPS + runs):
         for name, cmd in commands.items():
@@ -587,7 +641,11 @@ def cold_verify(work: Path, runs: int) -> dict[str, Any]:
             "package": package, "package_compiled": compiled == "True",
             "median_ms": median, "min_ms": {name: min(t) * 1e3 for name, t in times.items()},
             "ratio": median["verify"] / median["baseline"],
-            "floor_ratio": median["floor"] / median["baseline"]}
+            "credential_ratio": median["verify_credential"] / median["baseline"],
+            "floor_ratio": median["floor"] / median["baseline"],
+            "loads_pyld": loads_pyld,
+            "credential_bytes": credential.stat().st_size,
+            "bundle_bytes": bundle.stat().st_size}
 
 
 def cold_table(cold: dict[str, Any]) -> str:
@@ -597,6 +655,7 @@ def cold_table(cold: dict[str, Any]) -> str:
         ("python -c: an Ed25519 binding and msgpack (the yardstick)", "baseline", ""),
         ("python -c: the libraries a verify imports (floor)", "floor", ""),
         ("credledger verify BUNDLE --log-key VKEY", "verify", TARGETS["cold credledger verify"]),
+        ("credledger verify CREDENTIAL --bundle BUNDLE --log-key VKEY", "verify_credential", ""),
     ]
     head = ["command", "median", "vs yardstick", "target"]
     body = [[label, f"{cold['median_ms'][key]:,.1f} ms", f"{cold['median_ms'][key] / base:.2f} x",
@@ -606,16 +665,22 @@ def cold_table(cold: dict[str, Any]) -> str:
                        enumerate(zip(row, widths))) for row in [head, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines += ["", f'yardstick: python -c "{COLD_BASELINE}"',
-              f'floor:     python -c "{COLD_FLOOR}"']
+              f'floor:     python -c "{COLD_FLOOR}"',
+              "pyld imported: " + ", ".join(f"{k} {'yes' if v else 'no'}"
+                                            for k, v in cold["loads_pyld"].items()),
+              (f"holder's files: credential {cold['credential_bytes']:,} B, its bundle "
+               f"{cold['bundle_bytes']:,} B")]
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------
 # End to end: credledger issue --batch, as a user runs it
 
-CLI_ISSUE = 20_000
+CLI_ISSUE = 2_000
+"""Since entry format 2 each line is a signed Open Badges credential (RDFC-1.0: ~11 ms of CPU
+each), so 2,000 lines take ~10 s on two cores (20,000 lines: --cli-issue 20000)."""
 CLI_RUNS = 5
-QUICK_CLI_ISSUE = 2_000
+QUICK_CLI_ISSUE = 300
 QUICK_CLI_RUNS = 2
 CLI_REF_SIGNATURES = 2_000
 """Signatures by one key in each reading of the raw one-core verify rate beside the CLI runs."""
@@ -661,22 +726,37 @@ def _cli_entry() -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "ledger"], dict(os.environ)
 
 
-def cli_issue(work: Path, n: int, runs: int, compare: str | None = None) -> dict[str, Any]:
+ONE_WORKER = ("import sys, ledger.parallel as p; p.default_workers = lambda: 1; "
+              "sys.argv[0] = 'credledger'; from ledger.main import main; main()")
+"""``credledger`` with one worker (everything in the command's own process): the default
+workers are one per core; no option changes that, so this patches it for the A/B."""
+
+
+def cli_issue(work: Path, n: int, runs: int, compare: str | None = None,
+              one_worker: bool = False) -> dict[str, Any]:
     """``credledger issue ISSUER --key KEY --batch cohort.jsonl --out OUT`` of ``n`` lines,
     timed end to end as a user runs it: a fresh process and a fresh store each run (created,
-    its issuer registered, untimed), documents written to OUT. One core's raw Ed25519 verify
-    rate (:func:`one_key_verify_rates`) is read before and after every run, in the same
-    process that times them. ``compare``: another ``credledger`` (another install, say the
-    commit before) run in turn with this one, the order alternating, for an A/B."""
+    its issuer and achievement registered, untimed), credentials written to OUT. One core's
+    raw Ed25519 verify rate (:func:`one_key_verify_rates`) is read before and after every
+    run, in the same process that times them. ``compare``: another ``credledger`` (another
+    install, say the commit before) run in turn with this one, the order alternating, for an
+    A/B; ``one_worker``: this one with one worker (:data:`ONE_WORKER`) in turn too."""
     entry, env = _cli_entry()
     commands = {"this": entry}
+    if one_worker:
+        commands["one_worker"] = [sys.executable, "-c", ONE_WORKER]
     if compare:
         commands["compare"] = [compare]
     cohort = work / "cohort.jsonl"
+    types = ("emailAddress", "sisSourcedId", "name")
     with cohort.open("w", encoding="utf-8") as f:
         for i in range(n):
-            f.write(json.dumps({"id": f"c-{i:06d}", "subject": f"Student {i:06d}",
-                                "title": "Python 101", "expires": "2031-06-30"}) + "\n")
+            kind = types[i % 3]
+            subject = (f"student{i:06d}@uni.example" if kind == "emailAddress" else
+                       f"S{i:08d}" if kind == "sisSourcedId" else f"Student {i:06d}")
+            f.write(json.dumps({"id": f"c-{i:06d}", "subject": subject, "subject_type": kind,
+                                "achievement": ACHIEVEMENT, "result": "ABCDE"[i % 5],
+                                "expires": "2031-06-30"}) + "\n")
     times: dict[str, list[float]] = {name: [] for name in commands}
     ratios: dict[str, list[float]] = {name: [] for name in commands}
     readings: list[dict[str, float]] = [one_key_verify_rates()]
@@ -698,6 +778,9 @@ def cli_issue(work: Path, n: int, runs: int, compare: str | None = None) -> dict
             run("init", "--origin", ORIGIN)
             vkey = run("key", "new", "uni.key").split("\n")[0]
             run("issuer", "add", ISSUER, "--key", vkey, "--name", "Bench University")
+            run("achievement", "add", ISSUER, ACHIEVEMENT, "--key", "uni.key", "--name",
+                "Applied Data Engineering", "--description", "Pipelines, storage and streams.",
+                "--criteria", "Pass the final project.")
             os.sync()
             before = readings[-1]
             t0 = time.perf_counter()
@@ -709,13 +792,13 @@ def cli_issue(work: Path, n: int, runs: int, compare: str | None = None) -> dict
                 raise SystemExit(f"bench: credledger issue failed: {proc.stderr}")
             written = len(os.listdir(d / "out" / ISSUER))
             if written != n:
-                raise SystemExit(f"bench: credledger issue wrote {written} documents, want {n}")
+                raise SystemExit(f"bench: credledger issue wrote {written} credentials, want {n}")
             readings.append(one_key_verify_rates())
             raw = (before["openssl"] + readings[-1]["openssl"]) / 2
             times[name].append(seconds)
             ratios[name].append(n / seconds / raw)
             log(f"cli issue {name}: {seconds:.2f} s, {n / seconds:,.0f}/s; raw 1-core verify "
-                f"{raw:,.0f}/s (OpenSSL): {n / seconds / raw:.2f} x")
+                f"{raw:,.0f}/s (OpenSSL): {n / seconds / raw:.3f} x")
     for k_ in range(1, k + 1):
         shutil.rmtree(work / f"cli-{k_}", ignore_errors=True)
     out: dict[str, Any] = {
@@ -741,13 +824,17 @@ def cli_table(r: dict[str, Any]) -> str:
     head = (f"credledger issue --batch of {r['n']:,} lines, end to end (a fresh process and "
             f"store each run, documents written), median of {r['runs']} runs:")
     lines = [head, ""]
-    rows = [("this", "this checkout")] + ([("compare", r["compare_command"])]
-                                          if r["compare_command"] else [])
+    rows = ([("this", "this checkout")]
+            + ([("one_worker", "this checkout, one worker")] if "one_worker" in r else [])
+            + ([("compare", r["compare_command"])] if r["compare_command"] else []))
     for key, label in rows:
         x = r[key]
         lines.append(f"  {label}: {x['median_seconds']:.2f} s, {x['rate']:,.0f} issuances/s, "
-                     f"{x['ratio_to_raw_openssl']:.2f} x one core's raw verify (OpenSSL)")
+                     f"{x['ratio_to_raw_openssl']:.3f} x one core's raw verify (OpenSSL)")
     sodium = r["raw_verify_libsodium_per_s"]
+    if "one_worker" in r:
+        lines.append(f"  default workers over one worker: "
+                     f"{r['one_worker']['median_seconds'] / r['this']['median_seconds']:.2f} x")
     lines.append(f"  raw Ed25519 verify, one key, one core (median of {len(r['readings'])} "
                  f"readings): {r['raw_verify_openssl_per_s']:,.0f}/s OpenSSL"
                  + (f", {sodium:,.0f}/s libsodium" if sodium else ""))
@@ -776,6 +863,170 @@ def profile(n: int, top: int) -> None:
         pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
         print(f"--- top {top} by {key} ---")
         print(buf.getvalue())
+
+
+PHASES = ("build unsigned credentials", "sign credentials (RDFC-1.0 + Ed25519)",
+          "sign statements", "pending file", "Ledger.append", "write holder credentials")
+
+
+def issue_requests(n: int) -> list[Any]:
+    """``n`` requests like the end-to-end issue's cohort lines."""
+    from ledger.batchfile import CredentialRequest
+
+    return [CredentialRequest(id=f"c-{i:06d}", subject=f"student{i:06d}@uni.example",
+                              subject_type="emailAddress", achievement=ACHIEVEMENT,
+                              result="ABCDE"[i % 5], expires="2031-06-30") for i in range(n)]
+
+
+def timed_issue(work: Path, n: int, workers: int, prof: cProfile.Profile | None = None
+                ) -> dict[str, Any]:
+    """``ledger.issuance.issue`` of ``n`` credentials on a fresh store with ``workers``,
+    timed by phase (wrappers around the functions issuing calls; the phases' sum and the
+    total differ by the glue between them), with each RDFC-1.0 canonicalization this process
+    ran timed by kind: the proof configuration, the credential (both hashed and signed), the
+    signed credential (its digest). With ``workers`` >= 2 most canonicalizations run in the
+    workers and are not counted here."""
+    import ledger.dataintegrity as di
+    import ledger.issuance as iss
+
+    led, issuer = new_ledger(work / f"issue-{workers}")
+    led.workers = workers
+    phases: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+    canon: dict[str, list[float]] = {"proof config": [], "credential": [], "digest": []}
+    saved: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, name: str, phase: str) -> None:
+        real = getattr(owner, name)
+        saved.append((owner, name, real))
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return real(*a, **k)
+            finally:
+                phases[phase] += time.perf_counter() - t0
+        setattr(owner, name, wrapper)
+
+    real_canon = di.canonicalize
+
+    def canonicalize(document: Any, **k: Any) -> str:
+        kind = ("proof config" if document.get("type") == di.PROOF_TYPE else
+                "digest" if "proof" in document else "credential")
+        t0 = time.perf_counter()
+        try:
+            return real_canon(document, **k)
+        finally:
+            canon[kind].append(time.perf_counter() - t0)
+
+    patch(iss._CredentialMaker, "unsigned", PHASES[0])
+    patch(iss, "sign_credentials", PHASES[1])
+    patch(ledger.parallel.BatchSigning, "result", PHASES[2])
+    patch(iss.PendingFile, "finish", PHASES[5])  # before the class itself is wrapped
+    patch(iss, "PendingFile", PHASES[3])
+    patch(led, "append", PHASES[4])
+    saved.append((di, "canonicalize", real_canon))
+    di.canonicalize = canonicalize
+    try:
+        if prof is not None:
+            prof.enable()
+        t0 = time.perf_counter()
+        issued = iss.issue(led, ISSUER, issuer, issue_requests(n), work / f"issue-{workers}-out")
+        total = time.perf_counter() - t0
+        if prof is not None:
+            prof.disable()
+    finally:
+        for owner, name, real in reversed(saved):
+            if owner is led:
+                delattr(led, name)
+            else:
+                setattr(owner, name, real)
+    led.close()
+    if len(issued.documents) != n:
+        raise SystemExit(f"bench: issued {len(issued.documents)} credentials, want {n}")
+    return {"n": n, "workers": workers, "seconds": total, "rate": n / total, "phases": phases,
+            "canonicalizations": {k: {"count": len(v), "seconds": sum(v),
+                                      "mean_ms": sum(v) / len(v) * 1e3 if v else None}
+                                  for k, v in canon.items()}}
+
+
+def profile_issue(n: int, top: int, rounds: int) -> dict[str, Any]:
+    """``ledger.issuance.issue`` of ``n`` credentials, in process: with one worker (every
+    canonicalization here, timed) and with the default workers, in turn for ``rounds``
+    rounds; then a cProfile of one run with one worker."""
+    out: dict[str, Any] = {"n": n, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="credledger-prof-", dir=TMPDIR) as d:
+        k = 0
+        for round_ in range(rounds):
+            order = (1, default_workers()) if round_ % 2 == 0 else (default_workers(), 1)
+            for workers in order:
+                k += 1
+                work = Path(d) / f"r{k}"
+                work.mkdir()
+                r = timed_issue(work, n, workers)
+                raw = one_key_verify_rates()["openssl"]
+                r["raw_verify_openssl_per_s"] = raw
+                out["runs"].append(r)
+                log(f"issue {n:,} in process, workers={workers}: {r['seconds']:.2f} s, "
+                    f"{r['rate']:,.0f}/s, raw verify {raw:,.0f}/s: {r['rate'] / raw:.3f} x")
+                print(issue_phase_table(r))
+                print()
+        work = Path(d) / "profiled"
+        work.mkdir()
+        prof = cProfile.Profile()
+        timed_issue(work, min(n, PROFILE_ISSUE_MAX), 1, prof)  # cProfile slows pyld ~3x
+    n = min(n, PROFILE_ISSUE_MAX)
+    stats = pstats.Stats(prof)
+    total = max(v[3] for v in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"--- issue of {n:,} with one worker, under cProfile ({total:.2f} s): where "
+          "canonicalization goes (cumulative; a part's calls nested in another overlap) ---")
+    for label, file_end, func in PROFILED:
+        cum = sum(v[3] for (f, _, name), v in stats.stats.items()  # type: ignore[attr-defined]
+                  if ((f == "~" and func in name) if file_end == "~"
+                      else (f.endswith(file_end) and name == func)))
+        print(f"  {label:<58} {cum:7.2f} s  {cum / total * 100:5.1f} %")
+    out["profiled_seconds"] = total
+    for key in ("cumulative", "tottime"):
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
+        print(f"--- issue of {n:,} with one worker, under cProfile: top {top} by {key} ---")
+        print(buf.getvalue())
+    return out
+
+
+PROFILE_ISSUE_MAX = 300
+"""At most this many credentials are issued under cProfile (the timed runs issue all N)."""
+
+PROFILED = (
+    ("sign_credentials (all three canonicalizations + Ed25519)", "ledger/parallel.py",
+     "sign_credentials"),
+    ("dataintegrity.canonicalize (RDFC-1.0 via pyld)", "ledger/dataintegrity.py",
+     "canonicalize"),
+    ("  pyld expand (JSON-LD expansion, both passes)", "pyld/jsonld.py", "expand"),
+    ("    of which context processing (_process_context)", "pyld/jsonld.py",
+     "_process_context"),
+    ("    of which JCS keys of inline contexts (c14n canonicalize)", "c14n/Canonicalize.py",
+     "canonicalize"),
+    ("  pyld to_rdf (expands again, then RDF)", "pyld/jsonld.py", "to_rdf"),
+    ("  pyld URDNA2015.main (RDFC-1.0 proper)", "pyld/canon.py", "main"),
+    ("  safe-mode checks (_check_text, _check_expanded)", "ledger/dataintegrity.py",
+     "_check_expanded"),
+    ("Ed25519 sign (cryptography, OpenSSL)", "~", "Ed25519PrivateKey"),
+    ("Ledger.append", "ledger/log.py", "append"),
+    ("write the holder credentials (PendingFile.finish)", "ledger/issuance.py", "finish"),
+)
+
+
+def issue_phase_table(r: dict[str, Any]) -> str:
+    lines = [(f"issue of {r['n']:,} credentials in process, workers={r['workers']}: "
+              f"{r['seconds']:.2f} s, {r['rate']:,.0f}/s")]
+    for phase, sec in r["phases"].items():
+        lines.append(f"  {phase:<42} {sec:7.2f} s  {sec / r['seconds'] * 100:5.1f} %")
+    lines.append("  canonicalizations in this process (count, total, mean):")
+    for kind, c in r["canonicalizations"].items():
+        if c["count"]:
+            lines.append(f"    {kind:<40} {c['count']:6,}  {c['seconds']:7.2f} s  "
+                         f"{c['mean_ms']:.2f} ms  ({c['seconds'] / r['seconds'] * 100:.1f} %)")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1018,6 +1269,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cli-compare", metavar="CREDLEDGER",
                    help="another credledger console script (another install) run in turn with "
                    "this one in the end-to-end issue, for an A/B")
+    p.add_argument("--cli-one-worker", action="store_true",
+                   help="also run this install's issue with one worker, in turn, for an A/B "
+                   "of the default workers")
+    p.add_argument("--profile-issue", type=int, metavar="N",
+                   help="instead: issue N credentials in process with one worker and with the "
+                   "default workers (--profile-rounds rounds, in turn), timed by phase and "
+                   "canonicalization; then cProfile one run with one worker")
+    p.add_argument("--profile-rounds", type=int, default=2, help="rounds of --profile-issue")
     p.add_argument("--profile", type=int, metavar="N",
                    help="instead: cProfile one batch append of N events; print the top functions")
     p.add_argument("--top", type=int, default=15, help="functions shown by --profile")
@@ -1025,6 +1284,13 @@ def main(argv: list[str] | None = None) -> int:
     TMPDIR = args.tmpdir
     if args.profile:
         profile(args.profile, args.top)
+        return 0
+    if args.profile_issue:
+        report = profile_issue(args.profile_issue, args.top, args.profile_rounds)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"machine": versions(), "profile_issue": report},
+                                             indent=2) + "\n")
+        log(f"wrote {args.out}")
         return 0
     if args.sizes:
         sizes = tuple(int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip())
@@ -1096,7 +1362,7 @@ def main(argv: list[str] | None = None) -> int:
             write_report(False)
         if cli_n > 0:
             log(f"end to end: credledger issue --batch of {cli_n:,} lines, {cli_runs} runs")
-            cli = cli_issue(Path(d), cli_n, cli_runs, args.cli_compare)
+            cli = cli_issue(Path(d), cli_n, cli_runs, args.cli_compare, args.cli_one_worker)
             write_report(False)
         for n in sizes:
             if not args.peers_only:
