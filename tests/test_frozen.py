@@ -9,6 +9,7 @@ import pickle
 from typing import Any
 
 import pytest
+from statements import handle
 
 from ledger import bundle, events, note, smt, verify, witness
 from ledger.errors import EncodingError, ProofError
@@ -36,10 +37,11 @@ _SAMPLES: dict[str, Any] = {
     "KeyRecord": events.KeyRecord("uni", events.key_id(ROOT), ROOT, 0, None, "", ""),
     "IssuerRecord": events.IssuerRecord("uni", "Uni", "https://uni.example", 0, None, ""),
     "AchievementRecord": events.AchievementRecord("uni", "cs201", 3),
-    "CredentialAnswer": verify.CredentialAnswer("uni", "c-1", verify.VALID, title="T"),
+    "CredentialAnswer": verify.CredentialAnswer("uni", handle(1), verify.VALID, title="T",
+                                                achievement="cs201", digest="00" * 32),
     "Compromise": verify.Compromise(3, events.ISSUE, events.key_id(ROOT), 2, 7, "stolen"),
     "Verdict": verify.Verdict(Checkpoint("example.org/log", 3, ROOT), (), "log key", 0),
-    "Bundle": bundle.Bundle("note", {}, {}, (("uni", "c-1"),)),
+    "Bundle": bundle.Bundle("note", {}, {}, (("uni", handle(1)),)),
     "CosignerVerifier": witness.CosignerVerifier("w.example", ROOT),
     "WitnessKey": witness.WitnessKey("w.example", ROOT),
 }
@@ -91,8 +93,8 @@ def test_value_semantics(cls: type[Any]) -> None:
 def test_repr_lists_the_fields_in_order_and_signer_hides_its_seed() -> None:
     cp = Checkpoint("example.org/log", 3, ROOT)
     assert repr(cp) == f"Checkpoint(origin='example.org/log', size=3, root={ROOT!r})"
-    assert repr(verify.CredentialAnswer("uni", "c-1", verify.NOT_FOUND)).startswith(
-        "CredentialAnswer(issuer='uni', cred_id='c-1', answer='NOT FOUND', title='', ")
+    assert repr(verify.CredentialAnswer("uni", handle(1), verify.NOT_FOUND)).startswith(
+        f"CredentialAnswer(issuer='uni', cred_id='{handle(1)}', answer='NOT FOUND', title='', ")
     assert ROOT.hex() not in repr(_SIGNER) and repr(ROOT) not in repr(_SIGNER)
     assert repr(_SIGNER) == f"Signer(name='v.example', key_id='{_SIGNER.key_id.hex()}')"
 
