@@ -331,7 +331,7 @@ def sign(document: Mapping[str, Any], private_key: bytes, *, verification_method
     return signed
 
 
-def _check_proof(document: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
+def check_proof(document: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
     """The proof's options (the proof less proofValue) and its signature, every field checked;
     the document's contexts checked first."""
     contexts = _contexts(document)
@@ -383,7 +383,7 @@ def verify(document: Mapping[str, Any], resolve_key: Callable[[str], bytes], *,
     if not isinstance(document, Mapping):
         raise CredentialError("document: want a JSON object")
     # 1. The proof's fields, before anything is canonicalized.
-    options, signature = _check_proof(document)
+    options, signature = check_proof(document)
     method = options["verificationMethod"]
     created = check_datetime(options["created"], "proof.created")
     # 2. The key the proof names.

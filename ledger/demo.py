@@ -134,11 +134,19 @@ def run_demo(keep: str | None) -> None:
     run("revoke", "uni", "cs-004", "--key", path("uni.key"), *creds, code=3)
     run("issue", "uni", "x-1", "--key", path("uni.key"), "--subject", "mallory@example.org",
         "--achievement", "phd-in-everything", *creds, code=3)
-    run("checkpoint")
     run("status", "uni", "cs-004", *creds)
     run("status", "uni", "cs-001", *creds)
 
-    _say("""7. A holder asks the ledger for a proof bundle: one small JSON file with the
+    _say("""7. The university publishes its status lists (W3C Bitstring Status Lists, signed
+    by its key and entered in the log), and the operator exports the log as static files:
+    the tiles, and the lists beside them, at the URLs every credential names. Any standard
+    verifier reads revocation and suspension there; an auditor checks every bit against the
+    log.""")
+    run("status-list", "uni", "--key", path("uni.key"))
+    run("checkpoint")
+    run("export", "tiles", path("site"))
+
+    _say("""8. A holder asks the ledger for a proof bundle: one small JSON file with the
     signed checkpoint, the entries that matter with their inclusion proofs, and status-map
     proofs that show the credential was not revoked as of that checkpoint. It holds nothing
     personal, and travels beside the holder's credential.""")
@@ -147,14 +155,14 @@ def run_demo(keep: str | None) -> None:
     doc = path("credentials/uni/cs-001.json")
     run("prove", "uni", "cs-001", *creds, "-o", path("cs-001.bundle.json"))
 
-    _say("""8. An employer verifies the credential offline with the log's verifier key: no
+    _say("""9. An employer verifies the credential offline with the log's verifier key: no
     network, no call to the university. Its Data Integrity proof, the key the university
     held then, the achievement it registered, its status; and, given the email the
     candidate wrote on the application, that it is theirs. Exit 0 means VALID.""")
     run("verify", doc, "--bundle", path("cs-001.bundle.json"), "--log-key", log_vkey,
         "--subject", "ada@example.org")
 
-    _say("""9. The same check tells revoked, suspended and never-issued credentials apart
+    _say("""10. The same check tells revoked, suspended and never-issued credentials apart
     (exit 1): revocation and absence are proven, not merely not found. A credential changed
     after it was signed is INVALID.""")
     for cred in ("cs-004", "cs-010"):
@@ -167,12 +175,12 @@ def run_demo(keep: str | None) -> None:
     run("verify", path("forged.json"), "--bundle", path("cs-001.bundle.json"), "--log-key",
         log_vkey, code=1)
 
-    _say("""10. A stacked credential is proven with its parts, all against one checkpoint.""")
+    _say("""11. A stacked credential is proven with its parts, all against one checkpoint.""")
     run("prove", "uni", "cs-cert", *creds, "-o", path("stack.bundle.json"))
     run("verify", path("credentials/uni/cs-cert.json"), "--bundle", path("stack.bundle.json"),
         "--log-key", log_vkey)
 
-    _say("""11. Status as of an old root: a verifier who only holds the first checkpoint's root
+    _say("""12. Status as of an old root: a verifier who only holds the first checkpoint's root
     hash (say, printed on a 2026 transcript) still gets a proof for that moment, when cs-004
     was still valid, even though it was revoked later.""")
     with Ledger.open(store) as ledger:
@@ -182,19 +190,20 @@ def run_demo(keep: str | None) -> None:
         path("old.bundle.json"))
     run("verify", path("old.bundle.json"), "--root", first_root, "--size", str(first_size))
 
-    _say("""12. Interoperability: the holder's credential is a standard W3C Verifiable
+    _say("""13. Interoperability: the holder's credential is a standard W3C Verifiable
     Credential that wallets and Open Badges verifiers read, and the same inclusion can be
     exported as a standard C2SP tlog-proof, which any tlog tool can check with the log key.""")
     proof = path("cs-001.tlog-proof")
     run("prove", "uni", "cs-001", *creds, "--format", "tlog-proof", "-o", proof)
     _verify_tlog_proof(proof, store)
 
-    _say("""13. An auditor who saved the first checkpoint asks for a consistency proof to the
+    _say("""14. An auditor who saved the first checkpoint asks for a consistency proof to the
     latest one: it proves the log only grew, and history was never rewritten.""")
     with Ledger.open(store) as ledger:
         (s1, _), (s2, _) = ledger.checkpoints()[:2]
     run("consistency", str(s1), str(s2))
     _check_consistency(store)
+    run("audit", "--tiles", path("site"), "--log-key", log_vkey)
 
     _say("That is the whole story.")
     if keep:

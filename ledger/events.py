@@ -85,7 +85,9 @@ REASON_CODES: Final[dict[str, tuple[str, ...]]] = {
     "suspend": ("unspecified", "under-review"),
     "reinstate": ("unspecified", "review-complete"),
 }
-_ALL_REASON_CODES: Final = frozenset(c for codes in REASON_CODES.values() for c in codes)
+_STATE_KIND: Final = {"revoked": "revoke", "suspended": "suspend", "issued": "reinstate"}
+"""The statement that puts a credential in each state after its issuance: its reason codes
+are the ones a cred record in that state may hold."""
 # Status list purposes (docs/FORMAT.md §17): one bit a credential in each.
 PURPOSES: Final = ("revocation", "suspension")
 MAX_LIST_NUMBER: Final = 63
@@ -844,9 +846,10 @@ def decode_record(data: bytes) -> Record:
         _, issuer, cred, state, issued, changed, reason, last = _fields(items, 8, "cred record")
         if state not in CRED_STATES:
             raise EncodingError(f"cred record state: got {_show(state)}")
-        if reason != "" and reason not in _ALL_REASON_CODES:
-            raise EncodingError(f"cred record reason: want \"\" or a reason code, got "
-                                f"{_show(reason)}")
+        want = ("",) if changed is None else REASON_CODES[_STATE_KIND[state]]
+        if reason not in want:
+            raise EncodingError(f"cred record reason: want {' or '.join(map(repr, want))} for "
+                                f"a record in state {state}, got {_show(reason)}")
         return CredRecord(check_id(issuer, "issuer id"), check_handle(cred), state,
                           check_index(issued, "issued_index"),
                           _opt(changed, check_index, "changed_index"), reason,

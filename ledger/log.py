@@ -272,7 +272,11 @@ class Ledger:
         ``readonly``: for reading only, never waiting for a writer (:class:`~ledger.store.Store`)."""
         ledger = cls(Store(path, on_wait=on_wait, readonly=readonly), clock=clock,
                      workers=workers)
-        ledger.self_check()
+        try:
+            ledger.self_check()
+        except BaseException:
+            ledger.close()  # a store refused (an old format, say) is not left open
+            raise
         return ledger
 
     def close(self) -> None:

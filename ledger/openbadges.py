@@ -33,11 +33,12 @@ Choices the specification leaves open, and why:
   2.0's ``association`` is for CLR documents, ``related`` means "the same achievement in
   another language or version"); the credentials a stacked one was earned on are what it was
   earned on: each part is an ``Evidence`` whose ``id`` is the part's credential id.
-* **The digest the log commits** (:func:`credential_digest`) is SHA-256 of the RDFC-1.0
-  canonical N-Quads of the whole signed credential, proof included, not of its bytes: a wallet
-  that re-serialises the JSON (member order, spacing, escapes, ``"Profile"`` for
-  ``["Profile"]``) keeps the digest, while any change of meaning, or of the signature,
-  changes it.
+* **The digest the log commits** (:func:`credential_digest`) is SHA-256 of the canonical JSON
+  (RFC 8785) of the whole signed credential's JSON-LD set normal form, proof included
+  (``vcjson.normal_form``), not of its bytes: a wallet that re-serialises the JSON (member
+  order, spacing, escapes, ``"Profile"`` for ``["Profile"]``, the order of a set) keeps the
+  digest, while any change of what it says, or of its signature, changes it. It needs no
+  JSON-LD processing, so a browser page checks it with ``JSON.stringify`` and WebCrypto.
 
 Reading is strict: :func:`check_credential` accepts exactly the shape above (no unknown
 member anywhere, each type and date checked) and raises one-line
@@ -470,10 +471,13 @@ def identifier_matches(badge: OpenBadge, value: str, identity_type: str | None =
 
 
 def credential_digest(doc: Mapping[str, Any]) -> bytes:
-    """The digest the log commits for a signed credential: SHA-256 of the UTF-8 RDFC-1.0
-    canonical N-Quads of the whole credential, proof included (docs/FORMAT.md §16.3). The
-    same for every JSON spelling of the same credential; different for any change of what it
-    says or of its signature."""
-    if "proof" not in doc:
+    """The digest the log commits for a signed credential: SHA-256 of the canonical JSON
+    (RFC 8785) of its JSON-LD set normal form, proof included (docs/FORMAT.md §16.6,
+    ``vcjson.normal_form``). The same for every JSON spelling of the same credential (member
+    order, spacing, escapes, one-item sets as bare values, the order of sets); different for
+    any change of what it says or of its signature."""
+    if not isinstance(doc, Mapping) or "proof" not in doc:
         raise vcjson.fail("proof", "the credential is not signed; only a signed one has a digest")
-    return hashlib.sha256(dataintegrity.canonicalize(doc).encode("utf-8")).digest()
+    check_credential(doc)  # exactly this format's shape, every string valid Unicode
+    dataintegrity.check_proof(doc)  # and its proof's
+    return hashlib.sha256(vcjson.canonical_json(vcjson.normal_form(dict(doc)))).digest()

@@ -462,9 +462,12 @@ class Store:
         writing nothing: a database of :data:`ADDED_DBS` that the store lacks is left out
         (:class:`_LackingTxn` reads it as empty). A format-v1 store opened read-only, which
         lacks other databases a writer adds, is opened as a writer."""
+        # meminit: LMDB zeroes the unused part of every page it writes. Without it, whatever
+        # the process's heap held there goes to disk (and into backups): a registrar's batch
+        # file, names and grades, was found in data.mdb (tests/test_cohort_privacy.py).
         self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
                              subdir=True, create=create, readonly=readonly, sync=True,
-                             metasync=True, readahead=False, meminit=False, max_readers=254)
+                             metasync=True, readahead=False, meminit=True, max_readers=254)
 
         def open_dbs() -> dict[str, Any]:
             dbs = {}

@@ -6,6 +6,7 @@ that failed (``credentialSubject.achievement.id: ...``), objects with exactly th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,3 +85,43 @@ def no_duplicates(what: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]
         return out
     return hook
 
+
+
+# ------------------------------------------------------------------------- the normal form
+
+MAX_SAFE_INTEGER = (1 << 53) - 1
+
+
+def normal_form(value: Any) -> Any:
+    """The JSON-LD set normal form of a credential (docs/FORMAT.md §16.6): every member's
+    value but ``@context``'s is a list (a bare value, as JSON-LD compaction writes a one-item
+    set, becomes a one-item list), and every such list is sorted by the canonical JSON
+    (:func:`canonical_json`) of its items: JSON-LD arrays other than ``@list`` are unordered
+    sets, so their order says nothing. ``@context``'s order is meaningful and kept.
+    Member names must be ASCII; numbers must be integers JSON holds exactly (no float)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isascii():
+                raise fail(member(key), "a member name must be ASCII here")
+            if key == "@context":
+                out[key] = [normal_form(x) for x in item] if isinstance(item, list) else item
+            else:
+                items = item if isinstance(item, list) else [item]
+                out[key] = sorted((normal_form(x) for x in items), key=canonical_json)
+        return out
+    if isinstance(value, list):  # a list in a list: JSON-LD has none in a credential
+        return [normal_form(x) for x in value]
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                    and abs(value) > MAX_SAFE_INTEGER):
+        raise fail("", f"a number JSON does not hold exactly: {short(value)}")
+    return value
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS) of JSON without floats: members sorted (ASCII names: code point order
+    is JCS's UTF-16 order), no whitespace, strings as ECMAScript's ``JSON.stringify`` writes
+    them (Python's ``json`` with ``ensure_ascii=False`` escapes exactly the same characters,
+    the same way), UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")

@@ -392,7 +392,11 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
         "cosigners": cosigners, "min_witnesses": min_witnesses, "max_age_ms": max_age_ms,
         "as_json": as_json}
     if len(files) == 1:
-        return _verify_one(files[0], **common)
+        data = None
+        if documents:  # each credential must be one the bundle names: else a usage error
+            data = _read_stdin() if files[0] == STDIN else read_input(files[0])
+            _match_to_files({files[0]: data}, documents)
+        return _verify_one(files[0], **common, data=data)
     datas: dict[str, bytes | Exception] = {}
     matched: dict[str, tuple[str, ...]] = {}
     if documents:

@@ -87,7 +87,8 @@ def issue(issuer: str, time: int, cred: str | int, *, digest: bytes | None = Non
 def register_achievement(issuer: str, time: int, ach_id: str = ACHIEVEMENT) -> Statement:
     """A ``register-achievement`` statement of ``ach_id`` (a course, with a name, description
     and criteria derived from the id)."""
-    return make_statement(REGISTER_ACHIEVEMENT, issuer, time, ach_id, f"Course {ach_id}",
+    return make_statement(REGISTER_ACHIEVEMENT, issuer, time, ach_id,
+                          f"Course {ach_id}"[:events.MAX_NAME_LEN],
                           f"What {ach_id} covers.", f"Pass the {ach_id} exam.", "Course")
 
 

@@ -22,6 +22,8 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from statements import handle, named
+from statements import issue as issue_statement
 
 from ledger import smt
 from ledger.audit import AuditError, audit_store, audit_store_since
@@ -30,11 +32,11 @@ from ledger.events import (
     ACHIEVEMENT,
     ACHIEVEMENT_TYPES,
     CRED,
-    ISSUE,
     MAX_ENTRY_SIZE,
     REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     RETIRE_ISSUER,
+    REVOKE,
     REVOKE_KEY,
     ROTATE_KEY,
     AchievementRecord,
@@ -159,9 +161,10 @@ def test_round_trip_and_the_accessors() -> None:
     assert st_.kind == REGISTER_ACHIEVEMENT and st_.reason == ""
     with pytest.raises(AttributeError):
         _ = st_.cred_id
+    # An issue names the achievement it awards; a status statement names none.
+    assert issue_statement("uni", T, handle(1), achievement="cs201").achievement_id == "cs201"
     with pytest.raises(AttributeError):
-        _ = make_statement(ISSUE, "uni", T, "c-1", bytes(32), "t", None, None, []
-                           ).achievement_id
+        _ = make_statement(REVOKE, "uni", T, handle(1), "unspecified").achievement_id
 
 
 @pytest.mark.parametrize("bad", ["", " a", "a b", "-a", "a/b", "a\n", "\u00e9", "a" * 257,
@@ -295,14 +298,13 @@ def test_a_registration_writes_one_record(rules: Rules) -> None:
     assert rules.apply(rules.key("uni-1"), _ach("cs201")) == [
         AchievementRecord("uni", "cs201", 2)]
     assert rules.state.achievement("uni", "cs201") == AchievementRecord("uni", "cs201", 2)
-    # Ids are per issuer, and apart from credential ids.
+    # Ids are per issuer, and apart from credentials' handles (a handle is a valid id too).
     assert rules.apply(rules.key("poly-1"), _ach("cs201", issuer="poly")) == [
         AchievementRecord("poly", "cs201", 3)]
-    rules.apply(rules.key("uni-1"), make_statement(ISSUE, "uni", T, "cs202", bytes(32), "t",
-                                                   None, None, []))
-    assert rules.apply(rules.key("uni-1"), _ach("cs202")) == [
-        AchievementRecord("uni", "cs202", 5)]
-    assert rules.state.cred("uni", "cs202") is not None
+    rules.apply(rules.key("uni-1"), issue_statement("uni", T, handle(202)))
+    assert rules.apply(rules.key("uni-1"), _ach(handle(202))) == [
+        AchievementRecord("uni", handle(202), 5)]
+    assert rules.state.cred("uni", handle(202)) is not None
 
 
 def test_duplicate_achievement(rules: Rules) -> None:
@@ -384,9 +386,10 @@ class World:
                            name or f"name of {ach_id}", f"about {ach_id}",
                            f"how to earn {ach_id}", kind)
 
-    def issue(self, issuer: str, cred: str) -> SignedStatement:
-        return self.signed(self.key(issuer), ISSUE, issuer, cred, bytes(32), f"title {cred}",
-                           None, None, [])
+    def issue(self, issuer: str, cred: str, achievement: str = "cs201") -> SignedStatement:
+        self.t += 1
+        return sign_statement(issue_statement(issuer, self.t, named(cred),
+                                              achievement=achievement), self.key(issuer).seed)
 
 
 def _world(path: Path) -> World:
@@ -542,7 +545,7 @@ def test_the_incremental_audit_checks_the_new_achievements(tmp_path: Path) -> No
     w = _world(path)
     w.ledger.append([w.register("uni"), w.ach("uni", "old")])
     saved = w.ledger.checkpoint()
-    w.ledger.append([w.ach("uni", "new-1"), w.issue("uni", "c-1"), w.ach("uni", "new-2")])
+    w.ledger.append([w.ach("uni", "new-1"), w.issue("uni", "c-1", "new-1"), w.ach("uni", "new-2")])
     w.ledger.checkpoint()
     report = audit_store_since(w.ledger, saved)
     assert (report.since, report.replayed, report.achievements) == (2, 3, 2)
@@ -559,9 +562,9 @@ def test_the_incremental_audit_checks_the_new_achievements(tmp_path: Path) -> No
 def test_a_damaged_index_or_record_is_reported_not_misread(tmp_path: Path) -> None:
     path = tmp_path / "store"
     w = _world(path)
-    w.ledger.append([w.register("uni"), w.issue("uni", "c-1"), w.ach("uni", "cs201")])
+    w.ledger.append([w.register("uni"), w.ach("uni", "cs201"), w.issue("uni", "c-1")])
     w.ledger.close()
-    _index_db(path, lambda t, db: t.put(achievement_index_key("uni", "cs201"), u64(1), db=db))
+    _index_db(path, lambda t, db: t.put(achievement_index_key("uni", "cs201"), u64(2), db=db))
     with Ledger.open(path) as led, pytest.raises(StoreCorruptError, match="does not confirm"):
         led.achievements("uni")
     _index_db(path, lambda t, db: (t.delete(achievement_index_key("uni", "cs201"), db=db),
@@ -576,7 +579,9 @@ def test_a_store_without_the_index_opens_and_gains_it(tmp_path: Path) -> None:
     its roots and audit, and its first registration is indexed."""
     path = tmp_path / "store"
     w = _world(path)
-    w.ledger.append([w.register("uni"), w.issue("uni", "c-1")])
+    # (Entry format 2 issues only under a registered achievement: the store holds the
+    # registration alone, and no store of the earlier formats opens at all.)
+    w.ledger.append([w.register("uni")])
     before = w.ledger.head()
     w.ledger.close()
     env = lmdb.open(str(path), max_dbs=len(DB_NAMES) + 2, subdir=True)
@@ -599,7 +604,7 @@ def test_tiles_export_and_audit_a_log_with_achievements(tmp_path: Path) -> None:
     led.append([w.register("uni"), w.register("poly")])
     led.append([w.ach("uni", f"a-{i}", kind=sorted(ACHIEVEMENT_TYPES)[i % 31])
                 for i in range(300)])
-    led.append([w.issue("uni", "c-1"), w.ach("poly", "p-1", kind="ext:Workshop")])
+    led.append([w.issue("uni", "c-1", "a-0"), w.ach("poly", "p-1", kind="ext:Workshop")])
     led.checkpoint()
     export_tiles(led, tmp_path / "tiles")
     report = audit_tiles(tmp_path / "tiles", w.log.verifier())

@@ -16,12 +16,12 @@ from typing import Any
 
 import lmdb
 import pytest
+from statements import handle, issue, register_achievement
 
 import ledger.audit as audit_module
 import ledger.parallel as parallel_module
 from ledger.audit import AuditError, audit_store
 from ledger.events import (
-    ISSUE,
     REGISTER_ISSUER,
     REVOKE,
     SUSPEND,
@@ -51,12 +51,20 @@ def _build(path: Path) -> None:
         t += 1
         return sign_statement(make_statement(kind, "uni", t, *fields), signer.seed)
 
+    def issued(name: str) -> Any:
+        nonlocal t
+        t += 1
+        return sign_statement(issue("uni", t, _h(name)), uni.seed)
+
     led.append([signed(registry, REGISTER_ISSUER, "Uni", "https://uni.example", uni.public_key)])
     for batch in range(3):
-        led.append([signed(uni, ISSUE, f"c-{batch}-{i}", SUBJECT, "t", None, None, [])
-                    for i in range(20)])
+        # The first batch opens with the achievement in place of c-0-0: the entries' indexes
+        # stay those the cases below name.
+        first = [sign_statement(register_achievement("uni", t), uni.seed)] if batch == 0 else []
+        led.append(first + [issued(f"c-{batch}-{i}") for i in range(len(first), 20)])
         led.checkpoint()
-    led.append([signed(uni, REVOKE, "c-0-3", "mistake"), signed(uni, SUSPEND, "c-1-4", "")])
+    led.append([signed(uni, REVOKE, _h("c-0-3"), "issued-in-error"),
+                signed(uni, SUSPEND, _h("c-1-4"), "unspecified")])
     led.checkpoint()
     led.close()
 
@@ -121,8 +129,14 @@ def _flip_signature(i: int) -> Edit:
     return edit
 
 
+def _h(name: str) -> str:
+    """The handle of credential c-BATCH-I: handle(100 * BATCH + I + 1)."""
+    _, b, i = name.split("-")
+    return handle(100 * int(b) + int(i) + 1)
+
+
 def _cred_key(cred: str) -> bytes:
-    return map_key("cred", "uni", cred)
+    return map_key("cred", "uni", _h(cred))
 
 
 def _status_value(cred: str, value: bytes) -> Edit:
@@ -214,7 +228,7 @@ def test_genuine_store_passes(store: Path, workers: int, monkeypatch: pytest.Mon
         report = audit_store(led, workers=workers)
         assert (report.size, report.root) == (led.head().size, led.head().root)
     assert (report.issuers, report.credentials, report.revocations, report.suspensions,
-            report.checkpoints) == (1, 60, 1, 1, 4)
+            report.achievements, report.checkpoints) == (1, 59, 1, 1, 1, 4)
 
 
 @pytest.mark.parametrize("chunk", [8, 2048])

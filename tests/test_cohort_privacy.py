@@ -32,14 +32,16 @@ INTEROP = Path(__file__).parent / "interop"
 # The registrar's cohort: student numbers as its own ids (as registrars do), names, emails and
 # grades. None of it may reach the log.
 COHORT = [
-    ("S2026000", "Ada Lovelace", "ada.lovelace@students.example.edu", "cs201", "Pass"),
-    ("S2026001", "Alan Turing", "alan.turing@students.example.edu", "cs201", "Merit"),
+    ("S2026000", "Ada Lovelace", "ada.lovelace@students.example.edu", "cs201",
+     "Pass with Merit"),
+    ("S2026001", "Alan Turing", "alan.turing@students.example.edu", "cs201", "Upper Second"),
     ("S2026002", "Grace Hopper", "grace.hopper@students.example.edu", "cs202",
-     "Distinction"),
-    ("S2026003", "Edsger Dijkstra", "edsger.dijkstra@students.example.edu", "cs202", "Pass"),
+     "Distinction (87%)"),
+    ("S2026003", "Edsger Dijkstra", "edsger.dijkstra@students.example.edu", "cs202",
+     "Pass with Merit"),
     ("S2026004", "Barbara Liskov", "barbara.liskov@students.example.edu", "cs201",
-     "Distinction"),
-    ("S2026005", "Donald Knuth", "donald.knuth@students.example.edu", "cs202", "Merit"),
+     "Distinction (91%)"),
+    ("S2026005", "Donald Knuth", "donald.knuth@students.example.edu", "cs202", "Upper Second"),
 ]
 FREE_TEXT_REASON = "academic misconduct in the final examination"
 REVOKED, SUSPENDED = "S2026001", "S2026003"
@@ -78,7 +80,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
          "--url", "https://uni.example.edu/")
     for ach, name in (("cs201", "Data Structures"), ("cs202", "Algorithms")):
         c.ok("achievement", "add", "uni", ach, "--key", str(key), "--name", name,
-             "--description", f"The course {name}.", "--criteria", "Pass the final exam.",
+             "--description", f"The course {name}.", "--criteria", "Complete the final exam.",
              "--type", "Course")
     registrar = c.tmp / "registrar.csv"
     with registrar.open("w", newline="", encoding="utf-8") as f:
@@ -126,10 +128,13 @@ def _credential(c: Cli, sid: str) -> Path:
 
 
 def _personal() -> list[str]:
+    """What ``strings`` and ``grep`` must not find: every holder's name, surname, email (and
+    its local part), student number and grade, and the free-text reason. (First names alone
+    are three or four letters, which base64 of a signature or a status list holds by chance
+    about once in 16 million positions a case: the full names and surnames say it.)"""
     found = [FREE_TEXT_REASON, "academic misconduct"]
     for sid, name, email, _, grade in COHORT:
-        found += [sid, name, email, email.split("@")[0]]
-        found += name.split()
+        found += [sid, name, email, email.split("@")[0], name.split()[-1]]
     found += sorted({grade for *_, grade in COHORT})
     return found
 
@@ -152,11 +157,11 @@ def test_nothing_personal_in_any_published_byte(cohort: dict[str, Any]) -> None:
     assert any(name.startswith("store/") for name in files)
     assert any(name.startswith("bundles/") for name in files)
     for needle in _personal():
-        for form in {needle, needle.lower(), needle.upper()}:
-            raw = form.encode("utf-8")
-            for name, data in files.items():
-                assert raw not in data, f"{needle!r} is in {name}"
-                assert raw not in data.lower(), f"{needle!r} (any case) is in {name}"
+        raw = needle.encode("utf-8")
+        for name, data in files.items():
+            assert raw not in data, f"{needle!r} is in {name}"
+            if len(raw) >= 8:  # and in any case (shorter ones match base64 by chance)
+                assert raw.lower() not in data.lower(), f"{needle!r} (any case) is in {name}"
 
 
 def test_the_personal_data_is_where_it_belongs(cohort: dict[str, Any]) -> None:

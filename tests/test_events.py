@@ -2,8 +2,10 @@
 
 docs/FORMAT.md §1.1: every entry is one canonical msgpack value (fixed-order arrays, no maps, no floats,
 integer times, ``bin`` bytes, UTF-8 ``str``); decoding is strict and re-encodes; an entry is at
-most 65,535 bytes; statements are signed with Ed25519 over ``SIGN_CONTEXT || statement``; a
-subject is named only through ``SHA-256(salt || subject)``.
+most 65,535 bytes; statements are signed with Ed25519 over ``SIGN_CONTEXT || statement``. Entry
+format 2 (§3.2, §4): a credential is named only by its handle (``urn:uuid:`` and a random
+version 4 UUID in lower case), status statements give a reason code, never free text; an entry
+of version 1 is refused by name.
 
 Non-canonical and hostile encodings are built by hand here from the msgpack specification
 (github.com/msgpack/msgpack/blob/master/spec.md), not with the package's own encoder.
@@ -22,6 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from statements import handle
 
 from ledger import ed25519
 from ledger import events as events_module
@@ -29,6 +32,7 @@ from ledger.errors import EncodingError, LedgerError, SignatureError, Verificati
 from ledger.events import (
     ACHIEVEMENT,
     CRED,
+    ENTRY_VERSION,
     ISSUE,
     ISSUED,
     ISSUER,
@@ -38,6 +42,10 @@ from ledger.events import (
     KINDS,
     MAX_ENTRY_SIZE,
     MAX_ID_LEN,
+    MAX_LIST_NUMBER,
+    MAX_STATUS_INDEX,
+    PUBLISH_STATUS_LIST,
+    REASON_CODES,
     REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
@@ -47,6 +55,8 @@ from ledger.events import (
     REVOKED,
     ROTATE_KEY,
     SIGN_CONTEXT,
+    SLOT,
+    STATUS_LIST,
     SUSPEND,
     SUSPENDED,
     AchievementRecord,
@@ -55,7 +65,9 @@ from ledger.events import (
     IssuerRecord,
     KeyRecord,
     SignedStatement,
+    SlotRecord,
     Statement,
+    StatusListRecord,
     decode_entry,
     decode_record,
     decode_statement,
@@ -76,8 +88,10 @@ OTHER_PUB = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33))).public_key
 T = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
 ROOT_A = hashlib.sha256(b"a").digest()
 ROOT_B = hashlib.sha256(b"b").digest()
-SUBJECT = hashlib.sha256(b"subject").digest()
-DOCUMENT = hashlib.sha256(b"document").digest()
+DIGEST = hashlib.sha256(b"credential").digest()
+C1, C2 = handle(1), handle(2)  # credentials' handles
+M1, M2 = handle(11), handle(12)  # the parts of a stacked credential
+LIST = b'{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential"]}'
 
 PROPERTY = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -119,24 +133,25 @@ def _uint(n: int) -> bytes:
 
 
 def all_statements() -> dict[str, Statement]:
-    """One statement of every kind (two of ``issue``: minimal and with every optional field)."""
+    """One statement of every kind (two of ``issue``: minimal and with every optional field,
+    at the largest status index)."""
     return {
         REGISTER_ISSUER: make_statement(REGISTER_ISSUER, "uni.example", T, "Example University",
                                         "https://uni.example", PUB),
         RETIRE_ISSUER: make_statement(RETIRE_ISSUER, "uni.example", T, "merged"),
         ROTATE_KEY: make_statement(ROTATE_KEY, "uni.example", T, OTHER_PUB),
         REVOKE_KEY: make_statement(REVOKE_KEY, "uni.example", T, key_id(PUB), "laptop stolen"),
-        ISSUE: make_statement(ISSUE, "uni.example", T, "c-1", SUBJECT, "Python 101", None, None,
-                              []),
-        "issue-full": make_statement(ISSUE, "uni.example", T, "cert:2026@cs+1", SUBJECT,
-                                     "Zertifikat \u00fcber Python \U0001f40d", T + 1, DOCUMENT,
-                                     ["m-1", "m-2"]),
-        REVOKE: make_statement(REVOKE, "uni.example", T, "c-1", "academic misconduct"),
-        SUSPEND: make_statement(SUSPEND, "uni.example", T, "c-1", "under review"),
-        REINSTATE: make_statement(REINSTATE, "uni.example", T, "c-1", ""),
+        ISSUE: make_statement(ISSUE, "uni.example", T, C1, DIGEST, "cs201", T, None, 0, []),
+        "issue-full": make_statement(ISSUE, "uni.example", T, C2, DIGEST, "cert:2026@cs+1", T,
+                                     T + 1000, MAX_STATUS_INDEX, [M1, M2]),
+        REVOKE: make_statement(REVOKE, "uni.example", T, C1, "issued-in-error"),
+        SUSPEND: make_statement(SUSPEND, "uni.example", T, C1, "under-review"),
+        REINSTATE: make_statement(REINSTATE, "uni.example", T, C1, "review-complete"),
         REGISTER_ACHIEVEMENT: make_statement(REGISTER_ACHIEVEMENT, "uni.example", T, "cs201",
                                              "Data Structures", "Lists and trees.",
                                              "Pass the exam.", "Course"),
+        PUBLISH_STATUS_LIST: make_statement(PUBLISH_STATUS_LIST, "uni.example", T, "revocation",
+                                            3, 41, LIST),
     }
 
 
@@ -148,17 +163,24 @@ def sample_entry(name: str = "issue-full", index: int = 7) -> Entry:
     return Entry(index, T + 5, ROOT_A, ROOT_B, signed.statement, signed.signer, signed.signature)
 
 
-def all_records() -> list[CredRecord | KeyRecord | IssuerRecord | AchievementRecord]:
+Rec = CredRecord | KeyRecord | IssuerRecord | AchievementRecord | SlotRecord | StatusListRecord
+
+
+def all_records() -> list[Rec]:
     return [
-        CredRecord("uni.example", "c-1", ISSUED, 3, None, "", T),
-        CredRecord("uni.example", "c-1", REVOKED, 3, 9, "misconduct", T + 9),
-        CredRecord("uni.example", "c-1", SUSPENDED, 3, 4, "review", T + 4),
+        CredRecord("uni.example", C1, ISSUED, 3, None, "", T),
+        CredRecord("uni.example", C1, REVOKED, 3, 9, "issued-in-error", T + 9),
+        CredRecord("uni.example", C1, SUSPENDED, 3, 4, "under-review", T + 4),
         KeyRecord("uni.example", key_id(PUB), PUB, 1, None, "", ""),
         KeyRecord("uni.example", key_id(PUB), PUB, 1, 5, KEY_ROTATED, ""),
         KeyRecord("uni.example", key_id(PUB), PUB, 1, 6, KEY_REVOKED, "stolen"),
         IssuerRecord("uni.example", "Example University", "https://uni.example", 0, None, ""),
         IssuerRecord("uni.example", "Example University", "", 0, 12, "merged"),
         AchievementRecord("uni.example", "cs201", 7),
+        SlotRecord("uni.example", key_id(PUB), 0, C1),
+        SlotRecord("uni.example", key_id(PUB), MAX_STATUS_INDEX, C2),
+        StatusListRecord("uni.example", key_id(PUB), "revocation", 0, 0, 1),
+        StatusListRecord("uni.example", key_id(PUB), "suspension", MAX_LIST_NUMBER, 41, 42),
     ]
 
 
@@ -198,19 +220,43 @@ def test_every_kind_is_covered() -> None:
 def test_statement_layout_is_fixed_order_array() -> None:
     """The bytes of a suspend statement, written out from docs/FORMAT.md's layout by hand."""
     data = STATEMENTS[SUSPEND].encode()
-    want = _array(_str("suspend"), _str("uni.example"), _uint(T), _str("c-1"),
-                  _str("under review"))
+    want = _array(_str("suspend"), _str("uni.example"), _uint(T), _str(C1),
+                  _str("under-review"))
     assert data == want
 
 
+def test_issue_layout_is_fixed_order_array() -> None:
+    """The bytes of the full issue statement, from docs/FORMAT.md §3.2's layout by hand:
+    credential, digest, achievement, valid_from, valid_until, status_index, parts."""
+    want = _array(_str("issue"), _str("uni.example"), _uint(T), _str(C2), _bin(DIGEST),
+                  _str("cert:2026@cs+1"), _uint(T), _uint(T + 1000), _uint(MAX_STATUS_INDEX),
+                  _array(_str(M1), _str(M2)))
+    assert STATEMENTS["issue-full"].encode() == want
+    assert _uint(MAX_STATUS_INDEX) == b"\xce\x00\x7f\xff\xff"  # 2**23 - 1
+    want = _array(_str(PUBLISH_STATUS_LIST), _str("uni.example"), _uint(T), _str("revocation"),
+                  _uint(3), _uint(41), b"\xc4" + bytes([len(LIST)]) + LIST)
+    assert STATEMENTS[PUBLISH_STATUS_LIST].encode() == want
+
+
 def test_statement_accessors() -> None:
-    assert STATEMENTS[ISSUE].cred_id == "c-1"
-    assert STATEMENTS[REVOKE].reason == "academic misconduct"
+    assert STATEMENTS[ISSUE].cred_id == C1
+    assert STATEMENTS["issue-full"].cred_id == C2
+    assert STATEMENTS[SUSPEND].cred_id == C1
+    assert STATEMENTS[ISSUE].achievement_id == "cs201"
+    assert STATEMENTS["issue-full"].achievement_id == "cert:2026@cs+1"
+    assert STATEMENTS[REGISTER_ACHIEVEMENT].achievement_id == "cs201"
+    assert STATEMENTS[REVOKE].reason == "issued-in-error"
+    assert STATEMENTS[SUSPEND].reason == "under-review"
     assert STATEMENTS[REVOKE_KEY].reason == "laptop stolen"
     assert STATEMENTS[RETIRE_ISSUER].reason == "merged"
     assert STATEMENTS[ISSUE].reason == ""
+    assert STATEMENTS[PUBLISH_STATUS_LIST].reason == ""
     with pytest.raises(AttributeError):
         _ = STATEMENTS[ROTATE_KEY].cred_id
+    with pytest.raises(AttributeError):
+        _ = STATEMENTS[PUBLISH_STATUS_LIST].cred_id
+    with pytest.raises(AttributeError):
+        _ = STATEMENTS[REVOKE].achievement_id
 
 
 @pytest.mark.parametrize("name", list(STATEMENTS))
@@ -224,11 +270,33 @@ def test_entry_round_trip(name: str) -> None:
 
 
 @pytest.mark.parametrize("record", all_records(), ids=lambda r: type(r).__name__)
-def test_record_round_trip(
-        record: CredRecord | KeyRecord | IssuerRecord | AchievementRecord) -> None:
+def test_record_round_trip(record: Rec) -> None:
     data = record.encode()
     assert decode_record(data) == record
     assert record_hash(data) == hashlib.sha256(data).digest()
+
+
+def test_new_records_layout_and_map_keys() -> None:
+    """docs/FORMAT.md §5.1-5.2: a slot record ``["slot", issuer, key_id, status_index,
+    credential]`` at ``map_key("slot", issuer, "<key_id>/<index>")``; a status-list record
+    ``["status-list", issuer, key_id, purpose, number, tree_size, published_at]`` at
+    ``map_key("status-list", issuer, "<key_id>/<purpose>/<number>")``: written out by hand."""
+    kid = key_id(PUB)
+    slot = SlotRecord("uni", kid, 7, C1)
+    assert slot.encode() == _array(_str("slot"), _str("uni"), _str(kid), _uint(7), _str(C1))
+    assert slot.key() == hashlib.sha256(
+        _array(_str("slot"), _str("uni"), _str(f"{kid}/7"))).digest()
+    lst = StatusListRecord("uni", kid, "suspension", 2, 40, 41)
+    assert lst.encode() == _array(_str("status-list"), _str("uni"), _str(kid),
+                                  _str("suspension"), _uint(2), _uint(40), _uint(41))
+    assert lst.key() == hashlib.sha256(
+        _array(_str("status-list"), _str("uni"), _str(f"{kid}/suspension/2"))).digest()
+    # Every key, index, purpose and number has a map key of its own.
+    keys = {SlotRecord("uni", k, i, C1).key() for k in (kid, key_id(OTHER_PUB)) for i in (0, 7)}
+    keys |= {StatusListRecord("uni", k, p, n, 0, 0).key() for k in (kid, key_id(OTHER_PUB))
+             for p in ("revocation", "suspension") for n in (0, 7)}
+    assert len(keys) == 12
+    assert SlotRecord("uni", kid, 7, C2).key() == slot.key()  # the slot, not who holds it
 
 
 def test_map_key_known_answer() -> None:
@@ -262,13 +330,14 @@ def test_subject_commitment_known_answer() -> None:
 # ----------------------------------------------------------------------------- strict decoding
 
 
-SUSPEND_PARTS = [_str("suspend"), _str("uni"), _uint(5), _str("c1"), _str("")]
+SUSPEND_PARTS = [_str("suspend"), _str("uni"), _uint(5), _str(C1), _str("unspecified")]
 
 
 def test_hand_built_statement_is_accepted() -> None:
     """The baseline of the refusals below: the canonical hand-built statement decodes."""
     st_ = decode_statement(_array(*SUSPEND_PARTS))
-    assert (st_.kind, st_.issuer, st_.time, st_.fields) == (SUSPEND, "uni", 5, ("c1", ""))
+    assert (st_.kind, st_.issuer, st_.time, st_.fields) == (SUSPEND, "uni", 5,
+                                                            (C1, "unspecified"))
 
 
 @pytest.mark.parametrize("time5", [
@@ -289,11 +358,13 @@ def test_refuses_non_canonical_int(time5: bytes) -> None:
     b"\xdd\x00\x00\x00\x05" + b"".join(SUSPEND_PARTS),
     # str 8 for a 3-byte string
     _array(_str("suspend"), b"\xd9\x03uni", *SUSPEND_PARTS[2:]),
-    # str 16 for an empty string
-    _array(*SUSPEND_PARTS[:4], b"\xda\x00\x00"),
+    # str 16 for an 11-byte string (the reason code)
+    _array(*SUSPEND_PARTS[:4], b"\xda\x00\x0bunspecified"),
+    # str 16 for the 45-byte handle, which str 8 holds
+    _array(*SUSPEND_PARTS[:3], b"\xda\x00\x2d" + C1.encode(), SUSPEND_PARTS[4]),
     # a bin where a str is wanted
-    _array(*SUSPEND_PARTS[:3], _bin(b"c1"), SUSPEND_PARTS[4]),
-], ids=["array16", "array32", "str8", "str16", "bin-for-str"])
+    _array(*SUSPEND_PARTS[:3], _bin(C1.encode()), SUSPEND_PARTS[4]),
+], ids=["array16", "array32", "str8", "str16", "str16-handle", "bin-for-str"])
 def test_refuses_non_canonical_lengths(data: bytes) -> None:
     with pytest.raises(EncodingError):
         decode_statement(data)
@@ -367,7 +438,7 @@ def test_refuses_every_truncation(decode: Callable[[bytes], Any], data: bytes) -
 ], ids=["ff", "overlong", "surrogate", "short", "above-10ffff", "continuation"])
 def test_refuses_invalid_utf8(bad: bytes) -> None:
     s = bytes([0xA0 | len(bad)]) + bad
-    for i in (0, 1, 3, 4):  # kind, issuer, cred id, reason
+    for i in (0, 1, 3, 4):  # kind, issuer, credential, reason code
         parts = list(SUSPEND_PARTS)
         parts[i] = s
         with pytest.raises(EncodingError):
@@ -390,13 +461,17 @@ FIELD_SPECS: dict[str, list[str]] = {
     RETIRE_ISSUER: ["kind", "id", "time", "text"],
     ROTATE_KEY: ["kind", "id", "time", "bin32"],
     REVOKE_KEY: ["kind", "id", "time", "kid", "text"],
-    ISSUE: ["kind", "id", "time", "id", "bin32", "title", "opt_time", "opt_bin32", "parts"],
-    "issue-full": ["kind", "id", "time", "id", "bin32", "title", "opt_time", "opt_bin32",
-                   "parts"],
-    REVOKE: ["kind", "id", "time", "id", "text"],
-    SUSPEND: ["kind", "id", "time", "id", "text"],
-    REINSTATE: ["kind", "id", "time", "id", "text"],
+    # valid_from, valid_until: the full statement's valid_until (T + 1000) is after every
+    # candidate time; any candidate valid_until is at or before the statements' valid_from (T)
+    ISSUE: ["kind", "id", "time", "handle", "bin32", "id", "time", "none_after_t", "index",
+            "parts"],
+    "issue-full": ["kind", "id", "time", "handle", "bin32", "id", "time", "none_after_t",
+                   "index", "parts"],
+    REVOKE: ["kind", "id", "time", "handle", "code"],
+    SUSPEND: ["kind", "id", "time", "handle", "code"],
+    REINSTATE: ["kind", "id", "time", "handle", "code"],
     REGISTER_ACHIEVEMENT: ["kind", "id", "time", "id", "title", "text", "text", "achtype"],
+    PUBLISH_STATUS_LIST: ["kind", "id", "time", "purpose", "index", "index", "bytes"],
 }
 
 CANDIDATES: dict[str, Any] = {
@@ -405,19 +480,24 @@ CANDIDATES: dict[str, Any] = {
     "empty-bin": b"", "bin31": bytes(31), "bin33": bytes(33),
     "bin32": hashlib.sha256(b"x").digest(),  # 32 bytes, and not a small-order Ed25519 point
     "empty-list": [], "list": ["y"], "nested": [[1]],
+    "handle": handle(7), "code": "unspecified", "handles": [handle(8)],
 }
 
 ACCEPTS: dict[str, set[str]] = {
     "kind": set(),
-    "id": {"str", "hex16"},
+    "id": {"str", "hex16", "handle", "code"},
     "time": {"zero", "seven"},
-    "opt_time": {"zero", "seven", "nil"},
-    "text": {"empty-str", "str", "hex16"},
-    "title": {"str", "hex16"},
+    "none_after_t": {"nil"},
+    "index": {"zero", "seven"},
+    "text": {"empty-str", "str", "hex16", "handle", "code"},
+    "title": {"str", "hex16", "handle", "code"},
     "bin32": {"bin32"},
-    "opt_bin32": {"bin32", "nil"},
+    "bytes": {"bin31", "bin32", "bin33"},
     "kid": {"hex16"},
-    "parts": {"empty-list", "list"},
+    "handle": {"handle"},
+    "code": {"code"},
+    "purpose": set(),
+    "parts": {"empty-list", "handles"},
     "achtype": {"empty-str"},
 }
 
@@ -475,7 +555,7 @@ ENTRY_SPECS = ["version", "index", "time", "bin32", "bin32", "statement", "bin32
 @pytest.mark.parametrize("pos", range(8))
 def test_refuses_wrong_type_in_every_entry_field(pos: int) -> None:
     entry = sample_entry()
-    good: list[Any] = [1, entry.index, entry.time, entry.prev_root, entry.state_root,
+    good: list[Any] = [2, entry.index, entry.time, entry.prev_root, entry.state_root,
                        entry.statement, entry.signer, entry.signature]
     assert msgpack.packb(good, use_bin_type=True) == entry.encode()
     spec = ENTRY_SPECS[pos]
@@ -488,7 +568,7 @@ def test_refuses_wrong_type_in_every_entry_field(pos: int) -> None:
         with pytest.raises(EncodingError):
             decode_entry(msgpack.packb(items, use_bin_type=True))
     if spec == "version":
-        for v in (0, 2, True, "1"):
+        for v in (0, 1, 3, True, False, "2", 2.0):
             items = list(good)
             items[0] = v
             with pytest.raises(EncodingError):
@@ -507,9 +587,35 @@ def test_refuses_wrong_type_in_every_entry_field(pos: int) -> None:
                 decode_entry(msgpack.packb(items, use_bin_type=True))
 
 
+def test_entry_version_is_2_and_version_1_is_refused_by_name() -> None:
+    """docs/FORMAT.md §4: an entry of version 1 (credential ids, titles and free-text reasons
+    in the log) is refused with a message that names both formats, never read as version 2."""
+    assert ENTRY_VERSION == 2
+    entry = sample_entry()
+    assert msgpack.unpackb(entry.encode())[0] == 2
+    items = msgpack.unpackb(entry.encode(), raw=False)
+    items[0] = 1
+    with pytest.raises(EncodingError) as info:
+        decode_entry(msgpack.packb(items, use_bin_type=True))
+    assert "entry version 1" in str(info.value)
+    assert "entry format 2" in str(info.value)
+    # A version-1 entry keeps its own (v1) statement: still refused, by version first.
+    v1 = msgpack.packb(["issue", "uni", T, "c-1", bytes(32), "Python 101", None, None, []],
+                       use_bin_type=True)
+    items[5] = v1
+    with pytest.raises(EncodingError, match="entry version 1"):
+        decode_entry(msgpack.packb(items, use_bin_type=True))
+    # Other versions get the plain message; True (== 1 in Python) is no version 1.
+    for v in (0, 3, True):
+        items[0] = v
+        with pytest.raises(EncodingError, match="entry version: want 2") as info:
+            decode_entry(msgpack.packb(items, use_bin_type=True))
+        assert "version 1" not in str(info.value)
+
+
 def test_refuses_wrong_entry_field_counts() -> None:
     entry = sample_entry()
-    good: list[Any] = [1, entry.index, entry.time, entry.prev_root, entry.state_root,
+    good: list[Any] = [2, entry.index, entry.time, entry.prev_root, entry.state_root,
                        entry.statement, entry.signer, entry.signature]
     for bad in (good[:-1], good + [None], good[:1]):
         with pytest.raises(EncodingError):
@@ -517,22 +623,23 @@ def test_refuses_wrong_entry_field_counts() -> None:
 
 
 @pytest.mark.parametrize("record", all_records(), ids=lambda r: type(r).__name__)
-def test_refuses_wrong_type_in_every_record_field(
-        record: CredRecord | KeyRecord | IssuerRecord | AchievementRecord) -> None:
+def test_refuses_wrong_type_in_every_record_field(record: Rec) -> None:
     items = msgpack.unpackb(record.encode(), raw=False)
     # Values each position accepts, per record kind (the rest must be refused).
     ended = items[5] if items[0] == KEY else None
+    ids = {"str", "hex16", "handle", "code"}
+    texts = {"empty-str", "str", "hex16", "handle", "code"}
+    index = {"zero", "seven"}
     table: dict[str, list[set[str]]] = {
-        CRED: [set(), {"str", "hex16"}, {"str", "hex16"}, set(), {"zero", "seven"},
-               {"zero", "seven", "nil"}, {"empty-str", "str", "hex16"}, {"zero", "seven"}],
-        KEY: [set(), {"str", "hex16"}, set(), set(), {"zero", "seven"},
-              {"zero", "seven"} if ended is not None else {"nil"},
+        CRED: [set(), ids, {"handle"}, set(), index, index | {"nil"}, texts, index],
+        KEY: [set(), ids, set(), set(), index,
+              index if ended is not None else {"nil"},
               set() if ended is not None else {"empty-str"},
-              {"empty-str", "str", "hex16"}],
-        ISSUER: [set(), {"str", "hex16"}, {"empty-str", "str", "hex16"},
-                 {"empty-str", "str", "hex16"}, {"zero", "seven"}, {"zero", "seven", "nil"},
-                 {"empty-str", "str", "hex16"}],
-        ACHIEVEMENT: [set(), {"str", "hex16"}, {"str", "hex16"}, {"zero", "seven"}],
+              texts],
+        ISSUER: [set(), ids, texts, texts, index, index | {"nil"}, texts],
+        ACHIEVEMENT: [set(), ids, ids, index],
+        SLOT: [set(), ids, {"hex16"}, index, {"handle"}],
+        STATUS_LIST: [set(), ids, {"hex16"}, set(), index, index, index],
     }
     ok = table[items[0]]
     for pos in range(len(items)):
@@ -548,6 +655,21 @@ def test_refuses_wrong_type_in_every_record_field(
             decode_record(msgpack.packb(bad, use_bin_type=True))
 
 
+def test_cred_record_reason_is_empty_or_a_reason_code() -> None:
+    """Entry format 2: a cred record's reason is "" or a reason code, as the rules write it;
+    a record holding free text (a v1 reason, a person's circumstances) is refused."""
+    for state, changed, code in ((REVOKED, 9, "withdrawn"), (SUSPENDED, 4, "under-review"),
+                                 (ISSUED, 5, "review-complete"), (ISSUED, None, "")):
+        good = CredRecord("uni", C1, state, 3, changed, code, T)
+        assert decode_record(good.encode()) == good
+    for state, changed, text in ((REVOKED, 9, "academic misconduct"),
+                                 (SUSPENDED, 4, "review"), (ISSUED, 5, "cleared"),
+                                 (REVOKED, 9, "under-review"), (SUSPENDED, 4, "withdrawn"),
+                                 (ISSUED, None, "unspecified"), (ISSUED, 5, "")):
+        with pytest.raises(EncodingError, match="reason"):
+            decode_record(CredRecord("uni", C1, state, 3, changed, text, T).encode())
+
+
 def test_refuses_inconsistent_key_record() -> None:
     good = KeyRecord("uni", key_id(PUB), PUB, 1, 5, KEY_ROTATED, "")
     items = msgpack.unpackb(good.encode(), raw=False)
@@ -561,7 +683,9 @@ def test_refuses_inconsistent_key_record() -> None:
 
 def test_refuses_unknown_record_kind_and_cred_state() -> None:
     with pytest.raises(EncodingError, match="record kind"):
-        decode_record(msgpack.packb(["credential", "uni", "c-1"]))
+        decode_record(msgpack.packb(["credential", "uni", C1]))
+    with pytest.raises(EncodingError, match="slot or status-list"):
+        decode_record(msgpack.packb(["slots", "uni", key_id(PUB), 0, C1]))
     bad = msgpack.unpackb(all_records()[0].encode(), raw=False)
     bad[3] = "valid"
     with pytest.raises(EncodingError, match="state"):
@@ -575,36 +699,161 @@ GOOD_IDS = ["a", "A", "0", "a.b:c@d+e-f_g", "a" * MAX_ID_LEN, "9-", "uni.example
 
 @pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
 def test_refuses_bad_ids(bad: str) -> None:
-    with pytest.raises(EncodingError, match="id"):
-        make_statement(SUSPEND, bad, T, "c-1", "")
-    with pytest.raises(EncodingError, match="id"):
-        make_statement(SUSPEND, "uni", T, bad, "")
+    with pytest.raises(EncodingError, match="issuer id"):
+        make_statement(SUSPEND, bad, T, C1, "unspecified")
+    with pytest.raises(EncodingError, match="credential"):
+        make_statement(SUSPEND, "uni", T, bad, "unspecified")
+    with pytest.raises(EncodingError, match="part"):
+        make_statement(ISSUE, "uni", T, C1, DIGEST, "cs201", T, None, 0, [bad])
+    with pytest.raises(EncodingError, match="achievement"):
+        make_statement(ISSUE, "uni", T, C1, DIGEST, bad, T, None, 0, [])
     with pytest.raises(EncodingError):
-        make_statement(ISSUE, "uni", T, "c-1", SUBJECT, "t", None, None, [bad])
+        decode_statement(msgpack.packb([SUSPEND, bad, T, C1, "unspecified"]))
     with pytest.raises(EncodingError):
-        decode_statement(msgpack.packb([SUSPEND, bad, T, "c-1", ""]))
-    with pytest.raises(EncodingError):
-        decode_statement(msgpack.packb([SUSPEND, "uni", T, bad, ""]))
+        decode_statement(msgpack.packb([SUSPEND, "uni", T, bad, "unspecified"]))
 
 
 @pytest.mark.parametrize("good", GOOD_IDS)
 def test_accepts_good_ids(good: str) -> None:
-    st_ = make_statement(SUSPEND, good, T, good, "")
+    st_ = make_statement(SUSPEND, good, T, C1, "unspecified")
     assert decode_statement(st_.encode()) == st_
+    st_ = make_statement(ISSUE, good, T, C1, DIGEST, good, T, None, 0, [])
+    assert decode_statement(st_.encode()) == st_
+    assert st_.achievement_id == good
+
+
+# Handles the log must refuse: it names a credential by a random v4 UUID in lower case and
+# nothing else, least of all the issuer's own id (a student number as often as not).
+BAD_HANDLES = [
+    "", "CS201-S2026000", "cs201-s2026000", "c-1", "S2026000",
+    "urn:uuid:00000000-0000-4000-8000-00000000000A",  # upper case
+    "URN:UUID:00000000-0000-4000-8000-000000000001",
+    "urn:uuid:4F3A2B1C-0D9E-4A8B-9C7D-6E5F4A3B2C1D",
+    "urn:uuid:00000000-0000-1000-8000-000000000001",  # version 1 (time based)
+    "urn:uuid:00000000-0000-3000-8000-000000000001",  # version 3 (name based, MD5)
+    "urn:uuid:00000000-0000-5000-8000-000000000001",  # version 5 (name based, SHA-1)
+    "urn:uuid:00000000-0000-7000-8000-000000000001",  # version 7 (time ordered)
+    "urn:uuid:00000000-0000-0000-0000-000000000000",  # the nil UUID
+    "urn:uuid:00000000-0000-4000-0000-000000000001",  # the NCS variant
+    "urn:uuid:00000000-0000-4000-c000-000000000001",  # the Microsoft variant
+    "00000000-0000-4000-8000-000000000001",  # no urn:uuid:
+    "uuid:00000000-0000-4000-8000-000000000001",
+    "urn:uuid:{00000000-0000-4000-8000-000000000001}",
+    "urn:uuid:00000000000040008000000000000001",  # no hyphens
+    "urn:uuid:00000000-0000-4000-8000-0000000000001",  # one digit too many
+    "urn:uuid:00000000-0000-4000-8000-00000000001",  # one too few
+    "urn:uuid:00000000-0000-4000-8000-00000000000g",
+    "urn:uuid:00000000-0000-4000-8000-000000000001\n",
+    " urn:uuid:00000000-0000-4000-8000-000000000001",
+    "urn:uuid:00000000-0000-4000-8000-000000000001#x",
+    "https://uni.example/credentials/00000000-0000-4000-8000-000000000001",
+    "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_HANDLES, ids=repr)
+def test_refuses_bad_handles(bad: str) -> None:
+    """Every place a v2 statement or record names a credential takes a handle only."""
+    for kind in (REVOKE, SUSPEND, REINSTATE):
+        with pytest.raises(EncodingError, match="credential: want urn:uuid"):
+            make_statement(kind, "uni", T, bad, "unspecified")
+        with pytest.raises(EncodingError, match="credential"):
+            decode_statement(msgpack.packb([kind, "uni", T, bad, "unspecified"]))
+    with pytest.raises(EncodingError, match="credential: want urn:uuid"):
+        make_statement(ISSUE, "uni", T, bad, DIGEST, "cs201", T, None, 0, [])
+    with pytest.raises(EncodingError, match="part: want urn:uuid"):
+        make_statement(ISSUE, "uni", T, C1, DIGEST, "cs201", T, None, 0, [C2, bad])
+    with pytest.raises(EncodingError):
+        decode_statement(msgpack.packb([ISSUE, "uni", T, bad, DIGEST, "cs201", T, None, 0, []],
+                                       use_bin_type=True))
+    for rec in (CredRecord("uni", bad, ISSUED, 3, None, "", T), SlotRecord("uni", key_id(PUB),
+                                                                              0, bad)):
+        with pytest.raises(EncodingError, match="credential"):
+            decode_record(rec.encode())
+
+
+def test_handles_of_the_test_helper_are_valid_and_distinct() -> None:
+    hs = [handle(n) for n in (0, 1, 2, 255, 2**62 - 1)]
+    assert len(set(hs)) == len(hs)
+    for h in hs + [handle(2**128 - 1)]:
+        st_ = make_statement(SUSPEND, "uni", T, h, "unspecified")
+        assert decode_statement(st_.encode()) == st_
+    assert handle(1) == "urn:uuid:00000000-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize("kind", [REVOKE, SUSPEND, REINSTATE])
+def test_status_reason_is_one_of_its_kinds_codes(kind: str) -> None:
+    """docs/FORMAT.md §3.3: a status statement gives one of its kind's reason codes; free text
+    (the case, the person) stays in the issuer's records."""
+    for code in REASON_CODES[kind]:
+        st_ = make_statement(kind, "uni", T, C1, code)
+        assert decode_statement(st_.encode()) == st_ and st_.reason == code
+    others = {c for k, codes in REASON_CODES.items() if k != kind for c in codes}
+    bad: list[Any] = [c for c in sorted(others) if c not in REASON_CODES[kind]]
+    assert bad  # each kind has a code no other kind may give
+    bad += ["", "Unspecified", "unspecified ", "academic misconduct", "misconduct",
+            "under review", "issued in error", "plagiarism in the exam of 2026-05-04", "cleared",
+            0, None, b"unspecified", ["unspecified"]]
+    for reason in bad:
+        with pytest.raises(EncodingError, match=f"reason: want one of .* for {kind}"):
+            make_statement(kind, "uni", T, C1, reason)
+        with pytest.raises(EncodingError):
+            decode_statement(msgpack.packb([kind, "uni", T, C1, reason], use_bin_type=True))
+
+
+def test_reason_codes_are_the_documented_lists() -> None:
+    assert REASON_CODES == {
+        REVOKE: ("unspecified", "issued-in-error", "superseded", "withdrawn"),
+        SUSPEND: ("unspecified", "under-review"),
+        REINSTATE: ("unspecified", "review-complete"),
+    }
+
+
+def _issue_fields(**change: Any) -> tuple[Any, ...]:
+    """A valid issue statement's fields (credential, digest, achievement, valid_from,
+    valid_until, status_index, parts) with ``change`` applied."""
+    fields = {"credential": C1, "digest": DIGEST, "achievement": "cs201", "valid_from": T,
+              "valid_until": None, "status_index": 0, "parts": []}
+    fields.update(change)
+    return tuple(fields.values())
 
 
 @pytest.mark.parametrize("fields,match", [
-    (("c-1", SUBJECT, "   ", None, None, []), "title"),
-    (("c-1", SUBJECT, "x" * 4097, None, None, []), "title"),
-    (("c-1", SUBJECT, "a\nb", None, None, []), "control"),
-    (("c-1", SUBJECT, "a\x7fb", None, None, []), "control"),
-    (("c-1", SUBJECT, "t", None, None, ["m-1", "m-1"]), "twice"),
-    (("c-1", SUBJECT, "t", None, None, ["c-1"]), "itself"),
-    (("c-1", SUBJECT, "t", None, None, [f"m-{i}" for i in range(257)]), "parts"),
-    (("c-1", SUBJECT, "t", -1, None, []), "expires"),
-    (("c-1", SUBJECT, "t", 1 << 63, None, []), "expires"),
-], ids=["blank-title", "long-title", "newline", "del", "dup-part", "self-part", "257-parts",
-        "negative-expiry", "huge-expiry"])
+    (_issue_fields(parts=[M1, M1]), "twice"),
+    (_issue_fields(parts=[C1]), "itself"),
+    (_issue_fields(parts=[handle(100 + i) for i in range(257)]), "parts"),
+    (_issue_fields(parts=M1), "parts"),
+    (_issue_fields(digest=bytes(31)), "digest: want 32 bytes, got 31"),
+    (_issue_fields(digest=bytes(33)), "digest: want 32 bytes, got 33"),
+    (_issue_fields(digest=bytes(64)), "digest: want 32 bytes, got 64"),
+    (_issue_fields(digest=b""), "digest"),
+    (_issue_fields(digest=None), "digest"),
+    (_issue_fields(digest=DIGEST.hex()), "digest"),
+    (_issue_fields(achievement=""), "achievement"),
+    (_issue_fields(achievement="Data Structures"), "achievement"),
+    (_issue_fields(achievement=None), "achievement"),
+    (_issue_fields(valid_from=-1), "valid_from"),
+    (_issue_fields(valid_from=1 << 63), "valid_from"),
+    (_issue_fields(valid_from=None), "valid_from"),
+    (_issue_fields(valid_from=True), "valid_from"),
+    (_issue_fields(valid_until=T), "valid_until: must be after valid_from"),
+    (_issue_fields(valid_until=T - 1), "valid_until: must be after valid_from"),
+    (_issue_fields(valid_until=0), "valid_until: must be after valid_from"),
+    (_issue_fields(valid_until=-1), "valid_until"),
+    (_issue_fields(valid_until=1 << 63), "valid_until"),
+    (_issue_fields(status_index=-1), "status_index"),
+    (_issue_fields(status_index=MAX_STATUS_INDEX + 1), "status_index"),
+    (_issue_fields(status_index=1 << 63), "status_index"),
+    (_issue_fields(status_index=True), "status_index"),
+    (_issue_fields(status_index=False), "status_index"),
+    (_issue_fields(status_index=None), "status_index"),
+    (_issue_fields(status_index="0"), "status_index"),
+], ids=["dup-part", "self-part", "257-parts", "parts-not-array", "digest-31", "digest-33",
+        "digest-64", "digest-empty", "digest-nil", "digest-hex", "achievement-empty",
+        "achievement-space", "achievement-nil", "valid-from-negative", "valid-from-huge",
+        "valid-from-nil", "valid-from-bool", "valid-until-equal", "valid-until-before",
+        "valid-until-zero", "valid-until-negative", "valid-until-huge", "index-negative",
+        "index-past-max", "index-huge", "index-true", "index-false", "index-nil", "index-str"])
 def test_issue_validation(fields: tuple[Any, ...], match: str) -> None:
     with pytest.raises(EncodingError, match=match):
         make_statement(ISSUE, "uni", T, *fields)
@@ -612,12 +861,65 @@ def test_issue_validation(fields: tuple[Any, ...], match: str) -> None:
         decode_statement(msgpack.packb([ISSUE, "uni", T, *fields], use_bin_type=True))
 
 
+def test_issue_accepts_its_bounds() -> None:
+    """The other side of each refusal above: the bounds themselves are accepted."""
+    for fields in (_issue_fields(valid_until=T + 1), _issue_fields(valid_from=0, valid_until=1),
+                   _issue_fields(valid_from=(1 << 63) - 2, valid_until=(1 << 63) - 1),
+                   _issue_fields(status_index=MAX_STATUS_INDEX),
+                   _issue_fields(parts=[handle(100 + i) for i in range(256)])):
+        st_ = make_statement(ISSUE, "uni", T, *fields)
+        assert decode_statement(st_.encode()) == st_
+    assert MAX_STATUS_INDEX == 64 * 131_072 - 1
+
+
+@pytest.mark.parametrize("fields,match", [
+    (("revocations", 0, 0, LIST), "purpose"),
+    (("Revocation", 0, 0, LIST), "purpose"),
+    (("suspend", 0, 0, LIST), "purpose"),
+    (("", 0, 0, LIST), "purpose"),
+    ((None, 0, 0, LIST), "purpose"),
+    ((b"revocation", 0, 0, LIST), "purpose"),
+    (("revocation", -1, 0, LIST), "list number"),
+    (("revocation", MAX_LIST_NUMBER + 1, 0, LIST), "list number"),
+    (("revocation", True, 0, LIST), "list number"),
+    (("revocation", None, 0, LIST), "list number"),
+    (("revocation", "0", 0, LIST), "list number"),
+    (("revocation", 0, -1, LIST), "tree_size"),
+    (("revocation", 0, 1 << 63, LIST), "tree_size"),
+    (("revocation", 0, True, LIST), "tree_size"),
+    (("revocation", 0, None, LIST), "tree_size"),
+    (("revocation", 0, 0, b""), "list"),
+    (("revocation", 0, 0, LIST.decode()), "list"),
+    (("revocation", 0, 0, None), "list"),
+], ids=["purpose-plural", "purpose-case", "purpose-kind", "purpose-empty", "purpose-nil",
+        "purpose-bin", "number-negative", "number-64", "number-bool", "number-nil", "number-str",
+        "size-negative", "size-huge", "size-bool", "size-nil", "list-empty", "list-str",
+        "list-nil"])
+def test_publish_status_list_validation(fields: tuple[Any, ...], match: str) -> None:
+    with pytest.raises(EncodingError, match=match):
+        make_statement(PUBLISH_STATUS_LIST, "uni", T, *fields)
+    with pytest.raises(EncodingError):
+        decode_statement(msgpack.packb([PUBLISH_STATUS_LIST, "uni", T, *fields],
+                                       use_bin_type=True))
+
+
+def test_publish_status_list_accepts_its_bounds() -> None:
+    for fields in (("revocation", 0, 0, b"x"), ("suspension", MAX_LIST_NUMBER, (1 << 63) - 1,
+                                                 LIST)):
+        st_ = make_statement(PUBLISH_STATUS_LIST, "uni", T, *fields)
+        assert decode_statement(st_.encode()) == st_
+        assert st_.fields == fields
+
+
 def test_text_limits_count_characters() -> None:
-    st_ = make_statement(ISSUE, "uni", T, "c-1", SUBJECT, "\U0001f40d" * 4096, None, None, [])
+    st_ = make_statement(REGISTER_ACHIEVEMENT, "uni", T, "cs201", "n", "\U0001f40d" * 4096, "",
+                         "")
     assert decode_statement(st_.encode()) == st_
-    make_statement(SUSPEND, "uni", T, "c-1", "r" * 1024)
+    with pytest.raises(EncodingError, match="description"):
+        make_statement(REGISTER_ACHIEVEMENT, "uni", T, "cs201", "n", "\U0001f40d" * 4097, "", "")
+    make_statement(REVOKE_KEY, "uni", T, key_id(PUB), "r" * 1024)
     with pytest.raises(EncodingError, match="reason"):
-        make_statement(SUSPEND, "uni", T, "c-1", "r" * 1025)
+        make_statement(REVOKE_KEY, "uni", T, key_id(PUB), "r" * 1025)
     make_statement(REGISTER_ISSUER, "uni", T, "n" * 256, "u" * 2048, PUB)
     with pytest.raises(EncodingError, match="name"):
         make_statement(REGISTER_ISSUER, "uni", T, "n" * 257, "", PUB)
@@ -631,17 +933,19 @@ def test_refuses_times_that_are_not_ms_integers() -> None:
     bad: Any
     for bad in (-1, 1 << 63, True, None, "1", 1.0):
         with pytest.raises(EncodingError, match="time"):
-            make_statement(SUSPEND, "uni", bad, "c-1", "")
-    make_statement(SUSPEND, "uni", (1 << 63) - 1, "c-1", "")
+            make_statement(SUSPEND, "uni", bad, C1, "unspecified")
+    make_statement(SUSPEND, "uni", (1 << 63) - 1, C1, "unspecified")
     with pytest.raises(EncodingError, match="kind"):
         make_statement("issue-credential", "uni", T)
 
 
 def test_refuses_text_that_is_not_utf8_encodable() -> None:
-    with pytest.raises(EncodingError):
-        make_statement(SUSPEND, "uni", T, "c-1", "bad \udcff")
-    with pytest.raises(EncodingError):
-        make_statement(ISSUE, "uni", T, "c-1", SUBJECT, "\ud800", None, None, [])
+    with pytest.raises(EncodingError, match="Unicode"):
+        make_statement(REVOKE_KEY, "uni", T, key_id(PUB), "bad \udcff")
+    with pytest.raises(EncodingError, match="Unicode"):
+        make_statement(REGISTER_ACHIEVEMENT, "uni", T, "cs201", "\ud800", "", "", "")
+    with pytest.raises(EncodingError, match="reason"):
+        make_statement(SUSPEND, "uni", T, C1, "bad \udcff")
     with pytest.raises(EncodingError):
         subject_commitment(bytes(32), "Ada \udcff")
 
@@ -665,21 +969,20 @@ def test_refuses_deeply_nested_arrays(decode: Callable[[bytes], Any]) -> None:
 # ----------------------------------------------------------------------------- size limit
 
 
-def _entry_of_size(target: int) -> bytes:
-    """Valid entry bytes of exactly ``target`` bytes: an issue statement with many parts (built
-    directly, past make_statement's own limit), padded through its title."""
-    parts = [f"p{i:03d}-" + "x" * 240 for i in range(256)]  # 256 parts of 245 characters
+def _list_statement(size: int) -> Statement:
+    """A publish-status-list statement whose list is ``size`` bytes (built directly, past
+    make_statement's own limit): the one v2 field that can fill an entry."""
+    return Statement(PUBLISH_STATUS_LIST, "uni", T, ("revocation", 0, 0, b"x" * size))
 
-    def build(title_len: int) -> bytes:
-        st_ = Statement(ISSUE, "uni", T, ("c-1", SUBJECT, "t" * title_len, None, None, parts))
-        return Entry(0, T, ROOT_A, ROOT_B, st_.encode(), PUB, bytes(64)).encode()
+
+def _entry_of_size(target: int) -> bytes:
+    """Valid entry bytes of exactly ``target`` bytes, padded through a status list's bytes
+    (their bin16 header stays 3 bytes from 256 to 65,535)."""
+    def build(size: int) -> bytes:
+        return Entry(0, T, ROOT_A, ROOT_B, _list_statement(size).encode(), PUB,
+                     bytes(64)).encode()
 
     base = build(300)
-    # Only the title length moves; its str16 header stays 3 bytes from 256 to 65,535.
-    # A shortfall is taken from the parts instead.
-    while len(base) > target:
-        parts.pop()
-        base = build(300)
     data = build(300 + target - len(base))
     assert len(data) == target
     return data
@@ -689,14 +992,13 @@ def test_entry_size_limit() -> None:
     data = _entry_of_size(MAX_ENTRY_SIZE)
     entry = decode_entry(data)
     assert entry.encode() == data
-    # One more title character: 65,536 bytes.
+    # One more list byte: 65,536 bytes.
     st_ = decode_statement(entry.statement)
-    longer = Statement(ISSUE, "uni", T, (st_.fields[0], st_.fields[1], st_.fields[2] + "t",
-                                         None, None, st_.fields[5]))
+    longer = _list_statement(len(st_.fields[3]) + 1)
     big = Entry(0, T, ROOT_A, ROOT_B, longer.encode(), PUB, bytes(64))
     with pytest.raises(EncodingError, match="65535"):
         big.encode()
-    raw = msgpack.packb([1, 0, T, ROOT_A, ROOT_B, longer.encode(), PUB, bytes(64)],
+    raw = msgpack.packb([2, 0, T, ROOT_A, ROOT_B, longer.encode(), PUB, bytes(64)],
                         use_bin_type=True)
     assert len(raw) == MAX_ENTRY_SIZE + 1
     with pytest.raises(EncodingError, match="at most"):
@@ -706,11 +1008,22 @@ def test_entry_size_limit() -> None:
 
 
 def test_make_statement_refuses_what_no_entry_can_hold() -> None:
-    parts = [f"p{i:03d}-" + "x" * 250 for i in range(256)]
     with pytest.raises(EncodingError, match="at most 65535"):
-        make_statement(ISSUE, "uni", T, "c-1", SUBJECT, "t", None, None, parts)
+        make_statement(PUBLISH_STATUS_LIST, "uni", T, "revocation", 0, 0, b"x" * 65_300)
     # Whatever make_statement accepts fits in an entry, at the largest index and time.
-    st_ = make_statement(ISSUE, "uni", T, "c-1", SUBJECT, "t", None, None, parts[:240])
+    size = 65_300
+    while True:
+        try:
+            st_ = make_statement(PUBLISH_STATUS_LIST, "uni", T, "revocation", 0, 0, b"x" * size)
+            break
+        except EncodingError:
+            size -= 1
+    assert size > 65_000
+    Entry((1 << 63) - 1, (1 << 63) - 1, ROOT_A, ROOT_B, st_.encode(), PUB, bytes(64)).encode()
+    # The largest issue statement (256 parts) is far from the limit.
+    st_ = make_statement(ISSUE, "uni", T, *_issue_fields(
+        parts=[handle(100 + i) for i in range(256)], achievement="a" * MAX_ID_LEN,
+        valid_until=(1 << 63) - 1, status_index=MAX_STATUS_INDEX))
     Entry((1 << 63) - 1, (1 << 63) - 1, ROOT_A, ROOT_B, st_.encode(), PUB, bytes(64)).encode()
 
 
@@ -802,7 +1115,7 @@ def test_spliced_encodings_raise_only_ledger_errors(name: str, data: st.DataObje
 
 def test_signing_message_is_context_then_statement() -> None:
     data = STATEMENTS[ISSUE].encode()
-    assert SIGN_CONTEXT == b"credential-ledger/v1 statement\n"
+    assert SIGN_CONTEXT == b"credential-ledger/v2 statement\n"
     assert signing_message(data) == SIGN_CONTEXT + data
     assert signing_message(data).startswith(SIGN_CONTEXT)
 

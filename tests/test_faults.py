@@ -7,6 +7,7 @@ The long SIGKILL run is opt-in: ``CREDLEDGER_LONG=1 python -m pytest tests/test_
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -19,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from statements import issue, register_achievement
 
 from ledger.audit import audit_store
 from ledger.errors import RefusedError, StoreFullError
-from ledger.events import ISSUE, REGISTER_ISSUER, make_statement, sign_statement
+from ledger.events import REGISTER_ISSUER, make_statement, sign_statement
 from ledger.log import Ledger
 from ledger.note import Signer
 from ledger.store import Txn
@@ -204,13 +206,19 @@ def _ledger(tmp_path: Path) -> tuple[Ledger, Signer]:
                                         clock=lambda: 1_767_225_600_000)
     issuer = Signer.generate("uni")
     st = make_statement(REGISTER_ISSUER, "uni", 1, "Uni", "", issuer.public_key)
-    ledger.append([sign_statement(st, registry.seed)])
+    ledger.append([sign_statement(st, registry.seed),
+                   sign_statement(register_achievement("uni", 1), issuer.seed)])
     return ledger, issuer
 
 
+_NUMBERS = itertools.count(1)
+"""Credential numbers: ``handle(n)`` holding status index ``n``, each used once (below the
+other process's numbers, from 97 * 65536 up)."""
+
+
 def _issues(issuer: Signer, prefix: str, n: int) -> list:
-    return [sign_statement(make_statement(ISSUE, "uni", 2, f"{prefix}-{i}", bytes(32), "T",
-                                          None, None, []), issuer.seed) for i in range(n)]
+    """``n`` issues (``prefix`` names the batch for the reader; handles are numbered)."""
+    return [sign_statement(issue("uni", 2, next(_NUMBERS)), issuer.seed) for _ in range(n)]
 
 
 @pytest.mark.parametrize("fail_at", [1, 7, 50, 199, 400])
@@ -308,14 +316,19 @@ _GROWING_WRITER = """
 import sys
 import ledger.store
 ledger.store.INITIAL_MAP_SIZE = 128 << 10
+import uuid
 from ledger.events import ISSUE, make_statement, sign_statement
 from ledger.log import Ledger
 seed, prefix, rounds, n = bytes.fromhex(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 with Ledger.open(sys.argv[1]) as ledger:
     for r in range(rounds):
-        ledger.append([sign_statement(make_statement(ISSUE, "uni", 2, f"{prefix}{r}-{i}",
-                                                     bytes(32), "T", None, None, []), seed)
-                       for i in range(n)])
+        items = []
+        for i in range(n):
+            number = ord(prefix) * 65536 + r * 4096 + i  # the credential's status index
+            handle = f"urn:uuid:{uuid.UUID(int=number, version=4)}"
+            items.append(sign_statement(make_statement(ISSUE, "uni", 2, handle, bytes(32),
+                                                       "cs201", 0, None, number, []), seed))
+        ledger.append(items)
 """
 
 
@@ -352,7 +365,7 @@ def test_readers_adopt_the_map_size_another_process_grew(
     assert failures == [], f"{len(failures)} of {reads} reads failed: {failures[:3]}"
     assert reads > 20
     with Ledger.open(store) as after:
-        assert after.head().size == 1 + 12 * 400
+        assert after.head().size == 2 + 12 * 400  # the registration and its achievement, then the batches
         assert after.store.env.info()["map_size"] > 8 * start  # it grew, several times
 
 
@@ -382,7 +395,7 @@ def test_opening_a_store_whose_map_grew_meanwhile(tmp_path: Path,
 
     monkeypatch.setattr(store_module.lmdb, "open", open_then_grow)
     opened = Ledger.open(store)
-    assert opened.head().size == 1001
+    assert opened.head().size == 2 + 1000
     before = opened.store.env.info()["map_size"]
     assert _grow_in_another_process(store, issuer, "b", 1, 3000).wait() == 0
     resized = []
@@ -398,7 +411,7 @@ def test_opening_a_store_whose_map_grew_meanwhile(tmp_path: Path,
 
     real_env = opened.store.env
     opened.store.env = Env()  # type: ignore[assignment]
-    assert opened.head().size == 4001
+    assert opened.head().size == 2 + 4000
     assert resized == [0]
     assert real_env.info()["map_size"] > before
     opened.store.env = real_env

@@ -22,12 +22,14 @@ from typing import Any
 import lmdb
 import msgpack
 import pytest
+from statements import handle, register_achievement
+from statements import issue as issue_statement
+from statements import publish as publish_statement
 
 import ledger.log as log_module
 import ledger.parallel as parallel_module
 import ledger.store as store_module
 from ledger import merkle, smt
-from ledger.audit import audit_store
 from ledger.errors import (
     EncodingError,
     LedgerError,
@@ -45,13 +47,18 @@ from ledger.events import (
     ISSUE,
     ISSUER,
     KEY,
+    MAX_ENTRY_SIZE,
+    MAX_STATUS_INDEX,
+    PUBLISH_STATUS_LIST,
     REGISTER_ISSUER,
     REINSTATE,
     RETIRE_ISSUER,
     REVOKE,
     REVOKE_KEY,
     ROTATE_KEY,
+    SLOT,
     STATUS_KINDS,
+    STATUS_LIST,
     SUSPEND,
     AchievementRecord,
     CredRecord,
@@ -59,13 +66,17 @@ from ledger.events import (
     KeyRecord,
     Record,
     SignedStatement,
+    SlotRecord,
     Statement,
+    StatusListRecord,
     decode_entry,
     key_id,
+    list_ident,
     make_statement,
     record_hash,
     sign_statement,
     signing_message,
+    slot_ident,
 )
 from ledger.log import Head, Ledger
 from ledger.note import Signer, open_checkpoint, parse_verifier
@@ -102,6 +113,7 @@ class World:
     t: int = T0
     keys: dict[str, Signer] = field(default_factory=dict)
     sizes: list[int] = field(default_factory=list)  # the tree size after each append
+    handles: dict[str, str] = field(default_factory=dict)
 
     def stamp(self) -> int:
         self.t += 1
@@ -121,14 +133,26 @@ class World:
         return self.signed(self.registry, REGISTER_ISSUER, issuer, f"{issuer} name",
                            f"https://{issuer}", key.public_key)
 
-    def issue(self, signer: Signer, issuer: str, cred: str, parts: tuple[str, ...] = (),
-              ) -> SignedStatement:
-        return self.signed(signer, ISSUE, issuer, cred, SUBJECT, f"title of {cred}", None, None,
-                           list(parts))
+    def h(self, name: str) -> str:
+        """The handle of the credential the test calls ``name``: ``handle(n)``, ``n`` counting
+        names in the order first used, so each holds status index ``n`` of its key."""
+        if name not in self.handles:
+            self.handles[name] = handle(len(self.handles) + 1)
+        return self.handles[name]
 
-    def status(self, signer: Signer, kind: str, issuer: str, cred: str, reason: str = "", *,
-               time: int | None = None) -> SignedStatement:
-        return self.signed(signer, kind, issuer, cred, reason, time=time)
+    def achievement(self, signer: Signer, issuer: str, ach_id: str = "cs201",
+                    ) -> SignedStatement:
+        return sign_statement(register_achievement(issuer, self.stamp(), ach_id), signer.seed)
+
+    def issue(self, signer: Signer, issuer: str, cred: str, parts: tuple[str, ...] = (),
+              **change: Any) -> SignedStatement:
+        st = issue_statement(issuer, self.stamp(), self.h(cred),
+                             parts=[self.h(p) for p in parts], **change)
+        return sign_statement(st, signer.seed)
+
+    def status(self, signer: Signer, kind: str, issuer: str, cred: str,
+               reason: str = "unspecified", *, time: int | None = None) -> SignedStatement:
+        return self.signed(signer, kind, issuer, self.h(cred), reason, time=time)
 
     def append(self, *items: SignedStatement) -> log_module.Appended:
         before = self.ledger.head().size
@@ -168,16 +192,17 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def busy(world: World) -> World:
-    """uni (key uni#1) and college registered; uni issued c-1, c-2 (revoked), c-3 (suspended),
-    m-1; college issued x-1. One batch."""
+    """uni (key uni#1) and college registered, each with achievement cs201; uni issued c-1
+    (entry 4), c-2 (revoked), c-3 (suspended), m-1; college issued x-1. One batch."""
     uni, college = world.key("uni#1"), world.key("college#1")
     world.append(
         world.register("uni", uni), world.register("college", college),
+        world.achievement(uni, "uni"), world.achievement(college, "college"),
         world.issue(uni, "uni", "c-1"), world.issue(uni, "uni", "c-2"),
         world.issue(uni, "uni", "c-3"), world.issue(uni, "uni", "m-1"),
         world.issue(college, "college", "x-1"),
-        world.status(uni, REVOKE, "uni", "c-2", "misconduct"),
-        world.status(uni, SUSPEND, "uni", "c-3", "review"),
+        world.status(uni, REVOKE, "uni", "c-2", "withdrawn"),
+        world.status(uni, SUSPEND, "uni", "c-3", "under-review"),
     )
     return world
 
@@ -209,6 +234,10 @@ def _record_address(rec: Record) -> tuple[str, str, str]:
         return KEY, rec.issuer, rec.key_id
     if isinstance(rec, AchievementRecord):
         return ACHIEVEMENT, rec.issuer, rec.achievement_id
+    if isinstance(rec, SlotRecord):
+        return SLOT, rec.issuer, slot_ident(rec.key_id, rec.status_index)
+    if isinstance(rec, StatusListRecord):
+        return STATUS_LIST, rec.issuer, list_ident(rec.key_id, rec.purpose, rec.number)
     return ISSUER, rec.issuer, ""
 
 
@@ -286,14 +315,16 @@ def test_lifecycle_checked_after_every_event(world: World) -> None:
     steps: list[tuple[str, SignedStatement]] = [
         ("register uni", world.register("uni", k1)),
         ("register college", world.register("college", college)),
+        ("uni registers cs201", world.achievement(k1, "uni")),
         ("issue c-1", world.issue(k1, "uni", "c-1")),
         ("issue c-2", world.issue(k1, "uni", "c-2")),
         ("issue s-1 stacking c-1 and c-2", world.issue(k1, "uni", "s-1", ("c-1", "c-2"))),
-        ("revoke c-1", world.status(k1, REVOKE, "uni", "c-1", "misconduct")),
-        ("suspend c-2", world.status(k1, SUSPEND, "uni", "c-2", "review")),
-        ("reinstate c-2", world.status(k1, REINSTATE, "uni", "c-2", "cleared")),
+        ("revoke c-1", world.status(k1, REVOKE, "uni", "c-1", "withdrawn")),
+        ("suspend c-2", world.status(k1, SUSPEND, "uni", "c-2", "under-review")),
+        ("reinstate c-2", world.status(k1, REINSTATE, "uni", "c-2", "review-complete")),
         ("rotate uni#1 -> uni#2", world.signed(k1, ROTATE_KEY, "uni", k2.public_key)),
-        ("issue c-3 with the new key", world.issue(k2, "uni", "c-3")),
+        # status index 1 of the new key: c-1 holds index 1 of the old one
+        ("issue c-3 with the new key", world.issue(k2, "uni", "c-3", status_index=1)),
         ("uni revokes its own key", world.signed(k2, REVOKE_KEY, "uni", key_id(k2.public_key),
                                                  "lost")),
         ("registry revokes college's key", world.signed(
@@ -306,37 +337,42 @@ def test_lifecycle_checked_after_every_event(world: World) -> None:
         assert res.first == n - 1
         check_log(world.ledger)
     led = world.ledger
-    c1 = led.record(CRED, "uni", "c-1")
+    c1 = led.record(CRED, "uni", world.h("c-1"))
     assert isinstance(c1, CredRecord)
-    assert (c1.state, c1.issued_index, c1.changed_index, c1.reason) == ("revoked", 2, 5,
-                                                                         "misconduct")
-    c2 = led.record(CRED, "uni", "c-2")
+    assert (c1.state, c1.issued_index, c1.changed_index, c1.reason) == ("revoked", 3, 6,
+                                                                         "withdrawn")
+    c2 = led.record(CRED, "uni", world.h("c-2"))
     assert isinstance(c2, CredRecord)
-    assert (c2.state, c2.changed_index, c2.reason) == ("issued", 7, "cleared")
+    assert (c2.state, c2.changed_index, c2.reason) == ("issued", 8, "review-complete")
     old = led.record(KEY, "uni", key_id(k1.public_key))
     new = led.record(KEY, "uni", key_id(k2.public_key))
     assert isinstance(old, KeyRecord) and isinstance(new, KeyRecord)
-    assert (old.active_from, old.ended_at, old.end) == (0, 8, "rotated")
-    assert (new.active_from, new.ended_at, new.end, new.reason) == (8, 10, "revoked", "lost")
+    assert (old.active_from, old.ended_at, old.end) == (0, 9, "rotated")
+    assert (new.active_from, new.ended_at, new.end, new.reason) == (9, 11, "revoked", "lost")
+    # Each credential holds its slot: the status index of the key that signed it.
+    for name, kid, index in (("c-1", k1, 1), ("c-2", k1, 2), ("s-1", k1, 3), ("c-3", k2, 1)):
+        slot = led.record(SLOT, "uni", slot_ident(key_id(kid.public_key), index))
+        assert slot == SlotRecord("uni", key_id(kid.public_key), index, world.h(name))
+    assert led.record(SLOT, "uni", slot_ident(key_id(k2.public_key), 2)) is None
     # Credentials issued while a key was active stay as they were after it ends.
-    c3 = led.record(CRED, "uni", "c-3")
+    c3 = led.record(CRED, "uni", world.h("c-3"))
     assert isinstance(c3, CredRecord) and c3.state == "issued"
     uni = led.record(ISSUER, "uni")
-    assert isinstance(uni, IssuerRecord) and (uni.retired_at, uni.reason) == (12, "merged")
-    assert led.cred_entries("uni", "c-2") == [3, 6, 7]
-    assert led.cred_entries("uni", "c-9") == []
-    assert led.record(CRED, "uni", "c-9") is None
+    assert isinstance(uni, IssuerRecord) and (uni.retired_at, uni.reason) == (13, "merged")
+    assert led.cred_entries("uni", world.h("c-2")) == [4, 7, 8]
+    assert led.cred_entries("uni", world.h("c-9")) == []
+    assert led.record(CRED, "uni", world.h("c-9")) is None
 
 
 def test_entries_carry_the_injected_clock_and_never_go_back(world: World) -> None:
     k = world.key("uni#1")
     world.clock.script = [T0 + 5000, T0 + 2000, T0 + 9000]
-    world.append(world.register("uni", k))
+    world.append(world.register("uni", k), world.achievement(k, "uni"))
     world.append(world.issue(k, "uni", "c-1"), world.issue(k, "uni", "c-2"))
     world.append(world.issue(k, "uni", "c-3"))
-    times = [world.ledger.entry(i).time for i in range(4)]
+    times = [world.ledger.entry(i).time for i in range(5)]
     # The clock went back for the batch: its entries keep the previous time.
-    assert times == [T0 + 5000, T0 + 5000, T0 + 5000, T0 + 9000]
+    assert times == [T0 + 5000, T0 + 5000, T0 + 5000, T0 + 5000, T0 + 9000]
     assert world.ledger.head().last_time == T0 + 9000
     check_log(world.ledger)
 
@@ -344,18 +380,19 @@ def test_entries_carry_the_injected_clock_and_never_go_back(world: World) -> Non
 def test_batch_sees_its_own_earlier_items_and_reports_progress(world: World) -> None:
     k = world.key("uni#1")
     seen: list[int] = []
-    items = [world.register("uni", k), world.issue(k, "uni", "c-1"),
-             world.issue(k, "uni", "s-1", ("c-1",)),
+    items = [world.register("uni", k), world.achievement(k, "uni"),
+             world.issue(k, "uni", "c-1"), world.issue(k, "uni", "s-1", ("c-1",)),
              world.status(k, SUSPEND, "uni", "c-1"), world.status(k, REINSTATE, "uni", "c-1"),
              world.status(k, REVOKE, "uni", "c-1")]
     res = world.ledger.append(items, progress=seen.append)
-    assert (res.first, res.count, res.size) == (0, 6, 6)
-    assert seen == [1, 2, 3, 4, 5, 6]
-    rec = world.ledger.record(CRED, "uni", "c-1")
-    assert isinstance(rec, CredRecord) and (rec.state, rec.changed_index) == ("revoked", 5)
+    assert (res.first, res.count, res.size) == (0, 7, 7)
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
+    rec = world.ledger.record(CRED, "uni", world.h("c-1"))
+    assert isinstance(rec, CredRecord) and (rec.state, rec.changed_index) == ("revoked", 6)
     replay = check_log(world.ledger)
-    # Only the final record of each key is reachable; the intermediate ones are not stored.
-    assert len(replay.records) == 4
+    # Only the final record of each key is reachable; the intermediate ones are not stored
+    # (the issuer, its key, its achievement, two credentials and their two slots).
+    assert len(replay.records) == 7
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +402,7 @@ def forty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Rep
     k = w.key("uni#1")
     w.append(w.register("uni", k))
     w.ledger.checkpoint()
-    w.append(*[w.issue(k, "uni", f"c-{i}") for i in range(13)])
+    w.append(w.achievement(k, "uni"), *[w.issue(k, "uni", f"c-{i}") for i in range(12)])
     w.append(w.status(k, REVOKE, "uni", "c-3"), w.status(k, SUSPEND, "uni", "c-4"))
     w.append(w.issue(k, "uni", "s-1", ("c-1", "c-2")))
     w.ledger.checkpoint()
@@ -461,24 +498,24 @@ def test_checkpoint_is_stable_until_the_tree_grows(world: World) -> None:
         led.checkpoint_note()
     empty = led.checkpoint()
     k = world.key("uni#1")
-    world.append(world.register("uni", k))
+    world.append(world.register("uni", k), world.achievement(k, "uni"))
     first = led.checkpoint()
     assert led.checkpoint() == first
     assert led.checkpoint(world.log) == first
     world.append(world.issue(k, "uni", "c-1"))
     second = led.checkpoint()
     assert second != first
-    assert led.checkpoints() == [(0, empty), (1, first), (2, second)]
+    assert led.checkpoints() == [(0, empty), (2, first), (3, second)]
     vkey = world.log.verifier()
     assert open_checkpoint(empty, vkey).root == merkle.EMPTY_ROOT
     assert open_checkpoint(second, vkey).root == led.head().root
     # The note is exactly body, blank line, one signature line by the log key.
     body, sig = second.split("\n\n")
-    assert body == f"{ORIGIN}\n2\n{base64.b64encode(led.head().root).decode()}"
+    assert body == f"{ORIGIN}\n3\n{base64.b64encode(led.head().root).decode()}"
     assert sig.startswith(f"\u2014 {ORIGIN} ") and sig.endswith("\n") and sig.count("\n") == 1
     with pytest.raises(LedgerError):
         led.checkpoint(Signer.generate("other.example/log"))
-    assert led.checkpoints()[-1] == (2, second)
+    assert led.checkpoints()[-1] == (3, second)
     check_log(led)
 
 
@@ -522,7 +559,7 @@ def test_refuses_revoking_another_issuers_credential(busy: World) -> None:
     for kind in (REVOKE, SUSPEND):
         busy.refused([busy.status(college, kind, "uni", "c-1")], "wrong-signer")
         busy.refused([busy.status(college, kind, "college", "c-1")], "unknown-credential")
-    rec = busy.ledger.record(CRED, "uni", "c-1")
+    rec = busy.ledger.record(CRED, "uni", busy.h("c-1"))
     assert isinstance(rec, CredRecord) and rec.state == "issued"
 
 
@@ -551,14 +588,14 @@ def test_refuses_revoked_key(busy: World) -> None:
     busy.refused([busy.signed(k1, REVOKE_KEY, "uni", key_id(k1.public_key), "")],
                  "key-not-active")
     # Credentials issued before the revocation are untouched.
-    rec = busy.ledger.record(CRED, "uni", "c-1")
+    rec = busy.ledger.record(CRED, "uni", busy.h("c-1"))
     assert isinstance(rec, CredRecord) and rec.state == "issued"
     check_log(busy.ledger)
 
 
 def test_refuses_duplicate_credential(busy: World) -> None:
     uni = busy.key("uni#1")
-    busy.refused([busy.issue(uni, "uni", "c-1")], "duplicate-credential", "entry 2")
+    busy.refused([busy.issue(uni, "uni", "c-1")], "duplicate-credential", "entry 4")
     busy.refused([busy.issue(uni, "uni", "c-2")], "duplicate-credential")  # even when revoked
     busy.refused([busy.issue(uni, "uni", "n-1"), busy.issue(uni, "uni", "n-1")],
                  "duplicate-credential", "batch item 2")
@@ -588,11 +625,11 @@ def test_refuses_suspension_rules(busy: World) -> None:
 
 def test_refuses_stale_statement(busy: World) -> None:
     uni = busy.key("uni#1")
-    suspend = busy.status(uni, SUSPEND, "uni", "c-1", "review")
+    suspend = busy.status(uni, SUSPEND, "uni", "c-1", "under-review")
     busy.append(suspend)
-    busy.append(busy.status(uni, REINSTATE, "uni", "c-1", "cleared"))
+    busy.append(busy.status(uni, REINSTATE, "uni", "c-1", "review-complete"))
     busy.refused([suspend], "stale-statement")  # the exact old bytes, replayed
-    rec = busy.ledger.record(CRED, "uni", "c-1")
+    rec = busy.ledger.record(CRED, "uni", busy.h("c-1"))
     assert isinstance(rec, CredRecord)
     # Same time as the newest statement about it: not after it, refused too.
     busy.refused([busy.status(uni, SUSPEND, "uni", "c-1", time=rec.last_time)],
@@ -602,11 +639,115 @@ def test_refuses_stale_statement(busy: World) -> None:
 
 def test_refuses_bad_parts(busy: World) -> None:
     uni, college = busy.key("uni#1"), busy.key("college#1")
-    busy.refused([busy.issue(uni, "uni", "s-1", ("c-1", "zz"))], "unknown-part", "'zz'")
+    busy.refused([busy.issue(uni, "uni", "s-1", ("c-1", "zz"))], "unknown-part",
+                 f"part {busy.h('zz')} was never issued")
     busy.refused([busy.issue(uni, "uni", "s-1", ("x-1",))], "unknown-part")  # college's
     busy.refused([busy.issue(college, "college", "s-1", ("c-1",))], "unknown-part")
     busy.refused([busy.issue(uni, "uni", "s-1", ("c-1", "c-2"))], "revoked-part")
     busy.append(busy.issue(uni, "uni", "s-1", ("c-1", "c-3", "m-1")))  # suspended is allowed
+
+
+def test_refuses_unknown_achievement(busy: World) -> None:
+    """An issue names an achievement its issuer registered (docs/FORMAT.md §6): not one never
+    registered, not another issuer's."""
+    uni, college = busy.key("uni#1"), busy.key("college#1")
+    busy.refused([busy.issue(uni, "uni", "n-1", achievement="cs999")], "unknown-achievement",
+                 "'cs999'")
+    busy.append(busy.achievement(college, "college", "ma101"))
+    busy.refused([busy.issue(uni, "uni", "n-1", achievement="ma101")], "unknown-achievement")
+    # Registered earlier in the same batch is enough.
+    busy.append(busy.achievement(uni, "uni", "ma101"),
+                busy.issue(uni, "uni", "n-1", achievement="ma101"))
+    check_log(busy.ledger)
+
+
+def test_refuses_duplicate_status_index(busy: World) -> None:
+    """A status index of an issuer's key is held by one credential for good (a slot record):
+    refused again in a later batch and in the same batch, even once its holder is revoked;
+    free under another key of the issuer and under another issuer."""
+    uni, college = busy.key("uni#1"), busy.key("college#1")
+    kid = key_id(uni.public_key)
+    held = busy.ledger.record(SLOT, "uni", slot_ident(kid, 1))
+    assert held == SlotRecord("uni", kid, 1, busy.h("c-1"))
+    busy.refused([busy.issue(uni, "uni", "n-1", status_index=1)], "duplicate-status-index",
+                 f"status index 1 of key {kid} is held by {busy.h('c-1')}")
+    busy.refused([busy.issue(uni, "uni", "n-1", status_index=2)],  # c-2, revoked
+                 "duplicate-status-index")
+    busy.refused([busy.issue(uni, "uni", "n-1", status_index=500),
+                  busy.issue(uni, "uni", "n-2", status_index=500)],
+                 "duplicate-status-index", "batch item 2")
+    busy.append(busy.issue(uni, "uni", "n-1", status_index=MAX_STATUS_INDEX))
+    busy.refused([busy.issue(uni, "uni", "n-2", status_index=MAX_STATUS_INDEX)],
+                 "duplicate-status-index")
+    # Another issuer's key has indexes of its own.
+    busy.append(busy.issue(college, "college", "x-2", status_index=1))
+    # So has the issuer's next key: the same index under two keys of one issuer is allowed.
+    k2 = busy.key("uni#2")
+    busy.append(busy.signed(uni, ROTATE_KEY, "uni", k2.public_key),
+                busy.issue(k2, "uni", "n-2", status_index=1),
+                busy.issue(k2, "uni", "n-3", status_index=MAX_STATUS_INDEX))
+    busy.refused([busy.issue(k2, "uni", "n-4", status_index=1)], "duplicate-status-index")
+    assert busy.ledger.record(SLOT, "uni", slot_ident(kid, 1)) == held
+    k2id = key_id(k2.public_key)
+    assert busy.ledger.record(SLOT, "uni", slot_ident(k2id, 1)) == SlotRecord(
+        "uni", k2id, 1, busy.h("n-2"))
+    check_log(busy.ledger)
+
+
+def test_publish_status_list_rules(busy: World) -> None:
+    """docs/FORMAT.md §6: a status list is published by the key whose list it is (rotated is
+    fine: its credentials still point at its lists; revoked is not), for a log no larger than
+    the one before the entry, never older than the list it replaces."""
+    uni, college = busy.key("uni#1"), busy.key("college#1")
+    kid = key_id(uni.public_key)
+
+    def publish(signer: Signer, issuer: str = "uni", **fields: Any) -> SignedStatement:
+        return sign_statement(publish_statement(issuer, busy.stamp(), **fields), signer.seed)
+
+    size = busy.ledger.head().size  # 11: the index the next entry gets
+    busy.refused([publish(college)], "wrong-signer", f"{key_id(college.public_key)} is not a key")
+    busy.refused([publish(busy.registry)], "wrong-signer")
+    busy.refused([publish(busy.key("stranger"))], "wrong-signer")
+    busy.refused([publish(uni, "nowhere")], "unknown-issuer")
+    busy.refused([publish(uni, tree_size=size + 1)], "future-status-list",
+                 f"the log holds {size} before it")
+    busy.refused([publish(uni, tree_size=size + 1000)], "future-status-list")
+    # tree_size may equal the entry's own index (the whole log before it).
+    busy.append(publish(uni, tree_size=size))
+    rec = busy.ledger.record(STATUS_LIST, "uni", list_ident(kid, "revocation", 0))
+    assert rec == StatusListRecord("uni", kid, "revocation", 0, size, size)
+    # Never older than the list it replaces; the same size again is fine.
+    busy.refused([publish(uni, tree_size=size - 1)], "stale-status-list",
+                 f"already published for {size} entries")
+    busy.refused([publish(uni, tree_size=0)], "stale-status-list")
+    busy.append(publish(uni, tree_size=size))
+    # Within one batch, the earlier item counts.
+    busy.refused([publish(uni, tree_size=size + 2), publish(uni, tree_size=size + 1)],
+                 "stale-status-list", "batch item 2")
+    # Each purpose and number is a list of its own.
+    busy.append(publish(uni, purpose="suspension", tree_size=1),
+                publish(uni, number=63, tree_size=0))
+    # A rotated key still publishes its lists; a revoked one no longer does.
+    k2 = busy.key("uni#2")
+    busy.append(busy.signed(uni, ROTATE_KEY, "uni", k2.public_key))
+    res = busy.append(publish(uni, tree_size=size + 3), publish(k2, tree_size=size + 3))
+    assert busy.ledger.record(STATUS_LIST, "uni", list_ident(kid, "revocation", 0)) == (
+        StatusListRecord("uni", kid, "revocation", 0, size + 3, res.first))
+    assert busy.ledger.record(STATUS_LIST, "uni", list_ident(
+        key_id(k2.public_key), "revocation", 0)) == StatusListRecord(
+            "uni", key_id(k2.public_key), "revocation", 0, size + 3, res.first + 1)
+    # A rotated key is revoked by flagging it compromised from an index before its rotation
+    # (rules._revoke_key still holds that a rotated key signs nothing after it: reported).
+    rotated = busy.ledger.record(KEY, "uni", kid)
+    assert isinstance(rotated, KeyRecord) and rotated.ended_at is not None
+    busy.append(busy.signed(busy.registry, REVOKE_KEY, "uni", kid, "stolen",
+                            rotated.ended_at - 1))
+    busy.refused([publish(uni, tree_size=size + 4)], "key-revoked", f"key {kid}")
+    busy.append(publish(k2, tree_size=size + 4))
+    # A retired issuer publishes nothing.
+    busy.append(busy.signed(busy.registry, RETIRE_ISSUER, "college", "closed"))
+    busy.refused([publish(college, "college")], "issuer-retired")
+    check_log(busy.ledger)
 
 
 def test_refuses_issuer_exists_and_retired(busy: World) -> None:
@@ -629,8 +770,9 @@ def test_refuses_bad_signature(busy: World) -> None:
         sig = bytearray(good.signature)
         sig[i] ^= 0x01
         busy.refused([SignedStatement(good.statement, good.signer, bytes(sig))], "bad-signature")
-    # A changed title: still a valid statement, no longer the signed one.
-    changed = good.statement.replace(b"title of c-9", b"title of c-8")
+    # Another credential's handle: still a valid statement, no longer the signed one.
+    changed = good.statement.replace(busy.h("c-9").encode(), busy.h("c-8").encode())
+    assert changed != good.statement
     busy.refused([SignedStatement(changed, good.signer, good.signature)], "bad-signature")
     busy.refused([SignedStatement(good.statement + b"\x00", good.signer, good.signature)],
                  "malformed-statement")
@@ -654,8 +796,8 @@ def test_batch_of_100_with_bad_item_57_refuses_all(busy: World, flaw: str) -> No
     err = busy.refused(items, rule, "batch item 57")
     assert "batch item 57:" in err.detail
     for i in (1, 56, 58, 100):
-        assert busy.ledger.record(CRED, "uni", f"b-{i}") is None
-    assert busy.ledger.cred_entries("uni", "b-1") == []
+        assert busy.ledger.record(CRED, "uni", busy.h(f"b-{i}")) is None
+    assert busy.ledger.cred_entries("uni", busy.h("b-1")) == []
     # The same batch without the flaw goes in whole.
     items[56] = busy.issue(uni, "uni", "b-57")
     res = busy.append(*items)
@@ -665,11 +807,16 @@ def test_batch_of_100_with_bad_item_57_refuses_all(busy: World, flaw: str) -> No
 
 def test_refuses_entry_too_large(busy: World) -> None:
     uni = busy.key("uni#1")
-    ids = [f"p{i:03d}" + "x" * 252 for i in range(256)]
-    busy.append(*[busy.issue(uni, "uni", p) for p in ids])
+    # The largest issue (256 parts) fits with room to spare: only a status list can be too big.
+    parts = [f"p-{i}" for i in range(256)]
+    busy.append(*[busy.issue(uni, "uni", p) for p in parts])
+    busy.append(busy.issue(uni, "uni", "big", tuple(parts)))
     # No entry can hold this statement, so make_statement refuses it; built directly, it is
     # valid and signed, and the ledger must refuse it rather than write an oversized entry.
-    st = Statement(ISSUE, "uni", busy.stamp(), ("big", SUBJECT, "t", None, None, ids))
+    st = Statement(PUBLISH_STATUS_LIST, "uni", busy.stamp(),
+                   ("revocation", 0, 0, b"x" * (MAX_ENTRY_SIZE - 200)))
+    with pytest.raises(EncodingError):
+        make_statement(st.kind, st.issuer, st.time, *st.fields)
     busy.refused([sign_statement(st, uni.seed)], "entry-too-large")
 
 
@@ -706,7 +853,7 @@ def test_parallelism_is_opt_in_for_library_callers(world: World,
     monkeypatch.setattr(parallel_module, "PARALLEL_THRESHOLD", 8)
     monkeypatch.setattr(parallel_module, "start_signature_checks", start)
     uni = world.key("uni#1")
-    world.append(world.register("uni", uni))
+    world.append(world.register("uni", uni), world.achievement(uni, "uni"))
     assert world.ledger.workers == 1
     world.append(*[world.issue(uni, "uni", f"o-{i}") for i in range(20)])
     path = world.ledger.store.path
@@ -731,7 +878,7 @@ def test_parallel_verification(busy: World) -> None:
     busy.refused(malformed, "malformed-statement", "batch item 25:")
     res = busy.append(*items)
     assert res.count == 40
-    rec = busy.ledger.record(CRED, "uni", "p-40")
+    rec = busy.ledger.record(CRED, "uni", busy.h("p-40"))
     assert isinstance(rec, CredRecord) and rec.issued_index == res.first + 39
     check_log(busy.ledger, map_proofs=False)
 
@@ -1073,18 +1220,25 @@ def test_store_damage_does_not_hide_a_bad_item(busy: World, monkeypatch: pytest.
 
 
 def test_ids_of_the_longest_valid_lengths(world: World) -> None:
-    """A 256-character issuer id and credential id are valid: their index key must fit LMDB's
-    511-byte key limit (a long prefix is hashed)."""
-    issuer, cred = "i" * 256, "c" * 256
+    """A 256-character issuer id and achievement id are valid: their index keys must fit
+    LMDB's 511-byte key limit. A credential is named by its 45-character handle, so a
+    credential's index prefix now always fits whole; longer pairs are still hashed."""
+    issuer, ach = "i" * 256, "a" * 256
     k = world.key("long#1")
     world.append(world.signed(world.registry, REGISTER_ISSUER, issuer, "n", "https://x",
-                              k.public_key))
-    res = world.append(world.issue(k, issuer, cred), world.issue(k, issuer, "short"))
-    world.append(world.status(k, REVOKE, issuer, cred, "mistake"))
+                              k.public_key), world.achievement(k, issuer, ach))
+    res = world.append(world.issue(k, issuer, "long", achievement=ach),
+                       world.issue(k, issuer, "short", achievement=ach))
+    world.append(world.status(k, REVOKE, issuer, "long", "issued-in-error"))
+    cred = world.h("long")
     assert world.ledger.cred_entries(issuer, cred) == [res.first, res.first + 2]
-    assert world.ledger.cred_entries(issuer, "short") == [res.first + 1]
-    assert len(log_module.cred_index_prefix(issuer, cred)) == 33
+    assert world.ledger.cred_entries(issuer, world.h("short")) == [res.first + 1]
+    assert log_module.cred_index_prefix(issuer, cred) == msgpack.packb([issuer, cred])
+    assert len(log_module.cred_index_prefix(issuer, cred)) <= log_module.MAX_CRED_PREFIX
+    assert len(log_module.cred_index_prefix(issuer, "c" * 256)) == 33
     assert log_module.cred_index_prefix("uni", "c-1") == msgpack.packb(["uni", "c-1"])
+    ach_rec = world.ledger.record(ACHIEVEMENT, issuer, ach)
+    assert isinstance(ach_rec, AchievementRecord) and ach_rec.registered_at == 1
     check_log(world.ledger)
 
 
@@ -1199,7 +1353,7 @@ def test_map_grows_when_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     w = _new_world(tmp_path / "store")
     with w.ledger:
         k = w.key("uni#1")
-        w.append(w.register("uni", k))
+        w.append(w.register("uni", k), w.achievement(k, "uni"))
         assert w.ledger.store.env.info()["map_size"] == 128 << 10
         assert grown == []
         w.append(*_issues(w, k, "a", 300))  # grows inside one transaction, retried
@@ -1221,7 +1375,7 @@ def test_append_grows_the_map_ahead_instead_of_redoing_the_batch(
     w = _new_world(tmp_path / "store")
     with w.ledger:
         k = w.key("uni#1")
-        w.append(w.register("uni", k))
+        w.append(w.register("uni", k), w.achievement(k, "uni"))
         runs = [0]
         write = store_module.Store.write
 
@@ -1243,13 +1397,13 @@ def _cap_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     w = _new_world(tmp_path / "store")
     with w.ledger:
         k = w.key("uni#1")
-        w.append(w.register("uni", k))
+        w.append(w.register("uni", k), w.achievement(k, "uni"))
         w.append(*_issues(w, k, "small", 10))
         before = w.ledger.head()
         with pytest.raises(StoreFullError, match="CREDLEDGER_MAX_MAP_SIZE"):
             w.ledger.append(_issues(w, k, "big", 1500))
         assert w.ledger.head() == before
-        assert w.ledger.record(CRED, "uni", "big-0") is None
+        assert w.ledger.record(CRED, "uni", w.h("big-0")) is None
         # Still usable: a small batch fits, and the store checks out.
         w.append(*_issues(w, k, "after", 5))
         check_log(w.ledger, map_proofs=False)
@@ -1319,7 +1473,7 @@ def test_collection_paused_restores_the_collector(world: World) -> None:
     log_module.Ledger._append = spy  # type: ignore[method-assign]
     key = world.key("uni")
     try:
-        world.append(world.register("uni", key))
+        world.append(world.register("uni", key), world.achievement(key, "uni"))
         world.refused([world.issue(key, "nobody", "c-1")], "unknown-issuer")
     finally:
         log_module.Ledger._append = real  # type: ignore[method-assign]
@@ -1337,69 +1491,51 @@ def test_collection_paused_restores_the_collector(world: World) -> None:
 # Map nodes stored by location (format v2), and stores written before (v1: nodes by hash).
 
 
-def _to_format_v1(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
-    """Rewrite a store as the v1 code left it: every map node in ``nodes`` under its hash
-    (its 65-byte encoding), no ``mapnodes``, no ``maproots``, format v1."""
-    with txn.cursor(db=dbs["mapnodes"]) as cur:
-        nodes = [bytes(v)[:65] for _, v in cur]
-    for encoding in nodes:
-        txn.put(hashlib.sha256(encoding).digest(), encoding, db=dbs["nodes"])
-    txn.drop(dbs["mapnodes"], delete=False)
-    txn.drop(dbs["maproots"], delete=False)
-    txn.put(b"format", store_module.FORMAT_V1, db=dbs["meta"])
-
-
-def _check_every_batch_provable(w: World) -> None:
-    replay = check_log(w.ledger)
-    absent = hashlib.sha256(b"never set").digest()
-    for size in w.sizes:
-        state_root = w.ledger.entry(size - 1).state_root
-        values = replay.snapshots[size - 1]
-        for k in [*replay.records, absent]:
-            proof, data = w.ledger.map_proof(k, state_root)
-            assert smt.verify_proof(state_root, proof) == values.get(k)
-            assert (data is None) == (values.get(k) is None)
-
-
-def test_a_v1_store_is_read_and_upgraded_by_its_next_append(tmp_path: Path) -> None:
-    """Nodes of a v1 store stay in ``nodes`` and are found by hash; the first append writes
-    its nodes by location (some of them pointing at v1 children) and sets format v2; every
-    earlier batch's root stays provable, and the log replays."""
+@pytest.mark.parametrize("old", [b"credential-ledger/v1", b"credential-ledger/v2"])
+@pytest.mark.parametrize("store", ["fresh", "busy"])
+def test_a_store_of_entry_format_1_is_refused_by_name(tmp_path: Path, old: bytes,
+                                                      store: str) -> None:
+    """docs/FORMAT.md §4: store formats v1 and v2 hold entry format 1 (credential ids, titles
+    and free-text reasons in the log); this version refuses to open them, naming both entry
+    formats, read-only or not, and never rewrites them."""
     w = _new_world(tmp_path / "store")
-    k = w.key("uni#1")
-    w.append(w.register("uni", k))
-    w.append(*[w.issue(k, "uni", f"c-{i}") for i in range(20)])
-    w.append(w.status(k, REVOKE, "uni", "c-3"))
-    w.ledger.close()
-    _edit_store(w.path, _to_format_v1)
-    w.ledger = Ledger.open(w.path, clock=w.clock)
-    _check_every_batch_provable(w)  # read as v1
-    w.ledger.checkpoint()
-    assert audit_store(w.ledger, workers=1).size == w.ledger.head().size  # its map walked too
-    assert w.ledger.store.read(lambda t: t.get("meta", b"format")) == store_module.FORMAT_V1
-    w.append(*[w.issue(k, "uni", f"d-{i}") for i in range(9)])
-    w.append(w.status(k, SUSPEND, "uni", "c-4"), w.status(k, REVOKE, "uni", "d-2"))
+    if store == "busy":
+        k = w.key("uni#1")
+        w.append(w.register("uni", k), w.achievement(k, "uni"), w.issue(k, "uni", "c-1"))
+    head = w.ledger.head()
     assert w.ledger.store.read(lambda t: t.get("meta", b"format")) == store_module.FORMAT
-    _check_every_batch_provable(w)
-    legacy = w.ledger.store.read(lambda t: sum(
-        1 for _, v in t.items("mapnodes")
-        if len(v) == 89 and store_module.LEGACY in (v[65:77], v[77:])))
-    assert legacy > 0  # the new branches do point at v1 nodes
-    w.ledger.checkpoint()
-    assert audit_store(w.ledger, workers=1).size == w.ledger.head().size
+    assert store_module.FORMAT == b"credential-ledger/v3"
+    w.ledger.store.write(lambda t: t.put("meta", b"format", old))
     w.ledger.close()
+    for readonly in (False, True):
+        with pytest.raises(StoreCorruptError) as info:
+            Ledger.open(w.path, readonly=readonly)
+        message = str(info.value)
+        del info  # its traceback holds the refused Ledger, whose store Ledger.open leaves open
+        assert "entry format 1" in message and "entry format 2" in message, message
+        assert old.decode() in message and "credential-ledger/v3" in message, message
+        assert "unknown store format" not in message
+    # Nothing was changed: restoring the format gives back the same log.
+    def restore(txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        assert txn.get(b"format", db=dbs["meta"]) == old, "the refused store was rewritten"
+        txn.put(b"format", store_module.FORMAT, db=dbs["meta"])
+
+    _edit_store(w.path, restore)
+    with Ledger.open(w.path) as led:
+        assert led.head() == head
+        led.self_check()
 
 
 def test_map_nodes_are_appended_per_batch_children_first(world: World) -> None:
     """Each batch's nodes sit at (first index of the batch, 0, 1, ...), after every earlier
     batch's, each branch after its children, and ``maproots`` locates each batch's root."""
     k = world.key("uni#1")
-    world.append(world.register("uni", k))
+    world.append(world.register("uni", k), world.achievement(k, "uni"))
     world.append(*[world.issue(k, "uni", f"c-{i}") for i in range(12)])
     world.append(world.status(k, REVOKE, "uni", "c-5"))
     rows = world.ledger.store.read(lambda t: list(t.items("mapnodes")))
     batches = sorted({int.from_bytes(loc[:8], "big") for loc, _ in rows})
-    assert batches == [0, 1, 13]
+    assert batches == [0, 2, 14]
     where = {loc: value for loc, value in rows}
     for loc, value in rows:
         assert int.from_bytes(loc[8:], "big") < sum(1 for r in rows if r[0][:8] == loc[:8])
@@ -1420,7 +1556,7 @@ def test_a_map_node_at_a_wrong_location_is_store_corruption(busy: World) -> None
     """A branch whose child location points at another node: proofs and appends through it
     fail with a store error naming the location, and nothing is written."""
     state_root = busy.ledger.head().state_root
-    key = busy.ledger.record(CRED, "uni", "c-1")
+    key = busy.ledger.record(CRED, "uni", busy.h("c-1"))
     assert key is not None
     busy.ledger.close()
 
@@ -1481,13 +1617,15 @@ def test_map_nodes_refuse_a_parent_before_its_child(world: World) -> None:
 
 def test_an_open_ledger_refuses_to_append_to_a_store_of_an_unknown_format(busy: World) -> None:
     """The format is checked inside the append's transaction too: another program may have
-    changed it since this ledger was opened. Only v1 is upgraded; nothing is written."""
+    changed it since this ledger was opened. None is upgraded, not even an earlier
+    credential-ledger's (v1, v2: entry format 1); nothing is written."""
     head = busy.ledger.head()
-    busy.ledger.store.write(lambda t: t.put("meta", b"format", b"credential-ledger/v9"))
-    with pytest.raises(StoreCorruptError, match="unknown store format"):
-        busy.ledger.append([busy.issue(busy.key("uni#1"), "uni", "c-late")])
-    assert busy.ledger.head() == head
-    assert busy.ledger.store.read(lambda t: t.get("meta", b"format")) == b"credential-ledger/v9"
+    for fmt in (b"credential-ledger/v9", b"credential-ledger/v1", b"credential-ledger/v2"):
+        busy.ledger.store.write(lambda t, f=fmt: t.put("meta", b"format", f))
+        with pytest.raises(StoreCorruptError, match="unknown store format"):
+            busy.ledger.append([busy.issue(busy.key("uni#1"), "uni", "c-late")])
+        assert busy.ledger.head() == head
+        assert busy.ledger.store.read(lambda t: t.get("meta", b"format")) == fmt
     busy.ledger.store.write(lambda t: t.put("meta", b"format", store_module.FORMAT))
 
 
@@ -1530,3 +1668,19 @@ def test_overlapping_collection_pauses_end_with_the_last() -> None:
     assert not gc.isenabled()  # the second is still running
     second.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+def test_publish_status_list_checks_the_whole_public_key(busy: World,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key id is 8 bytes of SHA-256: a key whose id collides with the issuer's (a 2**64
+    search) must not publish that key's lists. Every other rule compares the whole key
+    (rules._active_key); so must publish-status-list. Simulated with a key_id that collides."""
+    import ledger.rules as rules_module
+
+    uni = busy.key("uni#1")
+    real = key_id(uni.public_key)
+    monkeypatch.setattr(rules_module, "key_id", lambda _pub: real)
+    forger = busy.key("forger")
+    st = publish_statement("uni", busy.stamp(), tree_size=1)
+    busy.refused([sign_statement(st, forger.seed)], "wrong-signer")
+    busy.append(sign_statement(st, uni.seed))

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from statements import handle, issue, register_achievement
 
 from ledger.errors import SignatureError
-from ledger.events import ISSUE, REGISTER_ISSUER, make_statement, sign_statement
+from ledger.events import REGISTER_ISSUER, make_statement, sign_statement
 from ledger.log import Ledger
 from ledger.note import Signer
 from ledger.witness import (
@@ -43,14 +44,14 @@ class Log:
         self.uni = Signer.generate("uni")
         self.n = 0
         st = make_statement(REGISTER_ISSUER, "uni", T0, "Uni", "", self.uni.public_key)
-        self.ledger.append([sign_statement(st, registry.seed)])
+        self.ledger.append([sign_statement(st, registry.seed),
+                            sign_statement(register_achievement("uni", T0), self.uni.seed)])
 
     def grow(self, k: int) -> str:
         items = []
         for _ in range(k):
             self.n += 1
-            st = make_statement(ISSUE, "uni", T0, f"c-{self.n}", hashlib.sha256(b"%d" % self.n)
-                                .digest(), "Course", None, None, [])
+            st = issue("uni", T0, handle(self.n), digest=hashlib.sha256(b"%d" % self.n).digest())
             items.append(sign_statement(st, self.uni.seed))
         self.ledger.append(items)
         return self.ledger.checkpoint()
