@@ -916,7 +916,7 @@ def build_corpus(tmp: Path) -> Corpus:
         + json.dumps({"id": "b-3", "subject": "S-0042", "subject_type": "sisSourcedId",
                       "achievement": "cs201", "expires": None, "parts": None,
                       "result": None}) + "\n\n",
-        ('{"id": "b:4@x", "subject": "s", "achievement": "cs201", "parts": ["c1"]}\n'
+        ('{"id": "b:4@x", "subject": "s", "achievement": "cs201", "parts": []}\n'
          '{"id": "b-5", "subject": "s", "achievement": "cs201", "parts": ["b:4@x"]}\n'),
     ]
 
@@ -2422,7 +2422,7 @@ def test_damaged_pending_file_is_a_one_line_error(corpus: Corpus, content: bytes
     finally:
         pending.unlink(missing_ok=True)
     assert result.exit_code == 3
-    assert "internal error" not in result.stderr and "not a holder document" in result.stderr
+    assert "internal error" not in result.stderr and "not a pending record" in result.stderr
 
 
 def test_pending_line_with_a_huge_integer_id_is_a_one_line_error(corpus: Corpus) -> None:
@@ -2437,7 +2437,7 @@ def test_pending_line_with_a_huge_integer_id_is_a_one_line_error(corpus: Corpus)
     finally:
         pending.unlink(missing_ok=True)
     assert result.exit_code == 3
-    assert "internal error" not in result.stderr and "not a holder document" in result.stderr
+    assert "internal error" not in result.stderr and "not a pending record" in result.stderr
 
 
 @pytest.mark.parametrize("kind", ["add-cosignatures", "witness-checkpoint", "witness-proof"])
@@ -2487,3 +2487,21 @@ def test_surrogate_credential_ids_are_field_errors(corpus: Corpus, how: str) -> 
         result = env.run("revoke", "uni", "c\udcff", "--key", str(env.stranger))
     assert result.exit_code != 0
     assert "internal error" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("parts", ["[[[]]]", "[5]", "[null]", '[{"id": "c1"}]'])
+def test_batch_parts_that_are_not_strings_are_field_errors(corpus: Corpus, tmp_path: Path,
+                                                           parts: str) -> None:
+    """Found by this file's entry format 2 migration: a list inside 'parts' reached the
+    issuer's lookup of its parts as a dict key ('internal error (TypeError: unhashable type:
+    'list')'). Refused now as the batch's own field error, by the reader and the command."""
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"id": "b-9", "subject": "s", "achievement": "cs201", "parts": '
+                    f"{parts}}}\n", encoding="utf-8")
+    with pytest.raises(EncodingError, match="'parts' must be a list of credential ids"):
+        list(read_batch(str(path)))
+    env = _cli_env(corpus)
+    result = env.run("issue", "uni", "--key", str(env.key), "--batch", str(path), "--out",
+                     str(env.out_issue))
+    assert result.exit_code == 3 and "internal error" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "'parts' must be a list" in result.stderr
