@@ -2,11 +2,14 @@
 
 Covers every answer (VALID, REVOKED, SUSPENDED, reinstated, EXPIRED, NOT FOUND) under both
 kinds of trust (log key; published root and size), historic checkpoints, key rotation and key
-revocation, stacks and multi-credential bundles, holder documents, exhaustive single-byte
-tampering of small bundles, parser limits, the layering rule (no lmdb), and the ``verify`` and
-``prove`` commands through click's CliRunner.
+revocation, stacks and multi-credential bundles, the holder's Open Badges credential checked
+beside its bundle (and each way of tampering with it), exhaustive single-byte tampering of
+small bundles, parser limits, the layering rule (no lmdb), and the ``verify`` and ``prove``
+commands through click's CliRunner.
 
-The ledgers are built with the Python API and an injected clock, so entry times are known.
+The ledgers are built with the Python API and an injected clock, so entry times are known;
+each issuance commits to a real signed credential (tests/holders.py), named by a handle
+derived from a readable test name (:func:`H`).
 """
 
 from __future__ import annotations
