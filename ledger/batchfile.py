@@ -277,7 +277,8 @@ def _request(obj: dict[str, Any], where: str, seen: set[str]) -> CredentialReque
     for field in ("result", "expires", "subject_type"):
         if obj.get(field) is not None and not isinstance(obj[field], str):
             raise EncodingError(f"{where}: {field!r} must be a string")
-    if obj.get("parts") is not None and not isinstance(obj["parts"], list):
+    if obj.get("parts") is not None and not (isinstance(obj["parts"], list) and all(
+            isinstance(p, str) for p in obj["parts"])):
         raise EncodingError(f"{where}: 'parts' must be a list of credential ids")
     subject_type = obj.get("subject_type") or "name"
     if subject_type not in SUBJECT_TYPES:

@@ -591,7 +591,7 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise EncodingError(f"{path}:{n}: not UTF-8: not a holder document; the file is "
+            raise EncodingError(f"{path}:{n}: not UTF-8: not a pending record; the file is "
                                 "left as it is") from None
         try:
             doc = parse_pending_line(raw)

@@ -40,10 +40,11 @@ _SAMPLES: dict[str, Any] = {
     "SlotRecord": events.SlotRecord("uni", events.key_id(ROOT), 7, handle(1)),
     "StatusListRecord": events.StatusListRecord("uni", events.key_id(ROOT), "revocation", 0,
                                                 3, 4),
-    "CredentialAnswer": verify.CredentialAnswer("uni", "c-1", verify.VALID, title="T"),
+    "CredentialAnswer": verify.CredentialAnswer("uni", handle(1), verify.VALID, title="T",
+                                                achievement="cs201", digest="00" * 32),
     "Compromise": verify.Compromise(3, events.ISSUE, events.key_id(ROOT), 2, 7, "stolen"),
     "Verdict": verify.Verdict(Checkpoint("example.org/log", 3, ROOT), (), "log key", 0),
-    "Bundle": bundle.Bundle("note", {}, {}, (("uni", "c-1"),)),
+    "Bundle": bundle.Bundle("note", {}, {}, (("uni", handle(1)),)),
     "CosignerVerifier": witness.CosignerVerifier("w.example", ROOT),
     "WitnessKey": witness.WitnessKey("w.example", ROOT),
 }
@@ -95,8 +96,8 @@ def test_value_semantics(cls: type[Any]) -> None:
 def test_repr_lists_the_fields_in_order_and_signer_hides_its_seed() -> None:
     cp = Checkpoint("example.org/log", 3, ROOT)
     assert repr(cp) == f"Checkpoint(origin='example.org/log', size=3, root={ROOT!r})"
-    assert repr(verify.CredentialAnswer("uni", "c-1", verify.NOT_FOUND)).startswith(
-        "CredentialAnswer(issuer='uni', cred_id='c-1', answer='NOT FOUND', title='', ")
+    assert repr(verify.CredentialAnswer("uni", handle(1), verify.NOT_FOUND)).startswith(
+        f"CredentialAnswer(issuer='uni', cred_id='{handle(1)}', answer='NOT FOUND', title='', ")
     assert ROOT.hex() not in repr(_SIGNER) and repr(ROOT) not in repr(_SIGNER)
     assert repr(_SIGNER) == f"Signer(name='v.example', key_id='{_SIGNER.key_id.hex()}')"
 

@@ -66,9 +66,12 @@ from typing import Any
 
 import msgpack
 import pytest
+import statements as tst
 from click.testing import CliRunner, Result
+from holders import issue_statement, make_credential
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from statements import handle, named
 
 from ledger import merkle, smt
 from ledger.batchfile import parse_date, read_batch
@@ -94,11 +97,9 @@ from ledger.events import (
     pack,
     record_hash,
     sign_statement,
-    subject_commitment,
     unpack_array,
 )
-from ledger.holder import CREDENTIAL_TYPE as CREDENTIAL_FORMAT
-from ledger.holder import parse_holder_document
+from ledger.holder import pending_line, pending_record
 from ledger.log import Ledger
 from ledger.note import (
     Checkpoint,
@@ -113,6 +114,8 @@ from ledger.note import (
     sign_checkpoint,
     sign_note,
 )
+from ledger.openbadges import CREDENTIAL_TYPE
+from ledger.openbadges import parse_credential as parse_holder_document
 from ledger.tileaudit import audit_tiles
 from ledger.tiles import encode_bundle, export_tiles, parse_tile
 from ledger.tiles import parse_bundle as parse_entry_bundle
@@ -274,7 +277,7 @@ _JSON_TOKENS = ["{", "}", "[", "]", ",", ":", '"', '"format"', '"checkpoint"', '
                 '"leaf_value"', '"subject"', '"title"', '"parts"', '"expires"', '"document"',
                 "null", "true", "false", "0", "-1", "1e999", "NaN", "Infinity", "9" * 30,
                 '"\\ud800"', '"\\u0000"', '"AAAA"', '"uni"', '"c1"', f'"{BUNDLE_FORMAT}"',
-                f'"{CREDENTIAL_FORMAT}"', " ", "\n"]
+                f'"{CREDENTIAL_TYPE[1]}"', " ", "\n"]
 
 _INTS = [0, 1, 2, 3, 5, 7, 15, 16, 31, 32, 33, 64, 127, 128, 255, 256, 4096, 65535, 65536,
          2**31 - 1, 2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -1, -2, -33, -129,
@@ -285,7 +288,7 @@ _STRS = ["", " ", "a", "uni", "poly", "c1", "c2", "c3", "c9", "issue", "revoke",
          "\x7f", "\ud800", "\udcff", "\u2014 ", "+", "\xe9", "\U0001f40d", "\u2028", "\ufeff",
          "0123456789abcdef", "a b", "../x", "9999-12-31", "0001-01-01", "2026-02-30",
          "2026-1-1", "\u00b2", "\u0661\u0662\u0663\u0664-\u0660\u0661-\u0660\u0661",
-         "A" * 300, "x" * 5000, "AAAA", "=", ORIGIN, BUNDLE_FORMAT, CREDENTIAL_FORMAT, "0" * 64,
+         "A" * 300, "x" * 5000, "AAAA", "=", ORIGIN, BUNDLE_FORMAT, CREDENTIAL_TYPE[1], "0" * 64,
          "f" * 64, "G" * 64]
 
 
@@ -751,6 +754,7 @@ class Corpus:
     tile_files: dict[str, bytes]
     map_proofs: list[smt.MapProof]
     batches: list[str]
+    beside: list[tuple[str, list[dict[str, Any]]]]  # bundles and the credentials they prove
     pool: dict[str, list[Any]] = field(default_factory=dict)
     _cli: CliEnv | None = None
     _big_tiles: tuple[Path, dict[str, bytes], Any] | None = None
@@ -761,56 +765,69 @@ class Corpus:
 
     @property
     def all_creds(self) -> list[tuple[str, str]]:
-        return sorted(self.subjects) + [("uni", "c9"), ("poly", "c9"), ("nobody", "c1")]
+        return sorted(self.subjects) + [("uni", named("c9")), ("poly", named("c9")),
+                                        ("nobody", named("c1"))]
 
 
 CREDS = ["c1", "c2", "c3", "c4", "c5", "c6", "c7"]
 
 
 def build_corpus(tmp: Path) -> Corpus:
+    """The corpus's log: credentials named ``named("c1")`` ..., each with its signed Open
+    Badges credential (``held``), held by ``holder-c1@example.org`` ... ."""
     clock = itertools.count(T0, 60_000)
     ledger, log, registry = Ledger.create(tmp / "store", ORIGIN, clock=lambda: next(clock))
     uni, uni2, poly = (Signer(name, _seed32(name)) for name in ("uni-a", "uni-b", "poly"))
     times = itertools.count(T0, 1000)
+    indexes = itertools.count(1)
     subjects: dict[tuple[str, str], str] = {}
-    salts: dict[tuple[str, str], bytes] = {}
     held: dict[tuple[str, str], dict[str, Any]] = {}
+    names = {"uni": ("Example University", "https://uni.example"), "poly": ("Poly", None)}
 
     def add(signer: Signer, kind: str, issuer: str, *fields: Any) -> None:
         st_ = make_statement(kind, issuer, next(times), *fields)
         ledger.append([sign_statement(st_, signer.seed)])
 
+    def put(signer: Signer, st_: Any) -> None:
+        ledger.append([sign_statement(st_, signer.seed)])
+
     def issue(signer: Signer, issuer: str, cred: str, expires: int | None = None,
-              document: bytes | None = None, parts: tuple[str, ...] = ()) -> None:
-        subject, salt = f"Holder of {cred} \xe9", _seed32("salt " + cred)
-        subjects[(issuer, cred)], salts[(issuer, cred)] = subject, salt
-        title = f"Course {cred} \U0001f40d"
-        add(signer, ISSUE, issuer, cred, subject_commitment(salt, subject), title, expires,
-            document, list(parts))
-        last = None if expires is None else (
-            _iso_day(expires - 1))
-        held[(issuer, cred)] = {
-            "type": CREDENTIAL_FORMAT, "origin": ORIGIN, "issuer": issuer, "id": cred,
-            "subject": subject, "salt": salt.hex(), "title": title, "expires": last,
-            "parts": list(parts), "document_sha256": None if document is None else document.hex()}
+              parts: tuple[str, ...] = ()) -> None:
+        t = next(times)
+        subject = f"holder-{cred}@example.org"
+        c = make_credential(origin=ORIGIN, issuer=issuer, issuer_name=names[issuer][0],
+                            issuer_url=names[issuer][1], seed=signer.seed,
+                            public_key=signer.public_key, handle=named(cred),
+                            valid_from=t - t % 1000, status_index=next(indexes),
+                            valid_until=None if expires is None else expires - 1000,
+                            parts=[named(p) for p in parts], subject=subject,
+                            salt=_seed32("salt " + cred).hex())
+        subjects[(issuer, c.handle)] = subject
+        held[(issuer, c.handle)] = c.doc
+        put(signer, issue_statement(c, t))
+
+    def change(signer: Signer, kind: str, issuer: str, cred: str, reason: str) -> None:
+        put(signer, tst.status(kind, issuer, next(times), named(cred), reason))
 
     add(registry, REGISTER_ISSUER, "uni", "Example University", "https://uni.example",
         uni.public_key)
-    issue(uni, "uni", "c1", expires=T0 + 400 * DAY, document=_seed32("pdf"))
+    put(uni, tst.register_achievement("uni", next(times)))
+    issue(uni, "uni", "c1", expires=T0 + 400 * DAY)
     issue(uni, "uni", "c2")
     issue(uni, "uni", "c3", parts=("c1",))
     ledger.checkpoint()
     mid_size = ledger.head().size
-    add(uni, REVOKE, "uni", "c2", "fraud")
+    change(uni, REVOKE, "uni", "c2", "issued-in-error")
     issue(uni, "uni", "c4")
-    add(uni, SUSPEND, "uni", "c4", "review")
-    add(uni, REINSTATE, "uni", "c4", "cleared")
+    change(uni, SUSPEND, "uni", "c4", "under-review")
+    change(uni, REINSTATE, "uni", "c4", "review-complete")
     issue(uni, "uni", "c6")
-    add(uni, SUSPEND, "uni", "c6", "pending")
+    change(uni, SUSPEND, "uni", "c6", "unspecified")
     issue(uni, "uni", "c7", expires=T0 + 10 * DAY)
     add(uni, ROTATE_KEY, "uni", uni2.public_key)
     issue(uni2, "uni", "c5", parts=("c4",))
     add(registry, REGISTER_ISSUER, "poly", "Poly", "", poly.public_key)
+    put(poly, tst.register_achievement("poly", next(times)))
     issue(poly, "poly", "p1")
     add(registry, REVOKE_KEY, "poly", key_id(poly.public_key), "compromised")
     add(registry, RETIRE_ISSUER, "poly", "merged")
@@ -831,12 +848,13 @@ def build_corpus(tmp: Path) -> Corpus:
     ids = [("cred", i, c) for (i, c) in subjects] + [("issuer", i, "") for i in ("uni", "poly")]
     ids += [("key", "uni", key_id(s.public_key)) for s in (uni, uni2)]
     ids += [("key", "poly", key_id(poly.public_key))]
+    ids += [("achievement", i, tst.ACHIEVEMENT) for i in ("uni", "poly")]
     for kind, issuer, ident in ids:
         rec = ledger.record(kind, issuer, ident)
         assert rec is not None
         records[map_key(kind, issuer, ident)] = rec.encode()
-    for kind, issuer, ident in (("cred", "uni", "c9"), ("cred", "poly", "c9"),
-                                ("cred", "nobody", "c1"), ("issuer", "nobody", ""),
+    for kind, issuer, ident in (("cred", "uni", named("c9")), ("cred", "poly", named("c9")),
+                                ("cred", "nobody", named("c1")), ("issuer", "nobody", ""),
                                 ("key", "uni", "0" * 16)):
         absent.append(map_key(kind, issuer, ident))
     map_proofs = [ledger.map_proof(k, state_root)[0] for k in [*records, *absent]]
@@ -849,27 +867,34 @@ def build_corpus(tmp: Path) -> Corpus:
         signed_texts[(s.name, s.key_id)] = texts
 
     honest: dict[int, dict[tuple[str, str], str]] = {}
-    everything = [*sorted(subjects), ("uni", "c9"), ("poly", "c9"), ("nobody", "c1")]
+    everything = [*sorted(subjects), ("uni", named("c9")), ("poly", named("c9")),
+                  ("nobody", named("c1"))]
     for at_size in (mid_size, size):
         v = verify_bundle(dump_bundle(build_bundle(ledger, everything, size=at_size)),
                           log_key=log.verifier(), at=AT)
         honest[at_size] = {(c.issuer, c.cred_id): c.answer for c in v.credentials}
-    assert honest[size][("uni", "c2")] == REVOKED_ANSWER
-    assert honest[size][("uni", "c6")] == SUSPENDED_ANSWER
-    assert honest[size][("uni", "c7")] == EXPIRED
-    assert honest[size][("uni", "c4")] == VALID
-    assert honest[mid_size][("uni", "c2")] == VALID
+    u = {c: ("uni", named(c)) for c in (*CREDS, "c9")}
+    assert honest[size][u["c2"]] == REVOKED_ANSWER
+    assert honest[size][u["c6"]] == SUSPENDED_ANSWER
+    assert honest[size][u["c7"]] == EXPIRED
+    assert honest[size][u["c4"]] == VALID
+    assert honest[mid_size][u["c2"]] == VALID
 
     bundles = [
-        dump_bundle(build_bundle(ledger, [("uni", "c1")], documents=[held[("uni", "c1")]])),
-        dump_bundle(build_bundle(ledger, [("uni", "c3")])),
-        dump_bundle(build_bundle(ledger, [("uni", "c2"), ("uni", "c9")])),
-        dump_bundle(build_bundle(ledger, [("uni", "c5"), ("uni", "c6"), ("poly", "p1")],
-                                 documents=[held[("uni", "c5")]])),
-        dump_bundle(build_bundle(ledger, [("uni", "c1")], size=mid_size)),
-        json.dumps(build_bundle(ledger, [("uni", "c7")])),
+        dump_bundle(build_bundle(ledger, [u["c1"]])),
+        dump_bundle(build_bundle(ledger, [u["c3"]])),
+        dump_bundle(build_bundle(ledger, [u["c2"], u["c9"]])),
+        dump_bundle(build_bundle(ledger, [u["c5"], u["c6"], ("poly", named("p1"))])),
+        dump_bundle(build_bundle(ledger, [u["c1"]], size=mid_size)),
+        json.dumps(build_bundle(ledger, [u["c7"]])),
     ]
-    holder_docs = [json.dumps(held[k], indent=2) + "\n" for k in sorted(held)]
+    # The holders' credentials: c1's first (it goes with bundles[0]), then the rest.
+    holder_docs = [json.dumps(held[k], indent=2) + "\n"
+                   for k in [u["c1"], *sorted(k for k in held if k != u["c1"])]]
+    # A bundle and the credentials given beside it: c1 with its bundle, c3 (which stacks c1)
+    # with both, c5 with its bundle of three.
+    beside = [(bundles[0], [held[u["c1"]]]), (bundles[1], [held[u["c3"]], held[u["c1"]]]),
+              (bundles[3], [held[u["c5"]]])]
 
     tlog_proofs = []
     for i, with_extra in ((0, True), (1, False), (size // 2, True), (size - 1, True)):
@@ -884,13 +909,15 @@ def build_corpus(tmp: Path) -> Corpus:
                   if p.is_file()}
 
     batches = [
-        '{"id": "b-1", "subject": "Ada Lovelace", "title": "Python 101"}\n',
-        json.dumps({"id": "b-2", "subject": "Grace \xe9", "title": "Compilers",
-                    "expires": "2028-06-30", "parts": [], "document": "ab" * 32}) + "\n"
-        + json.dumps({"id": "b-3", "subject": "Alan", "title": "Logic", "expires": None,
-                      "parts": None, "document": None}) + "\n\n",
-        ('{"id": "b:4@x", "subject": "s", "title": "t", "parts": ["c1"]}\n'
-         '{"id": "b-5", "subject": "s", "title": "t", "parts": ["b:4@x"]}\n'),
+        '{"id": "b-1", "subject": "Ada Lovelace", "achievement": "cs201"}\n',
+        json.dumps({"id": "b-2", "subject": "grace@example.org", "subject_type": "emailAddress",
+                    "achievement": "cs201", "expires": "2028-06-30", "parts": [],
+                    "result": "A"}) + "\n"
+        + json.dumps({"id": "b-3", "subject": "S-0042", "subject_type": "sisSourcedId",
+                      "achievement": "cs201", "expires": None, "parts": None,
+                      "result": None}) + "\n\n",
+        ('{"id": "b:4@x", "subject": "s", "achievement": "cs201", "parts": []}\n'
+         '{"id": "b-5", "subject": "s", "achievement": "cs201", "parts": ["b:4@x"]}\n'),
     ]
 
     corpus = Corpus(
@@ -909,11 +936,11 @@ def build_corpus(tmp: Path) -> Corpus:
         witness_skeys=[str(w) for w in witnesses],
         bundles=bundles, honest=honest, subjects=subjects, holder_docs=holder_docs,
         sealed_seed={}, tlog_proofs=tlog_proofs, tiles=tiles, tile_files=tile_files,
-        map_proofs=map_proofs, batches=batches)
+        map_proofs=map_proofs, batches=batches, beside=beside)
     corpus.sealed_seed = {
         "entries": list(entries), "records": dict(records), "absent": list(absent),
         "creds": [list(c) for c in everything],
-        "docs": [held[("uni", "c1")], held[("uni", "c3")]], "size_delta": 0}
+        "docs": [held[u["c1"]], held[u["c3"]]], "size_delta": 0}
     return corpus
 
 
@@ -942,16 +969,19 @@ def _cli_env(corpus: Corpus) -> CliEnv:
                               "--json").stdout)["vkey"]
     run("key", "new", str(base / "stranger.key"), "--name", "stranger", "--json")
     run("issuer", "add", "uni", "--key", uni_vkey, "--name", "Uni")
+    run("achievement", "add", "uni", "cs201", "--key", str(base / "uni.key"), "--name",
+        "Compilers", "--description", "What compilers do.", "--criteria", "Write one.")
     batch = base / "batch.jsonl"
     batch.write_text(corpus.batches[1], encoding="utf-8")
     out_recover = base / "out-recover"
     run("issue", "uni", "--key", str(base / "uni.key"), "--batch", str(batch), "--out",
         str(out_recover), "--json")
-    docs = [json.loads((out_recover / "uni" / f"{c}.json").read_text(encoding="utf-8"))
-            for c in ("b-2", "b-3")]
+    docs = [pending_record(origin="cli.example/log", issuer_id="uni", own_id=c,
+                           credential=json.loads((out_recover / "uni" / f"{c}.json").read_text(
+                               encoding="utf-8"))) for c in ("b-2", "b-3")]
     for c in ("b-2", "b-3"):
         (out_recover / "uni" / f"{c}.json").unlink()
-    pending = ["".join(json.dumps(d) + "\n" for d in docs), json.dumps(docs[1]) + "\n"]
+    pending = [b"".join(map(pending_line, docs)).decode(), pending_line(docs[1]).decode()]
     note = json.loads(run("checkpoint", "--json").stdout)["note"]
     cosigned = add_cosignature(note, corpus.witnesses[0], (T0 + DAY) // 1000)
     Witness.create(base / "witness", "w-cli.example")
@@ -970,10 +1000,10 @@ def _big_tiles(corpus: Corpus) -> tuple[Path, dict[str, bytes], Any]:
                                               clock=lambda: next(clock))
         uni = Signer("uni", _seed32("big uni"))
         items = [sign_statement(make_statement(REGISTER_ISSUER, "uni", T0, "Uni", "",
-                                               uni.public_key), registry.seed)]
-        items += [sign_statement(make_statement(ISSUE, "uni", T0 + i, f"c-{i}", bytes(32), "C",
-                                                None, None, []), uni.seed)
-                  for i in range(1, 300)]
+                                               uni.public_key), registry.seed),
+                 sign_statement(tst.register_achievement("uni", T0 + 1), uni.seed)]
+        items += [sign_statement(tst.issue("uni", T0 + i, i), uni.seed)
+                  for i in range(2, 300)]
         ledger.append(items)
         ledger.checkpoint()
         export_tiles(ledger, base / "tiles")
@@ -1389,20 +1419,57 @@ def check_verify_bundle(c: Corpus, data: str | bytes) -> str:
     return labels[0] if labels[0] == labels[1] == labels[2] else "/".join(labels)
 
 
-@target("verify.parse_holder_document", quick=80, seeds=lambda c: c.holder_docs,
+@target("openbadges.parse_credential", quick=80, seeds=lambda c: c.holder_docs,
         mutate=lambda c, rng, s: mutate_json_text(rng, s, c.holder_docs), raw=_bundle_raw)
 def check_holder_doc(c: Corpus, data: str | bytes) -> str:
-    label, doc = _call(c, "parse_holder_document", data, parse_holder_document, data)
+    """The holder's credential file, read strictly: what is accepted is a well-formed
+    credential (``check_credential`` again gives the same reading)."""
+    from ledger.openbadges import check_credential
+
+    label, doc = _call(c, "parse_credential", data, parse_holder_document, data)
     if doc is not None:
-        ok = (isinstance(doc, dict) and all(isinstance(doc[k], str) for k in (
-            "origin", "issuer", "id", "subject", "salt", "title"))
-            and (doc["parts"] is None or (isinstance(doc["parts"], list)
-                                          and all(isinstance(p, str) for p in doc["parts"])))
-            and all(doc[k] is None or isinstance(doc[k], str)
-                    for k in ("expires", "document_sha256")))
-        _require(ok, "parse_holder_document", data, "ill-typed document")
-        for k in ("origin", "issuer", "id", "subject", "salt", "title"):
-            doc[k].encode("utf-8")
+        _require(isinstance(doc, dict) and isinstance(doc.get("id"), str),
+                 "parse_credential", data, "ill-typed credential")
+        badge = check_credential(doc)
+        badge.id.encode("utf-8")
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    return label
+
+
+def _beside_mut(c: Corpus, rng: random.Random, seed: tuple[str, str]) -> tuple[str, str]:
+    """A bundle and a credential beside it: one of them mutated (the credential's text, then
+    parsed strictly, as ``credledger verify`` reads it)."""
+    bundle, cred = seed
+    if rng.random() < 0.5:
+        out = mutate_json_text(rng, bundle, c.bundles)
+        return (out.decode("utf-8", "replace") if isinstance(out, bytes) else out), cred
+    out = mutate_json_text(rng, cred, c.holder_docs)
+    return bundle, out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+
+
+def _beside_seeds(c: Corpus) -> list[tuple[str, str]]:
+    return [(b, json.dumps(doc)) for b, docs in c.beside for doc in docs]
+
+
+@target("verify.verify_bundle(credential beside)", quick=30, seeds=_beside_seeds,
+        mutate=_beside_mut, raw=lambda c, rng: (raw_text(rng), c.holder_docs[0]))
+def check_verify_beside(c: Corpus, inp: tuple[str, str]) -> str:
+    """A bundle verified with a holder's credential beside it and the holder's identifier:
+    what verifies is the honest answer, with the holder checked only against their own
+    credential."""
+    data, text = inp
+    label, doc = _call(c, "parse_credential", text, parse_holder_document, text)
+    if doc is None:
+        return "credential " + label
+    subject = c.subjects.get(("uni", doc.get("id")), "nobody@example.org")
+    label, v = _call(c, "verify_bundle(beside)", inp, verify_bundle, data, log_key=c.log_key,
+                     at=AT, credentials=(doc,), subject=subject)
+    if v is not None:
+        _check_verdict(c, v, inp, "verify_bundle(beside)")
+        checked = [a for a in v.credentials if a.credential]
+        _require(len(checked) == 1 and checked[0].cred_id == doc["id"]
+                 and checked[0].subject == c.subjects.get((checked[0].issuer, doc["id"])),
+                 "verify_bundle(beside)", inp, "checked another credential or holder")
     return label
 
 
@@ -1452,8 +1519,6 @@ def _seal(c: Corpus, model: dict[str, Any]) -> str:
                b64(h) for h in merkle.proof_hashes(merkle.inclusion_path(i, n), node)]}
                for i, e in enumerate(entries)],
            "map": map_items, "credentials": [{"issuer": i, "id": x} for i, x in model["creds"]]}
-    if model["docs"]:
-        doc["documents"] = model["docs"]
     return json.dumps(doc)
 
 
@@ -1497,9 +1562,11 @@ def _mutate_entry(c: Corpus, rng: random.Random, data: bytes) -> bytes:
         if isinstance(st_items, list) and st_items and rng.random() < 0.7:
             i = rng.randrange(len(st_items))
             st_items[i] = rng.choice([
-                "uni", "poly", "c1", "c2", "c9", ISSUE, REVOKE, SUSPEND, REINSTATE, ROTATE_KEY,
-                REVOKE_KEY, REGISTER_ISSUER, RETIRE_ISSUER, T0, T0 + 400 * DAY, None, [], ["c1"],
-                ["c1", "c1"], ["c3"], bytes(32), b"\x01" + bytes(31),
+                "uni", "poly", named("c1"), named("c2"), named("c9"), ISSUE, REVOKE, SUSPEND,
+                REINSTATE, ROTATE_KEY, REVOKE_KEY, REGISTER_ISSUER, RETIRE_ISSUER, T0,
+                T0 + 400 * DAY, None, [], [named("c1")], [named("c1"), named("c1")],
+                [named("c3")], bytes(32), b"\x01" + bytes(31), "cs201", "cs999", 0, 131072,
+                "withdrawn", "under-review",
                 rng.choice(list(c.signers)), "0" * 16, rand_mp(rng)])
             try:
                 items[5] = msgpack.packb(st_items, use_bin_type=True)
@@ -1557,17 +1624,18 @@ def _mutate_model(c: Corpus, rng: random.Random, seed: dict[str, Any]) -> dict[s
         elif m["docs"]:
             d = m["docs"][rng.randrange(len(m["docs"]))]
             key = rng.choice(sorted(d))
-            d[key] = rng.choice([None, "", "c1", "uni", ORIGIN, [], ["c1"], "0" * 64,
-                                 str(d["salt"]).upper(), "2027-02-04", "\ud800", 5, rand_json(rng)])
+            d[key] = rng.choice([None, "", named("c1"), "uni", ORIGIN, [], [named("c1")],
+                                 "0" * 64, str(d.get("id")).upper(), "2027-02-04T00:00:00Z",
+                                 "\ud800", 5, rand_json(rng)])
     return m
 
 
 def _raw_model(c: Corpus, rng: random.Random) -> dict[str, Any]:
     return {"entries": [raw_bytes(rng) for _ in range(rng.randint(0, 5))],
-            "records": {map_key("cred", "uni", f"c{i}"): raw_bytes(rng)
+            "records": {map_key("cred", "uni", handle(i)): raw_bytes(rng)
                         for i in range(rng.randint(0, 4))},
             "absent": list(c.absent_keys[:2]),
-            "creds": [["uni", f"c{rng.randint(0, 4)}"] for _ in range(rng.randint(1, 3))],
+            "creds": [["uni", handle(rng.randint(0, 4))] for _ in range(rng.randint(1, 3))],
             "docs": [], "size_delta": 0}
 
 
@@ -1576,7 +1644,7 @@ def _raw_model(c: Corpus, rng: random.Random) -> dict[str, Any]:
 def check_sealed(c: Corpus, model: dict[str, Any]) -> str:
     data = _seal(c, model)
     label, v = _call(c, "verify_bundle(sealed)", model, verify_bundle, data, log_key=c.log_key,
-                     at=AT)
+                     at=AT, credentials=tuple(model["docs"]))
     if v is not None:
         json.dumps(v.as_dict())
         for a in v.credentials:
@@ -1916,8 +1984,9 @@ def check_read_batch(c: Corpus, data: bytes) -> str:
     if rows is not None:
         ids = [r.id for r in rows]
         _require(bool(rows) and len(set(ids)) == len(ids) and all(
-            all(isinstance(v, str) for v in (r.id, r.subject, r.title))
-            and isinstance(r.parts, tuple) and (r.document is None or len(r.document) == 32)
+            all(isinstance(v, str) for v in (r.id, r.subject, r.subject_type, r.achievement))
+            and isinstance(r.parts, tuple) and all(isinstance(p, str) for p in r.parts)
+            and all(v is None or isinstance(v, str) for v in (r.result, r.expires))
             for r in rows), "read_batch", data, "ill-typed rows")
     return label
 
@@ -2054,7 +2123,7 @@ def check_cli_files(c: Corpus, inp: tuple[str, bytes]) -> str:
         command = "verify"
     elif kind == "verify-document":
         bundle = _cli_bundle_file(c)
-        args = ["verify", bundle, "--log-key", vk, "--at", "2026-01-31", "--document", f]
+        args = ["verify", f, "--bundle", bundle, "--log-key", vk, "--at", "2026-01-31"]
         command = "verify"
     else:
         args = ["audit", "--tiles", str(c.tiles), "--log-key", vk, "--checkpoint", f, "--json"]
@@ -2072,7 +2141,7 @@ def _cli_checkpoint_file(env: CliEnv) -> str:
 def _cli_bundle_file(c: Corpus) -> str:
     path = c.tmp / "c1.bundle.json"
     if not path.exists():
-        path.write_text(c.bundles[1], encoding="utf-8")
+        path.write_text(c.bundles[0], encoding="utf-8")  # it proves holder_docs[0], c1
     return str(path)
 
 
@@ -2275,9 +2344,10 @@ def _recover_says(c: Corpus, content: bytes) -> str:
 
 def _verify_with_document_says(c: Corpus | None, **changes: str) -> str:
     assert c is not None
-    doc = {**json.loads(c.holder_docs[0]), **changes}
+    doc = json.loads(c.holder_docs[0])
+    doc["issuer"] = {**doc["issuer"], **changes}
     try:
-        verify_bundle(c.bundles[1], log_key=c.log_key, at=AT, documents=(doc,))
+        verify_bundle(c.bundles[0], log_key=c.log_key, at=AT, credentials=(doc,))
     except LedgerError as exc:
         return str(exc)
     return ""
@@ -2303,7 +2373,7 @@ _REPRODUCERS: dict[str, Callable[[Corpus | None], Any]] = {
     "cli-utf8-files": _repro_cli_utf8,
     "surrogate-id-lookup": lambda c: _reproduces(
         lambda: c.ledger.cred_entries("uni", "\ud800"), UnicodeEncodeError),  # type: ignore[union-attr]
-    "verify-doc-text-in-error": lambda c: "\n" in _verify_with_document_says(c, issuer="a\nb"),
+    "verify-doc-text-in-error": lambda c: "\n" in _verify_with_document_says(c, name="a\nb"),
 }
 
 
@@ -2352,7 +2422,7 @@ def test_damaged_pending_file_is_a_one_line_error(corpus: Corpus, content: bytes
     finally:
         pending.unlink(missing_ok=True)
     assert result.exit_code == 3
-    assert "internal error" not in result.stderr and "not a holder document" in result.stderr
+    assert "internal error" not in result.stderr and "not a pending record" in result.stderr
 
 
 def test_pending_line_with_a_huge_integer_id_is_a_one_line_error(corpus: Corpus) -> None:
@@ -2367,7 +2437,7 @@ def test_pending_line_with_a_huge_integer_id_is_a_one_line_error(corpus: Corpus)
     finally:
         pending.unlink(missing_ok=True)
     assert result.exit_code == 3
-    assert "internal error" not in result.stderr and "not a holder document" in result.stderr
+    assert "internal error" not in result.stderr and "not a pending record" in result.stderr
 
 
 @pytest.mark.parametrize("kind", ["add-cosignatures", "witness-checkpoint", "witness-proof"])
@@ -2387,12 +2457,13 @@ def test_non_utf8_cli_input_files_are_one_line_errors(corpus: Corpus, kind: str)
 
 
 def test_verify_error_stays_one_line_with_a_hostile_document(corpus: Corpus) -> None:
-    assert "\n" not in _verify_with_document_says(corpus, issuer="a\nb")
+    assert "\n" not in _verify_with_document_says(corpus, name="a\nb")
     env = _cli_env(corpus)
-    doc = {**json.loads(corpus.holder_docs[0]), "issuer": "a\ncredledger: ok \x1b[2K"}
+    doc = json.loads(corpus.holder_docs[0])
+    doc["issuer"]["name"] = "a\ncredledger: ok \x1b[2K"
     env.input.write_text(json.dumps(doc), encoding="utf-8")
-    result = env.run("verify", _cli_bundle_file(corpus), "--log-key", str(corpus.log_key),
-                     "--document", str(env.input))
+    result = env.run("verify", str(env.input), "--bundle", _cli_bundle_file(corpus),
+                     "--log-key", str(corpus.log_key))
     assert result.exit_code == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "\x1b" not in result.output
@@ -2416,3 +2487,21 @@ def test_surrogate_credential_ids_are_field_errors(corpus: Corpus, how: str) -> 
         result = env.run("revoke", "uni", "c\udcff", "--key", str(env.stranger))
     assert result.exit_code != 0
     assert "internal error" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("parts", ["[[[]]]", "[5]", "[null]", '[{"id": "c1"}]'])
+def test_batch_parts_that_are_not_strings_are_field_errors(corpus: Corpus, tmp_path: Path,
+                                                           parts: str) -> None:
+    """Found by this file's entry format 2 migration: a list inside 'parts' reached the
+    issuer's lookup of its parts as a dict key ('internal error (TypeError: unhashable type:
+    'list')'). Refused now as the batch's own field error, by the reader and the command."""
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"id": "b-9", "subject": "s", "achievement": "cs201", "parts": '
+                    f"{parts}}}\n", encoding="utf-8")
+    with pytest.raises(EncodingError, match="'parts' must be a list of credential ids"):
+        list(read_batch(str(path)))
+    env = _cli_env(corpus)
+    result = env.run("issue", "uni", "--key", str(env.key), "--batch", str(path), "--out",
+                     str(env.out_issue))
+    assert result.exit_code == 3 and "internal error" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "'parts' must be a list" in result.stderr

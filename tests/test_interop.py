@@ -1,7 +1,8 @@
 """Interoperability: what the command line writes is accepted by verifiers written from the specs.
 
-A ledger is built through the CLI only (``python -m ledger`` in a subprocess): one issuer, one
-``issue --batch`` of 300 credentials (1,500 with ``CREDLEDGER_INTEROP_FULL=1``), a checkpoint,
+A ledger is built through the CLI only (``python -m ledger`` in a subprocess): one issuer, its
+achievements, one ``issue --batch`` of 300 Open Badges credentials (1,500 with
+``CREDLEDGER_INTEROP_FULL=1``), a checkpoint,
 5 revocations (10 in the full run), a second checkpoint. Its outputs are then checked with code
 written in this file from the specifications alone, never with ``ledger.merkle``, ``ledger.note``
 or any other module of the package:
@@ -387,8 +388,9 @@ class Built:
 
     store: Path
     log_vkey: str
-    issued: list[str]  # credential ids in batch order: entry 1 + i
+    issued: list[str]  # the issuer's own credential ids in batch order: entry first + i
     revoked: list[str]
+    first: int = 1  # the batch's first entry (after the issuer's and achievements' entries)
     notes: dict[int, str] = field(default_factory=dict)  # checkpoint size -> note text
     size1: int = 0  # after the batch
     size2: int = 0  # after the revocations
@@ -404,24 +406,33 @@ def build_ledger(workdir: Path, *, issuances: int, revocations: int, seed: int =
     key_file = workdir / "uni.key"
     uni = json.loads(run_cli(store, "key", "new", str(key_file), "--name", "uni.example", "--json"))
     run_cli(store, "issuer", "add", "uni", "--key", uni["vkey"], "--name", "Interop University")
+    modules = 5  # each credential awards one of these registered achievements
+    for m in range(modules):
+        run_cli(store, "achievement", "add", "uni", f"module-{m}", "--key", str(key_file),
+                "--name", f"Module {m} of the interop course",
+                "--description", f"What module {m} covers.", "--criteria", "Pass its exam.")
     ids = [f"cred-{i:05d}" for i in range(issuances)]
     batch = workdir / "cohort.jsonl"
+    out = workdir / "credentials"
     with batch.open("w", encoding="utf-8") as f:
         for i, cred in enumerate(ids):
-            row: dict[str, Any] = {"id": cred, "subject": f"Learner {i}",
-                                   "title": f"Module {i % 37} of the interop course"}
+            row: dict[str, Any] = {"id": cred, "subject": f"learner{i}@example.org",
+                                   "subject_type": "emailAddress",
+                                   "achievement": f"module-{i % modules}"}
             if i % 2 == 0:
                 row["expires"] = "2031-06-30"
             if i % 5 == 0:
-                row["document"] = sha256(cred.encode()).hex()
+                row["result"] = "A"
             f.write(json.dumps(row) + "\n")
     run_cli(store, "issue", "uni", "--key", str(key_file), "--batch", str(batch),
-            "--out", str(workdir / "credentials"), "--json")
-    built = Built(store=store, log_vkey=init["log_vkey"], issued=ids, revoked=[])
-    built.size1 = 1 + issuances
+            "--out", str(out), "--json")
+    built = Built(store=store, log_vkey=init["log_vkey"], issued=ids, revoked=[],
+                  first=1 + modules)
+    built.size1 = built.first + issuances
     built.notes[built.size1] = run_cli(store, "checkpoint").decode("utf-8")
     for cred in random.Random(seed).sample(ids, revocations):
-        run_cli(store, "revoke", "uni", cred, "--key", str(key_file), "--reason", "interop test")
+        run_cli(store, "revoke", "uni", cred, "--key", str(key_file), "--reason", "withdrawn",
+                "--out", str(out))
         built.revoked.append(cred)
     built.size2 = built.size1 + revocations
     built.notes[built.size2] = run_cli(store, "checkpoint").decode("utf-8")
@@ -447,9 +458,10 @@ def sample_proofs(built: Built, count: int, *, size: int | None = None,
     for i in sorted(chosen):
         extra = ["--size", str(size)] if size is not None else []
         text = built.cli("prove", "uni", built.issued[i], "--format", "tlog-proof",
+                         "--out", str(built.store.parent / "credentials"),
                          *extra).decode("utf-8")
-        raw = built.cli("entry", str(1 + i), "--raw")
-        samples.append(ProofSample(built.issued[i], 1 + i, size, text, raw))
+        raw = built.cli("entry", str(built.first + i), "--raw")
+        samples.append(ProofSample(built.issued[i], built.first + i, size, text, raw))
     return samples
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from statements import issue, named, register_achievement
 
 from ledger.audit import AuditError
 from ledger.cli import cli
@@ -40,7 +41,7 @@ from ledger.errors import (
     UsageError,
     VerificationError,
 )
-from ledger.events import ISSUE, REGISTER_ISSUER, make_statement, sign_statement
+from ledger.events import REGISTER_ISSUER, make_statement, sign_statement
 from ledger.log import Ledger
 from ledger.note import Checkpoint, Signer, open_checkpoint, sign_checkpoint
 from ledger.tileaudit import audit_tiles
@@ -158,16 +159,21 @@ class World:
         return self.log_signer.verifier()
 
     def grow(self, n: int, tag: str = "c") -> None:
-        """Append ``n`` entries (the first one registers the issuer on an empty log)."""
+        """Append ``n`` entries (on an empty log the first registers the issuer and the
+        second its achievement); the issuances are entry format 2, each credential named by
+        ``tag`` and its entry index, holding the entry index as its status index."""
         items = []
         if n and self.ledger.head().size == 0:
             st = make_statement(REGISTER_ISSUER, "uni", next(self.times), "Uni", "",
                                 self.uni.public_key)
             items.append(sign_statement(st, self.registry.seed))
+            if n > 1:
+                items.append(sign_statement(register_achievement("uni", next(self.times)),
+                                            self.uni.seed))
         start = self.ledger.head().size
         while len(items) < n:
-            st = make_statement(ISSUE, "uni", next(self.times), f"{tag}-{start + len(items)}",
-                                bytes(32), "Course", None, None, [])
+            index = start + len(items)
+            st = issue("uni", next(self.times), named(f"{tag}-{index}"), status_index=index)
             items.append(sign_statement(st, self.uni.seed))
         if items:
             self.ledger.append(items)
@@ -423,7 +429,9 @@ def test_audit_passes_from_a_directory(exported: dict[int, Exported], size: int)
     head = e.w.ledger.head()
     assert (report.size, report.root, report.state_root) == (head.size, head.root,
                                                               head.state_root)
-    assert report.credentials == max(size - 1, 0) and report.checkpoints == 1
+    # Entry 0 registers the issuer, entry 1 its achievement; every other entry issues.
+    assert report.credentials == max(size - 2, 0) and report.checkpoints == 1
+    assert report.achievements == min(max(size - 1, 0), 1)
 
 
 @pytest.mark.parametrize("size", [1, 256, 600])
@@ -708,39 +716,43 @@ def test_cli_export_and_audit_end_to_end(tmp_path: Path) -> None:
     log_vkey = json.loads(_run("--dir", store, "init", "--origin", ORIGIN, "--json").stdout
                           )["log_vkey"]
     uni = json.loads(_run("key", "new", str(tmp_path / "uni.key"), "--json").stdout)["vkey"]
-    _run("--dir", store, "issuer", "add", "uni", "--key", uni)
+    _run("--dir", store, "issuer", "add", "uni", "--key", uni, "--name", "Uni")
+    _run("--dir", store, "achievement", "add", "uni", "cs101", "--key", str(tmp_path / "uni.key"),
+         "--name", "Course", "--description", "What it covers.", "--criteria", "Pass it.")
     _run("--dir", store, "export", "tiles", str(out), code=3)  # no checkpoint yet
     for n in range(3):
         _run("--dir", store, "issue", "uni", f"c{n}", "--key", str(tmp_path / "uni.key"),
-             "--subject", f"learner {n}", "--title", "Course", "--out", str(tmp_path / "creds"))
+             "--subject", f"learner {n}", "--achievement", "cs101",
+             "--out", str(tmp_path / "creds"))
     _run("--dir", store, "checkpoint")
     done = json.loads(_run("--dir", store, "export", "tiles", str(out), "--json").stdout)
-    assert done["size"] == 4 and done["files_written"] == 3
-    assert read_back(out, _vkey(log_vkey))[0] == 4
+    assert done["size"] == 5 and done["files_written"] == 3
+    assert read_back(out, _vkey(log_vkey))[0] == 5
     got = json.loads(_run("audit", "--tiles", str(out), "--log-key", log_vkey,
                           "--save-checkpoint", str(saved), "--json").stdout)
-    assert (got["ok"], got["entries"], got["checkpoints"]) == (True, 4, 1)
+    assert (got["ok"], got["entries"], got["checkpoints"]) == (True, 5, 1)
     assert saved.read_text() == (out / "checkpoint").read_text()
 
-    _run("--dir", store, "revoke", "uni", "c1", "--key", str(tmp_path / "uni.key"))
+    _run("--dir", store, "revoke", "uni", "c1", "--key", str(tmp_path / "uni.key"),
+         "--out", str(tmp_path / "creds"))
     _run("--dir", store, "checkpoint")
     res = _run("--dir", store, "export", "tiles", str(out))
-    assert "exported tree size 5" in res.stderr + res.stdout
+    assert "exported tree size 6" in res.stderr + res.stdout
     res = _run("audit", "--tiles", str(out), "--log-key", log_vkey, "--checkpoint", str(saved),
                "--save-checkpoint", str(saved))
     assert "audit OK" in res.output and "2 checkpoints" in res.output
     got = json.loads(_run("--dir", store, "audit", "--checkpoint", str(saved), "--json").stdout)
-    assert got["entries"] == 5 and got["revocations"] == 1
+    assert got["entries"] == 6 and got["revocations"] == 1
 
     # Tampering: exit 1 and one line on stderr.
-    bundle = out / "tile/entries/000.p/5"
+    bundle = out / "tile/entries/000.p/6"
     entries = split_bundle(bundle.read_bytes())
     bundle.write_bytes(join_bundle([entries[0], entries[2], entries[1], *entries[3:]]))
     res = _run("audit", "--tiles", str(out), "--log-key", log_vkey, code=1)
     assert res.stderr.count("\n") == 1 and res.stderr.startswith("credledger: error: audit failed")
     assert "entry 1: index" in res.stderr
     bundle.write_bytes(join_bundle(entries))
-    tile = out / "tile/0/000.p/5"
+    tile = out / "tile/0/000.p/6"
     tile.write_bytes(tile.read_bytes()[:-3])
     res = _run("audit", "--tiles", str(out), "--log-key", log_vkey, code=1)
     assert res.stderr.count("\n") == 1 and "truncated" in res.stderr

@@ -47,6 +47,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import statements
+from statements import handle, named
+
 from ledger import ed25519, merkle, smt
 from ledger.errors import (
     EncodingError,
@@ -57,7 +60,6 @@ from ledger.errors import (
     SignatureError,
 )
 from ledger.events import (
-    ISSUE,
     REGISTER_ISSUER,
     REINSTATE,
     RETIRE_ISSUER,
@@ -71,7 +73,6 @@ from ledger.events import (
     map_key,
     pack,
     sign_statement,
-    subject_commitment,
     unpack_array,
 )
 from ledger.log import Ledger
@@ -407,8 +408,10 @@ def _deterministic_keys() -> Any:
 
 
 def story_store(path: Path) -> Store:
-    """A store with every statement kind: two issuers, a rotation, a key flagged as compromised
-    after its rotation, a revocation, a suspension, a reinstatement, a retirement."""
+    """A store with every statement kind: two issuers and their achievements, a rotation, a
+    key flagged as compromised after its rotation, a revocation, a suspension, a
+    reinstatement, a status list publication, a retirement. Credentials are named by handles
+    (tests/statements.py: ``named``)."""
     clock = itertools.count(T0 + 250, 60_000)
     with _deterministic_keys():
         ledger, log, registry = Ledger.create(path, ORIGIN, clock=lambda: next(clock))
@@ -420,31 +423,43 @@ def story_store(path: Path) -> Store:
         st = make_statement(kind, issuer, next(times), *fields)
         ledger.append([sign_statement(st, signer.seed)])
 
+    def put(signer: Signer, st: Any) -> None:
+        ledger.append([sign_statement(st, signer.seed)])
+
     def issue(signer: Signer, issuer: str, cred: str, **kw: Any) -> None:
-        subject = subject_commitment(_seed32("salt " + cred), f"Holder of {cred} \xe9")
-        add(signer, ISSUE, issuer, cred, subject, f"Course {cred} \U0001f40d",
-            kw.get("expires"), kw.get("document"), list(kw.get("parts", ())))
-        store.map_ids.append(("cred", issuer, cred))
+        put(signer, statements.issue(issuer, next(times), named(cred),
+                                     digest=_seed32("credential " + cred),
+                                     valid_until=kw.get("expires"),
+                                     parts=[named(p) for p in kw.get("parts", ())]))
+        store.map_ids.append(("cred", issuer, named(cred)))
+
+    def change(signer: Signer, kind: str, issuer: str, cred: str, reason: str) -> None:
+        put(signer, statements.status(kind, issuer, next(times), named(cred), reason))
 
     add(registry, REGISTER_ISSUER, "uni", "Example University \u00e9", "https://uni.example",
         uni.public_key)
-    issue(uni, "uni", "c1", expires=T0 + 400 * DAY, document=_seed32("pdf"))
+    put(uni, statements.register_achievement("uni", next(times)))
+    issue(uni, "uni", "c1", expires=T0 + 400 * DAY)
     issue(uni, "uni", "c2")
     issue(uni, "uni", "c3", parts=("c1",))
     store.checkpoint()
-    add(uni, REVOKE, "uni", "c2", "fraud")
+    change(uni, REVOKE, "uni", "c2", "issued-in-error")
     issue(uni, "uni", "c4")
-    add(uni, SUSPEND, "uni", "c4", "review")
-    add(uni, REINSTATE, "uni", "c4", "cleared")
+    change(uni, SUSPEND, "uni", "c4", "under-review")
+    change(uni, REINSTATE, "uni", "c4", "review-complete")
     issue(uni, "uni", "c6")
-    add(uni, SUSPEND, "uni", "c6", "pending\ttab")
+    change(uni, SUSPEND, "uni", "c6", "unspecified")
     store.checkpoint()
     issue(uni, "uni", "c7", expires=T0 + 10 * DAY)
+    put(uni, statements.publish("uni", next(times), tree_size=ledger.head().size))
     add(uni, ROTATE_KEY, "uni", uni2.public_key)
     issue(uni2, "uni", "c5", parts=("c4",))
     add(registry, REVOKE_KEY, "uni", key_id(uni.public_key), "laptop stolen", 2)
     add(registry, REGISTER_ISSUER, "poly", "Poly", "", poly.public_key)
-    issue(poly, "poly", "p1")
+    put(poly, statements.register_achievement("poly", next(times), "eng100"))
+    put(poly, statements.issue("poly", next(times), named("p1"), achievement="eng100",
+                               digest=_seed32("credential p1")))
+    store.map_ids.append(("cred", "poly", named("p1")))
     add(registry, REVOKE_KEY, "poly", key_id(poly.public_key), "compromised")
     add(registry, RETIRE_ISSUER, "poly", "merged")
     store.checkpoint()
@@ -452,13 +467,16 @@ def story_store(path: Path) -> Store:
                       ("key", "uni", key_id(uni.public_key)),
                       ("key", "uni", key_id(uni2.public_key)),
                       ("key", "poly", key_id(poly.public_key)),
-                      ("cred", "uni", "c9"), ("cred", "poly", "c1"), ("issuer", "nobody", ""),
-                      ("key", "uni", "0" * 16), ("cred", "nobody", "c1")]
+                      ("achievement", "uni", statements.ACHIEVEMENT),
+                      ("cred", "uni", named("c9")), ("cred", "poly", named("c1")),
+                      ("issuer", "nobody", ""), ("key", "uni", "0" * 16),
+                      ("cred", "nobody", named("c1"))]
     return store
 
 
 def registrar_store(path: Path, count: int = 400) -> Store:
-    """A registrar that issues ``count`` credentials in four batches, revoking some between."""
+    """A registrar that issues ``count`` credentials in four batches, revoking some between
+    (credential ``n`` is ``handle(n)``, at status index ``n``)."""
     clock = itertools.count(T0 + 500, 3_600_000)
     with _deterministic_keys():
         ledger, log, registry = Ledger.create(path, "registrar.example/log",
@@ -469,22 +487,21 @@ def registrar_store(path: Path, count: int = 400) -> Store:
     ledger.append([sign_statement(make_statement(
         REGISTER_ISSUER, "reg", next(times), "Registrar", "https://reg.example", key.public_key),
         registry.seed)])
+    ledger.append([sign_statement(statements.register_achievement("reg", next(times)),
+                                  key.seed)])
     per = count // 4
     for batch in range(4):
         items = []
         for n in range(batch * per, (batch + 1) * per):
-            cred = f"S{n:05d}"
-            st = make_statement(ISSUE, "reg", next(times), cred,
-                                subject_commitment(_seed32(cred), cred), f"Award {n}",
-                                None, None, [])
+            st = statements.issue("reg", next(times), n, digest=_seed32(f"S{n:05d}"))
             items.append(sign_statement(st, key.seed))
         ledger.append(items)
         if batch:
-            ledger.append([sign_statement(make_statement(
-                REVOKE, "reg", next(times), f"S{batch * 7:05d}", "error"), key.seed)])
+            ledger.append([sign_statement(statements.status(
+                REVOKE, "reg", next(times), batch * 7, "issued-in-error"), key.seed)])
         store.checkpoint()
-    store.map_ids += [("cred", "reg", f"S{n:05d}") for n in range(0, count, 13)]
-    store.map_ids += [("cred", "reg", f"X{n:05d}") for n in range(12)]
+    store.map_ids += [("cred", "reg", handle(n)) for n in range(0, count, 13)]
+    store.map_ids += [("cred", "reg", handle(count + n)) for n in range(12)]
     store.map_ids += [("issuer", "reg", ""), ("key", "reg", key_id(key.public_key))]
     return store
 
