@@ -47,6 +47,12 @@ def credential_status(origin: str, issuer: str, kid: str, status_index: int) -> 
                                            for p in PURPOSES})
 
 
+def profile_name(issuer: str, registered_name: str) -> str:
+    """The name a credential's issuer Profile gives: the registered name, or the issuer id for
+    an issuer registered without one (a Profile must have a name)."""
+    return registered_name if registered_name.strip() else issuer
+
+
 def rfc3339(ms: int) -> str:
     """UTC milliseconds (whole seconds) as the credential's date-time: ``YYYY-MM-DDThh:mm:ssZ``."""
     return dt.datetime.fromtimestamp(ms // 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -78,7 +84,8 @@ def check_anchored(badge: OpenBadge, digest: bytes, st: Statement, signer: bytes
     if badge.issuer_key != signer:
         raise _mismatch(f"it is signed by another key than the logged issuance's "
                         f"({key_id(signer)})")
-    if badge.issuer_name != issuer_name or badge.issuer_url != (issuer_url or None):
+    if (badge.issuer_name != profile_name(st.issuer, issuer_name)
+            or badge.issuer_url != (issuer_url or None)):
         raise _mismatch("the issuer's name or url is not the registered issuer's")
     if to_ms(badge.valid_from) != valid_from:
         raise _mismatch("validFrom is not the logged one")

@@ -213,7 +213,9 @@ class _CredentialMaker:
             raise EncodingError(f"issuer {issuer_id!r} is not registered in this log")
         self.public_key = signer.public_key
         self.kid = key_id(self.public_key)
-        self.issuer = openbadges.Issuer(self.public_key, rec.name, rec.url or None)
+        self.issuer = openbadges.Issuer(self.public_key,
+                                        anchoring.profile_name(issuer_id, rec.name),
+                                        rec.url or None)
         self.achievements: dict[str, Any] = {}
         self.handles: dict[str, tuple[str, str]] = {}  # own id -> (handle, name), this batch
         self.used: set[int] = set()
