@@ -355,6 +355,113 @@ class Corpus:
         doc["checkpoint"] = sign_note(text, self.w.log)
         return json.dumps(doc, indent=1)
 
+    def remapped(self, bundle_text: str, records: dict[bytes, bytes | None]) -> str:
+        """The bundle with its status map made again (in memory, of the bundle's own records
+        with ``records`` set, a None deleting one), the tree's last entry carrying the new
+        map root (a statement's signature does not cover its entry's state_root), then the
+        tree and checkpoint made again around it (:meth:`rerooted`)."""
+        from ledger import smt
+
+        doc = json.loads(bundle_text)
+        present = {base64.b64decode(m["key"]): (None if m["record"] is None else base64.b64decode(m["record"]))
+                   for m in doc["map"]}
+        keys = list(present) + [k for k in records if k not in present]
+        present.update(records)
+        nodes: dict[bytes, bytes] = {}
+        writer = smt.MapWriter(nodes.get)
+        for k, rec in present.items():
+            if rec is not None:
+                writer.set(k, _sha(rec))
+        nodes.update(writer.new_nodes())
+        root = writer.root
+        view = smt.SparseMap(nodes.get, root)
+        doc["map"] = []
+        for k in keys:
+            p = view.prove(k, root)
+            doc["map"].append({
+                "key": _b64(k), "leaf_key": None if p.leaf_key is None else _b64(p.leaf_key),
+                "leaf_value": None if p.leaf_value is None else _b64(p.leaf_value),
+                "siblings": [_b64(h) for h in p.siblings],
+                "record": None if present.get(k) is None else _b64(present[k])})
+        cp = parse_checkpoint(parse_note(doc["checkpoint"]).text)
+        last = msgpack.unpackb(self.leaves[cp.size - 1])
+        last[4] = root
+        return self.rerooted(json.dumps(doc), {cp.size - 1: msgpack.packb(last, use_bin_type=True)})
+
+    def map_forgeries(self) -> None:
+        """Status-map records forged (and the map made again around them): the checks of
+        what each proven record must say."""
+        from ledger.events import (
+            ACHIEVEMENT,
+            CRED,
+            ISSUER,
+            KEY,
+            AchievementRecord,
+            CredRecord,
+            IssuerRecord,
+            KeyRecord,
+            map_key,
+        )
+
+        w = self.w
+        for name in ("s1", "s4", "c1"):
+            issuer, handle = w.handles[name]
+            text = w.bundle(name)
+            creds = [w.credential_text(name)]
+            doc = json.loads(text)
+            recs = {base64.b64decode(m["key"]): base64.b64decode(m["record"])
+                    for m in doc["map"] if m["record"] is not None}
+            ck = map_key(CRED, issuer, handle)
+            cred = decode_record(recs[ck])
+            issued = cred.issued_index
+            st = decode_statement(decode_entry(self.leaves[issued]).statement)
+            signer = decode_entry(self.leaves[issued]).signer
+            kk = map_key(KEY, issuer, key_id(signer))
+            key = decode_record(recs[kk])
+            ik, ak = map_key(ISSUER, issuer), map_key(ACHIEVEMENT, issuer, st.fields[2])
+            iss, ach = decode_record(recs[ik]), decode_record(recs[ak])
+            other = w.handles["s6"][1]
+            forged: dict[str, dict[bytes, bytes | None]] = {
+                "same": {},
+                "cred-kind": {ck: iss.encode()},
+                "cred-names": {ck: CredRecord(issuer, other, cred.state, issued, cred.changed_index, cred.reason, cred.last_time).encode()},
+                "cred-not-in-tree": {ck: CredRecord(issuer, handle, "issued", 10**6, None, "", cred.last_time).encode()},
+                "cred-other-entry": {ck: CredRecord(issuer, handle, "issued", key.active_from, None, "", cred.last_time).encode()},
+                "cred-revoked-no-entry": {ck: CredRecord(issuer, handle, "revoked", issued, None, "", cred.last_time).encode()},
+                "cred-revoked-by-issuance": {ck: CredRecord(issuer, handle, "revoked", issued, issued, "withdrawn", cred.last_time).encode()},
+                "cred-reinstated-by-issuance": {ck: CredRecord(issuer, handle, "issued", issued, issued, "unspecified", cred.last_time).encode()},
+                "cred-malformed": {ck: msgpack.packb(["cred", issuer], use_bin_type=True)},
+                "cred-absent": {ck: None},
+                "issuer-absent": {ik: None},
+                "issuer-names": {ik: IssuerRecord("other", iss.name, iss.url, iss.registered_at, None, "").encode()},
+                "issuer-retired": {ik: IssuerRecord(issuer, iss.name, iss.url, iss.registered_at, issued, "merged").encode()},
+                "issuer-renamed": {ik: IssuerRecord(issuer, "Renamed", iss.url, iss.registered_at, None, "").encode()},
+                "key-absent": {kk: None},
+                "key-kind": {kk: ach.encode()},
+                "key-other-issuer": {kk: KeyRecord("college", key.key_id, key.public_key, key.active_from, key.ended_at, key.end, key.reason).encode()},
+                "key-late": {kk: KeyRecord(issuer, key.key_id, key.public_key, issued + 1, None, "", "").encode()},
+                "key-intro-issuance": {kk: KeyRecord(issuer, key.key_id, key.public_key, issued, None, "", "").encode()},
+                "key-ended": {kk: KeyRecord(issuer, key.key_id, key.public_key, key.active_from, issued, "revoked", "stolen").encode()},
+                "key-revoked-after": {kk: KeyRecord(issuer, key.key_id, key.public_key, key.active_from, issued + 1, "revoked", "stolen").encode()},
+                "key-compromise-by-issuance": {kk: KeyRecord(issuer, key.key_id, key.public_key, key.active_from, issued + 1, "revoked", "x", issued + 1, key.active_from).encode()},
+                "ach-absent": {ak: None},
+                "ach-names": {ak: AchievementRecord(issuer, "zz", ach.registered_at).encode()},
+                "ach-by-issuance": {ak: AchievementRecord(issuer, ach.achievement_id, issued).encode()},
+            }
+            for fname, change in forged.items():
+                self.verify(f"remapped/{name}/{fname}", self.remapped(text, change), creds)
+                if fname in ("same", "issuer-retired", "key-revoked-after"):
+                    self.verify(f"remapped/{name}/{fname}/bundle-only", self.remapped(text, change))
+        # More than 1024 credentials (with parts) in one bundle: 1025 never issued.
+        from ledger.bundle import build_bundle
+        from statements import handle as h
+
+        a = build_bundle(w.ledger, [("uni", h(n)) for n in range(1, 1001)])
+        b = build_bundle(w.ledger, [("uni", h(n)) for n in range(1001, 1026)])
+        a["credentials"] += b["credentials"]
+        a["map"] += b["map"]
+        self.verify("remapped/too-many", json.dumps(a))
+
     # -------------------------------------------------------------------- families
 
     def build(self) -> list[dict[str, Any]]:
@@ -363,6 +470,7 @@ class Corpus:
         self.bundle_bytes()
         self.bundle_structure()
         self.entries_rerooted()
+        self.map_forgeries()
         self.credentials()
         self.decoders()
         return self.cases.cases
@@ -546,8 +654,10 @@ class Corpus:
                 other = self.leaves[(i + 1) % len(self.leaves)]
                 items = msgpack.unpackb(data)
                 st_items = msgpack.unpackb(items[5])
+                o_items = msgpack.unpackb(other)
                 variants: dict[str, bytes] = {
                     "other-entry": other,
+                    "other-statement": msgpack.packb([*items[:5], *o_items[5:]], use_bin_type=True),
                     "index-field": msgpack.packb([*items[:1], items[1] + 1, *items[2:]], use_bin_type=True),
                     "signature": msgpack.packb([*items[:7], bytes([items[7][0] ^ 1]) + items[7][1:]], use_bin_type=True),
                     "signer-other": msgpack.packb([*items[:6], w.log.public_key, items[7]], use_bin_type=True),
