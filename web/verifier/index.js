@@ -1,6 +1,7 @@
-// The verifier's format-independent core, as one module: everything a page needs to check
-// RFC 9162 proofs, status-map proofs, signed checkpoints with cosignatures and canonical msgpack
-// under the ledger's rules (web/README.md maps each export to docs/FORMAT.md).
+// The verifier, as one module: the format-independent core (RFC 9162 proofs, status-map
+// proofs, signed checkpoints with cosignatures, canonical msgpack under the ledger's rules) and
+// entry format 2's statements, entries, records, proof bundles, holder credentials and
+// verification (web/README.md maps each export to the Python it mirrors).
 
 export { VerifyError } from "./errors.js";
 export {
@@ -23,3 +24,18 @@ export {
   checkWitnessPolicy, cosignatureTimes, cosignedMessage, cosignerKeyId, parseCosigner,
   witnessLabels,
 } from "./cosignature.js";
+export {
+  ENTRY_VERSION, MAX_ENTRY_SIZE, SIGN_CONTEXT, checkText, codePoints, decodeEntry, decodeRecord,
+  decodeStatement, keyId, mapKey, recordHash, signingMessage, verifySignedStatement,
+} from "./events.js";
+export { isObject, jsonItemsWithin, loadJson, pyEqual } from "./json.js";
+export { BUNDLE_FORMAT, MAX_BUNDLE_SIZE, parseBundle } from "./bundle.js";
+export {
+  canonicalJson, checkAnchored, checkCredential, checkCredentialAgainstIssuance,
+  checkCredentialStatus, credentialDigest, decodeDidKey, identifierMatches, identityHash,
+  normalForm, parseCredential,
+} from "./credential.js";
+export {
+  EXPIRED, INVALID, KEY_COMPROMISED, NOT_FOUND, REVOKED_ANSWER, SUSPENDED_ANSWER, VALID,
+  answerAsDict, iso, verdictAsDict, verifyBundle,
+} from "./verify.js";
