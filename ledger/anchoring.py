@@ -58,9 +58,13 @@ def rfc3339(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms // 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def to_ms(value: dt.datetime) -> int:
-    """A credential's date-time (timezone-aware) as UTC milliseconds."""
-    return int(value.timestamp() * 1000)
+    """A credential's date-time (timezone-aware) as UTC milliseconds, exactly (integer
+    arithmetic: ``timestamp() * 1000`` is a float, which can be a millisecond off)."""
+    return (value - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
 def _mismatch(what: str) -> CredentialError:

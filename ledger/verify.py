@@ -501,8 +501,14 @@ def _check_subject(doc: dict[str, Any], subject: str, name: str) -> None:
     credential's identifiers."""
     from ledger import openbadges
 
-    badge = openbadges.check_credential(doc)
-    if not openbadges.identifier_matches(badge, subject):
+    from ledger.errors import LedgerError
+
+    try:
+        badge = openbadges.check_credential(doc)
+        matches = openbadges.identifier_matches(badge, subject)
+    except LedgerError as exc:  # a subject that cannot be UTF-8 (a lone surrogate), say
+        raise BundleError(f"{name}: {exc}") from None
+    if not matches:
         raise BundleError(f"{name}: the holder {subject!r} is not the one the credential "
                           "names (no identifier hashes to it)")
 

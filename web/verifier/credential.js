@@ -188,44 +188,10 @@ export function checkDatetime(value, what) {
   return { micros: seconds * 1000000n + BigInt(micro), text: value };
 }
 
-function bitLength(n) {
-  return n === 0n ? 0 : n.toString(2).length;
-}
-
-/** The double nearest to n / d (BigInts, d > 0), ties to even: Python's int / int. */
-function trueDivide(n, d) {
-  const neg = n < 0n;
-  if (neg) n = -n;
-  if (n === 0n) return 0;
-  const shift = 64 - (bitLength(n) - bitLength(d));
-  let q;
-  let sticky;
-  if (shift >= 0) {
-    const num = n << BigInt(shift);
-    q = num / d;
-    sticky = num % d !== 0n;
-  } else {
-    const den = d << BigInt(-shift);
-    q = n / den;
-    sticky = n % den !== 0n;
-  }
-  const extra = bitLength(q) - 53;
-  let exp = -shift;
-  if (extra > 0) {
-    const mask = (1n << BigInt(extra)) - 1n;
-    const low = q & mask;
-    const half = 1n << BigInt(extra - 1);
-    q >>= BigInt(extra);
-    exp += extra;
-    if (low > half || (low === half && (sticky || (q & 1n) === 1n))) q += 1n;
-  }
-  const value = Number(q) * 2 ** exp;
-  return neg ? -value : value;
-}
-
-/** `anchoring.to_ms`: int(datetime.timestamp() * 1000), as Python computes it (a float). */
+/** `anchoring.to_ms`: the instant in UTC milliseconds, floored (Python's integer `//`). */
 export function toMs(datetime) {
-  return BigInt(Math.trunc(trueDivide(datetime.micros, 1000000n) * 1000));
+  const q = datetime.micros / 1000n;
+  return datetime.micros < 0n && q * 1000n !== datetime.micros ? q - 1n : q;
 }
 
 // ------------------------------------------------------------------------ did:key, base58btc
