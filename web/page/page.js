@@ -26,7 +26,7 @@ function listFiles() {
 
 async function addFiles(files) {
   for (const file of files) {
-    given.set(file.name, await file.text());
+    given.set(file.name, new Uint8Array(await file.arrayBuffer()));
   }
   listFiles();
 }
@@ -55,6 +55,45 @@ function row(dl, term, value) {
 
 const TONE = { VALID: "ok", INCLUDED: "ok", SUSPENDED: "warn", EXPIRED: "warn" };
 
+const SAYS = {
+  VALID: "The credential is genuine and in force.",
+  REVOKED: "The issuer revoked this credential.",
+  SUSPENDED: "The issuer suspended this credential (it may be reinstated).",
+  EXPIRED: "The credential was genuine, but its validity has ended.",
+  "KEY COMPROMISED": "It was signed with a key the issuer reports as stolen: do not rely on it.",
+  "NOT FOUND": "The log proves this credential was never issued (as of its checkpoint).",
+  INVALID: "A check failed: these files do not prove anything.",
+};
+
+function credentialBlock(cred) {
+  const dl = document.createElement("dl");
+  row(dl, "Answer", cred.answer);
+  row(dl, "Issuer", cred.issuer_name ? `${cred.issuer_name} (${cred.issuer})` : cred.issuer);
+  row(dl, "Achievement", cred.title ? `${cred.title} (${cred.achievement})` : cred.achievement);
+  row(dl, "Issued", cred.issued_time);
+  row(dl, "Valid until", cred.expires);
+  if (cred.changed_index !== null && cred.changed_index !== undefined) {
+    const what = cred.answer === "REVOKED" ? "Revoked" : cred.answer === "SUSPENDED"
+      ? "Suspended" : "Reinstated";
+    row(dl, what, `${cred.changed_time} (reason: ${cred.reason || "unspecified"})`);
+  }
+  if (cred.compromise) {
+    row(dl, "Key", `${cred.compromise.key_id}, reported stolen from entry ` +
+      `${cred.compromise.compromised_since} on`);
+  } else if (cred.key_revoked) {
+    row(dl, "Key", `${cred.key_id}, revoked after this issuance (entry ${cred.key_revoked.index})`);
+  }
+  if (cred.issuer_retired) row(dl, "Issuer retired", `at entry ${cred.issuer_retired.index}`);
+  row(dl, "Stacks", (cred.parts || []).join(", "));
+  row(dl, "Credential", cred.credential_checked
+    ? "the holder's file is exactly the credential the log holds"
+    : "not given: only the proof bundle was checked");
+  row(dl, "Holder", cred.holder_checked ? `“${cred.subject}” is the one the credential names`
+    : cred.credential_checked ? "not checked (no holder given above)" : "");
+  row(dl, "Credential id", cred.id);
+  return dl;
+}
+
 function show(result) {
   const out = $("result");
   out.replaceChildren();
@@ -63,46 +102,27 @@ function show(result) {
   const answer = document.createElement("div");
   answer.className = "answer";
   answer.textContent = result.answer;
-  box.append(answer);
-  if (result.reason) {
-    const p = document.createElement("p");
-    p.textContent = result.reason;
-    box.append(p);
-  }
-  for (const cred of result.credentials || []) {
+  const says = document.createElement("p");
+  says.textContent = result.reason || SAYS[result.answer] || "";
+  box.append(answer, says);
+  for (const verdict of result.results || []) {
+    for (const cred of verdict.credentials) box.append(credentialBlock(cred));
     const dl = document.createElement("dl");
-    row(dl, "Answer", cred.answer);
-    row(dl, "Issuer", cred.issuerName ? `${cred.issuerName} (${cred.issuer})` : cred.issuer);
-    row(dl, "Achievement", cred.title);
-    row(dl, "Credential", cred.id);
-    row(dl, "Issued", cred.issuedTime);
-    row(dl, "Valid until", cred.expires);
-    if (cred.changedIndex !== null && cred.changedIndex !== undefined) {
-      row(dl, "Status changed", `${cred.changedTime} (reason: ${cred.reason || "unspecified"})`);
-    }
-    row(dl, "Key", cred.keyNote);
-    row(dl, "Issuer retired", cred.issuerRetired);
-    row(dl, "Stacks", (cred.parts || []).join(", "));
-    row(dl, "Credential file", cred.credentialChecked ? "checked: it is the one the log holds"
-      : "not given: only the bundle was checked");
-    row(dl, "Holder", cred.subject ? `“${cred.subject}” matches the credential`
-      : cred.credentialChecked ? "not checked (no holder given)" : "");
-    box.append(dl);
-  }
-  if (result.checkpoint) {
-    const dl = document.createElement("dl");
-    row(dl, "As of", result.asOf ? `${result.asOf} (the checkpoint's last entry)` : "an empty log");
-    row(dl, "Checkpoint", `${result.checkpoint.origin}, size ${result.checkpoint.size}`);
-    row(dl, "Trusted by", result.trustedBy);
+    row(dl, "As of", verdict.as_of ? `${verdict.as_of} (the log's checkpoint)` : "an empty log");
+    row(dl, "Checkpoint", `${verdict.checkpoint.origin}, ${verdict.checkpoint.size} entries`);
+    row(dl, "Trusted by", verdict.trusted_by);
     box.append(dl);
   }
   out.append(box);
+  out.dataset.answer = result.answer;
 }
 
 async function check() {
   const files = new Map(given);
-  if ($("paste-credential").value.trim()) files.set("pasted credential", $("paste-credential").value);
-  if ($("paste-bundle").value.trim()) files.set("pasted bundle", $("paste-bundle").value);
+  const encoder = new TextEncoder();
+  for (const [id, name] of [["paste-credential", "pasted credential"], ["paste-bundle", "pasted bundle"]]) {
+    if ($(id).value.trim()) files.set(name, encoder.encode($(id).value));
+  }
   if (!files.size) {
     show({ answer: "NOTHING TO CHECK", reason: "Give the credential and its proof bundle." });
     return;
@@ -119,7 +139,13 @@ async function check() {
   try {
     show(await checkFiles([...files.values()], { trust, subject: subject || null, at: Date.now() }));
   } catch (exc) {
-    show({ answer: "INVALID", reason: exc && exc.message ? exc.message : String(exc) });
+    if (exc && exc.check === "ed25519.unsupported") {
+      show({ answer: "CANNOT CHECK", reason: "This browser cannot verify Ed25519 signatures " +
+        "(WebCrypto): open the page in a current browser, or use credledger verify." });
+      return;
+    }
+    const check = exc && exc.check ? ` (${exc.check})` : "";
+    show({ answer: "INVALID", reason: `${exc && exc.message ? exc.message : String(exc)}${check}` });
   }
 }
 
