@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -200,8 +201,9 @@ def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> Non
     DIR gets `checkpoint`, `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`, and beside
     them each status list's newest publication in the tree ('status-list'), exactly as the log
     holds it, at `status/<issuer>/<key id>/<purpose>/<n>.json`: the URL its credentials name
-    when DIR is served at https://ORIGIN/. Run it again after each checkpoint: only new or
-    changed files are written, each atomically, the checkpoint last.
+    when DIR is served at https://ORIGIN/; and `verify.html`, the verifier page with the log's
+    key ('export page'). Run it again after each checkpoint: only new or changed files are
+    written, each atomically, the checkpoint last.
     Serve DIR as static files; auditors run `credledger audit --tiles URL --log-key VKEY`.
 
     \b
@@ -212,21 +214,79 @@ def export_tiles_command(ctx: click.Context, out_dir: str, as_json: bool) -> Non
 
     with open_ledger(ctx) as ledger:
         size = ledger.head().size
+        origin, log_vkey = ledger.origin, ledger.log_vkey()
         if as_json or size < 10_000 or not sys.stderr.isatty():
             report = export_tiles(ledger, out_dir)
         else:
             with click.progressbar(length=size, label="exporting", file=sys.stderr) as bar:
                 report = export_tiles(ledger, out_dir, progress=bar.update)
+    _write_page(Path(out_dir) / "verify.html", origin, log_vkey)
     data = report.as_dict()
     data["dir"] = out_dir
+    data["page"] = str(Path(out_dir) / "verify.html")
     emit(as_json, data,
           f"exported tree size {report.size} to {out_dir}: {report.files_written} files written "
           f"({report.bytes_written:,} bytes), {report.files_skipped} already there"
           + (f", {plural(report.status_lists, 'status list', 'status lists')} beside the tiles"
-             if report.status_lists else "") + "; "
+             if report.status_lists else "") + ", the verifier page verify.html; "
           f"{report.seconds:.2f} s"
           + (f"; checkpoint not replaced: {report.checkpoint_kept}" if report.checkpoint_kept
              else ""))
 
 
 COMMANDS: list[click.Command] = [audit, export]
+
+
+def _write_page(path: Path, origin: str, log_vkey: str, witnesses: tuple[str, ...] = (),
+                min_witnesses: int = 0) -> int:
+    """Write the verifier page (``ledger.webpage``) to ``path``, atomically; its size."""
+    from ledger.webpage import build_page
+
+    data = build_page(origin=origin, log_vkey=log_vkey, witnesses=witnesses,
+                      min_witnesses=min_witnesses).encode("utf-8")
+    write_atomic(path, data, mode=0o644)
+    return len(data)
+
+
+@export.command("page")
+@click.argument("out", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
+              help="A witness's cosigner key the page requires cosignatures from (repeatable).")
+@click.option("--min-witnesses", type=click.IntRange(min=0), default=None,
+              help="How many of them must have cosigned (default: 1 with --witness).")
+@json_option
+@dir_option
+@click.pass_context
+def export_page_command(ctx: click.Context, out: str, witnesses: tuple[str, ...],
+                        min_witnesses: int | None, as_json: bool) -> None:
+    """Write the verifier page: one HTML file that checks a holder's credential and proof
+    bundle in any browser, offline, with the verdicts of 'credledger verify'.
+
+    The page trusts this log's key (written into it; a user can paste another key or a
+    published root), and the witness policy given here. It needs nothing installed and makes
+    no request: open it from a folder or an e-mail attachment, or serve it beside the tiles
+    ('export tiles' writes it as verify.html).
+
+    \b
+    Examples:
+      credledger export page verify.html
+      credledger export page /var/www/log/verify.html --witness "w.example+1234abcd+AQ..."
+    """
+    from ledger.errors import LedgerError
+    from ledger.witness import parse_cosigner
+
+    for w in witnesses:
+        try:
+            parse_cosigner(w)
+        except LedgerError as exc:
+            raise Failure(f"--witness: {exc}", 2) from None
+    need = (1 if witnesses else 0) if min_witnesses is None else min_witnesses
+    if need > len(witnesses):
+        raise Failure(f"--min-witnesses {need} needs that many --witness keys", 2)
+    with open_ledger(ctx, readonly=True) as ledger:
+        origin, log_vkey = ledger.origin, ledger.log_vkey()
+    size = _write_page(Path(out), origin, log_vkey, witnesses, need)
+    emit(as_json, {"page": out, "bytes": size, "origin": origin, "witnesses": len(witnesses),
+                   "min_witnesses": need},
+         f"wrote the verifier page for {origin} to {out} ({size:,} bytes): open it in a "
+         "browser, offline")

@@ -6,9 +6,9 @@ in ``CREDLEDGER_CHROMIUM``), driven by Playwright for Python (the ``browser`` ex
 ``executable_path``: never a browser that Playwright downloads. ``.ci/run`` installs both when
 it can; these tests skip, with the reason, where either is missing.
 
-The page is built the way a page opened from a folder must be (web/README.md): Chromium refuses
-module scripts from file://, so the page carries the modules' text (web/verifier/*.js and
-web/test/corpus.mjs, verbatim) and web/loader.js imports them from data: URLs. The corpus rides
+The page is built the way a page opened from a folder must be (ledger/web/README.md): Chromium refuses
+module scripts from file://, so the page carries the modules' text (ledger/web/verifier/*.js and
+ledger/web/test/corpus.mjs, verbatim) and ledger/web/loader.js imports them from data: URLs. The corpus rides
 in the page as JSON. The browser context is offline, every request is recorded (and any but the
 page's own aborted), and the page must make none: the verdicts come from the page alone.
 """
@@ -26,7 +26,7 @@ import pytest
 import web_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-WEB = ROOT / "web"
+WEB = ROOT / "ledger" / "web"
 CHROMIUM = os.environ.get("CREDLEDGER_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -55,7 +55,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 
 def embedded_page(modules: dict[str, str], script: str, data: dict[str, str] | None = None,
                   title: str = "credential-ledger verifier") -> str:
-    """An HTML page that carries ``modules`` (path -> source, verbatim), web/loader.js, then
+    """An HTML page that carries ``modules`` (path -> source, verbatim), ledger/web/loader.js, then
     the classic ``script``; ``data`` (id -> JSON text) rides in JSON script elements."""
     def checked(text: str, what: str) -> str:
         lowered = text.lower()
@@ -132,7 +132,7 @@ def test_chromium_gives_the_python_verdict_on_every_case_offline(
 
 
 def test_a_page_from_file_cannot_import_modules_directly(browser: Any, tmp_path: Path) -> None:
-    """Why web/loader.js exists: the plain way, a module script importing
+    """Why ledger/web/loader.js exists: the plain way, a module script importing
     ./verifier/index.js, fails from file:// in Chromium."""
     (tmp_path / "verifier").mkdir()
     for p in (WEB / "verifier").glob("*.js"):

@@ -1,4 +1,4 @@
-"""The browser verifier's entry format 2 modules (web/verifier/events.js, json.js, bundle.js,
+"""The browser verifier's entry format 2 modules (ledger/web/verifier/events.js, json.js, bundle.js,
 credential.js, verify.js) against the Python code, case by case: the differential corpus of
 tests/web_v2_corpus.py (a real store of every answer, its bundles and credentials, tampered
 every way) run in node (20 or later) must give, for every case, Python's answer, value
@@ -20,7 +20,7 @@ import web_v2_corpus
 from web_v2_world import build_world
 
 ROOT = Path(__file__).resolve().parent.parent
-WEB = ROOT / "web"
+WEB = ROOT / "ledger" / "web"
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 

@@ -1,10 +1,10 @@
-"""The browser verifier's modules (web/verifier/) give the Python code's verdicts, in node.
+"""The browser verifier's modules (ledger/web/verifier/) give the Python code's verdicts, in node.
 
 The differential corpus of tests/web_corpus.py (thousands of cases: canonical msgpack and every
 byte-mutation kind of tests/test_fuzz.py, RFC 9162 proofs, status-map proofs from real stores,
 every Wycheproof and speccheck Ed25519 vector, key strings, signed notes, checkpoints and
 cosignatures, valid and tampered) goes through the JavaScript modules in node
-(web/test/node-runner.mjs); every case must be accepted with the same value, or refused by the
+(ledger/web/test/node-runner.mjs); every case must be accepted with the same value, or refused by the
 same check, as the Python code. tests/test_web_browser.py runs the same corpus in Chromium.
 
 Skipped, with the reason, where node (20 or later, for WebCrypto's Ed25519) is missing.
@@ -24,7 +24,7 @@ from ledger import ldloader
 import web_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-WEB = ROOT / "web"
+WEB = ROOT / "ledger" / "web"
 MODULES = sorted((WEB / "verifier").glob("*.js"))
 
 
@@ -104,7 +104,7 @@ PINNED_IRIS = frozenset(ldloader.PINNED)
 
 def test_the_modules_fetch_nothing_and_import_only_each_other() -> None:
     """No request at run time, no third-party code, no build step: the modules import each
-    other by literal relative paths (what web/loader.js resolves), and nothing else."""
+    other by literal relative paths (what ledger/web/loader.js resolves), and nothing else."""
     sources = [*MODULES, WEB / "loader.js", WEB / "test" / "corpus.mjs"]
     for path in sources:
         text = path.read_text(encoding="utf-8")
@@ -115,7 +115,7 @@ def test_the_modules_fetch_nothing_and_import_only_each_other() -> None:
         # (a credential's @context must be exactly these).
         for url in re.findall(r"https?://[a-z0-9][^\s\"'`]*", text):
             assert url in PINNED_IRIS, f"{path.name} names a URL: {url}"
-        # What would end or escape the element a page embeds the module in (web/loader.js).
+        # What would end or escape the element a page embeds the module in (ledger/web/loader.js).
         assert not re.search(r"<!--|</?script", text, re.IGNORECASE), path.name
         if path.suffix in (".js", ".mjs") and path.name != "loader.js":
             for spec in re.findall(r'^\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"', text,

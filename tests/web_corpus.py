@@ -1,11 +1,11 @@
-"""The differential corpus of the browser verifier (web/verifier/): inputs, and what the Python
+"""The differential corpus of the browser verifier (ledger/web/verifier/): inputs, and what the Python
 code says of each.
 
 Every case is ``{"id", "domain", "input", "expect"}``: ``input`` is plain JSON (bytes as hex,
 integers that may pass 2^53 as decimal strings), and ``expect`` is the Python verdict:
 ``{"ok": true, "check": null, "value": ...}`` for an accepted input, with what it decodes or
 proves to, or ``{"ok": false, "check": "...", "value": null}`` for a refused one, ``check``
-naming the failed check in the JavaScript modules' vocabulary (web/README.md lists it). The
+naming the failed check in the JavaScript modules' vocabulary (ledger/web/README.md lists it). The
 Python verdict is computed by the ledger's own functions, on the input as it comes back from
 JSON (what the JavaScript side reads), and its category from the error the Python code raises
 (:func:`classify`; a message it does not know fails the test rather than pass unclassified).
@@ -229,7 +229,7 @@ def _b(text: str) -> bytes:
 
 
 def tag(value: Any) -> Any:
-    """A decoded msgpack value as JSON, the way web/test/corpus.mjs writes it."""
+    """A decoded msgpack value as JSON, the way ledger/web/test/corpus.mjs writes it."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -1306,7 +1306,7 @@ def summary(cases: list[dict[str, Any]]) -> str:
 
 
 def raw_ed25519_differences(cases: list[dict[str, Any]], raw: list[list[Any]]) -> list[str]:
-    """The Ed25519 cases where WebCrypto alone (``rawEd25519`` of web/test/corpus.mjs) differs
+    """The Ed25519 cases where WebCrypto alone (``rawEd25519`` of ledger/web/test/corpus.mjs) differs
     from Python's verdict. Each must be one the ledger's byte checks refuse (``ed25519.key`` or
     ``ed25519.r``): those checks, and nothing else, make WebCrypto give the ledger's verdict."""
     expect = {c["id"]: c["expect"] for c in cases}

@@ -1,10 +1,10 @@
-"""The differential corpus of the browser verifier's entry format 2 modules (web/verifier/
+"""The differential corpus of the browser verifier's entry format 2 modules (ledger/web/verifier/
 events.js, json.js, bundle.js, credential.js, verify.js): inputs from a real store
 (tests/web_v2_world.py), tampered every way the tests know, and the Python verdict of each.
 
 A case is ``{"id", "domain", "input", "expect"}``; ``expect`` is ``{"ok", "check", "value"}``
 as in tests/web_corpus.py: ``check`` names the failed check in the JavaScript vocabulary
-(web/README.md), mapped from the message of the error Python raises (:func:`classify`; an
+(ledger/web/README.md), mapped from the message of the error Python raises (:func:`classify`; an
 unknown message fails the test). Domains:
 
 * ``verify``: ``credledger verify CREDENTIAL... --bundle BUNDLE``'s core: each credential

@@ -1,4 +1,4 @@
-// node web/test/v2-runner.mjs CORPUS.json RESULTS.json: the entry format 2 corpus
+// node ledger/web/test/v2-runner.mjs CORPUS.json RESULTS.json: the entry format 2 corpus
 // (tests/web_v2_corpus.py) through the verifier modules, one result per case: {id, ok, check,
 // value, message}. A case that throws anything but a VerifyError is reported with check
 // "crash: ...", which never equals a Python verdict.

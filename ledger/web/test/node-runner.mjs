@@ -1,4 +1,4 @@
-// node web/test/node-runner.mjs CORPUS.json RESULTS.json: the corpus through the verifier
+// node ledger/web/test/node-runner.mjs CORPUS.json RESULTS.json: the corpus through the verifier
 // modules in node (tests/test_web_verifier.py runs it and compares with Python's verdicts), and
 // WebCrypto's Ed25519 alone on the Ed25519 cases.
 

@@ -3,6 +3,7 @@
 // calls them, and shows what they say. Nothing is fetched: the page works from file://,
 // offline.
 import { checkFiles } from "./files.js";
+import * as verifier from "../verifier/index.js";
 
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("credledger-config").textContent);
@@ -136,6 +137,8 @@ async function check() {
     minWitnesses: config.minWitnesses || 0,
   };
   $("result").textContent = "Checking…";
+  delete $("result").dataset.answer;
+  const started = performance.now();
   try {
     show(await checkFiles([...files.values()], { trust, subject: subject || null, at: Date.now() }));
   } catch (exc) {
@@ -147,7 +150,11 @@ async function check() {
     const check = exc && exc.check ? ` (${exc.check})` : "";
     show({ answer: "INVALID", reason: `${exc && exc.message ? exc.message : String(exc)}${check}` });
   }
+  $("result").dataset.ms = String(performance.now() - started);
 }
 
 $("check").addEventListener("click", check);
-globalThis.credledgerPageReady = true;
+// For scripted use and the tests: the page's own verifier modules, as the page loaded them.
+globalThis.credledgerVerifier = verifier;
+globalThis.credledgerCheckFiles = checkFiles;
+document.documentElement.dataset.ready = "true";
