@@ -9,9 +9,11 @@ The tlog-proof output is also checked with an inclusion verifier written here fr
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -35,6 +37,12 @@ from ledger.note import open_checkpoint, parse_checkpoint, parse_note, parse_ver
 from ledger.tlogproof import check_tlog_proof
 
 ORIGIN = "cli.example/log"
+ACHIEVEMENT = "cs201"
+"""The achievement :meth:`Env.issue` awards unless told otherwise."""
+ACHIEVEMENTS = {"cs201": "Data Structures", "cs999": "Diplôme d'ingénieur"}
+"""The names :meth:`Env.achievement` registers (what verify shows as the credential's title)."""
+HANDLE = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                    r"[0-9a-f]{12}")
 
 
 @dataclass
@@ -50,6 +58,12 @@ class Env:
     @property
     def out(self) -> Path:
         return self.tmp / "out"
+
+    @property
+    def at_out(self) -> tuple[str, str]:
+        """``--out OUT``: where the commands that take the issuer's own id for a credential
+        (revoke, status, prove, ...) find its credential."""
+        return ("--out", str(self.out))
 
     def run(self, *args: str, store: Path | None = None) -> Result:
         result = self.runner.invoke(cli, ["--dir", str(store or self.store), *args],
@@ -80,10 +94,38 @@ class Env:
         data = self.json("key", "new", str(path), "--name", name)
         return path, str(data["vkey"])
 
-    def issue(self, cred: str, *extra: str) -> Result:
+    def achievement(self, ach_id: str = ACHIEVEMENT, *, issuer: str = "uni",
+                    key: Path | None = None) -> None:
+        """Register ``ach_id`` for ``issuer`` (named :data:`ACHIEVEMENTS` ``[ach_id]``, or
+        "Course ACH_ID") unless the log holds it already: an issue needs its achievement."""
+        with read_ledger(self.store) as led:
+            if led.achievement(issuer, ach_id) is not None:
+                return
+        self.ok("achievement", "add", issuer, ach_id, "--key", str(key or self.uni_key),
+                "--name", ACHIEVEMENTS.get(ach_id, f"Course {ach_id}"), "--description",
+                f"What {ach_id} covers.", "--criteria", f"Pass the {ach_id} exam.", "--type",
+                "Course")
+
+    def issue(self, cred: str, *extra: str, achievement: str = ACHIEVEMENT) -> Result:
+        """Issue ``cred`` (the issuer's own id) of uni to 'holder of CRED', awarding
+        ``achievement``; the first issue of an achievement registers it first (one entry
+        more: :meth:`achievement`)."""
+        self.achievement(achievement)
         return self.ok("issue", "uni", cred, "--key", str(self.uni_key), "--subject",
-                       f"holder of {cred}", "--title", f"Course {cred}", "--out", str(self.out),
-                       *extra)
+                       f"holder of {cred}", "--achievement", achievement, "--out",
+                       str(self.out), *extra)
+
+    def credential_path(self, cred: str, issuer: str = "uni") -> Path:
+        """The issuer's copy of the credential it issued as ``cred`` (its own id)."""
+        return self.out / issuer / f"{cred}.json"
+
+    def credential(self, cred: str, issuer: str = "uni") -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.credential_path(cred, issuer).read_text())
+        return data
+
+    def handle(self, cred: str, issuer: str = "uni") -> str:
+        """The credential's id in the log and in the credential: urn:uuid:..., random."""
+        return str(self.credential(cred, issuer)["id"])
 
 
 def assert_error(result: Result, code: int = 3, *, match: str | None = None) -> str:
@@ -210,100 +252,236 @@ def test_issuer_add_registers(env: Env) -> None:
 # ----------------------------------------------------------------------------- issuing
 
 
-def _check_holder_document(env: Env, cred: str, subject: str, index: int) -> dict[str, Any]:
-    path = env.out / "uni" / f"{cred}.json"
+def _check_holder_document(env: Env, cred: str, subject: str, index: int, *,
+                           subject_type: str = "name",
+                           achievement: str = ACHIEVEMENT) -> dict[str, Any]:
+    """The credential issued as ``cred`` to ``subject``, committed to by entry ``index``: the
+    issuer's copy (0600) is a signed Open Badges credential naming the holder only by a salted
+    hash; the log holds its random handle, digest and achievement, and nothing personal."""
+    from ledger import openbadges
+
+    path = env.credential_path(cred)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    assert (doc["issuer"], doc["id"], doc["subject"], doc["origin"]) == ("uni", cred, subject,
-                                                                        ORIGIN)
-    salt = bytes.fromhex(doc["salt"])
-    assert len(salt) == 32
+    text = path.read_text(encoding="utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    assert HANDLE.fullmatch(doc["id"]), doc["id"]
+    badge = openbadges.verify_credential(doc).badge  # its Data Integrity proof verifies
+    assert openbadges.identifier_matches(badge, subject, subject_type)
+    assert not openbadges.identifier_matches(badge, subject + "x")
+    assert json.dumps(subject) not in text  # only its salted hash
+    assert doc["credentialSubject"]["achievement"]["id"] == (
+        f"https://{ORIGIN}/achievements/uni/{achievement}")
+    assert doc["name"] == ACHIEVEMENTS.get(achievement, f"Course {achievement}")
     entry = env.json("entry", str(index))
-    assert entry["kind"] == "issue" and entry["fields"][0] == cred
-    assert entry["fields"][1] == hashlib.sha256(salt + subject.encode("utf-8")).hexdigest()
-    # The subject is nowhere in the leaf: not as a msgpack string (the plain bytes of a short
-    # subject, "s3" say, turn up in random hashes and signatures now and then).
-    assert msgpack.packb(subject) not in env.ok("entry", str(index), "--raw").stdout_bytes
-    assert subject not in entry["fields"]
+    assert (entry["kind"], entry["issuer"]) == ("issue", "uni")
+    fields = entry["statement_fields"]
+    assert fields["credential"] == doc["id"]
+    assert fields["digest"] == openbadges.credential_digest(doc).hex()
+    assert fields["achievement"] == achievement
+    index_in_list = str(fields["status_index"] % 131072)
+    assert {s["statusListIndex"] for s in doc["credentialStatus"]} == {index_in_list}
+    # Neither the subject nor the issuer's own id is in the leaf: not as a msgpack string (the
+    # plain bytes of a short text, "s3" say, turn up in random hashes and signatures now and
+    # then), nor as a field.
+    raw = env.ok("entry", str(index), "--raw").stdout_bytes
+    assert msgpack.packb(subject) not in raw and msgpack.packb(cred) not in raw
+    assert subject not in entry["fields"] and cred not in entry["fields"]
     return doc
 
 
-def test_issue_single_writes_a_holder_document(env: Env) -> None:
-    pdf = env.tmp / "cert.pdf"
-    pdf.write_bytes(b"%PDF-1.7 certificate")
-    env.issue("m-1")
+def test_issue_single_writes_a_holder_credential(env: Env) -> None:
+    env.issue("m-1")  # entry 1 registers cs201, entry 2 issues m-1
     result = env.ok("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject",
-                    "Zo\u00eb Example", "--title", "Python 101", "--expires", "2028-06-30",
-                    "--part", "m-1", "--document", str(pdf), "--out", str(env.out), "--json")
+                    "Zo\u00eb Example", "--achievement", ACHIEVEMENT, "--result", "A",
+                    "--expires", "2028-06-30", "--part", "m-1", "--out", str(env.out), "--json")
     res = json.loads(result.stdout)
-    assert (res["first_index"], res["count"], res["size"]) == (2, 1, 3)
-    doc = _check_holder_document(env, "c-1", "Zo\u00eb Example", 2)
-    assert doc["document_sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
-    assert (doc["title"], doc["expires"], doc["parts"]) == ("Python 101", "2028-06-30", ["m-1"])
-    status = env.json("status", "uni", "c-1")
-    assert (status["state"], status["expires"], status["parts"]) == ("issued", "2028-06-30",
-                                                                     ["m-1"])
-    assert env.json("entry", "2")["fields"][4] == doc["document_sha256"]
+    assert (res["first_index"], res["count"], res["size"]) == (3, 1, 4)
+    doc = _check_holder_document(env, "c-1", "Zo\u00eb Example", 3)
+    assert doc["validUntil"] == "2028-06-30T23:59:59Z"
+    assert doc["credentialSubject"]["result"][0]["value"] == "A"
+    assert [e["id"] for e in doc["evidence"]] == [env.handle("m-1")]
+    fields = env.json("entry", "3")["statement_fields"]
+    assert fields["parts"] == [env.handle("m-1")]
+    last_second = datetime.datetime(2028, 6, 30, 23, 59, 59, tzinfo=datetime.UTC)
+    assert fields["valid_until"] == int(last_second.timestamp()) * 1000
+    status = env.json("status", "uni", "c-1", *env.at_out)
+    assert (status["state"], status["achievement"], status["parts"]) == (
+        "issued", ACHIEVEMENT, [env.handle("m-1")])
+    assert status["valid_until"].startswith("2028-06-30T23:59:59")
+    assert status["digest"] == fields["digest"]
+    # The same credential by its handle.
+    assert env.json("status", "uni", doc["id"]) == status
     assert not list((env.out / "uni").glob(".pending*"))
 
 
 def test_issue_batch_jsonl(env: Env) -> None:
     env.issue("m-1")
-    digest = hashlib.sha256(b"transcript").hexdigest()
+    env.achievement("cs202")
     rows: list[dict[str, Any]] = [
-        {"id": f"b-{i}", "subject": f"Learner {i}", "title": "Cohort 2026"} for i in range(5)]
+        {"id": f"b-{i}", "subject": f"Learner {i}", "achievement": ACHIEVEMENT}
+        for i in range(5)]
     rows[1]["expires"] = "2030-01-31"
     rows[2]["parts"] = ["m-1"]
-    rows[3]["document"] = digest
+    rows[3].update(subject="learner3@example.org", subject_type="emailAddress", result="B")
+    rows[4].update(subject="S-0004", subject_type="sisSourcedId", achievement="cs202")
     batch = env.tmp / "cohort.jsonl"
     batch.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n\n"
                      + "\n".join(json.dumps(r) for r in rows[3:]) + "\n", encoding="utf-8")
     result = env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(batch), "--out",
                     str(env.out))
     assert "issued 5 credentials" in result.output
-    assert env.size() == 7
+    assert env.size() == 9
     for i, row in enumerate(rows):
-        doc = _check_holder_document(env, row["id"], row["subject"], 2 + i)
-        assert doc["expires"] == row.get("expires")
-    assert env.json("entry", "5")["fields"][4] == digest
-    assert env.json("status", "uni", "b-2")["parts"] == ["m-1"]
+        doc = _check_holder_document(env, row["id"], row["subject"], 4 + i,
+                                     subject_type=row.get("subject_type", "name"),
+                                     achievement=row["achievement"])
+        assert doc.get("validUntil") == ("2030-01-31T23:59:59Z" if i == 1 else None)
+        assert ("result" in doc["credentialSubject"]) == (i == 3)
+    assert env.credential("b-3")["credentialSubject"]["result"][0]["value"] == "B"
+    assert env.json("status", "uni", "b-2", *env.at_out)["parts"] == [env.handle("m-1")]
+    assert len({env.handle(r["id"]) for r in rows}) == 5  # a random handle each
     assert not list((env.out / "uni").glob(".pending*"))
 
 
 def test_status_changes(env: Env) -> None:
-    env.issue("c-1")
-    key = ("--key", str(env.uni_key))
-    env.ok("suspend", "uni", "c-1", *key, "--reason", "under review")
-    assert env.json("status", "uni", "c-1")["state"] == "suspended"
+    env.issue("c-1")  # entry 2
+    handle = env.handle("c-1")
+    key = ("--key", str(env.uni_key), "--out", str(env.out))
+    env.ok("suspend", "uni", "c-1", *key, "--reason", "under-review")
+    assert env.json("status", "uni", "c-1", *env.at_out)["state"] == "suspended"
     assert_error(env.run("suspend", "uni", "c-1", *key), 3, match="already-suspended")
-    env.ok("reinstate", "uni", "c-1", *key, "--reason", "cleared")
-    data = env.json("status", "uni", "c-1")
-    assert (data["state"], data["changed_index"], data["reason"]) == ("issued", 3, "cleared")
+    # By its handle as well as by the issuer's own id (no --out needed for a handle).
+    result = env.ok("reinstate", "uni", handle, "--key", str(env.uni_key), "--reason",
+                    "review-complete")
+    assert f"reinstated uni/{handle}: review-complete" in result.stdout
+    data = env.json("status", "uni", "c-1", *env.at_out)
+    assert (data["state"], data["changed_index"], data["reason"]) == (
+        "issued", 4, "review-complete")
     assert_error(env.run("reinstate", "uni", "c-1", *key), 3, match="not-suspended")
-    env.ok("revoke", "uni", "c-1", *key, "--reason", "misconduct")
-    data = env.json("status", "uni", "c-1")
-    assert (data["state"], data["changed_index"], data["entries"]) == ("revoked", 4, [1, 2, 3, 4])
+    result = env.ok("revoke", "uni", "c-1", *key, "--reason", "withdrawn")
+    assert f"revoked uni/c-1 ({handle}): withdrawn" in result.stdout
+    data = env.json("status", "uni", "c-1", *env.at_out)
+    assert (data["state"], data["changed_index"], data["entries"]) == ("revoked", 5, [2, 3, 4, 5])
+    assert data["reason"] == "withdrawn"
     for verb in ("revoke", "suspend", "reinstate"):
         assert_error(env.run(verb, "uni", "c-1", *key), 3, match="already-revoked")
-    assert env.size() == 5
-    human = env.ok("status", "uni", "c-1").stdout
-    assert "REVOKED" in human and "misconduct" in human
+        assert_error(env.run(verb, "uni", handle, *key), 3, match="already-revoked")
+    assert env.size() == 6
+    human = env.ok("status", "uni", "c-1", "--out", str(env.out)).stdout
+    assert "REVOKED" in human and "withdrawn" in human and handle in human
+    # The log holds the handle and the reason code: never the issuer's own id.
+    for index in (3, 4, 5):
+        fields = env.json("entry", str(index))["statement_fields"]
+        assert fields["credential"] == handle and "c-1" not in json.dumps(fields)
+
+
+@pytest.mark.parametrize("verb", ["revoke", "suspend", "reinstate"])
+def test_a_reason_is_a_code_never_free_text(env: Env, verb: str) -> None:
+    """Issue 16: a status change's reason is public forever, so it is one of a few codes;
+    free text (about a person, often) is a usage error, exit 2, and nothing is written."""
+    from ledger.events import REASON_CODES
+
+    env.issue("c-1")
+    if verb == "reinstate":
+        env.ok("suspend", "uni", "c-1", "--key", str(env.uni_key), "--out", str(env.out))
+    before = env.size()
+    for text in ("plagiarism in the final exam", "Withdrawn", "withdrawn ", ""):
+        result = env.run(verb, "uni", "c-1", "--key", str(env.uni_key), "--out", str(env.out),
+                         "--reason", text)
+        assert_usage_error(result)
+        assert "--reason" in result.stderr
+        assert all(code in result.stderr for code in REASON_CODES[verb])
+        assert env.size() == before
+        # Under --json: one line of JSON, exit 2.
+        result = env.run(verb, "uni", "c-1", "--key", str(env.uni_key), "--out",
+                         str(env.out), "--reason", text, "--json")
+        assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+        assert json.loads(result.stderr)["error"]["code"] == 2
+    # A code of another kind is refused too (under-review is for suspend only).
+    if verb != "suspend":
+        assert_usage_error(env.run(verb, "uni", "c-1", "--key", str(env.uni_key), "--out",
+                                   str(env.out), "--reason", "under-review"))
+    assert env.size() == before
+    code = REASON_CODES[verb][-1]
+    env.ok(verb, "uni", "c-1", "--key", str(env.uni_key), "--out", str(env.out), "--reason",
+           code)
+    assert env.json("status", "uni", "c-1", "--out", str(env.out))["reason"] == code
+
+
+def test_revoke_of_an_own_id_without_its_credential_is_a_clear_error(env: Env) -> None:
+    """The issuer's own id names a file in OUT/ISSUER/: without it (the wrong --out, or a
+    credential erased), revoke and the rest say so in one line and write nothing; the
+    handle still works."""
+    env.issue("c-1")
+    handle = env.handle("c-1")
+    elsewhere = env.tmp / "elsewhere"
+    before = env.size()
+    for verb in ("revoke", "suspend"):
+        for args in (("c-1", "--out", str(elsewhere)), ("c-2", "--out", str(env.out)),
+                     ("c-1",)):  # the default --out, ./credentials, has nothing
+            line = assert_error(env.run(verb, "uni", *args, "--key", str(env.uni_key)), 3)
+            assert f"no credential {args[0]!r} in " in line and "urn:uuid:" in line
+    for args in (("status", "uni", "c-1", "--out", str(elsewhere)),
+                 ("prove", "uni", "c-1", "--out", str(elsewhere))):
+        assert_error(env.run(*args), 3, match="no credential 'c-1' in ")
+    assert env.size() == before and not elsewhere.exists()
+    # A credential file that is no credential: named, nothing written.
+    env.credential_path("c-1").write_text("{}")
+    line = assert_error(env.run("revoke", "uni", "c-1", "--key", str(env.uni_key), "--out",
+                                str(env.out)), 3)
+    assert "not a credential" in line
+    # A handle that is no valid urn:uuid: refused as such.
+    assert_error(env.run("revoke", "uni", "urn:uuid:not-a-uuid", "--key", str(env.uni_key)))
+    assert env.size() == before
+    env.ok("revoke", "uni", handle, "--key", str(env.uni_key), "--out", str(elsewhere))
+    assert env.json("status", "uni", handle)["state"] == "revoked"
+
+
+def test_issue_of_an_unregistered_achievement_is_refused(env: Env) -> None:
+    """Issue 16: a credential awards a registered achievement; any other is refused before
+    anything is signed or written (exit 3), singly or in a batch."""
+    env.achievement()
+    before = env.size()
+    line = assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject",
+                                "Ada", "--achievement", "phd-in-everything", "--out",
+                                str(env.out)), 3)
+    assert "'phd-in-everything' is not registered for 'uni'" in line
+    assert "credledger achievement add" in line
+    batch = env.tmp / "b.jsonl"
+    batch.write_text(json.dumps({"id": "b-1", "subject": "Ada", "achievement": ACHIEVEMENT})
+                     + "\n" + json.dumps({"id": "b-2", "subject": "Bo", "achievement": "cs999"})
+                     + "\n", encoding="utf-8")
+    line = assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch",
+                                str(batch), "--out", str(env.out)), 3)
+    assert "b.jsonl:2: " in line and "'cs999' is not registered" in line
+    # Another issuer's achievement is not this issuer's.
+    college_key, college_vkey = env.key("college")
+    env.ok("issuer", "add", "college", "--key", college_vkey)
+    env.achievement("cs777", issuer="college", key=college_key)
+    before = env.size()
+    assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
+                         "--achievement", "cs777", "--out", str(env.out)), 3,
+                 match="'cs777' is not registered for 'uni'")
+    assert env.size() == before
+    assert not env.out.exists()  # no file, no folder, no pending file
 
 
 def test_issuer_rotate_revoke_key_and_retire(env: Env) -> None:
+    env.achievement()  # entry 1, by the first key
     new_key, _ = env.key("uni-2027")
     env.ok("issuer", "rotate", "uni", "--key", str(env.uni_key), "--new-key", str(new_key))
     assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "s",
-                         "--title", "t", "--out", str(env.out)), 3, match="key-not-active")
-    env.ok("issue", "uni", "c-1", "--key", str(new_key), "--subject", "s", "--title", "t",
-           "--out", str(env.out))
+                         "--achievement", ACHIEVEMENT, "--out", str(env.out)), 3,
+                 match="key-not-active")
+    env.ok("issue", "uni", "c-1", "--key", str(new_key), "--subject", "s", "--achievement",
+           ACHIEVEMENT, "--out", str(env.out))
     env.ok("issuer", "revoke-key", "uni", env.json("key", "show", str(new_key))["vkey"],
            "--reason", "stolen")
-    assert_error(env.run("revoke", "uni", "c-1", "--key", str(new_key)), 3,
-                 match="key-not-active")
+    assert_error(env.run("revoke", "uni", "c-1", "--key", str(new_key), "--out",
+                         str(env.out)), 3, match="key-not-active")
     env.ok("issuer", "retire", "uni", "--reason", "merged")
-    assert env.json("status", "uni")["retired_at"] == 4
-    assert env.json("status", "uni", "c-1")["state"] == "issued"
+    assert env.json("status", "uni")["retired_at"] == 5
+    assert env.json("status", "uni", "c-1", "--out", str(env.out))["state"] == "issued"
 
 
 # ----------------------------------------------------------------------------- checkpoints, proofs
