@@ -607,7 +607,7 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
 def _credential_json(name: str, raw: bytes) -> dict[str, Any]:
     """A credential file as strict JSON (``openbadges.parse_credential``: bounded, no member
     named twice); a file of another kind is a usage error naming what it is."""
-    from ledger.errors import EncodingError
+    from ledger.errors import CredentialError, EncodingError
     from ledger.openbadges import parse_credential
 
     what = file_kind(raw)
@@ -618,6 +618,8 @@ def _credential_json(name: str, raw: bytes) -> dict[str, Any]:
         return parse_credential(raw)
     except EncodingError as exc:
         raise CommandError(f"{name}: not a holder's credential ({exc})", 2) from None
+    except CredentialError as exc:  # INVALID: the answer names the file, as it has no id yet
+        raise CredentialError(f"{name}: the credential: {exc}") from None
 
 
 def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None,
