@@ -515,24 +515,24 @@ def test_checkpoint_prints_exactly_a_note(env: Env) -> None:
     result = env.ok("checkpoint")
     note = result.stdout
     cp = open_checkpoint(note, parse_verifier(env.log_vkey))
-    assert (cp.origin, cp.size) == (ORIGIN, 2)
-    assert _note_ok(note, env.log_vkey) == (ORIGIN, 2, cp.root)
+    assert (cp.origin, cp.size) == (ORIGIN, 3)
+    assert _note_ok(note, env.log_vkey) == (ORIGIN, 3, cp.root)
     with read_ledger(env.store) as led:
         assert cp.root == led.head().root
     assert note.endswith("\n") and not note.endswith("\n\n")
     assert env.ok("checkpoint").stdout == note
     data = env.json("checkpoint")
-    assert (data["size"], data["root"], data["note"]) == (2, cp.root.hex(), note)
+    assert (data["size"], data["root"], data["note"]) == (3, cp.root.hex(), note)
     # The registry key cannot open it; a changed byte breaks it.
     with pytest.raises(VerificationError):
         open_checkpoint(note, parse_verifier(env.registry_vkey))
     with pytest.raises(VerificationError):
-        open_checkpoint(note.replace("\n2\n", "\n3\n"), parse_verifier(env.log_vkey))
+        open_checkpoint(note.replace("\n3\n", "\n4\n"), parse_verifier(env.log_vkey))
 
 
 def test_entry_raw_is_the_leaf(env: Env) -> None:
     env.issue("c-1")
-    for index in (0, 1):
+    for index in (0, 1, 2):
         raw = env.ok("entry", str(index), "--raw").stdout_bytes
         data = env.json("entry", str(index))
         assert merkle.leaf_hash(raw).hex() == data["leaf_hash"]
@@ -540,7 +540,7 @@ def test_entry_raw_is_the_leaf(env: Env) -> None:
         with read_ledger(env.store) as led:
             assert led.store.read(lambda t: t.tree_node(0, index)) == merkle.leaf_hash(raw)  # noqa: B023
             assert led.entry_bytes(index) == raw
-    assert_error(env.run("entry", "2"), 3, match="no entry 2")
+    assert_error(env.run("entry", "3"), 3, match="no entry 3")
     assert_usage_error(env.run("entry", "-1"))
 
 
@@ -583,22 +583,27 @@ def _parse_tlog_proof(text: str) -> tuple[bytes, int, list[bytes], str]:
 
 def test_prove_tlog_proof(env: Env) -> None:
     for i in range(6):
-        env.issue(f"c-{i}")
-    assert_error(env.run("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7"), 3,
-                 match="no checkpoint of size 7")
+        env.issue(f"c-{i}")  # entry 1 registers the achievement; c-3 is entry 5
+    out = env.at_out
+    assert_error(env.run("prove", "uni", "c-3", *out, "--format", "tlog-proof", "--size", "8"),
+                 3, match="no checkpoint of size 8")
     env.ok("checkpoint")
     env.issue("late")
-    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7").stdout
+    text = env.ok("prove", "uni", "c-3", *out, "--format", "tlog-proof", "--size", "8").stdout
+    # By its own id (looked up in --out) or by its handle: the same proof.
+    handle = env.handle("c-3")
+    assert env.ok("prove", "uni", handle, "--format", "tlog-proof", "--size", "8").stdout == text
     vkey = parse_verifier(env.log_vkey)
     cp, index, data = check_tlog_proof(text, verifier=vkey)
-    assert (cp.size, index) == (7, 4)
-    raw = env.ok("entry", "4", "--raw").stdout_bytes
+    assert (cp.size, index) == (8, 5)
+    raw = env.ok("entry", "5", "--raw").stdout_bytes
     assert data == raw
+    assert env.json("entry", "5")["statement_fields"]["credential"] == handle
     check_tlog_proof(text, entry=raw, root=cp.root, size=cp.size)
     # The independent verifier agrees, from the text alone.
     extra, index2, path, note = _parse_tlog_proof(text)
     origin, size, root = _note_ok(note, env.log_vkey)
-    assert (extra, index2, origin, size, root) == (raw, 4, ORIGIN, 7, cp.root)
+    assert (extra, index2, origin, size, root) == (raw, 5, ORIGIN, 8, cp.root)
     assert rfc9162_inclusion_ok(index2, size, hashlib.sha256(b"\x00" + extra).digest(), path,
                                 root)
     assert not rfc9162_inclusion_ok(index2 + 1, size, merkle.leaf_hash(extra), path, root)
@@ -611,16 +616,21 @@ def test_prove_tlog_proof(env: Env) -> None:
         with pytest.raises(VerificationError):
             check_tlog_proof(changed, verifier=vkey)
     # -o writes the same text; a credential issued after the checkpoint is refused.
-    out = env.tmp / "c-3.tlog-proof"
+    target = env.tmp / "c-3.tlog-proof"
     outside = env.tmp / "outside.txt"
     outside.write_text("keep me")
     (env.tmp / "c-3.tlog-proof.tmp").symlink_to(outside)  # the temp name it once used
-    env.ok("prove", "uni", "c-3", "--format", "tlog-proof", "--size", "7", "-o", str(out))
-    assert out.read_text(encoding="utf-8") == text
+    env.ok("prove", "uni", "c-3", *out, "--format", "tlog-proof", "--size", "8", "-o",
+           str(target))
+    assert target.read_text(encoding="utf-8") == text
     assert outside.read_text() == "keep me"  # never written through a planted link
-    assert_error(env.run("prove", "uni", "late", "--format", "tlog-proof", "--size", "7"), 3,
-                 match="after the checkpoint")
-    assert_error(env.run("prove", "uni", "nope", "--format", "tlog-proof"), 3)
+    assert_error(env.run("prove", "uni", "late", *out, "--format", "tlog-proof", "--size", "8"),
+                 3, match="after the checkpoint")
+    never = "urn:uuid:00000000-0000-4000-8000-000000000000"
+    assert_error(env.run("prove", "uni", never, "--format", "tlog-proof"), 3,
+                 match="never issued")
+    assert_error(env.run("prove", "uni", "nope", *out, "--format", "tlog-proof"), 3,
+                 match="no credential 'nope'")
 
 
 def test_prove_proves_the_log_as_it_is_now(env: Env) -> None:
@@ -629,26 +639,31 @@ def test_prove_proves_the_log_as_it_is_now(env: Env) -> None:
     which it proves only when asked (--size)."""
     env.issue("c-1")
     old = env.json("checkpoint")["size"]
-    env.ok("revoke", "uni", "c-1", "--key", str(env.uni_key), "--reason", "misconduct")
+    out = env.at_out
+    env.ok("revoke", "uni", "c-1", "--key", str(env.uni_key), *out, "--reason", "withdrawn")
     env.issue("c-2")
     now = env.size()
     revoked, fresh, stale = env.tmp / "c-1.json", env.tmp / "c-2.json", env.tmp / "old.json"
-    result = env.ok("prove", "uni", "c-1", "-o", str(revoked))
+    result = env.ok("prove", "uni", "c-1", *out, "-o", str(revoked))
     assert f"signed a checkpoint of size {now}" in result.stderr
     assert [size for size, _ in read_ledger(env.store).checkpoints()] == [old, now]
     result = env.run("verify", str(revoked), "--log-key", env.log_vkey, "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "REVOKED"
     assert json.loads(result.stdout)["checkpoint"]["size"] == now
-    result = env.ok("prove", "uni", "c-2", "-o", str(fresh))
+    result = env.run("verify", str(env.credential_path("c-1")), "--bundle", str(revoked),
+                     "--log-key", env.log_vkey, "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "REVOKED"
+    result = env.ok("prove", "uni", "c-2", *out, "-o", str(fresh))
     assert "signed" not in result.stderr  # the log has not grown since: no new checkpoint
     assert env.run("verify", str(fresh), "--log-key", env.log_vkey).exit_code == 0
     # The older state only when asked.
-    env.ok("prove", "uni", "c-1", "--size", str(old), "-o", str(stale))
-    result = env.run("verify", str(stale), "--log-key", env.log_vkey, "--json")
+    env.ok("prove", "uni", "c-1", *out, "--size", str(old), "-o", str(stale))
+    result = env.run("verify", str(env.credential_path("c-1")), "--bundle", str(stale),
+                     "--log-key", env.log_vkey, "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["checkpoint"]["size"] == old
     # The same for a tlog-proof.
     env.issue("c-3")
-    text = env.ok("prove", "uni", "c-3", "--format", "tlog-proof").stdout
+    text = env.ok("prove", "uni", "c-3", *out, "--format", "tlog-proof").stdout
     cp, index, _ = check_tlog_proof(text, verifier=parse_verifier(env.log_vkey))
     assert (cp.size, index) == (now + 1, now)
 
@@ -658,94 +673,199 @@ def test_prove_without_the_log_key_refuses(bare: Env, monkeypatch: pytest.Monkey
     passphrase, or no log key in the store), prove refuses in one line naming the ways out."""
     monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "s3cret passphrase")
     bare.json("init", "--origin", ORIGIN, "--encrypt")
-    uni_key, uni_vkey = bare.key("uni")
-    bare.ok("issuer", "add", "uni", "--key", uni_vkey)
-    bare.ok("checkpoint")
+    bare.uni_key, uni_vkey = bare.key("uni")
+    bare.ok("issuer", "add", "uni", "--key", uni_vkey, "--name", "Example University")
+    bare.achievement()
+    bare.ok("checkpoint")  # of size 2
     monkeypatch.delenv("CREDLEDGER_PASSPHRASE")
-    bare.ok("issue", "uni", "c-1", "--key", str(uni_key), "--subject", "s", "--title", "t",
-            "--out", str(bare.out))
+    bare.issue("c-1")
     for fmt in ("bundle", "tlog-proof"):
-        line = assert_error(bare.run("prove", "uni", "c-1", "--format", fmt), 3)
-        assert "encrypted" in line and "credledger checkpoint" in line and "--size 1" in line
-    assert [size for size, _ in read_ledger(bare.store).checkpoints()] == [1]
-    assert bare.run("prove", "uni", "c-1", "--size", "1").exit_code == 0  # asked: NOT FOUND
+        line = assert_error(bare.run("prove", "uni", "c-1", *bare.at_out, "--format", fmt), 3)
+        assert "encrypted" in line and "credledger checkpoint" in line and "--size 2" in line
+    assert [size for size, _ in read_ledger(bare.store).checkpoints()] == [2]
+    # asked: NOT FOUND
+    assert bare.run("prove", "uni", "c-1", *bare.at_out, "--size", "2").exit_code == 0
     monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "s3cret passphrase")
-    bare.ok("prove", "uni", "c-1")
-    bare.ok("issue", "uni", "c-2", "--key", str(uni_key), "--subject", "s", "--title", "t",
-            "--out", str(bare.out))
+    bare.ok("prove", "uni", "c-1", *bare.at_out)
+    bare.issue("c-2")
     (bare.store / "keys" / "log.key").rename(bare.tmp / "log.key")
-    line = assert_error(bare.run("prove", "uni", "c-2"), 3)
-    assert "log key is not in" in line and "--size 2" in line
+    line = assert_error(bare.run("prove", "uni", "c-2", *bare.at_out), 3)
+    assert "log key is not in" in line and "--size 3" in line
 
 
 def test_prove_bundle_and_verify(env: Env) -> None:
     env.issue("c-1")
     env.issue("c-2")
-    env.ok("revoke", "uni", "c-2", "--key", str(env.uni_key), "--reason", "misconduct")
+    env.ok("revoke", "uni", "c-2", "--key", str(env.uni_key), *env.at_out, "--reason",
+           "issued-in-error")
     env.ok("checkpoint")
     for cred, code in (("c-1", 0), ("c-2", 1)):
-        bundle = env.tmp / f"{cred}.json"
-        env.ok("prove", "uni", cred, "-o", str(bundle))
+        bundle = env.tmp / f"{cred}.bundle.json"
+        env.ok("prove", "uni", cred, *env.at_out, "-o", str(bundle))
+        word = "VALID" if code == 0 else "REVOKED"
+        # The bundle alone answers the status only.
         result = env.run("verify", str(bundle), "--log-key", env.log_vkey)
         assert result.exit_code == code, result.output
-        assert ("VALID" if code == 0 else "REVOKED") in result.stdout
-    assert_usage_error(env.run("verify", str(env.tmp / "c-1.json")))
+        assert result.stdout.startswith(f"{word:<10} uni/{env.handle(cred)} 'Data Structures'")
+        assert "credential not checked (only its bundle was given)" in result.stdout
+        # The credential beside its bundle: checked too; as --bundle, or as a second FILE.
+        for args in (["--bundle", str(bundle)], [str(bundle)]):
+            result = env.run("verify", str(env.credential_path(cred)), *args, "--log-key",
+                             env.log_vkey)
+            assert result.exit_code == code, result.output
+            assert result.stdout.startswith(f"{word:<10} uni/{env.handle(cred)} ")
+            assert "; credential checked; holder not checked (no --subject)" in result.stdout
+    assert_usage_error(env.run("verify", str(env.tmp / "c-1.bundle.json")))  # no trust
 
 
-def test_verify_shows_and_checks_the_committed_document(env: Env) -> None:
-    """Issue 15: verify shows the document digest the log commits to and checks a file (the
-    certificate PDF) against it with --attachment; --document is the holder's JSON only."""
-    pdf, other = env.tmp / "c-1.pdf", env.tmp / "other.pdf"
-    pdf.write_bytes(b"%PDF-1.7 the certificate\n")
-    other.write_bytes(b"%PDF-1.7 another certificate\n")
-    digest = hashlib.sha256(pdf.read_bytes()).hexdigest()
-    env.issue("c-1", "--document", str(pdf))  # the old name of issue's option still works
-    env.issue("c-2", "--attachment", str(other))
-    env.issue("c-3")
-    bundle, plain = env.tmp / "c-1.bundle.json", env.tmp / "c-3.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
-    env.ok("prove", "uni", "c-3", "-o", str(plain))
+def test_verify_checks_the_credential_beside_its_bundle(env: Env) -> None:
+    """Issue 16 (replaces --document/--attachment): a holder's credential is verified with
+    the bundle that travels beside it: its proof, its digest against the log's, the
+    achievement the log registered; --subject against its salted hash. A credential without
+    its bundle, or with a bundle that does not prove it, is a usage error (exit 2); a
+    credential changed after signing, or the wrong holder, is INVALID (exit 1)."""
+    env.issue("c-1")
+    env.issue("c-2")
+    college_key, college_vkey = env.key("college")
+    env.ok("issuer", "add", "college", "--key", college_vkey, "--name", "A College")
+    env.achievement("cs201", issuer="college", key=college_key)
+    env.ok("issue", "college", "k-1", "--key", str(college_key), "--subject", "holder of c-1",
+           "--achievement", "cs201", *env.at_out)
+    env.ok("checkpoint")
+    bundle, other = env.tmp / "c-1.bundle.json", env.tmp / "c-2.bundle.json"
+    college = env.tmp / "k-1.bundle.json"
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
+    env.ok("prove", "uni", "c-2", *env.at_out, "-o", str(other))
+    env.ok("prove", "college", "k-1", *env.at_out, "-o", str(college))
+    cred = env.credential_path("c-1")
+    handle = env.handle("c-1")
     key = ["--log-key", env.log_vkey]
+    digest = env.json("status", "uni", handle)["digest"]
+    # Checked, with and without the holder.
+    data = env.json("verify", str(cred), "--bundle", str(bundle), *key)
+    (c,) = data["credentials"]
+    assert (c["answer"], c["id"], c["digest"], c["credential_checked"]) == (
+        "VALID", handle, digest, True)
+    assert (c["achievement"], c["title"], c["holder_checked"], c["subject"]) == (
+        ACHIEVEMENT, "Data Structures", False, None)
     data = env.json("verify", str(bundle), *key)
-    assert data["credentials"][0]["document_sha256"] == digest
-    assert env.json("verify", str(plain), *key)["credentials"][0]["document_sha256"] is None
-    assert digest in env.ok("verify", str(bundle), *key).stdout
-    result = env.ok("verify", str(bundle), *key, "--attachment", str(pdf))
-    assert "attachment" in result.stdout and "matches" in result.stdout
-    data = env.json("verify", str(bundle), *key, "--attachment", str(pdf))
-    assert data["attachments"] == [{"file": str(pdf), "sha256": digest, "credential": "uni/c-1"}]
-    for bad, words in ((bundle, "is not the document digest"), (plain, "commits to a document")):
-        result = env.run("verify", str(bad), *key, "--attachment", str(other))
-        assert result.exit_code == 1 and result.stdout.startswith("INVALID")
-        assert f"attachment {other}" in result.stdout and words in result.stdout
-        result = env.run("verify", str(bad), *key, "--attachment", str(other), "--json")
+    assert data["credentials"][0]["credential_checked"] is False
+    result = env.ok("verify", str(cred), "--bundle", str(bundle), *key, "--subject",
+                    "holder of c-1")
+    assert "credential checked; holder 'holder of c-1' matches it" in result.stdout
+    data = env.json("verify", str(cred), "--bundle", str(bundle), *key, "--subject",
+                    "holder of c-1")
+    assert data["credentials"][0]["subject"] == "holder of c-1"
+    assert data["credentials"][0]["holder_checked"] is True
+    # --subject wrong: INVALID, exit 1, one line on stderr, whichever way it is wrong.
+    for wrong in ("holder of c-2", "Holder of c-1", "holder of c-1 ", ""):
+        result = env.run("verify", str(cred), "--bundle", str(bundle), *key, "--subject", wrong)
+        line = assert_error(result, 1)
+        assert result.stdout.startswith(f"INVALID    uni/{handle}: the holder {wrong!r} is not")
+        assert "does not verify" in line
+        result = env.run("verify", str(cred), "--bundle", str(bundle), *key, "--subject", wrong,
+                         "--json")
         assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "INVALID"
-    # A PDF given as --document: not a holder document; the message names --attachment.
-    line = assert_error(env.run("verify", str(bundle), *key, "--document", str(pdf)), 2)
-    assert str(pdf) in line and "not a holder's credential document" in line
-    assert "--attachment" in line
-    line = assert_error(env.run("verify", str(bundle), *key, "--document", str(plain)), 2)
-    assert "is a proof bundle" in line
+    # --subject without the credential: a usage error.
+    assert_error(env.run("verify", str(bundle), *key, "--subject", "holder of c-1"), 2,
+                 match="--subject checks the holder named in a credential")
+    # Without its bundle: exit 2, naming the fix.
+    line = assert_error(env.run("verify", str(cred), *key), 2)
+    assert f"{cred} is a holder's credential" in line and "--bundle BUNDLE" in line
+    # With a bundle that proves another credential, of the same issuer or of another: exit 2,
+    # naming the fix, and no answer on stdout.
+    for wrong_bundle in (other, college):
+        result = env.run("verify", str(cred), "--bundle", str(wrong_bundle), *key)
+        line = assert_error(result, 2, match=f"does not prove its credential {handle}")
+        assert result.stdout == "" and f"verify {cred} --bundle BUNDLE" in line
+    result = env.run("verify", str(cred), "--bundle", str(other), "--bundle", str(college), *key)
+    line = assert_error(result, 2, match=f"none of the bundles proves its credential {handle}")
+    assert result.stdout == ""  # (with several bundles, checked before any is verified)
+    # With several, it goes with the one that proves it; the others are verified alone.
+    result = env.run("verify", str(cred), "--bundle", str(other), "--bundle", str(bundle), *key)
+    assert result.exit_code == 0 and result.stdout.count("credential checked") == 1
+    # The bundle given where the credential goes, or a credential given as the bundle.
+    result = env.run("verify", str(bundle), "--bundle", str(cred), *key)
+    line = assert_error(result, 2)  # (the bundle is verified alone, in a block of its own)
+    assert f"{cred} is a holder's credential, not a proof bundle" in line
+    line = assert_error(env.run("verify", str(cred), "--bundle",
+                                str(env.credential_path("c-2")), *key), 2)
+    assert "is a holder's credential, not a proof bundle" in line
+    # The options of v1 are gone: a usage error, nothing verified.
+    for gone in ("--document", "--attachment"):
+        result = env.run("verify", str(bundle), *key, gone, str(cred))
+        assert_usage_error(result)
+        assert f"No such option '{gone}'" in result.stderr
+
+
+def test_verify_a_credential_changed_after_signing_is_invalid(env: Env) -> None:
+    """Any changed byte that changes what the credential says breaks its proof or its digest:
+    INVALID, exit 1, one line on stderr. A wallet's re-serialisation (the same JSON-LD
+    statements) is not a change."""
+    env.issue("c-1", "--expires", "2030-01-31")
+    env.ok("checkpoint")
+    bundle = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
+    text = env.credential_path("c-1").read_text()
+    key = ["--log-key", env.log_vkey]
+    handle = env.handle("c-1")
+    changes = {
+        "name": text.replace('"Data Structures"', '"Data Structurez"', 1),
+        "date": text.replace('"validUntil": "2030-01-31T23:59:59Z"',
+                             '"validUntil": "2031-01-31T23:59:59Z"'),
+        "salt": re.sub(r'"salt": "([0-9a-f])', lambda m: '"salt": "'
+                       + ("0" if m.group(1) != "0" else "1"), text, count=1),
+        "status-index": re.sub(r'"statusListIndex": "(\d+)"',
+                               lambda m: f'"statusListIndex": "{int(m.group(1)) ^ 1}"', text),
+        "proof": re.sub(r'"proofValue": "z(.)', lambda m: '"proofValue": "z'
+                        + ("2" if m.group(1) != "2" else "3"), text, count=1),
+    }
+    for what, changed in changes.items():
+        assert changed != text, what
+        path = env.tmp / f"changed-{what}.json"
+        path.write_text(changed)
+        result = env.run("verify", str(path), "--bundle", str(bundle), *key)
+        assert_error(result, 1, match="does not verify")
+        # Named by its handle, or by its file when it is not even well formed.
+        assert result.stdout.startswith((f"INVALID    uni/{handle}: the credential: ",
+                                         f"INVALID    {path}: the credential: ")), what
+        assert len(result.stdout.splitlines()) == 1
+        result = env.run("verify", str(path), "--bundle", str(bundle), *key, "--json")
+        assert result.exit_code == 1 and json.loads(result.stdout)["answer"] == "INVALID"
+    # One flipped byte anywhere in the file: never VALID.
+    raw = env.credential_path("c-1").read_bytes()
+    flipped = env.tmp / "flipped.json"
+    for at in range(0, len(raw), max(1, len(raw) // 40)):
+        flipped.write_bytes(raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1:])
+        result = env.run("verify", str(flipped), "--bundle", str(bundle), *key)
+        assert result.exit_code in (1, 2), (at, result.output)
+        assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+    # The same statements, serialised otherwise (compact, members reordered): still VALID.
+    doc = json.loads(text)
+    compact = env.tmp / "compact.json"
+    compact.write_text(json.dumps(dict(reversed(list(doc.items()))), separators=(",", ":")))
+    env.ok("verify", str(compact), "--bundle", str(bundle), *key, "--subject", "holder of c-1")
 
 
 def test_verify_names_wrong_files_and_usage_mistakes(env: Env) -> None:
-    """Issue 15: usage mistakes exit 2 in one line; a holder document or a text file given as
-    FILE is named as such; a tlog-proof file is verified as one."""
-    env.issue("c-1")
+    """Issue 15: usage mistakes exit 2 in one line; a holder's credential or a text file given
+    as FILE is named as such; a tlog-proof file is verified as one."""
+    env.issue("c-1")  # entry 2
     bundle, proof = env.tmp / "c-1.bundle.json", env.tmp / "c-1.tlog-proof"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
-    env.ok("prove", "uni", "c-1", "--format", "tlog-proof", "-o", str(proof))
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
+    env.ok("prove", "uni", "c-1", *env.at_out, "--format", "tlog-proof", "-o", str(proof))
     cp = env.json("checkpoint")
     key = ["--log-key", env.log_vkey]
+    handle = env.handle("c-1")
     assert_error(env.run("verify", str(bundle), "--log-key", "not a key"), 2, match="--log-key")
     assert_error(env.run("verify", str(bundle), "--root", "zz", "--size", "1"), 2,
                  match="--root")
     assert_error(env.run("verify", str(bundle), *key, "--max-age", "7d"), 2,
                  match="--max-age needs --witness")
     assert_error(env.run("verify", str(bundle), *key, "--witness", "bad"), 2, match="--witness")
-    doc = env.out / "uni" / "c-1.json"
+    doc = env.credential_path("c-1")
     line = assert_error(env.run("verify", str(doc), *key), 2)
-    assert "holder's credential document" in line and "--document" in line
+    assert "holder's credential" in line and "--bundle" in line
     text = env.tmp / "notes.txt"
     text.write_text("hello\n")
     result = env.run("verify", str(text), *key)
@@ -754,12 +874,13 @@ def test_verify_names_wrong_files_and_usage_mistakes(env: Env) -> None:
     # A tlog-proof, by the log key or a trusted root.
     for trust in (key, ["--root", cp["root"], "--size", str(cp["size"])]):
         result = env.ok("verify", str(proof), *trust)
-        assert result.stdout.startswith("INCLUDED   entry 1 is in the log: issue uni/c-1 ")
+        assert result.stdout.startswith(
+            f"INCLUDED   entry 2 is in the log: issue uni/{handle} (achievement cs201) ")
         assert f"size {cp['size']}" in result.stdout
         data = env.json("verify", str(proof), *trust)
-        assert (data["answer"], data["index"]) == ("INCLUDED", 1)
-        assert (data["entry"]["kind"], data["entry"]["issuer"], data["entry"]["id"]) == (
-            "issue", "uni", "c-1")
+        assert (data["answer"], data["index"]) == ("INCLUDED", 2)
+        assert (data["entry"]["kind"], data["entry"]["issuer"], data["entry"]["id"],
+                data["entry"]["achievement"]) == ("issue", "uni", handle, ACHIEVEMENT)
     result = env.run("verify", str(proof), "--root", "00" * 32, "--size", str(cp["size"]))
     assert result.exit_code == 1 and result.stdout.startswith("INVALID")
     other_vkey = env.json("key", "new", str(env.tmp / "other.key"), "--name", ORIGIN)["vkey"]
@@ -770,7 +891,7 @@ def test_verify_names_wrong_files_and_usage_mistakes(env: Env) -> None:
     for bad in ([str(proof), "--log-key", other_vkey], [str(tampered), *key]):
         result = env.run("verify", *bad)
         assert result.exit_code == 1 and result.stdout.startswith("INVALID"), result.output
-    line = assert_error(env.run("verify", str(proof), *key, "--document", str(doc)), 2)
+    line = assert_error(env.run("verify", str(doc), "--bundle", str(proof), *key), 2)
     assert "tlog-proof" in line
 
 
