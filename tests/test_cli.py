@@ -918,25 +918,29 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
     path as through click (which takes over for help and usage errors)."""
     env.issue("c-1", "--expires", "2030-01-31")
     env.issue("c-2")
-    env.ok("suspend", "uni", "c-2", "--key", str(env.uni_key), "--reason", "audit")
+    env.ok("suspend", "uni", "c-2", "--key", str(env.uni_key), *env.at_out, "--reason",
+           "under-review")
     cp = env.json("checkpoint")
-    good, held = env.tmp / "c-1.json", env.tmp / "c-2.json"
-    env.ok("prove", "uni", "c-1", "-o", str(good))
-    env.ok("prove", "uni", "c-2", "-o", str(held))
+    good, held = env.tmp / "c-1.bundle.json", env.tmp / "c-2.bundle.json"
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(good))
+    env.ok("prove", "uni", "c-2", *env.at_out, "-o", str(held))
     tampered = env.tmp / "bad.json"
     bundle = json.loads(good.read_text())
     head, sep, sigs = bundle["checkpoint"].partition("\n\n")
     bundle["checkpoint"] = head.replace("\n", "\n ", 1) + sep + sigs  # the size line changed
     tampered.write_text(json.dumps(bundle))
-    doc = env.out / "uni" / "c-1.json"
+    cred, cred2 = env.credential_path("c-1"), env.credential_path("c-2")
+    changed = env.tmp / "changed.json"
+    changed.write_text(cred.read_text().replace('"Data Structures"', '"Data Structurez"', 1))
     key = env.log_vkey
     notes, proof = env.tmp / "notes.txt", env.tmp / "c-1.tlog-proof"
     notes.write_text("not a bundle\n")
-    env.ok("prove", "uni", "c-1", "--format", "tlog-proof", "-o", str(proof))
+    env.ok("prove", "uni", "c-1", *env.at_out, "--format", "tlog-proof", "-o", str(proof))
     b64root = base64.b64encode(bytes.fromhex(cp["root"])).decode()
     saved, trustfile = env.tmp / "saved.cp", env.tmp / "keys.trust"
     saved.write_text(cp["note"])
     trustfile.write_text(f"# logs I trust\n\n{env.uni_vkey}\n{key}\n")
+    holder = "holder of c-1"
     cases: list[list[str]] = [
         [str(good), "--log-key", key],
         [str(good), f"--log-key={key}", "--json", "--at", "2027-06-01"],
@@ -944,8 +948,6 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         [str(held), "--log-key", key, "--json", "--at=2027-06-01"],
         [str(good), "--log-key", key, "--at", "2030-02-01"],
         [str(good), "--log-key", key, "--at", "2030-02-30"],
-        [str(good), "--log-key", key, "--document", str(doc)],
-        [str(good), "--log-key", key, "--document", str(env.tmp / "missing.json")],
         [str(tampered), "--log-key", key],
         [str(tampered), "--log-key", key, "--json", "--at", "2027-06-01"],
         [str(env.tmp / "missing.json"), "--log-key", key],
@@ -967,21 +969,52 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         [str(good), "--root", cp["root"], "--size", str(cp["size"])],
         [str(held), "--root", cp["root"], "--size", str(cp["size"]), "--json", "--at",
          "2027-06-01"],
-        # Issue 15: wrong kinds of file, usage mistakes, tlog-proofs, attachments.
-        [str(doc), "--log-key", key],
+        # Issue 16: the credential beside its bundle (--bundle, =, a second FILE, several),
+        # the holder (--subject right, wrong, empty, missing its value, without a
+        # credential), a credential without or with the wrong bundle, changed, or given as
+        # the bundle; the options of v1 gone.
+        [str(cred), "--bundle", str(good), "--log-key", key],
+        [str(cred), f"--bundle={good}", "--log-key", key, "--json", "--at", "2027-06-01"],
+        [str(cred), str(good), "--log-key", key],
+        ["--bundle", str(good), str(cred), "--log-key", key, "--at", "2030-02-01"],
+        [str(cred), str(cred2), "--bundle", str(good), "--bundle", str(held), "--log-key", key],
+        [str(cred), str(cred2), "--bundle", str(good), "--bundle", str(held), "--log-key", key,
+         "--json", "--at", "2027-06-01"],
+        [str(cred), "--bundle", str(good), "--log-key", key, "--subject", holder],
+        [str(cred), "--bundle", str(good), "--log-key", key, f"--subject={holder}", "--json",
+         "--at", "2027-06-01"],
+        [str(cred), "--bundle", str(good), "--log-key", key, "--subject", "holder of c-2"],
+        [str(cred), "--bundle", str(good), "--log-key", key, "--subject", "holder of c-2",
+         "--json", "--at", "2027-06-01"],
+        [str(cred), "--bundle", str(good), "--log-key", key, "--subject", ""],
+        [str(cred), "--bundle", str(good), "--log-key", key, "--subject"],
+        [str(cred), "--bundle", str(good), "--log-key", key, "--subject", holder, "--subject",
+         "holder of c-2"],
+        [str(good), "--log-key", key, "--subject", holder],
+        [str(cred), "--log-key", key],
+        [str(cred), "--log-key", key, "--json"],
+        [str(cred), "--bundle", str(held), "--log-key", key],
+        [str(cred), "--bundle", str(held), "--log-key", key, "--json"],
+        [str(cred), "--bundle", str(held), "--bundle", str(tampered), "--log-key", key],
+        [str(changed), "--bundle", str(good), "--log-key", key],
+        [str(changed), "--bundle", str(good), "--log-key", key, "--json"],
+        [str(good), "--bundle", str(cred), "--log-key", key],
+        [str(cred), "--bundle", str(cred2), "--log-key", key],
+        [str(cred), "--bundle", str(notes), "--log-key", key],
+        [str(cred), "--bundle", str(env.tmp / "missing.json"), "--log-key", key],
+        [str(cred), "--bundle", str(env.tmp), "--log-key", key],
+        [str(cred), "--bundle"],
+        [str(cred), "--bundle", str(good), "--bundle", str(good), "--log-key", key],
+        [str(good), "--log-key", key, "--document", str(cred)],
+        [str(good), "--log-key", key, "--attachment", str(notes)],
+        # Issue 15: wrong kinds of file, usage mistakes, tlog-proofs.
         [str(notes), "--log-key", key],
         [str(notes), "--log-key", key, "--json"],
-        [str(good), "--log-key", key, "--document", str(notes)],
-        [str(good), "--log-key", key, "--document", str(held)],
-        [str(good), "--log-key", key, "--attachment", str(notes)],
-        [str(good), "--log-key", key, "--attachment", str(notes), "--json"],
-        [str(good), "--log-key", key, "--attachment", str(env.tmp / "missing.pdf")],
-        [str(good), "--log-key", key, "--attachment", str(env.tmp)],
         [str(proof), "--log-key", key],
         [str(proof), "--log-key", key, "--json", "--at", "2027-06-01"],  # "at": no clock race
         [str(proof), "--root", cp["root"], "--size", str(cp["size"])],
         [str(proof), "--root", "00" * 32, "--size", str(cp["size"])],
-        [str(proof), "--log-key", key, "--document", str(doc)],
+        [str(cred), "--bundle", str(proof), "--log-key", key],
         [str(good), "--log-key", key, "--max-age", "7d", "--min-witnesses", "0"],
         # Issue 15, what the employer sees: base64 roots, saved checkpoints, trust files,
         # several files and stdin.
@@ -989,41 +1022,69 @@ def test_fast_verify_path_matches_click(env: Env) -> None:
         [str(good), "--root", b64root, "--size", str(cp["size"]), "--log-key", key],
         [str(good), "--checkpoint", str(saved), "--log-key", key],
         [str(good), "--checkpoint", str(saved), "--json", "--at", "2027-06-01"],
+        [str(cred), "--bundle", str(good), "--checkpoint", str(saved), "--subject", holder],
         [str(good), "--checkpoint", str(saved), "--log-key", env.uni_vkey],
         [str(good), "--checkpoint", str(env.tmp / "missing.cp")],
         [str(good), "--trust", str(trustfile)],
+        [str(cred), "--bundle", str(good), "--trust", str(trustfile)],
         [str(proof), "--trust", str(trustfile)],
         [str(good), "--trust", str(env.tmp / "missing.trust")],
         [str(good), str(held), str(tampered), "--log-key", key],
         [str(good), str(held), "--log-key", key, "--json", "--at", "2027-06-01"],
         [str(good), str(env.tmp / "missing.json"), "--log-key", key],
-        [str(good), str(held), "--log-key", key, "--document", str(doc)],
         ["-", "--log-key", key],
         ["-", str(good), "--log-key", key, "--json", "--at", "2027-06-01"],
         ["-", "-", "--log-key", key],
+        [str(cred), "--bundle", "-", "--log-key", key, "--subject", holder],
+        [str(cred), "--bundle", "-", "-", "--log-key", key],
     ]
     for args in cases:
         fast = _run_entry(["verify", *args], through_click=False, stdin=good.read_bytes())
         slow = _run_entry(["verify", *args], through_click=True, stdin=good.read_bytes())
         assert fast == slow, args
         assert "Traceback" not in fast[1] + fast[2], args
-    # A title that an ASCII-only stdout cannot take, and a closed stdout.
-    env.ok("issue", "uni", "c-3", "--key", str(env.uni_key), "--subject", "s", "--title",
-           "Diplôme d'ingénieur", "--out", str(env.out))
+        # Bad input: one line on stderr for each file that failed (click's usage errors
+        # aside), "credledger: error: ..." or, under --json, one JSON object.
+        if fast[2] and not fast[2].startswith(("Usage: ", "Error: ")):  # (click's own)
+            lines = fast[2].splitlines()
+            files = [a for a in args if not a.startswith("-") or a == "-"]
+            assert fast[0] and len(lines) <= max(1, len(files)), (args, fast)
+            for line in lines:
+                assert line.startswith("credledger: error: ") or (
+                    "--json" in args and json.loads(line)["error"]["code"] == fast[0]), args
+    # The fast path took the new options itself (click was not needed to parse them).
+    from ledger.verifycmd import parse_verify_args
+
+    parsed = parse_verify_args([str(cred), "--bundle", str(good), f"--bundle={held}",
+                                "--subject", holder, "--log-key", key])
+    assert parsed is not None
+    assert (parsed["files"], parsed["bundles"], parsed["subject"]) == (
+        (str(cred),), (str(good), str(held)), holder)
+    assert parse_verify_args([str(cred), "--bundle"]) is None  # click's usage error
+    assert parse_verify_args([str(cred), "--subject", "--bundle", str(good)]) is None
+    # An achievement name that an ASCII-only stdout cannot take, and a closed stdout.
+    env.issue("c-3", achievement="cs999")
     env.ok("checkpoint")
     accented = env.tmp / "c-3.json"
-    env.ok("prove", "uni", "c-3", "-o", str(accented))
+    env.ok("prove", "uni", "c-3", *env.at_out, "-o", str(accented))
     for extra in ({"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "PYTHONUTF8": "0"}):
-        args = ["verify", str(accented), "--log-key", key]
-        fast = _run_entry(args, through_click=False, extra_env=extra)
-        assert fast == _run_entry(args, through_click=True, extra_env=extra)
-        assert fast[0] == 0 and "ingénieur" in fast[1]
-    for args in (["verify", str(good), "--log-key", key], ["verify", str(held), "--log-key", key]):
+        for args in (["verify", str(accented), "--log-key", key],
+                     ["verify", str(env.credential_path("c-3")), "--bundle", str(accented),
+                      "--log-key", key]):
+            fast = _run_entry(args, through_click=False, extra_env=extra)
+            assert fast == _run_entry(args, through_click=True, extra_env=extra)
+            assert fast[0] == 0 and "ingénieur" in fast[1]
+    for args in (["verify", str(good), "--log-key", key], ["verify", str(held), "--log-key", key],
+                 ["verify", str(cred), "--bundle", str(good), "--log-key", key]):
         fast = _run_entry(args, through_click=False, close_stdout=True)
         assert fast == _run_entry(args, through_click=True, close_stdout=True)
         assert "Traceback" not in fast[2]
     assert _run_entry(["verify", str(good), "--log-key", key], through_click=False)[0] == 0
     assert _run_entry(["verify", str(tampered), "--log-key", key], through_click=False)[0] == 1
+    assert _run_entry(["verify", str(cred), "--bundle", str(good), "--log-key", key,
+                       "--subject", holder], through_click=False)[0] == 0
+    assert _run_entry(["verify", str(cred), "--bundle", str(good), "--log-key", key,
+                       "--subject", "holder of c-2"], through_click=False)[0] == 1
 
 
 # What a cold ``credledger verify`` must not import (issue 5: its start-up is most of its cost).
