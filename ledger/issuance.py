@@ -88,6 +88,7 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     refuse_if_pending(ledger, issuer_id, out_dir)
     if not requests:
         raise EncodingError("no credentials to issue")
+    refuse_reissue(out, requests)
     t = ledger.clock() if now is None else now
     maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
     unsigned = []
@@ -151,6 +152,27 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
         raise _after_commit(exc, pending, issuer_id, out_dir) from None
     clear_record(ledger, issuer_id, out)  # after the pending file is gone
     return Issued(appended, out, tuple(docs))
+
+
+def refuse_reissue(out: Path, requests: Sequence[CredentialRequest]) -> None:
+    """Refuse a request whose own id already names a credential in ``out``: the log knows
+    credentials by random handles only, so nothing else stops a second credential under the
+    same own id, and writing it would replace the issuer's only copy of the first (still in
+    the log: its handle and salt would be lost to the issuer). One directory listing, not a
+    look-up a request."""
+    try:
+        with os.scandir(out) as entries:
+            present = {e.name for e in entries}
+    except OSError:  # no OUT/ISSUER yet (or none to read: writing there fails later)
+        return
+    for req in requests:
+        name = document_name(req.id)
+        if name in present:
+            where = f"{req.where}: " if req.where else ""
+            raise EncodingError(f"{where}credential id {req.id!r} was already issued: "
+                                f"{out / name} holds its credential (an id names one "
+                                "credential: give a new one, or --skip-existing to issue only "
+                                "the new ones of a batch)")
 
 
 def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
