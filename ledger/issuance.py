@@ -49,6 +49,7 @@ from ledger.events import (
     SLOT,
     IssuerRecord,
     check_handle,
+    check_id,
     key_id,
     make_statement,
     slot_ident,
@@ -88,6 +89,13 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     refuse_if_pending(ledger, issuer_id, out_dir)
     if not requests:
         raise EncodingError("no credentials to issue")
+    for req in requests:  # own ids name files in OUT/ISSUER: never a path out of it
+        try:
+            check_id(req.id, "credential id")
+            for part in req.parts:
+                check_id(part, "part")
+        except EncodingError as exc:
+            raise EncodingError(f"{req.where}: {exc}" if req.where else str(exc)) from None
     refuse_reissue(out, requests)
     t = ledger.clock() if now is None else now
     maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
@@ -644,7 +652,7 @@ def issuer_dir(out_dir: str | os.PathLike[str], issuer_id: str) -> Path:
 def read_credential(out: Path, own_id: str) -> dict[str, Any]:
     """The credential 'issue' wrote to ``out`` (``OUT/<issuer>/``) as ``own_id``: parsed
     JSON whose ``id`` is a handle (NotFoundError if there is none)."""
-    path = out / document_name(own_id)
+    path = out / document_name(check_id(own_id, "credential id"))
     data = read_regular(path, MAX_DOCUMENT_SIZE, "a credential")
     try:
         cred = json.loads(data)
