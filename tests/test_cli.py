@@ -1100,9 +1100,12 @@ _NOT_ON_THE_VERIFY_PATH = (
 
 
 @pytest.mark.parametrize("witness", [False, True], ids=["log-key", "witness"])
-def test_fast_verify_path_imports_only_the_verifier(env: Env, witness: bool) -> None:
+@pytest.mark.parametrize("credential", [False, True], ids=["bundle", "credential"])
+def test_fast_verify_path_imports_only_the_verifier(env: Env, witness: bool,
+                                                    credential: bool) -> None:
     """A fast-path verify, in a fresh interpreter, imports none of the modules above (and
-    ledger.witness only for ``--witness``). A check of what is imported, not of timings."""
+    ledger.witness only for ``--witness``), whether it checks a bundle alone or a credential
+    beside it (and the holder). A check of what is imported, not of timings."""
     import subprocess
     import sys
 
@@ -1110,10 +1113,16 @@ def test_fast_verify_path_imports_only_the_verifier(env: Env, witness: bool) -> 
 
     env.issue("c-1")
     env.ok("checkpoint")
-    bundle = env.tmp / "c-1.json"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    bundle = env.tmp / "c-1.bundle.json"
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
     args = ["verify", str(bundle), "--log-key", env.log_vkey]
     unwanted = _NOT_ON_THE_VERIFY_PATH
+    if credential:
+        args = ["verify", str(env.credential_path("c-1")), "--bundle", str(bundle),
+                "--subject", "holder of c-1", "--log-key", env.log_vkey]
+        # (ledger.ldloader reads the pinned contexts with importlib.resources, which imports
+        # tempfile; a credential's check loads pyld, far more, anyway)
+        unwanted = tuple(m for m in unwanted if m != "tempfile")
     if witness:
         args += ["--witness", str(WitnessKey.generate("w.example").verifier()),
                  "--min-witnesses", "0"]
@@ -1140,7 +1149,7 @@ def test_consistency_between_checkpoints(env: Env) -> None:
     for i in range(2, 9):
         env.issue(f"c-{i}")
     new = open_checkpoint(env.ok("checkpoint").stdout, vkey)
-    assert (old.size, new.size) == (2, 9)
+    assert (old.size, new.size) == (3, 10)
     for args in ((str(old.size), str(new.size)), (str(old.size),)):
         lines = env.ok("consistency", *args).stdout.splitlines()
         proof = [base64.b64decode(x, validate=True) for x in lines]
@@ -1148,12 +1157,12 @@ def test_consistency_between_checkpoints(env: Env) -> None:
         merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
         with pytest.raises(VerificationError):
             merkle.verify_consistency(old.size, new.size, proof[:-1], old.root, new.root)
-    data = env.json("consistency", "2", "9")
+    data = env.json("consistency", "3", "10")
     assert [base64.b64decode(h) for h in data["proof"]] == proof
     assert base64.b64decode(data["root1"]) == old.root
-    assert env.ok("consistency", "9", "9").stdout == ""
-    assert_usage_error(env.run("consistency", "9", "2"))
-    assert_error(env.run("consistency", "2", "10"), 3)
+    assert env.ok("consistency", "10", "10").stdout == ""
+    assert_usage_error(env.run("consistency", "10", "3"))
+    assert_error(env.run("consistency", "3", "11"), 3)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -1161,27 +1170,36 @@ def test_consistency_between_checkpoints(env: Env) -> None:
 
 def test_refusals_exit_3_and_write_nothing(env: Env) -> None:
     env.issue("c-1")
+    handle = env.handle("c-1")
+    saved = env.credential_path("c-1").read_bytes()
+    never = "urn:uuid:00000000-0000-4000-8000-000000000000"
+    key, out = ("--key", str(env.uni_key)), env.at_out
     cases = [
-        ("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "s", "--title", "t",
-         "--out", str(env.out)),
-        ("revoke", "uni", "nope", "--key", str(env.uni_key)),
-        ("reinstate", "uni", "c-1", "--key", str(env.uni_key)),
-        ("issue", "ghost", "c-1", "--key", str(env.uni_key), "--subject", "s", "--title", "t",
-         "--out", str(env.out)),
-        ("issuer", "add", "uni", "--key", env.uni_vkey),
-        ("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject", "s", "--title", "t",
-         "--part", "nope", "--out", str(env.out)),
+        # The issuer's own id names one credential: never a second (it would replace the
+        # issuer's only copy of the first).
+        (("issue", "uni", "c-1", *key, "--subject", "s", "--achievement", ACHIEVEMENT, *out),
+         "credential id 'c-1' was already issued"),
+        (("revoke", "uni", never, *key), "refused (unknown-credential)"),
+        (("revoke", "uni", "nope", *key, *out), "no credential 'nope' in"),
+        (("reinstate", "uni", "c-1", *key, *out), "refused (not-suspended)"),
+        (("reinstate", "uni", handle, *key), "refused (not-suspended)"),
+        (("issue", "ghost", "c-1", *key, "--subject", "s", "--achievement", ACHIEVEMENT, *out),
+         "issuer 'ghost' is not registered"),
+        (("issuer", "add", "uni", "--key", env.uni_vkey), "refused (issuer-exists)"),
+        (("issue", "uni", "c-9", *key, "--subject", "s", "--achievement", ACHIEVEMENT,
+          "--part", "nope", *out), "part 'nope': no credential"),
+        (("achievement", "add", "uni", ACHIEVEMENT, *key, "--name", "Another"),
+         "refused (duplicate-achievement)"),
     ]
-    rules = ["duplicate-credential", "unknown-credential", "not-suspended", "unknown-issuer",
-             "issuer-exists", "unknown-part"]
     other_key, _ = env.key("other")
-    cases.append(("revoke", "uni", "c-1", "--key", str(other_key)))
-    rules.append("wrong-signer")
-    for args, rule in zip(cases, rules, strict=True):
-        assert_error(env.run(*args), 3, match=f"refused ({rule})")
-        assert env.size() == 2
-    assert not (env.out / "uni" / "c-9.json").exists()
-    assert not list((env.out / "uni").glob(".pending*"))
+    cases.append((("revoke", "uni", "c-1", "--key", str(other_key), *out),
+                  "refused (wrong-signer)"))
+    for args, words in cases:
+        assert_error(env.run(*args), 3, match=words)
+        assert env.size() == 3
+    assert not env.credential_path("c-9").exists()
+    assert env.credential_path("c-1").read_bytes() == saved
+    assert sorted(p.name for p in (env.out / "uni").iterdir()) == ["c-1.json"]
 
 
 def test_missing_store_exits_3(bare: Env) -> None:
@@ -1202,25 +1220,39 @@ def test_usage_errors_exit_2(env: Env, args: tuple[str, ...]) -> None:
 
 
 def test_issue_usage_errors_exit_2(env: Env) -> None:
+    env.achievement()
     key = ("--key", str(env.uni_key), "--out", str(env.out))
     batch = env.tmp / "b.jsonl"
-    batch.write_text('{"id": "b-1", "subject": "s", "title": "t"}\n', encoding="utf-8")
+    batch.write_text(json.dumps({"id": "b-1", "subject": "s", "achievement": ACHIEVEMENT})
+                     + "\n", encoding="utf-8")
     for args in (("issue", "uni", *key), ("issue", "uni", "c-1", "--subject", "s", *key),
+                 ("issue", "uni", "c-1", "--achievement", ACHIEVEMENT, *key),
                  ("issue", "uni", "c-1", "--batch", str(batch), *key),
-                 ("issue", "uni", "--batch", str(batch), "--title", "t", *key)):
+                 ("issue", "uni", "--batch", str(batch), "--achievement", ACHIEVEMENT, *key),
+                 ("issue", "uni", "--batch", str(batch), "--subject-type", "emailAddress",
+                  *key)):
         result = env.run(*args)
         assert_usage_error(result)
         assert result.stderr.startswith("credledger: error: ")
-    assert env.size() == 1
+        assert len(result.stderr.splitlines()) == 1
+    # The options of v1 are gone; a subject type is one of three.
+    for args in (("--title", "Python 101"), ("--document", str(batch)),
+                 ("--attachment", str(batch)), ("--subject-type", "phone")):
+        assert_usage_error(env.run("issue", "uni", "c-1", "--subject", "s", "--achievement",
+                                   ACHIEVEMENT, *key, *args))
+    assert env.size() == 2
+    assert not env.out.exists()
 
 
 # ------------------------------------------------------ typed errors, and files from outside
 
 
 def test_proving_more_than_1024_credentials_is_a_usage_error(env: Env) -> None:
+    from statements import handle
+
     env.ok("checkpoint")
     out = env.tmp / "many.json"
-    ids = [f"x-{n}" for n in range(1025)]  # never issued: each would get a proof of absence
+    ids = [handle(n) for n in range(1025)]  # never issued: each would get a proof of absence
     line = assert_error(env.run("prove", "uni", *ids, "-o", str(out)), 2,
                         match="more than 1024 credentials")
     assert "internal error" not in line and not out.exists()
@@ -1316,27 +1348,36 @@ def _batch_file(env: Env, text: str | bytes) -> Path:
     return path
 
 
-GOOD_LINE = '{"id": "b-1", "subject": "s", "title": "t"}\n'
+def _line(cred: str, subject: str = "s", **extra: Any) -> str:
+    """One JSONL batch line: ``cred`` (the own id) to ``subject``, awarding cs201."""
+    return json.dumps({"id": cred, "subject": subject, "achievement": ACHIEVEMENT, **extra}) + "\n"
+
+
+GOOD_LINE = _line("b-1")
 BAD_BATCHES: dict[str, str | bytes] = {
-    "broken-json": GOOD_LINE + '{"id": "b-2", "subject": "s", "title": \n',
-    "not-an-object": GOOD_LINE + '["b-2", "s", "t"]\n',
-    "unknown-field": GOOD_LINE + '{"id": "b-2", "subject": "s", "title": "t", "colour": 1}\n',
-    "missing-title": GOOD_LINE + '{"id": "b-2", "subject": "s"}\n',
-    "long-line": GOOD_LINE + json.dumps({"id": "b-2", "subject": "s", "title": "x" * 70_000}),
-    "long-title": GOOD_LINE + json.dumps({"id": "b-2", "subject": "s", "title": "x" * 5_000}),
+    "broken-json": GOOD_LINE + '{"id": "b-2", "subject": "s", "achievement": \n',
+    "not-an-object": GOOD_LINE + '["b-2", "s", "cs201"]\n',
+    "unknown-field": GOOD_LINE + _line("b-2", colour=1),
+    "v1-title": GOOD_LINE + _line("b-2", title="Python 101"),
+    "v1-document": GOOD_LINE + _line("b-2", document="ab" * 32),
+    "missing-achievement": GOOD_LINE + '{"id": "b-2", "subject": "s"}\n',
+    "unregistered-achievement": GOOD_LINE + _line("b-2", achievement="cs999"),
+    "bad-subject-type": GOOD_LINE + _line("b-2", subject_type="phone"),
+    "long-line": GOOD_LINE + _line("b-2", "x" * 70_000),
+    "long-result": GOOD_LINE + _line("b-2", result="x" * 20_000),
     "repeated-id": GOOD_LINE + GOOD_LINE,
-    "bad-id": GOOD_LINE + '{"id": "b 2", "subject": "s", "title": "t"}\n',
-    "bad-expiry": GOOD_LINE + '{"id": "b-2", "subject": "s", "title": "t", "expires": "soon"}\n',
-    "bad-document": GOOD_LINE + '{"id": "b-2", "subject": "s", "title": "t", "document": "ab"}\n',
-    "bad-parts": GOOD_LINE + '{"id": "b-2", "subject": "s", "title": "t", "parts": "b-1"}\n',
-    "not-utf8": GOOD_LINE.encode() + b'{"id": "b-2", "subject": "\xff", "title": "t"}\n',
+    "bad-id": GOOD_LINE + _line("b 2"),
+    "bad-expiry": GOOD_LINE + _line("b-2", expires="soon"),
+    "bad-parts": GOOD_LINE + _line("b-2", parts="b-1"),
+    "not-utf8": GOOD_LINE.encode() + b'{"id": "b-2", "subject": "\xff", "achievement": "cs201"}\n',
     "empty": "\n\n",
-    "refused-part": GOOD_LINE + '{"id": "b-2", "subject": "s", "title": "t", "parts": ["x"]}\n',
+    "refused-part": GOOD_LINE + _line("b-2", parts=["x"]),
 }
 
 
 @pytest.mark.parametrize("flaw", list(BAD_BATCHES))
 def test_bad_batch_exits_nonzero_in_one_line(env: Env, flaw: str) -> None:
+    env.achievement()
     path = _batch_file(env, BAD_BATCHES[flaw])
     result = env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
                      str(env.out))
@@ -1344,42 +1385,62 @@ def test_bad_batch_exits_nonzero_in_one_line(env: Env, flaw: str) -> None:
     assert "Traceback" not in result.output
     errors = [line for line in result.stderr.splitlines() if line != "issuing"]
     assert len(errors) == 1 and errors[0].startswith("credledger: error: "), result.stderr
-    assert env.size() == 1
+    if flaw not in ("empty", "not-utf8", "broken-json"):
+        assert "batch.jsonl:2: " in errors[0], errors[0]  # the line that is wrong
+    assert env.size() == 2
     assert not (env.out / "uni" / "b-1.json").exists()
     assert not list(env.out.glob("uni/.pending*"))
 
 
+def test_a_good_batch_line_is_issued(env: Env) -> None:
+    """The bad batches above differ from a good one only in their flaw."""
+    env.achievement()
+    path = _batch_file(env, GOOD_LINE + _line("b-2", "s2", subject_type="sisSourcedId",
+                                              result="A", expires="2030-01-31", parts=["b-1"]))
+    env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), *env.at_out)
+    assert env.size() == 4
+
+
+def _pending_line(env: Env, cred: str) -> str:
+    """The pending record of the credential issued as ``cred`` (docs/FORMAT.md §10.1), as a
+    batch's pending file holds it before the credential is written."""
+    return json.dumps({"origin": ORIGIN, "issuer": "uni", "id": cred,
+                       "credential": env.credential(cred)}) + "\n"
+
+
 def test_rerun_after_crash_keeps_the_pending_salts(env: Env) -> None:
+    env.achievement()
     path = _batch_file(env, GOOD_LINE)
     env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
            str(env.out))
-    # A crash after the commit, before the documents were written: only the pending file holds
-    # the salt (FORMAT.md §10). The operator runs the same command again.
-    doc = (env.out / "uni" / "b-1.json").read_text(encoding="utf-8")
-    (env.out / "uni" / "b-1.json").unlink()
+    # A crash after the commit, before the credentials were written: only the pending file
+    # holds the salt (FORMAT.md §10). The operator runs the same command again.
     pending = env.out / "uni" / ".pending-b-1.jsonl"
-    pending.write_text(json.dumps(json.loads(doc)) + "\n", encoding="utf-8")
+    pending.write_text(_pending_line(env, "b-1"), encoding="utf-8")
     pending.chmod(0o600)
+    env.credential_path("b-1").unlink()
     saved = pending.read_bytes()
     result = env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
                      str(env.out))
-    assert result.exit_code == 3
+    assert_error(result, 3, match="recover")
     assert pending.exists() and pending.read_bytes() == saved
+    assert env.size() == 3
 
 
 def _crash_after_commit(env: Env, lines: str) -> tuple[Path, Path]:
-    """Issue ``lines`` as a batch, then undo the document writes as a crash after the commit
+    """Issue ``lines`` as a batch, then undo the credential writes as a crash after the commit
     would have left them: only the pending file holds the salts."""
+    env.achievement()
     path = _batch_file(env, lines)
     env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
            str(env.out))
-    docs = []
+    records = []
     for line in lines.splitlines():
-        doc_path = env.out / "uni" / f"{json.loads(line)['id']}.json"
-        docs.append(json.dumps(json.loads(doc_path.read_text(encoding="utf-8"))))
-        doc_path.unlink()
+        cred = json.loads(line)["id"]
+        records.append(_pending_line(env, cred))
+        env.credential_path(cred).unlink()
     pending = env.out / "uni" / ".pending-b-1.jsonl"
-    pending.write_text("".join(d + "\n" for d in docs), encoding="utf-8")
+    pending.write_text("".join(records), encoding="utf-8")
     pending.chmod(0o600)
     return path, pending
 
@@ -1387,11 +1448,12 @@ def _crash_after_commit(env: Env, lines: str) -> tuple[Path, Path]:
 def test_backup_is_a_compacted_working_copy(env: Env) -> None:
     for i in range(30):
         env.issue(f"b-{i}")
-    env.ok("revoke", "uni", "b-3", "--key", str(env.uni_key), "--reason", "mistake")
+    env.ok("revoke", "uni", "b-3", "--key", str(env.uni_key), *env.at_out, "--reason",
+           "issued-in-error")
     env.ok("checkpoint")
     dest = env.tmp / "backups" / "one"
     data = env.json("backup", str(dest))
-    assert data["size"] == env.size() == 32
+    assert data["size"] == env.size() == 33
     assert data["backup_bytes"] <= data["store_bytes"]
     assert dest.stat().st_mode & 0o077 == 0 and (dest / "keys").stat().st_mode & 0o077 == 0
     assert sorted(p.name for p in (dest / "keys").iterdir()) == ["log.key", "registry.key"]
@@ -1401,14 +1463,15 @@ def test_backup_is_a_compacted_working_copy(env: Env) -> None:
     assert not [p for p in dest.parent.iterdir() if p.name != "one"]  # no temp dir left
     # The copy is a store in its own right: it audits, answers and takes new entries.
     audit = json.loads(env.run("audit", "--json", store=dest).stdout)
-    assert audit["ok"] and audit["entries"] == 32
-    status = json.loads(env.run("status", "uni", "b-3", "--json", store=dest).stdout)
+    assert audit["ok"] and audit["entries"] == 33
+    status = json.loads(env.run("status", "uni", "b-3", *env.at_out, "--json",
+                                store=dest).stdout)
     assert status["state"] == "revoked"
     result = env.runner.invoke(cli, ["--dir", str(dest), "issue", "uni", "b-99", "--key",
-                                     str(env.uni_key), "--subject", "x", "--title", "T",
-                                     "--out", str(env.out)])
+                                     str(env.uni_key), "--subject", "x", "--achievement",
+                                     ACHIEVEMENT, "--out", str(env.out)])
     assert result.exit_code == 0, result.output
-    assert env.size() == 32  # the original is untouched
+    assert env.size() == 33  # the original is untouched
     # A backup never overwrites.
     assert_error(env.run("backup", str(dest)), match="already exists")
     (env.tmp / "file").write_text("x")
@@ -1416,27 +1479,31 @@ def test_backup_is_a_compacted_working_copy(env: Env) -> None:
 
 
 def test_recover_writes_the_committed_documents(env: Env) -> None:
-    lines = GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n'
+    from statements import handle
+
+    lines = GOOD_LINE + _line("b-2", "s2")
     _, pending = _crash_after_commit(env, lines)
-    # A document of a batch that never committed, in the same pending file: dropped.
-    ghost = dict(json.loads(pending.read_text().splitlines()[0]), id="b-9")
+    # A credential of a batch that never committed, in the same pending file: dropped.
+    record = json.loads(pending.read_text().splitlines()[0])
+    ghost = dict(record, id="b-9", credential=dict(record["credential"], id=handle(9)))
     with pending.open("a", encoding="utf-8") as f:
         f.write(json.dumps(ghost) + "\n")
     # issue refuses to start until the pending file is dealt with
     line = assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject",
-                                "s", "--title", "t", "--out", str(env.out)), 3)
+                                "s", "--achievement", ACHIEVEMENT, "--out", str(env.out)), 3)
     assert "recover" in line and str(pending) in line
     data = env.json("recover", "uni", "--out", str(env.out))
     assert data == {"pending_files": 1, "documents": 2, "dropped": 1}
     assert not pending.exists()
+    env.ok("checkpoint")
     for cred in ("b-1", "b-2"):
-        doc = env.out / "uni" / f"{cred}.json"
+        doc = env.credential_path(cred)
         assert doc.stat().st_mode & 0o777 == 0o600
         bundle = env.tmp / f"{cred}.bundle"
-        env.ok("checkpoint")
-        env.ok("prove", "uni", cred, "--document", str(doc), "-o", str(bundle))
-        env.ok("verify", str(bundle), "--log-key", env.log_vkey)
-    assert not (env.out / "uni" / "b-9.json").exists()
+        env.ok("prove", "uni", cred, *env.at_out, "-o", str(bundle))
+        env.ok("verify", str(doc), "--bundle", str(bundle), "--log-key", env.log_vkey,
+               "--subject", "s" if cred == "b-1" else "s2")
+    assert not env.credential_path("b-9").exists()
     env.issue("c-1")  # and issuing works again
 
 
@@ -1445,6 +1512,7 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
     # Ctrl-C pressed while LMDB commits is raised only once the commit returned.
     import ledger.issuance as issuance_module
 
+    env.achievement()
     real = Ledger.append
 
     def commit_then_interrupt(*args: Any, **kwargs: Any) -> Any:
@@ -1452,7 +1520,7 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Ledger, "append", commit_then_interrupt)
-    path = _batch_file(env, GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n')
+    path = _batch_file(env, GOOD_LINE + _line("b-2", "s2"))
     result = env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
                      str(env.out))
     line = assert_error(result, 130)
@@ -1473,8 +1541,7 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
         return real_write(out, doc, **kwargs)
 
     monkeypatch.setattr(issuance_module, "write_document", write_then_interrupt)
-    path = _batch_file(env, '{"id": "w-1", "subject": "s", "title": "t"}\n'
-                            '{"id": "w-2", "subject": "s2", "title": "t"}\n')
+    path = _batch_file(env, _line("w-1") + _line("w-2", "s2"))
     line = assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path),
                                 "--out", str(env.out)), 130)
     assert "committed" in line and ".pending-w-1.jsonl" in line and "nothing partial" not in line
@@ -1486,7 +1553,7 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Ledger, "append", interrupt)
-    path = _batch_file(env, '{"id": "b-3", "subject": "s", "title": "t"}\n')
+    path = _batch_file(env, _line("b-3"))
     line = assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path),
                                 "--out", str(env.out)), 130)
     assert "nothing partial" in line
@@ -1496,10 +1563,11 @@ def test_interrupt_after_the_commit_keeps_the_salts(env: Env,
 def test_recover_rewrites_a_damaged_document(env: Env) -> None:
     _, pending = _crash_after_commit(env, GOOD_LINE)
     doc = env.out / "uni" / "b-1.json"
+    record = json.loads(pending.read_text())
     doc.write_text("")  # written, but lost its content in a power cut before the sync
     doc.chmod(0o600)
     assert env.json("recover", "uni", "--out", str(env.out))["documents"] == 1
-    assert json.loads(doc.read_text())["id"] == "b-1" and not pending.exists()
+    assert json.loads(doc.read_text()) == record["credential"] and not pending.exists()
 
 
 def test_recover_refuses_another_issuer_or_log(env: Env, bare: Env) -> None:
@@ -1550,22 +1618,54 @@ def test_recover_leaves_a_pending_file_in_use_alone(env: Env) -> None:
 
 def test_unencodable_text_is_a_field_error(env: Env) -> None:
     # A non-UTF-8 byte on a command line arrives as a lone surrogate (surrogateescape).
-    result = env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "s",
-                     "--title", "\udcff", "--out", str(env.out))
-    assert "internal error" not in assert_error(result, 3)
-    path = _batch_file(env, GOOD_LINE + '{"id": "b-2", "subject": "s", "title": "\\ud800"}\n')
+    env.achievement()
+    for option in ("--subject", "--result"):
+        args = {"--subject": "s", "--result": "A", option: "\udcff"}
+        result = env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--achievement",
+                         ACHIEVEMENT, *[x for kv in args.items() for x in kv], *env.at_out)
+        assert "internal error" not in assert_error(result, 3)
+    path = _batch_file(env, GOOD_LINE + '{"id": "b-2", "subject": "\\ud800", '
+                                        '"achievement": "cs201"}\n')
     result = env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
                      str(env.out))
     line = assert_error(result, 3)
     assert "internal error" not in line and ":2:" in line
+    assert env.size() == 2 and not env.out.exists()
 
 
-def test_title_of_70000_characters(env: Env) -> None:
+def test_own_ids_never_name_a_path_out_of_out(env: Env) -> None:
+    """The issuer's own id names its credential's file, OUT/ISSUER/<id>.json: an id that is
+    not one ([A-Za-z0-9._:@+-], starting with a letter or digit) is refused everywhere, and
+    nothing is written or read outside OUT/ISSUER (found by this migration: v2 wrote
+    OUT/x.json for '../x')."""
+    env.issue("c-1")
+    before = env.size()
+    for bad in ("../x", "a/b", "b 2", ".hidden", ""):
+        line = assert_error(env.run("issue", "uni", bad, "--key", str(env.uni_key),
+                                    "--subject", "s", "--achievement", ACHIEVEMENT,
+                                    *env.at_out), 3)
+        assert "credential id: want" in line
+        assert_error(env.run("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject",
+                             "s", "--achievement", ACHIEVEMENT, "--part", bad, *env.at_out),
+                     3, match="part: want")
+        for args in (("revoke", "uni", bad, "--key", str(env.uni_key)), ("status", "uni", bad),
+                     ("prove", "uni", bad)):
+            if bad:
+                assert_error(env.run(*args, *env.at_out), 3, match="credential id: want")
+    path = _batch_file(env, _line("b-1") + _line("../b-2"))
+    assert_error(env.run("issue", "uni", "--key", str(env.uni_key), "--batch", str(path),
+                         *env.at_out), 3, match="batch.jsonl:2: credential id: want")
+    assert env.size() == before
+    assert sorted(p.name for p in env.tmp.rglob("*.json")) == ["c-1.json"]
+
+
+def test_a_result_of_70000_characters(env: Env) -> None:
+    env.achievement()
     result = env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "s",
-                     "--title", "x" * 70_000, "--out", str(env.out))
-    line = assert_error(result, 3, match="title")
+                     "--achievement", ACHIEVEMENT, "--result", "x" * 70_000, *env.at_out)
+    line = assert_error(result, 3, match="result")
     assert len(line) < 300
-    assert env.size() == 1
+    assert env.size() == 2
 
 
 @pytest.mark.parametrize("problem", ["garbage", "missing", "world-readable", "group-readable",
@@ -1586,9 +1686,11 @@ def test_bad_key_files(env: Env, problem: str) -> None:
     elif problem == "directory":
         path.mkdir()
     secret = env.uni_key.read_text(encoding="ascii").strip()
-    for args in (("issue", "uni", "c-1", "--key", str(path), "--subject", "s", "--title", "t",
-                  "--out", str(env.out)),
-                 ("revoke", "uni", "c-1", "--key", str(path)),
+    env.issue("c-1")
+    for args in (("issue", "uni", "c-2", "--key", str(path), "--subject", "s", "--achievement",
+                  ACHIEVEMENT, "--out", str(env.out)),
+                 ("revoke", "uni", "c-1", "--key", str(path), "--out", str(env.out)),
+                 ("revoke", "uni", env.handle("c-1"), "--key", str(path)),
                  ("key", "show", str(path))):
         result = env.run(*args)
         assert secret not in result.output
@@ -1599,7 +1701,7 @@ def test_bad_key_files(env: Env, problem: str) -> None:
         assert str(path) in line
         if problem == "world-readable":
             assert "chmod 600" in line
-    assert env.size() == 1
+    assert env.size() == 3
 
 
 # ----------------------------------------------------------------------------- help, demo
@@ -1678,17 +1780,19 @@ def test_encrypted_issuer_key(env: Env, monkeypatch: pytest.MonkeyPatch) -> None
     assert path.stat().st_mode & 0o777 == 0o600
     assert env.json("key", "show", str(path))["vkey"] == vkey
     env.ok("issuer", "add", "uni2", "--key", vkey, "--name", "Second University")
+    env.achievement(issuer="uni2", key=path)
     before = env.size()
-    env.ok("issue", "uni2", "c-1", "--key", str(path), "--subject", "s", "--title", "t",
-           "--out", str(env.out))
+    env.ok("issue", "uni2", "c-1", "--key", str(path), "--subject", "s", "--achievement",
+           ACHIEVEMENT, "--out", str(env.out))
     assert env.size() == before + 1
     # Wrong passphrase, and none at all (not a terminal): one-line errors, nothing written.
     monkeypatch.setenv("CREDLEDGER_PASSPHRASE", "wrong")
     line = assert_error(env.run("issue", "uni2", "c-2", "--key", str(path), "--subject", "s",
-                                "--title", "t", "--out", str(env.out)), 3)
+                                "--achievement", ACHIEVEMENT, "--out", str(env.out)), 3)
     assert "passphrase" in line and str(path) in line
     monkeypatch.delenv("CREDLEDGER_PASSPHRASE")
-    line = assert_error(env.run("revoke", "uni2", "c-1", "--key", str(path), "--reason", "x"), 3)
+    line = assert_error(env.run("revoke", "uni2", "c-1", "--key", str(path), "--reason",
+                                "withdrawn", "--out", str(env.out)), 3)
     assert "encrypted" in line and "CREDLEDGER_PASSPHRASE" in line
     assert env.size() == before + 1
 
@@ -1698,13 +1802,12 @@ def test_encrypted_store_keys(bare: Env, monkeypatch: pytest.MonkeyPatch) -> Non
     data = bare.json("init", "--origin", ORIGIN, "--encrypt")
     for name in ("log.key", "registry.key"):
         assert (bare.store / "keys" / name).read_text().startswith("ENCRYPTED+KEY+")
-    uni_key, uni_vkey = bare.key("uni")
-    bare.ok("issuer", "add", "uni", "--key", uni_vkey)
+    bare.uni_key, uni_vkey = bare.key("uni")
+    bare.ok("issuer", "add", "uni", "--key", uni_vkey, "--name", "Example University")
     note = bare.ok("checkpoint").stdout
     assert data["log_vkey"].split("+")[0] in note
     monkeypatch.delenv("CREDLEDGER_PASSPHRASE")
-    bare.ok("issue", "uni", "c-1", "--key", str(uni_key), "--subject", "s", "--title", "t",
-            "--out", str(bare.out))
+    bare.issue("c-1")  # (an issuer's key signs it: no store key is needed)
     line = assert_error(bare.run("checkpoint"), 3)
     assert "log.key" in line and "encrypted" in line
 
@@ -1721,22 +1824,23 @@ def test_encrypt_needs_a_passphrase(bare: Env, monkeypatch: pytest.MonkeyPatch) 
 
 def test_reinstated_status_and_verify_name_the_reinstatement(env: Env) -> None:
     env.issue("c-1")
-    key = ("--key", str(env.uni_key))
-    env.ok("suspend", "uni", "c-1", *key, "--reason", "under review")
-    env.ok("reinstate", "uni", "c-1", *key, "--reason", "review closed")
-    human = env.ok("status", "uni", "c-1").stdout
-    assert "reinstated at entry 3 (" in human and human.rstrip().endswith(": review closed")
-    assert "issued at entry 3" not in human
-    status = env.json("status", "uni", "c-1")
+    key = ("--key", str(env.uni_key), "--out", str(env.out))
+    env.ok("suspend", "uni", "c-1", *key, "--reason", "under-review")
+    env.ok("reinstate", "uni", "c-1", *key, "--reason", "review-complete")
+    human = env.ok("status", "uni", "c-1", *env.at_out).stdout
+    assert "reinstated at entry 4 (" in human and human.rstrip().endswith(": review-complete")
+    assert "issued at entry 4" not in human
+    status = env.json("status", "uni", "c-1", *env.at_out)
     env.ok("checkpoint")
     bundle = env.tmp / "c-1.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
-    verdict = json.loads(env.ok("verify", str(bundle), "--log-key", env.log_vkey, "--json").stdout)
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
+    verdict = json.loads(env.ok("verify", str(env.credential_path("c-1")), "--bundle",
+                                str(bundle), "--log-key", env.log_vkey, "--json").stdout)
     (cred,) = verdict["credentials"]
-    assert cred["answer"] == "VALID"
-    assert cred["changed_index"] == status["changed_index"] == 3
+    assert cred["answer"] == "VALID" and cred["credential_checked"] is True
+    assert cred["changed_index"] == status["changed_index"] == 4
     assert cred["changed_time"][:19] == status["changed_time"][:19]
-    assert cred["reason"] == "review closed"
+    assert cred["reason"] == "review-complete"
 
 
 def test_counts_are_singular_for_one(bare: Env) -> None:
@@ -1752,7 +1856,7 @@ def test_counts_are_singular_for_one(bare: Env) -> None:
 
 
 def test_audit_summary_counts_every_kind_of_change(env: Env) -> None:
-    key = ("--key", str(env.uni_key))
+    key = ("--key", str(env.uni_key), "--out", str(env.out))
     for cred in ("c-1", "c-2", "c-3"):
         env.issue(cred)
     env.ok("suspend", "uni", "c-1", *key)
@@ -1760,21 +1864,22 @@ def test_audit_summary_counts_every_kind_of_change(env: Env) -> None:
     env.ok("suspend", "uni", "c-2", *key)
     env.ok("revoke", "uni", "c-3", *key)
     new_key, new_vkey = env.key("uni2")
-    env.ok("issuer", "rotate", "uni", *key, "--new-key", str(new_key))
+    env.ok("issuer", "rotate", "uni", "--key", str(env.uni_key), "--new-key", str(new_key))
     env.ok("issuer", "revoke-key", "uni", new_vkey)  # by the registry
     env.ok("checkpoint")
     report = env.json("audit")
     assert (report["entries"], report["credentials"], report["revocations"],
             report["suspensions"], report["reinstatements"], report["key_rotations"],
-            report["key_revocations"]) == (10, 3, 1, 2, 1, 1, 1)
+            report["key_revocations"]) == (11, 3, 1, 2, 1, 1, 1)
+    assert report["achievements"] == 1
     human = env.ok("audit").stdout
-    assert ("10 entries (1 issuer, 3 credentials, 1 revocation, 2 suspensions, "
+    assert ("11 entries (1 issuer, 3 credentials, 1 achievement, 1 revocation, 2 suspensions, "
             "1 reinstatement, 1 key rotation, 1 key revocation), 1 checkpoint checked") in human
 
 
 def test_a_file_that_is_no_key_file_is_told_so_before_its_mode(env: Env) -> None:
     cohort = env.tmp / "cohort.jsonl"
-    cohort.write_text('{"id": "c-1", "subject": "Ada", "title": "Python 101"}\n')
+    cohort.write_text(_line("c-1", "Ada"))
     cohort.chmod(0o644)
     message = assert_error(env.run("issue", "uni", "--key", str(cohort), "--batch", str(cohort),
                                    "--out", str(env.out)), 3, match="not a key file")
@@ -1782,33 +1887,46 @@ def test_a_file_that_is_no_key_file_is_told_so_before_its_mode(env: Env) -> None
     # A real key file with a loose mode is still told to be made private.
     env.uni_key.chmod(0o644)
     assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
-                         "--title", "T", "--out", str(env.out)), 3, match="chmod 600")
+                         "--achievement", ACHIEVEMENT, "--out", str(env.out)), 3,
+                 match="chmod 600")
 
 
-def test_bundles_holding_documents_are_private(env: Env) -> None:
-    env.issue("c-1")
+def test_bundles_hold_nothing_personal(env: Env) -> None:
+    """Issue 16 (replaces the private bundles that embedded the holder's document): a bundle
+    travels beside the credential and holds nothing of the holder: no subject, salt, hash or
+    own id; it is world-readable, the credential private."""
+    env.issue("c-1", "--result", "A+ with distinction")
     env.ok("checkpoint")
-    plain, private = env.tmp / "plain.json", env.tmp / "private.json"
-    env.ok("prove", "uni", "c-1", "-o", str(plain))
-    env.ok("prove", "uni", "c-1", "--document", str(env.out / "uni" / "c-1.json"),
-           "-o", str(private))
-    assert stat.S_IMODE(private.stat().st_mode) == 0o600  # the holder's salt: like documents
-    assert stat.S_IMODE(plain.stat().st_mode) == 0o644
-    assert stat.S_IMODE((env.out / "uni" / "c-1.json").stat().st_mode) == 0o600
+    by_own, by_handle = env.tmp / "own.json", env.tmp / "handle.json"
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(by_own))
+    env.ok("prove", "uni", env.handle("c-1"), "-o", str(by_handle))
+    assert by_own.read_bytes() == by_handle.read_bytes()
+    assert stat.S_IMODE(by_own.stat().st_mode) == 0o644
+    assert stat.S_IMODE(env.credential_path("c-1").stat().st_mode) == 0o600
+    text = by_own.read_text()
+    ident = env.credential("c-1")["credentialSubject"]["identifier"][0]
+    for secret in ("holder of c-1", "c-1.json", '"c-1"', ident["salt"],
+                   ident["identityHash"].removeprefix("sha256$"), "A+ with distinction"):
+        assert secret not in text, secret
+    # The bundle's credential is named by its handle only.
+    assert json.loads(text)["credentials"] == [{"issuer": "uni", "id": env.handle("c-1")}]
 
 
 def test_a_refused_issue_leaves_no_empty_folders(env: Env) -> None:
     env.issue("c-1")
+    new_key, _ = env.key("uni-2")
+    env.ok("issuer", "rotate", "uni", "--key", str(env.uni_key), "--new-key", str(new_key))
+    # Refused at the append (the old key), after the folders for its pending file were made.
     fresh = env.tmp / "fresh" / "out"
-    result = env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
-                     "--title", "T", "--out", str(fresh))
-    assert_error(result, 3, match="duplicate-credential")
+    result = env.run("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject", "Ada",
+                     "--achievement", ACHIEVEMENT, "--out", str(fresh))
+    assert_error(result, 3, match="key-not-active")
     assert not (env.tmp / "fresh").exists()
     # A directory that was there before stays, and so does one with other files in it.
-    env.out.mkdir(exist_ok=True)
-    assert_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "Ada",
-                         "--title", "T", "--out", str(env.out)), 3, match="duplicate-credential")
-    assert (env.out / "uni" / "c-1.json").is_file()
+    assert_error(env.run("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject", "Ada",
+                         "--achievement", ACHIEVEMENT, "--out", str(env.out)), 3,
+                 match="key-not-active")
+    assert sorted(p.name for p in (env.out / "uni").iterdir()) == ["c-1.json"]
 
 
 def test_max_age_is_told_in_days_and_hours(env: Env) -> None:
@@ -1821,7 +1939,7 @@ def test_max_age_is_told_in_days_and_hours(env: Env) -> None:
            env.log_vkey, "-o", str(cosigned))
     env.ok("checkpoint", "--add-cosignatures", str(cosigned), "--witness", wkey)
     bundle = env.tmp / "b.json"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
     result = env.run("verify", str(bundle), "--log-key", env.log_vkey, "--witness", wkey,
                      "--max-age", "36h", "--at", "2099-01-01")
     assert result.exit_code == 1, (result.stdout, result.stderr)
