@@ -1951,9 +1951,9 @@ def test_max_age_is_told_in_days_and_hours(env: Env) -> None:
 
 
 def _cohort(env: Env, n: int) -> Path:
+    env.achievement()
     batch = env.tmp / "cohort.jsonl"
-    batch.write_text("".join(json.dumps({"id": f"s-{i}", "subject": f"Student {i}",
-                                         "title": "Python 101"}) + "\n" for i in range(n)))
+    batch.write_text("".join(_line(f"s-{i}", f"Student {i}") for i in range(n)))
     env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(batch),
            "--out", str(env.out))
     return batch
@@ -1961,31 +1961,33 @@ def _cohort(env: Env, n: int) -> Path:
 
 def test_prove_all_a_cohort_from_its_batch_file(env: Env) -> None:
     """Issue 15: a whole cohort's bundles in one command, from one snapshot, one checkpoint;
-    each verifies; a revoked one answers REVOKED; documents embedded, 0600."""
+    each verifies with its credential; a revoked one answers REVOKED; nothing personal in
+    them (0644)."""
     batch = _cohort(env, 6)
-    env.ok("revoke", "uni", "s-2", "--key", str(env.uni_key), "--reason", "misconduct")
+    env.ok("revoke", "uni", "s-2", "--key", str(env.uni_key), *env.at_out, "--reason",
+           "withdrawn")
     now = env.size()
     bundles = env.tmp / "bundles"
-    result = env.ok("prove-all", "uni", str(batch), "--out-dir", str(bundles),
-                    "--documents", str(env.out))
+    result = env.ok("prove-all", "uni", str(batch), "--out-dir", str(bundles), *env.at_out)
     assert f"signed a checkpoint of size {now}" in result.stderr
     assert result.stdout == f"wrote 6 bundles to {bundles}, as of the checkpoint of size {now}\n"
     assert sorted(p.name for p in bundles.iterdir()) == [f"s-{i}.bundle.json" for i in range(6)]
     for i in range(6):
         path = bundles / f"s-{i}.bundle.json"
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds the holder's salt
-        assert json.loads(path.read_text())["documents"][0]["id"] == f"s-{i}"
-        verdict = env.run("verify", str(path), "--log-key", env.log_vkey, "--json")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # nothing personal in it
+        assert json.loads(path.read_text())["credentials"] == [
+            {"issuer": "uni", "id": env.handle(f"s-{i}")}]
+        verdict = env.run("verify", str(env.credential_path(f"s-{i}")), "--bundle", str(path),
+                          "--subject", f"Student {i}", "--log-key", env.log_vkey, "--json")
         data = json.loads(verdict.stdout)
         assert data["checkpoint"]["size"] == now
         if i == 2:
             assert (verdict.exit_code, data["answer"]) == (1, "REVOKED")
         else:
             assert (verdict.exit_code, data["answer"]) == (0, "VALID"), data
-    # The same bundle as 'prove' writes for one credential (with its document).
+    # The same bundle as 'prove' writes for one credential.
     single = env.tmp / "s-4.json"
-    env.ok("prove", "uni", "s-4", "--document", str(env.out / "uni" / "s-4.json"),
-           "-o", str(single))
+    env.ok("prove", "uni", "s-4", *env.at_out, "-o", str(single))
     assert single.read_text() == (bundles / "s-4.bundle.json").read_text()
 
 
@@ -1995,24 +1997,32 @@ def test_prove_all_an_id_list_never_issued_and_strict(env: Env) -> None:
     ids = env.tmp / "ids.txt"
     ids.write_text("s-0\n\ns-9\ns-1\n")
     out = env.tmp / "b"
-    data = env.json("prove-all", "uni", str(ids), "--out-dir", str(out))
-    assert data == {"bundles": 3, "never_issued": ["s-9"], "checkpoint_size": 4,
-                    "checkpoint_signed": False, "out_dir": str(out), "documents": 0}
-    assert stat.S_IMODE((out / "s-0.bundle.json").stat().st_mode) == 0o644  # no document
-    result = env.run("verify", str(out / "s-9.bundle.json"), "--log-key", env.log_vkey)
-    assert result.exit_code == 1 and "NOT FOUND" in result.stdout
-    text = env.ok("prove-all", "uni", str(ids), "--out-dir", str(out)).stdout
-    assert "1 of them proving a credential never issued" in text
+    data = env.json("prove-all", "uni", str(ids), "--out-dir", str(out), *env.at_out)
+    assert data == {"bundles": 2, "never_issued": ["s-9"], "checkpoint_size": 5,
+                    "checkpoint_signed": False, "out_dir": str(out)}
+    assert sorted(p.name for p in out.iterdir()) == ["s-0.bundle.json", "s-1.bundle.json"]
+    text = env.ok("prove-all", "uni", str(ids), "--out-dir", str(out), *env.at_out).stdout
+    assert "; 1 never issued, skipped" in text
     # --strict: refused, nothing written.
     strict = env.tmp / "strict"
-    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict), "--strict"),
-                 3, match="never issued")
+    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict), "--strict",
+                         *env.at_out), 3, match="(the first: 's-9')")
     assert not strict.exists()
-    # --documents with one missing for an issued credential: refused, nothing written.
-    (env.out / "uni" / "s-1.json").unlink()
-    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict),
-                         "--documents", str(env.out)), 3, match="'s-1'")
+    # A credential the issuer holds but the log does not (from another store, say): never
+    # issued here; --strict refuses it too.
+    foreign = env.credential("s-1")
+    foreign["id"] = "urn:uuid:00000000-0000-4000-8000-000000000000"
+    env.credential_path("s-7").write_text(json.dumps(foreign))
+    ids.write_text("s-0\ns-7\n")
+    data = env.json("prove-all", "uni", str(ids), "--out-dir", str(out), *env.at_out)
+    assert (data["bundles"], data["never_issued"]) == (1, ["s-7"])
+    assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict), "--strict",
+                         *env.at_out), 3, match="never issued by 'uni'")
     assert not strict.exists()
+    # Without --out it finds none of them: each is never issued, not an error.
+    data = env.json("prove-all", "uni", str(ids), "--out-dir", str(out), "--out",
+                    str(env.tmp / "elsewhere"))
+    assert (data["bundles"], data["never_issued"]) == (0, ["s-0", "s-7"])
     # Bad input files: one line each.
     ids.write_text("s-0\ns-0\n")
     assert_error(env.run("prove-all", "uni", str(ids), "--out-dir", str(strict)), 3,
@@ -2040,22 +2050,23 @@ def test_prove_all_reads_one_snapshot(env: Env, monkeypatch: pytest.MonkeyPatch)
             snapshots.append(snap)
             super().__init__(snap, size)
 
-        def build(self, credentials: Any, documents: Any) -> Any:
-            if credentials[0][1] == "s-1":  # between bundles, another process appends, signs
-                for args in (["issue", "uni", "late", "--key", str(env.uni_key), "--subject",
-                              "s", "--title", "t", "--out", str(env.out)], ["checkpoint"]):
+        def build(self, credentials: Any) -> Any:
+            if credentials[0][1] == env.handle("s-1"):  # between bundles, another process
+                for args in (["issue", "uni", "late", "--key", str(env.uni_key),  # appends, signs
+                              "--subject", "s", "--achievement", ACHIEVEMENT, "--out",
+                              str(env.out)], ["checkpoint"]):
                     subprocess.run([sys.executable, "-m", "ledger", "--dir", str(env.store),
                                     *args], check=True, capture_output=True)
-            return super().build(credentials, documents)
+            return super().build(credentials)
 
     monkeypatch.setattr(bundle_module, "_Builder", Spy)
     out = env.tmp / "b"
-    env.ok("prove-all", "uni", str(batch), "--out-dir", str(out))
+    env.ok("prove-all", "uni", str(batch), "--out-dir", str(out), *env.at_out)
     notes = {json.loads((out / f"s-{i}.bundle.json").read_text())["checkpoint"]
              for i in range(4)}
     assert len(snapshots) == 1 and len(notes) == 1
-    assert parse_checkpoint(parse_note(notes.pop()).text).size == size == 5
-    assert [s for s, _ in read_ledger(env.store).checkpoints()] == [5, 6]  # it did grow
+    assert parse_checkpoint(parse_note(notes.pop()).text).size == size == 6
+    assert [s for s, _ in read_ledger(env.store).checkpoints()] == [6, 7]  # it did grow
 
 
 # ------------------------------------------------------------- issue 15: the registrar's CSV
@@ -2069,49 +2080,60 @@ def _issue_batch(env: Env, path: Path, *extra: str) -> Result:
 def test_issue_batch_csv_from_excel(env: Env) -> None:
     env.issue("m-1")
     env.issue("m-2")
-    digest = hashlib.sha256(b"transcript").hexdigest()
     path = env.tmp / "cohort.csv"
     # Excel: a UTF-8 BOM, CRLF line ends, a quoted cell with a comma, an empty cell.
-    path.write_bytes(b"\xef\xbb\xbfid,subject,title,expires,parts,document\r\n"
-                     b'c-1,"Lovelace, Ada",Python 101,2030-01-31,m-1; m-2,\r\n'
-                     + f"c-2,Grace Hopper,Python 101,,,{digest}\r\n".encode()
-                     + "c-3,Émilie du Châtelet,Python 101,,,\r\n".encode())
+    path.write_bytes(b"\xef\xbb\xbfid,subject,subject_type,achievement,result,expires,parts\r\n"
+                     b'c-1,"Lovelace, Ada",,cs201,,2030-01-31,m-1; m-2\r\n'
+                     b"c-2,grace@example.org,emailAddress,cs201,B+,,\r\n"
+                     + "c-3,Émilie du Châtelet,name,cs201,,,\r\n".encode())
     result = _issue_batch(env, path)
     assert result.exit_code == 0, result.output
     assert "issued 3 credentials" in result.stdout
-    doc = _check_holder_document(env, "c-1", "Lovelace, Ada", 3)
-    assert (doc["expires"], doc["parts"]) == ("2030-01-31", ["m-1", "m-2"])
-    assert _check_holder_document(env, "c-2", "Grace Hopper", 4)["document_sha256"] == digest
-    _check_holder_document(env, "c-3", "Émilie du Châtelet", 5)
+    doc = _check_holder_document(env, "c-1", "Lovelace, Ada", 4)
+    assert doc["validUntil"] == "2030-01-31T23:59:59Z"
+    assert [e["id"] for e in doc["evidence"]] == [env.handle("m-1"), env.handle("m-2")]
+    doc = _check_holder_document(env, "c-2", "grace@example.org", 5,
+                                 subject_type="emailAddress")
+    assert doc["credentialSubject"]["result"][0]["value"] == "B+"
+    _check_holder_document(env, "c-3", "Émilie du Châtelet", 6)
     # --format csv for another name; a mapping from the registrar's column names.
     other = env.tmp / "registrar.txt"
-    other.write_text("student_no,email,course,grade\nd-1,ada@example.org,SQL,A\n",
+    other.write_text("student_no,email,course,grade\nd-1,ada@example.org,cs201,A\n",
                      encoding="utf-8")
     result = _issue_batch(env, other, "--format", "csv", "--columns",
-                          "id=student_no,subject=email,title=course")
+                          "id=student_no,subject=email,achievement=course,result=grade")
     assert result.exit_code == 0, result.output
-    _check_holder_document(env, "d-1", "ada@example.org", 6)
+    doc = _check_holder_document(env, "d-1", "ada@example.org", 7)
+    assert doc["credentialSubject"]["result"][0]["value"] == "A"
 
 
-CSV_HEADER = "id,subject,title\n"
+CSV_HEADER = "id,subject,achievement\n"
 BAD_CSV: dict[str, tuple[str | bytes, str]] = {
     # the physical line, counting the header as line 1 and a quoted cell's line breaks
-    "bad-id": (CSV_HEADER + 'a-1,"two\nlines",t\na 2,s,t\n', ":4: "),
-    "cells": (CSV_HEADER + "a-1,s,t\n\na-2,s\n", ":4: 2 cells"),
-    "repeated": (CSV_HEADER + "a-1,s,t\na-1,s,t\n", ":3: credential id 'a-1' appears twice"),
-    "bad-expiry": ("id,subject,title,expires\na-1,s,t,31/01/2030\n", ":2: expires"),
-    "not-utf8": (CSV_HEADER.encode() + b"a-1,s\xff,t\n", ":2: not UTF-8"),
-    "unknown-column": ("id,subject,title,expiry\na-1,s,t,2030-01-31\n", ":1: unknown column"),
-    "missing-column": ("id,subject\na-1,s\n", ":1: no 'title' column"),
-    "bad-quote": (CSV_HEADER + 'a-1,s,t\na-2,"s"x,t\n', ":3: not CSV"),
-    "long-record": (CSV_HEADER + 'a-1,"' + "x\n" * 40_000 + '",t\n', ":2: record (lines 2-"),
-    "long-line": (CSV_HEADER + "a-1,s," + "x" * 70_000 + "\n", ":2: line longer"),
+    "bad-id": (CSV_HEADER + 'a-1,"two\nlines",cs201\na 2,s,cs201\n', ":4: "),
+    "cells": (CSV_HEADER + "a-1,s,cs201\n\na-2,s\n", ":4: 2 cells"),
+    "repeated": (CSV_HEADER + "a-1,s,cs201\na-1,s,cs201\n",
+                 ":3: credential id 'a-1' appears twice"),
+    "bad-expiry": ("id,subject,achievement,expires\na-1,s,cs201,31/01/2030\n", ":2: expires"),
+    "not-utf8": (CSV_HEADER.encode() + b"a-1,s\xff,cs201\n", ":2: not UTF-8"),
+    "unknown-column": ("id,subject,achievement,expiry\na-1,s,cs201,2030-01-31\n",
+                       ":1: unknown column 'expiry'"),
+    "v1-title-column": ("id,subject,title\na-1,s,Python 101\n", ":1: unknown column 'title'"),
+    "missing-column": ("id,subject\na-1,s\n", ":1: no 'achievement' column"),
+    "bad-subject-type": ("id,subject,subject_type,achievement\na-1,s,phone,cs201\n",
+                         ":2: 'subject_type' must be one of"),
+    "unregistered": (CSV_HEADER + "a-1,s,cs201\na-2,s,cs999\n", ":3: achievement 'cs999'"),
+    "bad-quote": (CSV_HEADER + 'a-1,s,cs201\na-2,"s"x,cs201\n', ":3: not CSV"),
+    "long-record": (CSV_HEADER + 'a-1,"' + "x\n" * 40_000 + '",cs201\n',
+                    ":2: record (lines 2-"),
+    "long-line": (CSV_HEADER + "a-1," + "x" * 70_000 + ",cs201\n", ":2: line longer"),
     "header-only": (CSV_HEADER, ": no credentials"),
 }
 
 
 @pytest.mark.parametrize("flaw", list(BAD_CSV))
 def test_bad_csv_names_the_line(env: Env, flaw: str) -> None:
+    env.achievement()
     text, where = BAD_CSV[flaw]
     path = env.tmp / "cohort.csv"
     if isinstance(text, bytes):
@@ -2120,42 +2142,48 @@ def test_bad_csv_names_the_line(env: Env, flaw: str) -> None:
         path.write_text(text, encoding="utf-8")
     message = assert_error(_issue_batch(env, path), 3)
     assert f"cohort.csv{where}" in message, message
-    assert env.size() == 1
+    assert env.size() == 2
     assert not list(env.out.glob("uni/*"))
 
 
 def test_columns_usage_errors(env: Env) -> None:
+    env.achievement()
     path = _batch_file(env, GOOD_LINE)
     assert_usage_error(_issue_batch(env, path, "--columns", "id=no"))  # a JSONL file
     csv_path = env.tmp / "c.csv"
-    csv_path.write_text(CSV_HEADER + "a-1,s,t\n", encoding="utf-8")
-    assert_usage_error(_issue_batch(env, csv_path, "--columns", "colour=x"))
-    assert_usage_error(_issue_batch(env, csv_path, "--columns", "id"))
+    csv_path.write_text(CSV_HEADER + "a-1,s,cs201\n", encoding="utf-8")
+    for columns in ("colour=x", "id", "title=course", "document=pdf"):
+        result = _issue_batch(env, csv_path, "--columns", columns)
+        assert_usage_error(result)
+        assert result.stderr.startswith("credledger: error: --columns")
     assert_usage_error(env.run("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject",
-                               "s", "--title", "t", "--format", "csv"))
-    assert env.size() == 1
+                               "s", "--achievement", ACHIEVEMENT, "--format", "csv"))
+    assert env.size() == 2
 
 
 def test_skip_existing_makes_a_rerun_safe(env: Env) -> None:
+    env.achievement()
     path = env.tmp / "cohort.csv"
-    path.write_text(CSV_HEADER + "a-1,s1,t\na-2,s2,t\n", encoding="utf-8")
+    path.write_text(CSV_HEADER + "a-1,s1,cs201\na-2,s2,cs201\n", encoding="utf-8")
     assert _issue_batch(env, path).exit_code == 0
-    first = (env.out / "uni" / "a-1.json").read_bytes()
+    first = env.credential_path("a-1").read_bytes()
     # The registrar adds a line and runs it again: without --skip-existing, refused.
-    path.write_text(CSV_HEADER + "a-1,s1,t\na-2,s2,t\na-3,s3,t\n", encoding="utf-8")
-    assert_error(_issue_batch(env, path), 3, match="duplicate")
-    assert env.size() == 3
+    path.write_text(CSV_HEADER + "a-1,s1,cs201\na-2,s2,cs201\na-3,s3,cs201\n",
+                    encoding="utf-8")
+    assert_error(_issue_batch(env, path), 3, match="cohort.csv:2: credential id 'a-1' was "
+                                                   "already issued")
+    assert env.size() == 4
     result = _issue_batch(env, path, "--skip-existing")
     assert result.exit_code == 0, result.output
     assert "issued 1 credential " in result.stdout and "skipped 2" in result.stdout
-    assert env.size() == 4
-    assert (env.out / "uni" / "a-1.json").read_bytes() == first  # untouched
-    _check_holder_document(env, "a-3", "s3", 3)
+    assert env.size() == 5
+    assert env.credential_path("a-1").read_bytes() == first  # untouched
+    _check_holder_document(env, "a-3", "s3", 4)
     data = json.loads(_issue_batch(env, path, "--skip-existing", "--json").stdout)
     assert (data["count"], data["skipped"]) == (0, 3)
     result = _issue_batch(env, path, "--skip-existing")
     assert result.exit_code == 0 and "all 3 credentials are already in the log" in result.stdout
-    assert env.size() == 4
+    assert env.size() == 5
 
 
 def test_an_interrupted_batch_blocks_issue_to_any_out(env: Env,
@@ -2165,26 +2193,27 @@ def test_an_interrupted_batch_blocks_issue_to_any_out(env: Env,
     def fail(*_: Any, **__: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    lines = GOOD_LINE + '{"id": "b-2", "subject": "s2", "title": "t"}\n'
+    env.achievement()
+    lines = GOOD_LINE + _line("b-2", "s2")
     path = _batch_file(env, lines)
     with monkeypatch.context() as m:
         m.setattr(issuance, "write_document", fail)  # the disk fills after the commit
         assert_error(_issue_batch(env, path), 3, match="recover")
     pending = env.out / "uni" / ".pending-b-1.jsonl"
-    assert pending.exists() and env.size() == 3
+    assert pending.exists() and env.size() == 4
     record = env.store / "pending" / "uni"
     assert json.loads(record.read_text()) == [str(env.out / "uni")]
     # Another --out (relative, from elsewhere) does not hide the interrupted batch.
     other = env.tmp / "elsewhere"
     message = assert_error(env.run("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject",
-                                   "s", "--title", "t", "--out", str(other)), 3)
+                                   "s", "--achievement", ACHIEVEMENT, "--out", str(other)), 3)
     assert str(pending) in message and f"credledger recover uni --out {env.out}'" in message
-    assert env.size() == 3 and not other.exists()
+    assert env.size() == 4 and not other.exists()
     env.ok("recover", "uni", "--out", str(env.out))
     assert not pending.exists() and not record.exists()
-    _check_holder_document(env, "b-2", "s2", 2)
-    env.ok("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject", "s", "--title", "t",
-           "--out", str(other))
+    _check_holder_document(env, "b-2", "s2", 3)
+    env.ok("issue", "uni", "c-9", "--key", str(env.uni_key), "--subject", "s", "--achievement",
+           ACHIEVEMENT, "--out", str(other))
     assert not record.exists()  # cleared once the batch's pending file is gone
 
 
