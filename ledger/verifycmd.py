@@ -469,11 +469,15 @@ def _split_credentials(files: tuple[str, ...], bundles: tuple[str, ...]
 
 def _is_credential(path: str) -> bool:
     """Whether the file at ``path`` starts as a credential does (``{`` and an ``@context``
-    member within its first 4 kB); an unreadable one is left for verifying to report."""
+    member within its first 4 kB); an unreadable one is left for verifying to report, and a
+    FIFO or a device is never opened to be waited on (``files.open_regular``)."""
+    from ledger.errors import LedgerError
+    from ledger.files import open_regular
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "a proof bundle") as f:
             head = f.read(4096)
-    except OSError:
+    except (OSError, LedgerError):
         return False
     text = head.lstrip()
     return text.startswith(b"{") and b'"@context"' in text
