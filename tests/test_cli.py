@@ -2223,21 +2223,25 @@ def test_verify_shows_what_the_employer_sees(env: Env) -> None:
     file (a missing one names the bundle's origin); several files and stdin."""
     env.issue("c-1")
     env.issue("c-2")
-    env.ok("revoke", "uni", "c-2", "--key", str(env.uni_key), "--reason", "fraud")
+    env.ok("revoke", "uni", "c-2", "--key", str(env.uni_key), *env.at_out, "--reason",
+           "withdrawn")
     cp = env.json("checkpoint")
     good, bad = env.tmp / "c-1.bundle.json", env.tmp / "c-2.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(good))
-    env.ok("prove", "uni", "c-2", "-o", str(bad))
-    doc, key = env.out / "uni" / "c-1.json", env.log_vkey
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(good))
+    env.ok("prove", "uni", "c-2", *env.at_out, "-o", str(bad))
+    doc, key = env.credential_path("c-1"), env.log_vkey
     last_time = env.json("entry", str(cp["size"] - 1))["time"][:19] + "Z"  # whole seconds
     code, out, err = _run_entry(["verify", str(good), "--log-key", key], through_click=False)
     assert code == 0 and err == "", err
     assert "issued by Example University (uni)" in out
-    assert "holder not checked (no document given)" in out
+    assert "credential not checked (only its bundle was given)" in out
     assert f"as of {last_time} (the time of the checkpoint's last entry)" in out
-    code, out, _ = _run_entry(["verify", str(good), "--log-key", key, "--document", str(doc)],
+    code, out, _ = _run_entry(["verify", str(doc), "--bundle", str(good), "--log-key", key],
                               through_click=False)
-    assert code == 0 and "holder 'holder of c-1' matches the commitment" in out
+    assert code == 0 and "credential checked; holder not checked (no --subject)" in out
+    code, out, _ = _run_entry(["verify", str(doc), "--bundle", str(good), "--log-key", key,
+                               "--subject", "holder of c-1"], through_click=False)
+    assert code == 0 and "credential checked; holder 'holder of c-1' matches it" in out
     assert "not checked" not in out
     code, out, _ = _run_entry(["verify", str(good), "--log-key", key, "--json"],
                               through_click=False)
@@ -2266,7 +2270,7 @@ def test_verify_shows_what_the_employer_sees(env: Env) -> None:
     env.issue("c-3")
     env.ok("checkpoint")
     newer = env.tmp / "c-3.bundle.json"
-    env.ok("prove", "uni", "c-3", "-o", str(newer))
+    env.ok("prove", "uni", "c-3", *env.at_out, "-o", str(newer))
     code, out, _ = _run_entry(["verify", str(newer), "--checkpoint", str(saved)],
                               through_click=False)
     assert code == 1 and "INVALID" in out  # pinned to the older tree
@@ -2288,6 +2292,12 @@ def test_verify_shows_what_the_employer_sees(env: Env) -> None:
     code, out, err = _run_entry(["verify", str(good), "-", "--log-key", key],
                                 through_click=False, stdin=bad.read_bytes())
     assert code == 1 and out.count("== ") == 2 and "REVOKED" in out and "VALID" in out
+    # Two holders' credentials, each with its own bundle (one from stdin), in one run.
+    code, out, err = _run_entry(["verify", str(doc), str(env.credential_path("c-2")),
+                                 "--bundle", str(good), "--bundle", "-", "--log-key", key],
+                                through_click=False, stdin=bad.read_bytes())
+    assert code == 1 and out.count("credential checked") == 2 and err == ""
+    assert out.index(env.handle("c-1")) < out.index("== -") < out.index(env.handle("c-2"))
     code, out, err = _run_entry(["verify", str(good), str(env.tmp / "nope.json"), "--log-key",
                                  key, "--json"], through_click=False)
     assert code == 3 and "nope.json: " in err
@@ -2303,18 +2313,20 @@ def test_verify_shows_what_the_employer_sees(env: Env) -> None:
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
 def test_verify_refuses_a_fifo_in_every_file_option_at_once(env: Env) -> None:
     # Every file verify reads goes through files.open_regular: a FIFO (nobody writing to it) as
-    # the bundle, a document, an attachment, a trust file or a saved checkpoint is refused at
+    # the bundle (FILE or --bundle), the credential, a trust file or a saved checkpoint is refused at
     # once, exit 3, one line, on the fast path and through click alike (it used to wait).
     env.issue("c-1")
     env.ok("checkpoint")
     good = env.tmp / "c-1.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(good))
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(good))
     fifo = env.tmp / "fifo"
     os.mkfifo(fifo)
     key = env.log_vkey
+    cred = str(env.credential_path("c-1"))
     for args in ([str(fifo), "--log-key", key],
-                 [str(good), "--log-key", key, "--document", str(fifo)],
-                 [str(good), "--log-key", key, "--attachment", str(fifo)],
+                 [cred, "--bundle", str(fifo), "--log-key", key],
+                 [cred, str(fifo), "--log-key", key],
+                 [str(fifo), "--bundle", str(good), "--log-key", key],
                  [str(good), "--trust", str(fifo)],
                  [str(good), "--log-key", key, "--checkpoint", str(fifo)]):
         for through_click in (False, True):
@@ -2334,12 +2346,12 @@ def test_fast_verify_ends_at_once_yet_delivers_all_its_output(env: Env) -> None:
     env.issue("c-1")
     env.json("checkpoint")
     bundle = env.tmp / "c-1.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
     args = ["verify", *[str(bundle)] * 300, "--log-key", env.log_vkey]
     code, out, err = _run_entry(args, through_click=False)
     click_code, click_out, click_err = _run_entry(args, through_click=True)
     assert (code, out, err) == (click_code, click_out, click_err) == (0, out, "")
-    assert len(out) > 1 << 16 and out.count("VALID      uni/c-1") == 300  # more than a pipe holds
+    assert len(out) > 1 << 16 and out.count(f"VALID      uni/{env.handle('c-1')}") == 300  # more than a pipe holds
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLEDGER_")}
     proc = subprocess.Popen([sys.executable, "-c", "from ledger.main import main; main()", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env)
@@ -2362,7 +2374,7 @@ def test_fast_verify_keeps_its_exit_code_with_an_output_closed(env: Env, closed:
     env.issue("c-1")
     env.json("checkpoint")
     bundle = env.tmp / "c-1.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLEDGER_")}
     for target, want in ((str(bundle), 0), (str(env.tmp / "missing.json"), 3)):
         proc = subprocess.run(
