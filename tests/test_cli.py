@@ -2,6 +2,10 @@
 
 Exit codes: 0 ok, 1 not valid, 2 usage error, 3 any other error; an error is one line on stderr
 starting ``credledger: error:``, never a traceback, and a refused command writes nothing.
+Entry format 2 (issue 16): a credential is a signed Open Badges 3.0 credential, the issuer's
+copy at OUT/ISSUER/<own id>.json, named in the log by a random urn:uuid handle; the log holds
+nothing personal, and verify checks the credential beside its proof bundle (--bundle, and the
+holder with --subject).
 The tlog-proof output is also checked with an inclusion verifier written here from RFC 9162
 §2.1.3.2 and a signed-note check written from c2sp.org/signed-note, independent of the package.
 """
@@ -152,7 +156,8 @@ def bare(tmp_path: Path) -> Env:
 
 @pytest.fixture
 def env(bare: Env) -> Env:
-    """An initialised store with issuer uni registered (entry 0)."""
+    """An initialised store with issuer uni registered (entry 0); :meth:`Env.issue` registers
+    its achievement cs201 (entry 1) before its first credential."""
     data = bare.json("init", "--origin", ORIGIN)
     bare.log_vkey, bare.registry_vkey = data["log_vkey"], data["registry_vkey"]
     bare.uni_key, bare.uni_vkey = bare.key("uni")
@@ -421,9 +426,9 @@ def test_revoke_of_an_own_id_without_its_credential_is_a_clear_error(env: Env) -
                      ("c-1",)):  # the default --out, ./credentials, has nothing
             line = assert_error(env.run(verb, "uni", *args, "--key", str(env.uni_key)), 3)
             assert f"no credential {args[0]!r} in " in line and "urn:uuid:" in line
-    for args in (("status", "uni", "c-1", "--out", str(elsewhere)),
-                 ("prove", "uni", "c-1", "--out", str(elsewhere))):
-        assert_error(env.run(*args), 3, match="no credential 'c-1' in ")
+    for command in ("status", "prove"):
+        assert_error(env.run(command, "uni", "c-1", "--out", str(elsewhere)), 3,
+                     match="no credential 'c-1' in ")
     assert env.size() == before and not elsewhere.exists()
     # A credential file that is no credential: named, nothing written.
     env.credential_path("c-1").write_text("{}")
@@ -1116,8 +1121,8 @@ def test_fast_verify_path_imports_only_the_verifier(env: Env, witness: bool,
     env.ok("checkpoint")
     bundle = env.tmp / "c-1.bundle.json"
     env.ok("prove", "uni", "c-1", *env.at_out, "-o", str(bundle))
-    args = ["verify", str(bundle), "--log-key", env.log_vkey]
-    unwanted = _NOT_ON_THE_VERIFY_PATH
+    args: list[str] = ["verify", str(bundle), "--log-key", env.log_vkey]
+    unwanted: tuple[str, ...] = _NOT_ON_THE_VERIFY_PATH
     if credential:
         args = ["verify", str(env.credential_path("c-1")), "--bundle", str(bundle),
                 "--subject", "holder of c-1", "--log-key", env.log_vkey]
@@ -1237,10 +1242,10 @@ def test_issue_usage_errors_exit_2(env: Env) -> None:
         assert result.stderr.startswith("credledger: error: ")
         assert len(result.stderr.splitlines()) == 1
     # The options of v1 are gone; a subject type is one of three.
-    for args in (("--title", "Python 101"), ("--document", str(batch)),
-                 ("--attachment", str(batch)), ("--subject-type", "phone")):
+    for option, value in (("--title", "Python 101"), ("--document", str(batch)),
+                          ("--attachment", str(batch)), ("--subject-type", "phone")):
         assert_usage_error(env.run("issue", "uni", "c-1", "--subject", "s", "--achievement",
-                                   ACHIEVEMENT, *key, *args))
+                                   ACHIEVEMENT, *key, option, value))
     assert env.size() == 2
     assert not env.out.exists()
 
