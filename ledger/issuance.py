@@ -49,6 +49,7 @@ from ledger.events import (
     SLOT,
     IssuerRecord,
     check_handle,
+    check_id,
     key_id,
     make_statement,
     slot_ident,
@@ -88,6 +89,14 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     refuse_if_pending(ledger, issuer_id, out_dir)
     if not requests:
         raise EncodingError("no credentials to issue")
+    for req in requests:  # own ids name files in OUT/ISSUER: never a path out of it
+        try:
+            check_id(req.id, "credential id")
+            for part in req.parts:
+                check_id(part, "part")
+        except EncodingError as exc:
+            raise EncodingError(f"{req.where}: {exc}" if req.where else str(exc)) from None
+    refuse_reissue(out, requests)
     t = ledger.clock() if now is None else now
     maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
     unsigned = []
@@ -151,6 +160,27 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
         raise _after_commit(exc, pending, issuer_id, out_dir) from None
     clear_record(ledger, issuer_id, out)  # after the pending file is gone
     return Issued(appended, out, tuple(docs))
+
+
+def refuse_reissue(out: Path, requests: Sequence[CredentialRequest]) -> None:
+    """Refuse a request whose own id already names a credential in ``out``: the log knows
+    credentials by random handles only, so nothing else stops a second credential under the
+    same own id, and writing it would replace the issuer's only copy of the first (still in
+    the log: its handle and salt would be lost to the issuer). One directory listing, not a
+    look-up a request."""
+    try:
+        with os.scandir(out) as entries:
+            present = {e.name for e in entries}
+    except OSError:  # no OUT/ISSUER yet (or none to read: writing there fails later)
+        return
+    for req in requests:
+        name = document_name(req.id)
+        if name in present:
+            where = f"{req.where}: " if req.where else ""
+            raise EncodingError(f"{where}credential id {req.id!r} was already issued: "
+                                f"{out / name} holds its credential (an id names one "
+                                "credential: give a new one, or --skip-existing to issue only "
+                                "the new ones of a batch)")
 
 
 def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
@@ -624,7 +654,7 @@ def issuer_dir(out_dir: str | os.PathLike[str], issuer_id: str) -> Path:
 def read_credential(out: Path, own_id: str) -> dict[str, Any]:
     """The credential 'issue' wrote to ``out`` (``OUT/<issuer>/``) as ``own_id``: parsed
     JSON whose ``id`` is a handle (NotFoundError if there is none)."""
-    path = out / document_name(own_id)
+    path = out / document_name(check_id(own_id, "credential id"))
     data = read_regular(path, MAX_DOCUMENT_SIZE, "a credential")
     try:
         cred = json.loads(data)

@@ -469,11 +469,15 @@ def _split_credentials(files: tuple[str, ...], bundles: tuple[str, ...]
 
 def _is_credential(path: str) -> bool:
     """Whether the file at ``path`` starts as a credential does (``{`` and an ``@context``
-    member within its first 4 kB); an unreadable one is left for verifying to report."""
+    member within its first 4 kB); an unreadable one is left for verifying to report, and a
+    FIFO or a device is never opened to be waited on (``files.open_regular``)."""
+    from ledger.errors import LedgerError
+    from ledger.files import open_regular
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "a proof bundle") as f:
             head = f.read(4096)
-    except OSError:
+    except (OSError, LedgerError):
         return False
     text = head.lstrip()
     return text.startswith(b"{") and b'"@context"' in text
@@ -607,7 +611,7 @@ def _verify_one(file: str, *, trust: _Trust, documents: tuple[str, ...],
 def _credential_json(name: str, raw: bytes) -> dict[str, Any]:
     """A credential file as strict JSON (``openbadges.parse_credential``: bounded, no member
     named twice); a file of another kind is a usage error naming what it is."""
-    from ledger.errors import EncodingError
+    from ledger.errors import CredentialError, EncodingError
     from ledger.openbadges import parse_credential
 
     what = file_kind(raw)
@@ -618,6 +622,8 @@ def _credential_json(name: str, raw: bytes) -> dict[str, Any]:
         return parse_credential(raw)
     except EncodingError as exc:
         raise CommandError(f"{name}: not a holder's credential ({exc})", 2) from None
+    except CredentialError as exc:  # INVALID: the answer names the file, as it has no id yet
+        raise CredentialError(f"{name}: the credential: {exc}") from None
 
 
 def _run_tlog_proof(file: str, data: bytes, *, verifier: Any, root: bytes | None,
