@@ -92,6 +92,10 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
     for req in requests:  # own ids name files in OUT/ISSUER: never a path out of it
         try:
             check_id(req.id, "credential id")
+            if req.id.startswith("urn:uuid:"):  # what revoke, prove and status read as a handle
+                raise EncodingError(f"credential id {req.id!r}: your own id for a credential "
+                                    "cannot start with urn:uuid:, which names a credential by "
+                                    "its id in the log")
             for part in req.parts:
                 check_id(part, "part")
         except EncodingError as exc:
