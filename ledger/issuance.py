@@ -40,6 +40,7 @@ from ledger.errors import (
     LedgerError,
     NotFoundError,
     PendingBatchError,
+    RefusedError,
 )
 from ledger.events import (
     ISSUE,
@@ -251,6 +252,25 @@ class _CredentialMaker:
         except (ValueError, AttributeError, LedgerError):
             raise EncodingError(f"part {own_id!r}: {path} is not a credential") from None
 
+    def refuse_duplicate(self, own_id: str) -> None:
+        """Refuse an own id given twice in the batch, or naming a credential of OUT that the
+        log holds: its file is the issuer's only copy of that credential (and its salt), which
+        writing another credential under the same name would destroy."""
+        if own_id in self.handles:
+            raise RefusedError("duplicate-credential", f"credential id {own_id!r} is given "
+                               "twice in the batch")
+        try:
+            cred = read_credential(self.out, own_id)
+        except NotFoundError:
+            return
+        except LedgerError:
+            return  # not a credential (or not a regular file): nothing of the log's to keep
+        if committed(self.ledger, self.issuer_id, cred):
+            raise RefusedError("duplicate-credential", f"issuer {self.issuer_id!r} already "
+                               f"issued {own_id!r} ({cred['id']}, in "
+                               f"{self.out / document_name(own_id)}); give the new credential "
+                               "another id (or --skip-existing to skip it)")
+
     def status_index(self) -> int:
         """A random free index of the key's current list (docs/FORMAT.md §17.4): drawn
         uniformly; after 64 held draws in a row, the next list."""
@@ -271,6 +291,7 @@ class _CredentialMaker:
         import uuid
 
         ob, anchoring = self._openbadges, self._anchoring
+        self.refuse_duplicate(req.id)
         reg = self.achievement(req.achievement)
         origin = self.ledger.origin
         valid_until = parse_date(req.expires, "expires")
