@@ -464,7 +464,8 @@ class Store:
         lacks other databases a writer adds, is opened as a writer."""
         self.env = lmdb.open(str(self.path), map_size=size, max_dbs=len(DB_NAMES) + 2,
                              subdir=True, create=create, readonly=readonly, sync=True,
-                             metasync=True, readahead=False, meminit=False, max_readers=254)
+                             metasync=True, readahead=False, max_readers=254,
+                             meminit=True)  # never stale process memory (salts) in a page
 
         def open_dbs() -> dict[str, Any]:
             dbs = {}
