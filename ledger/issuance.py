@@ -172,6 +172,12 @@ def refuse_reissue(out: Path, requests: Sequence[CredentialRequest]) -> None:
     same own id, and writing it would replace the issuer's only copy of the first (still in
     the log: its handle and salt would be lost to the issuer). One directory listing, not a
     look-up a request."""
+    seen: set[str] = set()
+    for req in requests:
+        if req.id in seen:
+            where = f"{req.where}: " if req.where else ""
+            raise EncodingError(f"{where}credential id {req.id!r} is given twice in the batch")
+        seen.add(req.id)
     try:
         with os.scandir(out) as entries:
             present = {e.name for e in entries}

@@ -42,6 +42,12 @@ def _time(env: Env, index: int) -> str:
     return str(env.json("entry", str(index))["time"])
 
 
+def _issue(env: Env, cred: str, ach: str = "cs201") -> dict[str, Any]:
+    """Issue ``cred`` (own id) awarding the registered achievement ``ach``, to env.out."""
+    return _json(env, "issue", "uni", cred, "--key", str(env.uni_key), "--subject",
+                 f"holder of {cred}", "--achievement", ach, "--out", str(env.out))
+
+
 def test_add_then_show_one_and_all(env: Env) -> None:
     added = _add(env, "cs201", "--name", "Data Structures", "--description",
                  "Lists, trees and graphs.", "--criteria", "Pass the final exam.",
@@ -183,8 +189,9 @@ def test_criteria_from_a_file(env: Env) -> None:
 
 
 def test_status_lists_the_achievements(env: Env) -> None:
-    _add(env, "cs201", "--name", "Data Structures", "--type", "Course", "--criteria", "Pass.")
-    env.issue("c-1")
+    _add(env, "cs201", "--name", "Data Structures", "--type", "Course", "--criteria", "Pass.",
+         "--description", "Lists, trees and graphs.")
+    assert _issue(env, "c-1")["first_index"] == 2
     _add(env, "b-1", "--name", "Helper", "--type", "ext:Volunteer")
     kid = _kid(env, env.uni_key)
     data = _json(env, "status", "uni")
@@ -200,9 +207,13 @@ def test_status_lists_the_achievements(env: Env) -> None:
         f"{kid}"),
         (f'  b-1: "Helper" (ext:Volunteer), registered at entry 3 ({_time(env, 3)}) by key '
         f"{kid}")]
-    # A credential's status is unchanged by achievements of the same id.
+    # A credential's status is unchanged by an achievement named like its own id.
     _add(env, "c-1", "--name", "Same id as a credential")
-    assert _json(env, "status", "uni", "c-1")["kind"] == "credential"
+    handle = json.loads((env.out / "uni" / "c-1.json").read_text())["id"]
+    for cred in ("c-1", handle):
+        status = _json(env, "status", "uni", cred, "--out", str(env.out))
+        assert status["kind"] == "credential" and status["achievement"] == "cs201", status
+    assert _json(env, "achievement", "show", "uni", "c-1")["name"] == "Same id as a credential"
 
 
 def test_a_compromised_key_marks_what_it_registered(env: Env) -> None:
@@ -277,26 +288,34 @@ def test_the_conventions(env: Env) -> None:
 def test_a_store_without_the_achievements_database(env: Env) -> None:
     """A store an older version wrote lacks the database: the commands that only read
     (opened read-only) and those that write both work on it."""
-    env.issue("c-1")
+    _, poly_vkey = env.key("poly")
+    env.ok("issuer", "add", "poly", "--key", poly_vkey)  # a log of more than the fixture's
     dbs = lmdb.open(str(env.store), max_dbs=len(DB_NAMES) + 2, subdir=True)
     with dbs.begin(write=True) as txn:
         txn.drop(dbs.open_db(b"achievements", txn=txn), delete=True)
     dbs.close()
     assert _json(env, "status", "uni")["achievements"] == []
     assert _json(env, "achievement", "show", "uni")["achievements"] == []
-    _add(env, "cs201", "--name", "X")
+    _add(env, "cs201", "--name", "X", "--description", "d", "--criteria", "c")
     assert [a["id"] for a in _json(env, "achievement", "show", "uni")["achievements"]] == [
         "cs201"]
-    assert _json(env, "audit")["achievements"] == 1
+    _issue(env, "c-1")  # the database written is the one issuing reads
+    audit = _json(env, "audit")
+    assert (audit["achievements"], audit["credentials"]) == (1, 1)
 
 
 def test_a_bundle_whose_last_entry_registers_an_achievement_verifies(env: Env) -> None:
     """The offline verifier decodes the checkpoint's last entry, whatever its kind."""
-    env.issue("c-1")
-    _add(env, "cs201", "--name", "X")
+    _add(env, "cs201", "--name", "X", "--description", "d", "--criteria", "c")
+    _issue(env, "c-1")
+    _add(env, "b-1", "--name", "Y")
     bundle = env.tmp / "c-1.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(bundle))
+    env.ok("prove", "uni", "c-1", "--out", str(env.out), "-o", str(bundle))
     entries = json.loads(bundle.read_text())["entries"]
-    assert max(e["index"] for e in entries) == 2  # the registration, the tree's last entry
-    result = env.run("verify", str(bundle), "--log-key", env.log_vkey)
-    assert result.exit_code == 0 and "VALID" in result.stdout, result.output
+    assert max(e["index"] for e in entries) == 3  # the registration, the tree's last entry
+    credential = str(env.out / "uni" / "c-1.json")
+    for files in ([str(bundle)], [credential, "--bundle", str(bundle)]):
+        result = env.run("verify", *files, "--log-key", env.log_vkey)
+        assert result.exit_code == 0 and result.stdout.startswith("VALID      uni/urn:uuid:"), \
+            result.output
+    assert "credential checked" in result.stdout

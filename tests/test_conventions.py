@@ -25,6 +25,30 @@ from ledger.cli import cli
 # test_cli's fixtures: a bare directory, a store with issuer uni, no CREDLEDGER_* variables.
 bare, env, _no_env_dir = test_cli.bare, test_cli.env, test_cli._no_env_dir
 
+ACH = "cs201"
+NEVER = "urn:uuid:00000000-0000-4000-8000-0000000003e7"  # a handle never issued
+
+
+def _achievement(env: Env) -> None:
+    """Register uni's achievement cs201 (an issue needs one), unless it is there."""
+    shown = json.loads(env.ok("achievement", "show", "uni", "--json").stdout)["achievements"]
+    if ACH not in [a["id"] for a in shown]:
+        env.ok("achievement", "add", "uni", ACH, "--key", str(env.uni_key), "--name",
+               "Data Structures", "--description", "Lists, trees and graphs.", "--criteria",
+               "Pass the final exam.")
+
+
+def _issue(env: Env, cred: str, *extra: str) -> None:
+    """Issue ``cred`` (own id) of cs201 to env.out, registering cs201 first if need be."""
+    _achievement(env)
+    env.ok("issue", "uni", cred, "--key", str(env.uni_key), "--subject", f"holder of {cred}",
+           "--achievement", ACH, "--out", str(env.out), *extra)
+
+
+def _handle(env: Env, cred: str) -> str:
+    """The credential's id (its handle in the log), from the issuer's copy in env.out."""
+    return str(json.loads((env.out / "uni" / f"{cred}.json").read_text())["id"])
+
 
 def test_dash_v_is_the_version() -> None:
     for flag in ("-V", "--version"):
@@ -69,17 +93,18 @@ def test_every_command_that_opens_the_store_takes_dir_after_it() -> None:
 # Command lines that reach the opening of the store (a key file they read first is given).
 _OPENING = [
     ["status", "uni"], ["status", "uni", "c-1"], ["entry", "0"], ["checkpoint"],
-    ["consistency", "0"], ["backup", "{tmp}/backup"], ["prove", "uni", "c-1"],
+    ["consistency", "0"], ["backup", "{tmp}/backup"], ["prove", "uni", NEVER],
     ["prove-all", "uni", "{tmp}/ids.txt", "--out-dir", "{tmp}/bundles"], ["audit"],
     ["export", "tiles", "{tmp}/tiles"], ["issuer", "retire", "uni"],
     ["issuer", "add", "x", "--key", "{vkey}"], ["issuer", "rotate", "uni", "--key", "{key}",
                                                    "--new-key", "{key}"],
     ["issuer", "revoke-key", "uni", "0123456789abcdef"],
-    ["issue", "uni", "c-1", "--key", "{key}", "--subject", "s", "--title", "t",
+    ["issue", "uni", "c-1", "--key", "{key}", "--subject", "s", "--achievement", "a",
      "--out", "{tmp}/out"],
     ["recover", "uni", "--out", "{tmp}/out"],
-    ["revoke", "uni", "c-1", "--key", "{key}"], ["suspend", "uni", "c-1", "--key", "{key}"],
-    ["reinstate", "uni", "c-1", "--key", "{key}"],
+    ["revoke", "uni", NEVER, "--key", "{key}"], ["suspend", "uni", NEVER, "--key", "{key}"],
+    ["reinstate", "uni", NEVER, "--key", "{key}"],
+    ["status-list", "uni", "--key", "{key}"],
 ]
 
 
@@ -98,16 +123,18 @@ def test_dir_after_the_command_is_the_store(env: Env, args: list[str]) -> None:
 
 
 def test_dir_before_after_and_from_the_environment(env: Env) -> None:
-    env.issue("c-1")
+    _issue(env, "c-1")
     runner, store = env.runner, str(env.store)
-    want = env.ok("status", "uni", "c-1").stdout
+    c1 = _handle(env, "c-1")  # the status of a credential by its handle: no OUT to look in
+    want = env.ok("status", "uni", c1).stdout
+    assert want.startswith(f"uni/{c1}: ISSUED")
     for args, environ in (
-        (["status", "uni", "c-1", "--dir", store], {}),
-        (["status", "--dir", store, "uni", "c-1"], {}),
-        (["--dir", store, "status", "uni", "c-1", "--dir", store], {}),  # the same twice
-        (["status", "uni", "c-1"], {"CREDLEDGER_DIR": store}),
-        (["status", "uni", "c-1", "--dir", store], {"CREDLEDGER_DIR": str(env.tmp / "x")}),
-        (["--dir", store, "status", "uni", "c-1"], {"CREDLEDGER_DIR": str(env.tmp / "x")}),
+        (["status", "uni", c1, "--dir", store], {}),
+        (["status", "--dir", store, "uni", c1], {}),
+        (["--dir", store, "status", "uni", c1, "--dir", store], {}),  # the same twice
+        (["status", "uni", c1], {"CREDLEDGER_DIR": store}),
+        (["status", "uni", c1, "--dir", store], {"CREDLEDGER_DIR": str(env.tmp / "x")}),
+        (["--dir", store, "status", "uni", c1], {"CREDLEDGER_DIR": str(env.tmp / "x")}),
     ):
         result = runner.invoke(cli, args, env=environ)
         assert (result.exit_code, result.stdout) == (0, want), (args, result.output)
@@ -116,7 +143,7 @@ def test_dir_before_after_and_from_the_environment(env: Env) -> None:
     assert result.exit_code == 2, result.output
     assert "--dir is given twice" in result.stderr
     # Through the console script, as a user types it.
-    proc = subprocess.run([sys.executable, "-m", "ledger", "status", "uni", "c-1", "--dir",
+    proc = subprocess.run([sys.executable, "-m", "ledger", "status", "uni", c1, "--dir",
                            store], capture_output=True, text=True, check=False, timeout=60,
                           env={k: v for k, v in os.environ.items() if k != "CREDLEDGER_DIR"})
     assert (proc.returncode, proc.stdout) == (0, want), proc.stderr
@@ -211,14 +238,17 @@ def test_entry_shows_every_kind_by_field_name_faithfully(env: Env) -> None:
     assert set(FIELD_NAMES) == set(KINDS)
     for kind, count in _STATEMENT_FIELDS.items():  # (names for optional last fields too)
         assert len(FIELD_NAMES[kind]) in (count, count + 1), kind
-    pdf = env.tmp / "c.pdf"
-    pdf.write_bytes(b"%PDF-1.7 a certificate")
-    env.issue("m-1")
-    env.issue("c-1", "--expires", "2030-01-31", "--part", "m-1", "--attachment", str(pdf))
-    title = 'it\'s "x" \u202eevil\tend'
-    env.ok("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject", "s", "--title", title,
-           "--out", str(env.out))
-    env.ok("suspend", "uni", "c-2", "--key", str(env.uni_key), "--reason", "a\tb \u2066c")
+    name = 'it\'s "x" \u202eevil\tend'  # entry 1: text a terminal would obey, in the log
+    env.ok("achievement", "add", "uni", ACH, "--key", str(env.uni_key), "--name", name,
+           "--description", "a\tb \u2066c", "--criteria", "Pass.", "--type", "Course")
+    _issue(env, "m-1")
+    _issue(env, "c-1", "--expires", "2030-01-31", "--part", "m-1", "--result", "A")
+    _issue(env, "c-2")
+    key = ("--key", str(env.uni_key), "--out", str(env.out))
+    env.ok("suspend", "uni", "c-2", *key, "--reason", "under-review")
+    env.ok("reinstate", "uni", "c-2", *key, "--reason", "review-complete")
+    env.ok("revoke", "uni", "m-1", *key, "--reason", "issued-in-error")
+    env.ok("status-list", "uni", "--key", str(env.uni_key))  # a revocation and a suspension list
     new_key, _ = env.key("uni-2")
     env.ok("issuer", "rotate", "uni", "--key", str(env.uni_key), "--new-key", str(new_key))
     env.ok("issuer", "revoke-key", "uni", env.json("key", "show", str(new_key))["key_id"],
@@ -242,11 +272,18 @@ def test_entry_shows_every_kind_by_field_name_faithfully(env: Env) -> None:
         for name in names[:len(want)]:
             assert any(line.split()[0] == name for line in human.splitlines()), (name, human)
         assert not any(c in human for c in "\t\u202e\u2066"), human
-    assert kinds == {"register-issuer", "issue", "suspend", "rotate-key", "revoke-key",
+    assert kinds == {"register-issuer", "register-achievement", "issue", "suspend", "reinstate",
+                     "revoke", "publish-status-list", "rotate-key", "revoke-key",
                      "retire-issuer"}
-    human = env.ok("entry", "3").stdout  # the title, quoted and escaped, in one line
-    assert 'title           "it\'s \\"x\\" \\u202eevil\\tend"\n' in human
-    assert "valid through 2030-01-31" in env.ok("entry", "2").stdout
+    human = env.ok("entry", "1").stdout  # the name, quoted and escaped, in one line
+    assert 'name            "it\'s \\"x\\" \\u202eevil\\tend"\n' in human
+    assert 'description     "a\\tb \\u2066c"\n' in human
+    c1 = env.json("entry", "3")
+    assert c1["statement_fields"]["credential"] == _handle(env, "c-1")
+    assert c1["statement_fields"]["parts"] == [_handle(env, "m-1")]
+    assert c1["statement_fields"]["achievement"] == ACH
+    assert "2030-01-31" in env.ok("entry", "3").stdout  # valid_until, shown as a date
+    assert "holder of" not in json.dumps(c1)  # nothing personal in the entry
     result = env.run("entry", "0", "--raw", "--json")
     assert result.exit_code == 2 and not result.stdout_bytes
 
@@ -284,8 +321,8 @@ def _json(env: Env, *args: str) -> Any:
 
 def _command_of(args: tuple[str, ...]) -> str:
     words = [a for a in args if not a.startswith("-")]
-    return "-".join(words[:2] if words[0] in ("key", "issuer", "witness", "export") else
-                    words[:1])
+    return "-".join(words[:2] if words[0] in ("key", "issuer", "witness", "export",
+                                              "achievement") else words[:1])
 
 
 def test_every_json_object_names_its_format(env: Env) -> None:
@@ -294,20 +331,25 @@ def test_every_json_object_names_its_format(env: Env) -> None:
     t = env.tmp
     new_key, new_vkey = env.key("uni-2")
     o2_key, _ = env.key("o2")
+    out = ("--out", str(env.out))
     calls: list[tuple[str, ...]] = [
         ("key", "new", str(t / "x.key")), ("key", "show", str(env.uni_key)),
         ("issuer", "add", "other", "--key", new_vkey),
-        ("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "s", "--title", "T",
-         "--out", str(env.out)),
-        ("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject", "s", "--title", "T",
-         "--out", str(env.out)),
-        ("suspend", "uni", "c-2", "--key", str(env.uni_key)),
-        ("reinstate", "uni", "c-2", "--key", str(env.uni_key)),
-        ("revoke", "uni", "c-2", "--key", str(env.uni_key)),
-        ("checkpoint",), ("status", "uni"), ("status", "uni", "c-1"), ("entry", "1"),
+        ("achievement", "add", "uni", ACH, "--key", str(env.uni_key), "--name", "T",
+         "--description", "D", "--criteria", "C"),
+        ("achievement", "show", "uni"),
+        ("issue", "uni", "c-1", "--key", str(env.uni_key), "--subject", "s", "--achievement",
+         ACH, *out),
+        ("issue", "uni", "c-2", "--key", str(env.uni_key), "--subject", "s", "--achievement",
+         ACH, *out),
+        ("suspend", "uni", "c-2", "--key", str(env.uni_key), *out),
+        ("reinstate", "uni", "c-2", "--key", str(env.uni_key), *out),
+        ("revoke", "uni", "c-2", "--key", str(env.uni_key), *out),
+        ("status-list", "uni", "--key", str(env.uni_key)),
+        ("checkpoint",), ("status", "uni"), ("status", "uni", "c-1", *out), ("entry", "1"),
         ("consistency", "1"), ("backup", str(t / "backup")),
-        ("prove", "uni", "c-1", "-o", str(t / "c-1.bundle.json")),
-        ("prove-all", "uni", str(t / "ids.txt"), "--out-dir", str(t / "bundles")),
+        ("prove", "uni", "c-1", *out, "-o", str(t / "c-1.bundle.json")),
+        ("prove-all", "uni", str(t / "ids.txt"), "--out-dir", str(t / "bundles"), *out),
         ("audit",), ("export", "tiles", str(t / "tiles")),
         ("witness", "init", str(t / "w"), "--name", "w.example"),
         ("issuer", "rotate", "other", "--key", str(new_key), "--new-key", str(o2_key)),
@@ -320,16 +362,21 @@ def test_every_json_object_names_its_format(env: Env) -> None:
         assert next(iter(data)) == "format", args
         assert data["format"] == f"credledger-{_command_of(args)}/1", (args, data["format"])
     # prove: the bundle inside (it verifies), or what was written with -o.
-    data = _json(env, "prove", "uni", "c-1")
-    assert (data["proof"], data["credentials"], data["output"]) == ("bundle", ["uni/c-1"], None)
+    data = _json(env, "prove", "uni", "c-1", *out)
+    assert (data["proof"], data["credentials"], data["output"]) == (
+        "bundle", [f"uni/{_handle(env, 'c-1')}"], None)
     assert data["checkpoint_signed"] is True  # the log grew since the last checkpoint
     bundle = t / "embedded.bundle.json"
     bundle.write_text(json.dumps(data["bundle"]))
-    verdict = _json(env, "verify", str(bundle), "--log-key", env.log_vkey)
+    credential = str(env.out / "uni" / "c-1.json")
+    verdict = _json(env, "verify", credential, "--bundle", str(bundle), "--log-key",
+                    env.log_vkey)
     assert (verdict["format"], verdict["answer"]) == ("credledger-verify/1", "VALID")
-    data = _json(env, "prove", "uni", "c-1", "--format", "tlog-proof")
-    assert data["tlog_proof"] == env.ok("prove", "uni", "c-1", "--format", "tlog-proof").stdout
-    data = _json(env, "prove", "uni", "c-1", "-o", str(t / "c-1.bundle.json"))
+    assert verdict["credentials"][0]["credential_checked"] is True
+    data = _json(env, "prove", "uni", "c-1", *out, "--format", "tlog-proof")
+    assert data["tlog_proof"] == env.ok("prove", "uni", "c-1", *out, "--format",
+                                        "tlog-proof").stdout
+    data = _json(env, "prove", "uni", "c-1", *out, "-o", str(t / "c-1.bundle.json"))
     assert data["output"] == str(t / "c-1.bundle.json") and "bundle" not in data
     many = _json(env, "verify", str(bundle), str(t / "c-1.bundle.json"), "--log-key",
                  env.log_vkey)
@@ -358,14 +405,20 @@ def _one_json_error(stderr: str, code: int) -> str:
 
 
 def test_errors_under_json_are_one_json_object(env: Env) -> None:
-    env.issue("c-1")
+    _issue(env, "c-1")
     cases: list[tuple[list[str], int, str]] = [
         (["status", "nope", "--json"], 3, "issuer 'nope' is not registered"),
         (["status", "--json"], 2, "Missing argument 'ISSUER'."),
         (["--json", "status", "uni"], 2, "No such option '--json'."),
         (["status", "uni", "--bogus", "--json"], 2, "No such option '--bogus'."),
-        (["revoke", "uni", "c-9", "--key", str(env.uni_key), "--json"], 3,
+        (["revoke", "uni", NEVER, "--key", str(env.uni_key), "--json"], 3,
          "refused (unknown-credential)"),
+        (["revoke", "uni", "c-9", "--key", str(env.uni_key), "--out", str(env.out), "--json"],
+         3, "no credential 'c-9' in"),
+        (["issue", "uni", "c-9", "--key", str(env.uni_key), "--subject", "s", "--achievement",
+          "phd", "--out", str(env.out), "--json"], 3, "achievement 'phd' is not registered"),
+        (["revoke", "uni", NEVER, "--key", str(env.uni_key), "--reason", "because", "--json"],
+         2, "Invalid value for '--reason'"),
         (["status", "uni", "--json", "--dir", str(env.tmp / "none")], 2, "--dir is given twice"),
         (["entry", "0", "--raw", "--json"], 2, "--raw writes the leaf bytes"),
     ]
@@ -384,19 +437,25 @@ def test_verify_errors_under_json_on_both_paths(env: Env) -> None:
     format, and the error as one JSON line on stderr."""
     from test_cli import _run_entry
 
-    env.issue("c-1")
+    _issue(env, "c-1")
     good = env.tmp / "c-1.bundle.json"
-    env.ok("prove", "uni", "c-1", "-o", str(good))
+    env.ok("prove", "uni", "c-1", "--out", str(env.out), "-o", str(good))
+    cred = str(env.out / "uni" / "c-1.json")
     notes = env.tmp / "notes.txt"
     notes.write_text("not a bundle\n")
     key = ["--log-key", env.log_vkey]
     at = ["--at", "2027-06-01"]
     cases: list[tuple[list[str], int]] = [
         ([str(good), *key, "--json", *at], 0),
+        ([cred, "--bundle", str(good), *key, "--json", *at], 0),
+        ([cred, "--bundle", str(good), *key, "--json", *at, "--subject", "holder of c-1"], 0),
+        ([cred, "--bundle", str(good), *key, "--json", *at, "--subject", "someone else"], 1),
         ([str(notes), *key, "--json"], 1),
         ([str(env.tmp / "missing.json"), *key, "--json"], 3),
         ([str(good), "--json"], 2),
-        ([str(good), *key, "--json", "--document", str(notes)], 2),
+        ([cred, *key, "--json"], 2),  # a credential without its bundle
+        ([str(good), "--bundle", cred, *key, "--json"], 2),  # a credential given as a bundle
+        ([str(good), *key, "--json", "--document", str(notes)], 2),  # gone with v1
         ([str(good), str(notes), *key, "--json", *at], 1),
         ([str(good), str(env.tmp / "missing.json"), *key, "--json", *at], 3),
         ([str(good), "--json", "--log-key"], 2),  # click's parse
@@ -437,17 +496,18 @@ def test_a_note_while_another_process_holds_the_write_lock(env: Env) -> None:
     that only reads neither waits nor says anything (it waited silently, at the opening)."""
     import time
 
-    env.issue("c-1")
+    _issue(env, "c-1")
     holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(env.store), "6"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         start = time.monotonic()
         writer = _console_popen(["--dir", str(env.store), "issue", "uni", "c-2", "--key",
-                                 str(env.uni_key), "--subject", "s", "--title", "T", "--out",
-                                 str(env.out)])
+                                 str(env.uni_key), "--subject", "s", "--achievement", ACH,
+                                 "--out", str(env.out)])
         readers = [_console_popen(["--dir", str(env.store), *args]) for args in (
-            ["status", "uni", "c-1", "--json"], ["entry", "1", "--json"], ["audit", "--json"])]
+            ["status", "uni", "c-1", "--out", str(env.out), "--json"], ["entry", "1", "--json"],
+            ["audit", "--json"])]
         read = [p.communicate(timeout=60) for p in readers]
         read_time = time.monotonic() - start
         out, err = writer.communicate(timeout=60)
@@ -465,7 +525,7 @@ def test_a_note_while_another_process_holds_the_write_lock(env: Env) -> None:
     assert "issued 1 credential" in out
     # Without another writer: no note.
     result = _console(["--dir", str(env.store), "revoke", "uni", "c-2", "--key",
-                       str(env.uni_key)])
+                       str(env.uni_key), "--out", str(env.out)])
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
@@ -513,7 +573,8 @@ def test_a_store_without_the_achievements_database_is_read_without_the_write_loc
 
     from ledger.store import DATA_FILE, DB_NAMES, Store
 
-    env.issue("c-1")
+    _, poly_vkey = env.key("poly")  # entry 1 (no issue: that needs an achievement registered)
+    env.ok("issuer", "add", "poly", "--key", poly_vkey)
     dbs = lmdb.open(str(env.store), max_dbs=len(DB_NAMES) + 2, subdir=True)
     with dbs.begin(write=True) as txn:
         txn.drop(dbs.open_db(b"achievements", txn=txn), delete=True)
@@ -590,31 +651,30 @@ def _console_popen(args: list[str]) -> subprocess.Popen[str]:
 # ----------------------------------------------------------------------------- verify, several FILEs
 
 
-def test_verify_matches_documents_and_attachments_to_one_of_several_files(env: Env) -> None:
-    """With several FILEs, a --document goes with the one bundle proving its credential and an
-    --attachment with the one FILE whose credential commits to its SHA-256, on both paths; one
-    that goes with no FILE or with several is a usage error naming the fix."""
+def test_verify_matches_credentials_to_one_of_several_bundles(env: Env) -> None:
+    """With several bundles (FILEs or --bundle), each holder's credential goes with the one
+    bundle proving it, on both paths, whatever the order; one that goes with no bundle or with
+    several is a usage error naming the fix; a credential never goes with a tlog-proof. (v1's
+    --document and --attachment: the credential is now the holder's file itself.)"""
     from test_cli import _run_entry
 
-    pdf = env.tmp / "c-2.pdf"
-    pdf.write_bytes(b"%PDF-1.7 the certificate of c-2")
-    env.issue("c-1")
-    env.issue("c-2", "--attachment", str(pdf))
-    env.issue("c-3")
+    for cred in ("c-1", "c-2", "c-3"):
+        _issue(env, cred)
     env.ok("checkpoint")
-    b1, b2, b3, proof2 = (env.tmp / n for n in ("c-1.json", "c-2.json", "c-3.json", "c-2.tlog"))
+    b1, b2, b3, proof2 = (env.tmp / n for n in ("c-1.bundle.json", "c-2.bundle.json",
+                                                 "c-3.bundle.json", "c-2.tlog"))
+    out_dir = ("--out", str(env.out))
     for cred, path in (("c-1", b1), ("c-2", b2), ("c-3", b3)):
-        env.ok("prove", "uni", cred, "-o", str(path))
-    env.ok("prove", "uni", "c-2", "--format", "tlog-proof", "-o", str(proof2))
-    again = env.tmp / "c-1-again.json"
-    env.ok("prove", "uni", "c-1", "-o", str(again))
+        env.ok("prove", "uni", cred, *out_dir, "-o", str(path))
+    env.ok("prove", "uni", "c-2", *out_dir, "--format", "tlog-proof", "-o", str(proof2))
+    again = env.tmp / "c-1-again.bundle.json"
+    env.ok("prove", "uni", "c-1", *out_dir, "-o", str(again))
     d1, d2, d3 = (str(env.out / "uni" / f"c-{n}.json") for n in (1, 2, 3))
+    h1, h2 = _handle(env, "c-1"), _handle(env, "c-2")
     forged = env.tmp / "forged-c-3.json"
     doc = json.loads(Path(d3).read_text())
-    doc["subject"] = "Mallory"
+    doc["credentialSubject"]["identifier"][0]["salt"] = "00" * 32  # another holder's hash
     forged.write_text(json.dumps(doc))
-    other = env.tmp / "other.pdf"
-    other.write_bytes(b"%PDF-1.7 not a committed certificate")
     key = ["--log-key", env.log_vkey]
 
     def both(*args: str) -> tuple[int, str, str]:
@@ -622,37 +682,48 @@ def test_verify_matches_documents_and_attachments_to_one_of_several_files(env: E
         assert fast == _run_entry(["verify", *args], through_click=True), args
         return fast
 
-    code, out, err = both(str(b1), str(b2), *key, "--document", d2, "--document", d1,
-                          "--attachment", str(pdf))
-    assert (code, err) == (0, ""), out + err
-    blocks = out.split("\n== ")
-    assert "holder 'holder of c-1' matches the commitment" in blocks[0]
-    assert "holder 'holder of c-2' matches" in blocks[1]
-    assert f"attachment {pdf}: its SHA-256 matches" in blocks[1]
-    assert "attachment" not in blocks[0]
-    code, out, err = both(str(b1), str(b2), *key, "--document", d1, "--json", "--at",
-                          "2027-06-01")
+    # The proofs in order (the FILEs that are not credentials, then each --bundle), each
+    # block with its credential checked.
+    for args, order in (([d2, d1, "--bundle", str(b1), "--bundle", str(b2)], (h1, h2)),
+                        ([d1, str(b2), d2, "--bundle", str(b1)], (h2, h1))):
+        code, out, err = both(*args, *key)
+        assert (code, err) == (0, ""), out + err
+        blocks = out.split("\n== ")
+        assert len(blocks) == 2
+        for block, handle in zip(blocks, order, strict=True):
+            assert f"VALID      uni/{handle} " in block and "credential checked" in block
+    code, out, err = both(d1, "--bundle", str(b1), "--bundle", str(b2), *key, "--json",
+                          "--at", "2027-06-01")
     answers = json.loads(out)
-    assert code == 0 and [a["credentials"][0]["holder_checked"] for a in answers] == [True, False]
-    # The attachment goes with the tlog-proof too; a document never does.
-    code, out, _ = both(str(b1), str(proof2), *key, "--attachment", str(pdf))
-    assert code == 0 and f"attachment {pdf}: its SHA-256 matches" in out.split("\n== ")[1]
-    # A forged document still goes with its bundle, which then does not verify.
-    code, out, err = both(str(b1), str(b3), *key, "--document", str(forged))
+    assert code == 0 and [a["credentials"][0]["credential_checked"] for a in answers] == [
+        True, False]
+    # The holder, checked against the credential of each bundle: one without its credential
+    # cannot be (INVALID, exit 1).
+    code, out, _ = both(d1, "--bundle", str(b1), "--bundle", str(b2), *key, "--subject",
+                        "holder of c-1")
+    blocks = out.split("\n== ")
+    assert code == 1 and "credential checked; holder 'holder of c-1' matches it" in blocks[0]
+    assert "INVALID    a holder (--subject) is checked against the holder's credential; none " \
+           "is given" in blocks[1]
+    # A forged credential still goes with its bundle, which then does not verify.
+    code, out, err = both(str(forged), "--bundle", str(b1), "--bundle", str(b3), *key)
     assert code == 1 and "INVALID" in out.split("\n== ")[1], out + err
     # Usage errors, naming the fix.
     for args, message in (
-        ([str(b1), str(b3), "--document", d2], "none of the FILEs proves uni/c-2"),
-        ([str(b1), str(again), "--document", d1], "2 of the FILEs prove uni/c-1"),
-        ([str(b1), str(proof2), "--document", d2], "none of the FILEs proves uni/c-2"),
-        ([str(b1), str(b3), "--attachment", str(other)],
-         "no credential the FILEs prove commits to its SHA-256"),
-        ([str(b2), str(proof2), "--attachment", str(pdf)],
-         "credentials of 2 of the FILEs commit to its SHA-256"),
+        ([d2, "--bundle", str(b1), "--bundle", str(b3)],
+         (f"{d2}: none of the bundles proves its credential {h2}; verify it with its own "
+         f"bundle: credledger verify {d2} --bundle BUNDLE")),
+        ([d1, "--bundle", str(b1), "--bundle", str(again)],
+         f"{d1}: 2 bundles prove its credential {h1}"),
+        ([d2, "--bundle", str(b1), "--bundle", str(proof2)],
+         f"{d2}: none of the bundles proves its credential {h2}"),
+        ([d2, "--bundle", str(proof2)], ("is a tlog-proof, which proves only that an entry is "
+                                        "in the log")),
+        ([d1, d2], f"{d1} is a holder's credential: verify it with its proof bundle"),
     ):
         code, out, err = both(*args, *key)
         assert (code, out) == (2, ""), (args, out, err)
-        assert message in err and "alone: credledger verify " in err, (args, err)
+        assert message in err, (args, err)
         assert len(err.splitlines()) == 1
 
 
@@ -660,8 +731,9 @@ def test_verify_matches_documents_and_attachments_to_one_of_several_files(env: E
 
 
 def _batch(env: Env, first: int, count: int, **extra: Any) -> None:
+    _achievement(env)
     path = env.tmp / f"batch-{first}.jsonl"
-    path.write_text("".join(json.dumps({"id": f"c-{i}", "subject": f"s{i}", "title": f"T{i}",
+    path.write_text("".join(json.dumps({"id": f"c-{i}", "subject": f"s{i}", "achievement": ACH,
                                         **extra}) + "\n"
                             for i in range(first, first + count)))
     env.ok("issue", "uni", "--key", str(env.uni_key), "--batch", str(path), "--out",
@@ -670,21 +742,21 @@ def _batch(env: Env, first: int, count: int, **extra: Any) -> None:
 
 @pytest.fixture
 def grown(env: Env) -> tuple[Env, Path, Path]:
-    """A log of 300 entries whose checkpoint an audit saved, then grown to 707 entries (a
-    level-1 tile and partial tiles on both sides of the saved size), with changes to
-    credentials issued before it; published as tiles."""
-    _batch(env, 1, 299)
+    """A log of 300 entries (the issuer, its achievement, 298 credentials) whose checkpoint an
+    audit saved, then grown to 707 entries (a level-1 tile and partial tiles on both sides of
+    the saved size), with changes to credentials issued before it; published as tiles."""
+    _batch(env, 1, 298)
     saved = env.tmp / "seen.checkpoint"
     env.ok("checkpoint")
     env.ok("audit", "--save-checkpoint", str(saved))
     _batch(env, 300, 400, parts=["c-7"])  # stacks a credential issued before the saved size
-    key = ["--key", str(env.uni_key)]
-    env.ok("revoke", "uni", "c-5", *key, "--reason", "issued in error")
+    key = ["--key", str(env.uni_key), "--out", str(env.out)]
+    env.ok("revoke", "uni", "c-5", *key, "--reason", "issued-in-error")
     env.ok("suspend", "uni", "c-6", *key)
     env.ok("reinstate", "uni", "c-6", *key)
     env.ok("checkpoint")
     for n in range(700, 704):  # entries after the newest checkpoint, as a store may have
-        env.issue(f"c-{n}")
+        _issue(env, f"c-{n}")
     tiles = env.tmp / "tiles"
     env.ok("export", "tiles", str(tiles))
     return env, saved, tiles
@@ -772,7 +844,8 @@ def test_audit_since_reads_the_prior_state_with_map_proofs(grown: tuple[Env, Pat
 
     env, saved, _ = grown
     with test_cli.read_ledger(env.store) as led:
-        proof, record = led.map_proof(map_key(CRED, "uni", "c-5"), led.entry(299).state_root)
+        proof, record = led.map_proof(map_key(CRED, "uni", _handle(env, "c-5")),
+                                      led.entry(299).state_root)
     value = proof.value()
     assert value is not None and record is not None
     with Store(env.store) as store:
@@ -787,7 +860,7 @@ def test_prove_of_the_latest_checkpoint_never_waits_for_a_writer(env: Env) -> No
     say nothing of waiting; once the log has grown they must sign, so they wait, and say so."""
     import time
 
-    env.issue("c-1")
+    _issue(env, "c-1")
     env.ok("checkpoint")
     ids = env.tmp / "ids.txt"
     ids.write_text("c-1\n", encoding="utf-8")
@@ -797,8 +870,9 @@ def test_prove_of_the_latest_checkpoint_never_waits_for_a_writer(env: Env) -> No
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         start = time.monotonic()
         procs = [_console_popen(["--dir", str(env.store), *args]) for args in (
-            ["prove", "uni", "c-1", "-o", str(env.tmp / "b.json")],
-            ["prove-all", "uni", str(ids), "--out-dir", str(env.tmp / "bundles"), "--json"])]
+            ["prove", "uni", "c-1", "--out", str(env.out), "-o", str(env.tmp / "b.json")],
+            ["prove-all", "uni", str(ids), "--out-dir", str(env.tmp / "bundles"), "--out",
+             str(env.out), "--json"])]
         done = [p.communicate(timeout=60) for p in procs]
         elapsed = time.monotonic() - start
     finally:
@@ -808,15 +882,15 @@ def test_prove_of_the_latest_checkpoint_never_waits_for_a_writer(env: Env) -> No
         assert proc.returncode == 0, err
         assert "waiting for another writer" not in err
     assert json.loads(done[1][0])["checkpoint_signed"] is False
-    env.issue("c-2")  # the log grows: a proof must now sign a checkpoint, as a writer
+    _issue(env, "c-2")  # the log grows: a proof must now sign a checkpoint, as a writer
     holder = subprocess.Popen([sys.executable, "-c", _HOLD_BARE, str(env.store), "3"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        proc = _console_popen(["--dir", str(env.store), "prove", "uni", "c-2", "-o",
-                               str(env.tmp / "c2.json")])
+        proc = _console_popen(["--dir", str(env.store), "prove", "uni", "c-2", "--out",
+                               str(env.out), "-o", str(env.tmp / "c2.json")])
         _, err = proc.communicate(timeout=60)
     finally:
         holder.wait(timeout=60)
     assert proc.returncode == 0 and "waiting for another writer" in err, err
-    assert "signed a checkpoint of size 3" in err
+    assert "signed a checkpoint of size 4" in err  # the issuer, cs201, c-1, c-2
