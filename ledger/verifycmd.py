@@ -395,7 +395,8 @@ def run_verify(files: str | tuple[str, ...], *, log_key: str | None, root: str |
         data = None
         if documents:  # each credential must be one the bundle names: else a usage error
             data = _read_stdin() if files[0] == STDIN else read_input(files[0])
-            _match_to_files({files[0]: data}, documents)
+            if not data.startswith(b"c2sp.org/"):  # a tlog-proof gets its own message
+                _match_to_files({files[0]: data}, documents)
         return _verify_one(files[0], **common, data=data)
     datas: dict[str, bytes | Exception] = {}
     matched: dict[str, tuple[str, ...]] = {}

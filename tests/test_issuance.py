@@ -206,7 +206,7 @@ def test_skip_existing_skips_only_what_out_and_the_log_both_hold(
         setup: tuple[Ledger, Signer, Path], tmp_path: Path) -> None:
     """``issue --skip-existing`` (split_existing): a request is skipped only if OUT holds a
     credential under its own id AND the log holds that credential's handle; the rest are
-    issued, replacing a file whose credential the log never held."""
+    issued, but a file in OUT is never overwritten."""
     ledger, uni, out = setup
     issue(ledger, "uni", uni, _requests(3), out)  # c-0, c-1, c-2 in OUT and in the log
     # c-1's file removed: in the log, not in OUT. c-2's file replaced by a credential the log
@@ -225,6 +225,13 @@ def test_skip_existing_skips_only_what_out_and_the_log_both_hold(
     assert [r.id for r in existing] == ["c-0"]
     assert [r.id for r in new] == ["c-1", "c-2", "c-3"]
     size = ledger.head().size
+    # A file in OUT is never overwritten, even one whose credential this log never held (it
+    # is another store's: its only copy): issue names it, and writes nothing.
+    with pytest.raises(EncodingError, match="'c-2' was already issued"):
+        issue(ledger, "uni", uni, new, out)
+    assert ledger.head().size == size
+    assert (out / "uni" / "c-2.json").read_bytes() == document_bytes(foreign["credential"])
+    (out / "uni" / "c-2.json").rename(tmp_path / "foreign-c-2.json")
     done = issue(ledger, "uni", uni, new, out)
     assert (done.appended.first, done.appended.count) == (size, 3)
     assert (out / "uni" / "c-0.json").read_bytes() == kept  # skipped: untouched
@@ -243,8 +250,7 @@ def test_an_own_id_already_issued_to_out_is_refused(setup: tuple[Ledger, Signer,
     issue(ledger, "uni", uni, _requests(1), out)
     kept = (out / "uni" / "c-0.json").read_bytes()
     size = ledger.head().size
-    with pytest.raises(EncodingError, match=r"refused \(duplicate-credential\): issuer 'uni' "
-                                            r"already issued 'c-0'"):
+    with pytest.raises(EncodingError, match="credential id 'c-0' was already issued"):
         issue(ledger, "uni", uni, _requests(2), out)  # c-0 again
     with pytest.raises(EncodingError, match="'d-0' is given twice"):
         issue(ledger, "uni", uni, _requests(1, "d") * 2, out)
@@ -393,12 +399,18 @@ def test_planted_links_at_the_document_paths_are_never_followed(
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
     (out / "uni").mkdir(parents=True)
-    for name in ("c-0.json", "c-0.json.tmp", ".c-0.json.tmp"):  # and the temp names of old
+    for name in ("c-0.json.tmp", ".c-0.json.tmp"):  # the temporary names, old and new
         (out / "uni" / name).symlink_to(outside)
     (doc,) = issue(ledger, "uni", uni, _requests(1), out).documents
     assert outside.read_text() == "keep me"
     assert not (out / "uni" / "c-0.json").is_symlink()
     assert json.loads((out / "uni" / "c-0.json").read_text()) == doc["credential"]
+    # A link at a credential's own name is a file there: refused as issued, never followed.
+    (out / "uni" / "c-1.json").symlink_to(outside)
+    size = ledger.head().size
+    with pytest.raises(EncodingError, match="'c-1' was already issued"):
+        issue(ledger, "uni", uni, _requests(2)[1:], out)
+    assert outside.read_text() == "keep me" and ledger.head().size == size
 
 
 def test_read_batch_gives_requests_with_their_line(tmp_path: Path) -> None:
