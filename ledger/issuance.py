@@ -40,6 +40,7 @@ from ledger.errors import (
     LedgerError,
     NotFoundError,
     PendingBatchError,
+    RefusedError,
 )
 from ledger.events import (
     ISSUE,
@@ -101,6 +102,28 @@ def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[Cre
         except EncodingError as exc:
             raise EncodingError(f"{req.where}: {exc}" if req.where else str(exc)) from None
     refuse_reissue(out, requests)
+    for attempt in range(STATUS_INDEX_RETRIES + 1):
+        try:
+            return _issue_once(ledger, issuer_id, signer, requests, out, out_dir, now, progress)
+        except RefusedError as exc:
+            # Another batch of this key, issued at the same time, took a status index this
+            # one drew (each draws among the indexes free in the log when it starts). The
+            # refusal came before any commit: draw again, against the log as it is now.
+            if exc.rule != "duplicate-status-index" or attempt == STATUS_INDEX_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+STATUS_INDEX_RETRIES = 4
+"""How many times a batch refused for a status index that a concurrent batch took is built
+again (each time against a log that holds the other batch's indexes)."""
+
+
+def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
+                requests: Sequence[CredentialRequest], out: Path,
+                out_dir: str | os.PathLike[str], now: int | None,
+                progress: Callable[[int], None] | None) -> Issued:
+    """One attempt of :func:`issue`, its checks of the requests done."""
     t = ledger.clock() if now is None else now
     maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
     unsigned = []

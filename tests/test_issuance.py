@@ -747,3 +747,32 @@ def test_a_big_batch_is_signed_on_every_core_with_the_same_signatures(
                   for i in range(parallel.PARALLEL_THRESHOLD + 100)]
     signing = parallel.BatchSigning([st.encode() for st in statements], uni.seed, 2)
     assert signing.result() == [sign_statement(st, uni.seed) for st in statements]
+
+
+def test_a_status_index_a_concurrent_batch_took_is_drawn_again(
+        setup: tuple[Ledger, Signer, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two batches of one key issued at the same time each draw indexes free when they start:
+    one may draw an index the other then commits. Its append is refused (duplicate-status-
+    index) before anything is committed, and issue builds the batch again against the log as
+    it is now: new credentials, the other batch's index avoided, one commit."""
+    ledger, uni, out = setup
+    (first,) = issue(ledger, "uni", uni, _requests(1, "a"), out).documents
+    taken = int(first["credential"]["credentialStatus"][0]["statusListIndex"])
+    real_record = ledger.record
+    stale = {"left": 1}
+
+    def concurrent(kind: str, issuer: str, ident: str = "") -> Any:
+        if kind == SLOT and stale["left"]:  # the first draw does not see the other's slot
+            stale["left"] -= 1
+            return None
+        return real_record(kind, issuer, ident)
+
+    draws = iter([taken, taken, 17])
+    monkeypatch.setattr(ledger, "record", concurrent)
+    monkeypatch.setattr(issuance_module.secrets, "randbelow", lambda n: next(draws))
+    size = ledger.head().size
+    (doc,) = issue(ledger, "uni", uni, _requests(1, "b"), out).documents
+    assert int(doc["credential"]["credentialStatus"][0]["statusListIndex"]) == 17
+    assert ledger.head().size == size + 1 and not stale["left"]
+    assert json.loads((out / "uni" / "b-0.json").read_text()) == doc["credential"]
+    assert not list((out / "uni").glob(".pending-*"))
