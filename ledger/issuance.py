@@ -38,6 +38,7 @@ from ledger.errors import (
     EncodingError,
     InterruptedAfterCommitError,
     LedgerError,
+    LogAnswerError,
     NotFoundError,
     PendingBatchError,
     RefusedError,
@@ -47,13 +48,11 @@ from ledger.events import (
     ISSUER,
     LIST_BITS,
     MAX_LIST_NUMBER,
-    SLOT,
     IssuerRecord,
     check_handle,
     check_id,
     key_id,
     make_statement,
-    slot_ident,
 )
 from ledger.files import FileBatch, fsync_path, open_regular, read_regular, write_atomic
 from ledger.holder import (
@@ -125,7 +124,7 @@ def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
                 progress: Callable[[int], None] | None) -> Issued:
     """One attempt of :func:`issue`, its checks of the requests done."""
     t = ledger.clock() if now is None else now
-    maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
+    maker = _CredentialMaker(ledger, issuer_id, signer, out, t, len(requests))
     unsigned = []
     for req in requests:
         try:
@@ -140,7 +139,7 @@ def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
         docs.append(pending_record(origin=ledger.origin, issuer_id=issuer_id, own_id=req.id,
                                    credential=credential))
     created = _missing_directories(out)  # made for the pending file; removed if refused
-    store = ledger.store.path
+    store = ledger.pending_home  # STORE, or a remote log's state directory
     # A big batch is signed on every core (the worker pool the append uses next) while this
     # process writes the pending file; nothing runs between starting it and the try that
     # stops it on a failure.
@@ -166,6 +165,15 @@ def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
         raise
     try:
         appended = ledger.append(items, progress=progress)
+    except LogAnswerError as exc:
+        # A log server's answer failed its checks: nothing is taken as committed (no holder
+        # document is written), and nothing is thrown away either (the batch may be in the
+        # log): 'recover' writes those a verified proof shows committed.
+        pending.release()
+        raise LogAnswerError(f"{exc}; nothing was written as committed: the batch's "
+                             f"credentials are kept in {pending.path} ('credledger recover "
+                             f"{issuer_id} --out {out_dir}{_log_args(ledger)}' writes those "
+                             "the log proves it holds)") from None
     except BaseException as exc:
         # An interrupt (Ctrl-C) can arrive while LMDB commits and be raised only after the
         # commit returned: ask the log, and keep the salts of a batch that is in it.
@@ -179,12 +187,12 @@ def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
             _remove_empty(created)  # a refused batch leaves no empty OUT/ISSUER behind
             raise
         pending.release()
-        raise _after_commit(exc, pending, issuer_id, out_dir) from None
+        raise _after_commit(exc, pending, issuer_id, out_dir, ledger) from None
     try:
         pending.finish(docs)
     except BaseException as exc:  # noqa: BLE001 - committed: whatever stopped us, say so
         pending.release()
-        raise _after_commit(exc, pending, issuer_id, out_dir) from None
+        raise _after_commit(exc, pending, issuer_id, out_dir, ledger) from None
     clear_record(ledger, issuer_id, out)  # after the pending file is gone
     return Issued(appended, out, tuple(docs))
 
@@ -217,11 +225,24 @@ def refuse_reissue(out: Path, requests: Sequence[CredentialRequest]) -> None:
 
 
 def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
-                  out_dir: str | os.PathLike[str]) -> InterruptedAfterCommitError:
+                  out_dir: str | os.PathLike[str], ledger: Ledger
+                  ) -> InterruptedAfterCommitError:
+    why = exc.__class__.__name__
+    if getattr(ledger, "url", None) is not None and isinstance(exc, LedgerError):
+        why = str(exc)  # a network failure: the log may or may not have committed the batch
+        head = "interrupted with the batch perhaps committed"
+    else:
+        head = "interrupted after the batch was committed"
     return InterruptedAfterCommitError(
-        f"interrupted after the batch was committed ({exc.__class__.__name__}); its holder "
-        f"documents are in {pending.path}: run 'credledger recover {issuer_id} --out "
-        f"{out_dir}'", str(pending.path), keyboard=isinstance(exc, KeyboardInterrupt))
+        f"{head} ({why}); its holder documents are in {pending.path}: run 'credledger "
+        f"recover {issuer_id} --out {out_dir}{_log_args(ledger)}'", str(pending.path),
+        keyboard=isinstance(exc, KeyboardInterrupt))
+
+
+def _log_args(ledger: Any) -> str:
+    """The options that name a remote log on a command line (none for a store)."""
+    args = getattr(ledger, "cli_args", "")
+    return f" {args}" if args else ""
 
 
 # ------------------------------------------------------------------------ holder documents
@@ -265,7 +286,7 @@ class _CredentialMaker:
     log says of the issuer (name, url), its achievements and its key's status indexes."""
 
     def __init__(self, ledger: Ledger, issuer_id: str, signer: Signer, out: Path,
-                 t: int) -> None:
+                 t: int, count: int = 1) -> None:
         from ledger import anchoring, openbadges
 
         self.ledger, self.issuer_id, self.signer, self.out = ledger, issuer_id, signer, out
@@ -283,6 +304,8 @@ class _CredentialMaker:
         self.handles: dict[str, tuple[str, str]] = {}  # own id -> (handle, name), this batch
         self.used: set[int] = set()
         self.number = 0
+        self.left = count  # credentials still to draw a status index for
+        self.drawn: list[tuple[int, bool]] = []  # (index, free in the log), drawn ahead
         self.created = anchoring.rfc3339(self.valid_from)
         self.pending: dict[str, tuple[str, int | None, int, list[str]]] = {}
         self._anchoring, self._openbadges = anchoring, openbadges
@@ -319,16 +342,28 @@ class _CredentialMaker:
     def status_index(self) -> int:
         """A random free index of the key's current list (docs/FORMAT.md §17.4): drawn
         uniformly; after 64 held draws in a row, the next list."""
+        self.left -= 1
         while self.number <= MAX_LIST_NUMBER:
             for _ in range(64):
-                index = self.number * LIST_BITS + secrets.randbelow(LIST_BITS)
-                if index in self.used or self.ledger.record(
-                        SLOT, self.issuer_id, slot_ident(self.kid, index)) is not None:
+                index, free = self._draw()
+                if index in self.used or not free:
                     continue
                 self.used.add(index)
                 return index
             self.number += 1
+            self.drawn.clear()  # drawn in the full list
         raise EncodingError(f"every status list of key {self.kid} is full; rotate the key")
+
+    def _draw(self) -> tuple[int, bool]:
+        """The next uniform draw of the current list, and whether the log holds it free.
+        Draws are made and looked up ahead, for the rest of the batch at once (one look-up
+        of up to 1,000 indexes, not one each: a log over HTTP answers a round trip each)."""
+        if not self.drawn:
+            n = min(1000, 16 + self.left + self.left // 8)
+            ahead = [self.number * LIST_BITS + secrets.randbelow(LIST_BITS) for _ in range(n)]
+            held = self.ledger.held_slots(self.issuer_id, self.kid, ahead)
+            self.drawn = [(i, i not in held) for i in reversed(ahead)]
+        return self.drawn.pop()
 
     def unsigned(self, req: CredentialRequest) -> dict[str, Any]:
         """The request's credential, not yet signed: a random handle, a fresh salt for the
@@ -487,26 +522,31 @@ def _pending_files(out: Path) -> list[Path]:
     return [out / n for n in sorted(names)]
 
 
-def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
-    """Refuse to start a batch while ``out`` holds an interrupted batch's pending file."""
+def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[str],
+                        log_args: str = "") -> None:
+    """Refuse to start a batch while ``out`` holds an interrupted batch's pending file
+    (``log_args``: how the hint names a remote log, `` --log URL``)."""
     for path in abandoned(out):
         raise PendingBatchError(f"{path} holds the holder documents of an interrupted batch; "
-                                f"run 'credledger recover {issuer_id} --out {out_dir}' first")
+                                f"run 'credledger recover {issuer_id} --out {out_dir}"
+                                f"{log_args}' first")
 
 
 def refuse_if_pending(ledger: Ledger, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
     """Refuse to start a batch while an interrupted batch of ``issuer_id`` left a pending
     file, in ``out_dir`` or in any other OUT directory the store recorded for the issuer."""
-    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
-    for out in recorded(ledger.store.path, issuer_id):
+    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir, _log_args(ledger))
+    for out in recorded(ledger.pending_home, issuer_id):
         for path in abandoned(out):
             raise PendingBatchError(
                 f"{path} holds the holder documents of an interrupted batch of {issuer_id!r}; "
-                f"run 'credledger recover {issuer_id} --out {out.parent}' first")
+                f"run 'credledger recover {issuer_id} --out {out.parent}{_log_args(ledger)}' "
+                "first")
 
 
 # The store's record of where each issuer's pending files are (docs/FORMAT.md §10.2):
-# STORE/pending/<issuer as a file name>, a JSON list of OUT/<issuer> directories, written
+# STORE/pending/<issuer as a file name> (for a log on a server, ledger.remote.RemoteLog,
+# STATE/pending in the client's state directory: the log object's pending_home), a JSON list of OUT/<issuer> directories, written
 # (under the lock STORE/pending/.lock) before a pending file is linked, and cleared of a
 # directory only once no pending file is left in it.
 MAX_RECORD = 1 << 20
@@ -568,8 +608,8 @@ def _record(store: Path, issuer_id: str, out: Path, *, add: bool) -> None:
 
 def clear_record(ledger: Ledger, issuer_id: str, out: Path) -> None:
     """Drop ``out`` from the issuer's record once no pending file is left in it."""
-    with _record_lock(ledger.store.path):
-        _record(ledger.store.path, issuer_id, out, add=False)
+    with _record_lock(ledger.pending_home):
+        _record(ledger.pending_home, issuer_id, out, add=False)
 
 
 def recorded(store: Path, issuer_id: str) -> list[Path]:
