@@ -700,7 +700,7 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
                                 "left as it is") from None
         try:
             doc = parse_pending_line(raw)
-            is_committed = committed(ledger, issuer_id, doc["credential"])
+            check_handle(doc["credential"].get("id"))
             mine = doc["origin"] == ledger.origin and doc["issuer"] == issuer_id
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 LedgerError):
@@ -711,7 +711,9 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
                 f"{path}:{n}: a credential of {doc['issuer']!r} in log {doc['origin']!r}, not "
                 f"of {issuer_id!r} in this store's log {ledger.origin!r} (wrong --dir or "
                 "ISSUER?); the file is left as it is")
-        docs.append((doc, is_committed))
+        # Asked of the log (for a served log, a network failure or an answer that does not
+        # check out is its own error, and the file is left as it is).
+        docs.append((doc, committed(ledger, issuer_id, doc["credential"])))
     return docs
 
 

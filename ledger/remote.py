@@ -604,6 +604,64 @@ class RemoteLog:
         finally:
             os.close(fd)
 
+    def publish_statements(self, issuer: str, seed: bytes, *, time: int) -> list[Any]:
+        """``statuspublish.publish_statements`` over the served tree: the key's lists as of
+        the log's latest checkpoint, from the entries of its tiles (``/tile/entries/...``),
+        whose leaf hashes must make the checkpoint's root."""
+        from ledger.events import key_id, seed_public_key
+        from ledger.statuspublish import check_publisher, list_statements
+
+        public_key = seed_public_key(seed)
+        kid = key_id(public_key)
+        rec = self.record(ISSUER, issuer)
+        key = self.record(KEY, issuer, kid) if rec is not None else None
+        check_publisher(issuer, rec, key, public_key)  # type: ignore[arg-type]
+        assert isinstance(rec, IssuerRecord)
+        for attempt in range(3):
+            cp = self.head()
+            try:
+                lists, last_time = self._scan(cp, issuer, kid)
+                break
+            except NotFoundError:  # the log grew past this checkpoint's partial tile
+                if attempt == 2:
+                    raise
+        if not lists:
+            return []
+        return list_statements(self.origin, issuer, rec.name, seed, lists, size=cp.size,
+                               last_time=last_time, time=time)
+
+    def _scan(self, cp: Checkpoint, issuer: str, kid: str) -> tuple[list[Any], int]:
+        """The key's list bits from the served entries of the tree of ``cp``, and the time
+        of its last entry; LogAnswerError unless the entries hash to ``cp``'s root."""
+        from ledger.events import trusted_entry
+        from ledger.statuspublish import list_bits_of
+        from ledger.tilereader import TileReader
+        from ledger.tiles import TILE_WIDTH
+
+        reader = TileReader(self.url, timeout=self.http.timeout)
+        frontier = merkle.CompactRange()
+        last: list[bytes] = []
+
+        def entries() -> Iterator[bytes]:
+            for k in range((cp.size + TILE_WIDTH - 1) // TILE_WIDTH):
+                width = min(TILE_WIDTH, cp.size - k * TILE_WIDTH)
+                for data in reader.entries(k, width):
+                    frontier.append(merkle.leaf_hash(data))
+                    last[:] = [data]
+                    yield data
+        try:
+            lists = list_bits_of(entries(), issuer, kid)
+            last_time = trusted_entry(last[0]).time if last else 0
+        except (NotFoundError, FetchError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - an entry that does not decode: checked below
+            raise LogAnswerError(f"{self.url}: the served entries do not decode "
+                                 f"({exc.__class__.__name__})") from None
+        if frontier.size != cp.size or frontier.root() != cp.root:
+            raise LogAnswerError(f"{self.url}: the served entries do not make the root of the "
+                                 f"checkpoint of size {cp.size}")
+        return lists, last_time
+
     # ---------------------------------------------------------------- writing
 
     def append(self, items: Sequence[SignedStatement], *,
