@@ -342,13 +342,13 @@ class _CredentialMaker:
     def status_index(self) -> int:
         """A random free index of the key's current list (docs/FORMAT.md §17.4): drawn
         uniformly; after 64 held draws in a row, the next list."""
-        self.left -= 1
         while self.number <= MAX_LIST_NUMBER:
             for _ in range(64):
                 index, free = self._draw()
                 if index in self.used or not free:
                     continue
                 self.used.add(index)
+                self.left -= 1
                 return index
             self.number += 1
             self.drawn.clear()  # drawn in the full list
@@ -356,10 +356,11 @@ class _CredentialMaker:
 
     def _draw(self) -> tuple[int, bool]:
         """The next uniform draw of the current list, and whether the log holds it free.
-        Draws are made and looked up ahead, for the rest of the batch at once (one look-up
-        of up to 1,000 indexes, not one each: a log over HTTP answers a round trip each)."""
+        Draws are made and looked up ahead, one for each credential of the batch still
+        without an index (one look-up of up to 1,000 indexes, not one each: a log over HTTP
+        answers a round trip each); the draws are the same as one at a time."""
         if not self.drawn:
-            n = min(1000, 16 + self.left + self.left // 8)
+            n = min(1000, max(1, self.left))
             ahead = [self.number * LIST_BITS + secrets.randbelow(LIST_BITS) for _ in range(n)]
             held = self.ledger.held_slots(self.issuer_id, self.kid, ahead)
             self.drawn = [(i, i not in held) for i in reversed(ahead)]

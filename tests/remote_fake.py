@@ -221,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         try:
             status, ctype, body = self.server.log.get(url.path, urllib.parse.parse_qs(url.query))
@@ -229,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, ctype, body = _json(_error(400, "bad-request", str(exc)), 400)
         self._send(status, ctype, body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         log = self.server.log
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if urllib.parse.urlsplit(self.path).path != "/v1/statements":

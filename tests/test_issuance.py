@@ -7,7 +7,6 @@ written to OUT/ISSUER/<own id>.json."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -768,9 +767,7 @@ def test_a_status_index_a_concurrent_batch_took_is_drawn_again(
             return set()
         return real_held(issuer, kid, indexes)
 
-    # The first attempt draws ahead (17 indexes for one credential) and takes the first;
-    # the second attempt's first draw is held, its second is 17.
-    draws = itertools.chain([taken], itertools.repeat(17, 16), [taken], itertools.repeat(17))
+    draws = iter([taken, taken, 17])
     monkeypatch.setattr(ledger, "held_slots", concurrent)
     monkeypatch.setattr(issuance_module.secrets, "randbelow", lambda n: next(draws))
     size = ledger.head().size

@@ -330,7 +330,7 @@ def test_log_answer_error_is_a_verification_error() -> None:
 # ------------------------------------------------------------------------ helpers
 
 
-def Signer_verifier(world: World) -> Any:  # noqa: N802 - reads as what it gives
+def Signer_verifier(world: World) -> Any:
     from ledger.note import parse_verifier
 
     return parse_verifier(world.vkey)
