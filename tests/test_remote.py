@@ -342,3 +342,128 @@ def _batch(world: World, ids: list[str]) -> Path:
                                         "achievement": "cs201"}) + "\n" for i in ids))
     return path
 
+
+
+# ------------------------------------------------------------------------ the real server
+
+
+def _server_command() -> tuple[str, Path] | None:
+    """The Python and source tree that run ``credledger serve``: this tree once it has
+    ledger/service.py; before, CREDLEDGER_TEST_SERVER=PYTHON:ROOT names another (the serve
+    branch's worktree); else None (the test is skipped)."""
+    import os
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    if (root / "ledger" / "service.py").exists():
+        return sys.executable, root
+    given = os.environ.get("CREDLEDGER_TEST_SERVER")
+    if given:
+        python, _, other = given.partition(":")
+        return python, Path(other)
+    return None
+
+
+def test_against_the_real_server(tmp_path: Path) -> None:
+    """``credledger serve`` in a subprocess (127.0.0.1, an ephemeral port, a bearer token for
+    uni): the remote story through it, the bundle verified offline, the status lists from
+    its tiles; stopped by its own id."""
+    import hashlib
+    import os
+    import selectors
+    import subprocess
+    import time
+
+    found = _server_command()
+    if found is None:
+        pytest.skip("no ledger/service.py here (set CREDLEDGER_TEST_SERVER=PYTHON:ROOT)")
+    python, root = found
+    store = tmp_path / "store"
+    ledger, log_signer, registry = Ledger.create(store, ORIGIN)
+    uni = Signer.generate("uni")
+    write_signer(tmp_path / "uni.key", uni)
+    with ledger:
+        ledger.append([sign_statement(make_statement(
+            REGISTER_ISSUER, "uni", ledger.clock(), "Uni", "https://uni.example",
+            uni.public_key), registry.seed)])
+    token = "uni-secret-token"
+    config = tmp_path / "serve.json"
+    config.write_text(json.dumps({"tokens": {"uni": [
+        "sha256:" + hashlib.sha256(token.encode()).hexdigest()]}, "operator_tokens": []}))
+    env = dict(os.environ, PYTHONPATH=str(root))
+    errors = (tmp_path / "serve.err").open("wb")
+    proc = subprocess.Popen([python, "-m", "ledger", "--dir", str(store), "serve", "--port",
+                             "0", "--json", "--config", str(config)],
+                            env=env, cwd=root, stdout=subprocess.PIPE, stderr=errors)
+    try:
+        assert proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        line, deadline = b"", time.monotonic() + 60
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            if sel.select(timeout=1):
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                line += chunk
+        sel.close()
+        assert line.endswith(b"\n"), (tmp_path / "serve.err").read_text()
+        url = json.loads(line)["url"].rstrip("/")
+        vkey = str(log_signer.verifier())
+        runner = CliRunner()
+        out, state = tmp_path / "out", tmp_path / "out" / ".credledger-state"
+        common = ["--log", url, "--log-key", vkey]
+
+        def run(*args: str, tok: str | None = token) -> Result:
+            result = runner.invoke(cli, [*args, *common], catch_exceptions=True,
+                                   env={"CREDLEDGER_LOG_TOKEN": tok} if tok else
+                                   {"CREDLEDGER_LOG_TOKEN": ""})
+            assert result.exception is None or isinstance(result.exception, SystemExit), \
+                result.output
+            return result
+
+        no_token = run("achievement", "add", "uni", "cs201", "--key", str(tmp_path / "uni.key"),
+                       "--name", "Data Structures", "--state-dir", str(state), tok=None)
+        assert no_token.exit_code == 3 and "HTTP 401" in _one_line_error(no_token)
+        ok = run("achievement", "add", "uni", "cs201", "--key", str(tmp_path / "uni.key"),
+                 "--name", "Data Structures", "--description", "Lists and trees.",
+                 "--criteria", "Pass the exam.", "--state-dir", str(state))
+        assert ok.exit_code == 0, ok.output
+        batch = tmp_path / "cohort.jsonl"
+        batch.write_text("".join(json.dumps({"id": f"c-{i}", "subject": f"h{i}@example.org",
+                                             "subject_type": "emailAddress",
+                                             "achievement": "cs201"}) + "\n"
+                                 for i in range(5)))
+        issued = run("issue", "uni", "--key", str(tmp_path / "uni.key"), "--batch", str(batch),
+                     "--out", str(out))
+        assert issued.exit_code == 0, issued.output
+        again = run("issue", "uni", "--key", str(tmp_path / "uni.key"), "--batch", str(batch),
+                    "--out", str(out), "--skip-existing", "--json")
+        assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 5, again.output
+        revoked = run("revoke", "uni", "c-1", "--key", str(tmp_path / "uni.key"), "--out",
+                      str(out), "--reason", "withdrawn")
+        assert revoked.exit_code == 0, revoked.output
+        for own in ("c-0", "c-1"):
+            proved = run("prove", "uni", own, "--out", str(out), "-o",
+                         str(tmp_path / f"{own}.bundle.json"))
+            assert proved.exit_code == 0, proved.output
+        good = runner.invoke(cli, ["verify", str(out / "uni" / "c-0.json"), "--bundle",
+                                   str(tmp_path / "c-0.bundle.json"), "--log-key", vkey])
+        assert good.exit_code == 0 and "VALID" in good.stdout, good.output
+        bad = runner.invoke(cli, ["verify", str(out / "uni" / "c-1.json"), "--bundle",
+                                  str(tmp_path / "c-1.bundle.json"), "--log-key", vkey])
+        assert bad.exit_code == 1 and "REVOKED" in bad.stdout, bad.output
+        lists = run("status-list", "uni", "--key", str(tmp_path / "uni.key"), "--state-dir",
+                    str(state), "--json")
+        assert lists.exit_code == 0 and json.loads(lists.stdout)["count"] == 2, lists.output
+        audit = runner.invoke(cli, ["audit", "--tiles", url, "--log-key", vkey])
+        assert audit.exit_code == 0, audit.output
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # this test's own server, by its id
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+        errors.close()
