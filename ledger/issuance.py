@@ -69,6 +69,10 @@ from ledger.parallel import BatchSigning, sign_credentials
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
     from ledger.note import Signer
+    from ledger.remote import RemoteLog
+
+    Log = Ledger | RemoteLog
+    """A log to issue into: a store, or a log on a server (``--log URL``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,7 @@ class Issued:
     documents: tuple[dict[str, Any], ...]
 
 
-def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[CredentialRequest],
+def issue(ledger: Log, issuer_id: str, signer: Signer, requests: Sequence[CredentialRequest],
           out_dir: str | os.PathLike[str], *, now: int | None = None,
           progress: Callable[[int], None] | None = None) -> Issued:
     """Issue ``requests`` as one atomic batch signed by ``signer``; write each holder's
@@ -118,7 +122,7 @@ STATUS_INDEX_RETRIES = 4
 again (each time against a log that holds the other batch's indexes)."""
 
 
-def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
+def _issue_once(ledger: Log, issuer_id: str, signer: Signer,
                 requests: Sequence[CredentialRequest], out: Path,
                 out_dir: str | os.PathLike[str], now: int | None,
                 progress: Callable[[int], None] | None) -> Issued:
@@ -225,7 +229,7 @@ def refuse_reissue(out: Path, requests: Sequence[CredentialRequest]) -> None:
 
 
 def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
-                  out_dir: str | os.PathLike[str], ledger: Ledger
+                  out_dir: str | os.PathLike[str], ledger: Log
                   ) -> InterruptedAfterCommitError:
     why = exc.__class__.__name__
     if getattr(ledger, "url", None) is not None and isinstance(exc, LedgerError):
@@ -272,7 +276,7 @@ def write_documents(out: Path, docs: Sequence[dict[str, Any]]) -> int:
     return len(docs)
 
 
-def committed(ledger: Ledger, issuer_id: str, credential: dict[str, Any]) -> bool:
+def committed(ledger: Log, issuer_id: str, credential: dict[str, Any]) -> bool:
     """Whether the log holds ``credential`` (by its handle: a random UUID, which no other
     credential has)."""
     return bool(ledger.cred_entries(issuer_id, check_handle(credential.get("id"))))
@@ -285,7 +289,7 @@ class _CredentialMaker:
     """Builds and signs each request's credential and its ``issue`` statement, from what the
     log says of the issuer (name, url), its achievements and its key's status indexes."""
 
-    def __init__(self, ledger: Ledger, issuer_id: str, signer: Signer, out: Path,
+    def __init__(self, ledger: Log, issuer_id: str, signer: Signer, out: Path,
                  t: int, count: int = 1) -> None:
         from ledger import anchoring, openbadges
 
@@ -533,7 +537,7 @@ def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[st
                                 f"{log_args}' first")
 
 
-def refuse_if_pending(ledger: Ledger, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
+def refuse_if_pending(ledger: Log, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
     """Refuse to start a batch while an interrupted batch of ``issuer_id`` left a pending
     file, in ``out_dir`` or in any other OUT directory the store recorded for the issuer."""
     refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir, _log_args(ledger))
@@ -607,7 +611,7 @@ def _record(store: Path, issuer_id: str, out: Path, *, add: bool) -> None:
         fsync_path(path.parent)
 
 
-def clear_record(ledger: Ledger, issuer_id: str, out: Path) -> None:
+def clear_record(ledger: Log, issuer_id: str, out: Path) -> None:
     """Drop ``out`` from the issuer's record once no pending file is left in it."""
     with _record_lock(ledger.pending_home):
         _record(ledger.pending_home, issuer_id, out, add=False)
@@ -650,7 +654,7 @@ class Recovered:
     dropped: int
 
 
-def recover(ledger: Ledger, issuer_id: str, out: Path) -> Recovered:
+def recover(ledger: Log, issuer_id: str, out: Path) -> Recovered:
     """Finish every interrupted batch of ``issuer_id`` in ``out`` (docs/FORMAT.md §10.1)."""
     written = dropped = files = 0
     for path in abandoned(out):
@@ -686,7 +690,7 @@ def _remove_document_temps(out: Path, names: set[str]) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
+def _pending_documents(ledger: Log, issuer_id: str, path: Path
                        ) -> list[tuple[dict[str, Any], bool]]:
     """Each holder document of a pending file, and whether the log holds its credential; a
     line that is not a document of this log and issuer refuses the whole file (kept)."""
@@ -752,7 +756,7 @@ def resolve(out: Path, ident: str) -> str:
                             "--out it was issued to)") from None
 
 
-def split_existing(ledger: Ledger, issuer_id: str, out: Path,
+def split_existing(ledger: Log, issuer_id: str, out: Path,
                    requests: Sequence[CredentialRequest]
                    ) -> tuple[list[CredentialRequest], list[CredentialRequest]]:
     """``requests`` as (new, existing): whether ``out`` holds the issuer's credential of the

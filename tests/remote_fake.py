@@ -10,7 +10,7 @@ import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Generator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -255,7 +255,7 @@ class _Server(ThreadingHTTPServer):
     log: FakeLog
 
 
-def serve(log: FakeLog) -> Iterator[str]:
+def serve(log: FakeLog) -> Generator[str, None, None]:
     """Serve ``log`` on 127.0.0.1 (an ephemeral port) while the generator is open: its URL."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.log = log
