@@ -27,7 +27,11 @@ EPILOG = """\b
 Environment:
   CREDLEDGER_DIR         the store directory (--dir, before or after the command, wins)
   CREDLEDGER_PASSPHRASE  the passphrase of encrypted key files (else asked on a terminal)
-  CREDLEDGER_LOG_KEY     log keys 'verify' trusts when no trust option is given
+  CREDLEDGER_LOG_KEY     log keys 'verify' trusts when no trust option is given; with --log,
+                         the served log's verifier key (--log-key)
+  CREDLEDGER_LOG_URL     a served log the issuer's commands append to (--log URL)
+  CREDLEDGER_LOG_TOKEN   the bearer token sent to the served log
+  CREDLEDGER_STATE_DIR   the client's state directory for a served log (--state-dir)
   CREDLEDGER_DEBUG=1     a traceback instead of the one-line 'internal error' of a bug
   NO_COLOR=1             no colour (none is written into a pipe or file anyway)
 

@@ -180,6 +180,53 @@ def open_ledger(ctx: click.Context, *, readonly: bool | None = None) -> Any:
                        readonly=command_name() in READERS if readonly is None else readonly)
 
 
+def _log_value(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        ctx.ensure_object(dict)[name] = value
+    return store
+
+
+def log_options(f: F) -> F:
+    """``--log URL``, ``--log-key VKEY`` and ``--state-dir DIR`` on an issuer's command: the
+    log on a server (``credledger serve``) instead of the store of ``--dir``."""
+    f = click.option("--state-dir", metavar="DIR", default=None, expose_value=False,
+                     callback=_log_value("state_dir"),
+                     help="With --log: where this client keeps the last checkpoint it saw of "
+                          "the log and its record of pending files (default: "
+                          "OUT/.credledger-state, or $CREDLEDGER_STATE_DIR).")(f)
+    f = click.option("--log-key", metavar="VKEY", envvar="CREDLEDGER_LOG_KEY", default=None,
+                     expose_value=False, callback=_log_value("log_key"),
+                     help="With --log: the log's verifier key, which every answer must check "
+                          "out against (or set CREDLEDGER_LOG_KEY).")(f)
+    return click.option("--log", "log_url", metavar="URL", envvar="CREDLEDGER_LOG_URL",
+                        default=None, expose_value=False, callback=_log_value("log_url"),
+                        help="Append to the log served at URL ('credledger serve') instead of "
+                             "the store of --dir (or set CREDLEDGER_LOG_URL; a bearer token "
+                             "in CREDLEDGER_LOG_TOKEN).")(f)
+
+
+def remote_url(ctx: click.Context) -> str | None:
+    """The ``--log`` URL of the running command, if one was given."""
+    return (ctx.obj or {}).get("log_url") or None
+
+
+def open_log(ctx: click.Context, out_dir: str | os.PathLike[str] = "credentials", *,
+             readonly: bool | None = None) -> Any:
+    """The log a command appends to: a ``ledger.remote.RemoteLog`` with ``--log`` (its state
+    directory: --state-dir, else OUT/.credledger-state), else the store (:func:`open_ledger`)."""
+    url = remote_url(ctx)
+    if url is None:
+        return open_ledger(ctx, readonly=readonly)
+    from ledger.remote import open_remote, state_dir_for
+
+    key = ctx.obj.get("log_key")
+    if not key:
+        raise Failure("--log needs the log's verifier key: --log-key VKEY (or set "
+                      "CREDLEDGER_LOG_KEY), as 'credledger init' printed it", 2)
+    return open_remote(url, key, token=os.environ.get("CREDLEDGER_LOG_TOKEN"),
+                       state_dir=state_dir_for(out_dir, ctx.obj.get("state_dir")))
+
+
 READERS = frozenset({"status", "entry", "consistency", "backup", "audit", "export tiles",
                      "achievement show"})
 """The commands that only read the store: they open it read-only, and so never wait for a

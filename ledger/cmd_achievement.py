@@ -20,8 +20,10 @@ from ledger.cliutil import (
     emit,
     iso,
     json_option,
+    log_options,
     now,
     open_ledger,
+    open_log,
     plural,
     read_key,
     read_text_file,
@@ -60,6 +62,7 @@ def achievement() -> None:
                    "MicroCredential, ...) or ext:NAME for one of your own.")
 @json_option
 @dir_option
+@log_options
 @click.pass_context
 def achievement_add(ctx: click.Context, issuer_id: str, achievement_id: str, key_file: str,
                     name: str, description: str, criteria: str | None,
@@ -78,6 +81,9 @@ def achievement_add(ctx: click.Context, issuer_id: str, achievement_id: str, key
           --criteria "Pass the final examination." --type Course
       credledger achievement add uni cs201 --key uni.key --name "Data Structures" \\
           --criteria-file cs201-criteria.txt --json
+      credledger achievement add uni cs201 --key uni.key --name "Data Structures" \\
+          --criteria "Pass the final examination." \\
+          --log https://log.example.org --log-key "$LOG_VKEY"
     """
     from ledger.events import REGISTER_ACHIEVEMENT, make_statement
 
@@ -89,7 +95,7 @@ def achievement_add(ctx: click.Context, issuer_id: str, achievement_id: str, key
     st = make_statement(REGISTER_ACHIEVEMENT, issuer_id, now(), achievement_id, name,
                         description, criteria or "", achievement_type)
     signer = read_key(key_file)
-    with open_ledger(ctx) as ledger:
+    with open_log(ctx) as ledger:
         res = append(ledger, [sign(st, signer)])
     report_append(as_json, res, f"registered achievement {achievement_id!r} of {issuer_id!r}",
                   {"issuer": issuer_id, "id": achievement_id})

@@ -13,10 +13,12 @@ from ledger.cliutil import (
     dir_option,
     emit,
     json_option,
+    log_options,
     now,
-    open_ledger,
+    open_log,
     plural,
     read_key,
+    remote_url,
     report_append,
     sign,
 )
@@ -56,6 +58,7 @@ from ledger.errors import EncodingError
               show_default=True, help="Where the holders' credentials are written.")
 @json_option
 @dir_option
+@log_options
 @click.pass_context
 def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str,
           subject: str | None, subject_type: str, achievement: str | None, result: str | None,
@@ -89,12 +92,22 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
       credledger issue uni --key uni.key --batch cohort-2026.jsonl
       credledger issue uni --key uni.key --batch registrar.csv --skip-existing \\
           --columns id=student_no,subject=email,achievement=course,result=grade
+      credledger issue uni --key uni.key --batch cohort-2026.jsonl \\
+          --log https://log.example.org --log-key "$LOG_VKEY"
+
+    With --log URL the batch goes to a log served by 'credledger serve' (the key never
+    leaves this machine; the holders' credentials are written here): the answer is checked
+    against --log-key (every statement's entry, leaf hash and inclusion proof, a checkpoint
+    consistent with the last one seen). A network failure after sending: run 'credledger
+    recover ISSUER --log URL' (a batch sent again is never issued twice).
     """
     from ledger.batchfile import CredentialRequest, parse_columns, read_batch
     from ledger.issuance import issue as issue_batch
     from ledger.issuance import issuer_dir, refuse_if_abandoned, refuse_if_pending, split_existing
 
-    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
+    url = remote_url(ctx)
+    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir,
+                        f" --log {url}" if url else "")
     if batch_file is not None:
         if (cred_id is not None or subject or achievement or result or expires or parts
                 or subject_type != "name"):
@@ -119,7 +132,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
         signer = read_key(key_file)
         requests = [CredentialRequest(cred_id, subject, achievement, subject_type, result,
                                       expires, parts)]
-    with open_ledger(ctx) as ledger:
+    with open_log(ctx, out_dir) as ledger:
         refuse_if_pending(ledger, issuer_id, out_dir)  # in any OUT the store recorded
         skipped = 0
         if skip_existing:
@@ -154,6 +167,7 @@ def issue(ctx: click.Context, issuer_id: str, cred_id: str | None, key_file: str
               show_default=True, help="The --out directory of the interrupted 'issue'.")
 @json_option
 @dir_option
+@log_options
 @click.pass_context
 def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> None:
     """Finish an interrupted 'issue': write the holder documents its commit left pending.
@@ -163,15 +177,19 @@ def recover(ctx: click.Context, issuer_id: str, out_dir: str, as_json: bool) -> 
     writes OUT/ISSUER/<CRED_ID>.json if the log holds it, drops those that never entered the
     log, and removes the pending file.
 
+    With --log URL (a served log) whether each credential is in the log is read from a
+    proof bundle checked against --log-key.
+
     \b
-    Example:
+    Examples:
       credledger recover uni --out credentials
+      credledger recover uni --log https://log.example.org --log-key "$LOG_VKEY"
     """
     from ledger.issuance import issuer_dir
     from ledger.issuance import recover as recover_documents
 
     out = issuer_dir(out_dir, issuer_id)
-    with open_ledger(ctx) as ledger:
+    with open_log(ctx, out_dir) as ledger:
         done = recover_documents(ledger, issuer_id, out)
     written, files = done.documents, done.pending_files
     emit(as_json, {"pending_files": files, "documents": written, "dropped": done.dropped},
@@ -197,6 +215,7 @@ def _status_command(kind: str, verb: str) -> Callable[..., None]:
                        "looked up in OUT/ISSUER/.")
     @json_option
     @dir_option
+    @log_options
     @click.pass_context
     def command(ctx: click.Context, issuer_id: str, cred_id: str, key_file: str, reason: str,
                 out_dir: str, as_json: bool) -> None:
@@ -205,7 +224,7 @@ def _status_command(kind: str, verb: str) -> Callable[..., None]:
 
         handle = resolve(issuer_dir(out_dir, issuer_id), cred_id)
         signer = read_key(key_file)
-        with open_ledger(ctx) as ledger:
+        with open_log(ctx, out_dir) as ledger:
             rec = ledger.record(CRED, issuer_id, handle)
             # A status statement must be newer than the last one about the credential.
             t = max(now(), rec.last_time + 1 if isinstance(rec, CredRecord) else 0)
@@ -232,8 +251,10 @@ def _status_commands() -> list[click.Command]:
         fn = _status_command(kind, verb)
         fn.__doc__ = (f"{summary}\n\nCRED is the credential's id (urn:uuid:...) or your own id "
                       f"for it (its file's name in OUT/ISSUER/). The log records only the "
-                      f"credential's random id and the reason's code.\n\n\b\nExample:\n  "
-                      f"{example}\n")
+                      f"credential's random id and the reason's code. With --log URL, to a "
+                      f"served log (the answer checked against --log-key).\n\n\b\nExamples:"
+                      f"\n  {example}\n  {example} \\\n      --log https://log.example.org "
+                      f"--log-key \"$LOG_VKEY\"\n")
         commands.append(click.command(kind)(fn))
     return commands
 

@@ -16,8 +16,11 @@ from ledger.cliutil import (
     dir_option,
     emit,
     json_option,
+    log_options,
     open_ledger,
+    open_log,
     plural,
+    remote_url,
     write_out,
 )
 from ledger.errors import EncodingError, NotFoundError
@@ -51,6 +54,7 @@ def _out_option(help_text: str) -> Any:
               help="Print one JSON object on stdout: what was proven, as of which checkpoint, "
                    "and the proof itself (under 'bundle' or 'tlog_proof') unless -o is given.")
 @dir_option
+@log_options
 @click.pass_context
 def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others: tuple[str, ...],
           size: int | None, fmt: str, out_dir: str, output: str | None,
@@ -80,6 +84,12 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
       credledger prove uni cs-001 --size 14 -o old.json
       credledger prove uni cs-001 --format tlog-proof -o cs-001.tlog-proof
       credledger prove uni cs-001 -o cs-001.bundle.json --json
+      credledger prove uni cs-001 -o cs-001.bundle.json \\
+          --log https://log.example.org --log-key "$LOG_VKEY"
+
+    With --log URL the bundle comes from a served log (GET /v1/bundle, of its latest
+    checkpoint or of --size N) and is verified here, offline, against --log-key (and its
+    checkpoint against the last one this client saw of the log) before it is written.
     """
     from ledger.events import check_handle, check_id
     from ledger.issuance import issuer_dir, resolve
@@ -93,6 +103,9 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
         creds.append((check_id(issuer, "issuer"), check_handle(cred, "--with")))
     if fmt == "tlog-proof" and len(creds) != 1:
         raise Failure("--format tlog-proof proves one credential", 2)
+    if remote_url(ctx) is not None:
+        _prove_remote(ctx, issuer_id, creds, size, fmt, out_dir, output, as_json)
+        return
     signed = None
     if size is None:
         size = _checkpoint_if_current(ctx)  # then nothing to sign: read-only, never waiting
@@ -126,6 +139,32 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
     write_out(output, text)
     if signed is not None:
         click.echo(signed, err=True)
+
+
+def _prove_remote(ctx: click.Context, issuer_id: str, creds: list[tuple[str, str]],
+                  size: int | None, fmt: str, out_dir: str, output: str | None,
+                  as_json: bool) -> None:
+    """``prove --log URL``: the served log's bundle, verified offline before it is written."""
+    if fmt != "bundle":
+        raise Failure("--format tlog-proof is made from a store: with --log, a bundle only", 2)
+    others = sorted({i for i, _ in creds if i != issuer_id})
+    if others:
+        raise Failure(f"with --log a bundle proves credentials of one issuer ({issuer_id!r}), "
+                      f"not of {others[0]!r}: prove those apart", 2)
+    with open_log(ctx, out_dir) as log:
+        text, verdict = log.bundle(issuer_id, [c for _, c in creds], size)
+    size = verdict.checkpoint.size
+    if as_json:
+        data: dict[str, Any] = {"proof": fmt, "credentials": [f"{i}/{c}" for i, c in creds],
+                                "checkpoint_size": size, "checkpoint_signed": False,
+                                "output": output}
+        if output is None:
+            data["bundle"] = json.loads(text)
+        else:
+            write_out(output, text, quiet=True)
+        emit(True, data, "")
+        return
+    write_out(output, text)
 
 
 @click.command("prove-all")

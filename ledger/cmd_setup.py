@@ -13,12 +13,15 @@ from ledger.cliutil import (
     dir_option,
     emit,
     json_option,
+    log_options,
     new_passphrase,
     now,
     open_ledger,
+    open_log,
     parse_vkey,
     passphrase_prompt,
     read_key,
+    remote_url,
     report_append,
     sign,
     store_path,
@@ -177,6 +180,7 @@ def issuer_add(ctx: click.Context, issuer_id: str, vkey: str, name: str, url: st
               help="The new key file (make it with 'credledger key new').")
 @json_option
 @dir_option
+@log_options
 @click.pass_context
 def issuer_rotate(ctx: click.Context, issuer_id: str, key_file: str, new_key_file: str,
                   as_json: bool) -> None:
@@ -188,12 +192,14 @@ def issuer_rotate(ctx: click.Context, issuer_id: str, key_file: str, new_key_fil
     Example:
       credledger key new uni-2027.key --name uni.example
       credledger issuer rotate uni --key uni.key --new-key uni-2027.key
+      credledger issuer rotate uni --key uni.key --new-key uni-2027.key \\
+          --log https://log.example.org --log-key "$LOG_VKEY"
     """
     from ledger.events import ROTATE_KEY, make_statement
 
     signer = read_key(key_file)
     new = read_key(new_key_file)
-    with open_ledger(ctx) as ledger:
+    with open_log(ctx) as ledger:
         st = make_statement(ROTATE_KEY, issuer_id, now(), new.public_key)
         res = append(ledger, [sign(st, signer)])
     report_append(as_json, res, f"rotated the key of {issuer_id!r}")
@@ -211,6 +217,7 @@ def issuer_rotate(ctx: click.Context, issuer_id: str, key_file: str, new_key_fil
                    "is not trusted. Also for a key already rotated (INDEX before the rotation).")
 @json_option
 @dir_option
+@log_options
 @click.pass_context
 def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file: str | None,
                       reason: str, since: int | None, as_json: bool) -> None:
@@ -233,6 +240,10 @@ def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file
       credledger issuer revoke-key uni 1f2e3d4c5b6a7988 --reason "laptop stolen"
       credledger issuer revoke-key uni 1f2e3d4c5b6a7988 --compromised-since 1200 \\
           --reason "old key found on a stolen backup disk"
+      credledger issuer revoke-key uni 1f2e3d4c5b6a7988 --key uni-2027.key \\
+          --log https://log.example.org --log-key "$LOG_VKEY"
+
+    With --log URL (a served log) --key is needed: the registry key is the log operator's.
     """
     from ledger.events import REVOKE_KEY, key_id, make_statement
 
@@ -240,7 +251,10 @@ def issuer_revoke_key(ctx: click.Context, issuer_id: str, key_ref: str, key_file
     if "+" in kid:
         kid = key_id(parse_vkey(kid).public_key)
     fields = (kid, reason) if since is None else (kid, reason, since)
-    with open_ledger(ctx) as ledger:
+    if key_file is None and remote_url(ctx) is not None:
+        raise Failure("with --log, give --key (an active key file of the issuer): the "
+                      "registry key is the log operator's, on the log's machine", 2)
+    with open_log(ctx) as ledger:
         signer = (read_key(key_file) if key_file
                   else ledger.registry_signer(passphrase_prompt(ledger.key_path("registry.key"))))
         st = make_statement(REVOKE_KEY, issuer_id, now(), *fields)

@@ -10,8 +10,9 @@ from ledger.cliutil import (
     dir_option,
     emit,
     json_option,
+    log_options,
     now,
-    open_ledger,
+    open_log,
     plural,
     read_key,
     report_append,
@@ -27,6 +28,7 @@ from ledger.events import key_id
                    "credentials still point at its lists); not a revoked one.")
 @json_option
 @dir_option
+@log_options
 @click.pass_context
 def status_list(ctx: click.Context, issuer_id: str, key_file: str, as_json: bool) -> None:
     """Publish the status lists of ISSUER's key in the --key file, as of the log's head.
@@ -43,13 +45,21 @@ def status_list(ctx: click.Context, issuer_id: str, key_file: str, as_json: bool
       credledger status-list uni --key uni.key
       credledger status-list uni --key uni-2025.key --json && credledger checkpoint \\
           && credledger export tiles /var/www/credentials
+      credledger status-list uni --key uni.key --log https://log.example.org \\
+          --log-key "$LOG_VKEY"
+
+    With --log URL (a served log) the lists are built here from the served tiles (their
+    entries must hash to a checkpoint signed by --log-key), and appended there.
     """
     from ledger.statuspublish import publish_statements
 
     signer = read_key(key_file)
     kid = key_id(signer.public_key)
-    with open_ledger(ctx) as ledger:
-        statements = publish_statements(ledger, issuer_id, signer.seed, time=now())
+    with open_log(ctx) as ledger:
+        if hasattr(ledger, "url"):  # a served log: built from its verified tiles
+            statements = ledger.publish_statements(issuer_id, signer.seed, time=now())
+        else:
+            statements = publish_statements(ledger, issuer_id, signer.seed, time=now())
         if not statements:
             size = ledger.head().size
             emit(as_json, {"first_index": None, "count": 0, "size": size, "lists": []},

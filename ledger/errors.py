@@ -107,9 +107,17 @@ class UsageError(LedgerError):
 
 
 class FetchError(LedgerError):
-    """A tile source could not be read: a network failure, a timeout, an HTTP status other
-    than 404/410 (those are :class:`NotFoundError`), an unsupported response encoding, or an
-    I/O error on a local tile file. Says nothing about the log itself; retrying may help."""
+    """A tile source or a log server could not be read: a network failure, a timeout, an
+    HTTP status other than 404/410 (those are :class:`NotFoundError`; a log server's 409 is a
+    :class:`RefusedError`), an unsupported response encoding, or an I/O error on a local tile
+    file. Says nothing about the log itself; retrying may help."""
+
+
+class LogAnswerError(VerificationError):
+    """A log server's answer does not check out against the log key the client trusts: a
+    checkpoint not signed by it, an inclusion proof or a leaf hash that does not hold, an
+    entry that is not the statement sent, an answer that drops a statement, a checkpoint
+    inconsistent with one seen before (``ledger.remote``). Nothing was taken as committed."""
 
 
 class NotRegularFileError(LedgerError):

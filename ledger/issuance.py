@@ -38,6 +38,7 @@ from ledger.errors import (
     EncodingError,
     InterruptedAfterCommitError,
     LedgerError,
+    LogAnswerError,
     NotFoundError,
     PendingBatchError,
     RefusedError,
@@ -47,13 +48,11 @@ from ledger.events import (
     ISSUER,
     LIST_BITS,
     MAX_LIST_NUMBER,
-    SLOT,
     IssuerRecord,
     check_handle,
     check_id,
     key_id,
     make_statement,
-    slot_ident,
 )
 from ledger.files import FileBatch, fsync_path, open_regular, read_regular, write_atomic
 from ledger.holder import (
@@ -70,6 +69,10 @@ from ledger.parallel import BatchSigning, sign_credentials
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger
     from ledger.note import Signer
+    from ledger.remote import RemoteLog
+
+    Log = Ledger | RemoteLog
+    """A log to issue into: a store, or a log on a server (``--log URL``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,7 @@ class Issued:
     documents: tuple[dict[str, Any], ...]
 
 
-def issue(ledger: Ledger, issuer_id: str, signer: Signer, requests: Sequence[CredentialRequest],
+def issue(ledger: Log, issuer_id: str, signer: Signer, requests: Sequence[CredentialRequest],
           out_dir: str | os.PathLike[str], *, now: int | None = None,
           progress: Callable[[int], None] | None = None) -> Issued:
     """Issue ``requests`` as one atomic batch signed by ``signer``; write each holder's
@@ -119,13 +122,13 @@ STATUS_INDEX_RETRIES = 4
 again (each time against a log that holds the other batch's indexes)."""
 
 
-def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
+def _issue_once(ledger: Log, issuer_id: str, signer: Signer,
                 requests: Sequence[CredentialRequest], out: Path,
                 out_dir: str | os.PathLike[str], now: int | None,
                 progress: Callable[[int], None] | None) -> Issued:
     """One attempt of :func:`issue`, its checks of the requests done."""
     t = ledger.clock() if now is None else now
-    maker = _CredentialMaker(ledger, issuer_id, signer, out, t)
+    maker = _CredentialMaker(ledger, issuer_id, signer, out, t, len(requests))
     unsigned = []
     for req in requests:
         try:
@@ -140,7 +143,7 @@ def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
         docs.append(pending_record(origin=ledger.origin, issuer_id=issuer_id, own_id=req.id,
                                    credential=credential))
     created = _missing_directories(out)  # made for the pending file; removed if refused
-    store = ledger.store.path
+    store = ledger.pending_home  # STORE, or a remote log's state directory
     # A big batch is signed on every core (the worker pool the append uses next) while this
     # process writes the pending file; nothing runs between starting it and the try that
     # stops it on a failure.
@@ -166,6 +169,15 @@ def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
         raise
     try:
         appended = ledger.append(items, progress=progress)
+    except LogAnswerError as exc:
+        # A log server's answer failed its checks: nothing is taken as committed (no holder
+        # document is written), and nothing is thrown away either (the batch may be in the
+        # log): 'recover' writes those a verified proof shows committed.
+        pending.release()
+        raise LogAnswerError(f"{exc}; nothing was written as committed: the batch's "
+                             f"credentials are kept in {pending.path} ('credledger recover "
+                             f"{issuer_id} --out {out_dir}{_log_args(ledger)}' writes those "
+                             "the log proves it holds)") from None
     except BaseException as exc:
         # An interrupt (Ctrl-C) can arrive while LMDB commits and be raised only after the
         # commit returned: ask the log, and keep the salts of a batch that is in it.
@@ -179,12 +191,12 @@ def _issue_once(ledger: Ledger, issuer_id: str, signer: Signer,
             _remove_empty(created)  # a refused batch leaves no empty OUT/ISSUER behind
             raise
         pending.release()
-        raise _after_commit(exc, pending, issuer_id, out_dir) from None
+        raise _after_commit(exc, pending, issuer_id, out_dir, ledger) from None
     try:
         pending.finish(docs)
     except BaseException as exc:  # noqa: BLE001 - committed: whatever stopped us, say so
         pending.release()
-        raise _after_commit(exc, pending, issuer_id, out_dir) from None
+        raise _after_commit(exc, pending, issuer_id, out_dir, ledger) from None
     clear_record(ledger, issuer_id, out)  # after the pending file is gone
     return Issued(appended, out, tuple(docs))
 
@@ -217,11 +229,24 @@ def refuse_reissue(out: Path, requests: Sequence[CredentialRequest]) -> None:
 
 
 def _after_commit(exc: BaseException, pending: PendingFile, issuer_id: str,
-                  out_dir: str | os.PathLike[str]) -> InterruptedAfterCommitError:
+                  out_dir: str | os.PathLike[str], ledger: Log
+                  ) -> InterruptedAfterCommitError:
+    why = exc.__class__.__name__
+    if getattr(ledger, "url", None) is not None and isinstance(exc, LedgerError):
+        why = str(exc)  # a network failure: the log may or may not have committed the batch
+        head = "interrupted with the batch perhaps committed"
+    else:
+        head = "interrupted after the batch was committed"
     return InterruptedAfterCommitError(
-        f"interrupted after the batch was committed ({exc.__class__.__name__}); its holder "
-        f"documents are in {pending.path}: run 'credledger recover {issuer_id} --out "
-        f"{out_dir}'", str(pending.path), keyboard=isinstance(exc, KeyboardInterrupt))
+        f"{head} ({why}); its holder documents are in {pending.path}: run 'credledger "
+        f"recover {issuer_id} --out {out_dir}{_log_args(ledger)}'", str(pending.path),
+        keyboard=isinstance(exc, KeyboardInterrupt))
+
+
+def _log_args(ledger: Any) -> str:
+    """The options that name a remote log on a command line (none for a store)."""
+    args = getattr(ledger, "cli_args", "")
+    return f" {args}" if args else ""
 
 
 # ------------------------------------------------------------------------ holder documents
@@ -251,7 +276,7 @@ def write_documents(out: Path, docs: Sequence[dict[str, Any]]) -> int:
     return len(docs)
 
 
-def committed(ledger: Ledger, issuer_id: str, credential: dict[str, Any]) -> bool:
+def committed(ledger: Log, issuer_id: str, credential: dict[str, Any]) -> bool:
     """Whether the log holds ``credential`` (by its handle: a random UUID, which no other
     credential has)."""
     return bool(ledger.cred_entries(issuer_id, check_handle(credential.get("id"))))
@@ -264,8 +289,8 @@ class _CredentialMaker:
     """Builds and signs each request's credential and its ``issue`` statement, from what the
     log says of the issuer (name, url), its achievements and its key's status indexes."""
 
-    def __init__(self, ledger: Ledger, issuer_id: str, signer: Signer, out: Path,
-                 t: int) -> None:
+    def __init__(self, ledger: Log, issuer_id: str, signer: Signer, out: Path,
+                 t: int, count: int = 1) -> None:
         from ledger import anchoring, openbadges
 
         self.ledger, self.issuer_id, self.signer, self.out = ledger, issuer_id, signer, out
@@ -283,6 +308,8 @@ class _CredentialMaker:
         self.handles: dict[str, tuple[str, str]] = {}  # own id -> (handle, name), this batch
         self.used: set[int] = set()
         self.number = 0
+        self.left = count  # credentials still to draw a status index for
+        self.drawn: list[tuple[int, bool]] = []  # (index, free in the log), drawn ahead
         self.created = anchoring.rfc3339(self.valid_from)
         self.pending: dict[str, tuple[str, int | None, int, list[str]]] = {}
         self._anchoring, self._openbadges = anchoring, openbadges
@@ -321,14 +348,27 @@ class _CredentialMaker:
         uniformly; after 64 held draws in a row, the next list."""
         while self.number <= MAX_LIST_NUMBER:
             for _ in range(64):
-                index = self.number * LIST_BITS + secrets.randbelow(LIST_BITS)
-                if index in self.used or self.ledger.record(
-                        SLOT, self.issuer_id, slot_ident(self.kid, index)) is not None:
+                index, free = self._draw()
+                if index in self.used or not free:
                     continue
                 self.used.add(index)
+                self.left -= 1
                 return index
             self.number += 1
+            self.drawn.clear()  # drawn in the full list
         raise EncodingError(f"every status list of key {self.kid} is full; rotate the key")
+
+    def _draw(self) -> tuple[int, bool]:
+        """The next uniform draw of the current list, and whether the log holds it free.
+        Draws are made and looked up ahead, one for each credential of the batch still
+        without an index (one look-up of up to 1,000 indexes, not one each: a log over HTTP
+        answers a round trip each); the draws are the same as one at a time."""
+        if not self.drawn:
+            n = min(1000, max(1, self.left))
+            ahead = [self.number * LIST_BITS + secrets.randbelow(LIST_BITS) for _ in range(n)]
+            held = self.ledger.held_slots(self.issuer_id, self.kid, ahead)
+            self.drawn = [(i, i not in held) for i in reversed(ahead)]
+        return self.drawn.pop()
 
     def unsigned(self, req: CredentialRequest) -> dict[str, Any]:
         """The request's credential, not yet signed: a random handle, a fresh salt for the
@@ -487,26 +527,31 @@ def _pending_files(out: Path) -> list[Path]:
     return [out / n for n in sorted(names)]
 
 
-def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
-    """Refuse to start a batch while ``out`` holds an interrupted batch's pending file."""
+def refuse_if_abandoned(out: Path, issuer_id: str, out_dir: str | os.PathLike[str],
+                        log_args: str = "") -> None:
+    """Refuse to start a batch while ``out`` holds an interrupted batch's pending file
+    (``log_args``: how the hint names a remote log, `` --log URL``)."""
     for path in abandoned(out):
         raise PendingBatchError(f"{path} holds the holder documents of an interrupted batch; "
-                                f"run 'credledger recover {issuer_id} --out {out_dir}' first")
+                                f"run 'credledger recover {issuer_id} --out {out_dir}"
+                                f"{log_args}' first")
 
 
-def refuse_if_pending(ledger: Ledger, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
+def refuse_if_pending(ledger: Log, issuer_id: str, out_dir: str | os.PathLike[str]) -> None:
     """Refuse to start a batch while an interrupted batch of ``issuer_id`` left a pending
     file, in ``out_dir`` or in any other OUT directory the store recorded for the issuer."""
-    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir)
-    for out in recorded(ledger.store.path, issuer_id):
+    refuse_if_abandoned(issuer_dir(out_dir, issuer_id), issuer_id, out_dir, _log_args(ledger))
+    for out in recorded(ledger.pending_home, issuer_id):
         for path in abandoned(out):
             raise PendingBatchError(
                 f"{path} holds the holder documents of an interrupted batch of {issuer_id!r}; "
-                f"run 'credledger recover {issuer_id} --out {out.parent}' first")
+                f"run 'credledger recover {issuer_id} --out {out.parent}{_log_args(ledger)}' "
+                "first")
 
 
 # The store's record of where each issuer's pending files are (docs/FORMAT.md §10.2):
-# STORE/pending/<issuer as a file name>, a JSON list of OUT/<issuer> directories, written
+# STORE/pending/<issuer as a file name> (for a log on a server, ledger.remote.RemoteLog,
+# STATE/pending in the client's state directory: the log object's pending_home), a JSON list of OUT/<issuer> directories, written
 # (under the lock STORE/pending/.lock) before a pending file is linked, and cleared of a
 # directory only once no pending file is left in it.
 MAX_RECORD = 1 << 20
@@ -566,10 +611,10 @@ def _record(store: Path, issuer_id: str, out: Path, *, add: bool) -> None:
         fsync_path(path.parent)
 
 
-def clear_record(ledger: Ledger, issuer_id: str, out: Path) -> None:
+def clear_record(ledger: Log, issuer_id: str, out: Path) -> None:
     """Drop ``out`` from the issuer's record once no pending file is left in it."""
-    with _record_lock(ledger.store.path):
-        _record(ledger.store.path, issuer_id, out, add=False)
+    with _record_lock(ledger.pending_home):
+        _record(ledger.pending_home, issuer_id, out, add=False)
 
 
 def recorded(store: Path, issuer_id: str) -> list[Path]:
@@ -609,7 +654,7 @@ class Recovered:
     dropped: int
 
 
-def recover(ledger: Ledger, issuer_id: str, out: Path) -> Recovered:
+def recover(ledger: Log, issuer_id: str, out: Path) -> Recovered:
     """Finish every interrupted batch of ``issuer_id`` in ``out`` (docs/FORMAT.md §10.1)."""
     written = dropped = files = 0
     for path in abandoned(out):
@@ -645,7 +690,7 @@ def _remove_document_temps(out: Path, names: set[str]) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
+def _pending_documents(ledger: Log, issuer_id: str, path: Path
                        ) -> list[tuple[dict[str, Any], bool]]:
     """Each holder document of a pending file, and whether the log holds its credential; a
     line that is not a document of this log and issuer refuses the whole file (kept)."""
@@ -660,7 +705,7 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
                                 "left as it is") from None
         try:
             doc = parse_pending_line(raw)
-            is_committed = committed(ledger, issuer_id, doc["credential"])
+            check_handle(doc["credential"].get("id"))
             mine = doc["origin"] == ledger.origin and doc["issuer"] == issuer_id
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 LedgerError):
@@ -671,7 +716,9 @@ def _pending_documents(ledger: Ledger, issuer_id: str, path: Path
                 f"{path}:{n}: a credential of {doc['issuer']!r} in log {doc['origin']!r}, not "
                 f"of {issuer_id!r} in this store's log {ledger.origin!r} (wrong --dir or "
                 "ISSUER?); the file is left as it is")
-        docs.append((doc, is_committed))
+        # Asked of the log (for a served log, a network failure or an answer that does not
+        # check out is its own error, and the file is left as it is).
+        docs.append((doc, committed(ledger, issuer_id, doc["credential"])))
     return docs
 
 
@@ -709,7 +756,7 @@ def resolve(out: Path, ident: str) -> str:
                             "--out it was issued to)") from None
 
 
-def split_existing(ledger: Ledger, issuer_id: str, out: Path,
+def split_existing(ledger: Log, issuer_id: str, out: Path,
                    requests: Sequence[CredentialRequest]
                    ) -> tuple[list[CredentialRequest], list[CredentialRequest]]:
     """``requests`` as (new, existing): whether ``out`` holds the issuer's credential of the

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -50,6 +50,7 @@ from ledger.events import (
     REINSTATE,
     REVOKE,
     ROTATE_KEY,
+    SLOT,
     SUSPEND,
     AchievementRecord,
     CredRecord,
@@ -71,6 +72,7 @@ from ledger.events import (
     key_id,
     pack,
     record_hash,
+    slot_ident,
     unpack_array,
 )
 from ledger.files import fsync_path
@@ -317,6 +319,12 @@ class Ledger:
     def key_path(self, name: str) -> Path:
         return self.store.path / "keys" / name
 
+    @property
+    def pending_home(self) -> Path:
+        """Where ``ledger.issuance`` keeps the issuers' records of pending files
+        (``STORE/pending``); a ``ledger.remote.RemoteLog`` has its state directory."""
+        return self.store.path
+
     def log_signer(self, passphrase: Passphrase = None) -> Signer:
         return read_signer(self.key_path("log.key"), passphrase)
 
@@ -409,6 +417,16 @@ class Ledger:
         :meth:`Snapshot.achievements`)."""
         check_id(issuer, "issuer id")
         return self.snapshot(lambda s: s.achievements(issuer))
+
+    def held_slots(self, issuer: str, kid: str, indexes: Iterable[int]) -> set[int]:
+        """Which of ``indexes`` (status indexes of key ``kid`` of ``issuer``) a credential
+        holds already, from one snapshot."""
+        check_id(issuer, "issuer id")
+
+        def run(txn: Txn) -> set[int]:
+            state = RecordState(store_loader(txn))
+            return {i for i in indexes if state.get(SLOT, issuer, slot_ident(kid, i)) is not None}
+        return self.store.read(run)
 
     def cred_entries(self, issuer: str, cred_id: str) -> list[int]:
         """Indexes of every entry about a credential, oldest first."""

@@ -27,7 +27,7 @@ and that ``tree_size`` neither runs ahead of the entry nor goes back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,6 +43,8 @@ from ledger.events import (
     REVOKE,
     STATUS_KINDS,
     SUSPEND,
+    IssuerRecord,
+    KeyRecord,
     Statement,
     key_id,
     make_statement,
@@ -97,9 +99,16 @@ def list_bits_in(txn: Txn, issuer: str, kid: str, tree_size: int) -> list[ListBi
     """The lists of key ``kid`` of ``issuer`` after the first ``tree_size`` entries of the
     store read by ``txn``: every list number that holds a credential of the key, both
     purposes, in the order (number, purpose)."""
+    return list_bits_of((data for _, data in _entries(txn, tree_size)), issuer, kid)
+
+
+def list_bits_of(entries: Iterable[bytes], issuer: str, kid: str) -> list[ListBits]:
+    """:func:`list_bits_in` of the entries ``entries`` (the bytes of entries ``0, 1, ...``,
+    checked by the caller: read from a store, or from a served tree whose root the caller
+    checks against a checkpoint it trusts)."""
     slots: dict[str, int] = {}  # handle -> status index, for the key's credentials
     state: dict[str, tuple[str, ...]] = {}  # handle -> the purposes whose bit is set
-    for _, data in _entries(txn, tree_size):
+    for data in entries:
         entry = trusted_entry(data)
         st = trusted_statement(entry.statement)
         if st.issuer != issuer:
@@ -153,32 +162,52 @@ def publish_statements(ledger: Ledger, issuer: str, seed: bytes, *, time: int,
         size = _tree_size(txn, tree_size)
         records = RecordState(store_loader(txn))
         rec = records.issuer(issuer)
-        if rec is None:
-            raise RefusedError("unknown-issuer", f"issuer {issuer!r} is not registered")
-        if rec.retired_at is not None:
-            raise RefusedError("issuer-retired", f"issuer {issuer!r} was retired at index "
-                               f"{rec.retired_at}")
-        key = records.key(issuer, kid)
-        if key is None or key.public_key != public_key:
-            raise RefusedError("wrong-signer", f"{kid} is not a key of issuer {issuer!r}")
-        if key.revoked_index is not None:
-            raise RefusedError("key-revoked", f"key {kid} of {issuer!r} was revoked at index "
-                               f"{key.revoked_index}; its lists can no longer be published")
+        check_publisher(issuer, rec, records.key(issuer, kid) if rec else None, public_key)
+        assert rec is not None
         lists = list_bits_in(txn, issuer, kid, size)
         if not lists:
             return []
-        # The time of the last entry reflected, in whole seconds (entry times are in ms).
-        when = rfc3339(trusted_entry(Snapshot(txn).entry_bytes(size - 1)).time)
-        name = rec.name if rec.name.strip() else None
-        out = []
-        for bits in lists:
-            doc = statuslist.issue_status_list_credential(
-                seed, created=when, issuer_key=public_key,
-                list_url=list_url(ledger.origin, issuer, kid, bits.purpose, bits.number),
-                purpose=bits.purpose,
-                bitstring=statuslist.make_bitstring(LIST_BITS, bits.ones),
-                valid_from=when, ttl=TTL_MS, issuer_name=name)
-            out.append(make_statement(PUBLISH_STATUS_LIST, issuer, time, bits.purpose,
-                                      bits.number, size, serialize(doc)))
-        return out
+        last_time = trusted_entry(Snapshot(txn).entry_bytes(size - 1)).time
+        return list_statements(ledger.origin, issuer, rec.name, seed, lists, size=size,
+                               last_time=last_time, time=time)
     return ledger.store.read(run)
+
+
+def check_publisher(issuer: str, rec: IssuerRecord | None, key: KeyRecord | None,
+                    public_key: bytes) -> None:
+    """Refuse, with the rule the append would name, a publication by ``public_key`` for
+    ``issuer`` (its record ``rec``, the key's record ``key``)."""
+    kid = key_id(public_key)
+    if rec is None:
+        raise RefusedError("unknown-issuer", f"issuer {issuer!r} is not registered")
+    if rec.retired_at is not None:
+        raise RefusedError("issuer-retired", f"issuer {issuer!r} was retired at index "
+                           f"{rec.retired_at}")
+    if key is None or key.public_key != public_key:
+        raise RefusedError("wrong-signer", f"{kid} is not a key of issuer {issuer!r}")
+    if key.revoked_index is not None:
+        raise RefusedError("key-revoked", f"key {kid} of {issuer!r} was revoked at index "
+                           f"{key.revoked_index}; its lists can no longer be published")
+
+
+def list_statements(origin: str, issuer: str, issuer_name: str, seed: bytes,
+                    lists: Sequence[ListBits], *, size: int, last_time: int,
+                    time: int) -> list[Statement]:
+    """The ``publish-status-list`` statements of ``lists`` (of the key of ``seed``) as of
+    the first ``size`` entries, the last of them sequenced at ``last_time``."""
+    public_key = seed_public_key(seed)
+    kid = key_id(public_key)
+    # The time of the last entry reflected, in whole seconds (entry times are in ms).
+    when = rfc3339(last_time)
+    name = issuer_name if issuer_name.strip() else None
+    out = []
+    for bits in lists:
+        doc = statuslist.issue_status_list_credential(
+            seed, created=when, issuer_key=public_key,
+            list_url=list_url(origin, issuer, kid, bits.purpose, bits.number),
+            purpose=bits.purpose,
+            bitstring=statuslist.make_bitstring(LIST_BITS, bits.ones),
+            valid_from=when, ttl=TTL_MS, issuer_name=name)
+        out.append(make_statement(PUBLISH_STATUS_LIST, issuer, time, bits.purpose,
+                                  bits.number, size, serialize(doc)))
+    return out

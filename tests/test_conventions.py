@@ -61,7 +61,8 @@ def test_dash_v_is_the_version() -> None:
 
 
 def _store_commands() -> list[tuple[str, ...]]:
-    """Every command whose code opens the store (``open_ledger``, ``store_path``)."""
+    """Every command whose code opens the store (``open_ledger``, ``store_path``, or
+    ``open_log``: the store, or with ``--log URL`` a served log)."""
     import inspect
 
     out = []
@@ -72,7 +73,7 @@ def _store_commands() -> list[tuple[str, ...]]:
                 walk(cmd, (*path, name))
             elif cmd.callback is not None:
                 source = inspect.getsource(inspect.unwrap(cmd.callback))
-                if "open_ledger(" in source or "store_path(" in source:
+                if "open_ledger(" in source or "store_path(" in source or "open_log(" in source:
                     out.append((*path, name))
     walk(cli, ())
     return out

@@ -759,17 +759,17 @@ def test_a_status_index_a_concurrent_batch_took_is_drawn_again(
     ledger, uni, out = setup
     (first,) = issue(ledger, "uni", uni, _requests(1, "a"), out).documents
     taken = int(first["credential"]["credentialStatus"][0]["statusListIndex"])
-    real_record = ledger.record
+    real_held = ledger.held_slots
     stale = {"left": 1}
 
-    def concurrent(kind: str, issuer: str, ident: str = "") -> Any:
-        if kind == SLOT and stale["left"]:  # the first draw does not see the other's slot
+    def concurrent(issuer: str, kid: str, indexes: Any) -> set[int]:
+        if stale["left"]:  # the first look-up (of the draws made ahead) misses the other's slot
             stale["left"] -= 1
-            return None
-        return real_record(kind, issuer, ident)
+            return set()
+        return real_held(issuer, kid, indexes)
 
     draws = iter([taken, taken, 17])
-    monkeypatch.setattr(ledger, "record", concurrent)
+    monkeypatch.setattr(ledger, "held_slots", concurrent)
     monkeypatch.setattr(issuance_module.secrets, "randbelow", lambda n: next(draws))
     size = ledger.head().size
     (doc,) = issue(ledger, "uni", uni, _requests(1, "b"), out).documents
