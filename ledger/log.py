@@ -69,10 +69,10 @@ from ledger.events import (
     decode_record,
     decode_statement,
     encode_entry,
-    trusted_entry,
     key_id,
     pack,
     record_hash,
+    trusted_entry,
     unpack_array,
 )
 from ledger.files import fsync_path
