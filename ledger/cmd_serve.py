@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import sys
 
@@ -44,13 +45,15 @@ def parse_duration(text: str, what: str) -> float:
 @click.option("--max-queue", default=100_000, show_default=True,
               type=click.IntRange(1, 10_000_000),
               help="Statements that may wait for the writer; beyond, submissions get 503.")
+@click.option("--body-timeout", default="30s", show_default=True, metavar="DURATION",
+              help="A request body must arrive within this (else 408).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the line saying where the log is served as JSON.")
 @dir_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, config_file: str | None,
           checkpoint_every: str, max_batch: int, batch_wait: str, max_queue: int,
-          as_json: bool) -> None:
+          body_timeout: str, as_json: bool) -> None:
     """Serve the log over HTTP: issuers submit signed statements, everyone reads tiles,
     proofs, bundles and status lists (docs/API.md).
 
@@ -76,6 +79,9 @@ def serve(ctx: click.Context, host: str, port: int, config_file: str | None,
 
     every = parse_duration(checkpoint_every, "--checkpoint-every")
     wait = parse_duration(batch_wait, "--batch-wait")
+    body_seconds = parse_duration(body_timeout, "--body-timeout")
+    if body_seconds <= 0:
+        raise Failure("--body-timeout: want more than 0", 2)
     config = Config()
     if config_file is not None:
         try:
@@ -94,7 +100,8 @@ def serve(ctx: click.Context, host: str, port: int, config_file: str | None,
 
         signer = ledger.log_signer(passphrase if passphrase else no_passphrase)
         service = Service(ledger, signer, config=config, checkpoint_every=every or None,
-                          max_batch=max_batch, max_wait=wait, max_queue=max_queue)
+                          max_batch=max_batch, max_wait=wait, max_queue=max_queue,
+                          body_seconds=body_seconds)
         sock = _bind(host, port)
         bound = sock.getsockname()[1]
         url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}/"
@@ -110,9 +117,13 @@ def serve(ctx: click.Context, host: str, port: int, config_file: str | None,
             lifespan="on", ws="none", interface="asgi3", limit_concurrency=2048,
             backlog=2048, timeout_keep_alive=5, timeout_graceful_shutdown=30,
             server_header=False))
+        stopped: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn raises them again once stopped:
+            signal.signal(sig, lambda n, _f: stopped.append(n))  # a graceful stop exits 0
         server.run(sockets=[sock])
         if not server.started:
             raise Failure("the server did not start (see the message above)", 3)
+        click.echo(f"credledger: stopped; the log has {ledger.head().size} entries", err=True)
     finally:
         ledger.close()
 
