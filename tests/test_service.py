@@ -256,7 +256,7 @@ def test_fifty_clients_land_exactly_ten_thousand_entries(log: Log, server: Serve
                             "--log-key", log.vkey, "--json"], env=env, capture_output=True,
                            text=True, timeout=300, check=False)
     assert audit.returncode == 0, audit.stderr
-    assert json.loads(audit.stdout)["size"] == size
+    assert json.loads(audit.stdout)["entries"] == size
     metrics = httpx.get(server.url + "metrics", timeout=10).text
     assert f"credledger_tree_size {size}" in metrics
     assert f"credledger_statements_total {CLIENTS * PER_CLIENT}" in metrics
