@@ -89,11 +89,16 @@ class Server:
         info = json.loads(self.proc.stdout.readline())
         self.port = int(info["port"])
 
-    def rss_mb(self) -> float:
+    def rss_mb(self) -> str:
+        """VmRSS, and of it the anonymous memory (the heap) and the file pages (LMDB's map of
+        data.mdb: the page cache, shared, dropped by the kernel under pressure)."""
+        fields = {}
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "RssAnon", "RssFile"):
+                fields[name] = int(value.split()[0]) / 1024
+        return (f"{fields['VmRSS']:.0f} MB (anonymous {fields['RssAnon']:.0f} MB, LMDB's "
+                f"file pages {fields['RssFile']:.0f} MB)")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -197,10 +202,11 @@ def main() -> None:
             rss = server.rss_mb()
         finally:
             server.stop()
+        store_mb = (tmp / "store" / "data.mdb").stat().st_size / 2**20
     print(f"\nin-process Ledger.append, workers=1: batches of 10,000 {inproc:,.0f} "
           f"statements/s; one statement a commit {inproc_one:,.0f}/s")
-    print(f"server RSS: {rss_before:.0f} MB after the scenarios, {rss:.0f} MB after "
-          f"{submissions:,} submissions in all")
+    print(f"server RSS: {rss_before} after the scenarios;\n  {rss} after "
+          f"{submissions:,} submissions in all; store {store_mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -353,7 +353,8 @@ def _error(r: httpx.Response, code: int, kind: str) -> dict[str, Any]:
     assert body["format"] == "credledger-error/1"
     assert body["error"]["code"] == code and body["error"]["kind"] == kind, body
     assert "Traceback" not in r.text
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 def test_hostile_requests_are_4xx_json_and_write_nothing(log: Log) -> None:
@@ -370,13 +371,14 @@ def test_hostile_requests_are_4xx_json_and_write_nothing(log: Log) -> None:
             _error(post(b'{"statements": ['), 400, "bad-request")
             _error(post(b"\xff\xfe"), 400, "bad-request")
             _error(post(b'{"statements": [], "statements": []}'), 400, "bad-request")
-            for shape in ([], {"statements": "x"}, {"foo": 1}, {"statements": [{"statement": 1}]},
+            shapes: list[Any] = [[], {"statements": "x"}, {"foo": 1}, {"statements": [{"statement": 1}]},
                           {"statements": [_wire(good[0])], "proof": "yes"},
                           {"statements": [{**_wire(good[0]), "extra": 1}]},
                           {"statements": [{**_wire(good[0]), "signer": "!!"}]},
                           {"statements": [{**_wire(good[0]), "signer": b64encode(b"x" * 31)}]},
                           {"statements": [{**_wire(good[0]),
-                                           "statement": b64encode(b"\x93\x01\x02\x03")}]}):
+                                           "statement": b64encode(b"\x93\x01\x02\x03")}]}]
+            for shape in shapes:
                 _error(post(json.dumps(shape)), 400, "bad-request")
             bad_sig = bytearray(good[0].signature)
             bad_sig[5] ^= 1
