@@ -13,6 +13,7 @@ from ledger import (
     cmd_issue,
     cmd_prove,
     cmd_read,
+    cmd_serve,
     cmd_setup,
     cmd_status,
     cmd_witness,
@@ -79,7 +80,8 @@ def demo(keep: str | None) -> None:
     run_demo(keep)
 
 
-for _family in (cmd_setup, cmd_issue, cmd_read, cmd_prove, cmd_witness, cmd_audit, cmd_status):
+for _family in (cmd_setup, cmd_issue, cmd_read, cmd_prove, cmd_witness, cmd_audit, cmd_status,
+                cmd_serve):
     for _command in _family.COMMANDS:
         cli.add_command(_command)
 cli.add_command(achievement)

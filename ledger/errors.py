@@ -76,11 +76,14 @@ class NotFoundError(LedgerError):
 
 
 class RefusedError(LedgerError):
-    """An event the rules of docs/FORMAT.md §6 forbid. ``rule`` names the rule; nothing was written."""
+    """An event the rules of docs/FORMAT.md §6 forbid. ``rule`` names the rule; nothing was written.
+    ``item``: the 0-based place in the batch of the statement refused, where the refusal is of
+    one statement of a batch (``Ledger.append`` sets it; the HTTP service answers with it)."""
 
-    def __init__(self, rule: str, detail: str) -> None:
+    def __init__(self, rule: str, detail: str, *, item: int | None = None) -> None:
         self.rule = rule
         self.detail = detail
+        self.item = item
         super().__init__(f"refused ({rule}): {detail}")
 
 

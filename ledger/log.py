@@ -60,6 +60,7 @@ from ledger.events import (
     Record,
     SignedStatement,
     SlotRecord,
+    Statement,
     StatusListRecord,
     check_bytes,
     check_id,
@@ -73,6 +74,7 @@ from ledger.events import (
     pack,
     record_hash,
     slot_ident,
+    trusted_entry,
     unpack_array,
 )
 from ledger.files import fsync_path
@@ -208,6 +210,16 @@ class RegisteredAchievement:
         return self.key.trusted_at(self.record.registered_at)
 
 
+STATEMENTS_TO = b"statements_to"
+"""``meta`` key: the tree size up to which every entry is in the ``statements`` index."""
+
+
+def statement_key(item: SignedStatement) -> bytes:
+    """The ``statements`` index's key of a signed statement: SHA-256 of canonical msgpack
+    ``[statement, signer, signature]`` (docs/FORMAT.md §12.1)."""
+    return hashlib.sha256(pack([item.statement, item.signer, item.signature])).digest()
+
+
 def store_loader(txn: Txn) -> Callable[[bytes], Record | None]:
     """Load the current record for a map key from the store's ``status`` and ``records``."""
     def load(k: bytes) -> Record | None:
@@ -261,6 +273,7 @@ class Ledger:
             txn.put("meta", b"registry", registry.public_key)
             txn.put("meta", b"log_vkey", str(log_signer.verifier()).encode())
             txn.put("meta", b"head", Head(0, merkle.EMPTY_ROOT, smt.EMPTY, 0).encode())
+            txn.put("meta", STATEMENTS_TO, u64(0))
 
         store.write(init)
         return cls(store, clock=clock, workers=workers), log_signer, registry
@@ -276,6 +289,8 @@ class Ledger:
                      workers=workers)
         try:
             ledger.self_check()
+            if not readonly:
+                ledger.index_statements()
         except BaseException:
             ledger.close()  # a store refused (an old format, say) is not left open
             raise
@@ -283,6 +298,30 @@ class Ledger:
 
     def close(self) -> None:
         self.store.close()
+
+    def index_statements(self) -> int:
+        """Complete the ``statements`` index (docs/FORMAT.md §12.1) of a store whose entries
+        were not all indexed: one written before the index existed, or appended to since by
+        a version without it. ``meta/statements_to`` says up to which size it is whole;
+        every append of this version keeps it so. Returns how many entries were indexed."""
+        def index(txn: Txn) -> int:
+            size = _read_head(txn).size
+            raw = txn.get("meta", STATEMENTS_TO)
+            start = 0 if raw is None else int.from_bytes(raw, "big")
+            if raw is not None and start >= size:
+                return 0
+            pairs = []
+            for k, data in txn.items("entries", u64(start)):
+                entry = decode_entry(data)
+                pairs.append((statement_key(entry.signed()), k))
+            txn.put_many("statements", pairs, overwrite=False)
+            txn.put("meta", STATEMENTS_TO, u64(size))
+            return len(pairs)
+
+        raw = self.store.read(lambda t: (t.get("meta", STATEMENTS_TO), _read_head(t).size))
+        if raw[0] is not None and int.from_bytes(raw[0], "big") >= raw[1]:
+            return 0  # nothing to do: no write transaction (opening stays cheap)
+        return self.store.write(index)
 
     def __enter__(self) -> Self:
         return self
@@ -439,6 +478,11 @@ class Ledger:
     def root_at(self, size: int) -> bytes:
         return self.snapshot(lambda s: s.root_at(size))
 
+    def find_statements(self, items: Sequence[SignedStatement]) -> list[int | None]:
+        """For each item, the index of an entry holding exactly its statement, signer and
+        signature, or None: one read snapshot (see :meth:`Snapshot.find_statement`)."""
+        return self.snapshot(lambda s: [s.find_statement(item) for item in items])
+
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
         return self.snapshot(lambda s: s.inclusion_proof(index, size))
@@ -462,7 +506,8 @@ class Ledger:
     # ---------------------------------------------------------------- writing
 
     def append(self, items: Sequence[SignedStatement], *,
-               progress: Progress | None = None) -> Appended:
+               progress: Progress | None = None,
+               verified: Sequence[Statement] | None = None) -> Appended:
         """Verify, authorise and sequence ``items`` as one atomic, durable batch.
 
         With ``workers`` > 1, a batch of ``ledger.parallel.PARALLEL_THRESHOLD`` items or more
@@ -470,15 +515,28 @@ class Ledger:
         main module: a script that appends big batches must keep its top level under
         ``if __name__ == "__main__":``, as multiprocessing requires (an unguarded script that
         opens the store would make each worker wait for the caller's write lock forever).
+
+        ``verified``: the statements of ``items``, as ``SignedStatement.verify`` returned them
+        (decoded strictly, signature checked) in the caller: the append then checks nothing
+        again. The HTTP service checks each submission in its request threads, in parallel,
+        so that its one writer only sequences (``ledger.service``). The audit checks every
+        signature in the log whatever the writer did.
+
+        A refusal of one statement (``RefusedError``) names its 0-based place in ``item``.
         """
         if not items:
             raise RefusedError("empty-batch", "nothing to append")
+        if verified is not None and len(verified) != len(items):
+            raise UsageError(f"{len(verified)} verified statements for {len(items)} items")
         with parallel.collection_paused():
-            return self._append(items, progress)
+            return self._append(items, progress, verified)
 
-    def _append(self, items: Sequence[SignedStatement], progress: Progress | None) -> Appended:
-        checks = parallel.start_signature_checks(items, self.workers)
-        statements = (parallel.verify_statements(items) if checks is None
+    def _append(self, items: Sequence[SignedStatement], progress: Progress | None,
+                verified: Sequence[Statement] | None = None) -> Appended:
+        checks = (None if verified is not None
+                  else parallel.start_signature_checks(items, self.workers))
+        statements = (verified if verified is not None
+                      else parallel.verify_statements(items) if checks is None
                       else parallel.decode_statements(items, checks))
         total = len(items)
         now = self.clock()
@@ -499,6 +557,7 @@ class Ledger:
             creds: list[tuple[bytes, bytes]] = []
             achievements: list[tuple[bytes, bytes]] = []
             tree: list[tuple[bytes, bytes]] = []
+            signed: list[tuple[bytes, bytes]] = []
 
             def put_tree(level: int, index: int, h: bytes) -> None:
                 tree.append((tree_key(level, index), h))
@@ -509,8 +568,8 @@ class Ledger:
                     try:
                         changes = apply_rules(state, st, item.signer, index, self.registry, time=t)
                     except RefusedError as exc:
-                        if total > 1:
-                            exc = RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}")
+                        exc = RefusedError(exc.rule, f"batch item {n + 1}: {exc.detail}"
+                                           if total > 1 else exc.detail, item=n)
                         if checks is not None:  # the serial path checks every item first
                             checks.raise_first(total, exc)
                         raise exc from None
@@ -526,12 +585,14 @@ class Ledger:
                         data = encode_entry(index, t, cr.root(), smap.root, item.statement,
                                             item.signer, item.signature)
                     except EncodingError as exc:
-                        too_large = RefusedError("entry-too-large", f"batch item {n + 1}: {exc}")
+                        too_large = RefusedError("entry-too-large", f"batch item {n + 1}: {exc}",
+                                                 item=n)
                         if checks is not None:
                             checks.raise_first(total, too_large)
                         raise too_large from None
                     cr.append(merkle.leaf_hash(data), put_tree)
                     entries.append((u64(index), data))
+                    signed.append((statement_key(item), u64(index)))
                     if st.kind == ISSUE or st.kind in (REVOKE, SUSPEND, REINSTATE):
                         creds.append((cred_index_prefix(st.issuer, st.fields[0]) + u64(index), b""))
                     elif st.kind == REGISTER_ACHIEVEMENT:
@@ -560,6 +621,9 @@ class Ledger:
                                         f"{head.size}; nothing was written")
             txn.put_many("tree", tree)
             txn.put_many("creds", creds)
+            txn.put_many("statements", signed, overwrite=False)  # the first of equal ones
+            if txn.get("meta", STATEMENTS_TO) == u64(head.size):  # the index stays whole
+                txn.put("meta", STATEMENTS_TO, u64(head.size + total))
             if achievements:
                 txn.put_many("achievements", achievements)
             fmt = txn.get("meta", b"format")
@@ -656,6 +720,26 @@ class Snapshot:
     def root_at(self, size: int) -> bytes:
         _check_size(self._txn, size)
         return _root_at(self._txn, size)
+
+    def find_statement(self, item: SignedStatement) -> int | None:
+        """The index of the first entry holding exactly ``item`` (its statement, signer and
+        signature), through the ``statements`` index; None if the log has none. The entry
+        found is compared byte for byte: an index that names another entry is damage."""
+        raw = self._txn.get("statements", statement_key(item))
+        if raw is None:
+            return None
+        index = int.from_bytes(raw, "big")
+        data = self._txn.entry(index)
+        entry = None if data is None else trusted_entry(data)
+        if entry is None or (entry.statement, entry.signer, entry.signature) != (
+                item.statement, item.signer, item.signature):
+            raise StoreCorruptError(f"the statements index names entry {index}, which does not "
+                                    "hold the statement")
+        return index
+
+    def leaf_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """The RFC 9162 leaf hashes of the entries ``indexes`` (stored: level 0 of ``tree``)."""
+        return self._txn.tree_nodes([(0, i) for i in indexes])
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         _check_size(self._txn, size)

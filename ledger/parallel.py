@@ -122,7 +122,7 @@ def _refusal(exc: LedgerError, n: int, total: int) -> RefusedError:
     if isinstance(exc, RefusedError):
         return exc
     rule = "bad-signature" if isinstance(exc, SignatureError) else "malformed-statement"
-    return RefusedError(rule, where + str(exc))
+    return RefusedError(rule, where + str(exc), item=n - 1)
 
 
 def _check_signatures(args: tuple[int, list[tuple[bytes, bytes, bytes]]]
@@ -409,7 +409,8 @@ class SignatureChecks:
         failure = self._wait()
         if failure is not None and failure[0] < before:
             n, rule, detail = failure
-            raise RefusedError(rule, (f"batch item {n + 1}: " if self.total > 1 else "") + detail)
+            raise RefusedError(rule, (f"batch item {n + 1}: " if self.total > 1 else "") + detail,
+                               item=n)
         if other is not None:
             raise other
 

@@ -17,6 +17,7 @@ records        value hash (32)                             status record bytes
 status         map key (32)                                current value hash (32)
 creds          msgpack([issuer, cred_id]) || index (u64)   empty: the entries about a credential
 achievements   SHA-256(issuer id) || achievement id        index (u64) of its registration
+statements     SHA-256(msgpack [statement, signer, sig])   index (u64) of its entry
 checkpoints    size (u64)                                  signed checkpoint note (UTF-8)
 =============  ==========================================  ==================================
 
@@ -68,12 +69,12 @@ T = TypeVar("T")
 
 _U64 = struct.Struct(">Q")
 DB_NAMES = ("meta", "entries", "tree", "mapnodes", "maproots", "nodes", "records", "status",
-            "creds", "checkpoints", "achievements")
+            "creds", "checkpoints", "achievements", "statements")
 """The named databases. ``achievements`` came after format v2 without changing it: a store
 opened by code that has it gains it empty, which is right, since older code cannot have
 written an achievement (docs/FORMAT.md §12.1); opened read-only, such a store is not written
 and reads it as empty (:data:`ADDED_DBS`)."""
-ADDED_DBS = frozenset({"achievements"})
+ADDED_DBS = frozenset({"achievements", "statements"})
 """Databases a store of format v2 may lack (written before they existed): a store opened
 read-only reads a missing one as empty, never waiting for the write lock to add it."""
 FORMAT = b"credential-ledger/v3"
@@ -558,6 +559,18 @@ class Store:
                 self.env.set_mapsize(0)  # another process grew the map: adopt its size
             except lmdb.Error as exc:
                 raise _store_error(exc, "write failed; nothing was written") from None
+
+    def map_to_cap(self) -> None:
+        """Map the whole size cap now (``CREDLEDGER_MAX_MAP_SIZE``; address space only: the
+        file grows as pages are written), so that this process never grows the map again.
+        LMDB may change a map's size only while no transaction of the process is active: a
+        process whose threads read while another appends (``credledger serve``) calls this
+        once, before its threads start, rather than have the writer remap under the readers."""
+        if self.env.info()["map_size"] < self._max:
+            try:
+                self.env.set_mapsize(self._max)
+            except lmdb.Error as exc:
+                raise _store_error(exc, "cannot map the store") from None
 
     def _make_room(self, reserve: int) -> None:
         """Grow the map (doubling, up to the cap) until ``reserve`` more bytes fit."""

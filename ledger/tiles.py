@@ -69,6 +69,8 @@ __all__ = [
     "export_tiles",
     "parse_bundle",
     "parse_tile",
+    "read_tile",
+    "tile_end",
     "tile_path",
     "tiles_of",
     "write_atomic",
@@ -438,6 +440,21 @@ def _tile_bytes(txn: Txn, *, level: int, index: int, width: int) -> bytes:
     base = index * TILE_WIDTH
     tree_level = TILE_HEIGHT * level
     return b"".join(txn.tree_node(tree_level, base + i) for i in range(width))
+
+
+def read_tile(txn: Txn, level: int, index: int, width: int) -> bytes:
+    """The bytes of the hash tile ``(level, index, width)`` (``entries``: pass ``level=-1`` for
+    the entry bundle of the same coordinates), read in ``txn``; the caller checks that the
+    tile lies within the tree (:func:`tile_end`). What ``credledger serve`` answers."""
+    if level < 0:
+        return _bundle_bytes(txn, first=index * TILE_WIDTH, width=width)
+    return _tile_bytes(txn, level=level, index=index, width=width)
+
+
+def tile_end(level: int, index: int, width: int) -> int:
+    """The size a tree must have at least to hold the tile (its last leaf + 1); entry bundles
+    as level 0."""
+    return _tile_end((max(level, 0), index, width))
 
 
 def _stored_checkpoint(ledger: Ledger) -> tuple[str, Verifier, Checkpoint]:
