@@ -59,19 +59,15 @@ from ledger.events import (
     REVOKE,
     SIGN_CONTEXT,
     Entry,
-    Record,
-    decode_record,
     key_id,
     make_statement,
-    map_key,
     pack,
-    record_hash,
     sign_statement,
     signing_message,
-    slot_ident,
 )
 from ledger.log import RecordState, apply_rules
 from ledger.note import Checkpoint, Signer, parse_note, sign_checkpoint
+from ledger.records import Record, decode_record, map_key, record_hash, slot_ident
 from ledger.witness import ALG_COSIGNATURE, WitnessKey, cosigned_message
 
 # ------------------------------------------------------------------------------ fixed inputs

@@ -50,21 +50,18 @@ from ledger.events import (
     REVOKE_KEY,
     ROTATE_KEY,
     SUSPEND,
-    AchievementRecord,
     Entry,
-    Record,
     Statement,
     decode_entry,
-    decode_record,
     decode_statement,
     key_id,
-    record_hash,
     trusted_entry,
     trusted_statement,
 )
 from ledger.log import Ledger, Snapshot, achievement_index_key
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_verifier
 from ledger.parallel import collection_paused, default_workers, verified_chunks
+from ledger.records import AchievementRecord, Record, decode_record, record_hash
 from ledger.rules import RecordState, apply_rules
 from ledger.store import MapNodes, Txn, from_u64, tree_key, u64
 

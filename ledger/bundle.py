@@ -27,25 +27,27 @@ from typing import TYPE_CHECKING, Any, Final
 from ledger import smt
 from ledger.errors import EncodingError, LedgerError, UsageError
 from ledger.events import (
+    MAX_ENTRY_SIZE,
+    check_handle,
+    check_id,
+    decode_entry,
+    decode_statement,
+    key_id,
+)
+from ledger.note import parse_checkpoint, parse_note
+from ledger.parse import b64decode, b64encode, json_fields, load_json
+from ledger.records import (
     ACHIEVEMENT,
     CRED,
     ISSUED,
     ISSUER,
     KEY,
-    MAX_ENTRY_SIZE,
     AchievementRecord,
     CredRecord,
     KeyRecord,
-    check_handle,
-    check_id,
-    decode_entry,
     decode_record,
-    decode_statement,
-    key_id,
     map_key,
 )
-from ledger.note import parse_checkpoint, parse_note
-from ledger.parse import b64decode, b64encode, json_fields, load_json
 
 if TYPE_CHECKING:
     from ledger.log import Ledger, Snapshot

@@ -219,8 +219,9 @@ def _status_command(kind: str, verb: str) -> Callable[..., None]:
     @click.pass_context
     def command(ctx: click.Context, issuer_id: str, cred_id: str, key_file: str, reason: str,
                 out_dir: str, as_json: bool) -> None:
-        from ledger.events import CRED, CredRecord, make_statement
+        from ledger.events import make_statement
         from ledger.issuance import issuer_dir, resolve
+        from ledger.records import CRED, CredRecord
 
         handle = resolve(issuer_dir(out_dir, issuer_id), cred_id)
         signer = read_key(key_file)

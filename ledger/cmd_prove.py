@@ -117,7 +117,7 @@ def prove(ctx: click.Context, issuer_id: str, cred_ids: tuple[str, ...], others:
                 size, signed = _current_checkpoint(ledger)
             text = dump_bundle(build_bundle(ledger, creds, size=size))
         else:
-            from ledger.events import CRED, CredRecord
+            from ledger.records import CRED, CredRecord
             from ledger.tlogproof import prove_issuance
 
             if size is None:  # sign nothing for a credential that was never issued

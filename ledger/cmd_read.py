@@ -98,8 +98,9 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, out_dir: str
       credledger status uni urn:uuid:5b0d2c8e-7f43-4f5e-9a51-0c6a1d2e3f40 --json
       credledger status uni --json
     """
-    from ledger.events import CRED, ISSUED, CredRecord, decode_statement
+    from ledger.events import decode_statement
     from ledger.log import describe
+    from ledger.records import CRED, ISSUED, CredRecord
 
     with open_ledger(ctx) as ledger:
         head = ledger.head()

@@ -45,10 +45,8 @@ from ledger.errors import (
 )
 from ledger.events import (
     ISSUE,
-    ISSUER,
     LIST_BITS,
     MAX_LIST_NUMBER,
-    IssuerRecord,
     check_handle,
     check_id,
     key_id,
@@ -65,6 +63,7 @@ from ledger.holder import (
     pending_record,
 )
 from ledger.parallel import BatchSigning, sign_credentials
+from ledger.records import ISSUER, IssuerRecord
 
 if TYPE_CHECKING:
     from ledger.log import Appended, Ledger

@@ -55,7 +55,12 @@ from ledger.errors import (
     UsageError,
     VerificationError,
 )
-from ledger.events import (
+from ledger.events import SignedStatement, check_handle, check_id, decode_entry
+from ledger.files import read_regular, write_atomic
+from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint
+from ledger.parse import b64decode, b64encode
+from ledger.printable import printable
+from ledger.records import (
     ACHIEVEMENT,
     CRED,
     ISSUER,
@@ -66,15 +71,7 @@ from ledger.events import (
     IssuerRecord,
     KeyRecord,
     Record,
-    SignedStatement,
-    check_handle,
-    check_id,
-    decode_entry,
 )
-from ledger.files import read_regular, write_atomic
-from ledger.note import MAX_NOTE_SIZE, Checkpoint, Verifier, open_checkpoint
-from ledger.parse import b64decode, b64encode
-from ledger.printable import printable
 from ledger.tilereader import (
     MAX_HEAD_BYTES,
     _Deadline,

@@ -43,23 +43,16 @@ from ledger.errors import (
     UsageError,
 )
 from ledger.events import (
-    CRED,
     MAX_ENTRY_SIZE,
     REGISTER_ISSUER,
     RETIRE_ISSUER,
-    SLOT,
-    STATUS_LIST,
-    CredRecord,
     SignedStatement,
     Statement,
-    StatusListRecord,
     check_bytes,
     check_handle,
     check_id,
     decode_statement,
-    list_ident,
     signing_message,
-    slot_ident,
     trusted_entry,
     trusted_statement,
     verify_signature_fast,
@@ -67,6 +60,15 @@ from ledger.events import (
 from ledger.log import Ledger, store_loader
 from ledger.note import Signer
 from ledger.parse import b64decode, b64encode, json_fields, load_json
+from ledger.records import (
+    CRED,
+    SLOT,
+    STATUS_LIST,
+    CredRecord,
+    StatusListRecord,
+    list_ident,
+    slot_ident,
+)
 from ledger.rules import RecordState
 from ledger.sequencer import Metrics, Outcome, Sequencer, Submission, checkpoint_size
 from ledger.store import from_u64

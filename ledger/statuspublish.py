@@ -43,8 +43,6 @@ from ledger.events import (
     REVOKE,
     STATUS_KINDS,
     SUSPEND,
-    IssuerRecord,
-    KeyRecord,
     Statement,
     key_id,
     make_statement,
@@ -53,6 +51,7 @@ from ledger.events import (
     trusted_statement,
 )
 from ledger.log import Ledger, Snapshot, store_loader
+from ledger.records import IssuerRecord, KeyRecord
 from ledger.rules import RecordState
 from ledger.store import Txn, u64
 

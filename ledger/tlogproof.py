@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import merkle
 from ledger.errors import EncodingError, NotFoundError
-from ledger.events import CRED, CredRecord
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
+from ledger.records import CRED, CredRecord
 
 if TYPE_CHECKING:
     from ledger.log import Ledger

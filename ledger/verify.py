@@ -41,35 +41,37 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.events import (
-    ACHIEVEMENT,
-    CRED,
     ISSUE,
-    ISSUED,
-    ISSUER,
-    KEY,
     REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
     REVOKE_KEY,
-    REVOKED,
     ROTATE_KEY,
     SUSPEND,
-    SUSPENDED,
-    AchievementRecord,
-    CredRecord,
     Entry,
-    IssuerRecord,
-    KeyRecord,
     Statement,
     decode_entry,
-    decode_record,
     key_id,
-    map_key,
-    record_hash,
 )
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_checkpoint, parse_note
 from ledger.printable import printable
+from ledger.records import (
+    ACHIEVEMENT,
+    CRED,
+    ISSUED,
+    ISSUER,
+    KEY,
+    REVOKED,
+    SUSPENDED,
+    AchievementRecord,
+    CredRecord,
+    IssuerRecord,
+    KeyRecord,
+    decode_record,
+    map_key,
+    record_hash,
+)
 
 if TYPE_CHECKING:
     from ledger.witness import CosignerVerifier

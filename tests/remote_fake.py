@@ -17,10 +17,11 @@ from typing import Any
 from ledger import merkle
 from ledger.bundle import build_bundle, dump_bundle
 from ledger.errors import LedgerError, NotFoundError, RefusedError
-from ledger.events import CRED, ISSUER, CredRecord, IssuerRecord, SignedStatement
+from ledger.events import SignedStatement
 from ledger.log import Ledger
 from ledger.note import Checkpoint, Signer, parse_checkpoint, parse_note, sign_checkpoint
 from ledger.parse import b64decode, b64encode
+from ledger.records import CRED, ISSUER, CredRecord, IssuerRecord
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, encode_bundle
 
 _TILE = re.compile(r"/tile/(entries|\d+)/((?:x\d{3}/)*\d{3})(?:\.p/(\d+))?")

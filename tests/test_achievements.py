@@ -29,9 +29,7 @@ from ledger import smt
 from ledger.audit import AuditError, audit_store, audit_store_since
 from ledger.errors import EncodingError, RefusedError, StoreCorruptError
 from ledger.events import (
-    ACHIEVEMENT,
     ACHIEVEMENT_TYPES,
-    CRED,
     MAX_ENTRY_SIZE,
     REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
@@ -39,21 +37,25 @@ from ledger.events import (
     REVOKE,
     REVOKE_KEY,
     ROTATE_KEY,
-    AchievementRecord,
-    Record,
     SignedStatement,
     decode_entry,
-    decode_record,
     decode_statement,
     encode_entry,
     key_id,
     make_statement,
-    map_key,
-    record_hash,
     sign_statement,
 )
 from ledger.log import Ledger, achievement_index_key, describe
 from ledger.note import Signer
+from ledger.records import (
+    ACHIEVEMENT,
+    CRED,
+    AchievementRecord,
+    Record,
+    decode_record,
+    map_key,
+    record_hash,
+)
 from ledger.rules import RecordState, apply_rules
 from ledger.store import DB_NAMES, u64
 from ledger.tileaudit import audit_tiles

@@ -28,11 +28,11 @@ from ledger.events import (
     Entry,
     decode_entry,
     make_statement,
-    map_key,
     sign_statement,
 )
 from ledger.log import Ledger
 from ledger.note import Signer
+from ledger.records import map_key
 from ledger.store import DB_NAMES, tree_key, u64
 
 ORIGIN = "audit.example/log"

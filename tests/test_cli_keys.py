@@ -23,8 +23,8 @@ from test_cli import (  # the CLI tests' store fixtures and helpers
     read_ledger,
 )
 
-from ledger.events import KEY, KeyRecord, decode_record, map_key, record_hash
 from ledger.note import parse_verifier
+from ledger.records import KEY, KeyRecord, decode_record, map_key, record_hash
 
 ACH, ACH_NAME = "cs201", "Data Structures"
 

@@ -840,7 +840,7 @@ def test_audit_since_finds_a_tampered_new_entry(grown: tuple[Env, Path, Path]) -
 def test_audit_since_reads_the_prior_state_with_map_proofs(grown: tuple[Env, Path, Path]) -> None:
     """The records the new entries' rules need (c-5, revoked after the saved size) are read
     with map proofs against the saved state: a changed stored record is found."""
-    from ledger.events import CRED, map_key
+    from ledger.records import CRED, map_key
     from ledger.store import Store
 
     env, saved, _ = grown

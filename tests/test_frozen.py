@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from statements import handle
 
-from ledger import bundle, events, note, smt, verify, witness
+from ledger import bundle, events, note, records, smt, verify, witness
 from ledger.errors import EncodingError, ProofError
 from ledger.note import Checkpoint, Signer
 
-MODULES = (bundle, events, note, smt, verify, witness)
+MODULES = (bundle, events, note, records, smt, verify, witness)
 CLASSES = sorted((cls for m in MODULES for cls in vars(m).values()
                   if isinstance(cls, type) and dataclasses.is_dataclass(cls)
                   and cls.__module__ == m.__name__), key=lambda c: c.__qualname__)
@@ -33,13 +33,13 @@ _SAMPLES: dict[str, Any] = {
     "Statement": events.Statement(events.REVOKE, "uni", 5, ("c-1", "why")),
     "SignedStatement": events.SignedStatement(b"st", ROOT, bytes(64)),
     "Entry": events.Entry(1, 2, ROOT, ROOT, b"st", ROOT, bytes(64)),
-    "CredRecord": events.CredRecord("uni", handle(1), events.ISSUED, 1, None, "", 5),
-    "KeyRecord": events.KeyRecord("uni", events.key_id(ROOT), ROOT, 0, None, "", ""),
-    "IssuerRecord": events.IssuerRecord("uni", "Uni", "https://uni.example", 0, None, ""),
-    "AchievementRecord": events.AchievementRecord("uni", "cs201", 3),
-    "SlotRecord": events.SlotRecord("uni", events.key_id(ROOT), 7, handle(1)),
-    "StatusListRecord": events.StatusListRecord("uni", events.key_id(ROOT), "revocation", 0,
-                                                3, 4),
+    "CredRecord": records.CredRecord("uni", handle(1), records.ISSUED, 1, None, "", 5),
+    "KeyRecord": records.KeyRecord("uni", events.key_id(ROOT), ROOT, 0, None, "", ""),
+    "IssuerRecord": records.IssuerRecord("uni", "Uni", "https://uni.example", 0, None, ""),
+    "AchievementRecord": records.AchievementRecord("uni", "cs201", 3),
+    "SlotRecord": records.SlotRecord("uni", events.key_id(ROOT), 7, handle(1)),
+    "StatusListRecord": records.StatusListRecord("uni", events.key_id(ROOT), "revocation", 0,
+                                                 3, 4),
     "CredentialAnswer": verify.CredentialAnswer("uni", handle(1), verify.VALID, title="T",
                                                 achievement="cs201", digest="00" * 32),
     "Compromise": verify.Compromise(3, events.ISSUE, events.key_id(ROOT), 2, 7, "stolen"),

@@ -89,13 +89,10 @@ from ledger.events import (
     SIGN_CONTEXT,
     SUSPEND,
     decode_entry,
-    decode_record,
     decode_statement,
     key_id,
     make_statement,
-    map_key,
     pack,
-    record_hash,
     sign_statement,
     unpack_array,
 )
@@ -116,6 +113,7 @@ from ledger.note import (
 )
 from ledger.openbadges import CREDENTIAL_TYPE
 from ledger.openbadges import parse_credential as parse_holder_document
+from ledger.records import decode_record, map_key, record_hash
 from ledger.tileaudit import audit_tiles
 from ledger.tiles import encode_bundle, export_tiles, parse_tile
 from ledger.tiles import parse_bundle as parse_entry_bundle
@@ -1155,7 +1153,7 @@ def check_decode_statement(c: Corpus, data: bytes) -> str:
     return label
 
 
-@target("events.decode_record", quick=80, seeds=lambda c: list(c.records.values()),
+@target("records.decode_record", quick=80, seeds=lambda c: list(c.records.values()),
         mutate=_mp_mut, raw=_mp_raw, examples=_event_examples)
 def check_decode_record(c: Corpus, data: bytes) -> str:
     label, rec = _call(c, "decode_record", data, decode_record, data)

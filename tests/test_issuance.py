@@ -33,17 +33,15 @@ from ledger.events import (
     REGISTER_ACHIEVEMENT,
     REGISTER_ISSUER,
     ROTATE_KEY,
-    SLOT,
-    SlotRecord,
     key_id,
     make_statement,
     sign_statement,
-    slot_ident,
 )
 from ledger.holder import document_bytes
 from ledger.issuance import issue
 from ledger.log import Ledger
 from ledger.note import Signer
+from ledger.records import SLOT, SlotRecord, slot_ident
 
 ORIGIN = "issuance.example/log"
 HANDLE = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")

@@ -12,16 +12,13 @@ import msgpack
 import pytest
 
 from ledger.errors import EncodingError
-from ledger.events import (
+from ledger.events import REVOKE_KEY, decode_statement, key_id, make_statement
+from ledger.records import (
     KEY,
     KEY_REVOKED,
     KEY_ROTATED,
-    REVOKE_KEY,
     KeyRecord,
     decode_record,
-    decode_statement,
-    key_id,
-    make_statement,
     map_key,
     record_hash,
 )

@@ -42,11 +42,7 @@ from ledger.errors import (
     StoreNotFoundError,
 )
 from ledger.events import (
-    ACHIEVEMENT,
-    CRED,
     ISSUE,
-    ISSUER,
-    KEY,
     MAX_ENTRY_SIZE,
     MAX_STATUS_INDEX,
     PUBLISH_STATUS_LIST,
@@ -56,31 +52,37 @@ from ledger.events import (
     REVOKE,
     REVOKE_KEY,
     ROTATE_KEY,
-    SLOT,
     STATUS_KINDS,
-    STATUS_LIST,
     SUSPEND,
+    SignedStatement,
+    Statement,
+    decode_entry,
+    key_id,
+    make_statement,
+    sign_statement,
+    signing_message,
+)
+from ledger.log import Head, Ledger
+from ledger.note import Signer, open_checkpoint, parse_verifier
+from ledger.parallel import collection_paused
+from ledger.records import (
+    ACHIEVEMENT,
+    CRED,
+    ISSUER,
+    KEY,
+    SLOT,
+    STATUS_LIST,
     AchievementRecord,
     CredRecord,
     IssuerRecord,
     KeyRecord,
     Record,
-    SignedStatement,
     SlotRecord,
-    Statement,
     StatusListRecord,
-    decode_entry,
-    key_id,
     list_ident,
-    make_statement,
     record_hash,
-    sign_statement,
-    signing_message,
     slot_ident,
 )
-from ledger.log import Head, Ledger
-from ledger.note import Signer, open_checkpoint, parse_verifier
-from ledger.parallel import collection_paused
 from ledger.rules import RecordState, apply_rules
 from ledger.store import DB_NAMES, tree_key, u64
 

@@ -39,20 +39,17 @@ from ledger.events import (
     REVOKE_KEY,
     ROTATE_KEY,
     SUSPEND,
-    IssuerRecord,
-    KeyRecord,
     Statement,
-    StatusListRecord,
     decode_entry,
     decode_statement,
     key_id,
     make_statement,
-    map_key,
     sign_statement,
 )
 from ledger.keys import write_signer
 from ledger.log import Ledger
 from ledger.note import Signer, parse_verifier
+from ledger.records import IssuerRecord, KeyRecord, StatusListRecord, map_key
 from ledger.rules import RecordState, apply_rules
 from ledger.statuspublish import ListBits, list_bits, publish_statements, serialize
 from ledger.store import DB_NAMES, u64

@@ -45,27 +45,20 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.events import (
-    ACHIEVEMENT as ACHIEVEMENT_KIND,
-)
-from ledger.events import (
-    CRED,
-    ISSUED,
     REGISTER_ISSUER,
     REINSTATE,
     REVOKE,
     REVOKE_KEY,
-    REVOKED,
     ROTATE_KEY,
     SUSPEND,
-    CredRecord,
-    decode_record,
     key_id,
     make_statement,
-    map_key,
     sign_statement,
 )
 from ledger.log import Ledger
 from ledger.note import Signer
+from ledger.records import ACHIEVEMENT as ACHIEVEMENT_KIND
+from ledger.records import CRED, ISSUED, REVOKED, CredRecord, decode_record, map_key
 from ledger.verify import (
     EXPIRED,
     NOT_FOUND,

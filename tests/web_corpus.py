@@ -70,7 +70,6 @@ from ledger.events import (
     decode_entry,
     key_id,
     make_statement,
-    map_key,
     pack,
     sign_statement,
     unpack_array,
@@ -86,6 +85,7 @@ from ledger.note import (
     sign_note,
 )
 from ledger.parse import b64encode
+from ledger.records import map_key
 from ledger.witness import (
     WitnessKey,
     add_cosignature,

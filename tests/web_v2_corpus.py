@@ -29,15 +29,10 @@ from typing import Any
 import msgpack
 
 from ledger.errors import LedgerError
-from ledger.events import (
-    SignedStatement,
-    decode_entry,
-    decode_record,
-    decode_statement,
-    key_id,
-)
+from ledger.events import SignedStatement, decode_entry, decode_statement, key_id
 from ledger.note import Signer, parse_checkpoint, parse_note, parse_verifier, sign_note
 from ledger.openbadges import parse_credential
+from ledger.records import decode_record
 from ledger.verify import verify_bundle
 from ledger.witness import WitnessKey, add_cosignature, parse_cosigner
 from web_v2_world import AT, DAY, ORIGIN, T0, World
@@ -391,7 +386,7 @@ class Corpus:
     def map_forgeries(self) -> None:
         """Status-map records forged (and the map made again around them): the checks of
         what each proven record must say."""
-        from ledger.events import (
+        from ledger.records import (
             ACHIEVEMENT,
             CRED,
             ISSUER,

@@ -1,8 +1,9 @@
 // Statements, entries and status records of entry format 2 (docs/FORMAT.md §3 to §5.2;
-// ledger/events.py): decoded exactly as strictly as `events.decode_statement`, `decode_entry`
-// and `decode_record` decode them, the same checks in the same order, and a statement's
-// signature checked as `SignedStatement.verify` checks it (Ed25519 over SIGN_CONTEXT and the
-// statement's bytes, under the ledger's rule: ed25519.js).
+// ledger/events.py, ledger/records.py): decoded exactly as strictly as
+// `events.decode_statement`, `decode_entry` and `records.decode_record` decode them, the same
+// checks in the same order, and a statement's signature checked as `SignedStatement.verify`
+// checks it (Ed25519 over SIGN_CONTEXT and the statement's bytes, under the ledger's rule:
+// ed25519.js).
 //
 // Decoded values keep msgpack's types (msgpack.js): integers are BigInts, bytes Uint8Arrays.
 // A statement is {kind, issuer, time, fields}; an entry {index, time, prevRoot, stateRoot,
@@ -396,7 +397,7 @@ export function activeAt(rec, index) {
   return rec.activeFrom <= index && (rec.endedAt === null || index < rec.endedAt);
 }
 
-/** Strictly decode a status-map record (`events.decode_record`). */
+/** Strictly decode a status-map record (`records.decode_record`). */
 export async function decodeRecord(data) {
   let items = unpackArray(data, "record");
   if (items.length === 0) throw fail("record.empty", "record: empty");
