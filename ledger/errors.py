@@ -116,6 +116,16 @@ class FetchError(LedgerError):
     file. Says nothing about the log itself; retrying may help."""
 
 
+class AuditError(VerificationError):
+    """A violation found by the audit: ``index`` (or None) and the ``rule`` broken."""
+
+    def __init__(self, index: int | None, rule: str, detail: str) -> None:
+        self.index = index
+        self.rule = rule
+        where = f"entry {index}: " if index is not None else ""
+        super().__init__(f"audit failed: {where}{rule}: {detail}")
+
+
 class LogAnswerError(VerificationError):
     """A log server's answer does not check out against the log key the client trusts: a
     checkpoint not signed by it, an inclusion proof or a leaf hash that does not hold, an

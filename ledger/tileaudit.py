@@ -17,8 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from ledger import merkle
-from ledger.audit import CHUNK, AuditError, AuditReport, Replayer, open_saved, replay, resume_point
+from ledger.audit import CHUNK, AuditReport, Replayer, open_saved, replay, resume_point
 from ledger.errors import (
+    AuditError,
     EncodingError,
     LedgerError,
     NotFoundError,
@@ -158,7 +159,7 @@ def audit_tiles(source: str | os.PathLike[str] | TileReader, log_key: Verifier, 
     checked (docs/SECURITY.md, "Incremental audits"; the report says ``rules=False``).
 
     Every violation, including a truncated, oversize or missing tile or bundle, raises
-    :class:`~ledger.audit.AuditError`. Network and I/O failures raise
+    :class:`~ledger.errors.AuditError`. Network and I/O failures raise
     :class:`~ledger.errors.FetchError`; a local tile that is not a regular file,
     :class:`~ledger.errors.NotRegularFileError`.
     """

@@ -26,8 +26,8 @@ from statements import handle, named
 from statements import issue as issue_statement
 
 from ledger import smt
-from ledger.audit import AuditError, audit_store, audit_store_since
-from ledger.errors import EncodingError, RefusedError, StoreCorruptError
+from ledger.audit import audit_store, audit_store_since
+from ledger.errors import AuditError, EncodingError, RefusedError, StoreCorruptError
 from ledger.events import (
     ACHIEVEMENT_TYPES,
     MAX_ENTRY_SIZE,

@@ -20,7 +20,8 @@ from statements import handle, issue, register_achievement
 
 import ledger.audit as audit_module
 import ledger.parallel as parallel_module
-from ledger.audit import AuditError, audit_store
+from ledger.audit import audit_store
+from ledger.errors import AuditError
 from ledger.events import (
     REGISTER_ISSUER,
     REVOKE,

@@ -25,9 +25,9 @@ from statements import handle
 
 from ledger import didkey, statuslist
 from ledger.anchoring import list_url, rfc3339
-from ledger.audit import AuditError, audit_store, audit_store_since
+from ledger.audit import audit_store, audit_store_since
 from ledger.cli import cli
-from ledger.errors import RefusedError
+from ledger.errors import AuditError, RefusedError
 from ledger.events import (
     ISSUE,
     LIST_BITS,

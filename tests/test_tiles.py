@@ -31,9 +31,9 @@ import pytest
 from click.testing import CliRunner
 from statements import issue, named, register_achievement
 
-from ledger.audit import AuditError
 from ledger.cli import cli
 from ledger.errors import (
+    AuditError,
     ConflictError,
     EncodingError,
     FetchError,
