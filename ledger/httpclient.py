@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import HTTPException, HTTPResponse
-from typing import Any
 
 from ledger.errors import (
     EncodingError,
@@ -34,6 +33,7 @@ from ledger.tilereader import (
     _HeadTooLarge,
     _Source,
     _split_url,
+    connect,
 )
 
 DEFAULT_TIMEOUT = 30.0
@@ -77,7 +77,6 @@ class HttpClient:
         self.timeout = timeout
         self.retries = retries
         self.sleep = sleep
-        self._tls: Any = None
 
     def call(self, method: str, path: str, *, body: bytes | None = None,
              limit: int = MAX_SMALL, accept_404: bool = False) -> Response:
@@ -122,37 +121,9 @@ class HttpClient:
     def _request(self, method: str, url: str, body: bytes | None, limit: int) -> Response:
         """One request within one deadline; at most ``limit`` bytes of the body are read
         (EncodingError for more: an answer that large is not one of this API's)."""
-        import socket
-        import ssl
-
         deadline = time.monotonic() + self.timeout
         parts = _split_url(url, FetchError)
-        sock = None
-        error: OSError = OSError(f"cannot resolve {parts.host}")
-        for family, kind, proto, _, address in socket.getaddrinfo(
-                parts.host, parts.port, type=socket.SOCK_STREAM):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("timed out")
-            candidate = socket.socket(family, kind, proto)
-            try:
-                candidate.settimeout(left)
-                candidate.connect(address)
-                if parts.https:
-                    if self._tls is None:
-                        self._tls = ssl.create_default_context()
-                    candidate.settimeout(max(deadline - time.monotonic(), 1e-3))
-                    candidate = self._tls.wrap_socket(candidate, server_hostname=parts.host)
-                sock = candidate
-                break
-            except TimeoutError:
-                candidate.close()
-                raise
-            except OSError as exc:
-                candidate.close()
-                error = exc
-        if sock is None:
-            raise error
+        sock = connect(parts, deadline)
         try:
             head = [f"{method} {parts.target} HTTP/1.1", f"Host: {parts.authority}",
                     "Accept: application/json, text/plain", "Accept-Encoding: identity",

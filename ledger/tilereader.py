@@ -10,6 +10,7 @@ before the body (docs/SECURITY.md, "Hostile inputs tried"). It trusts nothing it
 
 from __future__ import annotations
 
+import functools
 import io
 import ipaddress
 import os
@@ -206,7 +207,6 @@ class TileReader:
         if scheme in ("http", "https"):
             _split_url(text, UsageError)  # a malformed URL: the caller's mistake
             self.base_url = text.rstrip("/") + "/"
-            self._tls: ssl.SSLContext | None = None
         elif scheme == "file":
             self.base_dir = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
         elif scheme:
@@ -277,7 +277,7 @@ class TileReader:
         where = url
         for _ in range(MAX_REDIRECTS + 1):
             parts = _split_url(where, FetchError)
-            sock = self._connect(parts, deadline)
+            sock = connect(parts, deadline)
             try:
                 sock.settimeout(max(deadline - time.monotonic(), 1e-3))
                 sock.sendall(f"GET {parts.target} HTTP/1.1\r\nHost: {parts.authority}\r\n"
@@ -317,32 +317,6 @@ class TileReader:
                 sock.close()
         raise FetchError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
 
-    def _connect(self, parts: _Url, deadline: float) -> socket.socket:
-        """A connected (and for https, TLS-wrapped and verified) socket, within the deadline.
-        (Name resolution has no timeout of its own: the system resolver's applies.)"""
-        error: OSError = OSError(f"cannot resolve {parts.host}")
-        for family, kind, proto, _, address in socket.getaddrinfo(
-                parts.host, parts.port, type=socket.SOCK_STREAM):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("timed out")
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.settimeout(left)
-                sock.connect(address)
-                if parts.https:
-                    if self._tls is None:
-                        self._tls = ssl.create_default_context()
-                    sock.settimeout(max(deadline - time.monotonic(), 1e-3))
-                    sock = self._tls.wrap_socket(sock, server_hostname=parts.host)
-                return sock
-            except TimeoutError:
-                sock.close()
-                raise
-            except OSError as exc:
-                sock.close()
-                error = exc
-        raise error
 
     def checkpoint(self) -> bytes:
         """The checkpoint note's bytes (not yet verified), fetched once."""
@@ -376,3 +350,36 @@ class TileReader:
         data = self.fetch(full, TILE_WIDTH * (2 + MAX_ENTRY_SIZE))
         return parse_bundle(data, TILE_WIDTH, self.where(full))[:width]
 
+
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """The one TLS context of the process: the system's trust store, hostnames verified."""
+    return ssl.create_default_context()
+
+
+def connect(parts: _Url, deadline: float) -> socket.socket:
+    """A connected (and for https, TLS-wrapped and verified) socket to ``parts``' host, within
+    the deadline (``time.monotonic()``): the one way the package opens a connection (tiles
+    here, the log's API in ``ledger.httpclient``). Name resolution has no timeout of its own:
+    the system resolver's applies."""
+    error: OSError = OSError(f"cannot resolve {parts.host}")
+    for family, kind, proto, _, address in socket.getaddrinfo(
+            parts.host, parts.port, type=socket.SOCK_STREAM):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(address)
+            if parts.https:
+                sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+                sock = _tls_context().wrap_socket(sock, server_hostname=parts.host)
+            return sock
+        except TimeoutError:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error

@@ -451,16 +451,18 @@ def test_verify_errors_under_json_on_both_paths(env: Env) -> None:
         ([cred, "--bundle", str(good), *key, "--json", *at], 0),
         ([cred, "--bundle", str(good), *key, "--json", *at, "--subject", "holder of c-1"], 0),
         ([cred, "--bundle", str(good), *key, "--json", *at, "--subject", "someone else"], 1),
-        ([str(notes), *key, "--json"], 1),
-        ([str(env.tmp / "missing.json"), *key, "--json"], 3),
-        ([str(good), "--json"], 2),
-        ([cred, *key, "--json"], 2),  # a credential without its bundle
-        ([str(good), "--bundle", cred, *key, "--json"], 2),  # a credential given as a bundle
-        ([str(good), *key, "--json", "--document", str(notes)], 2),  # gone with v1
+        # (every case pins --at: an answer says when it was judged, to the second, and the
+        # two runs compared may fall either side of a second)
+        ([str(notes), *key, "--json", *at], 1),
+        ([str(env.tmp / "missing.json"), *key, "--json", *at], 3),
+        ([str(good), "--json", *at], 2),
+        ([cred, *key, "--json", *at], 2),  # a credential without its bundle
+        ([str(good), "--bundle", cred, *key, "--json", *at], 2),  # a credential as a bundle
+        ([str(good), *key, "--json", "--document", str(notes), *at], 2),  # gone with v1
         ([str(good), str(notes), *key, "--json", *at], 1),
         ([str(good), str(env.tmp / "missing.json"), *key, "--json", *at], 3),
         ([str(good), "--json", "--log-key"], 2),  # click's parse
-        ([str(good), "--json", "--size", "-1", *key], 2),
+        ([str(good), "--json", "--size", "-1", *key, *at], 2),
     ]
     for args, code in cases:
         fast = _run_entry(["verify", *args], through_click=False)
