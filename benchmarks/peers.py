@@ -73,7 +73,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ledger import merkle, smt
-from ledger.log import Head, Ledger, now_ms
+from ledger.log import Ledger, now_ms
+from ledger.snapshot import Head
 from ledger.store import DATA_FILE, Store, tree_key, u64
 
 LEAF_BYTES = 100

@@ -10,7 +10,7 @@ The script builds the example twice and insists that both agree byte for byte:
 
 1. by hand, the way ``ledger/log.py`` appends: ``ledger.openbadges`` builds and signs the Open
    Badges credential (with the names ``ledger.anchoring`` gives), ``ledger.events`` makes the
-   statements, records and entries, ``ledger.log.apply_rules`` applies the rules,
+   statements, records and entries, ``ledger.rules.apply_rules`` applies the rules,
    ``ledger.smt`` keeps the status map and ``ledger.merkle`` the log (this is the path
    annotated in the document);
 2. through the public API on a temporary LMDB store with an injected clock: ``Ledger.create``
@@ -65,9 +65,9 @@ from ledger.events import (
     sign_statement,
     signing_message,
 )
-from ledger.log import RecordState, apply_rules
 from ledger.note import Checkpoint, Signer, parse_note, sign_checkpoint
 from ledger.records import Record, decode_record, map_key, record_hash, slot_ident
+from ledger.rules import RecordState, apply_rules
 from ledger.witness import ALG_COSIGNATURE, WitnessKey, cosigned_message
 
 # ------------------------------------------------------------------------------ fixed inputs

@@ -53,11 +53,12 @@ from ledger.events import (
     trusted_statement,
 )
 from ledger.listaudit import StatusBits, check_status_list
-from ledger.log import Ledger, Snapshot, achievement_index_key
+from ledger.log import Ledger
 from ledger.note import Checkpoint, Verifier, open_checkpoint, parse_verifier
 from ledger.parallel import collection_paused, default_workers, verified_chunks
 from ledger.records import AchievementRecord, Record, decode_record, record_hash
 from ledger.rules import RecordState, apply_rules
+from ledger.snapshot import Snapshot, achievement_index_key
 from ledger.store import MapNodes, Txn, from_u64, tree_key, u64
 
 CHUNK = 2048

@@ -13,7 +13,8 @@ holds nothing personal.
 :func:`build_bundle` writes one from a ledger's read snapshot, :func:`build_bundles` one for each
 credential of a cohort from a single snapshot and checkpoint; :func:`parse_bundle` reads one
 strictly, every size limit checked before any hashing; ``ledger.verify`` checks what it proves.
-Reading needs no store: this module imports ``ledger.log`` only for its type hints.
+Reading needs no store: this module imports ``ledger.log`` and ``ledger.snapshot`` only for
+its type hints.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ from ledger.records import (
 )
 
 if TYPE_CHECKING:
-    from ledger.log import Ledger, Snapshot
+    from ledger.log import Ledger
+    from ledger.snapshot import Snapshot
 
 BUNDLE_FORMAT: Final = "credential-ledger/bundle@v2"
 MAX_BUNDLE_SIZE: Final = 16 << 20

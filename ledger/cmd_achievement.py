@@ -145,7 +145,7 @@ def achievement_show(ctx: click.Context, issuer_id: str, achievement_id: str | N
 
 
 def describe_achievement(a: Any) -> dict[str, Any]:
-    """A JSON-ready view of a ``log.RegisteredAchievement``."""
+    """A JSON-ready view of a ``snapshot.RegisteredAchievement``."""
     rec, key = a.record, a.key
     return {"kind": "achievement", "issuer": rec.issuer, "id": rec.achievement_id,
             "name": a.name, "achievement_type": a.achievement_type or None,
@@ -164,7 +164,7 @@ def achievement_summary(a: Any) -> dict[str, Any]:
 
 
 def achievement_lines(a: Any, *, detail: bool) -> list[str]:
-    """A ``log.RegisteredAchievement`` for a person: a heading line, then (``detail``) its
+    """A ``snapshot.RegisteredAchievement`` for a person: a heading line, then (``detail``) its
     texts, each quoted as JSON (``status ISSUER`` shows the heading only)."""
     rec, key = a.record, a.key
     kind = f" ({a.achievement_type})" if a.achievement_type else ""

@@ -99,8 +99,8 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, out_dir: str
       credledger status uni --json
     """
     from ledger.events import decode_statement
-    from ledger.log import describe
     from ledger.records import CRED, ISSUED, CredRecord
+    from ledger.snapshot import describe
 
     with open_ledger(ctx) as ledger:
         head = ledger.head()
@@ -138,7 +138,7 @@ def status(ctx: click.Context, issuer_id: str, cred_id: str | None, out_dir: str
 
 def _issuer_status(ledger: Any, issuer_id: str) -> tuple[dict[str, Any], str]:
     """``status ISSUER``: the issuer record and its keys' history (``Ledger.issuer_history``)."""
-    from ledger.log import describe
+    from ledger.snapshot import describe
 
     history = ledger.issuer_history(issuer_id)
     if history is None:

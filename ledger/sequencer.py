@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 
 from ledger.errors import LedgerError, RefusedError
 from ledger.events import SignedStatement, Statement
-from ledger.log import Ledger, statement_key
+from ledger.log import Ledger
 from ledger.note import Signer, parse_checkpoint, parse_note
+from ledger.snapshot import statement_key
 
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -57,7 +57,7 @@ from ledger.events import (
     trusted_statement,
     verify_signature_fast,
 )
-from ledger.log import Ledger, store_loader
+from ledger.log import Ledger
 from ledger.note import Signer
 from ledger.parse import b64decode, b64encode, json_fields, load_json
 from ledger.records import (
@@ -71,6 +71,7 @@ from ledger.records import (
 )
 from ledger.rules import RecordState
 from ledger.sequencer import Metrics, Outcome, Sequencer, Submission, checkpoint_size
+from ledger.snapshot import store_loader
 from ledger.store import from_u64
 from ledger.tiles import TILE_WIDTH, bundle_path, read_tile, tile_end, tile_path
 from ledger.webpage import build_page

@@ -50,9 +50,10 @@ from ledger.events import (
     trusted_entry,
     trusted_statement,
 )
-from ledger.log import Ledger, Snapshot, store_loader
+from ledger.log import Ledger
 from ledger.records import IssuerRecord, KeyRecord
 from ledger.rules import RecordState
+from ledger.snapshot import Snapshot, store_loader
 from ledger.store import Txn, u64
 
 TTL_MS: Final = 86_400_000

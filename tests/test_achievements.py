@@ -45,7 +45,7 @@ from ledger.events import (
     make_statement,
     sign_statement,
 )
-from ledger.log import Ledger, achievement_index_key, describe
+from ledger.log import Ledger
 from ledger.note import Signer
 from ledger.records import (
     ACHIEVEMENT,
@@ -57,6 +57,7 @@ from ledger.records import (
     record_hash,
 )
 from ledger.rules import RecordState, apply_rules
+from ledger.snapshot import achievement_index_key, describe
 from ledger.store import DB_NAMES, u64
 from ledger.tileaudit import audit_tiles
 from ledger.tiles import export_tiles

@@ -28,6 +28,7 @@ from statements import publish as publish_statement
 
 import ledger.log as log_module
 import ledger.parallel as parallel_module
+import ledger.snapshot as snapshot_module
 import ledger.store as store_module
 from ledger import merkle, smt
 from ledger.errors import (
@@ -62,7 +63,7 @@ from ledger.events import (
     sign_statement,
     signing_message,
 )
-from ledger.log import Head, Ledger
+from ledger.log import Ledger
 from ledger.note import Signer, open_checkpoint, parse_verifier
 from ledger.parallel import collection_paused
 from ledger.records import (
@@ -84,6 +85,7 @@ from ledger.records import (
     slot_ident,
 )
 from ledger.rules import RecordState, apply_rules
+from ledger.snapshot import Head
 from ledger.store import DB_NAMES, tree_key, u64
 
 ORIGIN = "test.example/log"
@@ -1235,10 +1237,10 @@ def test_ids_of_the_longest_valid_lengths(world: World) -> None:
     cred = world.h("long")
     assert world.ledger.cred_entries(issuer, cred) == [res.first, res.first + 2]
     assert world.ledger.cred_entries(issuer, world.h("short")) == [res.first + 1]
-    assert log_module.cred_index_prefix(issuer, cred) == msgpack.packb([issuer, cred])
-    assert len(log_module.cred_index_prefix(issuer, cred)) <= log_module.MAX_CRED_PREFIX
-    assert len(log_module.cred_index_prefix(issuer, "c" * 256)) == 33
-    assert log_module.cred_index_prefix("uni", "c-1") == msgpack.packb(["uni", "c-1"])
+    assert snapshot_module.cred_index_prefix(issuer, cred) == msgpack.packb([issuer, cred])
+    assert len(snapshot_module.cred_index_prefix(issuer, cred)) <= snapshot_module.MAX_CRED_PREFIX
+    assert len(snapshot_module.cred_index_prefix(issuer, "c" * 256)) == 33
+    assert snapshot_module.cred_index_prefix("uni", "c-1") == msgpack.packb(["uni", "c-1"])
     ach_rec = world.ledger.record(ACHIEVEMENT, issuer, ach)
     assert isinstance(ach_rec, AchievementRecord) and ach_rec.registered_at == 1
     check_log(world.ledger)
