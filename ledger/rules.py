@@ -230,10 +230,8 @@ def _publish_status_list(state: RecordState, st: Statement, signer: bytes,
     older than the list it replaces. What the list says is the auditor's to check
     (``ledger.audit``): it is the status map's, bit for bit."""
     issuer, (purpose, number, tree_size, _) = st.issuer, st.fields
-    kid = key_id(signer)
-    rec = state.key(issuer, kid)
-    if rec is None or rec.public_key != signer:
-        raise RefusedError("wrong-signer", f"{kid} is not a key of issuer {issuer!r}")
+    rec = _issuer_key(state, issuer, signer)
+    kid = rec.key_id
     if rec.revoked_index is not None:
         raise RefusedError("key-revoked", f"key {kid} of {issuer!r} was revoked at index "
                            f"{rec.revoked_index}; its lists can no longer be published")
@@ -285,11 +283,19 @@ def _revoke_key(state: RecordState, st: Statement, index: int) -> KeyRecord:
                      target.end, reason, index, since)
 
 
-def _active_key(state: RecordState, issuer: str, signer: bytes) -> KeyRecord:
+def _issuer_key(state: RecordState, issuer: str, signer: bytes) -> KeyRecord:
+    """The record of ``signer``, a key of ``issuer`` (its whole public key, not only its id:
+    a 64-bit id is no proof of the key); else ``wrong-signer``."""
     kid = key_id(signer)
     key = state.key(issuer, kid)
     if key is None or key.public_key != signer:
         raise RefusedError("wrong-signer", f"key {kid} is not a key of issuer {issuer!r}")
+    return key
+
+
+def _active_key(state: RecordState, issuer: str, signer: bytes) -> KeyRecord:
+    key = _issuer_key(state, issuer, signer)
+    kid = key.key_id
     if key.ended_at is not None:
         raise RefusedError("key-not-active", f"key {kid} of issuer {issuer!r} {key.end} at "
                            f"index {key.ended_at}")
