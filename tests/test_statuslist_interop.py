@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -44,27 +43,6 @@ LIST_FROM = "2025-01-01T00:00:00Z"  # node checks lists against its own clock
 CREATED = "2026-07-01T09:00:00Z"
 REVOKED = {5, 77, 131071}
 SUSPENDED = {6, 77, 0}
-
-
-@pytest.fixture(scope="session")
-def node() -> str:
-    """The node binary, once the pinned packages are installed; skips if they cannot be."""
-    node_bin, npm = shutil.which("node"), shutil.which("npm")
-    if node_bin is None or npm is None:
-        pytest.skip("node or npm is not installed: the independent reader cannot run")
-    marker = (INTEROP / "node_modules" / "@digitalbazaar" / "vc-bitstring-status-list"
-              / "package.json")
-    if not marker.exists():
-        try:
-            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                                  cwd=INTEROP, capture_output=True, text=True, timeout=600,
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            pytest.skip("npm ci timed out: the pinned packages cannot be installed")
-        if done.returncode != 0 or not marker.exists():
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            pytest.skip(f"npm ci failed (offline?): {tail[0][:200]}")
-    return node_bin
 
 
 def _node(node: str, mode: str, payload: Any, *args: str) -> Any:

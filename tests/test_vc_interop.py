@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import didkey, openbadges
@@ -60,26 +58,6 @@ def _fields(**changes: Any) -> dict[str, Any]:
 
 def _issue(**changes: Any) -> dict[str, Any]:
     return openbadges.issue_credential(SEED, created=CREATED, **_fields(**changes))
-
-
-@pytest.fixture(scope="session")
-def node() -> str:
-    """The node binary, once the pinned packages are installed; skips if it cannot be."""
-    node_bin, npm = shutil.which("node"), shutil.which("npm")
-    if node_bin is None or npm is None:
-        pytest.skip("node or npm is not installed: the independent verifier cannot run")
-    marker = INTEROP / "node_modules" / "@digitalbazaar" / "vc" / "package.json"
-    if not marker.exists():
-        try:
-            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                                  cwd=INTEROP, capture_output=True, text=True, timeout=600,
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            pytest.skip("npm ci timed out: the pinned packages cannot be installed")
-        if done.returncode != 0 or not marker.exists():
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            pytest.skip(f"npm ci failed (offline?): {tail[0][:200]}")
-    return node_bin
 
 
 def _node(node: str, args: list[str], payload: Any) -> Any:
