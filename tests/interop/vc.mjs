@@ -8,74 +8,19 @@
 //   node vc.mjs sign SEED_HEX CREATED < unsigned.json  -> the credential, signed by the did:key
 //                                                         of the 32-byte Ed25519 seed
 //
-// The document loader serves only the contexts pinned in ledger/contexts/ (their SHA-256
+// The document loader (pinned.mjs) serves only the contexts pinned in ledger/contexts/ (their SHA-256
 // checked against the table in its README), resolves did:key locally, and refuses every other
 // URL: nothing is fetched.
-import {createHash} from 'node:crypto';
-import {readFileSync} from 'node:fs';
-import {dirname, join} from 'node:path';
-import {fileURLToPath} from 'node:url';
 
 import * as vc from '@digitalbazaar/vc';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
-import * as didKey from '@digitalbazaar/did-method-key';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite as eddsaRdfc2022CryptoSuite} from
   '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
 
-const CONTEXTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ledger',
-  'contexts');
+import {loaderServing, message, readStdin} from './pinned.mjs';
 
-function pinnedContexts() {
-  const table = readFileSync(join(CONTEXTS, 'README.md'), 'utf8');
-  const pinned = new Map();
-  const row = /^\| (\S+\.jsonld) \| (\S+) \| [^|]+ \| ([0-9a-f]{64}) \|$/;
-  for(const line of table.split('\n')) {
-    const m = line.match(row);
-    if(!m) {
-      continue;
-    }
-    const data = readFileSync(join(CONTEXTS, m[1]));
-    const digest = createHash('sha256').update(data).digest('hex');
-    if(digest !== m[3]) {
-      throw new Error(`${m[1]}: sha256 ${digest}, want ${m[3]}`);
-    }
-    pinned.set(m[2], JSON.parse(data.toString('utf8')));
-  }
-  return pinned;
-}
-
-const PINNED = pinnedContexts();
-const didKeyDriver = didKey.driver();
-didKeyDriver.use({multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from});
-
-async function documentLoader(url) {
-  if(PINNED.has(url)) {
-    return {contextUrl: null, documentUrl: url, document: structuredClone(PINNED.get(url))};
-  }
-  if(url.startsWith('did:key:')) {
-    const document = await didKeyDriver.get({url});
-    return {contextUrl: null, documentUrl: url, document};
-  }
-  throw new Error(`refused: ${url} is not a pinned context`);
-}
-
-function readStdin() {
-  return JSON.parse(readFileSync(0, 'utf8'));
-}
-
-function message(error) {
-  if(!error) {
-    return null;
-  }
-  const errors = Array.isArray(error) ? error : [error];
-  return errors.map(e => {
-    if(e && Array.isArray(e.errors) && e.errors.length) {
-      return message(e.errors);
-    }
-    return (e && (e.message || e.name)) || String(e);
-  }).join('; ');
-}
+const documentLoader = loaderServing();
 
 async function verify(args) {
   const nowAt = args.indexOf('--now');
